@@ -1,0 +1,192 @@
+"""The one outbound HTTP client: timeouts, safe retries, a circuit breaker per provider, and
+every exchange written to the evidence ledger with secrets and card numbers redacted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
+
+from application.ports import Alert, AlertSink, EvidenceLedger
+from domain.errors import ProviderUnavailable
+from domain.evidence import EvidenceDraft
+
+log = logging.getLogger("mall.http")
+
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+class ProviderHttpError(Exception):
+    """A provider answered with a status that counts as its failure (5xx, 429)."""
+
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(f"HTTP {response.status}")
+        self.response = response
+
+
+class OutboundHttp:
+    def __init__(
+        self,
+        ledger: EvidenceLedger,
+        alerts: AlertSink,
+        timeout_seconds: float,
+        retries: int,
+        breaker_threshold: int,
+        breaker_ttl_seconds: float,
+    ) -> None:
+        self._ledger, self._alerts = ledger, alerts
+        self._timeout = timeout_seconds
+        self._retries = retries
+        self._breakers = AsyncCircuitBreakerFactory(
+            default_threshold=breaker_threshold, default_ttl=breaker_ttl_seconds
+        )
+        self._breakers.add_listener(self._on_breaker_event)
+        # aiohttp sessions belong to one event loop; the web server and the in-process worker
+        # each have their own.
+        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+        self._pending_alerts: set[asyncio.Task[None]] = set()
+
+    def _session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None or session.closed:
+            session = aiohttp.ClientSession(raise_for_status=False)
+            self._sessions[loop] = session
+        return session
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        session = self._sessions.pop(loop, None)
+        if session is not None:
+            await session.close()
+
+    async def request(
+        self,
+        provider: str,
+        method: str,
+        url: str,
+        *,
+        subject: str,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        timeout_seconds: float | None = None,
+    ) -> HttpResponse:
+        """Send one request. Retried only when repeating it cannot do harm: GET/HEAD, or a
+        POST carrying an Idempotency-Key. Raises ProviderUnavailable when nothing usable came
+        back; any answered request (even 4xx) is returned."""
+        headers = dict(headers or {})
+        safe = idempotent if idempotent is not None else (
+            method.upper() in ("GET", "HEAD", "DELETE") or "Idempotency-Key" in headers
+        )
+        attempts = 1 + (self._retries if safe else 0)
+        last_error = "no attempt"
+        for attempt in range(1, attempts + 1):
+            started = time.perf_counter()
+            response: HttpResponse | None = None
+            error: str | None = None
+            try:
+                breaker = await self._breakers.get_breaker(provider)
+                async with breaker:
+                    response = await self._send(method, url, headers, json_body, form, content,
+                                                timeout_seconds or self._timeout)
+                    if response.status in RETRYABLE_STATUS:
+                        raise ProviderHttpError(response)
+            except OpenedState:
+                await self._record(provider, subject, method, url, headers, json_body, form,
+                                   None, "circuit open: request not sent", started, attempt)
+                raise ProviderUnavailable(
+                    f"{provider} is failing right now, so the request was not sent; "
+                    "it is safe to retry later"
+                ) from None
+            except ProviderHttpError as exc:
+                response, error = exc.response, f"HTTP {exc.response.status}"
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                error = f"{type(exc).__name__}: {exc}"[:300]
+            await self._record(provider, subject, method, url, headers, json_body, form,
+                               response, error, started, attempt)
+            if error is None and response is not None:
+                return response
+            last_error = error or "unknown"
+            if attempt < attempts:
+                await asyncio.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
+        if response is not None and response.status < 500 and response.status != 429:
+            return response
+        raise ProviderUnavailable(
+            f"{provider} did not answer usefully ({last_error}); try again later"
+        )
+
+    async def _send(
+        self, method: str, url: str, headers: dict[str, str], json_body: Any,
+        form: Mapping[str, str] | None, content: bytes | None, limit_seconds: float,
+    ) -> HttpResponse:
+        kwargs: dict[str, Any] = {"headers": headers,
+                                  "timeout": aiohttp.ClientTimeout(total=limit_seconds)}
+        if json_body is not None:
+            kwargs["json"] = json_body
+        elif form is not None:
+            kwargs["data"] = dict(form)
+        elif content is not None:
+            kwargs["data"] = content
+        async with self._session().request(method, url, **kwargs) as resp:
+            body = await resp.read()
+            return HttpResponse(resp.status, dict(resp.headers), body)
+
+    async def _record(
+        self, provider: str, subject: str, method: str, url: str, headers: Mapping[str, str],
+        json_body: Any, form: Mapping[str, str] | None, response: HttpResponse | None,
+        error: str | None, started: float, attempt: int,
+    ) -> None:
+        parts = urlsplit(url)
+        request_body: Any = json_body if json_body is not None else dict(form or {}) or None
+        response_body: Any = None
+        if response is not None:
+            try:
+                response_body = response.json()
+            except ValueError:
+                response_body = response.body[:2000].decode("utf-8", "replace")
+        payload = {
+            "request": {"method": method.upper(), "host": parts.netloc, "path": parts.path,
+                        "headers": dict(headers), "body": request_body},
+            "response": None if response is None else {"status": response.status,
+                                                       "body": response_body},
+            "error": error,
+        }
+        await self._ledger.record(EvidenceDraft(
+            source=provider, kind="http.exchange", subject=subject,
+            context={"attempt": attempt,
+                     "duration_ms": round((time.perf_counter() - started) * 1000, 1)},
+            payload=payload,
+            raw=response.body if response is not None else None,
+        ))
+
+    def _on_breaker_event(self, name: str, event_type: str, event: Any) -> None:
+        if event_type == "state_changed" and getattr(event, "state", "") == "opened":
+            log.warning("circuit opened for provider %s", name)
+            task = asyncio.get_running_loop().create_task(self._alerts.alert(Alert(
+                "critical", name, f"{name} is failing: calls are paused for a while",
+                {"state": "opened"},
+            )))
+            self._pending_alerts.add(task)
+            task.add_done_callback(self._pending_alerts.discard)

@@ -1,0 +1,69 @@
+"""Sinks that write to the log: the console notifier, the analytics log sink, the alert log.
+
+They never write an address or a customer id: recipients are shown as a short keyed hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+from application.ports import Alert, AnalyticsEvent, Notification
+
+TEMPLATES = {
+    "order_paid": "Thank you! Payment for order {order_id} is confirmed.",
+    "payment_failed": "Payment for order {order_id} did not go through ({reason}). "
+                      "You can try again with another method.",
+    "awaiting_deposit": "Order {order_id} is waiting for your bank transfer.",
+    "order_delivered": "Order {order_id} was delivered.",
+    "delivery_exception": "There is a problem delivering order {order_id}: {reason}. "
+                          "We opened case {incident_id} and will contact you.",
+    "delivery_exception_seller": "Delivery problem on order {order_id} ({reason}); "
+                                 "case {incident_id} needs your attention.",
+}
+
+
+def render(notification: Notification) -> str:
+    template = TEMPLATES.get(notification.template)
+    if template is None:
+        status = notification.template.removeprefix("shipment_").replace("_", " ")
+        template = "Your shipment for order {order_id} is now: " + status + "."
+    try:
+        return template.format(**notification.params)
+    except (KeyError, IndexError):
+        return template
+
+
+def masked(recipient: str) -> str:
+    return "rcpt_" + hashlib.sha256(recipient.encode()).hexdigest()[:12]
+
+
+class ConsoleNotifier:
+    def __init__(self) -> None:
+        self._log = logging.getLogger("mall.notify")
+
+    async def send(self, notification: Notification) -> None:
+        self._log.info("%s to %s [%s]: %s", notification.channel, masked(notification.recipient),
+                       notification.template, render(notification))
+
+
+class LogAnalyticsSink:
+    def __init__(self) -> None:
+        self._log = logging.getLogger("mall.analytics")
+
+    async def track(self, event: AnalyticsEvent) -> None:
+        self._log.info("%s", json.dumps({
+            "event": event.name, "anonymousId": event.anonymous_id,
+            "timestamp": event.occurred_at.isoformat(), "properties": event.properties,
+        }, sort_keys=True, default=str))
+
+
+class LogAlertSink:
+    def __init__(self) -> None:
+        self._log = logging.getLogger("mall.alerts")
+
+    async def alert(self, alert: Alert) -> None:
+        level = logging.CRITICAL if alert.severity == "critical" else logging.WARNING
+        self._log.log(level, "ALERT [%s] %s: %s %s", alert.severity, alert.source,
+                      alert.summary, json.dumps(alert.detail, default=str))

@@ -1,0 +1,1 @@
+"""Piccolo persistence: tables, migrations, repositories and the unit of work."""

@@ -1,0 +1,438 @@
+"""Repositories: domain objects in and out of piccolo tables."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+from adapters.persistence import tables as t
+from application.ports import Clock, IdempotencyRecord, InboundEvent, InboxMessage, OutboxMessage
+from domain.customers import Customer, Role
+from domain.evidence import EvidenceDraft, EvidenceRecord, seal
+from domain.money import Money
+from domain.operations import Operation, OperationStatus
+from domain.orders import Order, OrderLine, OrderStatus, ShippingAddress
+from domain.payments import Payment, PaymentStatus
+from domain.shipments import Shipment, ShipmentStatus
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _load(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class CustomerRepository:
+    async def add(self, customer: Customer) -> None:
+        await t.Customer.insert(t.Customer(
+            id=customer.id, email=customer.email, password_hash=customer.password_hash,
+            role=customer.role.value, created_at=_iso(customer.created_at),
+        ))
+
+    @staticmethod
+    def _from(row: dict[str, Any] | None) -> Customer | None:
+        if row is None:
+            return None
+        return Customer(row["id"], row["email"], row["password_hash"], Role(row["role"]),
+                        _dt(row["created_at"]))
+
+    async def get(self, customer_id: str) -> Customer | None:
+        return self._from(await t.Customer.select().where(t.Customer.id == customer_id).first())
+
+    async def by_email(self, email: str) -> Customer | None:
+        return self._from(await t.Customer.select().where(t.Customer.email == email).first())
+
+
+class OrderRepository:
+    @staticmethod
+    def _values(order: Order) -> dict[Any, Any]:
+        return {
+            t.Order.status: order.status.value,
+            t.Order.version: order.version + 1,
+        }
+
+    async def add(self, order: Order) -> None:
+        address = order.shipping_address
+        await t.Order.insert(t.Order(
+            id=order.id, customer_id=order.customer_id, currency=order.currency,
+            status=order.status.value, carrier=order.carrier, note=order.note,
+            lines=_dump([
+                {"sku": line.sku, "title": line.title, "seller_id": line.seller_id,
+                 "quantity": line.quantity, "unit_price": line.unit_price.amount}
+                for line in order.lines
+            ]),
+            shipping_address=_dump({
+                "recipient": address.recipient, "line1": address.line1, "line2": address.line2,
+                "city": address.city, "postal_code": address.postal_code,
+                "country": address.country,
+            }),
+            created_at=_iso(order.created_at), version=0,
+        ))
+
+    @staticmethod
+    def _from(row: dict[str, Any]) -> Order:
+        currency = row["currency"]
+        return Order(
+            id=row["id"], customer_id=row["customer_id"], currency=currency,
+            lines=[
+                OrderLine(line["sku"], line["title"], line["seller_id"], line["quantity"],
+                          Money(line["unit_price"], currency))
+                for line in json.loads(row["lines"])
+            ],
+            shipping_address=ShippingAddress(**json.loads(row["shipping_address"])),
+            carrier=row["carrier"], note=row["note"], status=OrderStatus(row["status"]),
+            created_at=_dt(row["created_at"]), version=row["version"],
+        )
+
+    async def get(self, order_id: str) -> Order | None:
+        row = await t.Order.select().where(t.Order.id == order_id).first()
+        return self._from(row) if row else None
+
+    async def save(self, order: Order) -> None:
+        await t.Order.update(self._values(order)).where(t.Order.id == order.id)
+        order.version += 1
+
+    async def of_customer(self, customer_id: str) -> list[Order]:
+        rows = await t.Order.select().where(t.Order.customer_id == customer_id).order_by(
+            t.Order.created_at, ascending=False)
+        return [self._from(row) for row in rows]
+
+
+class PaymentRepository:
+    @staticmethod
+    def _row(payment: Payment) -> dict[str, Any]:
+        return {
+            "id": payment.id, "order_id": payment.order_id, "customer_id": payment.customer_id,
+            "provider": payment.provider, "provider_reference": payment.provider_reference,
+            "amount": payment.amount.amount, "currency": payment.amount.currency,
+            "method": payment.method, "idempotency_key": payment.idempotency_key,
+            "status": payment.status.value, "failure_code": payment.failure_code,
+            "failure_message": payment.failure_message,
+            "next_action": _dump(payment.next_action) if payment.next_action else None,
+            "deposit_account": _dump(payment.deposit_account) if payment.deposit_account else None,
+            "history": _dump(payment.history), "created_at": _iso(payment.created_at),
+        }
+
+    @staticmethod
+    def _from(row: dict[str, Any] | None) -> Payment | None:
+        if row is None:
+            return None
+        return Payment(
+            id=row["id"], order_id=row["order_id"], customer_id=row["customer_id"],
+            provider=row["provider"], amount=Money(row["amount"], row["currency"]),
+            method=row["method"], idempotency_key=row["idempotency_key"],
+            status=PaymentStatus(row["status"]), provider_reference=row["provider_reference"],
+            failure_code=row["failure_code"], failure_message=row["failure_message"],
+            next_action=_load(row["next_action"]), deposit_account=_load(row["deposit_account"]),
+            created_at=_dt(row["created_at"]), history=json.loads(row["history"]),
+        )
+
+    async def add(self, payment: Payment) -> None:
+        await t.Payment.insert(t.Payment(**self._row(payment)))
+
+    async def get(self, payment_id: str) -> Payment | None:
+        return self._from(await t.Payment.select().where(t.Payment.id == payment_id).first())
+
+    async def by_reference(self, provider: str, reference: str) -> Payment | None:
+        return self._from(await t.Payment.select().where(
+            (t.Payment.provider == provider) & (t.Payment.provider_reference == reference)
+        ).first())
+
+    async def save(self, payment: Payment) -> None:
+        row = self._row(payment)
+        del row["id"]
+        await t.Payment.update({getattr(t.Payment, k): v for k, v in row.items()}).where(
+            t.Payment.id == payment.id)
+
+    async def of_order(self, order_id: str) -> list[Payment]:
+        rows = await t.Payment.select().where(t.Payment.order_id == order_id).order_by(
+            t.Payment.created_at)
+        return [p for p in map(self._from, rows) if p is not None]
+
+
+class ShipmentRepository:
+    @staticmethod
+    def _from(row: dict[str, Any] | None) -> Shipment | None:
+        if row is None:
+            return None
+        return Shipment(
+            id=row["id"], order_id=row["order_id"], seller_id=row["seller_id"],
+            carrier=row["carrier"], status=ShipmentStatus(row["status"]),
+            tracking_number=row["tracking_number"], last_event_at=_dt(row["last_event_at"]),
+            history=json.loads(row["history"]),
+        )
+
+    async def add(self, shipment: Shipment) -> None:
+        await t.Shipment.insert(t.Shipment(
+            id=shipment.id, order_id=shipment.order_id, seller_id=shipment.seller_id,
+            carrier=shipment.carrier, status=shipment.status.value,
+            tracking_number=shipment.tracking_number,
+            last_event_at=_iso(shipment.last_event_at), history=_dump(shipment.history),
+        ))
+
+    async def get(self, shipment_id: str) -> Shipment | None:
+        return self._from(await t.Shipment.select().where(t.Shipment.id == shipment_id).first())
+
+    async def by_tracking(self, carrier: str, tracking_number: str) -> Shipment | None:
+        return self._from(await t.Shipment.select().where(
+            (t.Shipment.carrier == carrier) & (t.Shipment.tracking_number == tracking_number)
+        ).first())
+
+    async def save(self, shipment: Shipment) -> None:
+        await t.Shipment.update({
+            t.Shipment.status: shipment.status.value,
+            t.Shipment.tracking_number: shipment.tracking_number,
+            t.Shipment.last_event_at: _iso(shipment.last_event_at),
+            t.Shipment.history: _dump(shipment.history),
+        }).where(t.Shipment.id == shipment.id)
+
+    async def of_order(self, order_id: str) -> list[Shipment]:
+        rows = await t.Shipment.select().where(t.Shipment.order_id == order_id).order_by(
+            t.Shipment.seller_id)
+        return [s for s in map(self._from, rows) if s is not None]
+
+
+class OperationRepository:
+    @staticmethod
+    def _from(row: dict[str, Any] | None) -> Operation | None:
+        if row is None:
+            return None
+        return Operation(
+            id=row["id"], customer_id=row["customer_id"], kind=row["kind"],
+            subject=row["subject"], created_at=datetime.fromisoformat(row["created_at"]),
+            status=OperationStatus(row["status"]), message=row["message"],
+            result=_load(row["result"]), updated_at=_dt(row["updated_at"]),
+        )
+
+    async def add(self, operation: Operation) -> None:
+        await t.Operation.insert(t.Operation(
+            id=operation.id, customer_id=operation.customer_id, kind=operation.kind,
+            subject=operation.subject, status=operation.status.value, message=operation.message,
+            result=_dump(operation.result) if operation.result is not None else None,
+            created_at=_iso(operation.created_at), updated_at=_iso(operation.updated_at),
+        ))
+
+    async def get(self, operation_id: str) -> Operation | None:
+        return self._from(
+            await t.Operation.select().where(t.Operation.id == operation_id).first())
+
+    async def by_subject(self, subject: str) -> Operation | None:
+        return self._from(
+            await t.Operation.select().where(t.Operation.subject == subject).first())
+
+    async def save(self, operation: Operation) -> None:
+        await t.Operation.update({
+            t.Operation.status: operation.status.value,
+            t.Operation.message: operation.message,
+            t.Operation.result: (
+                _dump(operation.result) if operation.result is not None else None),
+            t.Operation.updated_at: _iso(operation.updated_at),
+        }).where(t.Operation.id == operation.id)
+
+
+class OutboxRepository:
+    def __init__(self, created: list[str]) -> None:
+        self._created = created
+
+    async def add(self, topic: str, payload: dict[str, Any]) -> str:
+        message_id = f"obx_{uuid.uuid4().hex}"
+        now = time.time()
+        await t.OutboxMessage.insert(t.OutboxMessage(
+            id=message_id, topic=topic, payload=_dump(payload), status="pending", attempts=0,
+            created_at=now, available_at=now,
+        ))
+        self._created.append(message_id)
+        return message_id
+
+    async def claim(self, message_id: str, lease_seconds: float) -> OutboxMessage | None:
+        now = time.time()
+        m = t.OutboxMessage
+        # One conditional UPDATE decides who runs the message, on both engines.
+        claimed = await m.update({m.status: "processing", m.available_at: now + lease_seconds},
+                                 ).where(
+            (m.id == message_id)
+            & ((m.status == "pending") | ((m.status == "processing") & (m.available_at < now)))
+        ).returning(m.id, m.topic, m.payload, m.attempts)
+        if not claimed:
+            return None
+        row = claimed[0]
+        return OutboxMessage(row["id"], row["topic"], json.loads(row["payload"]),
+                             row["attempts"], "processing")
+
+    async def complete(self, message_id: str) -> None:
+        m = t.OutboxMessage
+        await m.update({m.status: "done"}).where(m.id == message_id)
+
+    async def release(self, message_id: str, error: str, dead: bool) -> None:
+        m = t.OutboxMessage
+        await m.update({
+            m.status: "dead" if dead else "pending",
+            m.attempts: m.attempts + 1,
+            m.last_error: error[:500],
+            m.available_at: time.time(),
+        }).where(m.id == message_id)
+
+    async def unfinished(self, older_than_seconds: float, limit: int) -> list[str]:
+        m = t.OutboxMessage
+        cutoff = time.time() - older_than_seconds
+        rows = await m.select(m.id).where(
+            m.status.is_in(["pending", "processing"]) & (m.available_at < cutoff)
+        ).order_by(m.created_at).limit(limit)
+        return [row["id"] for row in rows]
+
+
+class InboxRepository:
+    async def add(self, provider: str, event: InboundEvent) -> str | None:
+        now = time.time()
+        m = t.InboxMessage
+        message_id = f"ibx_{uuid.uuid4().hex}"
+        inserted = await m.insert(m(
+            id=message_id, dedupe_key=f"{provider}:{event.event_id}", provider=provider,
+            event_id=event.event_id, kind=event.kind, payload=_dump(event.payload),
+            status="received", received_at=now, available_at=now,
+        )).on_conflict(target=m.dedupe_key, action="DO NOTHING").returning(m.id)
+        return message_id if inserted else None
+
+    async def claim(self, message_id: str) -> InboxMessage | None:
+        m = t.InboxMessage
+        claimed = await m.update({m.status: "processing"}).where(
+            (m.id == message_id) & m.status.is_in(["received", "processing"])
+        ).returning(m.id, m.provider, m.event_id, m.kind, m.payload)
+        if not claimed:
+            return None
+        row = claimed[0]
+        return InboxMessage(row["id"], row["provider"], row["event_id"], row["kind"],
+                            json.loads(row["payload"]), "processing")
+
+    async def complete(self, message_id: str, status: str) -> None:
+        m = t.InboxMessage
+        await m.update({m.status: status}).where(m.id == message_id)
+
+    async def unprocessed(self, older_than_seconds: float, limit: int) -> list[str]:
+        m = t.InboxMessage
+        cutoff = time.time() - older_than_seconds
+        rows = await m.select(m.id).where(
+            m.status.is_in(["received", "processing"]) & (m.received_at < cutoff)
+        ).order_by(m.received_at).limit(limit)
+        return [row["id"] for row in rows]
+
+
+class IdempotencyRepository:
+    @staticmethod
+    def _id(customer_id: str, key: str) -> str:
+        return hashlib.sha256(f"{customer_id}\x00{key}".encode()).hexdigest()
+
+    async def reserve(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        m = t.IdempotencyKey
+        row_id = self._id(record.customer_id, record.key)
+        now = time.time()
+        # An expired key is free again.
+        await m.delete().where((m.id == row_id) & (m.expires_at < now))
+        inserted = await m.insert(m(
+            id=row_id, customer_id=record.customer_id, request_hash=record.request_hash,
+            status="in_flight", expires_at=record.expires_at.timestamp(),
+        )).on_conflict(target=m.id, action="DO NOTHING").returning(m.id)
+        if inserted:
+            return None
+        row = await m.select().where(m.id == row_id).first()
+        assert row is not None
+        return IdempotencyRecord(
+            record.customer_id, record.key, row["request_hash"], row["status"],
+            row["response_status"], _load(row["response_body"]), record.expires_at,
+        )
+
+    async def complete(self, customer_id: str, key: str, status: int, body: Any) -> None:
+        m = t.IdempotencyKey
+        await m.update({m.status: "completed", m.response_status: status,
+                        m.response_body: _dump(body)}).where(m.id == self._id(customer_id, key))
+
+    async def forget(self, customer_id: str, key: str) -> None:
+        m = t.IdempotencyKey
+        await m.delete().where(m.id == self._id(customer_id, key))
+
+    async def purge_expired(self, now: datetime) -> int:
+        m = t.IdempotencyKey
+        removed = await m.delete().where(m.expires_at < now.timestamp()).returning(m.id)
+        return len(removed)
+
+
+class EvidenceRepository:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def append(self, draft: EvidenceDraft) -> EvidenceRecord:
+        context, payload, payload_hash = draft.redacted()
+        received_at = self._clock.now()
+        # Bumping the head row locks it until commit, so appends form one unbroken chain.
+        head = await t.EvidenceHead.raw(
+            "UPDATE evidence_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, head_hash"
+        )
+        seq, prev_hash = head[0]["seq"], head[0]["head_hash"]
+        digest = seal(seq=seq, source=draft.source, kind=draft.kind, subject=draft.subject,
+                      received_at=received_at, context=context, payload_hash=payload_hash,
+                      payload=payload, prev_hash=prev_hash)
+        await t.EvidenceRecord.insert(t.EvidenceRecord(
+            seq=seq, source=draft.source, kind=draft.kind, subject=draft.subject,
+            received_at=received_at.isoformat(), context=_dump(context),
+            payload_hash=payload_hash, payload=_dump(payload), prev_hash=prev_hash, hash=digest,
+        ))
+        await t.EvidenceHead.update({t.EvidenceHead.head_hash: digest}).where(
+            t.EvidenceHead.id == 1)
+        return EvidenceRecord(seq, draft.source, draft.kind, draft.subject, received_at,
+                              context, payload_hash, payload, prev_hash, digest)
+
+    @staticmethod
+    def _from(row: dict[str, Any]) -> EvidenceRecord:
+        return EvidenceRecord(
+            seq=row["seq"], source=row["source"], kind=row["kind"], subject=row["subject"],
+            received_at=datetime.fromisoformat(row["received_at"]),
+            context=json.loads(row["context"]), payload_hash=row["payload_hash"],
+            payload=json.loads(row["payload"]), prev_hash=row["prev_hash"], hash=row["hash"],
+        )
+
+    async def of_subject(self, subject: str, limit: int) -> list[EvidenceRecord]:
+        e = t.EvidenceRecord
+        rows = await e.select().where(e.subject == subject).order_by(e.seq).limit(limit)
+        return [self._from(row) for row in rows]
+
+    async def chain(self) -> list[EvidenceRecord]:
+        e = t.EvidenceRecord
+        return [self._from(row) for row in await e.select().order_by(e.seq)]
+
+
+class IncidentRepository:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def open(self, kind: str, subject: str, detail: dict[str, Any]) -> str:
+        incident_id = f"inc_{uuid.uuid4().hex}"
+        await t.Incident.insert(t.Incident(
+            id=incident_id, kind=kind, subject=subject, detail=_dump(detail), status="open",
+            opened_at=self._clock.now().isoformat(),
+        ))
+        return incident_id
+
+
+class NotificationRepository:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def log(self, customer_id: str, channel: str, template: str, subject: str) -> None:
+        await t.NotificationLog.insert(t.NotificationLog(
+            owner=customer_id, channel=channel, template=template, subject=subject,
+            sent_at=self._clock.now().isoformat(),
+        ))

@@ -1,0 +1,176 @@
+"""Piccolo tables. JSON is kept as text and times as ISO strings or epoch seconds, so that the
+same schema behaves identically on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    BigInt,
+    DoublePrecision,
+    Integer,
+    Text,
+    Varchar,
+)
+from piccolo.table import Table
+
+
+class Customer(Table, tablename="customer"):
+    id = Varchar(length=40, primary_key=True)
+    email = Varchar(length=254, unique=True)
+    password_hash = Text()
+    role = Varchar(length=16, default="customer")
+    created_at = Varchar(length=40)
+
+
+class Order(Table, tablename="orders"):
+    id = Varchar(length=40, primary_key=True)
+    customer_id = Varchar(length=40, index=True)
+    currency = Varchar(length=3)
+    status = Varchar(length=32)
+    carrier = Varchar(length=40)
+    note = Text(default="")
+    lines = Text()
+    shipping_address = Text()
+    created_at = Varchar(length=40)
+    version = Integer(default=0)
+
+
+class Payment(Table, tablename="payment"):
+    id = Varchar(length=40, primary_key=True)
+    order_id = Varchar(length=40, index=True)
+    customer_id = Varchar(length=40)
+    provider = Varchar(length=40)
+    provider_reference = Varchar(length=128, null=True, default=None, index=True)
+    amount = BigInt()
+    currency = Varchar(length=3)
+    method = Varchar(length=32)
+    idempotency_key = Varchar(length=320)
+    status = Varchar(length=32)
+    failure_code = Varchar(length=64, null=True, default=None)
+    failure_message = Text(null=True, default=None)
+    next_action = Text(null=True, default=None)
+    deposit_account = Text(null=True, default=None)
+    history = Text(default="[]")
+    created_at = Varchar(length=40)
+
+
+class Shipment(Table, tablename="shipment"):
+    id = Varchar(length=40, primary_key=True)
+    order_id = Varchar(length=40, index=True)
+    seller_id = Varchar(length=64)
+    carrier = Varchar(length=40)
+    status = Varchar(length=32)
+    tracking_number = Varchar(length=64, null=True, default=None, index=True)
+    last_event_at = Varchar(length=40, null=True, default=None)
+    history = Text(default="[]")
+
+
+class Operation(Table, tablename="operation"):
+    id = Varchar(length=40, primary_key=True)
+    customer_id = Varchar(length=40)
+    kind = Varchar(length=32)
+    subject = Varchar(length=80, index=True)
+    status = Varchar(length=16)
+    message = Text()
+    result = Text(null=True, default=None)
+    created_at = Varchar(length=40)
+    updated_at = Varchar(length=40, null=True, default=None)
+
+
+class OutboxMessage(Table, tablename="outbox_message"):
+    id = Varchar(length=40, primary_key=True)
+    topic = Varchar(length=64)
+    payload = Text()
+    status = Varchar(length=16, index=True)  # pending | processing | done | dead
+    attempts = Integer(default=0)
+    last_error = Text(null=True, default=None)
+    created_at = DoublePrecision()
+    available_at = DoublePrecision()  # epoch seconds: lease end or next attempt
+
+
+class InboxMessage(Table, tablename="inbox_message"):
+    id = Varchar(length=40, primary_key=True)
+    dedupe_key = Varchar(length=300, unique=True)  # "{provider}:{event id}"
+    provider = Varchar(length=40)
+    event_id = Varchar(length=255)
+    kind = Varchar(length=80)
+    payload = Text()
+    status = Varchar(length=16, index=True)  # received | processing | applied | ...
+    received_at = DoublePrecision()
+    available_at = DoublePrecision()
+
+
+class IdempotencyKey(Table, tablename="idempotency_key"):
+    id = Varchar(length=64, primary_key=True)  # sha256 of customer id and key
+    customer_id = Varchar(length=40)
+    request_hash = Varchar(length=64)
+    status = Varchar(length=16)
+    response_status = Integer(null=True, default=None)
+    response_body = Text(null=True, default=None)
+    expires_at = DoublePrecision(index=True)
+
+
+class EvidenceRecord(Table, tablename="evidence_record"):
+    seq = BigInt(unique=True)
+    source = Varchar(length=64)
+    kind = Varchar(length=64)
+    subject = Varchar(length=80, index=True)
+    received_at = Varchar(length=40)
+    context = Text()
+    payload_hash = Varchar(length=64)
+    payload = Text()
+    prev_hash = Varchar(length=64)
+    hash = Varchar(length=64)
+
+
+class EvidenceHead(Table, tablename="evidence_head"):
+    """One row: the last sequence number and hash. Updating it serializes appends."""
+
+    id = Integer(primary_key=True)
+    seq = BigInt(default=0)
+    head_hash = Varchar(length=64)
+
+
+class Incident(Table, tablename="incident"):
+    id = Varchar(length=40, primary_key=True)
+    kind = Varchar(length=40)
+    subject = Varchar(length=80, index=True)
+    detail = Text()
+    status = Varchar(length=16, default="open")
+    opened_at = Varchar(length=40)
+
+
+class NotificationLog(Table, tablename="notification_log"):
+    owner = Varchar(length=80, index=True)  # customer id or "seller:<id>", never an address
+    channel = Varchar(length=16)
+    template = Varchar(length=64)
+    subject = Varchar(length=80)
+    sent_at = Varchar(length=40)
+
+
+class SandboxCharge(Table, tablename="sandbox_charge"):
+    """The sandbox gateway's own books, as a real provider keeps them on its side."""
+
+    idempotency_key = Varchar(length=320, primary_key=True)
+    reference = Varchar(length=40, unique=True)
+    status = Varchar(length=32)
+    amount = BigInt()
+    currency = Varchar(length=3)
+    scenario = Varchar(length=40)
+    order_id = Varchar(length=40)
+    created_at = DoublePrecision()
+
+
+class SandboxParcel(Table, tablename="sandbox_parcel"):
+    """The sandbox carrier's own books."""
+
+    idempotency_key = Varchar(length=80, primary_key=True)
+    tracking_number = Varchar(length=40, unique=True)
+    scenario = Varchar(length=40)
+    order_id = Varchar(length=40)
+    created_at = DoublePrecision()
+
+
+ALL_TABLES: list[type[Table]] = [
+    Customer, Order, Payment, Shipment, Operation, OutboxMessage, InboxMessage, IdempotencyKey,
+    EvidenceRecord, EvidenceHead, Incident, NotificationLog, SandboxCharge, SandboxParcel,
+]

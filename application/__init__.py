@@ -1,0 +1,1 @@
+"""Use cases of the mall's integrations and the ports they depend on."""

@@ -1,0 +1,117 @@
+"""Placing and reading orders; a customer only ever sees their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from application.ports import Clock, TaskQueue, UnitOfWorkFactory
+from application.units import commit_and_dispatch, new_id, react
+from domain.errors import DomainError, NotFound
+from domain.money import Money
+from domain.orders import Order, OrderLine, ShippingAddress
+
+
+@dataclass(frozen=True)
+class LineInput:
+    sku: str
+    title: str
+    seller_id: str
+    quantity: int
+    unit_price: int  # minor units
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    customer_id: str
+    currency: str
+    lines: list[LineInput]
+    shipping_address: dict[str, str]
+    carrier: str
+    note: str = ""
+
+
+class Ordering:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, queue: TaskQueue, carriers: frozenset[str]
+    ) -> None:
+        self._uow, self._clock, self._queue, self._carriers = uow, clock, queue, carriers
+
+    async def place(self, command: PlaceOrder) -> Order:
+        if command.carrier not in self._carriers:
+            raise DomainError(
+                f"carrier '{command.carrier}' is not offered; choose one of "
+                f"{', '.join(sorted(self._carriers))}"
+            )
+        lines = [
+            OrderLine(line.sku, line.title, line.seller_id, line.quantity,
+                      Money(line.unit_price, command.currency))
+            for line in command.lines
+        ]
+        order = Order.place(
+            order_id=new_id("ord"), customer_id=command.customer_id, currency=command.currency,
+            lines=lines, shipping_address=ShippingAddress(**command.shipping_address),
+            carrier=command.carrier, note=command.note, now=self._clock.now(),
+        )
+        async with self._uow() as uow:
+            await uow.orders.add(order)
+            await react(uow, order.events)
+            await commit_and_dispatch(uow, self._queue)
+        return order
+
+    async def get(self, customer_id: str, order_id: str) -> dict[str, Any]:
+        async with self._uow() as uow:
+            order = await uow.orders.get(order_id)
+            if order is None or order.customer_id != customer_id:
+                raise NotFound(f"order {order_id} not found")
+            payments = await uow.payments.of_order(order_id)
+            shipments = await uow.shipments.of_order(order_id)
+        return order_view(order, payments=payments, shipments=shipments)
+
+    async def list(self, customer_id: str) -> list[dict[str, Any]]:
+        async with self._uow() as uow:
+            orders = await uow.orders.of_customer(customer_id)
+        return [order_view(order) for order in orders]
+
+
+def order_view(order: Order, *, payments: list[Any] | None = None,
+               shipments: list[Any] | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": order.id,
+        "status": order.status.value,
+        "currency": order.currency,
+        "total": order.total.amount,
+        "total_display": str(order.total),
+        "carrier": order.carrier,
+        "note": order.note,
+        "created_at": order.created_at.isoformat() if order.created_at else None,
+        "lines": [
+            {"sku": line.sku, "title": line.title, "seller_id": line.seller_id,
+             "quantity": line.quantity, "unit_price": line.unit_price.amount,
+             "line_total": line.total.amount}
+            for line in order.lines
+        ],
+        "shipping_address": {
+            "recipient": order.shipping_address.recipient,
+            "line1": order.shipping_address.line1,
+            "line2": order.shipping_address.line2,
+            "city": order.shipping_address.city,
+            "postal_code": order.shipping_address.postal_code,
+            "country": order.shipping_address.country,
+        },
+    }
+    if payments is not None:
+        view["payments"] = [
+            {"id": p.id, "provider": p.provider, "status": p.status.value,
+             "amount": p.amount.amount, "failure_code": p.failure_code,
+             "failure_message": p.failure_message, "next_action": p.next_action,
+             "deposit_account": p.deposit_account}
+            for p in payments
+        ]
+    if shipments is not None:
+        view["shipments"] = [
+            {"id": s.id, "seller_id": s.seller_id, "carrier": s.carrier,
+             "status": s.status.value, "tracking_number": s.tracking_number}
+            for s in shipments
+        ]
+    return view

@@ -1,0 +1,136 @@
+"""The outbox relay: performs each stored piece of work once, with retries and a sweep."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from application.payments import PaymentService
+from application.ports import (
+    Alert,
+    AlertSink,
+    AnalyticsEvent,
+    AnalyticsSink,
+    Clock,
+    Notification,
+    Notifier,
+    TaskQueue,
+    UnitOfWorkFactory,
+)
+from application.shipping import Fulfilment
+from domain.privacy import pseudonym
+
+log = logging.getLogger("mall.outbox")
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class OutboxRelay:
+    """Runs outbox messages by topic. Handlers must be idempotent: a message can run twice."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        queue: TaskQueue,
+        clock: Clock,
+        payments: PaymentService,
+        fulfilment: Fulfilment,
+        notifier: Notifier,
+        analytics: AnalyticsSink,
+        alerts: AlertSink,
+        pseudonym_key: bytes,
+        max_attempts: int,
+        lease_seconds: float,
+    ) -> None:
+        self._uow, self._queue, self._clock = uow, queue, clock
+        self._notifier, self._analytics, self._alerts = notifier, analytics, alerts
+        self._payments = payments
+        self._key, self._max_attempts, self._lease = pseudonym_key, max_attempts, lease_seconds
+        self._handlers: dict[str, Handler] = {
+            "payment.authorize": lambda p: payments.authorize(
+                p["payment_id"], p["operation_id"], p["method_token"]),
+            "shipment.create": lambda p: fulfilment.create_shipment(p["shipment_id"]),
+            "notify": self._notify,
+            "analytics": self._track,
+            "alert": self._alert,
+        }
+
+    async def run(self, message_id: str) -> bool:
+        """Perform one message; True when it is done (now or before). Raises to be retried."""
+        async with self._uow() as uow:
+            message = await uow.outbox.claim(message_id, self._lease)
+            await uow.commit()
+        if message is None:
+            return True
+        try:
+            await self._handlers[message.topic](message.payload)
+        except Exception as exc:
+            dead = message.attempts + 1 >= self._max_attempts
+            async with self._uow() as uow:
+                await uow.outbox.release(message_id, f"{type(exc).__name__}: {exc}", dead)
+                if dead:
+                    await uow.incidents.open(
+                        "job_failed", f"outbox:{message_id}",
+                        {"topic": message.topic, "error": type(exc).__name__},
+                    )
+                await uow.commit()
+            if dead:
+                await self._on_dead(message.topic, message.payload, exc)
+                return True
+            raise
+        async with self._uow() as uow:
+            await uow.outbox.complete(message_id)
+            await uow.commit()
+        return True
+
+    async def _on_dead(self, topic: str, payload: dict[str, Any], exc: Exception) -> None:
+        log.error("outbox message on %s gave up after %d attempts: %s",
+                  topic, self._max_attempts, type(exc).__name__)
+        await self._alerts.alert(Alert(
+            "critical", topic, f"{topic} failed after {self._max_attempts} attempts",
+            {"error": type(exc).__name__},
+        ))
+        if topic == "payment.authorize":
+            await self._payments.give_up(payload["payment_id"], type(exc).__name__)
+
+    async def sweep(self, older_than_seconds: float, limit: int = 500) -> int:
+        """Re-send work nobody finished (a lost broker message, a worker that died)."""
+        async with self._uow() as uow:
+            stale = await uow.outbox.unfinished(older_than_seconds, limit)
+            inbox = await uow.inbox.unprocessed(older_than_seconds, limit)
+        if stale:
+            self._queue.dispatch_outbox(stale)
+        for inbox_id in inbox:
+            self._queue.dispatch_inbox(inbox_id)
+        return len(stale) + len(inbox)
+
+    async def _notify(self, payload: dict[str, Any]) -> None:
+        template, params = payload["template"], payload["params"]
+        if payload["audience"] == "seller":
+            recipient, owner = f"seller:{payload['seller_id']}", f"seller:{payload['seller_id']}"
+        else:
+            async with self._uow() as uow:
+                customer = await uow.customers.get(payload["customer_id"])
+            if customer is None:
+                return  # the customer was erased; there is nobody to tell
+            recipient, owner = customer.email, customer.id
+        await self._notifier.send(Notification("email", recipient, template, params))
+        async with self._uow() as uow:
+            await uow.notifications.log(owner, "email", template,
+                                        str(params.get("order_id", "")))
+            await uow.commit()
+
+    async def _track(self, payload: dict[str, Any]) -> None:
+        await self._analytics.track(AnalyticsEvent(
+            name=payload["name"],
+            anonymous_id=pseudonym(payload["customer_id"], self._key, purpose="analytics"),
+            occurred_at=self._clock.now(),
+            properties={k: (pseudonym(str(v), self._key, purpose="analytics")
+                            if k == "order_ref" else v)
+                        for k, v in payload["properties"].items()},
+        ))
+
+    async def _alert(self, payload: dict[str, Any]) -> None:
+        await self._alerts.alert(Alert(payload["severity"], payload["source"],
+                                       payload["summary"], payload["detail"]))

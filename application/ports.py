@@ -1,0 +1,352 @@
+"""Ports: what the use cases need from the outside world, as typing.Protocol contracts.
+
+Every adapter (real provider, sandbox, in-memory fake) honours the docstring of its port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from domain.customers import Customer
+from domain.evidence import EvidenceDraft, EvidenceRecord
+from domain.money import Money
+from domain.operations import Operation
+from domain.orders import Order, ShippingAddress
+from domain.payments import Payment, PaymentUpdate
+from domain.shipments import Shipment, TrackingUpdate
+
+# --- messages crossing the ports ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    payment_id: str
+    order_id: str
+    amount: Money
+    method_token: str
+    idempotency_key: str
+    customer_reference: str  # pseudonymous, never the email
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """A verified webhook: the provider's own event id and its parsed body."""
+
+    event_id: str
+    kind: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ShipmentRequest:
+    shipment_id: str
+    order_id: str
+    idempotency_key: str
+    address: ShippingAddress
+    items: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class VerifiedIdentity:
+    provider: str
+    subject: str
+    email: str | None
+    email_verified: bool
+
+
+@dataclass(frozen=True)
+class AnalyticsEvent:
+    name: str
+    anonymous_id: str  # pseudonymous: a keyed hash, never a customer id or an email
+    occurred_at: datetime
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Notification:
+    channel: str  # "email" | "sms" | "push"
+    recipient: str
+    template: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RiskAssessment:
+    score: float  # 0 (safe) .. 1 (certainly fraud)
+    decision: str  # "approve" | "review" | "reject"
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class Alert:
+    severity: str  # "warning" | "critical"
+    source: str
+    summary: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+# --- providers ------------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware in UTC."""
+        ...
+
+
+class PaymentGateway(Protocol):
+    """A payment provider.
+
+    `authorize` is safe to repeat with the same idempotency key: the provider charges at most
+    once per key and answers repeats with the first result. Errors that mean "not sent" raise
+    ProviderUnavailable; a refusal by the provider is a FAILED update, not an exception.
+    """
+
+    name: str
+
+    async def authorize(self, request: PaymentRequest) -> PaymentUpdate: ...
+
+    async def lookup(self, provider_reference: str) -> PaymentUpdate:
+        """The provider's current view of a payment, for reconciliation."""
+        ...
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> InboundEvent:
+        """Check the signature (any key of the ring) and parse; InvalidSignature otherwise."""
+        ...
+
+    def translate_webhook(self, event: InboundEvent) -> tuple[str, PaymentUpdate] | None:
+        """(provider reference, update) for events about a payment; None for others."""
+        ...
+
+
+class Carrier(Protocol):
+    """A logistics partner: books shipments and reports tracking by signed webhooks."""
+
+    name: str
+
+    async def create_shipment(self, request: ShipmentRequest) -> str:
+        """Book the shipment (idempotent per key) and return its tracking number."""
+        ...
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> InboundEvent: ...
+
+    def translate_webhook(self, event: InboundEvent) -> TrackingUpdate | None: ...
+
+
+class IdentityProvider(Protocol):
+    """An external sign-in provider (OpenID Connect or OAuth2)."""
+
+    name: str
+
+    def authorization_url(
+        self, *, state: str, nonce: str, code_challenge: str, redirect_uri: str
+    ) -> str: ...
+
+    async def exchange_code(
+        self, *, code: str, code_verifier: str, nonce: str, redirect_uri: str
+    ) -> VerifiedIdentity:
+        """Redeem the code and return identity claims whose signature and nonce were checked."""
+        ...
+
+
+class AnalyticsSink(Protocol):
+    """Receives anonymized business events; must never be given personal data."""
+
+    async def track(self, event: AnalyticsEvent) -> None: ...
+
+
+class Notifier(Protocol):
+    """Delivers a transactional message on one channel; raises ProviderUnavailable to retry."""
+
+    async def send(self, notification: Notification) -> None: ...
+
+
+class FraudScreen(Protocol):
+    """Scores an order before payment; every score carries its reasons."""
+
+    async def screen(self, order: Order, *, customer_history: Sequence[Order]) -> RiskAssessment:
+        ...
+
+
+class AlertSink(Protocol):
+    """Tells the operators that a partner or a job failed and needs a human."""
+
+    async def alert(self, alert: Alert) -> None: ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool: ...
+
+
+class TokenIssuer(Protocol):
+    def issue(self, customer: Customer) -> tuple[str, int]:
+        """A signed access token and its lifetime in seconds."""
+        ...
+
+    def subject(self, token: str) -> str:
+        """The customer id inside a valid token; Unauthorized otherwise."""
+        ...
+
+
+class TaskQueue(Protocol):
+    """Hands work to background actors. Losing a message loses nothing: sweeps re-send."""
+
+    def dispatch_outbox(self, message_ids: Sequence[str]) -> None: ...
+
+    def dispatch_inbox(self, message_id: str) -> None: ...
+
+
+class EvidenceLedger(Protocol):
+    """Appends evidence in a transaction of its own (for exchanges outside a unit of work)."""
+
+    async def record(self, draft: EvidenceDraft) -> None: ...
+
+
+# --- persistence ----------------------------------------------------------------------------
+
+
+@dataclass
+class OutboxMessage:
+    id: str
+    topic: str
+    payload: dict[str, Any]
+    attempts: int = 0
+    status: str = "pending"
+
+
+@dataclass
+class InboxMessage:
+    id: str
+    provider: str
+    event_id: str
+    kind: str
+    payload: dict[str, Any]
+    status: str = "received"
+
+
+@dataclass
+class IdempotencyRecord:
+    customer_id: str
+    key: str
+    request_hash: str
+    status: str  # "in_flight" | "completed"
+    response_status: int | None
+    response_body: Any
+    expires_at: datetime
+
+
+class Customers(Protocol):
+    async def add(self, customer: Customer) -> None: ...
+    async def get(self, customer_id: str) -> Customer | None: ...
+    async def by_email(self, email: str) -> Customer | None: ...
+
+
+class Orders(Protocol):
+    async def add(self, order: Order) -> None: ...
+    async def get(self, order_id: str) -> Order | None: ...
+    async def save(self, order: Order) -> None: ...
+    async def of_customer(self, customer_id: str) -> list[Order]: ...
+
+
+class Payments(Protocol):
+    async def add(self, payment: Payment) -> None: ...
+    async def get(self, payment_id: str) -> Payment | None: ...
+    async def by_reference(self, provider: str, reference: str) -> Payment | None: ...
+    async def save(self, payment: Payment) -> None: ...
+    async def of_order(self, order_id: str) -> list[Payment]: ...
+
+
+class Shipments(Protocol):
+    async def add(self, shipment: Shipment) -> None: ...
+    async def get(self, shipment_id: str) -> Shipment | None: ...
+    async def by_tracking(self, carrier: str, tracking_number: str) -> Shipment | None: ...
+    async def save(self, shipment: Shipment) -> None: ...
+    async def of_order(self, order_id: str) -> list[Shipment]: ...
+
+
+class Operations(Protocol):
+    async def add(self, operation: Operation) -> None: ...
+    async def get(self, operation_id: str) -> Operation | None: ...
+    async def by_subject(self, subject: str) -> Operation | None: ...
+    async def save(self, operation: Operation) -> None: ...
+
+
+class Outbox(Protocol):
+    async def add(self, topic: str, payload: dict[str, Any]) -> str: ...
+
+    async def claim(self, message_id: str, lease_seconds: float) -> OutboxMessage | None:
+        """Take the message for one worker for a while; None if done or held by another."""
+        ...
+
+    async def complete(self, message_id: str) -> None: ...
+    async def release(self, message_id: str, error: str, dead: bool) -> None: ...
+
+    async def unfinished(self, older_than_seconds: float, limit: int) -> list[str]:
+        """Messages nobody finished: lost by the broker or held by a worker that died."""
+        ...
+
+
+class Inbox(Protocol):
+    async def add(self, provider: str, event: InboundEvent) -> str | None:
+        """Store a verified webhook; None when (provider, event id) was already stored."""
+        ...
+
+    async def claim(self, message_id: str) -> InboxMessage | None: ...
+    async def complete(self, message_id: str, status: str) -> None: ...
+    async def unprocessed(self, older_than_seconds: float, limit: int) -> list[str]: ...
+
+
+class IdempotencyKeys(Protocol):
+    async def reserve(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        """Insert an in-flight record; the existing one when the key was taken already."""
+        ...
+
+    async def complete(self, customer_id: str, key: str, status: int, body: Any) -> None: ...
+    async def forget(self, customer_id: str, key: str) -> None: ...
+    async def purge_expired(self, now: datetime) -> int: ...
+
+
+class Evidence(Protocol):
+    async def append(self, draft: EvidenceDraft) -> EvidenceRecord: ...
+    async def of_subject(self, subject: str, limit: int) -> list[EvidenceRecord]: ...
+    async def chain(self) -> list[EvidenceRecord]: ...
+
+
+class Incidents(Protocol):
+    async def open(self, kind: str, subject: str, detail: dict[str, Any]) -> str: ...
+
+
+class Notifications(Protocol):
+    async def log(self, customer_id: str, channel: str, template: str, subject: str) -> None:
+        """Keep that a message was sent (no recipient address, no body)."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction; leaving without commit() rolls everything back."""
+
+    customers: Customers
+    orders: Orders
+    payments: Payments
+    shipments: Shipments
+    operations: Operations
+    outbox: Outbox
+    inbox: Inbox
+    idempotency: IdempotencyKeys
+    evidence: Evidence
+    incidents: Incidents
+    notifications: Notifications
+    new_outbox_ids: list[str]
+
+    async def __aenter__(self) -> UnitOfWork: ...
+    async def __aexit__(self, *exc: object) -> None: ...
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...

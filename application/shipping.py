@@ -1,0 +1,94 @@
+"""Fulfilment: book shipments with the chosen carrier and follow their tracking."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from application.ports import (
+    Carrier,
+    Clock,
+    ShipmentRequest,
+    TaskQueue,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from application.units import commit_and_dispatch, react
+from domain import events as ev
+from domain.errors import NotFound
+from domain.evidence import EvidenceDraft
+from domain.shipments import ShipmentStatus, TrackingUpdate
+
+
+class Fulfilment:
+    def __init__(
+        self, uow: UnitOfWorkFactory, carriers: Mapping[str, Carrier], clock: Clock,
+        queue: TaskQueue,
+    ) -> None:
+        self._uow, self._carriers, self._clock, self._queue = uow, carriers, clock, queue
+
+    async def create_shipment(self, shipment_id: str) -> None:
+        """Book one shipment with its carrier; repeating it books nothing new."""
+        async with self._uow() as uow:
+            shipment = await uow.shipments.get(shipment_id)
+            if shipment is None:
+                raise NotFound(f"shipment {shipment_id} not found")
+            if shipment.tracking_number:
+                return
+            order = await uow.orders.get(shipment.order_id)
+            assert order is not None
+        request = ShipmentRequest(
+            shipment_id=shipment.id, order_id=order.id, idempotency_key=shipment.id,
+            address=order.shipping_address,
+            items=[{"sku": line.sku, "quantity": line.quantity}
+                   for line in order.lines_of(shipment.seller_id)],
+        )
+        tracking_number = await self._carriers[shipment.carrier].create_shipment(request)
+        async with self._uow() as uow:
+            shipment = await uow.shipments.get(shipment_id)
+            assert shipment is not None
+            if shipment.tracking_number:
+                return
+            shipment.accepted(tracking_number)
+            await uow.shipments.save(shipment)
+            await uow.evidence.append(EvidenceDraft(
+                source=shipment.carrier, kind="shipment.created", subject=f"order:{order.id}",
+                context={"shipment_id": shipment.id, "seller_id": shipment.seller_id},
+                payload={"tracking_number": tracking_number},
+            ))
+            await react(uow, [ev.ShipmentStatusChanged(order.id, order.customer_id, shipment.id,
+                                                       shipment.status.value)])
+            await commit_and_dispatch(uow, self._queue)
+
+    async def apply_tracking(
+        self, uow: UnitOfWork, carrier: str, update: TrackingUpdate
+    ) -> bool:
+        shipment = await uow.shipments.by_tracking(carrier, update.tracking_number)
+        if shipment is None:
+            raise NotFound(f"no shipment with {carrier} tracking number {update.tracking_number}")
+        if not shipment.apply(update):
+            return False
+        await uow.shipments.save(shipment)
+        order = await uow.orders.get(shipment.order_id)
+        assert order is not None
+        events: list[ev.Event] = [
+            ev.ShipmentStatusChanged(order.id, order.customer_id, shipment.id,
+                                     shipment.status.value)
+        ]
+        if shipment.status == ShipmentStatus.EXCEPTION:
+            events.append(ev.DeliveryExceptionRaised(
+                order.id, order.customer_id, shipment.seller_id, shipment.id,
+                update.detail or "delivery exception",
+            ))
+        siblings = await uow.shipments.of_order(order.id)
+        order.shipments_progressed([s.status.value for s in siblings])
+        await uow.orders.save(order)
+        events.extend(order.events)
+        order.events.clear()
+        await uow.evidence.append(EvidenceDraft(
+            source=carrier, kind="shipment.transition", subject=f"order:{order.id}",
+            context={"shipment_id": shipment.id},
+            payload={"status": shipment.status.value, "detail": update.detail,
+                     "occurred_at": update.occurred_at.isoformat()},
+        ))
+        await react(uow, events)
+        return True

@@ -1,0 +1,95 @@
+"""Provider callbacks: verify, keep once in the inbox, acknowledge, then process in an actor."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from application.payments import PaymentService
+from application.ports import (
+    Carrier,
+    InboundEvent,
+    PaymentGateway,
+    TaskQueue,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from application.shipping import Fulfilment
+from application.units import commit_and_dispatch
+from domain.errors import NotFound
+from domain.evidence import EvidenceDraft
+
+
+class WebhookSource(Protocol):
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> InboundEvent: ...
+
+
+class Webhooks:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        queue: TaskQueue,
+        gateways: Mapping[str, PaymentGateway],
+        carriers: Mapping[str, Carrier],
+        payments: PaymentService,
+        fulfilment: Fulfilment,
+    ) -> None:
+        self._uow, self._queue = uow, queue
+        self._gateways, self._carriers = gateways, carriers
+        self._payments, self._fulfilment = payments, fulfilment
+
+    def _source(self, provider: str) -> WebhookSource:
+        source: WebhookSource | None = self._gateways.get(provider) or self._carriers.get(provider)
+        if source is None:
+            raise NotFound(f"no webhook endpoint for provider '{provider}'")
+        return source
+
+    async def receive(self, provider: str, headers: Mapping[str, str], body: bytes) -> str:
+        """Store a verified callback once; 'accepted' or 'duplicate'. Bad signatures raise."""
+        event = self._source(provider).verify_webhook(headers, body)
+        async with self._uow() as uow:
+            inbox_id = await uow.inbox.add(provider, event)
+            if inbox_id is None:
+                return "duplicate"
+            await uow.evidence.append(EvidenceDraft(
+                source=provider, kind="webhook.received",
+                subject=subject_of(event.payload),
+                context={"event_id": event.event_id, "event_type": event.kind},
+                payload=event.payload, raw=body,
+            ))
+            await uow.commit()
+        self._queue.dispatch_inbox(inbox_id)
+        return "accepted"
+
+    async def process(self, inbox_id: str) -> None:
+        """Apply a stored callback; a second run of the same message does nothing."""
+        async with self._uow() as uow:
+            message = await uow.inbox.claim(inbox_id)
+            if message is None:
+                return
+            event = InboundEvent(message.event_id, message.kind, message.payload)
+            status = await self._apply(uow, message.provider, event)
+            await uow.inbox.complete(inbox_id, status)
+            await commit_and_dispatch(uow, self._queue)
+
+    async def _apply(self, uow: UnitOfWork, provider: str, event: InboundEvent) -> str:
+        if provider in self._gateways:
+            translated = self._gateways[provider].translate_webhook(event)
+            if translated is None:
+                return "ignored"
+            reference, update = translated
+            changed = await self._payments.apply_provider_event(uow, provider, reference, update)
+            return "applied" if changed else "no_change"
+        tracking = self._carriers[provider].translate_webhook(event)
+        if tracking is None:
+            return "ignored"
+        changed = await self._fulfilment.apply_tracking(uow, provider, tracking)
+        return "applied" if changed else "no_change"
+
+
+def subject_of(payload: dict[str, Any]) -> str:
+    """Evidence subject of a callback: the order it concerns, when the provider says so."""
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else payload
+    assert isinstance(data, dict)
+    order_id = data.get("order_id") or data.get("orderId") or data.get("reference")
+    return f"order:{order_id}" if order_id else "unknown"

@@ -1,0 +1,288 @@
+"""The composition root: reads the settings and wires adapters into the use cases.
+
+Every integration type's provider is picked by configuration through a `providers.Selector`,
+so swapping a provider is a settings change (see README, "Configuration").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from dependency_injector import containers, providers
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from adapters.clock import SystemClock
+from adapters.fraud import RuleBasedFraudScreen
+from adapters.http import OutboundHttp
+from adapters.messaging.console import ConsoleNotifier, LogAlertSink, LogAnalyticsSink
+from adapters.messaging.segment import SegmentAnalyticsSink
+from adapters.payments.sandbox import SIGNATURE_HEADER as PAYMENT_SIGNATURE
+from adapters.payments.sandbox import SandboxGateway
+from adapters.persistence.engine import engine_for, migrate
+from adapters.persistence.uow import LedgerWriter, PiccoloUnitOfWorkFactory
+from adapters.queue import PROCESS_INBOX, RUN_OUTBOX, DramatiqTaskQueue, make_broker
+from adapters.sandbox_webhooks import SandboxWebhookSender
+from adapters.security import Argon2PasswordHasher, JwtTokenIssuer
+from adapters.shipping.sandbox import SIGNATURE_HEADER as CARRIER_SIGNATURE
+from adapters.shipping.sandbox import SandboxCarrier
+from application.accounts import Accounts
+from application.evidence import EvidenceService
+from application.idempotency import IdempotencyGuard
+from application.operations import OperationsService
+from application.ordering import Ordering
+from application.outbox import OutboxRelay
+from application.payments import PaymentService
+from application.shipping import Fulfilment
+from application.webhooks import Webhooks
+from domain.routing import ProviderContract
+
+# Actor names the task queue adapter sends to; the entrypoints declare actors under them.
+ACTOR_NAMES = {"outbox": RUN_OUTBOX, "inbox": PROCESS_INBOX}
+
+DEFAULT_CONTRACTS = [
+    {"provider": "sandbox", "countries": ["*"], "currencies": ["*"], "methods": ["*"],
+     "priority": 100},
+]
+
+
+class Settings(BaseSettings):
+    """All settings, read from MALL_* environment variables (and an optional .env file)."""
+
+    model_config = SettingsConfigDict(env_prefix="MALL_", env_file=".env", extra="ignore")
+
+    database_url: str = Field("", validation_alias=AliasChoices("MALL_DATABASE_URL",
+                                                                "DATABASE_URL"))
+    sqlite_path: str = "var/mall.sqlite"
+    redis_url: str = Field("", validation_alias=AliasChoices("MALL_REDIS_URL", "REDIS_URL"))
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_base_url: str = ""
+    secret_key: str = ""
+    pseudonym_key: str = ""
+    keys_file: str = "var/keys.json"
+    access_token_ttl_seconds: int = 900
+    log_level: str = "INFO"
+
+    payment_providers: list[str] = ["sandbox"]
+    payment_contracts: list[dict[str, Any]] = DEFAULT_CONTRACTS
+    carriers: list[str] = ["sandbox-express"]
+    notifier_provider: str = "console"
+    analytics_provider: str = "log"
+    alert_provider: str = "log"
+    fraud_provider: str = "rules"
+    segment_url: str = "https://api.segment.io"
+    segment_write_key: str = ""
+    fraud_review_threshold: float = 0.5
+    fraud_high_value_minor: dict[str, int] = {"KRW": 2_000_000, "USD": 150_000, "EUR": 150_000}
+
+    sandbox_webhook_secrets: list[str] = ["whsec_sandbox_payments_dev"]
+    sandbox_carrier_secrets: list[str] = ["whsec_sandbox_carrier_dev"]
+    sandbox_stall_seconds: float = 20.0
+    sandbox_deposit_delay_seconds: float = 5.0
+    sandbox_webhook_delay_seconds: float = 0.5
+    sandbox_tracking_step_seconds: float = 2.0
+
+    http_timeout_seconds: float = 30.0
+    http_retries: int = 2
+    breaker_threshold: int = 5
+    breaker_ttl_seconds: float = 30.0
+
+    payment_sync_wait_seconds: float = 3.0
+    operation_slow_after_seconds: float = 15.0
+    operation_update_every_seconds: float = 5.0
+    idempotency_ttl_hours: int = 24
+
+    outbox_max_attempts: int = 8
+    outbox_lease_seconds: float = 90.0
+    sweep_interval_seconds: float = 10.0
+    sweep_older_than_seconds: float = 30.0
+    worker_threads: int = 4
+    worker_heartbeat_timeout_ms: int = 15_000
+    embedded_worker: bool | None = None  # default: in-process worker unless REDIS_URL is set
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def runs_worker_in_process(self) -> bool:
+        return self.embedded_worker if self.embedded_worker is not None else not self.redis_url
+
+
+def load_keys(settings: Settings) -> Settings:
+    """Fill in missing signing and pseudonym keys: random, kept in `keys_file` so that tokens
+    and analytics ids survive a restart of the embedded mode. Production sets both."""
+    if settings.secret_key and settings.pseudonym_key:
+        return settings
+    path = Path(settings.keys_file)
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    changed = False
+    for name in ("secret_key", "pseudonym_key"):
+        if not stored.get(name):
+            stored[name] = secrets.token_urlsafe(48)
+            changed = True
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(stored))
+    return settings.model_copy(update={
+        "secret_key": settings.secret_key or stored["secret_key"],
+        "pseudonym_key": settings.pseudonym_key or stored["pseudonym_key"],
+    })
+
+
+def _enabled(names: list[str], **available: Any) -> dict[str, Any]:
+    unknown = sorted(set(names) - set(available))
+    if unknown:
+        raise ValueError(f"unknown provider(s) in configuration: {', '.join(unknown)}; "
+                         f"available: {', '.join(sorted(available))}")
+    return {name: available[name] for name in names}
+
+
+def _first(values: list[str]) -> str:
+    """The key we sign with: the first of the ring (the others are still accepted)."""
+    return values[0]
+
+
+def _contracts(raw: list[dict[str, Any]]) -> list[ProviderContract]:
+    return [ProviderContract(
+        provider=item["provider"], countries=frozenset(item.get("countries", ["*"])),
+        currencies=frozenset(c.upper() for c in item.get("currencies", ["*"])),
+        methods=frozenset(item.get("methods", ["*"])), priority=int(item.get("priority", 100)),
+        enabled=bool(item.get("enabled", True)),
+    ) for item in raw]
+
+
+class Container(containers.DeclarativeContainer):
+    config = providers.Configuration(strict=True)
+
+    clock = providers.Singleton(SystemClock)
+    engine = providers.Singleton(engine_for, config.database_url, config.sqlite_path)
+    uow = providers.Singleton(PiccoloUnitOfWorkFactory, engine, clock)
+    broker = providers.Singleton(make_broker, config.redis_url,
+                                 config.worker_heartbeat_timeout_ms)
+    queue = providers.Singleton(DramatiqTaskQueue, broker)
+    ledger = providers.Singleton(LedgerWriter, uow)
+    pseudonym_key = providers.Callable(str.encode, config.pseudonym_key)
+
+    alerts = providers.Selector(config.alert_provider, log=providers.Singleton(LogAlertSink))
+    http = providers.Singleton(
+        OutboundHttp, ledger, alerts, config.http_timeout_seconds, config.http_retries,
+        config.breaker_threshold, config.breaker_ttl_seconds,
+    )
+
+    # --- integrations: each chosen by configuration -------------------------------------
+    sandbox_gateway = providers.Singleton(
+        SandboxGateway,
+        webhooks=providers.Singleton(
+            SandboxWebhookSender, http, "sandbox-payments-webhooks",
+            providers.Callable("{}/v1/webhooks/sandbox".format, config.base_url),
+            providers.Callable(_first, config.sandbox_webhook_secrets), PAYMENT_SIGNATURE,
+        ),
+        ledger=ledger, secrets=config.sandbox_webhook_secrets,
+        public_base_url=config.base_url, stall_seconds=config.sandbox_stall_seconds,
+        deposit_delay_seconds=config.sandbox_deposit_delay_seconds,
+        webhook_delay_seconds=config.sandbox_webhook_delay_seconds,
+    )
+    payment_gateways = providers.Callable(
+        _enabled, config.payment_providers, sandbox=sandbox_gateway)
+    payment_contracts = providers.Callable(_contracts, config.payment_contracts)
+
+    sandbox_carrier = providers.Singleton(
+        SandboxCarrier,
+        webhooks=providers.Singleton(
+            SandboxWebhookSender, http, "sandbox-carrier-webhooks",
+            providers.Callable("{}/v1/webhooks/sandbox-express".format, config.base_url),
+            providers.Callable(_first, config.sandbox_carrier_secrets), CARRIER_SIGNATURE,
+        ),
+        ledger=ledger, secrets=config.sandbox_carrier_secrets,
+        step_seconds=config.sandbox_tracking_step_seconds,
+    )
+    carriers = providers.Callable(_enabled, config.carriers, **{"sandbox-express": sandbox_carrier})
+
+    notifier = providers.Selector(
+        config.notifier_provider, console=providers.Singleton(ConsoleNotifier))
+    analytics = providers.Selector(
+        config.analytics_provider,
+        log=providers.Singleton(LogAnalyticsSink),
+        segment=providers.Singleton(SegmentAnalyticsSink, http, config.segment_url,
+                                    config.segment_write_key),
+    )
+    fraud = providers.Selector(
+        config.fraud_provider,
+        rules=providers.Singleton(RuleBasedFraudScreen, config.fraud_review_threshold,
+                                  config.fraud_high_value_minor),
+    )
+    hasher = providers.Singleton(Argon2PasswordHasher)
+    tokens = providers.Singleton(JwtTokenIssuer, config.secret_key,
+                                 config.access_token_ttl_seconds)
+
+    # --- use cases ------------------------------------------------------------------------
+    accounts = providers.Singleton(Accounts, uow, hasher, tokens, clock, queue)
+    ordering = providers.Singleton(
+        Ordering, uow, clock, queue, providers.Callable(frozenset, config.carriers))
+    payments = providers.Singleton(
+        PaymentService, uow, payment_gateways, payment_contracts, fraud, clock, queue,
+        pseudonym_key, config.payment_sync_wait_seconds, config.operation_slow_after_seconds,
+    )
+    fulfilment = providers.Singleton(Fulfilment, uow, carriers, clock, queue)
+    webhooks = providers.Singleton(Webhooks, uow, queue, payment_gateways, carriers, payments,
+                                   fulfilment)
+    operations = providers.Singleton(
+        OperationsService, uow, clock, config.operation_slow_after_seconds,
+        config.operation_update_every_seconds,
+    )
+    idempotency = providers.Singleton(
+        IdempotencyGuard, uow, clock,
+        providers.Callable(lambda hours: timedelta(hours=hours), config.idempotency_ttl_hours),
+    )
+    evidence = providers.Singleton(EvidenceService, uow)
+    outbox = providers.Singleton(
+        OutboxRelay, uow, queue, clock, payments, fulfilment, notifier, analytics, alerts,
+        pseudonym_key, config.outbox_max_attempts, config.outbox_lease_seconds,
+    )
+
+
+def build(settings: Settings | None = None, **overrides: Any) -> Container:
+    """A container for these settings (from the environment when none are given)."""
+    settings = load_keys(settings or Settings(**overrides))
+    container = Container()
+    values = settings.model_dump()
+    values["base_url"] = settings.base_url
+    values["runs_worker_in_process"] = settings.runs_worker_in_process
+    container.config.from_dict(values)
+    container.settings = providers.Object(settings)  # type: ignore[attr-defined]
+    return container
+
+
+async def prepare(container: Container) -> None:
+    """Bring the database schema up to date (idempotent; safe on every start)."""
+    await migrate(container.engine())
+
+
+def configure_logging(level: str) -> None:
+    """Log lines carry no personal data: recipients and ids are pseudonymous in our own
+    messages, and card numbers are scrubbed from every record that reaches a handler."""
+    import logging
+
+    from domain.redaction import redact_card_numbers
+
+    class ScrubCardNumbers(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            message = record.getMessage()
+            cleaned = redact_card_numbers(message)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+            return True
+
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(ScrubCardNumbers())
+    os.environ.setdefault("PICCOLO_CONF", "adapters.persistence.piccolo_conf")

@@ -1,0 +1,1 @@
+"""The pure model of the mall's integrations: no I/O, no framework."""

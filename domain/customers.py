@@ -1,0 +1,58 @@
+"""Customers and their local (password) accounts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from domain.errors import DomainError
+from domain.events import CustomerRegistered, Event
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    ADMIN = "admin"
+
+
+def normalize_email(email: str) -> str:
+    email = email.strip()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise DomainError("email must look like name@example.com")
+    local, _, domain = email.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def check_password_policy(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError(f"password must be at least {MIN_PASSWORD_LENGTH} characters long")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise DomainError(f"password must be at most {MAX_PASSWORD_LENGTH} characters long")
+
+
+@dataclass
+class Customer:
+    id: str
+    email: str
+    password_hash: str
+    role: Role = Role.CUSTOMER
+    created_at: datetime | None = None
+    events: list[Event] = field(default_factory=list, repr=False, compare=False)
+
+    @classmethod
+    def register(
+        cls, *, customer_id: str, email: str, password_hash: str, now: datetime,
+        role: Role = Role.CUSTOMER,
+    ) -> Customer:
+        customer = cls(customer_id, normalize_email(email), password_hash, role, now)
+        customer.events.append(CustomerRegistered(customer_id))
+        return customer
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN

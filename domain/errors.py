@@ -1,0 +1,54 @@
+"""One error hierarchy for the whole core; entrypoints turn it into problem+json."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule of the business was broken; the caller can act on `detail`."""
+
+    status = 422
+    code = "rule-violated"
+    retryable = False
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not-found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+    retryable = True
+
+
+class InvalidTransition(DomainError):
+    status = 409
+    code = "invalid-transition"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class InvalidSignature(DomainError):
+    status = 400
+    code = "invalid-signature"
+
+
+class ProviderUnavailable(DomainError):
+    """A partner did not answer or refused service; nothing was charged or sent twice."""
+
+    status = 503
+    code = "provider-unavailable"
+    retryable = True

@@ -1,0 +1,200 @@
+"""The order aggregate: lines from one or more sellers, totals, and its status machine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from domain.errors import DomainError, InvalidTransition
+from domain.events import Event, OrderDelivered, OrderPaid, OrderPlaced
+from domain.money import Money
+from domain.redaction import redact_card_numbers
+
+
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    PAYMENT_PROCESSING = "payment_processing"
+    AWAITING_DEPOSIT = "awaiting_deposit"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+_ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING_PAYMENT: frozenset(
+        {OrderStatus.PAYMENT_PROCESSING, OrderStatus.AWAITING_DEPOSIT, OrderStatus.PAID,
+         OrderStatus.CANCELLED}
+    ),
+    OrderStatus.PAYMENT_PROCESSING: frozenset(
+        {OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_DEPOSIT, OrderStatus.PAID,
+         OrderStatus.CANCELLED}
+    ),
+    OrderStatus.AWAITING_DEPOSIT: frozenset(
+        {OrderStatus.PAID, OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED}
+    ),
+    OrderStatus.PAID: frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED}),
+    OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED}),
+    OrderStatus.DELIVERED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+}
+
+MAX_LINES = 100
+MAX_QUANTITY = 1000
+
+
+def clean_text(value: str, *, limit: int = 500) -> str:
+    """Free text as we keep it: trimmed, bounded, and with any card number removed."""
+    return redact_card_numbers(value.strip())[:limit]
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku: str
+    title: str
+    seller_id: str
+    quantity: int
+    unit_price: Money
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.quantity <= MAX_QUANTITY:
+            raise DomainError(f"quantity must be between 1 and {MAX_QUANTITY}")
+        if self.unit_price.amount < 0:
+            raise DomainError("a unit price cannot be negative")
+        object.__setattr__(self, "title", clean_text(self.title, limit=200))
+        object.__setattr__(self, "sku", clean_text(self.sku, limit=64))
+
+    @property
+    def total(self) -> Money:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True)
+class ShippingAddress:
+    recipient: str
+    line1: str
+    line2: str
+    city: str
+    postal_code: str
+    country: str  # ISO 3166-1 alpha-2
+
+    def __post_init__(self) -> None:
+        for name in ("recipient", "line1", "line2", "city", "postal_code"):
+            object.__setattr__(self, name, clean_text(getattr(self, name), limit=200))
+        if len(self.country) != 2 or not self.country.isalpha():
+            raise DomainError("country must be an ISO 3166-1 alpha-2 code such as KR or US")
+        object.__setattr__(self, "country", self.country.upper())
+
+
+@dataclass
+class Order:
+    id: str
+    customer_id: str
+    currency: str
+    lines: list[OrderLine]
+    shipping_address: ShippingAddress
+    carrier: str
+    note: str = ""
+    status: OrderStatus = OrderStatus.PENDING_PAYMENT
+    created_at: datetime | None = None
+    version: int = 0
+    events: list[Event] = field(default_factory=list, repr=False, compare=False)
+
+    @classmethod
+    def place(
+        cls,
+        *,
+        order_id: str,
+        customer_id: str,
+        currency: str,
+        lines: list[OrderLine],
+        shipping_address: ShippingAddress,
+        carrier: str,
+        note: str,
+        now: datetime,
+    ) -> Order:
+        if not lines:
+            raise DomainError("an order needs at least one line")
+        if len(lines) > MAX_LINES:
+            raise DomainError(f"an order has at most {MAX_LINES} lines")
+        currency = currency.upper()
+        for line in lines:
+            if line.unit_price.currency != currency:
+                raise DomainError(f"every line must be priced in the order currency {currency}")
+        order = cls(
+            id=order_id,
+            customer_id=customer_id,
+            currency=currency,
+            lines=lines,
+            shipping_address=shipping_address,
+            carrier=carrier,
+            note=clean_text(note, limit=1000),
+            created_at=now,
+        )
+        order.events.append(OrderPlaced(order_id, customer_id, order.total.amount, currency))
+        return order
+
+    @property
+    def total(self) -> Money:
+        total = Money.zero(self.currency)
+        for line in self.lines:
+            total = total + line.total
+        return total
+
+    @property
+    def country(self) -> str:
+        return self.shipping_address.country
+
+    @property
+    def sellers(self) -> list[str]:
+        return sorted({line.seller_id for line in self.lines})
+
+    def lines_of(self, seller_id: str) -> list[OrderLine]:
+        return [line for line in self.lines if line.seller_id == seller_id]
+
+    def can_pay(self) -> bool:
+        return self.status in (OrderStatus.PENDING_PAYMENT,)
+
+    def _move(self, target: OrderStatus) -> bool:
+        """Move to `target`; False when already there (idempotent re-delivery)."""
+        if self.status == target:
+            return False
+        if target not in _ALLOWED[self.status]:
+            raise InvalidTransition(f"order {self.id} cannot go from {self.status} to {target}")
+        self.status = target
+        return True
+
+    def start_payment(self) -> None:
+        if not self.can_pay():
+            raise InvalidTransition(
+                f"order {self.id} is {self.status}; only an order pending payment can be paid"
+            )
+        self._move(OrderStatus.PAYMENT_PROCESSING)
+
+    def await_deposit(self) -> None:
+        self._move(OrderStatus.AWAITING_DEPOSIT)
+
+    def payment_failed(self) -> None:
+        """A failed attempt lets the customer try again with another method."""
+        if self.status in (OrderStatus.PAYMENT_PROCESSING, OrderStatus.AWAITING_DEPOSIT):
+            self._move(OrderStatus.PENDING_PAYMENT)
+
+    def mark_paid(self) -> None:
+        if self.status in (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+            return  # a late or repeated confirmation changes nothing
+        if self._move(OrderStatus.PAID):
+            self.events.append(OrderPaid(self.id, self.customer_id))
+
+    def cancel(self) -> None:
+        self._move(OrderStatus.CANCELLED)
+
+    def shipments_progressed(self, shipment_statuses: list[str]) -> None:
+        """Follow the shipments: shipped once one left, delivered once all arrived."""
+        if self.status not in (OrderStatus.PAID, OrderStatus.SHIPPED):
+            return
+        if shipment_statuses and all(s == "delivered" for s in shipment_statuses):
+            self._move(OrderStatus.DELIVERED)
+            self.events.append(OrderDelivered(self.id, self.customer_id))
+        elif any(s not in ("created", "label_created") for s in shipment_statuses):
+            self._move(OrderStatus.SHIPPED)

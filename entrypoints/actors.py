@@ -1,0 +1,37 @@
+"""Dramatiq actors: thin, idempotent, each calling one use case.
+
+Retry policy: failures are retried with exponential backoff (1 s up to 60 s); the outbox
+counts attempts itself and, after the last one, opens an incident and alerts the operators.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+
+from bootstrap import ACTOR_NAMES, Container
+
+SWEEP = "sweep_unfinished_work"
+
+
+def register(broker: dramatiq.Broker, container: Container) -> None:
+    """Declare the actors on `broker`, bound to the use cases of `container`."""
+    settings = container.config
+    retries = {"max_retries": settings.outbox_max_attempts(), "min_backoff": 1_000,
+               "max_backoff": 60_000}
+
+    async def run_outbox_message(message_id: str) -> None:
+        await container.outbox().run(message_id)
+
+    async def process_inbox_message(message_id: str) -> None:
+        await container.webhooks().process(message_id)
+
+    async def sweep_unfinished_work() -> None:
+        await container.outbox().sweep(settings.sweep_older_than_seconds())
+        await container.idempotency().purge()
+
+    dramatiq.actor(run_outbox_message, broker=broker, actor_name=ACTOR_NAMES["outbox"],
+                   **retries)
+    dramatiq.actor(process_inbox_message, broker=broker, actor_name=ACTOR_NAMES["inbox"],
+                   **retries)
+    # A missed sweep is made up by the next one: no retries.
+    dramatiq.actor(sweep_unfinished_work, broker=broker, actor_name=SWEEP, max_retries=0)

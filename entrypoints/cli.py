@@ -1,0 +1,88 @@
+"""Command line: serve, worker, migrate, create-admin, verify-evidence."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import sys
+
+from aiohttp import web
+
+import bootstrap
+from domain.customers import Role
+from domain.errors import DomainError
+
+
+def _container() -> tuple[bootstrap.Settings, bootstrap.Container]:
+    settings = bootstrap.load_keys(bootstrap.Settings())
+    bootstrap.configure_logging(settings.log_level)
+    return settings, bootstrap.build(settings)
+
+
+def serve() -> None:
+    from entrypoints.http.app import create_app
+
+    settings, container = _container()
+    mode = "embedded" if settings.runs_worker_in_process else "api only"
+    database = "PostgreSQL" if settings.database_url else f"SQLite ({settings.sqlite_path})"
+    print(f"Mall integrations backend on {settings.base_url} ({mode}; {database}); "
+          f"API description at {settings.base_url}/v1/openapi.json", flush=True)
+    web.run_app(create_app(container), host=settings.host, port=settings.port, print=None)
+
+
+async def _create_admin(email: str, password: str) -> str:
+    _, container = _container()
+    await bootstrap.prepare(container)
+    customer = await container.accounts().register(email, password, role=Role.ADMIN)
+    return customer.id
+
+
+async def _verify() -> dict[str, object]:
+    _, container = _container()
+    await bootstrap.prepare(container)
+    return (await container.evidence().verify()).as_dict()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mall", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the HTTP server (and, in embedded mode, the worker)")
+    sub.add_parser("worker", help="run the Dramatiq worker (with REDIS_URL)")
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    admin = sub.add_parser("create-admin", help="create an account with the admin role")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", help="read from MALL_ADMIN_PASSWORD or asked if omitted")
+    sub.add_parser("verify-evidence", help="verify the evidence chain; exit 1 when broken")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "serve":
+            serve()
+        elif args.command == "worker":
+            from entrypoints.worker import main as worker_main
+
+            worker_main()
+        elif args.command == "migrate":
+            _, container = _container()
+            asyncio.run(bootstrap.prepare(container))
+            print("database schema is up to date")
+        elif args.command == "create-admin":
+            password = (args.password or os.environ.get("MALL_ADMIN_PASSWORD")
+                        or getpass.getpass("admin password: "))
+            customer_id = asyncio.run(_create_admin(args.email, password))
+            print(f"admin {customer_id} created")
+        elif args.command == "verify-evidence":
+            report = asyncio.run(_verify())
+            print(json.dumps(report))
+            return 0 if report["ok"] else 1
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

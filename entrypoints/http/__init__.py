@@ -1,0 +1,1 @@
+"""The aiohttp application: storefront REST, provider webhooks, admin, health."""

@@ -1,0 +1,45 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bootstrap import Container, prepare
+from entrypoints.http import admin, health, openapi, storefront, webhooks
+from entrypoints.http.api import CONTAINER, json_response
+from entrypoints.http.problems import problems_middleware
+from entrypoints.worker import EmbeddedWorker
+
+TABLES = [storefront.table, webhooks.table, admin.table, health.table]
+OPENAPI = web.AppKey("openapi", dict)
+
+
+def create_app(container: Container, *, start_worker: bool | None = None) -> web.Application:
+    """The aiohttp app. In embedded mode it also runs the Dramatiq worker in-process."""
+    app = web.Application(middlewares=[problems_middleware], client_max_size=1024 * 1024)
+    app[CONTAINER] = container
+    for table in TABLES:
+        app.add_routes(table.routes)
+    app[OPENAPI] = openapi.build([op for t in TABLES for op in t.operations], "0.1.0")
+
+    async def openapi_json(request: web.Request) -> web.Response:
+        return json_response(request.app[OPENAPI])
+
+    app.router.add_get("/v1/openapi.json", openapi_json)
+    run_worker = (container.config.runs_worker_in_process()
+                  if start_worker is None else start_worker)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await prepare(container)
+        worker = EmbeddedWorker(container) if run_worker else None
+        if worker is not None:
+            worker.start()
+        yield
+        if worker is not None:
+            worker.stop()
+        await container.http().close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

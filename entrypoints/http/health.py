@@ -1,0 +1,41 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from entrypoints.http import schemas as s
+from entrypoints.http.api import RouteTable, container, json_response
+
+table = RouteTable("health")
+
+
+@table.add("GET", "/healthz", "Liveness: the process answers", responses={200: s.Health},
+           auth=None)
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok", "checks": {}})
+
+
+@table.add("GET", "/readyz", "Readiness: the database and the broker are reachable",
+           responses={200: s.Health, 503: s.Health}, auth=None)
+async def readyz(request: web.Request) -> web.Response:
+    c = container(request)
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(c.engine().run_ddl("SELECT 1"), timeout=3)
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    try:
+        broker = c.broker()
+        client = getattr(broker, "client", None)
+        if client is not None:
+            await asyncio.wait_for(asyncio.to_thread(client.ping), timeout=3)
+        checks["broker"] = "ok"
+    except Exception as exc:
+        checks["broker"] = f"unreachable: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return json_response({"status": "ready" if ready else "not ready", "checks": checks},
+                         status=200 if ready else 503)

@@ -1,0 +1,50 @@
+"""Errors as RFC 9457 problem+json: what happened, whether a retry can help, whom to ask."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+from aiohttp import web
+
+from domain.errors import DomainError
+
+log = logging.getLogger("mall.http")
+SUPPORT = "If this keeps happening, contact support@mall.example and quote the instance id."
+
+
+def problem(status: int, code: str, title: str, detail: str, *, retryable: bool,
+            instance: str) -> web.Response:
+    body = {
+        "type": f"/problems/{code}", "title": title, "status": status, "detail": detail,
+        "retryable": retryable, "instance": instance,
+    }
+    return web.Response(status=status, text=json.dumps(body),
+                        content_type="application/problem+json")
+
+
+@web.middleware
+async def problems_middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    instance = f"urn:request:{request_id}"
+    try:
+        response = await handler(request)
+    except DomainError as exc:
+        return problem(exc.status, exc.code, type(exc).__name__, exc.detail,
+                       retryable=exc.retryable, instance=instance)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem(exc.status, exc.reason.lower().replace(" ", "-"), exc.reason,
+                       exc.text if exc.text and not exc.text.startswith(str(exc.status))
+                       else f"{exc.reason}: {request.method} {request.path}",
+                       retryable=exc.status in (429, 503), instance=instance)
+    except Exception:
+        log.exception("unexpected error on %s %s (%s)", request.method, request.path,
+                      request_id)
+        return problem(500, "internal-error", "Internal Server Error",
+                       "Something went wrong on our side and nothing was changed twice. "
+                       f"Retrying is safe. {SUPPORT}", retryable=True, instance=instance)
+    response.headers.setdefault("X-Request-Id", request_id)
+    return response

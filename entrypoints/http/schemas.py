@@ -1,0 +1,179 @@
+"""Request and response bodies; the OpenAPI document is generated from these models."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from domain.redaction import redact_card_numbers
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Credentials(Strict):
+    email: str = Field(min_length=3, max_length=254, examples=["ada@example.com"])
+    password: str = Field(min_length=1, max_length=1024, examples=["correct horse battery"])
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type
+    expires_in: int
+
+
+class CustomerOut(BaseModel):
+    id: str
+    email: str
+    role: str
+    created_at: str | None
+
+
+class OrderLineIn(Strict):
+    sku: str = Field(min_length=1, max_length=64)
+    title: str = Field(min_length=1, max_length=200)
+    seller_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    quantity: int = Field(ge=1, le=1000)
+    unit_price: int = Field(ge=0, le=10**13, description="in the currency's minor unit")
+
+
+class AddressIn(Strict):
+    recipient: str = Field(min_length=1, max_length=200)
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str = Field("", max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: str = Field(min_length=2, max_length=2, examples=["KR"])
+
+
+class OrderIn(Strict):
+    currency: str = Field(min_length=3, max_length=3, examples=["KRW"])
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=100)
+    shipping_address: AddressIn
+    carrier: str = Field(min_length=1, max_length=40, examples=["sandbox-express"])
+    note: str = Field("", max_length=1000)
+
+
+class OrderLineOut(BaseModel):
+    sku: str
+    title: str
+    seller_id: str
+    quantity: int
+    unit_price: int
+    line_total: int
+
+
+class PaymentOut(BaseModel):
+    id: str
+    provider: str
+    status: str
+    amount: int
+    failure_code: str | None
+    failure_message: str | None
+    next_action: dict[str, Any] | None
+    deposit_account: dict[str, Any] | None
+
+
+class ShipmentOut(BaseModel):
+    id: str
+    seller_id: str
+    carrier: str
+    status: str
+    tracking_number: str | None
+
+
+class OrderOut(BaseModel):
+    id: str
+    status: str
+    currency: str
+    total: int
+    total_display: str
+    carrier: str
+    note: str
+    created_at: str | None
+    lines: list[OrderLineOut]
+    shipping_address: AddressIn
+    payments: list[PaymentOut] | None = None
+    shipments: list[ShipmentOut] | None = None
+
+
+class OrderList(BaseModel):
+    orders: list[OrderOut]
+
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+class PaymentIn(Strict):
+    payment_method: str = Field(
+        min_length=3, max_length=100, examples=["pm_sandbox_success"],
+        description="a payment-method token from the provider's payment form; never card data",
+    )
+
+    @field_validator("payment_method")
+    @classmethod
+    def _token_only(cls, value: str) -> str:
+        if redact_card_numbers(value) != value:
+            raise ValueError("must be a payment-method token, never a card number")
+        if not _TOKEN.match(value):
+            raise ValueError("must be a payment-method token such as pm_sandbox_success")
+        return value
+
+
+class OperationOut(BaseModel):
+    id: str
+    kind: str
+    subject: str
+    status: Literal["pending", "processing", "succeeded", "failed"]
+    message: str
+    still_processing: bool
+    elapsed_seconds: float
+    result: dict[str, Any] | None
+
+
+class WebhookAck(BaseModel):
+    status: Literal["accepted", "duplicate"]
+
+
+class EvidenceOut(BaseModel):
+    seq: int
+    source: str
+    kind: str
+    subject: str
+    received_at: str
+    context: dict[str, Any]
+    payload_hash: str
+    payload: Any
+    prev_hash: str
+    hash: str
+
+
+class EvidenceList(BaseModel):
+    subject: str
+    records: list[EvidenceOut]
+
+
+class ChainReportOut(BaseModel):
+    ok: bool
+    checked: int
+    first_bad_seq: int | None
+    reason: str | None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, plus whether a retry can help."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    retryable: bool
+    instance: str | None = None
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = {}

@@ -1,0 +1,160 @@
+"""Storefront REST: accounts, orders, payments, operations."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from application.idempotency import IdempotencyGuard
+from application.ordering import LineInput, PlaceOrder
+from domain.errors import DomainError
+from entrypoints.http import schemas as s
+from entrypoints.http.api import (
+    BadRequest,
+    RouteTable,
+    container,
+    current_customer,
+    json_response,
+    parse,
+    read_body,
+)
+
+table = RouteTable("storefront")
+ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+IDEMPOTENCY = {
+    "name": "Idempotency-Key", "in": "header", "required": True,
+    "schema": {"type": "string", "maxLength": 255},
+    "description": "Same key and body replay the first response for 24 h; another body "
+                   "is a 422; a request still running is a 409.",
+}
+
+
+@table.add("POST", "/v1/auth/register", "Create a customer account", request=s.Credentials,
+           responses={201: s.CustomerOut, 409: None, 422: None}, auth=None)
+async def register(request: web.Request) -> web.Response:
+    body = parse(s.Credentials, await read_body(request))
+    customer = await container(request).accounts().register(body.email, body.password)
+    return json_response(_customer(customer), status=201)
+
+
+@table.add("POST", "/v1/auth/login", "Sign in with email and password", request=s.Credentials,
+           responses={200: s.TokenOut, 401: None}, auth=None)
+async def login(request: web.Request) -> web.Response:
+    body = parse(s.Credentials, await read_body(request))
+    token = await container(request).accounts().login(body.email, body.password)
+    return json_response(s.TokenOut(access_token=token.access_token,
+                                    expires_in=token.expires_in))
+
+
+@table.add("GET", "/v1/me", "The signed-in customer", responses={200: s.CustomerOut, 401: None})
+async def me(request: web.Request) -> web.Response:
+    return json_response(_customer(await current_customer(request)))
+
+
+def _customer(customer: object) -> s.CustomerOut:
+    return s.CustomerOut(
+        id=customer.id, email=customer.email, role=customer.role.value,  # type: ignore[attr-defined]
+        created_at=customer.created_at.isoformat() if customer.created_at else None,  # type: ignore[attr-defined]
+    )
+
+
+@table.add("POST", "/v1/orders", "Place an order", request=s.OrderIn,
+           responses={201: s.OrderOut, 422: None})
+async def place_order(request: web.Request) -> web.Response:
+    customer = await current_customer(request)
+    body = parse(s.OrderIn, await read_body(request))
+    ordering = container(request).ordering()
+    order = await ordering.place(PlaceOrder(
+        customer_id=customer.id, currency=body.currency,
+        lines=[LineInput(**line.model_dump()) for line in body.lines],
+        shipping_address=body.shipping_address.model_dump(), carrier=body.carrier,
+        note=body.note,
+    ))
+    view = await ordering.get(customer.id, order.id)
+    return json_response(view, status=201, Location=f"/v1/orders/{order.id}")
+
+
+@table.add("GET", "/v1/orders", "The signed-in customer's orders",
+           responses={200: s.OrderList})
+async def list_orders(request: web.Request) -> web.Response:
+    customer = await current_customer(request)
+    return json_response({"orders": await container(request).ordering().list(customer.id)})
+
+
+@table.add("GET", "/v1/orders/{id}", "One of the customer's orders, with payments and shipments",
+           responses={200: s.OrderOut, 404: None}, params=[ID])
+async def get_order(request: web.Request) -> web.Response:
+    customer = await current_customer(request)
+    view = await container(request).ordering().get(customer.id, request.match_info["id"])
+    return json_response(view)
+
+
+@table.add("POST", "/v1/orders/{id}/payments", "Pay for an order (idempotent)",
+           request=s.PaymentIn,
+           responses={200: s.OperationOut, 202: s.OperationOut, 409: None, 422: None},
+           params=[ID, IDEMPOTENCY])
+async def pay_order(request: web.Request) -> web.Response:
+    customer = await current_customer(request)
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        raise BadRequest("the Idempotency-Key header is required: send a new random key "
+                         "(a UUID) per payment attempt and reuse it only to retry that attempt")
+    raw = await read_body(request)
+    guard = container(request).idempotency()
+    fingerprint = IdempotencyGuard.fingerprint("POST", request.path, raw)
+    replay = await guard.begin(customer.id, key, fingerprint)
+    if replay is not None:
+        return web.Response(status=replay.status, text=json.dumps(replay.body),
+                            content_type=_content_type(replay.status),
+                            headers={"Idempotent-Replayed": "true"})
+    try:
+        body = parse(s.PaymentIn, raw)
+        started = await container(request).payments().start(
+            customer_id=customer.id, order_id=request.match_info["id"],
+            method_token=body.payment_method, idempotency_key=key,
+        )
+    except DomainError as exc:
+        problem = {"type": f"/problems/{exc.code}", "title": type(exc).__name__,
+                   "status": exc.status, "detail": exc.detail, "retryable": exc.retryable}
+        await guard.finish(customer.id, key, exc.status, problem)
+        raise
+    except BaseException:
+        await guard.finish(customer.id, key, 500, None)
+        raise
+    status = 200 if started.final or started.operation["result"] else 202
+    await guard.finish(customer.id, key, status, started.operation)
+    return json_response(started.operation, status=status,
+                         Location=f"/v1/operations/{started.operation['id']}")
+
+
+def _content_type(status: int) -> str:
+    return "application/problem+json" if status >= 400 else "application/json"
+
+
+@table.add("GET", "/v1/operations/{id}", "Where a long-running operation stands",
+           responses={200: s.OperationOut, 404: None}, params=[ID])
+async def get_operation(request: web.Request) -> web.Response:
+    customer = await current_customer(request)
+    return json_response(
+        await container(request).operations().get(customer.id, request.match_info["id"]))
+
+
+@table.add("GET", "/v1/operations/{id}/events",
+           "Follow an operation as server-sent events until it ends",
+           responses={200: None, 404: None}, params=[ID], content_type="text/event-stream")
+async def follow_operation(request: web.Request) -> web.StreamResponse:
+    customer = await current_customer(request)
+    operations = container(request).operations()
+    operation_id = request.match_info["id"]
+    await operations.get(customer.id, operation_id)  # 404 before the stream starts
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+        "X-Accel-Buffering": "no",
+    })
+    await response.prepare(request)
+    async for view in operations.follow(customer.id, operation_id):
+        event = "done" if view["status"] in ("succeeded", "failed") else "progress"
+        await response.write(f"event: {event}\ndata: {json.dumps(view)}\n\n".encode())
+    await response.write_eof()
+    return response

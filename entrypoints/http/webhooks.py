@@ -1,0 +1,43 @@
+"""Provider callbacks, and the sandbox providers' own controls."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from domain.errors import NotFound
+from entrypoints.http import schemas as s
+from entrypoints.http.api import RouteTable, container, json_response, read_body
+
+table = RouteTable("webhooks")
+PROVIDER = {"name": "provider", "in": "path", "required": True, "schema": {"type": "string"}}
+REFERENCE = {"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+@table.add("POST", "/v1/webhooks/{provider}",
+           "Receive a provider's signed callback: verified, stored once, acknowledged",
+           responses={200: s.WebhookAck, 400: None, 404: None}, auth=None, params=[PROVIDER])
+async def receive(request: web.Request) -> web.Response:
+    body = await read_body(request)
+    outcome = await container(request).webhooks().receive(
+        request.match_info["provider"], request.headers, body)
+    return json_response({"status": outcome})
+
+
+@table.add("POST", "/sandbox/payments/{reference}/deposit",
+           "Sandbox: deposit into a virtual account now (the gateway then calls us back)",
+           responses={200: None, 404: None}, auth=None, params=[REFERENCE])
+async def sandbox_deposit(request: web.Request) -> web.Response:
+    gateway = container(request).sandbox_gateway()
+    if not await gateway.deposit(request.match_info["reference"]):
+        raise NotFound("no sandbox virtual account awaiting a deposit with this reference")
+    return json_response({"status": "deposited"})
+
+
+@table.add("GET", "/sandbox/3ds/{reference}",
+           "Sandbox: the bank's 3-D Secure page; visiting it approves the payment",
+           responses={200: None, 404: None}, auth=None, params=[REFERENCE])
+async def sandbox_three_ds(request: web.Request) -> web.Response:
+    gateway = container(request).sandbox_gateway()
+    if not await gateway.complete_action(request.match_info["reference"]):
+        raise NotFound("no sandbox payment waiting for authentication with this reference")
+    return json_response({"status": "authenticated"})
