@@ -77,6 +77,7 @@ class PaymentService:
         """Record the attempt and queue the provider call; wait briefly for a quick answer."""
         method = method_of(method_token)
         async with self._uow() as uow:
+            await uow.orders.lock(order_id)
             order = await uow.orders.get(order_id)
             if order is None or order.customer_id != customer_id:
                 raise NotFound(f"order {order_id} not found")
@@ -179,10 +180,7 @@ class PaymentService:
 
     async def apply_update(self, payment_id: str, update: PaymentUpdate) -> bool:
         async with self._uow() as uow:
-            payment = await uow.payments.get(payment_id)
-            if payment is None:
-                raise NotFound(f"payment {payment_id} not found")
-            changed = await apply_payment_update(uow, payment, update, self._clock)
+            changed = await apply_payment_update(uow, payment_id, update, self._clock)
             await commit_and_dispatch(uow, self._queue)
         return changed
 
@@ -192,7 +190,7 @@ class PaymentService:
         payment = await uow.payments.by_reference(provider, reference)
         if payment is None:
             raise NotFound(f"no payment with {provider} reference {reference}")
-        return await apply_payment_update(uow, payment, update, self._clock)
+        return await apply_payment_update(uow, payment.id, update, self._clock)
 
 
 def customer_message(payment: Payment) -> str:
@@ -202,9 +200,19 @@ def customer_message(payment: Payment) -> str:
 
 
 async def apply_payment_update(
-    uow: UnitOfWork, payment: Payment, update: PaymentUpdate, clock: Clock
+    uow: UnitOfWork, payment_id: str, update: PaymentUpdate, clock: Clock
 ) -> bool:
-    """Apply a provider's answer to the payment, the order and the customer's operation."""
+    """Apply a provider's answer to the payment, the order and the customer's operation.
+
+    The order is locked first and the payment read after, so two answers about the same
+    payment (a reply and a webhook, say) are applied one after the other, never both at once.
+    """
+    payment = await uow.payments.get(payment_id)
+    if payment is None:
+        raise NotFound(f"payment {payment_id} not found")
+    await uow.orders.lock(payment.order_id)
+    payment = await uow.payments.get(payment_id)
+    assert payment is not None
     if not payment.apply(update):
         return False
     order = await uow.orders.get(payment.order_id)

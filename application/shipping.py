@@ -62,9 +62,13 @@ class Fulfilment:
     async def apply_tracking(
         self, uow: UnitOfWork, carrier: str, update: TrackingUpdate
     ) -> bool:
-        shipment = await uow.shipments.by_tracking(carrier, update.tracking_number)
-        if shipment is None:
+        found = await uow.shipments.by_tracking(carrier, update.tracking_number)
+        if found is None:
             raise NotFound(f"no shipment with {carrier} tracking number {update.tracking_number}")
+        # Shipments of one order arrive together: lock the order, then read its current state.
+        await uow.orders.lock(found.order_id)
+        shipment = await uow.shipments.get(found.id)
+        assert shipment is not None
         if not shipment.apply(update):
             return False
         await uow.shipments.save(shipment)

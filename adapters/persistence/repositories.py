@@ -58,6 +58,10 @@ class CustomerRepository:
 
 
 class OrderRepository:
+    async def lock(self, order_id: str) -> None:
+        # SQLite's IMMEDIATE transactions already run one writer at a time.
+        if t.Order._meta.db.engine_type == "postgres":
+            await t.Order.select(t.Order.id).where(t.Order.id == order_id).lock_rows("UPDATE")
     @staticmethod
     def _values(order: Order) -> dict[Any, Any]:
         return {

@@ -1,0 +1,122 @@
+"""Shared fixtures: a fresh database on each engine, containers, a running app.
+
+PostgreSQL and Redis tests run whenever the services answer; with CI=true (or
+MALL_REQUIRE_SERVICES=1) an unreachable service fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import asyncpg
+import pytest
+
+import bootstrap
+from adapters.persistence.engine import migrate
+from adapters.persistence.tables import ALL_TABLES
+
+POSTGRES_URL = os.environ.get("MALL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("MALL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REQUIRE_SERVICES = os.environ.get("CI") == "true" or os.environ.get("MALL_REQUIRE_SERVICES") == "1"
+
+FAST = {
+    "sandbox_stall_seconds": 2.0,
+    "sandbox_deposit_delay_seconds": 0.3,
+    "sandbox_webhook_delay_seconds": 0.05,
+    "sandbox_tracking_step_seconds": 0.15,
+    "payment_sync_wait_seconds": 1.0,
+    "operation_slow_after_seconds": 0.5,
+    "operation_update_every_seconds": 0.3,
+    "sweep_interval_seconds": 0.5,
+    "sweep_older_than_seconds": 2.0,
+    "outbox_lease_seconds": 10.0,
+    "http_timeout_seconds": 5.0,
+    "http_retries": 1,
+    "log_level": "INFO",
+}
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1",
+                                       parsed.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def need(service: str, url: str, port: int) -> None:
+    if _reachable(url, port):
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{service} at {url} is unreachable, and CI requires it")
+    pytest.skip(f"{service} is not running here ({url})")
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Any:
+    """One scratch database for the session, dropped at the end."""
+    need("PostgreSQL", POSTGRES_URL, 5432)
+    name = f"mall_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(POSTGRES_URL)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    parsed = urlparse(POSTGRES_URL)
+    yield parsed._replace(path=f"/{name}").geturl()
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings_factory(
+    engine_name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Callable[..., bootstrap.Settings]:
+    database_url = ""
+    if engine_name == "postgres":
+        database_url = request.getfixturevalue("postgres_database")
+
+    def make(**overrides: Any) -> bootstrap.Settings:
+        values: dict[str, Any] = {
+            **FAST, "database_url": database_url, "redis_url": "",
+            "sqlite_path": str(tmp_path / "mall.sqlite"), "keys_file": str(tmp_path / "keys.json"),
+        }
+        values.update(overrides)
+        return bootstrap.load_keys(bootstrap.Settings(**values))
+
+    return make
+
+
+async def reset_database(container: bootstrap.Container) -> None:
+    """Migrate, then empty every table (PostgreSQL's database is shared by the session)."""
+    engine = container.engine()
+    await migrate(engine)
+    if container.config.database_url():
+        names = ", ".join(table._meta.tablename for table in ALL_TABLES)
+        await engine.run_ddl(f"TRUNCATE {names}")
+        await migrate(engine)
+
+
+@pytest.fixture
+async def container(settings_factory: Callable[..., bootstrap.Settings]) -> AsyncIterator[bootstrap.Container]:
+    c = bootstrap.build(settings_factory())
+    await reset_database(c)
+    yield c
+    await c.http().close()

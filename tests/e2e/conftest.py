@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+import bootstrap
+from entrypoints.http.app import create_app
+from tests.conftest import reset_database
+
+
+@dataclass
+class Shop:
+    """A running backend and a client for it, with the customer-side steps spelled out."""
+
+    client: TestClient
+    container: bootstrap.Container
+
+    async def sign_up(self, email: str | None = None,
+                      password: str = "correct horse battery") -> dict[str, str]:
+        email = email or f"c{uuid.uuid4().hex[:8]}@example.com"
+        response = await self.client.post("/v1/auth/register",
+                                          json={"email": email, "password": password})
+        assert response.status == 201, await response.text()
+        response = await self.client.post("/v1/auth/login",
+                                          json={"email": email, "password": password})
+        assert response.status == 200, await response.text()
+        token = (await response.json())["access_token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    async def place(self, auth: dict[str, str], order: dict[str, Any]) -> dict[str, Any]:
+        response = await self.client.post("/v1/orders", json=order, headers=auth)
+        assert response.status == 201, await response.text()
+        return dict(await response.json())
+
+    async def pay(self, auth: dict[str, str], order_id: str, token: str,
+                  key: str | None = None) -> tuple[int, dict[str, Any]]:
+        response = await self.client.post(
+            f"/v1/orders/{order_id}/payments", json={"payment_method": token},
+            headers={**auth, "Idempotency-Key": key or uuid.uuid4().hex},
+        )
+        return response.status, dict(await response.json())
+
+    async def order(self, auth: dict[str, str], order_id: str) -> dict[str, Any]:
+        response = await self.client.get(f"/v1/orders/{order_id}", headers=auth)
+        assert response.status == 200, await response.text()
+        return dict(await response.json())
+
+
+@pytest.fixture
+def shop_factory(
+    settings_factory: Callable[..., bootstrap.Settings], aiohttp_server: Any,
+    aiohttp_client: Any, unused_tcp_port_factory: Callable[[], int],
+) -> Callable[..., Any]:
+    async def start(**overrides: Any) -> Shop:
+        port = unused_tcp_port_factory()
+        settings = settings_factory(public_base_url=f"http://127.0.0.1:{port}", **overrides)
+        container = bootstrap.build(settings)
+        await reset_database(container)
+        server = await aiohttp_server(create_app(container), port=port)
+        return Shop(await aiohttp_client(server), container)
+
+    return start
+
+
+@pytest.fixture
+async def shop(shop_factory: Callable[..., Any]) -> AsyncIterator[Shop]:
+    yield await shop_factory()

@@ -1,0 +1,38 @@
+"""Small helpers for tests that wait on background work."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 15.0,
+                     interval: float = 0.05, what: str = "condition") -> T:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+
+
+ORDER = {
+    "currency": "KRW",
+    "lines": [
+        {"sku": "TEA-01", "title": "Jeju green tea", "seller_id": "seller-a", "quantity": 2,
+         "unit_price": 15000},
+        {"sku": "CUP-02", "title": "Celadon cup", "seller_id": "seller-b", "quantity": 1,
+         "unit_price": 9000},
+    ],
+    "shipping_address": {"recipient": "Ada Lovelace", "line1": "1 Sejong-daero",
+                         "city": "Seoul", "postal_code": "04524", "country": "KR"},
+    "carrier": "sandbox-express",
+    "note": "please ring twice",
+}
