@@ -27,9 +27,10 @@ def verify(
     parts = [item.split("=", 1) for item in header.split(",") if "=" in item]
     timestamps = [value for key, value in parts if key.strip() == "t"]
     signatures = [value.strip() for key, value in parts if key.strip() == "v1"]
-    if len(timestamps) != 1 or not timestamps[0].strip().isdigit() or not signatures:
+    stamp = timestamps[0].strip() if len(timestamps) == 1 else ""
+    if not (stamp.isascii() and stamp.isdigit()) or not signatures:
         raise InvalidSignature("the signature header is malformed")
-    timestamp = int(timestamps[0])
+    timestamp = int(stamp)
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance_seconds:
         raise InvalidSignature("the signature timestamp is outside the tolerance")

@@ -40,6 +40,10 @@ _ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.CANCELLED: frozenset(),
 }
 
+# Shipment statuses that mean a parcel has left the seller.
+_ON_THE_WAY = frozenset(
+    {"picked_up", "in_transit", "out_for_delivery", "exception", "delivered", "returned"})
+
 MAX_LINES = 100
 MAX_QUANTITY = 1000
 
@@ -196,5 +200,5 @@ class Order:
         if shipment_statuses and all(s == "delivered" for s in shipment_statuses):
             self._move(OrderStatus.DELIVERED)
             self.events.append(OrderDelivered(self.id, self.customer_id))
-        elif any(s not in ("created", "label_created") for s in shipment_statuses):
+        elif any(s in _ON_THE_WAY for s in shipment_statuses):
             self._move(OrderStatus.SHIPPED)

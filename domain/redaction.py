@@ -13,7 +13,8 @@ from typing import Any
 CARD_PLACEHOLDER = "[card number removed]"
 SECRET_PLACEHOLDER = "[redacted]"  # noqa: S105 - the mask, not a secret
 
-_CARD_CANDIDATE = re.compile(r"(?<![\d])(?:\d[ -]?){12,18}\d(?![\d])")
+# Runs of 13 or more digits, single spaces or dashes allowed between them.
+_CARD_CANDIDATE = re.compile(r"(?<![\d])(?:\d[ -]?){12,}\d(?![\d])")
 _SECRET_KEYS = re.compile(
     r"(password|passwd|secret|token|authorization|api[-_]?key|signature|card[-_]?number|"
     r"cookie|private[-_]?key|(^|[-_.])(pan|cvc|cvv|cvc2|pin)($|[-_.]))",
@@ -39,10 +40,25 @@ def redact_card_numbers(text: str) -> str:
     """Replace every Luhn-valid card-like number in `text` with a placeholder."""
 
     def replace(match: re.Match[str]) -> str:
-        digits = re.sub(r"[ -]", "", match.group(0))
-        return CARD_PLACEHOLDER if luhn_valid(digits) else match.group(0)
+        groups = re.split(r"[ -]", match.group(0))
+        return CARD_PLACEHOLDER if contains_card_number(groups) else match.group(0)
 
     return _CARD_CANDIDATE.sub(replace, text)
+
+
+def contains_card_number(groups: list[str]) -> bool:
+    """True when consecutive digit groups (as typed, split at spaces or dashes) add up to a
+    13-19 digit Luhn-valid number: a card typed next to an expiry date or a house number is
+    still found, while one long unbroken number is judged as a whole."""
+    for start in range(len(groups)):
+        digits = ""
+        for group in groups[start:]:
+            digits += group
+            if len(digits) > 19:
+                break
+            if len(digits) >= 13 and luhn_valid(digits):
+                return True
+    return False
 
 
 def is_secret_key(key: str) -> bool:
@@ -60,4 +76,6 @@ def redact(value: Any) -> Any:
         return [redact(v) for v in value]
     if isinstance(value, str):
         return redact_card_numbers(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**12:
+        return CARD_PLACEHOLDER if contains_card_number([str(abs(value))]) else value
     return value

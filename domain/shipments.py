@@ -59,16 +59,17 @@ class Shipment:
     def apply(self, update: TrackingUpdate) -> bool:
         """Apply a tracking event; True when the status moved.
 
-        Events come out of order: an older event never moves a shipment back, but a newer
-        `in_transit` after an `exception` (the carrier tried again) does.
+        Events come out of order: an event older than the last one applied changes nothing,
+        a newer one never moves a shipment back, except out of an exception (the carrier
+        tried again), and delivered or returned is final.
         """
         if update.status == self.status:
             return False
-        if _RANK[update.status] < _RANK[self.status]:
-            newer = self.last_event_at is None or update.occurred_at > self.last_event_at
-            if not (self.status == ShipmentStatus.EXCEPTION and newer):
-                return False
         if self.status in (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED):
+            return False
+        if self.last_event_at is not None and update.occurred_at <= self.last_event_at:
+            return False
+        if _RANK[update.status] < _RANK[self.status] and self.status != ShipmentStatus.EXCEPTION:
             return False
         self.status = update.status
         self.last_event_at = update.occurred_at

@@ -22,9 +22,11 @@ import bootstrap
 from adapters.persistence.engine import migrate
 from adapters.persistence.tables import ALL_TABLES
 
-POSTGRES_URL = os.environ.get("MALL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_URL = os.environ.get("MALL_TEST_POSTGRES_URL",
+                              "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("MALL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-REQUIRE_SERVICES = os.environ.get("CI") == "true" or os.environ.get("MALL_REQUIRE_SERVICES") == "1"
+REQUIRE_SERVICES = (os.environ.get("CI") == "true"
+                    or os.environ.get("MALL_REQUIRE_SERVICES") == "1")
 
 FAST = {
     "sandbox_stall_seconds": 2.0,
@@ -115,7 +117,9 @@ async def reset_database(container: bootstrap.Container) -> None:
 
 
 @pytest.fixture
-async def container(settings_factory: Callable[..., bootstrap.Settings]) -> AsyncIterator[bootstrap.Container]:
+async def container(
+    settings_factory: Callable[..., bootstrap.Settings],
+) -> AsyncIterator[bootstrap.Container]:
     c = bootstrap.build(settings_factory())
     await reset_database(c)
     yield c

@@ -105,7 +105,8 @@ async def current_customer(request: web.Request) -> Customer:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("send 'Authorization: Bearer <access_token>' from POST /v1/auth/login")
+        raise Unauthorized("you are not signed in: send 'Authorization: Bearer <token>' "
+                           "with the token from POST /v1/auth/login")
     return await container(request).accounts().authenticate(token.strip())
 
 

@@ -1,0 +1,175 @@
+"""What the benchmarks share: a scratch database, the app served in-process on a free port,
+percentiles, and the command line that was run."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shlex
+import socket
+import sys
+import tempfile
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import asyncpg
+from aiohttp import web
+
+import bootstrap
+from entrypoints.http.app import create_app
+
+ADMIN_URL = os.environ.get("MALL_BENCH_POSTGRES_URL",
+                           "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def command_line() -> str:
+    """The command exactly as it was typed (interpreter, -m module and flags)."""
+    return shlex.join(sys.orig_argv)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now (the app binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+class ErrorTally(logging.Handler):
+    """Counts ERROR records (actor failures that Dramatiq will retry, mostly) by logger,
+    exception type and message, with ids masked so that alike failures add up."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.counts: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            what = f"{type(exc).__name__}: {exc}"
+        else:
+            what = record.getMessage()
+        self.counts[f"{record.name}: {ID_LIKE.sub('<id>', what)[:160]}"] += 1
+
+
+ID_LIKE = re.compile(r"\b(?=\w*\d)\w{8,}\b")  # ids: long words with a digit in them
+
+
+def configure_logging(level: str, *, show_actor_tracebacks: bool = False) -> ErrorTally:
+    """Log at `level` to stderr; count ERROR records. Actor failures (Dramatiq logs a full
+    traceback for each one it will retry) are only counted unless asked to show them."""
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if not show_actor_tracebacks:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(lambda record: not record.name.startswith("dramatiq.worker"))
+    tally = ErrorTally()
+    logging.getLogger().addHandler(tally)
+    return tally
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def scratch_postgres() -> AsyncIterator[str]:
+    """CREATE DATABASE mall_bench_<random>; yield its URL; drop it (even on failure)."""
+    name = f"mall_bench_{uuid.uuid4().hex[:10]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlparse(ADMIN_URL)._replace(path=f"/{name}").geturl()
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Running:
+    container: bootstrap.Container
+    base_url: str
+    engine: str  # "postgres" or "sqlite"
+    worker: bool
+
+
+@asynccontextmanager
+async def running_app(*, sqlite: bool, start_worker: bool,
+                      **overrides: Any) -> AsyncIterator[Running]:
+    """A fresh database (PostgreSQL, or SQLite in a temporary directory) and the app on
+    127.0.0.1:<free port>, torn down afterwards. Keys live in the temporary directory too,
+    so nothing under var/ is touched."""
+    with tempfile.TemporaryDirectory(prefix="mall_bench_") as scratch:
+        async with _database(sqlite, Path(scratch)) as database_url:
+            port = free_port()
+            settings = bootstrap.Settings(
+                database_url=database_url, redis_url="", embedded_worker=start_worker,
+                sqlite_path=str(Path(scratch) / "mall.sqlite"),
+                keys_file=str(Path(scratch) / "keys.json"),
+                host="127.0.0.1", port=port, public_base_url=f"http://127.0.0.1:{port}",
+                **overrides,
+            )
+            container = bootstrap.build(settings)
+            runner = web.AppRunner(create_app(container, start_worker=start_worker),
+                                   access_log=None)
+            await runner.setup()  # runs the lifecycle: migrations, then the worker if asked
+            try:
+                site = web.TCPSite(runner, "127.0.0.1", port)
+                await site.start()
+                yield Running(container, f"http://127.0.0.1:{port}",
+                              "sqlite" if sqlite else "postgres", start_worker)
+            finally:
+                await runner.cleanup()
+
+
+@asynccontextmanager
+async def _database(sqlite: bool, scratch: Path) -> AsyncIterator[str]:
+    if sqlite:
+        yield ""
+        return
+    async with scratch_postgres() as url:
+        yield url
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0..100) by linear interpolation between closest ranks."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * p / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
+    ms = [s * 1000 for s in seconds]
+    return {
+        "p50_ms": round(percentile(ms, 50), 2), "p90_ms": round(percentile(ms, 90), 2),
+        "p99_ms": round(percentile(ms, 99), 2), "max_ms": round(max(ms), 2) if ms else 0.0,
+        "mean_ms": round(sum(ms) / len(ms), 2) if ms else 0.0,
+    }
+
+
+def error_lines(counts: dict[str, int]) -> list[str]:
+    if not counts:
+        return ["  errors logged       none"]
+    lines = [f"  errors logged       {sum(counts.values())} (failed actor runs are retried):"]
+    lines += [f"    {n:>5} x {what}" for what, n in sorted(counts.items(), key=lambda i: -i[1])]
+    return lines
+
+
+def emit(result: dict[str, Any], lines: list[str], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        print("\n".join(lines))

@@ -1,0 +1,191 @@
+"""Order + payment round trip: what a customer waits for from "place order" to "paid".
+
+Starts the app in-process (PostgreSQL by default, `--sqlite` for the embedded engine) with
+the embedded worker ON and the sandbox answering at once (webhook delay 0; tracking steps an
+hour apart so shipping does not interfere; payment_sync_wait_seconds=10 so the payment call
+waits for the provider's answer). Registers and signs in one customer, then M times, one
+after another: POST /v1/orders, then POST /v1/orders/{id}/payments with pm_sandbox_success and
+a fresh Idempotency-Key; the payment must answer 200 with result status "succeeded".
+
+    .venv/bin/python -m bench.order_payment_roundtrip [--iterations 200] [--sqlite] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+
+from adapters.persistence.tables import InboxMessage, OutboxMessage
+from bench._harness import (
+    command_line,
+    configure_logging,
+    emit,
+    error_lines,
+    percentile,
+    running_app,
+    summary_ms,
+)
+
+PASSWORD = "bench password 123"
+ORDER = {
+    "currency": "KRW",
+    "lines": [
+        {"sku": "TEA-01", "title": "Jeju green tea", "seller_id": "seller-a", "quantity": 2,
+         "unit_price": 15000},
+        {"sku": "CUP-02", "title": "Celadon cup", "seller_id": "seller-b", "quantity": 1,
+         "unit_price": 9000},
+    ],
+    "shipping_address": {"recipient": "Bench Customer", "line1": "1 Sejong-daero",
+                         "city": "Seoul", "postal_code": "04524", "country": "KR"},
+    "carrier": "sandbox-express",
+}
+FAST_SANDBOX = {
+    "sandbox_webhook_delay_seconds": 0.0,
+    "sandbox_deposit_delay_seconds": 0.0,
+    "sandbox_tracking_step_seconds": 3600.0,
+    "payment_sync_wait_seconds": 10.0,
+}
+
+
+class BenchFailure(RuntimeError):
+    pass
+
+
+async def expect(response: aiohttp.ClientResponse, status: int, what: str) -> dict[str, Any]:
+    text = await response.text()
+    if response.status != status:
+        raise BenchFailure(f"{what}: expected HTTP {status}, got {response.status}: {text}")
+    return dict(json.loads(text))
+
+
+async def sign_in(session: aiohttp.ClientSession, base: str) -> dict[str, str]:
+    email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+    credentials = {"email": email, "password": PASSWORD}
+    async with session.post(f"{base}/v1/auth/register", json=credentials) as response:
+        await expect(response, 201, "register")
+    async with session.post(f"{base}/v1/auth/login", json=credentials) as response:
+        token = (await expect(response, 200, "login"))["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def round_trip(session: aiohttp.ClientSession, base: str,
+                     auth: dict[str, str]) -> tuple[float, float]:
+    """One order and its payment; (order seconds, payment seconds)."""
+    started = time.perf_counter()
+    async with session.post(f"{base}/v1/orders", json=ORDER, headers=auth) as response:
+        order = await expect(response, 201, "place order")
+    placed = time.perf_counter()
+    async with session.post(
+        f"{base}/v1/orders/{order['id']}/payments", json={"payment_method": "pm_sandbox_success"},
+        headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
+    ) as response:
+        operation = await expect(response, 200, f"pay order {order['id']}")
+    paid = time.perf_counter()
+    result = operation.get("result") or {}
+    if result.get("status") != "succeeded":
+        raise BenchFailure(f"pay order {order['id']}: result is not succeeded: {operation}")
+    return placed - started, paid - placed
+
+
+async def drain(seconds: float) -> int:
+    """Wait (bounded) for the background work the payments set off; how much is left."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = (await InboxMessage.count().where(
+            InboxMessage.status.is_in(["received", "processing"]))
+            + await OutboxMessage.count().where(
+                OutboxMessage.status.is_in(["pending", "processing"])))
+        if left == 0 or time.monotonic() >= deadline:
+            return int(left)
+        await asyncio.sleep(0.2)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    orders: list[float] = []
+    payments: list[float] = []
+    trips: list[float] = []
+    async with running_app(sqlite=args.sqlite, start_worker=True, **FAST_SANDBOX) as app:
+        timeout = aiohttp.ClientTimeout(total=args.timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            auth = await sign_in(session, app.base_url)
+            for _ in range(args.warmup):
+                await round_trip(session, app.base_url, auth)
+            began = time.perf_counter()
+            for _ in range(args.iterations):
+                order_s, payment_s = await round_trip(session, app.base_url, auth)
+                orders.append(order_s)
+                payments.append(payment_s)
+                trips.append(order_s + payment_s)
+            elapsed = time.perf_counter() - began
+        left = await drain(args.drain)
+    quarter = max(1, len(trips) // 4)
+    return {
+        "benchmark": "order_payment_roundtrip", "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "engine": app.engine, "embedded_worker": True,
+        "iterations": args.iterations, "warmup": args.warmup, "elapsed_s": round(elapsed, 3),
+        "round_trip": summary_ms(trips), "order": summary_ms(orders),
+        "payment": summary_ms(payments),
+        "round_trip_p50_first_quarter_ms": round(percentile(trips[:quarter], 50) * 1000, 2),
+        "round_trip_p50_last_quarter_ms": round(percentile(trips[-quarter:], 50) * 1000, 2),
+        "background_work_left": left, "settings": FAST_SANDBOX,
+        "command": command_line(),
+    }
+
+
+def report(result: dict[str, Any]) -> list[str]:
+    def row(name: str, s: dict[str, float]) -> str:
+        return (f"  {name:<11} p50 {s['p50_ms']:8.2f}  p90 {s['p90_ms']:8.2f}  "
+                f"p99 {s['p99_ms']:8.2f}  max {s['max_ms']:8.2f}  mean {s['mean_ms']:8.2f}  ms")
+
+    return [
+        f"order+payment round trip on {result['engine']}, embedded worker ON, "
+        f"sandbox answering at once",
+        f"  iterations  {result['iterations']} sequential (+{result['warmup']} warm-up, "
+        f"not counted), {result['elapsed_s']:.1f} s",
+        row("round trip", result["round_trip"]),
+        row("  order", result["order"]),
+        row("  payment", result["payment"]),
+        f"  round-trip p50, first quarter {result['round_trip_p50_first_quarter_ms']:.2f} ms, "
+        f"last quarter {result['round_trip_p50_last_quarter_ms']:.2f} ms",
+        f"  background work left at shutdown: {result['background_work_left']}",
+        *error_lines(result.get("errors_logged", {})),
+        f"  command     {result['command']}",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-m", "--iterations", type=int, default=200,
+                        help="orders placed and paid, one after another (default 200)")
+    parser.add_argument("--warmup", type=int, default=0,
+                        help="extra round trips first, not measured (default 0)")
+    parser.add_argument("--sqlite", action="store_true",
+                        help="use the embedded SQLite engine instead of PostgreSQL")
+    parser.add_argument("--timeout", type=float, default=60.0,
+                        help="per-request client timeout in seconds (default 60)")
+    parser.add_argument("--drain", type=float, default=15.0,
+                        help="seconds to wait for background work before shutdown (default 15)")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--show-actor-tracebacks", action="store_true",
+                        help="print the traceback of every failed actor run (default: count)")
+    args = parser.parse_args()
+    if args.iterations < 1 or args.warmup < 0:
+        parser.error("--iterations must be positive, --warmup not negative")
+    tally = configure_logging(args.log_level, show_actor_tracebacks=args.show_actor_tracebacks)
+    try:
+        result = asyncio.run(run(args))
+    except BenchFailure as exc:
+        parser.exit(1, f"benchmark failed: {exc}\n")
+    result["errors_logged"] = dict(tally.counts)
+    emit(result, report(result), args.json)
+
+
+if __name__ == "__main__":
+    main()

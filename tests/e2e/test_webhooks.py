@@ -1,0 +1,120 @@
+"""Provider callbacks: verified, stored once, applied once, whatever the delivery pattern."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from adapters.persistence.tables import EvidenceRecord, InboxMessage, NotificationLog, Payment
+from adapters.signing import sign
+from tests.helpers import ORDER, eventually
+
+pytestmark = pytest.mark.timeout(90)
+SECRET = "whsec_sandbox_payments_dev"
+
+
+async def _awaiting_deposit(shop: Any) -> tuple[dict[str, str], dict[str, Any], str]:
+    auth = await shop.sign_up()
+    order = await shop.place(auth, ORDER)
+    status, operation = await shop.pay(auth, order["id"], "pm_sandbox_virtual_account")
+    assert status == 200 and operation["result"]["status"] == "awaiting_deposit"
+    row = await Payment.select(Payment.provider_reference).where(
+        Payment.order_id == order["id"]).first()
+    return auth, order, row["provider_reference"]
+
+
+def _deposit_event(reference: str, order_id: str, event_id: str | None = None) -> bytes:
+    return json.dumps({
+        "id": event_id or f"evt_{uuid.uuid4().hex}", "type": "virtual_account.deposited",
+        "created": int(time.time()),
+        "data": {"reference": reference, "order_id": order_id, "status": "succeeded",
+                 "amount": 39000, "currency": "KRW", "failure_code": None},
+    }).encode()
+
+
+async def _transitions(order_id: str, status: str) -> int:
+    rows = await EvidenceRecord.select(EvidenceRecord.payload).where(
+        (EvidenceRecord.subject == f"order:{order_id}")
+        & (EvidenceRecord.kind == "payment.transition"))
+    return sum(1 for row in rows if json.loads(row["payload"])["status"] == status)
+
+
+async def test_fifty_concurrent_copies_give_fifty_acks_and_one_state_change(
+    shop_factory: Any,
+) -> None:
+    shop = await shop_factory(sandbox_deposit_delay_seconds=3600)
+    auth, order, reference = await _awaiting_deposit(shop)
+    body = _deposit_event(reference, order["id"])
+    headers = {"Sandbox-Signature": sign(SECRET, body), "Content-Type": "application/json"}
+
+    responses = await asyncio.gather(*[
+        shop.client.post("/v1/webhooks/sandbox", data=body, headers=headers) for _ in range(50)
+    ])
+    assert [r.status for r in responses] == [200] * 50
+    outcomes = [(await r.json())["status"] for r in responses]
+    assert outcomes.count("accepted") == 1 and outcomes.count("duplicate") == 49
+
+    async def paid() -> bool:
+        return (await shop.order(auth, order["id"]))["status"] in ("paid", "shipped",
+                                                                   "delivered")
+
+    await eventually(paid, what="the deposit to mark the order paid")
+    # A later copy under another event id (the provider re-sent it) changes nothing either.
+    again = _deposit_event(reference, order["id"])
+    response = await shop.client.post("/v1/webhooks/sandbox", data=again, headers={
+        "Sandbox-Signature": sign(SECRET, again)})
+    assert response.status == 200
+    await asyncio.sleep(0.5)
+    assert await InboxMessage.count().where(InboxMessage.provider == "sandbox") == 2
+    assert await _transitions(order["id"], "succeeded") == 1
+    paid_notices = await NotificationLog.count().where(
+        (NotificationLog.template == "order_paid") & (NotificationLog.subject == order["id"]))
+    assert paid_notices == 1
+
+
+@pytest.mark.parametrize("tamper", ["body", "secret", "stale", "missing"])
+async def test_a_bad_signature_is_refused_and_nothing_is_stored(shop_factory: Any,
+                                                                tamper: str) -> None:
+    shop = await shop_factory(sandbox_deposit_delay_seconds=3600)
+    auth, order, reference = await _awaiting_deposit(shop)
+    body = _deposit_event(reference, order["id"])
+    signature = {
+        "body": sign(SECRET, body),
+        "secret": sign("whsec_someone_else", body),
+        "stale": sign(SECRET, body, timestamp=int(time.time()) - 3600),
+        "missing": "",
+    }[tamper]
+    sent = body.replace(b"39000", b"1") if tamper == "body" else body
+    before = await EvidenceRecord.count()
+    response = await shop.client.post("/v1/webhooks/sandbox", data=sent,
+                                      headers={"Sandbox-Signature": signature})
+    assert response.status == 400
+    problem = await response.json()
+    assert response.content_type == "application/problem+json"
+    assert problem["type"] == "/problems/invalid-signature" and problem["detail"]
+    assert await InboxMessage.count() == 0
+    assert await EvidenceRecord.count() == before
+    await asyncio.sleep(0.3)
+    assert (await shop.order(auth, order["id"]))["status"] == "awaiting_deposit"
+
+
+async def test_both_secrets_are_accepted_during_a_rotation(shop_factory: Any) -> None:
+    shop = await shop_factory(sandbox_deposit_delay_seconds=3600,
+                              sandbox_webhook_secrets=["whsec_new", SECRET])
+    _, order, reference = await _awaiting_deposit(shop)
+    for secret in ("whsec_new", SECRET):
+        body = _deposit_event(reference, order["id"])
+        response = await shop.client.post("/v1/webhooks/sandbox", data=body,
+                                          headers={"Sandbox-Signature": sign(secret, body)})
+        assert response.status == 200, secret
+
+
+async def test_unknown_provider_is_a_404(shop: Any) -> None:
+    response = await shop.client.post("/v1/webhooks/nobody", data=b"{}")
+    assert response.status == 404
+    assert (await response.json())["status"] == 404

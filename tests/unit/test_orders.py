@@ -1,0 +1,302 @@
+"""The order aggregate: totals, validation, card-number scrubbing and its status machine."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from domain.errors import DomainError, InvalidTransition
+from domain.events import OrderDelivered, OrderPaid, OrderPlaced
+from domain.money import Money
+from domain.orders import (
+    MAX_LINES,
+    MAX_QUANTITY,
+    Order,
+    OrderLine,
+    OrderStatus,
+    ShippingAddress,
+)
+from domain.redaction import CARD_PLACEHOLDER, luhn_valid
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+CARDS = ["4242424242424242", "4242 4242 4242 4242", "4242-4242-4242-4242"]
+
+
+def line(
+    *, sku: str = "SKU-1", title: str = "Mug", seller: str = "seller-a", quantity: int = 1,
+    price: int = 1000, currency: str = "KRW",
+) -> OrderLine:
+    return OrderLine(sku, title, seller, quantity, Money(price, currency))
+
+
+def address(**overrides: str) -> ShippingAddress:
+    fields = {
+        "recipient": "Kim Minji", "line1": "12 Teheran-ro", "line2": "Apt 301",
+        "city": "Seoul", "postal_code": "06234", "country": "kr",
+    }
+    fields.update(overrides)
+    return ShippingAddress(**fields)
+
+
+def place(lines: list[OrderLine] | None = None, *, currency: str = "KRW", note: str = "",
+          shipping_address: ShippingAddress | None = None) -> Order:
+    return Order.place(
+        order_id="o-1", customer_id="c-1", currency=currency,
+        lines=[line()] if lines is None else lines,
+        shipping_address=shipping_address or address(), carrier="sandbox-carrier",
+        note=note, now=NOW,
+    )
+
+
+def paid_order() -> Order:
+    order = place()
+    order.start_payment()
+    order.mark_paid()
+    return order
+
+
+# --- placing an order -------------------------------------------------------------------------
+
+def test_total_sums_every_line() -> None:
+    order = place([
+        line(quantity=2, price=1500),
+        line(sku="SKU-2", seller="seller-b", quantity=3, price=700),
+    ])
+    assert order.total == Money(2 * 1500 + 3 * 700, "KRW")
+    assert order.lines[0].total == Money(3000, "KRW")
+
+
+def test_place_records_order_placed_and_starts_pending_payment() -> None:
+    order = place([line(quantity=2, price=1500)], currency="krw")
+    assert order.status == OrderStatus.PENDING_PAYMENT
+    assert order.currency == "KRW"
+    assert order.created_at == NOW
+    assert order.country == "KR"
+    assert order.events == [OrderPlaced("o-1", "c-1", 3000, "KRW")]
+
+
+def test_sellers_and_lines_of() -> None:
+    a, b, a2 = line(seller="seller-b"), line(seller="seller-a"), line(sku="X", seller="seller-b")
+    order = place([a, b, a2])
+    assert order.sellers == ["seller-a", "seller-b"]
+    assert order.lines_of("seller-b") == [a, a2]
+    assert order.lines_of("nobody") == []
+
+
+def test_line_in_another_currency_is_rejected() -> None:
+    with pytest.raises(DomainError, match="order currency KRW"):
+        place([line(), line(price=999, currency="USD")])
+
+
+def test_empty_order_is_rejected() -> None:
+    with pytest.raises(DomainError, match="at least one line"):
+        place([])
+
+
+def test_too_many_lines_are_rejected() -> None:
+    place([line(sku=f"S{i}") for i in range(MAX_LINES)])
+    with pytest.raises(DomainError, match="at most"):
+        place([line(sku=f"S{i}") for i in range(MAX_LINES + 1)])
+
+
+@pytest.mark.parametrize("quantity", [1, 2, MAX_QUANTITY])
+def test_quantity_within_bounds(quantity: int) -> None:
+    assert line(quantity=quantity).quantity == quantity
+
+
+@pytest.mark.parametrize("quantity", [0, -1, MAX_QUANTITY + 1])
+def test_quantity_out_of_bounds(quantity: int) -> None:
+    with pytest.raises(DomainError, match="quantity"):
+        line(quantity=quantity)
+
+
+def test_negative_unit_price_is_rejected() -> None:
+    with pytest.raises(DomainError, match="negative"):
+        line(price=-1)
+
+
+@pytest.mark.parametrize("country", ["KOR", "K", "", "1A"])
+def test_country_must_be_alpha_2(country: str) -> None:
+    with pytest.raises(DomainError, match="alpha-2"):
+        address(country=country)
+
+
+# --- card numbers typed in the wrong place ----------------------------------------------------
+
+@pytest.mark.parametrize("card", CARDS)
+def test_card_number_in_note_is_replaced(card: str) -> None:
+    order = place(note=f"  leave at door, card {card}  ")
+    assert order.note == f"leave at door, card {CARD_PLACEHOLDER}"
+
+
+@pytest.mark.parametrize("card", CARDS)
+def test_card_number_in_title_and_sku_is_replaced(card: str) -> None:
+    item = line(sku=card, title=f"Gift for {card}")
+    assert item.sku == CARD_PLACEHOLDER
+    assert item.title == f"Gift for {CARD_PLACEHOLDER}"
+
+
+@pytest.mark.parametrize("card", CARDS)
+@pytest.mark.parametrize("field", ["recipient", "line1", "line2", "city", "postal_code"])
+def test_card_number_in_any_address_field_is_replaced(field: str, card: str) -> None:
+    shipped_to = address(**{field: f"x {card} y"})
+    assert getattr(shipped_to, field) == f"x {CARD_PLACEHOLDER} y"
+    assert "4242" not in repr(shipped_to)
+
+
+@pytest.mark.parametrize(
+    "text", ["order 1234567890123", "call 010-1234-5678", "ref 4242424242424241"]
+)
+def test_non_luhn_digit_runs_are_kept(text: str) -> None:
+    digits = "".join(ch for ch in text if ch.isdigit())
+    assert not luhn_valid(digits)
+    order = place(note=text, shipping_address=address(line2=text))
+    assert order.note == text
+    assert order.shipping_address.line2 == text
+    assert line(title=text).title == text
+
+
+def test_free_text_is_trimmed_and_bounded() -> None:
+    assert place(note="x" * 5000).note == "x" * 1000
+    assert line(sku="S" * 100).sku == "S" * 64
+    assert line(title="  Mug  ").title == "Mug"
+
+
+# --- status machine ---------------------------------------------------------------------------
+
+def test_happy_path_to_delivered() -> None:
+    order = place()
+    order.start_payment()
+    assert order.status == OrderStatus.PAYMENT_PROCESSING
+    order.mark_paid()
+    assert order.status == OrderStatus.PAID
+    order.shipments_progressed(["in_transit"])
+    assert order.status == OrderStatus.SHIPPED
+    order.shipments_progressed(["delivered"])
+    assert order.status == OrderStatus.DELIVERED
+    assert [type(e) for e in order.events] == [OrderPlaced, OrderPaid, OrderDelivered]
+    assert order.events[-1] == OrderDelivered("o-1", "c-1")
+
+
+def test_mark_paid_twice_emits_order_paid_once() -> None:
+    order = place()
+    order.start_payment()
+    order.mark_paid()
+    order.mark_paid()
+    assert order.status == OrderStatus.PAID
+    assert order.events.count(OrderPaid("o-1", "c-1")) == 1
+
+
+def test_late_confirmation_after_shipping_changes_nothing() -> None:
+    order = paid_order()
+    order.shipments_progressed(["in_transit"])
+    order.mark_paid()
+    assert order.status == OrderStatus.SHIPPED
+    assert sum(isinstance(e, OrderPaid) for e in order.events) == 1
+
+
+def test_payment_failed_returns_to_pending_payment() -> None:
+    order = place()
+    order.start_payment()
+    order.payment_failed()
+    assert order.status == OrderStatus.PENDING_PAYMENT
+    assert order.can_pay()
+    order.start_payment()  # the customer can try again
+    assert order.status == OrderStatus.PAYMENT_PROCESSING
+
+
+def test_payment_failed_while_awaiting_deposit_returns_to_pending_payment() -> None:
+    order = place()
+    order.start_payment()
+    order.await_deposit()
+    assert order.status == OrderStatus.AWAITING_DEPOSIT
+    order.payment_failed()
+    assert order.status == OrderStatus.PENDING_PAYMENT
+
+
+def test_late_payment_failure_does_not_undo_paid() -> None:
+    order = paid_order()
+    order.payment_failed()
+    assert order.status == OrderStatus.PAID
+
+
+def test_start_payment_twice_is_an_invalid_transition() -> None:
+    order = place()
+    order.start_payment()
+    with pytest.raises(InvalidTransition):
+        order.start_payment()
+
+
+def test_paid_order_cannot_be_paid_again_or_cancelled() -> None:
+    order = paid_order()
+    with pytest.raises(InvalidTransition):
+        order.start_payment()
+    with pytest.raises(InvalidTransition):
+        order.cancel()
+    assert order.status == OrderStatus.PAID
+
+
+def test_cancelled_order_cannot_be_paid() -> None:
+    order = place()
+    order.cancel()
+    assert order.status == OrderStatus.CANCELLED
+    with pytest.raises(InvalidTransition):
+        order.start_payment()
+    with pytest.raises(InvalidTransition):
+        order.mark_paid()
+    assert order.status == OrderStatus.CANCELLED
+    assert not any(isinstance(e, OrderPaid) for e in order.events)
+
+
+def test_delivered_is_final() -> None:
+    order = paid_order()
+    order.shipments_progressed(["delivered"])
+    assert order.status == OrderStatus.DELIVERED
+    with pytest.raises(InvalidTransition):
+        order.cancel()
+    order.shipments_progressed(["in_transit"])  # ignored once delivered
+    order.mark_paid()
+    assert order.status == OrderStatus.DELIVERED
+    assert sum(isinstance(e, OrderDelivered) for e in order.events) == 1
+
+
+def test_invalid_transition_is_a_409() -> None:
+    order = place()
+    order.cancel()
+    with pytest.raises(InvalidTransition) as raised:
+        order.start_payment()
+    assert raised.value.status == 409
+    assert "o-1" in raised.value.detail
+
+
+def test_delivered_only_when_every_shipment_is_delivered() -> None:
+    order = paid_order()
+    order.shipments_progressed(["delivered", "in_transit"])
+    assert order.status == OrderStatus.SHIPPED
+    order.shipments_progressed(["delivered", "out_for_delivery"])
+    assert order.status == OrderStatus.SHIPPED
+    assert not any(isinstance(e, OrderDelivered) for e in order.events)
+    order.shipments_progressed(["delivered", "delivered"])
+    assert order.status == OrderStatus.DELIVERED
+    assert sum(isinstance(e, OrderDelivered) for e in order.events) == 1
+
+
+def test_shipments_not_yet_left_keep_the_order_paid() -> None:
+    order = paid_order()
+    order.shipments_progressed(["created", "created"])
+    assert order.status == OrderStatus.PAID
+    order.shipments_progressed([])
+    assert order.status == OrderStatus.PAID
+
+
+def test_requested_shipment_has_not_left() -> None:
+    order = paid_order()
+    order.shipments_progressed(["requested", "created"])
+    assert order.status == OrderStatus.PAID
+
+
+def test_shipments_progressed_is_ignored_before_payment() -> None:
+    order = place()
+    order.shipments_progressed(["delivered"])
+    assert order.status == OrderStatus.PENDING_PAYMENT

@@ -1,0 +1,122 @@
+"""Shipment.apply: tracking events arrive out of order; a shipment never moves back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.shipments import Shipment, ShipmentStatus, TrackingUpdate
+
+S = ShipmentStatus
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def event(status: ShipmentStatus, minutes: int, detail: str = "") -> TrackingUpdate:
+    return TrackingUpdate("TRK123456", status, at(minutes), detail)
+
+
+def shipment() -> Shipment:
+    ship = Shipment(id="s-1", order_id="o-1", seller_id="seller-a", carrier="sandbox")
+    ship.accepted("TRK123456")
+    return ship
+
+
+def test_accepted_sets_tracking_number_and_created() -> None:
+    ship = Shipment(id="s-1", order_id="o-1", seller_id="seller-a", carrier="sandbox")
+    assert ship.status == S.REQUESTED
+    ship.accepted("TRK123456")
+    assert ship.tracking_number == "TRK123456"
+    assert ship.status == S.CREATED
+
+
+def test_accepted_does_not_move_a_shipment_back() -> None:
+    ship = shipment()
+    ship.apply(event(S.IN_TRANSIT, 10))
+    ship.accepted("TRK123456")
+    assert ship.status == S.IN_TRANSIT
+
+
+def test_events_in_order_move_forward() -> None:
+    ship = shipment()
+    for minutes, status in enumerate(
+        [S.PICKED_UP, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.DELIVERED], start=1
+    ):
+        assert ship.apply(event(status, minutes))
+    assert ship.status == S.DELIVERED
+    assert ship.last_event_at == at(4)
+    assert ship.history == ["picked_up", "in_transit", "out_for_delivery", "delivered"]
+
+
+def test_same_status_again_returns_false() -> None:
+    ship = shipment()
+    assert ship.apply(event(S.IN_TRANSIT, 5))
+    assert not ship.apply(event(S.IN_TRANSIT, 6))
+    assert ship.history == ["in_transit"]
+
+
+@pytest.mark.parametrize("older", [S.CREATED, S.PICKED_UP, S.IN_TRANSIT])
+def test_older_events_never_move_back(older: ShipmentStatus) -> None:
+    ship = shipment()
+    ship.apply(event(S.OUT_FOR_DELIVERY, 30))
+    assert not ship.apply(event(older, 10))
+    assert ship.status == S.OUT_FOR_DELIVERY
+    assert ship.last_event_at == at(30)
+
+
+def test_lower_ranked_event_with_a_newer_time_does_not_move_back_either() -> None:
+    ship = shipment()
+    ship.apply(event(S.OUT_FOR_DELIVERY, 30))
+    assert not ship.apply(event(S.PICKED_UP, 40))
+    assert ship.status == S.OUT_FOR_DELIVERY
+
+
+def test_exception_then_newer_in_transit_moves_on() -> None:
+    ship = shipment()
+    ship.apply(event(S.IN_TRANSIT, 10))
+    assert ship.apply(event(S.EXCEPTION, 20, "address not found"))
+    assert ship.status == S.EXCEPTION
+    assert ship.apply(event(S.IN_TRANSIT, 30))
+    assert ship.status == S.IN_TRANSIT
+    assert ship.last_event_at == at(30)
+    assert ship.history == ["in_transit", "exception", "in_transit"]
+
+
+def test_exception_then_older_in_transit_stays_exception() -> None:
+    ship = shipment()
+    ship.apply(event(S.EXCEPTION, 20))
+    assert not ship.apply(event(S.IN_TRANSIT, 10))
+    assert not ship.apply(event(S.IN_TRANSIT, 20))  # same instant is not newer
+    assert ship.status == S.EXCEPTION
+
+
+def test_older_exception_after_newer_in_transit_does_not_move_back() -> None:
+    ship = shipment()
+    ship.apply(event(S.IN_TRANSIT, 30))  # the carrier retried at minute 30...
+    assert not ship.apply(event(S.EXCEPTION, 20))  # ...so the exception at 20 is history
+    assert ship.status == S.IN_TRANSIT
+    assert ship.last_event_at == at(30)
+
+
+@pytest.mark.parametrize(
+    "later", [S.EXCEPTION, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.RETURNED, S.PICKED_UP]
+)
+def test_delivered_is_final(later: ShipmentStatus) -> None:
+    ship = shipment()
+    ship.apply(event(S.DELIVERED, 30))
+    assert not ship.apply(event(later, 60))
+    assert ship.status == S.DELIVERED
+    assert ship.last_event_at == at(30)
+
+
+def test_delivered_arriving_before_older_events() -> None:
+    ship = shipment()
+    assert ship.apply(event(S.DELIVERED, 50))
+    assert not ship.apply(event(S.PICKED_UP, 10))
+    assert not ship.apply(event(S.OUT_FOR_DELIVERY, 40))
+    assert ship.status == S.DELIVERED
+    assert ship.history == ["delivered"]
