@@ -7,6 +7,7 @@ so swapping a provider is a settings change (see README, "Configuration").
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 from datetime import timedelta
@@ -40,6 +41,7 @@ from application.outbox import OutboxRelay
 from application.payments import PaymentService
 from application.shipping import Fulfilment
 from application.webhooks import Webhooks
+from domain.redaction import redact_card_numbers
 from domain.routing import ProviderContract
 
 # Actor names the task queue adapter sends to; the entrypoints declare actors under them.
@@ -266,23 +268,32 @@ async def prepare(container: Container) -> None:
     await migrate(container.engine())
 
 
+def install_log_scrubber() -> None:
+    """Scrub card numbers from every log record as it is created, whoever logs it and
+    whichever handler writes it (access logs carry query strings, errors carry input)."""
+    if getattr(logging.getLogRecordFactory(), "scrubs_card_numbers", False):
+        return
+    make_record = logging.getLogRecordFactory()
+
+    def scrubbed(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return record
+        cleaned = redact_card_numbers(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return record
+
+    scrubbed.scrubs_card_numbers = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(scrubbed)
+
+
 def configure_logging(level: str) -> None:
     """Log lines carry no personal data: recipients and ids are pseudonymous in our own
-    messages, and card numbers are scrubbed from every record that reaches a handler."""
-    import logging
-
-    from domain.redaction import redact_card_numbers
-
-    class ScrubCardNumbers(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            message = record.getMessage()
-            cleaned = redact_card_numbers(message)
-            if cleaned != message:
-                record.msg, record.args = cleaned, None
-            return True
-
+    messages, and card numbers are scrubbed from every record."""
     logging.basicConfig(level=level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(ScrubCardNumbers())
+    install_log_scrubber()
     os.environ.setdefault("PICCOLO_CONF", "adapters.persistence.piccolo_conf")

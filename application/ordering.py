@@ -40,8 +40,7 @@ class Ordering:
     async def place(self, command: PlaceOrder) -> Order:
         if command.carrier not in self._carriers:
             raise DomainError(
-                f"carrier '{command.carrier}' is not offered; choose one of "
-                f"{', '.join(sorted(self._carriers))}"
+                f"this carrier is not offered; choose one of {', '.join(sorted(self._carriers))}"
             )
         lines = [
             OrderLine(line.sku, line.title, line.seller_id, line.quantity,

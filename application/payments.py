@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -108,7 +109,9 @@ class PaymentService:
             payment = Payment(
                 id=new_id("pay"), order_id=order_id, customer_id=customer_id, provider=provider,
                 amount=order.total, method=method,
-                idempotency_key=f"{customer_id}:{idempotency_key}",
+                # Providers only need a stable key to dedupe on; they get a digest of ours.
+                idempotency_key=hashlib.sha256(
+                    f"{customer_id}:{idempotency_key}".encode()).hexdigest(),
                 created_at=now,
             )
             operation = Operation(new_id("op"), customer_id, "payment", f"payment:{payment.id}",

@@ -18,6 +18,7 @@ from application.shipping import Fulfilment
 from application.units import commit_and_dispatch
 from domain.errors import NotFound
 from domain.evidence import EvidenceDraft
+from domain.redaction import redact
 
 
 class WebhookSource(Protocol):
@@ -46,7 +47,9 @@ class Webhooks:
 
     async def receive(self, provider: str, headers: Mapping[str, str], body: bytes) -> str:
         """Store a verified callback once; 'accepted' or 'duplicate'. Bad signatures raise."""
-        event = self._source(provider).verify_webhook(headers, body)
+        verified = self._source(provider).verify_webhook(headers, body)
+        # What providers send can carry card data or secrets; we keep only a redacted copy.
+        event = InboundEvent(verified.event_id, verified.kind, redact(verified.payload))
         async with self._uow() as uow:
             inbox_id = await uow.inbox.add(provider, event)
             if inbox_id is None:

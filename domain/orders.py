@@ -68,6 +68,7 @@ class OrderLine:
             raise DomainError("a unit price cannot be negative")
         object.__setattr__(self, "title", clean_text(self.title, limit=200))
         object.__setattr__(self, "sku", clean_text(self.sku, limit=64))
+        object.__setattr__(self, "seller_id", clean_text(self.seller_id, limit=64))
 
     @property
     def total(self) -> Money:

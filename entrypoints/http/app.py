@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bootstrap import Container, prepare
+from bootstrap import Container, install_log_scrubber, prepare
 from entrypoints.http import admin, health, openapi, storefront, webhooks
 from entrypoints.http.api import CONTAINER, json_response
 from entrypoints.http.problems import problems_middleware
@@ -18,6 +18,7 @@ OPENAPI = web.AppKey("openapi", dict)
 
 def create_app(container: Container, *, start_worker: bool | None = None) -> web.Application:
     """The aiohttp app. In embedded mode it also runs the Dramatiq worker in-process."""
+    install_log_scrubber()
     app = web.Application(middlewares=[problems_middleware], client_max_size=1024 * 1024)
     app[CONTAINER] = container
     for table in TABLES:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 
 from aiohttp import web
 
 from domain.errors import DomainError
+from domain.redaction import redact_card_numbers
 
 log = logging.getLogger("mall.http")
 SUPPORT = "If this keeps happening, contact support@mall.example and quote the instance id."
@@ -24,9 +26,19 @@ def problem(status: int, code: str, title: str, detail: str, *, retryable: bool,
                         content_type="application/problem+json")
 
 
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def _request_id(offered: str) -> str:
+    """Keep the caller's request id when it is a plain token (never anything card-like)."""
+    if _REQUEST_ID.match(offered) and redact_card_numbers(offered) == offered:
+        return offered
+    return uuid.uuid4().hex
+
+
 @web.middleware
 async def problems_middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
-    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    request_id = _request_id(request.headers.get("X-Request-Id", ""))
     instance = f"urn:request:{request_id}"
     try:
         response = await handler(request)
