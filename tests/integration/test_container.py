@@ -1,0 +1,57 @@
+"""Swapping a provider is a configuration change; tests swap them through the container too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import bootstrap
+from adapters.messaging.console import ConsoleNotifier, LogAnalyticsSink
+from adapters.messaging.segment import SegmentAnalyticsSink
+from application.ports import Notification
+
+
+def test_the_analytics_provider_is_chosen_by_configuration(tmp_path: Any) -> None:
+    default = bootstrap.build(keys_file=str(tmp_path / "k.json"))
+    assert isinstance(default.analytics(), LogAnalyticsSink)
+    swapped = bootstrap.build(keys_file=str(tmp_path / "k.json"), analytics_provider="segment",
+                              segment_write_key="wk_test")
+    assert isinstance(swapped.analytics(), SegmentAnalyticsSink)
+    assert isinstance(swapped.notifier(), ConsoleNotifier)
+
+
+def test_the_environment_selects_providers(tmp_path: Any,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALL_ANALYTICS_PROVIDER", "segment")
+    monkeypatch.setenv("MALL_KEYS_FILE", str(tmp_path / "k.json"))
+    assert isinstance(bootstrap.build().analytics(), SegmentAnalyticsSink)
+
+
+def test_an_unknown_provider_is_refused_with_the_choices(tmp_path: Any) -> None:
+    container = bootstrap.build(keys_file=str(tmp_path / "k.json"),
+                                payment_providers=["sandbox", "nopay"])
+    with pytest.raises(ValueError, match=r"nopay.*available: sandbox"):
+        container.payment_gateways()
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.sent: list[Notification] = []
+
+    async def send(self, notification: Notification) -> None:
+        self.sent.append(notification)
+
+
+async def test_a_provider_can_be_overridden_without_patching(container: Any) -> None:
+    fake = RecordingNotifier()
+    with container.notifier.override(fake):
+        container.outbox.reset()
+        await container.accounts().register("ada@example.com", "long enough password")
+        async with container.uow()() as uow:
+            message_id = await uow.outbox.add("notify", {
+                "audience": "seller", "seller_id": "s1", "template": "order_paid",
+                "params": {"order_id": "o1"}})
+            await uow.commit()
+        assert await container.outbox().run(message_id)
+    assert [n.recipient for n in fake.sent] == ["seller:s1"]

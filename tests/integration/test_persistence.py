@@ -1,0 +1,144 @@
+"""The unit of work, the inbox, the outbox and the ledger on each database engine."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from adapters.persistence.tables import Customer as CustomerRow
+from adapters.persistence.tables import EvidenceRecord, OutboxMessage
+from application.ports import InboundEvent
+from domain.customers import Customer
+from domain.evidence import EvidenceDraft
+
+
+def _customer(n: int) -> Customer:
+    return Customer(f"cus_{n}", f"c{n}@example.com", "hash", created_at=datetime.now(UTC))
+
+
+async def test_leaving_without_commit_rolls_back(container: Any) -> None:
+    uow = container.uow()
+    async with uow() as u:
+        await u.customers.add(_customer(1))
+    async with uow() as u:
+        await u.customers.add(_customer(2))
+        await u.commit()
+    assert [r["id"] for r in await CustomerRow.select(CustomerRow.id)] == ["cus_2"]
+
+
+async def test_an_error_inside_rolls_back(container: Any) -> None:
+    uow = container.uow()
+    with pytest.raises(RuntimeError):
+        async with uow() as u:
+            await u.customers.add(_customer(3))
+            await u.outbox.add("notify", {"x": 1})
+            raise RuntimeError("boom")
+    assert await CustomerRow.count() == 0
+    assert await OutboxMessage.count() == 0
+
+
+async def test_the_inbox_keeps_one_copy_per_provider_and_event(container: Any) -> None:
+    uow = container.uow()
+    event = InboundEvent("evt_1", "payment.succeeded", {"a": 1})
+
+    async def store(provider: str) -> str | None:
+        async with uow() as u:
+            inbox_id = await u.inbox.add(provider, event)
+            await u.commit()
+            return inbox_id
+
+    results = await asyncio.gather(*[store("sandbox") for _ in range(10)])
+    assert sum(1 for r in results if r) == 1
+    assert await store("other-provider") is not None
+
+
+async def test_only_one_worker_claims_an_outbox_message(container: Any) -> None:
+    uow = container.uow()
+    async with uow() as u:
+        message_id = await u.outbox.add("notify", {"x": 1})
+        await u.commit()
+
+    async def claim() -> Any:
+        async with uow() as u:
+            message = await u.outbox.claim(message_id, 30)
+            await u.commit()
+            return message
+
+    claims = await asyncio.gather(*[claim() for _ in range(8)])
+    assert sum(1 for c in claims if c is not None) == 1
+    async with uow() as u:
+        await u.outbox.complete(message_id)
+        await u.commit()
+    assert await claim() is None
+
+
+async def test_an_expired_lease_lets_another_worker_take_over(container: Any) -> None:
+    uow = container.uow()
+    async with uow() as u:
+        message_id = await u.outbox.add("notify", {"x": 1})
+        await u.commit()
+    async with uow() as u:
+        assert await u.outbox.claim(message_id, 0.01) is not None
+        await u.commit()
+    await asyncio.sleep(0.05)
+    async with uow() as u:
+        assert await u.outbox.claim(message_id, 30) is not None
+        assert await u.outbox.unfinished(older_than_seconds=-60, limit=10) == [message_id]
+
+
+async def _append(container: Any, count: int) -> None:
+    async def one(n: int) -> None:
+        async with container.uow()() as u:
+            await u.evidence.append(EvidenceDraft("test", "note", "order:o1", {"n": n},
+                                                  {"n": n, "password": "hunter2"}))
+            await u.commit()
+
+    await asyncio.gather(*[one(n) for n in range(count)])
+
+
+async def test_concurrent_appends_form_one_verifiable_chain(container: Any) -> None:
+    await _append(container, 20)
+    report = await container.evidence().verify()
+    assert report.ok and report.checked == 20
+    records = await container.evidence().of_subject("order:o1")
+    assert [r["seq"] for r in records] == list(range(1, 21))
+    assert all(r["payload"]["password"] == "[redacted]" for r in records)
+
+
+@pytest.mark.parametrize("tamper", [
+    "UPDATE evidence_record SET payload = '[99]' WHERE seq = 3",
+    "DELETE FROM evidence_record WHERE seq = 3",
+    "UPDATE evidence_record SET received_at = '2020-01-01T00:00:00+00:00' WHERE seq = 3",
+])
+async def test_a_tampered_record_is_reported(container: Any, tamper: str) -> None:
+    await _append(container, 5)
+    await EvidenceRecord.raw(tamper)
+    report = await container.evidence().verify()
+    assert not report.ok
+    assert report.first_bad_seq in (3, 4)
+    assert report.reason
+
+
+async def test_the_cli_reports_a_tampered_chain(container: Any, tmp_path: Any) -> None:
+    await _append(container, 3)
+    env = {**os.environ, "MALL_SQLITE_PATH": container.config.sqlite_path(),
+           "DATABASE_URL": container.config.database_url(),
+           "MALL_KEYS_FILE": str(tmp_path / "keys.json"), "MALL_LOG_LEVEL": "WARNING"}
+
+    def verify() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "entrypoints.cli", "verify-evidence"],
+                              env=env, capture_output=True, text=True, timeout=60)
+
+    ok = await asyncio.to_thread(verify)
+    assert ok.returncode == 0, ok.stderr
+    assert '"ok": true' in ok.stdout
+    await EvidenceRecord.raw("UPDATE evidence_record SET kind = 'forged' WHERE seq = 2")
+    broken = await asyncio.to_thread(verify)
+    assert broken.returncode == 1
+    assert '"first_bad_seq": 2' in broken.stdout

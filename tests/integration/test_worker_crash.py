@@ -1,0 +1,104 @@
+"""A worker killed in the middle of a job (Redis broker): after a restart the job finishes,
+and it takes effect once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+import bootstrap
+from adapters.persistence.tables import EvidenceRecord, OutboxMessage, Payment, SandboxCharge
+from application.ordering import LineInput, PlaceOrder
+from tests.conftest import REDIS_URL, need, reset_database
+from tests.helpers import eventually
+
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
+
+TIMINGS = {
+    "sandbox_stall_seconds": 4.0, "outbox_lease_seconds": 6.0,
+    "worker_heartbeat_timeout_ms": 2000, "sweep_interval_seconds": 1.0,
+    "sweep_older_than_seconds": 1.0, "payment_sync_wait_seconds": 0.1,
+    "sandbox_webhook_delay_seconds": 3600.0, "worker_threads": 2,
+}
+
+
+def _worker(settings: bootstrap.Settings, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "MALL_LOG_LEVEL": "INFO", "MALL_REDIS_URL": settings.redis_url,
+           "MALL_DATABASE_URL": settings.database_url, "MALL_SQLITE_PATH": settings.sqlite_path,
+           "MALL_KEYS_FILE": settings.keys_file}
+    env.update({f"MALL_{k.upper()}": str(v) for k, v in TIMINGS.items()})
+    return subprocess.Popen([sys.executable, "-m", "entrypoints.worker"], env=env,
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+async def test_a_killed_worker_leaves_the_job_to_finish_once_after_restart(
+    settings_factory: Any, tmp_path: Path,
+) -> None:
+    need("Redis", REDIS_URL, 6379)
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    settings = settings_factory(redis_url=REDIS_URL, **TIMINGS)
+    container = bootstrap.build(settings)
+    await reset_database(container)
+
+    customer = await container.accounts().register("kill@example.com", "long enough password")
+    order = await container.ordering().place(PlaceOrder(
+        customer_id=customer.id, currency="KRW",
+        lines=[LineInput("SKU", "Tea", "seller-a", 1, 10000)],
+        shipping_address={"recipient": "A", "line1": "1 Main", "line2": "", "city": "Seoul",
+                          "postal_code": "04524", "country": "KR"},
+        carrier="sandbox-express",
+    ))
+    started = await container.payments().start(
+        customer_id=customer.id, order_id=order.id, method_token="pm_sandbox_stall",
+        idempotency_key="crash-test")
+    assert not started.final  # queued on Redis; no worker runs yet
+
+    log = tmp_path / "worker.log"
+    first = _worker(settings, log)
+    try:
+        async def processing() -> bool:
+            row = await Payment.select(Payment.status).where(
+                Payment.id == started.payment_id).first()
+            return row["status"] == "processing"
+
+        await eventually(processing, timeout=30, what="the first worker to take the job")
+        await asyncio.sleep(1.0)  # it is now waiting on the (stalled) provider
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    assert await SandboxCharge.count() == 0, "the provider was not reached before the kill"
+
+    second = _worker(settings, log)
+    try:
+        async def succeeded() -> bool:
+            row = await Payment.select(Payment.status).where(
+                Payment.id == started.payment_id).first()
+            return row["status"] == "succeeded"
+
+        await eventually(succeeded, timeout=60, what="the restarted worker to finish the job")
+        await asyncio.sleep(2.0)  # give a duplicate, if any, the time to show itself
+    finally:
+        second.send_signal(signal.SIGTERM)
+        try:
+            second.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            second.kill()
+
+    assert await SandboxCharge.count() == 1, log.read_text()[-3000:]
+    rows = await EvidenceRecord.select(EvidenceRecord.payload).where(
+        (EvidenceRecord.kind == "payment.transition")
+        & (EvidenceRecord.subject == f"order:{order.id}"))
+    statuses = [json.loads(r["payload"])["status"] for r in rows]
+    assert statuses.count("succeeded") == 1
+    job = await OutboxMessage.select().where(OutboxMessage.topic == "payment.authorize").first()
+    assert job["status"] == "done"
+    assert (await container.ordering().get(customer.id, order.id))["status"] == "paid"
