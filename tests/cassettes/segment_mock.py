@@ -1,0 +1,30 @@
+"""A local stand-in for Segment's HTTP Tracking API, written from its public reference
+(POST /v1/track with HTTP basic auth, write key as user name; 200 {"success": true};
+400 on a malformed body; 401 without a write key). Used only to record cassettes."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from aiohttp import web
+
+
+async def track(request: web.Request) -> web.Response:
+    auth = request.headers.get("Authorization", "")
+    if not auth.startswith("Basic ") or not base64.b64decode(auth[6:]).decode().rstrip(":"):
+        return web.json_response({"error": "missing write key"}, status=401)
+    try:
+        body = json.loads(await request.read())
+    except ValueError:
+        return web.json_response({"error": "invalid JSON"}, status=400)
+    if not body.get("event") or not (body.get("userId") or body.get("anonymousId")):
+        return web.json_response({"error": "event and userId or anonymousId required"},
+                                 status=400)
+    return web.json_response({"success": True})
+
+
+def make_app() -> web.Application:
+    app = web.Application()
+    app.router.add_post("/v1/track", track)
+    return app

@@ -1,0 +1,75 @@
+"""Provider exchanges replayed from vcrpy cassettes: deterministic, no network."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import vcr
+
+from adapters.http import OutboundHttp
+from adapters.messaging.segment import SegmentAnalyticsSink
+from application.ports import AnalyticsEvent
+from domain.evidence import EvidenceDraft
+
+CASSETTES = str(Path(__file__).parent.parent / "cassettes")
+RECORDED_URL = "http://127.0.0.1:18765"
+
+
+def segment_vcr(record_mode: str = "none") -> vcr.VCR:
+    return vcr.VCR(
+        cassette_library_dir=CASSETTES, record_mode=record_mode,
+        match_on=["method", "scheme", "host", "port", "path", "body"],
+        filter_headers=[("authorization", "Basic [filtered]")],
+    )
+
+
+class Ledger:
+    def __init__(self) -> None:
+        self.drafts: list[EvidenceDraft] = []
+
+    async def record(self, draft: EvidenceDraft) -> None:
+        self.drafts.append(draft)
+
+
+class Alerts:
+    async def alert(self, alert: Any) -> None:
+        raise AssertionError(f"unexpected alert {alert}")
+
+
+async def track_once(url: str, write_key: str, when: datetime) -> Ledger:
+    ledger = Ledger()
+    http = OutboundHttp(ledger, Alerts(), timeout_seconds=5, retries=0, breaker_threshold=5,
+                        breaker_ttl_seconds=30)
+    sink = SegmentAnalyticsSink(http, url, write_key)
+    try:
+        await sink.track(AnalyticsEvent("Order Completed", "anon_0123456789abcdef", when,
+                                        {"order_ref": "anon_fedcba9876543210"}))
+    finally:
+        await http.close()
+    return ledger
+
+
+async def test_segment_track_replays_from_its_cassette() -> None:
+    with segment_vcr().use_cassette("segment_track.yaml") as cassette:
+        ledger = await track_once(RECORDED_URL, "wk_local", datetime(2026, 11, 26, tzinfo=UTC))
+        assert cassette.play_count == 1
+    body = cassette.requests[0].body
+    request = body if isinstance(body, dict) else json.loads(body)
+    assert request == {
+        "anonymousId": "anon_0123456789abcdef", "event": "Order Completed",
+        "properties": {"order_ref": "anon_fedcba9876543210"},
+        "timestamp": "2026-11-26T00:00:00+00:00",
+        "messageId": "anon_0123456789abcdef:Order Completed:1795651200.0",
+    }
+    [exchange] = ledger.drafts
+    assert exchange.kind == "http.exchange" and exchange.source == "segment"
+    assert exchange.payload["response"]["status"] == 200
+
+
+def test_the_cassette_holds_no_write_key() -> None:
+    text = (Path(CASSETTES) / "segment_track.yaml").read_text()
+    assert "wk_local" not in text and "d2tfbG9jYWw" not in text  # nor its base64
+    assert "Basic [filtered]" in text
