@@ -295,5 +295,6 @@ def configure_logging(level: str) -> None:
     messages, and card numbers are scrubbed from every record."""
     logging.basicConfig(level=level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("piccolo").setLevel(logging.WARNING)  # one line per connection otherwise
     install_log_scrubber()
     os.environ.setdefault("PICCOLO_CONF", "adapters.persistence.piccolo_conf")
