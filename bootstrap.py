@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.clock import SystemClock
 from adapters.fraud import RuleBasedFraudScreen
 from adapters.http import OutboundHttp
+from adapters.identity.sandbox import SandboxIdentityProvider
 from adapters.messaging.console import ConsoleNotifier, LogAlertSink, LogAnalyticsSink
 from adapters.messaging.segment import SegmentAnalyticsSink
 from adapters.payments.sandbox import SIGNATURE_HEADER as PAYMENT_SIGNATURE
@@ -78,6 +79,7 @@ class Settings(BaseSettings):
     analytics_provider: str = "log"
     alert_provider: str = "log"
     fraud_provider: str = "rules"
+    identity_provider: str = "sandbox"
     segment_url: str = "https://api.segment.io"
     segment_write_key: str = ""
     fraud_review_threshold: float = 0.5
@@ -220,6 +222,10 @@ class Container(containers.DeclarativeContainer):
         config.fraud_provider,
         rules=providers.Singleton(RuleBasedFraudScreen, config.fraud_review_threshold,
                                   config.fraud_high_value_minor),
+    )
+    identity = providers.Selector(
+        config.identity_provider,
+        sandbox=providers.Singleton(SandboxIdentityProvider, config.secret_key, config.base_url),
     )
     hasher = providers.Singleton(Argon2PasswordHasher)
     tokens = providers.Singleton(JwtTokenIssuer, config.secret_key,

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Sequence
 
+from application.ports import InboundEvent
 from domain.errors import InvalidSignature
 
 
@@ -40,3 +42,15 @@ def verify(
         if any(hmac.compare_digest(expected, candidate) for candidate in signatures):
             return
     raise InvalidSignature("no signature matches a current webhook secret")
+
+
+def verified_event(
+    header: str | None, body: bytes, secrets: Sequence[str], source: str
+) -> InboundEvent:
+    """Verify a signed JSON webhook of the form {"id", "type", ...} and parse it."""
+    verify(header, body, secrets)
+    try:
+        event = json.loads(body)
+        return InboundEvent(str(event["id"]), str(event["type"]), event)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidSignature(f"the signed body is not a {source} event") from exc

@@ -18,7 +18,6 @@ a repeat), and it reports outcomes by signed webhooks (`Sandbox-Signature`).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -27,9 +26,9 @@ from typing import Any
 
 from adapters.persistence.tables import SandboxCharge
 from adapters.sandbox_webhooks import SandboxWebhookSender
-from adapters.signing import verify
+from adapters.signing import verified_event
 from application.ports import EvidenceLedger, InboundEvent, PaymentRequest
-from domain.errors import InvalidSignature, ProviderUnavailable
+from domain.errors import ProviderUnavailable
 from domain.evidence import EvidenceDraft
 from domain.payments import PaymentStatus, PaymentUpdate
 
@@ -164,15 +163,13 @@ class SandboxGateway:
         return self._update(charge)
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> InboundEvent:
-        verify(headers.get(SIGNATURE_HEADER), body, self._secrets)
-        try:
-            event = json.loads(body)
-            return InboundEvent(str(event["id"]), str(event["type"]), event)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InvalidSignature("the signed body is not a sandbox event") from exc
+        return verified_event(headers.get(SIGNATURE_HEADER), body, self._secrets,
+                              "sandbox payment")
 
     def translate_webhook(self, event: InboundEvent) -> tuple[str, PaymentUpdate] | None:
-        data = event.payload.get("data", {})
+        data = event.payload.get("data")
+        if not isinstance(data, dict):
+            return None
         status = {
             "payment.succeeded": PaymentStatus.SUCCEEDED,
             "virtual_account.deposited": PaymentStatus.SUCCEEDED,

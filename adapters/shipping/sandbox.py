@@ -6,7 +6,6 @@ picked up, goes in transit, out for delivery, and is delivered.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -15,9 +14,8 @@ from typing import Any
 
 from adapters.persistence.tables import SandboxParcel
 from adapters.sandbox_webhooks import SandboxWebhookSender
-from adapters.signing import verify
+from adapters.signing import verified_event
 from application.ports import EvidenceLedger, InboundEvent, ShipmentRequest
-from domain.errors import InvalidSignature
 from domain.evidence import EvidenceDraft
 from domain.shipments import ShipmentStatus, TrackingUpdate
 
@@ -86,15 +84,13 @@ class SandboxCarrier:
         }
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> InboundEvent:
-        verify(headers.get(SIGNATURE_HEADER), body, self._secrets)
-        try:
-            event = json.loads(body)
-            return InboundEvent(str(event["id"]), str(event["type"]), event)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InvalidSignature("the signed body is not a sandbox carrier event") from exc
+        return verified_event(headers.get(SIGNATURE_HEADER), body, self._secrets,
+                              "sandbox carrier")
 
     def translate_webhook(self, event: InboundEvent) -> TrackingUpdate | None:
-        data = event.payload.get("data", {})
+        data = event.payload.get("data")
+        if not isinstance(data, dict):
+            return None
         if event.kind != "tracking.updated":
             return None
         try:

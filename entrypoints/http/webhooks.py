@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from aiohttp import web
 
 from domain.errors import NotFound
 from entrypoints.http import schemas as s
-from entrypoints.http.api import RouteTable, container, json_response, read_body
+from entrypoints.http.api import BadRequest, RouteTable, container, json_response, read_body
 
 table = RouteTable("webhooks")
 PROVIDER = {"name": "provider", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -41,3 +43,23 @@ async def sandbox_three_ds(request: web.Request) -> web.Response:
     if not await gateway.complete_action(request.match_info["reference"]):
         raise NotFound("no sandbox payment waiting for authentication with this reference")
     return json_response({"status": "authenticated"})
+
+
+@table.add("GET", "/sandbox/identity/authorize",
+           "Sandbox: the identity provider's sign-in page; signs the test user in and "
+           "redirects back with a code", responses={302: None, 400: None}, auth=None)
+async def sandbox_authorize(request: web.Request) -> web.Response:
+    c = container(request)
+    query = request.query
+    missing = [name for name in ("redirect_uri", "state", "nonce", "code_challenge")
+               if not query.get(name)]
+    if missing:
+        raise BadRequest(f"missing {', '.join(missing)}")
+    redirect_uri = query["redirect_uri"]
+    if not redirect_uri.startswith(c.config.base_url() + "/"):
+        raise BadRequest("redirect_uri must point back to this backend")
+    code = c.identity().issue_code(
+        subject=query.get("login_hint", "sandbox-user")[:64], nonce=query["nonce"],
+        code_challenge=query["code_challenge"], redirect_uri=redirect_uri)
+    back = urlencode({"code": code, "state": query["state"], "iss": c.config.base_url()})
+    raise web.HTTPFound(f"{redirect_uri}?{back}")
