@@ -169,9 +169,6 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
     engine = providers.Singleton(engine_for, config.database_url, config.sqlite_path)
     uow = providers.Singleton(PiccoloUnitOfWorkFactory, engine, clock)
-    broker = providers.Singleton(make_broker, config.redis_url,
-                                 config.worker_heartbeat_timeout_ms)
-    queue = providers.Singleton(DramatiqTaskQueue, broker)
     ledger = providers.Singleton(LedgerWriter, uow)
     pseudonym_key = providers.Callable(str.encode, config.pseudonym_key)
 
@@ -180,6 +177,10 @@ class Container(containers.DeclarativeContainer):
         OutboundHttp, ledger, alerts, config.http_timeout_seconds, config.http_retries,
         config.breaker_threshold, config.breaker_ttl_seconds,
     )
+    broker = providers.Singleton(make_broker, config.redis_url,
+                                 config.worker_heartbeat_timeout_ms,
+                                 providers.List(http.provided.close))
+    queue = providers.Singleton(DramatiqTaskQueue, broker)
 
     # --- integrations: each chosen by configuration -------------------------------------
     sandbox_gateway = providers.Singleton(

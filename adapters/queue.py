@@ -3,19 +3,57 @@ embedded mode. Messages name their actor, so this module needs no actor imports.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import dramatiq
+from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware.asyncio import AsyncIO
+
+log = logging.getLogger("mall.worker")
+Cleanup = Callable[[], Awaitable[None]]
 
 QUEUE = "default"
 RUN_OUTBOX = "run_outbox_message"
 PROCESS_INBOX = "process_inbox_message"
 
 
-def make_broker(redis_url: str | None, heartbeat_timeout_ms: int) -> dramatiq.Broker:
+class GracefulAsyncIO(AsyncIO):
+    """Dramatiq's event loop for async actors, stopped gracefully: work still running on the
+    loop (a provider's background callback, say) is cancelled and allowed to clean up (roll
+    back, close its connection) before the loop stops, then `cleanups` run (close sessions)."""
+
+    def __init__(self, cleanups: Sequence[Cleanup] = ()) -> None:
+        super().__init__()
+        self._cleanups = list(cleanups)
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        thread = get_event_loop_thread()
+        if thread is not None and thread.loop.is_running():
+            future = asyncio.run_coroutine_threadsafe(self._wind_down(), thread.loop)
+            try:
+                future.result(timeout=10)
+            except Exception:  # stopping must go on whatever a clean-up does
+                log.warning("background work did not wind down cleanly", exc_info=True)
+        super().after_worker_shutdown(broker, worker)
+
+    async def _wind_down(self) -> None:
+        current = asyncio.current_task()
+        pending = [task for task in asyncio.all_tasks() if task is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for cleanup in self._cleanups:
+            await cleanup()
+
+
+def make_broker(
+    redis_url: str | None, heartbeat_timeout_ms: int, cleanups: Sequence[Cleanup] = ()
+) -> dramatiq.Broker:
     if redis_url:
         # A worker that dies mid-job stops heart-beating; after the timeout another worker's
         # maintenance puts its unacknowledged messages back on the queue.
@@ -24,7 +62,7 @@ def make_broker(redis_url: str | None, heartbeat_timeout_ms: int) -> dramatiq.Br
         )
     else:
         broker = StubBroker()
-    broker.add_middleware(AsyncIO())
+    broker.add_middleware(GracefulAsyncIO(cleanups))
     broker.declare_queue(QUEUE)
     return broker
 

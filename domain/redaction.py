@@ -13,8 +13,9 @@ from typing import Any
 CARD_PLACEHOLDER = "[card number removed]"
 SECRET_PLACEHOLDER = "[redacted]"  # noqa: S105 - the mask, not a secret
 
-# Runs of 13 or more digits, single spaces or dashes allowed between them.
-_CARD_CANDIDATE = re.compile(r"(?<![\d])(?:\d[ -]?){12,}\d(?![\d])")
+# Runs of 13 or more digits, single spaces or dashes allowed between them, not glued to
+# letters: digits inside an identifier such as "sbx_1e4242...f3" are not a typed card number.
+_CARD_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])(?:\d[ -]?){12,}\d(?![0-9A-Za-z])")
 _SECRET_KEYS = re.compile(
     r"(password|passwd|secret|token|authorization|api[-_]?key|signature|card[-_]?number|"
     r"cookie|private[-_]?key|(^|[-_.])(pan|cvc|cvv|cvc2|pin)($|[-_.]))",
