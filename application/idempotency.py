@@ -32,8 +32,13 @@ class Replay:
 
 
 class IdempotencyGuard:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, ttl: timedelta) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, ttl: timedelta,
+        abandoned_after: timedelta = timedelta(minutes=2),
+    ) -> None:
         self._uow, self._clock, self._ttl = uow, clock, ttl
+        # A request "in flight" for longer than this died with its process: let a retry in.
+        self._abandoned_after = abandoned_after
 
     @staticmethod
     def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -48,6 +53,9 @@ class IdempotencyGuard:
                                    now + self._ttl)
         async with self._uow() as uow:
             existing = await uow.idempotency.reserve(record)
+            if existing is not None and self._abandoned(existing):
+                await uow.idempotency.forget(customer_id, key)
+                existing = await uow.idempotency.reserve(record)
             await uow.commit()
         if existing is None:
             return None
@@ -58,6 +66,11 @@ class IdempotencyGuard:
             raise RequestInFlight("a request with this Idempotency-Key is still being "
                                   "processed; retry in a moment")
         return Replay(existing.response_status or 200, existing.response_body)
+
+    def _abandoned(self, existing: IdempotencyRecord) -> bool:
+        started = existing.expires_at - self._ttl
+        return (existing.status == "in_flight"
+                and self._clock.now() - started > self._abandoned_after)
 
     async def finish(self, customer_id: str, key: str, status: int, body: Any) -> None:
         async with self._uow() as uow:

@@ -135,16 +135,20 @@ class PaymentService:
         return PaymentStarted(view, payment.id, view["status"] in ("succeeded", "failed"))
 
     async def _wait_for(self, operation_id: str) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + self._sync_wait
+        """Poll the operation until it has a result or the wait is over; the interval grows
+        (up to 0.25 s) so a slow provider does not turn into a stream of queries."""
+        loop = asyncio.get_running_loop()
+        deadline, interval = loop.time() + self._sync_wait, self._poll
         while True:
             async with self._uow() as uow:
                 operation = await uow.operations.get(operation_id)
             assert operation is not None
             if operation.is_final or operation.result is not None:
                 break
-            if asyncio.get_running_loop().time() >= deadline:
+            if loop.time() >= deadline:
                 break
-            await asyncio.sleep(self._poll)
+            await asyncio.sleep(min(interval, max(0.0, deadline - loop.time())))
+            interval = min(interval * 1.5, 0.25)
         return operation.view(self._clock.now(), self._slow_after)
 
     async def authorize(self, payment_id: str, operation_id: str, method_token: str) -> None:

@@ -94,24 +94,46 @@ class ChainReport:
                 "reason": self.reason}
 
 
-def verify_chain(records: Iterable[EvidenceRecord]) -> ChainReport:
-    """Walk the chain in sequence order and report the first record that does not fit."""
-    prev_hash, expected_seq, checked = GENESIS, 1, 0
-    for record in records:
-        if record.seq != expected_seq:
-            return ChainReport(False, checked, record.seq,
-                               f"expected record {expected_seq}, found {record.seq}: a record "
-                               "was removed or inserted")
-        if record.prev_hash != prev_hash:
-            return ChainReport(False, checked, record.seq,
-                               "link to the previous record is broken")
-        recomputed = seal(
+class ChainVerifier:
+    """Checks records one at a time, in sequence order, so a long chain can be verified in
+    pages without holding it in memory."""
+
+    def __init__(self) -> None:
+        self._prev_hash, self._expected_seq, self._checked = GENESIS, 1, 0
+        self._failure: ChainReport | None = None
+
+    def check(self, record: EvidenceRecord) -> bool:
+        """Check the next record; False (and a report) at the first one that does not fit."""
+        if self._failure is not None:
+            return False
+        reason = None
+        if record.seq != self._expected_seq:
+            reason = (f"expected record {self._expected_seq}, found {record.seq}: a record "
+                      "was removed or inserted")
+        elif record.prev_hash != self._prev_hash:
+            reason = "link to the previous record is broken"
+        elif seal(
             seq=record.seq, source=record.source, kind=record.kind, subject=record.subject,
             received_at=record.received_at, context=record.context,
             payload_hash=record.payload_hash, payload=record.payload, prev_hash=record.prev_hash,
-        )
-        if recomputed != record.hash:
-            return ChainReport(False, checked, record.seq,
-                               "content does not match its hash: the record was altered")
-        prev_hash, expected_seq, checked = record.hash, expected_seq + 1, checked + 1
-    return ChainReport(True, checked)
+        ) != record.hash:
+            reason = "content does not match its hash: the record was altered"
+        if reason is not None:
+            self._failure = ChainReport(False, self._checked, record.seq, reason)
+            return False
+        self._prev_hash, self._expected_seq = record.hash, self._expected_seq + 1
+        self._checked += 1
+        return True
+
+    @property
+    def report(self) -> ChainReport:
+        return self._failure or ChainReport(True, self._checked)
+
+
+def verify_chain(records: Iterable[EvidenceRecord]) -> ChainReport:
+    """Walk the chain in sequence order and report the first record that does not fit."""
+    verifier = ChainVerifier()
+    for record in records:
+        if not verifier.check(record):
+            break
+    return verifier.report

@@ -6,7 +6,7 @@ import hashlib
 import json
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from adapters.persistence import tables as t
@@ -356,7 +356,8 @@ class IdempotencyRepository:
         assert row is not None
         return IdempotencyRecord(
             record.customer_id, record.key, row["request_hash"], row["status"],
-            row["response_status"], _load(row["response_body"]), record.expires_at,
+            row["response_status"], _load(row["response_body"]),
+            datetime.fromtimestamp(row["expires_at"], UTC),
         )
 
     async def complete(self, customer_id: str, key: str, status: int, body: Any) -> None:
@@ -413,9 +414,10 @@ class EvidenceRepository:
         rows = await e.select().where(e.subject == subject).order_by(e.seq).limit(limit)
         return [self._from(row) for row in rows]
 
-    async def chain(self) -> list[EvidenceRecord]:
+    async def chain(self, after_seq: int, limit: int) -> list[EvidenceRecord]:
         e = t.EvidenceRecord
-        return [self._from(row) for row in await e.select().order_by(e.seq)]
+        rows = await e.select().where(e.seq > after_seq).order_by(e.seq).limit(limit)
+        return [self._from(row) for row in rows]
 
 
 class IncidentRepository:

@@ -142,3 +142,37 @@ async def test_the_cli_reports_a_tampered_chain(container: Any, tmp_path: Any) -
     broken = await asyncio.to_thread(verify)
     assert broken.returncode == 1
     assert '"first_bad_seq": 2' in broken.stdout
+
+
+async def test_verification_walks_the_chain_in_pages(container: Any) -> None:
+    await _append(container, 10)
+    assert (await container.evidence().verify(page=3)).as_dict() == {
+        "ok": True, "checked": 10, "first_bad_seq": None, "reason": None}
+    await EvidenceRecord.raw("UPDATE evidence_record SET subject = 'order:o2' WHERE seq = 7")
+    report = await container.evidence().verify(page=3)
+    assert (report.ok, report.checked, report.first_bad_seq) == (False, 6, 7)
+
+
+async def test_an_abandoned_in_flight_key_lets_a_retry_in(container: Any) -> None:
+    from datetime import timedelta
+
+    from application.idempotency import IdempotencyGuard, RequestInFlight
+
+    class Later:
+        def __init__(self) -> None:
+            self.offset = timedelta(0)
+
+        def now(self) -> datetime:
+            return datetime.now(UTC) + self.offset
+
+    clock = Later()
+    guard = IdempotencyGuard(container.uow(), clock, timedelta(hours=24),
+                             abandoned_after=timedelta(minutes=2))
+    assert await guard.begin("cus_1", "k", "hash") is None
+    with pytest.raises(RequestInFlight):
+        await guard.begin("cus_1", "k", "hash")
+    clock.offset = timedelta(minutes=3)  # the first request's process died meanwhile
+    assert await guard.begin("cus_1", "k", "hash") is None
+    await guard.finish("cus_1", "k", 200, {"ok": True})
+    replay = await guard.begin("cus_1", "k", "hash")
+    assert replay is not None and replay.body == {"ok": True}
