@@ -6,6 +6,7 @@ so swapping a provider is a settings change (see README, "Configuration").
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ from adapters.messaging.console import ConsoleNotifier, LogAlertSink, LogAnalyti
 from adapters.messaging.segment import SegmentAnalyticsSink
 from adapters.payments.sandbox import SIGNATURE_HEADER as PAYMENT_SIGNATURE
 from adapters.payments.sandbox import SandboxGateway
-from adapters.persistence.engine import engine_for, migrate
+from adapters.persistence.engine import close_pool, engine_for, migrate, open_pool
 from adapters.persistence.uow import LedgerWriter, PiccoloUnitOfWorkFactory
 from adapters.queue import PROCESS_INBOX, RUN_OUTBOX, DramatiqTaskQueue, make_broker
 from adapters.sandbox_webhooks import SandboxWebhookSender
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
     database_url: str = Field("", validation_alias=AliasChoices("MALL_DATABASE_URL",
                                                                 "DATABASE_URL"))
     sqlite_path: str = "var/mall.sqlite"
+    database_pool_size: int = 10  # PostgreSQL connections per event loop; 0: one per query
     redis_url: str = Field("", validation_alias=AliasChoices("MALL_REDIS_URL", "REDIS_URL"))
     host: str = "127.0.0.1"
     port: int = 8080
@@ -177,9 +179,14 @@ class Container(containers.DeclarativeContainer):
         OutboundHttp, ledger, alerts, config.http_timeout_seconds, config.http_retries,
         config.breaker_threshold, config.breaker_ttl_seconds,
     )
-    broker = providers.Singleton(make_broker, config.redis_url,
-                                 config.worker_heartbeat_timeout_ms,
-                                 providers.List(http.provided.close))
+    open_database_pool = providers.Callable(
+        functools.partial, open_pool, engine, config.database_pool_size)
+    close_database_pool = providers.Callable(functools.partial, close_pool, engine)
+    broker = providers.Singleton(
+        make_broker, config.redis_url, config.worker_heartbeat_timeout_ms,
+        startups=providers.List(open_database_pool),
+        cleanups=providers.List(http.provided.close, close_database_pool),
+    )
     queue = providers.Singleton(DramatiqTaskQueue, broker)
 
     # --- integrations: each chosen by configuration -------------------------------------

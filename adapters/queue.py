@@ -23,13 +23,20 @@ PROCESS_INBOX = "process_inbox_message"
 
 
 class GracefulAsyncIO(AsyncIO):
-    """Dramatiq's event loop for async actors, stopped gracefully: work still running on the
-    loop (a provider's background callback, say) is cancelled and allowed to clean up (roll
-    back, close its connection) before the loop stops, then `cleanups` run (close sessions)."""
+    """Dramatiq's event loop for async actors, with `startups` run on the loop when it starts
+    (open a connection pool) and a graceful stop: work still running on the loop (a
+    provider's background callback, say) is cancelled and allowed to clean up (roll back,
+    close its connection), then `cleanups` run (close sessions and pools)."""
 
-    def __init__(self, cleanups: Sequence[Cleanup] = ()) -> None:
+    def __init__(self, startups: Sequence[Cleanup] = (), cleanups: Sequence[Cleanup] = ()) -> None:
         super().__init__()
-        self._cleanups = list(cleanups)
+        self._startups, self._cleanups = list(startups), list(cleanups)
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        super().before_worker_boot(broker, worker)
+        thread = get_event_loop_thread()
+        for startup in self._startups:
+            asyncio.run_coroutine_threadsafe(startup(), thread.loop).result(timeout=30)
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
         thread = get_event_loop_thread()
@@ -52,7 +59,8 @@ class GracefulAsyncIO(AsyncIO):
 
 
 def make_broker(
-    redis_url: str | None, heartbeat_timeout_ms: int, cleanups: Sequence[Cleanup] = ()
+    redis_url: str | None, heartbeat_timeout_ms: int,
+    startups: Sequence[Cleanup] = (), cleanups: Sequence[Cleanup] = (),
 ) -> dramatiq.Broker:
     if redis_url:
         # A worker that dies mid-job stops heart-beating; after the timeout another worker's
@@ -62,7 +70,7 @@ def make_broker(
         )
     else:
         broker = StubBroker()
-    broker.add_middleware(GracefulAsyncIO(cleanups))
+    broker.add_middleware(GracefulAsyncIO(startups, cleanups))
     broker.declare_queue(QUEUE)
     return broker
 

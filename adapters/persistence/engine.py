@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from piccolo.engine.base import Engine
@@ -19,13 +21,55 @@ from domain.evidence import GENESIS
 PICCOLO_CONF = "adapters.persistence.piccolo_conf"
 
 
+class LoopLocalPostgresEngine(PostgresEngine):
+    """A PostgresEngine with one asyncpg pool per event loop.
+
+    A pool belongs to the loop that made it, and a process here runs two loops (the web
+    server's and the worker's). Piccolo reads `engine.pool` wherever it runs a query, so the
+    pool of the running loop is returned; a loop without a pool opens a connection per query.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._pools: dict[asyncio.AbstractEventLoop, Any] = {}
+        super().__init__(*args, **kwargs)
+
+    @property  # type: ignore[override]
+    def pool(self) -> Any:
+        try:
+            return self._pools.get(asyncio.get_running_loop())
+        except RuntimeError:
+            return None
+
+    @pool.setter
+    def pool(self, value: Any) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # piccolo's constructor sets it to None outside any loop
+        if value is None:
+            self._pools.pop(loop, None)
+        else:
+            self._pools[loop] = value
+
+
+async def open_pool(engine: Engine, size: int) -> None:
+    """Give the running loop a connection pool (PostgreSQL only; SQLite needs none)."""
+    if size > 0 and isinstance(engine, PostgresEngine) and engine.pool is None:
+        await engine.start_connection_pool(min_size=1, max_size=size)
+
+
+async def close_pool(engine: Engine) -> None:
+    if isinstance(engine, PostgresEngine) and engine.pool is not None:
+        await engine.close_connection_pool()
+
+
 def engine_for(database_url: str, sqlite_path: str) -> Engine:
     """PostgreSQL when a postgres:// URL is given, else the embedded SQLite file."""
     if database_url:
         url = urlparse(database_url)
         if url.scheme not in ("postgres", "postgresql"):
             raise ValueError(f"DATABASE_URL must be a postgresql:// URL, not {url.scheme}://")
-        return PostgresEngine(config={
+        return LoopLocalPostgresEngine(config={
             "host": url.hostname or "127.0.0.1",
             "port": url.port or 5432,
             "user": unquote(url.username or "postgres"),

@@ -34,6 +34,7 @@ def create_app(container: Container, *, start_worker: bool | None = None) -> web
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await prepare(container)
+        await container.open_database_pool()()
         worker = EmbeddedWorker(container) if run_worker else None
         if worker is not None:
             worker.start()
@@ -41,6 +42,7 @@ def create_app(container: Container, *, start_worker: bool | None = None) -> web
         if worker is not None:
             worker.stop()
         await container.http().close()
+        await container.close_database_pool()()
 
     app.cleanup_ctx.append(lifecycle)
     return app
