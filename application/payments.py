@@ -195,6 +195,10 @@ class PaymentService:
         self, uow: UnitOfWork, provider: str, reference: str, update: PaymentUpdate
     ) -> bool:
         payment = await uow.payments.by_reference(provider, reference)
+        if payment is None and update.merchant_reference:
+            payment = await uow.payments.get(update.merchant_reference)
+            if payment is not None and payment.provider != provider:
+                payment = None
         if payment is None:
             raise NotFound(f"no payment with {provider} reference {reference}")
         return await apply_payment_update(uow, payment.id, update, self._clock)

@@ -47,6 +47,9 @@ class PaymentUpdate:
     failure_message: str | None = None
     next_action: dict[str, Any] | None = None
     deposit_account: dict[str, Any] | None = None
+    # Our own payment id as the provider echoes it back (Stripe metadata, Toss orderId): it
+    # finds the payment when a webhook overtakes the answer that carried the reference.
+    merchant_reference: str | None = None
 
 
 @dataclass

@@ -95,7 +95,8 @@ class SandboxGateway:
         row = SandboxCharge(
             idempotency_key=request.idempotency_key, reference=f"sbx_{uuid.uuid4().hex[:24]}",
             status=status, amount=request.amount.amount, currency=request.amount.currency,
-            scenario=scenario, order_id=request.order_id, created_at=time.time(),
+            scenario=scenario, order_id=request.order_id,
+            merchant_reference=request.payment_id, created_at=time.time(),
         )
         inserted = await SandboxCharge.insert(row).on_conflict(
             target=SandboxCharge.idempotency_key, action="DO NOTHING").returning(
@@ -130,7 +131,8 @@ class SandboxGateway:
             "data": {"reference": charge["reference"], "order_id": charge["order_id"],
                      "status": status, "amount": charge["amount"],
                      "currency": charge["currency"],
-                     "failure_code": None if status != "failed" else charge["scenario"]},
+                     "failure_code": None if status != "failed" else charge["scenario"],
+                     "metadata": {"payment_id": charge["merchant_reference"]}},
         }
 
     def _update(self, charge: Mapping[str, Any]) -> PaymentUpdate:
@@ -178,8 +180,10 @@ class SandboxGateway:
         if status is None or not data.get("reference"):
             return None
         code = data.get("failure_code")
+        metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
         return data["reference"], PaymentUpdate(
-            status, data["reference"], code, DECLINES.get(code) if code else None)
+            status, data["reference"], code, DECLINES.get(code) if code else None,
+            merchant_reference=metadata.get("payment_id") or None)
 
     async def _deposit_later(self, reference: str) -> None:
         await asyncio.sleep(self._deposit_delay)

@@ -157,6 +157,7 @@ class SandboxCharge(Table, tablename="sandbox_charge"):
     currency = Varchar(length=3)
     scenario = Varchar(length=40)
     order_id = Varchar(length=40)
+    merchant_reference = Varchar(length=40, default="")  # our payment id, echoed in webhooks
     created_at = DoublePrecision()
 
 
