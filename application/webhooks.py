@@ -94,5 +94,5 @@ def subject_of(payload: dict[str, Any]) -> str:
     """Evidence subject of a callback: the order it concerns, when the provider says so."""
     data = payload.get("data") if isinstance(payload.get("data"), dict) else payload
     assert isinstance(data, dict)
-    order_id = data.get("order_id") or data.get("orderId") or data.get("reference")
+    order_id = data.get("order_id") or data.get("orderId")
     return f"order:{order_id}" if order_id else "unknown"
