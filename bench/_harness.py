@@ -9,6 +9,7 @@ import os
 import re
 import shlex
 import socket
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -33,6 +34,22 @@ ADMIN_URL = os.environ.get("MALL_BENCH_POSTGRES_URL",
 def command_line() -> str:
     """The command exactly as it was typed (interpreter, -m module and flags)."""
     return shlex.join(sys.orig_argv)
+
+
+def code_version() -> str:
+    """The commit the benchmark ran on, with "+dirty" when tracked files outside bench/
+    differ from it (changes to the benchmarks themselves don't change what is measured)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, check=True,
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", ":(exclude)bench"],
+                               cwd=root, check=True, capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -100,14 +117,30 @@ class Running:
     base_url: str
     engine: str  # "postgres" or "sqlite"
     worker: bool
+    pool_size: int | None  # PostgreSQL connections per event loop; None: no such setting
+
+    @property
+    def database(self) -> str:
+        if self.engine == "sqlite":
+            return "sqlite"
+        if self.pool_size is None:
+            return "postgres (this code has no pool setting)"
+        if self.pool_size <= 0:
+            return "postgres (no pool: a new connection per transaction)"
+        return f"postgres (pool of {self.pool_size} connections per event loop)"
 
 
 @asynccontextmanager
-async def running_app(*, sqlite: bool, start_worker: bool,
+async def running_app(*, sqlite: bool, start_worker: bool, pool_size: int | None = None,
                       **overrides: Any) -> AsyncIterator[Running]:
     """A fresh database (PostgreSQL, or SQLite in a temporary directory) and the app on
     127.0.0.1:<free port>, torn down afterwards. Keys live in the temporary directory too,
-    so nothing under var/ is touched."""
+    so nothing under var/ is touched. `pool_size` sets `database_pool_size` (None: the
+    app's default)."""
+    if pool_size is not None:
+        if "database_pool_size" not in bootstrap.Settings.model_fields:
+            raise SystemExit("--pool-size: this version of the app has no database_pool_size")
+        overrides["database_pool_size"] = pool_size
     with tempfile.TemporaryDirectory(prefix="mall_bench_") as scratch:
         async with _database(sqlite, Path(scratch)) as database_url:
             port = free_port()
@@ -126,7 +159,8 @@ async def running_app(*, sqlite: bool, start_worker: bool,
                 site = web.TCPSite(runner, "127.0.0.1", port)
                 await site.start()
                 yield Running(container, f"http://127.0.0.1:{port}",
-                              "sqlite" if sqlite else "postgres", start_worker)
+                              "sqlite" if sqlite else "postgres", start_worker,
+                              getattr(settings, "database_pool_size", None))
             finally:
                 await runner.cleanup()
 

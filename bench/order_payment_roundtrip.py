@@ -23,6 +23,7 @@ import aiohttp
 
 from adapters.persistence.tables import InboxMessage, OutboxMessage
 from bench._harness import (
+    code_version,
     command_line,
     configure_logging,
     emit,
@@ -110,7 +111,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     orders: list[float] = []
     payments: list[float] = []
     trips: list[float] = []
-    async with running_app(sqlite=args.sqlite, start_worker=True, **FAST_SANDBOX) as app:
+    async with running_app(sqlite=args.sqlite, start_worker=True, pool_size=args.pool_size,
+                           **FAST_SANDBOX) as app:
         timeout = aiohttp.ClientTimeout(total=args.timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             auth = await sign_in(session, app.base_url)
@@ -127,14 +129,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     quarter = max(1, len(trips) // 4)
     return {
         "benchmark": "order_payment_roundtrip", "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        "engine": app.engine, "embedded_worker": True,
+        "engine": app.engine, "database": app.database, "pool_size": app.pool_size,
+        "embedded_worker": True,
         "iterations": args.iterations, "warmup": args.warmup, "elapsed_s": round(elapsed, 3),
         "round_trip": summary_ms(trips), "order": summary_ms(orders),
         "payment": summary_ms(payments),
         "round_trip_p50_first_quarter_ms": round(percentile(trips[:quarter], 50) * 1000, 2),
         "round_trip_p50_last_quarter_ms": round(percentile(trips[-quarter:], 50) * 1000, 2),
         "background_work_left": left, "settings": FAST_SANDBOX,
-        "command": command_line(),
+        "code": None, "command": command_line(),  # code: filled in by main()
     }
 
 
@@ -144,7 +147,7 @@ def report(result: dict[str, Any]) -> list[str]:
                 f"p99 {s['p99_ms']:8.2f}  max {s['max_ms']:8.2f}  mean {s['mean_ms']:8.2f}  ms")
 
     return [
-        f"order+payment round trip on {result['engine']}, embedded worker ON, "
+        f"order+payment round trip on {result['database']}, embedded worker ON, "
         f"sandbox answering at once",
         f"  iterations  {result['iterations']} sequential (+{result['warmup']} warm-up, "
         f"not counted), {result['elapsed_s']:.1f} s",
@@ -155,6 +158,7 @@ def report(result: dict[str, Any]) -> list[str]:
         f"last quarter {result['round_trip_p50_last_quarter_ms']:.2f} ms",
         f"  background work left at shutdown: {result['background_work_left']}",
         *error_lines(result.get("errors_logged", {})),
+        f"  code        {result['code']}   date {result['date']}",
         f"  command     {result['command']}",
     ]
 
@@ -167,6 +171,9 @@ def main() -> None:
                         help="extra round trips first, not measured (default 0)")
     parser.add_argument("--sqlite", action="store_true",
                         help="use the embedded SQLite engine instead of PostgreSQL")
+    parser.add_argument("--pool-size", type=int, default=None,
+                        help="PostgreSQL connections per event loop (database_pool_size); "
+                             "0: a new connection per transaction (default: the app's)")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="per-request client timeout in seconds (default 60)")
     parser.add_argument("--drain", type=float, default=15.0,
@@ -178,11 +185,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.iterations < 1 or args.warmup < 0:
         parser.error("--iterations must be positive, --warmup not negative")
+    code = code_version()  # at start-up: the commit whose code this run imported
     tally = configure_logging(args.log_level, show_actor_tracebacks=args.show_actor_tracebacks)
     try:
         result = asyncio.run(run(args))
     except BenchFailure as exc:
         parser.exit(1, f"benchmark failed: {exc}\n")
+    moved = code_version()
+    result["code"] = code if moved == code else f"{code} (HEAD moved to {moved} during the run)"
     result["errors_logged"] = dict(tally.counts)
     emit(result, report(result), args.json)
 

@@ -30,6 +30,7 @@ from adapters.queue import QUEUE
 from adapters.signing import sign
 from bench._harness import (
     Running,
+    code_version,
     command_line,
     configure_logging,
     emit,
@@ -71,7 +72,10 @@ async def fire(session: aiohttp.ClientSession, url: str, bodies: list[bytes],
                     answer = await response.read()
                     latencies.append(time.perf_counter() - started)
                     if 200 <= response.status < 300:
-                        outcomes[json.loads(answer).get("status", "?")] += 1
+                        try:
+                            outcomes[str(json.loads(answer).get("status", "?"))] += 1
+                        except (ValueError, AttributeError):
+                            outcomes["2xx_unparsed"] += 1
                     else:
                         outcomes[f"http_{response.status}"] += 1
             except (aiohttp.ClientError, TimeoutError) as exc:
@@ -85,16 +89,9 @@ async def fire(session: aiohttp.ClientSession, url: str, bodies: list[bytes],
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
-    async with running_app(sqlite=args.sqlite, start_worker=args.with_worker) as app:
-        engine = app.container.engine()
-        if args.pg_pool:  # an experiment: the app itself opens a connection per transaction
-            await engine.start_connection_pool(min_size=4, max_size=args.concurrency + 4)
-        try:
-            result = await measure(args, app, run_id)
-        finally:
-            if args.pg_pool:
-                await engine.close_connection_pool()
-    return result
+    async with running_app(sqlite=args.sqlite, start_worker=args.with_worker,
+                           pool_size=args.pool_size) as app:
+        return await measure(args, app, run_id)
 
 
 async def measure(args: argparse.Namespace, app: Running, run_id: str) -> dict[str, Any]:
@@ -114,7 +111,8 @@ async def measure(args: argparse.Namespace, app: Running, run_id: str) -> dict[s
     ok = sum(n for key, n in outcomes.items() if not key.startswith(("http_", "error_")))
     return {
         "benchmark": "webhook_ingest", "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        "engine": app.engine, "embedded_worker": app.worker, "pg_pool": args.pg_pool,
+        "engine": app.engine, "database": app.database, "pool_size": app.pool_size,
+        "embedded_worker": app.worker,
         "requests": args.requests, "concurrency": args.concurrency, "warmup": args.warmup,
         "elapsed_s": round(elapsed, 3),
         "throughput_rps": round(args.requests / elapsed, 1) if elapsed else 0.0,
@@ -122,7 +120,7 @@ async def measure(args: argparse.Namespace, app: Running, run_id: str) -> dict[s
         "non_2xx": args.requests - ok, "outcomes": dict(outcomes),
         "inbox_rows_stored": stored, "evidence_webhook_records": evidence,
         "messages_left_in_broker": queued,
-        "command": command_line(),
+        "code": None, "command": command_line(),  # code: filled in by main()
     }
 
 
@@ -130,8 +128,7 @@ def report(result: dict[str, Any]) -> list[str]:
     worker = ("ON (actors processed events while ingesting)" if result["embedded_worker"]
               else "OFF (ingest only; inbox messages waited in the in-memory broker)")
     return [
-        f"webhook ingest on {result['engine']}, embedded worker {worker}"
-        + (", EXPERIMENT: piccolo connection pool started" if result["pg_pool"] else ""),
+        f"webhook ingest on {result['database']}, embedded worker {worker}",
         f"  N (requests)        {result['requests']}  (+{result['warmup']} warm-up, not counted)",
         f"  concurrency         {result['concurrency']}",
         f"  elapsed             {result['elapsed_s']:.3f} s",
@@ -146,6 +143,7 @@ def report(result: dict[str, Any]) -> list[str]:
         f"{result['evidence_webhook_records']}   left in broker: "
         f"{result['messages_left_in_broker']}",
         *error_lines(result.get("errors_logged", {})),
+        f"  code                {result['code']}   date {result['date']}",
         f"  command             {result['command']}",
     ]
 
@@ -164,9 +162,9 @@ def main() -> None:
                         help="use the embedded SQLite engine instead of PostgreSQL")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="per-request client timeout in seconds (default 60)")
-    parser.add_argument("--pg-pool", action="store_true",
-                        help="experiment: start piccolo's PostgreSQL connection pool first (the "
-                             "app opens a connection per transaction); needs the worker off")
+    parser.add_argument("--pool-size", type=int, default=None,
+                        help="PostgreSQL connections per event loop (database_pool_size); "
+                             "0: a new connection per transaction (default: the app's)")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.add_argument("--log-level", default="WARNING")
     parser.add_argument("--show-actor-tracebacks", action="store_true",
@@ -174,11 +172,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.requests < 1 or args.concurrency < 1 or args.warmup < 0:
         parser.error("--requests and --concurrency must be positive, --warmup not negative")
-    if args.pg_pool and (args.sqlite or args.with_worker):
-        # The pool belongs to the server's event loop; the worker runs actors on another one.
-        parser.error("--pg-pool works on PostgreSQL with the worker off only")
+    code = code_version()  # at start-up: the commit whose code this run imported
     tally = configure_logging(args.log_level, show_actor_tracebacks=args.show_actor_tracebacks)
     result = asyncio.run(run(args))
+    moved = code_version()
+    result["code"] = code if moved == code else f"{code} (HEAD moved to {moved} during the run)"
     result["errors_logged"] = dict(tally.counts)
     emit(result, report(result), args.json)
 
