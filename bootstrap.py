@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     operation_slow_after_seconds: float = 15.0
     operation_update_every_seconds: float = 5.0
     idempotency_ttl_hours: int = 24
+    inbox_give_up_after_seconds: float = 900.0
 
     outbox_max_attempts: int = 8
     outbox_lease_seconds: float = 90.0
@@ -248,8 +249,10 @@ class Container(containers.DeclarativeContainer):
         pseudonym_key, config.payment_sync_wait_seconds, config.operation_slow_after_seconds,
     )
     fulfilment = providers.Singleton(Fulfilment, uow, carriers, clock, queue)
-    webhooks = providers.Singleton(Webhooks, uow, queue, payment_gateways, carriers, payments,
-                                   fulfilment)
+    webhooks = providers.Singleton(
+        Webhooks, uow, queue, payment_gateways, carriers, payments, fulfilment, clock,
+        providers.Callable(lambda s: timedelta(seconds=s), config.inbox_give_up_after_seconds),
+    )
     operations = providers.Singleton(
         OperationsService, uow, clock, config.operation_slow_after_seconds,
         config.operation_update_every_seconds,

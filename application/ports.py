@@ -227,6 +227,7 @@ class InboxMessage:
     kind: str
     payload: dict[str, Any]
     status: str = "received"
+    received_at: datetime | None = None
 
 
 @dataclass

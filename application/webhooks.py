@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, Protocol
 
 from application.payments import PaymentService
 from application.ports import (
     Carrier,
+    Clock,
     InboundEvent,
     PaymentGateway,
     TaskQueue,
@@ -34,8 +36,10 @@ class Webhooks:
         carriers: Mapping[str, Carrier],
         payments: PaymentService,
         fulfilment: Fulfilment,
+        clock: Clock,
+        give_up_after: timedelta,
     ) -> None:
-        self._uow, self._queue = uow, queue
+        self._uow, self._queue, self._clock, self._give_up_after = uow, queue, clock, give_up_after
         self._gateways, self._carriers = gateways, carriers
         self._payments, self._fulfilment = payments, fulfilment
 
@@ -71,9 +75,29 @@ class Webhooks:
             if message is None:
                 return
             event = InboundEvent(message.event_id, message.kind, message.payload)
-            status = await self._apply(uow, message.provider, event)
+            try:
+                status = await self._apply(uow, message.provider, event)
+            except NotFound:
+                # Often the callback overtook our own record of the payment or shipment: retry.
+                # Past the grace period it never will match; stop, and tell the operators.
+                assert message.received_at is not None
+                if self._clock.now() - message.received_at < self._give_up_after:
+                    raise
+                status = "unmatched"
+                await self._report_unmatched(uow, inbox_id, message.provider, event)
             await uow.inbox.complete(inbox_id, status)
             await commit_and_dispatch(uow, self._queue)
+
+    async def _report_unmatched(
+        self, uow: UnitOfWork, inbox_id: str, provider: str, event: InboundEvent
+    ) -> None:
+        detail = {"provider": provider, "event_id": event.event_id, "event_type": event.kind}
+        incident_id = await uow.incidents.open("webhook_unmatched", f"inbox:{inbox_id}", detail)
+        await uow.outbox.add("alert", {
+            "severity": "warning", "source": provider,
+            "summary": f"a {provider} callback matches nothing we know",
+            "detail": {"incident_id": incident_id, **detail},
+        })
 
     async def _apply(self, uow: UnitOfWork, provider: str, event: InboundEvent) -> str:
         if provider in self._gateways:

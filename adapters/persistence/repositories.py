@@ -315,12 +315,13 @@ class InboxRepository:
         m = t.InboxMessage
         claimed = await m.update({m.status: "processing"}).where(
             (m.id == message_id) & m.status.is_in(["received", "processing"])
-        ).returning(m.id, m.provider, m.event_id, m.kind, m.payload)
+        ).returning(m.id, m.provider, m.event_id, m.kind, m.payload, m.received_at)
         if not claimed:
             return None
         row = claimed[0]
         return InboxMessage(row["id"], row["provider"], row["event_id"], row["kind"],
-                            json.loads(row["payload"]), "processing")
+                            json.loads(row["payload"]), "processing",
+                            datetime.fromtimestamp(row["received_at"], UTC))
 
     async def complete(self, message_id: str, status: str) -> None:
         m = t.InboxMessage

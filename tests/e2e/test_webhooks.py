@@ -118,3 +118,22 @@ async def test_unknown_provider_is_a_404(shop: Any) -> None:
     response = await shop.client.post("/v1/webhooks/nobody", data=b"{}")
     assert response.status == 404
     assert (await response.json())["status"] == 404
+
+
+async def test_a_callback_that_never_matches_is_set_aside_with_an_incident(
+    shop_factory: Any,
+) -> None:
+    from adapters.persistence.tables import Incident
+
+    shop = await shop_factory(inbox_give_up_after_seconds=0)
+    body = _deposit_event("sbx_not_ours", "ord_unknown")
+    response = await shop.client.post("/v1/webhooks/sandbox", data=body,
+                                      headers={"Sandbox-Signature": sign(SECRET, body)})
+    assert response.status == 200
+
+    async def set_aside() -> list[dict[str, Any]]:
+        return await InboxMessage.select().where(InboxMessage.status == "unmatched")
+
+    await eventually(set_aside, what="the unmatched callback to be set aside")
+    incidents = await Incident.select().where(Incident.kind == "webhook_unmatched")
+    assert len(incidents) == 1 and "virtual_account.deposited" in incidents[0]["detail"]
