@@ -7,10 +7,12 @@ import contextlib
 import io
 import os
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
@@ -93,6 +95,28 @@ def use_engine(engine: Engine) -> None:
         table._meta.db = engine
 
 
+# Any constant shared by every process of the mall: it names the migration lock.
+_MIGRATION_LOCK_KEY = 0x6D616C6C
+
+
+@contextlib.asynccontextmanager
+async def _migration_lock(engine: Engine) -> AsyncIterator[None]:
+    """On PostgreSQL, processes starting together migrate one at a time (an advisory lock
+    held on a connection of its own); SQLite's file lock already does that."""
+    if not isinstance(engine, PostgresEngine):
+        yield
+        return
+    connection = await asyncpg.connect(**engine.config)
+    try:
+        await connection.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_KEY)
+        yield
+    finally:
+        try:
+            await connection.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK_KEY)
+        finally:
+            await connection.close()
+
+
 async def migrate(engine: Engine) -> None:
     """Apply every migration not applied yet, then make sure the ledger has its head row."""
     use_engine(engine)
@@ -101,8 +125,9 @@ async def migrate(engine: Engine) -> None:
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
     # The runner prints its progress; keep our own output clean and fail loudly instead.
-    with contextlib.redirect_stdout(io.StringIO()) as printed:
-        result = await run_forwards(app_name="all", migration_id="all", fake=False)
+    async with _migration_lock(engine):
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            result = await run_forwards(app_name="all", migration_id="all", fake=False)
     if not result.success:
         sys.stderr.write(printed.getvalue())
         raise RuntimeError(f"database migration failed: {result.message}")

@@ -176,3 +176,25 @@ async def test_an_abandoned_in_flight_key_lets_a_retry_in(container: Any) -> Non
     await guard.finish("cus_1", "k", 200, {"ok": True})
     replay = await guard.begin("cus_1", "k", "hash")
     assert replay is not None and replay.body == {"ok": True}
+
+
+async def test_processes_starting_together_migrate_one_at_a_time(
+    container: Any, engine_name: str
+) -> None:
+    import asyncpg
+
+    from adapters.persistence.engine import _MIGRATION_LOCK_KEY, migrate
+
+    if engine_name != "postgres":
+        pytest.skip("SQLite serializes migrations through its file lock")
+    engine = container.engine()
+    other = await asyncpg.connect(**engine.config)  # another process, mid-migration
+    try:
+        await other.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_KEY)
+        waiting = asyncio.create_task(migrate(engine))
+        await asyncio.sleep(0.5)
+        assert not waiting.done(), "a second process must wait for the first one's migration"
+        await other.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK_KEY)
+        await asyncio.wait_for(waiting, timeout=30)
+    finally:
+        await other.close()
