@@ -11,6 +11,8 @@ from domain.errors import DomainError, NotFound
 from domain.money import Money
 from domain.orders import Order, OrderLine, ShippingAddress
 
+MAX_PAGE = 100
+
 
 @dataclass(frozen=True)
 class LineInput:
@@ -67,10 +69,20 @@ class Ordering:
             shipments = await uow.shipments.of_order(order_id)
         return order_view(order, payments=payments, shipments=shipments)
 
-    async def list(self, customer_id: str) -> list[dict[str, Any]]:
+    async def list(
+        self, customer_id: str, limit: int = 20, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """A page of the customer's orders, newest first, and the cursor of the next page."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise DomainError(f"limit must be between 1 and {MAX_PAGE}")
         async with self._uow() as uow:
-            orders = await uow.orders.of_customer(customer_id)
-        return [order_view(order) for order in orders]
+            orders = await uow.orders.of_customer(customer_id, limit + 1, cursor)
+        page = orders[:limit]
+        last = page[-1].created_at if len(orders) > limit else None
+        return {
+            "orders": [order_view(order) for order in page],
+            "next_cursor": last.isoformat() if last else None,
+        }
 
 
 def order_view(order: Order, *, payments: list[Any] | None = None,

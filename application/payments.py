@@ -93,7 +93,7 @@ class PaymentService:
             provider = next((p for p in routes if p in self._gateways), None)
             if provider is None:
                 raise DomainError(f"no configured gateway for {method} in {order.currency}")
-            history = await uow.orders.of_customer(customer_id)
+            history = await uow.orders.of_customer(customer_id, limit=200)
             risk = await self._fraud.screen(order, customer_history=history)
             await uow.evidence.append(EvidenceDraft(
                 source="fraud-screen", kind="fraud.assessment", subject=f"order:{order_id}",

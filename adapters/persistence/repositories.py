@@ -110,9 +110,14 @@ class OrderRepository:
         await t.Order.update(self._values(order)).where(t.Order.id == order.id)
         order.version += 1
 
-    async def of_customer(self, customer_id: str) -> list[Order]:
-        rows = await t.Order.select().where(t.Order.customer_id == customer_id).order_by(
-            t.Order.created_at, ascending=False)
+    async def of_customer(
+        self, customer_id: str, limit: int, before: str | None = None
+    ) -> list[Order]:
+        condition = t.Order.customer_id == customer_id
+        if before:
+            condition &= t.Order.created_at < before  # ISO-8601 in UTC sorts as text
+        rows = await t.Order.select().where(condition).order_by(
+            t.Order.created_at, ascending=False).limit(limit)
         return [self._from(row) for row in rows]
 
 

@@ -102,6 +102,7 @@ class OrderOut(BaseModel):
 
 class OrderList(BaseModel):
     orders: list[OrderOut]
+    next_cursor: str | None
 
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_]+$")

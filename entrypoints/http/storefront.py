@@ -75,11 +75,26 @@ async def place_order(request: web.Request) -> web.Response:
     return json_response(view, status=201, Location=f"/v1/orders/{order.id}")
 
 
-@table.add("GET", "/v1/orders", "The signed-in customer's orders",
-           responses={200: s.OrderList})
+PAGE = [
+    {"name": "limit", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "next_cursor of the previous page"},
+]
+
+
+@table.add("GET", "/v1/orders", "The signed-in customer's orders, newest first, a page at a time",
+           responses={200: s.OrderList, 400: None}, params=PAGE)
 async def list_orders(request: web.Request) -> web.Response:
     customer = await current_customer(request)
-    return json_response({"orders": await container(request).ordering().list(customer.id)})
+    try:
+        limit = int(request.query.get("limit", "20"))
+    except ValueError:
+        raise BadRequest("limit must be a whole number between 1 and 100") from None
+    cursor = request.query.get("cursor") or None
+    if cursor is not None and len(cursor) > 40:
+        raise BadRequest("cursor must be the next_cursor of a previous page")
+    return json_response(await container(request).ordering().list(customer.id, limit, cursor))
 
 
 @table.add("GET", "/v1/orders/{id}", "One of the customer's orders, with payments and shipments",

@@ -24,9 +24,27 @@ async def test_orders_belong_to_their_customer(shop: Any) -> None:
     status, _ = await shop.pay(bob, order["id"], "pm_sandbox_success")
     assert status == 404
     listing = await (await shop.client.get("/v1/orders", headers=bob)).json()
-    assert listing == {"orders": []}
+    assert listing == {"orders": [], "next_cursor": None}
     listing = await (await shop.client.get("/v1/orders", headers=alice)).json()
     assert [o["id"] for o in listing["orders"]] == [order["id"]]
+
+
+async def test_orders_are_listed_newest_first_a_page_at_a_time(shop: Any) -> None:
+    auth = await shop.sign_up()
+    placed = [(await shop.place(auth, ORDER))["id"] for _ in range(5)]
+    seen, cursor = [], None
+    while True:
+        query = f"?limit=2&cursor={cursor}" if cursor else "?limit=2"
+        page = await (await shop.client.get(f"/v1/orders{query}", headers=auth)).json()
+        assert len(page["orders"]) <= 2
+        seen += [o["id"] for o in page["orders"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == placed[::-1]
+    for bad in ("limit=0", "limit=101", "limit=ten"):
+        response = await shop.client.get(f"/v1/orders?{bad}", headers=auth)
+        assert 400 <= response.status < 500, bad
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-token"},
