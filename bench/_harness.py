@@ -3,6 +3,7 @@ percentiles, and the command line that was run."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -207,3 +208,18 @@ def emit(result: dict[str, Any], lines: list[str], as_json: bool) -> None:
         print(json.dumps(result, indent=2))
     else:
         print("\n".join(lines))
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every benchmark takes."""
+    parser.add_argument("--sqlite", action="store_true",
+                        help="use the embedded SQLite engine instead of PostgreSQL")
+    parser.add_argument("--timeout", type=float, default=60.0,
+                        help="per-request client timeout in seconds (default 60)")
+    parser.add_argument("--pool-size", type=int, default=None,
+                        help="PostgreSQL connections per event loop (database_pool_size); "
+                             "0: a new connection per transaction (default: the app's)")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--show-actor-tracebacks", action="store_true",
+                        help="print the traceback of every failed actor run (default: count)")

@@ -23,6 +23,7 @@ import aiohttp
 
 from adapters.persistence.tables import InboxMessage, OutboxMessage
 from bench._harness import (
+    add_common_arguments,
     code_version,
     command_line,
     configure_logging,
@@ -169,19 +170,9 @@ def main() -> None:
                         help="orders placed and paid, one after another (default 200)")
     parser.add_argument("--warmup", type=int, default=0,
                         help="extra round trips first, not measured (default 0)")
-    parser.add_argument("--sqlite", action="store_true",
-                        help="use the embedded SQLite engine instead of PostgreSQL")
-    parser.add_argument("--pool-size", type=int, default=None,
-                        help="PostgreSQL connections per event loop (database_pool_size); "
-                             "0: a new connection per transaction (default: the app's)")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="per-request client timeout in seconds (default 60)")
     parser.add_argument("--drain", type=float, default=15.0,
                         help="seconds to wait for background work before shutdown (default 15)")
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    parser.add_argument("--log-level", default="WARNING")
-    parser.add_argument("--show-actor-tracebacks", action="store_true",
-                        help="print the traceback of every failed actor run (default: count)")
+    add_common_arguments(parser)
     args = parser.parse_args()
     if args.iterations < 1 or args.warmup < 0:
         parser.error("--iterations must be positive, --warmup not negative")

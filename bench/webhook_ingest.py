@@ -30,6 +30,7 @@ from adapters.queue import QUEUE
 from adapters.signing import sign
 from bench._harness import (
     Running,
+    add_common_arguments,
     code_version,
     command_line,
     configure_logging,
@@ -158,17 +159,7 @@ def main() -> None:
                         help="extra events sent first and not measured (default 0)")
     parser.add_argument("--with-worker", action="store_true",
                         help="also run the embedded worker (default: ingest only)")
-    parser.add_argument("--sqlite", action="store_true",
-                        help="use the embedded SQLite engine instead of PostgreSQL")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="per-request client timeout in seconds (default 60)")
-    parser.add_argument("--pool-size", type=int, default=None,
-                        help="PostgreSQL connections per event loop (database_pool_size); "
-                             "0: a new connection per transaction (default: the app's)")
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    parser.add_argument("--log-level", default="WARNING")
-    parser.add_argument("--show-actor-tracebacks", action="store_true",
-                        help="print the traceback of every failed actor run (default: count)")
+    add_common_arguments(parser)
     args = parser.parse_args()
     if args.requests < 1 or args.concurrency < 1 or args.warmup < 0:
         parser.error("--requests and --concurrency must be positive, --warmup not negative")
