@@ -33,14 +33,14 @@ class Accounts:
         email = normalize_email(email)
         check_password_policy(password)
         password_hash = self._hasher.hash(password)
+        taken = Conflict("an account with this email exists already; sign in instead")
         async with self._uow() as uow:
-            if await uow.customers.by_email(email) is not None:
-                raise Conflict("an account with this email exists already; sign in instead")
             customer = Customer.register(
                 customer_id=new_id("cus"), email=email, password_hash=password_hash,
                 now=self._clock.now(), role=role,
             )
-            await uow.customers.add(customer)
+            if not await uow.customers.add(customer):
+                raise taken
             await uow.evidence.append(EvidenceDraft(
                 source="storefront", kind="account.registered",
                 subject=f"customer:{customer.id}", context={"role": role.value},

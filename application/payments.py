@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,7 +72,7 @@ class PaymentService:
         self._poll = poll_interval_seconds
 
     async def start(
-        self, *, customer_id: str, order_id: str, method_token: str, idempotency_key: str
+        self, *, customer_id: str, order_id: str, method_token: str
     ) -> PaymentStarted:
         """Record the attempt and queue the provider call; wait briefly for a quick answer."""
         method = method_of(method_token)
@@ -106,12 +105,13 @@ class PaymentService:
                     "this payment cannot be accepted; please contact customer support"
                 )
             now = self._clock.now()
+            payment_id = new_id("pay")
             payment = Payment(
-                id=new_id("pay"), order_id=order_id, customer_id=customer_id, provider=provider,
+                id=payment_id, order_id=order_id, customer_id=customer_id, provider=provider,
                 amount=order.total, method=method,
-                # Providers only need a stable key to dedupe on; they get a digest of ours.
-                idempotency_key=hashlib.sha256(
-                    f"{customer_id}:{idempotency_key}".encode()).hexdigest(),
+                # The provider dedupes on this attempt, never on a key a customer could reuse
+                # for another order once it expired.
+                idempotency_key=payment_id,
                 created_at=now,
             )
             operation = Operation(new_id("op"), customer_id, "payment", f"payment:{payment.id}",
@@ -154,6 +154,12 @@ class PaymentService:
     async def authorize(self, payment_id: str, operation_id: str, method_token: str) -> None:
         """Ask the provider; safe to run again (the provider dedupes on the idempotency key)."""
         async with self._uow() as uow:
+            found = await uow.payments.get(payment_id)
+            if found is None:
+                raise NotFound(f"payment {payment_id} not found")
+            # Same order as apply_payment_update: lock, then read, so a provider answer
+            # committed meanwhile is never overwritten with "processing".
+            await uow.orders.lock(found.order_id)
             payment = await uow.payments.get(payment_id)
             operation = await uow.operations.get(operation_id)
             if payment is None or operation is None:
@@ -180,8 +186,9 @@ class PaymentService:
         await self.apply_update(payment_id, PaymentUpdate(
             PaymentStatus.FAILED, failure_code=ProviderUnavailable.code,
             failure_message=(
-                "The payment provider is not answering, so nothing was charged. Try again in a "
-                "few minutes; if it keeps failing, contact customer support."
+                "The payment provider is not answering, so this payment did not go through. "
+                "Try again in a few minutes; should a charge for it appear later, we match it "
+                "to your order or refund it. If this keeps failing, contact customer support."
             ),
         ))
 

@@ -13,9 +13,12 @@ from typing import Any
 CARD_PLACEHOLDER = "[card number removed]"
 SECRET_PLACEHOLDER = "[redacted]"  # noqa: S105 - the mask, not a secret
 
-# Runs of 13 or more digits, single spaces or dashes allowed between them, not glued to
-# letters: digits inside an identifier such as "sbx_1e4242...f3" are not a typed card number.
-_CARD_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])(?:\d[ -]?){12,}\d(?![0-9A-Za-z])")
+# Runs of 13 or more digits with up to three separators (any space, dots, dashes) between
+# them, not glued to letters: digits inside an identifier such as "sbx_1e4242...f3" are not a
+# typed card number.
+_SEPARATORS = r"[\s.\-]"
+_CARD_CANDIDATE = re.compile(
+    rf"(?<![0-9A-Za-z])(?:\d{_SEPARATORS}{{0,3}}){{12,}}\d(?![0-9A-Za-z])")
 _SECRET_KEYS = re.compile(
     r"(password|passwd|secret|token|authorization|api[-_]?key|signature|card[-_]?number|"
     r"cookie|private[-_]?key|(^|[-_.])(pan|cvc|cvv|cvc2|pin)($|[-_.]))",
@@ -41,7 +44,7 @@ def redact_card_numbers(text: str) -> str:
     """Replace every Luhn-valid card-like number in `text` with a placeholder."""
 
     def replace(match: re.Match[str]) -> str:
-        groups = re.split(r"[ -]", match.group(0))
+        groups = re.split(rf"{_SEPARATORS}+", match.group(0))
         return CARD_PLACEHOLDER if contains_card_number(groups) else match.group(0)
 
     return _CARD_CANDIDATE.sub(replace, text)

@@ -37,11 +37,12 @@ def _dt(value: str | None) -> datetime | None:
 
 
 class CustomerRepository:
-    async def add(self, customer: Customer) -> None:
-        await t.Customer.insert(t.Customer(
+    async def add(self, customer: Customer) -> bool:
+        inserted = await t.Customer.insert(t.Customer(
             id=customer.id, email=customer.email, password_hash=customer.password_hash,
             role=customer.role.value, created_at=_iso(customer.created_at),
-        ))
+        )).on_conflict(target=t.Customer.email, action="DO NOTHING").returning(t.Customer.id)
+        return bool(inserted)
 
     @staticmethod
     def _from(row: dict[str, Any] | None) -> Customer | None:

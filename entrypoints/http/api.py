@@ -84,6 +84,8 @@ def parse(model: type[M], raw: bytes) -> M:
         data = json.loads(raw or b"null")
     except ValueError:
         raise BadRequest("the request body is not valid JSON") from None
+    if b"\\u0000" in raw:  # a NUL character: no text field of ours may hold one
+        raise BadRequest("the request body contains a NUL character (\\u0000)")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from domain.errors import DomainError
 from domain.redaction import redact_card_numbers
+from entrypoints.http.api import BadRequest
 
 log = logging.getLogger("mall.http")
 SUPPORT = "If this keeps happening, contact support@mall.example and quote the instance id."
@@ -41,6 +42,8 @@ async def problems_middleware(request: web.Request, handler):  # type: ignore[no
     request_id = _request_id(request.headers.get("X-Request-Id", ""))
     instance = f"urn:request:{request_id}"
     try:
+        if "\x00" in request.path or any("\x00" in v for v in request.query.values()):
+            raise BadRequest("the address contains a NUL character")
         response = await handler(request)
     except DomainError as exc:
         return problem(exc.status, exc.code, type(exc).__name__, exc.detail,

@@ -112,6 +112,8 @@ async def get_order(request: web.Request) -> web.Response:
 async def pay_order(request: web.Request) -> web.Response:
     customer = await current_customer(request)
     key = request.headers.get("Idempotency-Key", "").strip()
+    if key and not (key.isascii() and key.isprintable()):
+        raise BadRequest("the Idempotency-Key header must be printable ASCII, such as a UUID")
     if not key:
         raise BadRequest("the Idempotency-Key header is required: send a new random key "
                          "(a UUID) per payment attempt and reuse it only to retry that attempt")
@@ -127,7 +129,7 @@ async def pay_order(request: web.Request) -> web.Response:
         body = parse(s.PaymentIn, raw)
         started = await container(request).payments().start(
             customer_id=customer.id, order_id=request.match_info["id"],
-            method_token=body.payment_method, idempotency_key=key,
+            method_token=body.payment_method,
         )
     except DomainError as exc:
         problem = {"type": f"/problems/{exc.code}", "title": type(exc).__name__,

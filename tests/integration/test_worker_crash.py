@@ -58,8 +58,7 @@ async def test_a_killed_worker_leaves_the_job_to_finish_once_after_restart(
         carrier="sandbox-express",
     ))
     started = await container.payments().start(
-        customer_id=customer.id, order_id=order.id, method_token="pm_sandbox_stall",
-        idempotency_key="crash-test")
+        customer_id=customer.id, order_id=order.id, method_token="pm_sandbox_stall")
     assert not started.final  # queued on Redis; no worker runs yet
 
     log = tmp_path / "worker.log"

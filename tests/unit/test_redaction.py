@@ -165,3 +165,11 @@ def test_redact_plain_values() -> None:
 
 def test_card_number_sent_as_a_json_number_is_removed() -> None:
     assert redact({"number": 4242424242424242}) == {"number": CARD_PLACEHOLDER}
+
+
+@pytest.mark.parametrize("typed", [
+    "4111  1111  1111  1111", "4111.1111.1111.1111", "4111\u00a01111\u00a01111\u00a01111",
+    "4111 - 1111 - 1111 - 1111", "4111\t1111\t1111\t1111",
+])
+def test_cards_typed_with_other_separators_are_removed(typed: str) -> None:
+    assert redact_card_numbers(f"note {typed} end") == f"note {CARD_PLACEHOLDER} end"
