@@ -67,6 +67,13 @@ class OutboxRelay:
             await self._handlers[message.topic](message.payload)
         except Exception as exc:
             dead = message.attempts + 1 >= self._max_attempts
+            if dead:
+                try:
+                    # Settle the consequences (fail the payment, alert) before the message is
+                    # marked dead: if this fails too, the message stays to be tried again.
+                    await self._on_dead(message.topic, message.payload, exc)
+                except Exception:
+                    dead = False
             async with self._uow() as uow:
                 await uow.outbox.release(message_id, f"{type(exc).__name__}: {exc}", dead)
                 if dead:
@@ -76,7 +83,6 @@ class OutboxRelay:
                     )
                 await uow.commit()
             if dead:
-                await self._on_dead(message.topic, message.payload, exc)
                 return True
             raise
         async with self._uow() as uow:
@@ -87,12 +93,12 @@ class OutboxRelay:
     async def _on_dead(self, topic: str, payload: dict[str, Any], exc: Exception) -> None:
         log.error("outbox message on %s gave up after %d attempts: %s",
                   topic, self._max_attempts, type(exc).__name__)
+        if topic == "payment.authorize":
+            await self._payments.give_up(payload["payment_id"], type(exc).__name__)
         await self._alerts.alert(Alert(
             "critical", topic, f"{topic} failed after {self._max_attempts} attempts",
             {"error": type(exc).__name__},
         ))
-        if topic == "payment.authorize":
-            await self._payments.give_up(payload["payment_id"], type(exc).__name__)
 
     async def sweep(self, older_than_seconds: float, limit: int = 500) -> int:
         """Re-send work nobody finished (a lost broker message, a worker that died)."""

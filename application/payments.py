@@ -236,7 +236,11 @@ async def apply_payment_update(
     order = await uow.orders.get(payment.order_id)
     assert order is not None
     events: list[ev.Event] = []
-    if payment.status == PaymentStatus.SUCCEEDED:
+    if payment.status == PaymentStatus.SUCCEEDED and not order.awaits_payment():
+        # Money arrived for an order another attempt already paid, or that was cancelled
+        # (say, a provider that timed out charged after all): keep the truth, tell a human.
+        await _report_surplus_charge(uow, payment, order.status.value)
+    elif payment.status == PaymentStatus.SUCCEEDED:
         order.mark_paid()
         events.extend(order.events)
         order.events.clear()
@@ -258,6 +262,19 @@ async def apply_payment_update(
     await _settle_operation(uow, payment, clock)
     await react(uow, events)
     return True
+
+
+async def _report_surplus_charge(uow: UnitOfWork, payment: Payment, order_status: str) -> None:
+    detail = {"order_id": payment.order_id, "payment_id": payment.id,
+              "provider": payment.provider, "provider_reference": payment.provider_reference,
+              "amount": payment.amount.amount, "currency": payment.amount.currency,
+              "order_status": order_status}
+    incident_id = await uow.incidents.open("surplus_charge", f"order:{payment.order_id}", detail)
+    await uow.outbox.add("alert", {
+        "severity": "critical", "source": payment.provider,
+        "summary": f"order {payment.order_id} was charged again: refund or apply it",
+        "detail": {"incident_id": incident_id, **detail},
+    })
 
 
 async def _settle_operation(uow: UnitOfWork, payment: Payment, clock: Clock) -> None:

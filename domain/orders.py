@@ -161,6 +161,11 @@ class Order:
     def can_pay(self) -> bool:
         return self.status in (OrderStatus.PENDING_PAYMENT,)
 
+    def awaits_payment(self) -> bool:
+        """Not paid yet and not cancelled: a successful charge now pays this order."""
+        return self.status in (OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_PROCESSING,
+                               OrderStatus.AWAITING_DEPOSIT)
+
     def _move(self, target: OrderStatus) -> bool:
         """Move to `target`; False when already there (idempotent re-delivery)."""
         if self.status == target:

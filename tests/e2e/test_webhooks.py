@@ -137,3 +137,43 @@ async def test_a_callback_that_never_matches_is_set_aside_with_an_incident(
     await eventually(set_aside, what="the unmatched callback to be set aside")
     incidents = await Incident.select().where(Incident.kind == "webhook_unmatched")
     assert len(incidents) == 1 and "virtual_account.deposited" in incidents[0]["detail"]
+
+
+async def test_a_late_charge_for_an_order_paid_otherwise_opens_an_incident(
+    shop_factory: Any,
+) -> None:
+    from adapters.persistence.tables import Incident
+
+    shop = await shop_factory(outbox_max_attempts=1)
+    auth = await shop.sign_up()
+    order = await shop.place(auth, ORDER)
+    _, first = await shop.pay(auth, order["id"], "pm_sandbox_unavailable")
+
+    async def failed() -> bool:
+        view = await (await shop.client.get(f"/v1/operations/{first['id']}",
+                                            headers=auth)).json()
+        return view["status"] == "failed"
+
+    await eventually(failed, what="the first attempt to give up")
+    status, second = await shop.pay(auth, order["id"], "pm_sandbox_success")
+    assert status == 200 and second["status"] == "succeeded"
+
+    # The provider that "timed out" reports, much later, that it charged the first attempt.
+    first_payment = first["subject"].removeprefix("payment:")
+    body = json.dumps({
+        "id": f"evt_{uuid.uuid4().hex}", "type": "payment.succeeded", "created": int(time.time()),
+        "data": {"reference": "sbx_late", "order_id": order["id"], "status": "succeeded",
+                 "metadata": {"payment_id": first_payment}},
+    }).encode()
+    response = await shop.client.post("/v1/webhooks/sandbox", data=body,
+                                      headers={"Sandbox-Signature": sign(SECRET, body)})
+    assert response.status == 200
+
+    async def incident() -> list[dict[str, Any]]:
+        return await Incident.select().where(Incident.kind == "surplus_charge")
+
+    [found] = await eventually(incident, what="a surplus-charge incident")
+    assert first_payment in found["detail"]
+    view = await shop.order(auth, order["id"])
+    assert view["status"] in ("paid", "shipped", "delivered")
+    assert [p["status"] for p in view["payments"]] == ["succeeded", "succeeded"]
