@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dependency_injector import containers, providers
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.clock import SystemClock
@@ -112,6 +112,25 @@ class Settings(BaseSettings):
     worker_threads: int = 4
     worker_heartbeat_timeout_ms: int = 15_000
     embedded_worker: bool | None = None  # default: in-process worker unless REDIS_URL is set
+
+    allow_sandbox: bool = False  # sandbox providers on a PostgreSQL database (staging)
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        return ("sandbox" in self.payment_providers or "sandbox-express" in self.carriers
+                or self.identity_provider == "sandbox")
+
+    @model_validator(mode="after")
+    def _no_sandbox_in_production(self) -> Settings:
+        # The sandboxes' secrets are public and their pages pay orders without money: fine on
+        # a laptop, never by accident on a real database.
+        if self.database_url and self.sandbox_enabled and not self.allow_sandbox:
+            raise ValueError(
+                "sandbox providers are configured while DATABASE_URL points at a real "
+                "database; configure real providers (MALL_PAYMENT_PROVIDERS, MALL_CARRIERS, "
+                "MALL_IDENTITY_PROVIDER) or, for a staging stack, set MALL_ALLOW_SANDBOX=true"
+            )
+        return self
 
     @property
     def base_url(self) -> str:
@@ -275,6 +294,7 @@ def build(settings: Settings | None = None, **overrides: Any) -> Container:
     values = settings.model_dump()
     values["base_url"] = settings.base_url
     values["runs_worker_in_process"] = settings.runs_worker_in_process
+    values["sandbox_enabled"] = settings.sandbox_enabled
     container.config.from_dict(values)
     container.settings = providers.Object(settings)  # type: ignore[attr-defined]
     return container

@@ -15,6 +15,7 @@ from application.ports import (
     Clock,
     Notification,
     Notifier,
+    OutboxMessage,
     TaskQueue,
     UnitOfWorkFactory,
 )
@@ -23,7 +24,7 @@ from domain.privacy import pseudonym
 
 log = logging.getLogger("mall.outbox")
 
-Handler = Callable[[dict[str, Any]], Awaitable[None]]
+Handler = Callable[[OutboxMessage], Awaitable[None]]
 
 
 class OutboxRelay:
@@ -48,9 +49,9 @@ class OutboxRelay:
         self._payments = payments
         self._key, self._max_attempts, self._lease = pseudonym_key, max_attempts, lease_seconds
         self._handlers: dict[str, Handler] = {
-            "payment.authorize": lambda p: payments.authorize(
-                p["payment_id"], p["operation_id"], p["method_token"]),
-            "shipment.create": lambda p: fulfilment.create_shipment(p["shipment_id"]),
+            "payment.authorize": lambda m: payments.authorize(
+                m.payload["payment_id"], m.payload["operation_id"], m.payload["method_token"]),
+            "shipment.create": lambda m: fulfilment.create_shipment(m.payload["shipment_id"]),
             "notify": self._notify,
             "analytics": self._track,
             "alert": self._alert,
@@ -64,7 +65,7 @@ class OutboxRelay:
         if message is None:
             return True
         try:
-            await self._handlers[message.topic](message.payload)
+            await self._handlers[message.topic](message)
         except Exception as exc:
             dead = message.attempts + 1 >= self._max_attempts
             if dead:
@@ -111,7 +112,8 @@ class OutboxRelay:
             self._queue.dispatch_inbox(inbox_id)
         return len(stale) + len(inbox)
 
-    async def _notify(self, payload: dict[str, Any]) -> None:
+    async def _notify(self, message: OutboxMessage) -> None:
+        payload = message.payload
         template, params = payload["template"], payload["params"]
         if payload["audience"] == "seller":
             recipient, owner = f"seller:{payload['seller_id']}", f"seller:{payload['seller_id']}"
@@ -127,8 +129,10 @@ class OutboxRelay:
                                         str(params.get("order_id", "")))
             await uow.commit()
 
-    async def _track(self, payload: dict[str, Any]) -> None:
+    async def _track(self, message: OutboxMessage) -> None:
+        payload = message.payload
         await self._analytics.track(AnalyticsEvent(
+            message_id=message.id,  # stable across retries: the sink dedupes on it
             name=payload["name"],
             anonymous_id=pseudonym(payload["customer_id"], self._key, purpose="analytics"),
             occurred_at=self._clock.now(),
@@ -137,6 +141,7 @@ class OutboxRelay:
                         for k, v in payload["properties"].items()},
         ))
 
-    async def _alert(self, payload: dict[str, Any]) -> None:
+    async def _alert(self, message: OutboxMessage) -> None:
+        payload = message.payload
         await self._alerts.alert(Alert(payload["severity"], payload["source"],
                                        payload["summary"], payload["detail"]))

@@ -59,6 +59,7 @@ class VerifiedIdentity:
 
 @dataclass(frozen=True)
 class AnalyticsEvent:
+    message_id: str  # the same on every retry, so a sink can count the event once
     name: str
     anonymous_id: str  # pseudonymous: a keyed hash, never a customer id or an email
     occurred_at: datetime

@@ -150,6 +150,7 @@ async def running_app(*, sqlite: bool, start_worker: bool, pool_size: int | None
                 sqlite_path=str(Path(scratch) / "mall.sqlite"),
                 keys_file=str(Path(scratch) / "keys.json"),
                 host="127.0.0.1", port=port, public_base_url=f"http://127.0.0.1:{port}",
+                allow_sandbox=True,  # the benchmarks drive the sandbox providers
                 **overrides,
             )
             container = bootstrap.build(settings)

@@ -42,6 +42,7 @@ FAST = {
     "http_timeout_seconds": 5.0,
     "http_retries": 1,
     "log_level": "INFO",
+    "allow_sandbox": True,
 }
 
 

@@ -54,7 +54,7 @@ class LogAnalyticsSink:
 
     async def track(self, event: AnalyticsEvent) -> None:
         self._log.info("%s", json.dumps({
-            "event": event.name, "anonymousId": event.anonymous_id,
+            "event": event.name, "anonymousId": event.anonymous_id, "messageId": event.message_id,
             "timestamp": event.occurred_at.isoformat(), "properties": event.properties,
         }, sort_keys=True, default=str))
 

@@ -22,7 +22,7 @@ class SegmentAnalyticsSink:
             json_body={
                 "anonymousId": event.anonymous_id, "event": event.name,
                 "properties": event.properties, "timestamp": event.occurred_at.isoformat(),
-                "messageId": f"{event.anonymous_id}:{event.name}:{event.occurred_at.timestamp()}",
+                "messageId": event.message_id,
             },
             # Segment dedupes on messageId, so a retry cannot count an event twice.
             headers={"Authorization": self._auth}, idempotent=True,

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bootstrap import Container, install_log_scrubber, prepare
-from entrypoints.http import admin, health, openapi, storefront, webhooks
+from entrypoints.http import admin, health, openapi, sandbox, storefront, webhooks
 from entrypoints.http.api import CONTAINER, json_response
 from entrypoints.http.problems import problems_middleware
 from entrypoints.worker import EmbeddedWorker
@@ -21,9 +21,10 @@ def create_app(container: Container, *, start_worker: bool | None = None) -> web
     install_log_scrubber()
     app = web.Application(middlewares=[problems_middleware], client_max_size=1024 * 1024)
     app[CONTAINER] = container
-    for table in TABLES:
+    tables = [*TABLES, sandbox.table] if container.config.sandbox_enabled() else TABLES
+    for table in tables:
         app.add_routes(table.routes)
-    app[OPENAPI] = openapi.build([op for t in TABLES for op in t.operations], "0.1.0")
+    app[OPENAPI] = openapi.build([op for t in tables for op in t.operations], "0.1.0")
 
     async def openapi_json(request: web.Request) -> web.Response:
         return json_response(request.app[OPENAPI])

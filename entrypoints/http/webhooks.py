@@ -1,18 +1,14 @@
-"""Provider callbacks, and the sandbox providers' own controls."""
+"""Provider callbacks."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from aiohttp import web
 
-from domain.errors import NotFound
 from entrypoints.http import schemas as s
-from entrypoints.http.api import BadRequest, RouteTable, container, json_response, read_body
+from entrypoints.http.api import RouteTable, container, json_response, read_body
 
 table = RouteTable("webhooks")
 PROVIDER = {"name": "provider", "in": "path", "required": True, "schema": {"type": "string"}}
-REFERENCE = {"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 @table.add("POST", "/v1/webhooks/{provider}",
@@ -23,43 +19,3 @@ async def receive(request: web.Request) -> web.Response:
     outcome = await container(request).webhooks().receive(
         request.match_info["provider"], request.headers, body)
     return json_response({"status": outcome})
-
-
-@table.add("POST", "/sandbox/payments/{reference}/deposit",
-           "Sandbox: deposit into a virtual account now (the gateway then calls us back)",
-           responses={200: None, 404: None}, auth=None, params=[REFERENCE])
-async def sandbox_deposit(request: web.Request) -> web.Response:
-    gateway = container(request).sandbox_gateway()
-    if not await gateway.deposit(request.match_info["reference"]):
-        raise NotFound("no sandbox virtual account awaiting a deposit with this reference")
-    return json_response({"status": "deposited"})
-
-
-@table.add("GET", "/sandbox/3ds/{reference}",
-           "Sandbox: the bank's 3-D Secure page; visiting it approves the payment",
-           responses={200: None, 404: None}, auth=None, params=[REFERENCE])
-async def sandbox_three_ds(request: web.Request) -> web.Response:
-    gateway = container(request).sandbox_gateway()
-    if not await gateway.complete_action(request.match_info["reference"]):
-        raise NotFound("no sandbox payment waiting for authentication with this reference")
-    return json_response({"status": "authenticated"})
-
-
-@table.add("GET", "/sandbox/identity/authorize",
-           "Sandbox: the identity provider's sign-in page; signs the test user in and "
-           "redirects back with a code", responses={302: None, 400: None}, auth=None)
-async def sandbox_authorize(request: web.Request) -> web.Response:
-    c = container(request)
-    query = request.query
-    missing = [name for name in ("redirect_uri", "state", "nonce", "code_challenge")
-               if not query.get(name)]
-    if missing:
-        raise BadRequest(f"missing {', '.join(missing)}")
-    redirect_uri = query["redirect_uri"]
-    if not redirect_uri.startswith(c.config.base_url() + "/"):
-        raise BadRequest("redirect_uri must point back to this backend")
-    code = c.identity().issue_code(
-        subject=query.get("login_hint", "sandbox-user")[:64], nonce=query["nonce"],
-        code_challenge=query["code_challenge"], redirect_uri=redirect_uri)
-    back = urlencode({"code": code, "state": query["state"], "iss": c.config.base_url()})
-    raise web.HTTPFound(f"{redirect_uri}?{back}")

@@ -45,7 +45,8 @@ async def track_once(url: str, write_key: str, when: datetime) -> Ledger:
                         breaker_ttl_seconds=30)
     sink = SegmentAnalyticsSink(http, url, write_key)
     try:
-        await sink.track(AnalyticsEvent("Order Completed", "anon_0123456789abcdef", when,
+        await sink.track(AnalyticsEvent("obx_0123", "Order Completed", "anon_0123456789abcdef",
+                                        when,
                                         {"order_ref": "anon_fedcba9876543210"}))
     finally:
         await http.close()
@@ -62,7 +63,7 @@ async def test_segment_track_replays_from_its_cassette() -> None:
         "anonymousId": "anon_0123456789abcdef", "event": "Order Completed",
         "properties": {"order_ref": "anon_fedcba9876543210"},
         "timestamp": "2026-11-26T00:00:00+00:00",
-        "messageId": "anon_0123456789abcdef:Order Completed:1795651200.0",
+        "messageId": "obx_0123",
     }
     [exchange] = ledger.drafts
     assert exchange.kind == "http.exchange" and exchange.source == "segment"

@@ -55,3 +55,28 @@ async def test_a_provider_can_be_overridden_without_patching(container: Any) -> 
             await uow.commit()
         assert await container.outbox().run(message_id)
     assert [n.recipient for n in fake.sent] == ["seller:s1"]
+
+
+def test_sandboxes_are_refused_on_a_real_database_unless_allowed(tmp_path: Any) -> None:
+    from pydantic import ValidationError
+
+    real = {"database_url": "postgresql://mall@db/mall", "keys_file": str(tmp_path / "k")}
+    with pytest.raises(ValidationError, match="MALL_ALLOW_SANDBOX"):
+        bootstrap.Settings(**real)
+    assert bootstrap.Settings(**real, allow_sandbox=True).sandbox_enabled
+    assert not bootstrap.Settings(**real, payment_providers=[], carriers=[],
+                                  identity_provider="oidc").sandbox_enabled
+
+
+def test_sandbox_pages_are_mounted_only_with_a_sandbox(tmp_path: Any) -> None:
+    from entrypoints.http.app import create_app
+
+    def paths(**settings: Any) -> set[str]:
+        app = create_app(bootstrap.build(keys_file=str(tmp_path / "k"), **settings),
+                         start_worker=False)
+        return {r.resource.canonical for r in app.router.routes() if r.resource}
+
+    assert "/sandbox/3ds/{reference}" in paths()
+    live = paths(payment_providers=[], carriers=[], identity_provider="oidc")
+    assert not any(p.startswith("/sandbox/") for p in live)
+    assert "/v1/webhooks/{provider}" in live
