@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     breaker_ttl_seconds: float = 30.0
 
     payment_sync_wait_seconds: float = 3.0
+    payment_action_timeout_minutes: float = 30.0
     operation_slow_after_seconds: float = 15.0
     operation_update_every_seconds: float = 5.0
     idempotency_ttl_hours: int = 24

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from application.ports import (
@@ -179,6 +180,29 @@ class PaymentService:
             customer_reference=pseudonym(payment.customer_id, self._key, purpose="payments"),
         ))
         await self.apply_update(payment_id, update)
+
+    async def expire_abandoned(self, action_timeout: timedelta, limit: int = 200) -> int:
+        """Cancel attempts the customer abandoned: a virtual account past its deadline, a
+        3-D Secure step never finished. The order can then be paid another way."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            waiting = await uow.payments.waiting_on_customer(now - action_timeout, limit)
+        expired = 0
+        for payment in waiting:
+            if payment.status == PaymentStatus.AWAITING_DEPOSIT:
+                deadline = (payment.deposit_account or {}).get("expires_at")
+                if deadline and datetime.fromisoformat(deadline) > now:
+                    continue
+                code, message = "deposit_expired", (
+                    "The transfer deadline passed, so this payment was cancelled and nothing "
+                    "was charged. You can pay for the order again.")
+            else:
+                code, message = "authentication_abandoned", (
+                    "The bank's confirmation step was not completed in time, so this payment "
+                    "was cancelled and nothing was charged. You can pay for the order again.")
+            expired += await self.apply_update(payment.id, PaymentUpdate(
+                PaymentStatus.CANCELLED, failure_code=code, failure_message=message))
+        return expired
 
     async def give_up(self, payment_id: str, reason: str) -> None:
         """The provider stayed unreachable through every retry: fail the attempt visibly."""

@@ -6,6 +6,8 @@ counts attempts itself and, after the last one, opens an incident and alerts the
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dramatiq
 
 from bootstrap import ACTOR_NAMES, Container
@@ -28,6 +30,8 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
     async def sweep_unfinished_work() -> None:
         await container.outbox().sweep(settings.sweep_older_than_seconds())
         await container.idempotency().purge()
+        await container.payments().expire_abandoned(
+            timedelta(minutes=settings.payment_action_timeout_minutes()))
 
     dramatiq.actor(run_outbox_message, broker=broker, actor_name=ACTOR_NAMES["outbox"],
                    **retries)

@@ -173,6 +173,13 @@ class PaymentRepository:
             t.Payment.created_at)
         return [p for p in map(self._from, rows) if p is not None]
 
+    async def waiting_on_customer(self, created_before: datetime, limit: int) -> list[Payment]:
+        rows = await t.Payment.select().where(
+            t.Payment.status.is_in(["awaiting_deposit", "requires_action"])
+            & (t.Payment.created_at < created_before.isoformat())
+        ).order_by(t.Payment.created_at).limit(limit)
+        return [p for p in map(self._from, rows) if p is not None]
+
 
 class ShipmentRepository:
     @staticmethod

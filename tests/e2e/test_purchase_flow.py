@@ -175,3 +175,28 @@ async def test_delivery_exception_opens_an_incident_and_tells_customer_and_selle
 async def _alerted(caplog: pytest.LogCaptureFixture) -> bool:
     return any(r.name == "mall.alerts" and "delivery exception" in r.getMessage()
                for r in caplog.records)
+
+
+async def test_abandoned_attempts_are_cancelled_and_the_order_can_be_paid_again(
+    shop_factory: Any,
+) -> None:
+    from datetime import timedelta
+
+    shop = await shop_factory(sandbox_deposit_delay_seconds=3600)
+    auth = await shop.sign_up()
+    three_ds = await shop.place(auth, ORDER)
+    transfer = await shop.place(auth, ORDER)
+    assert (await shop.pay(auth, three_ds["id"], "pm_sandbox_action_required"))[0] == 200
+    assert (await shop.pay(auth, transfer["id"], "pm_sandbox_virtual_account"))[0] == 200
+
+    # Nothing is old enough yet; then the 3-D Secure step is abandoned, while the virtual
+    # account still has three days to go.
+    assert await shop.container.payments().expire_abandoned(timedelta(minutes=30)) == 0
+    assert await shop.container.payments().expire_abandoned(timedelta(0)) == 1
+    view = await shop.order(auth, three_ds["id"])
+    assert view["status"] == "pending_payment"
+    assert view["payments"][0]["status"] == "cancelled"
+    assert view["payments"][0]["failure_code"] == "authentication_abandoned"
+    assert (await shop.order(auth, transfer["id"]))["status"] == "awaiting_deposit"
+    status, operation = await shop.pay(auth, three_ds["id"], "pm_sandbox_success")
+    assert status == 200 and operation["status"] == "succeeded"
