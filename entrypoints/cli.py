@@ -10,6 +10,7 @@ import os
 import sys
 
 from aiohttp import web
+from pydantic import ValidationError
 
 import bootstrap
 from domain.customers import Role
@@ -81,7 +82,20 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
+    except ValidationError as exc:
+        print(configuration_error(exc), file=sys.stderr)
+        return 2
     return 0
+
+
+def configuration_error(exc: ValidationError) -> str:
+    """A settings error in one line per problem, naming the MALL_* variable."""
+    lines = [
+        f"  {('MALL_' + '.'.join(map(str, e['loc'])).upper()) if e['loc'] else 'settings'}: "
+        f"{e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors(include_input=False, include_url=False)
+    ]
+    return "configuration error (see README, Configuration):\n" + "\n".join(lines)
 
 
 if __name__ == "__main__":

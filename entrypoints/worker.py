@@ -66,4 +66,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from entrypoints.cli import main as cli_main
+
+    raise SystemExit(cli_main(["worker"]))

@@ -129,7 +129,8 @@ async def test_the_cli_reports_a_tampered_chain(container: Any, tmp_path: Any) -
     await _append(container, 3)
     env = {**os.environ, "MALL_SQLITE_PATH": container.config.sqlite_path(),
            "DATABASE_URL": container.config.database_url(),
-           "MALL_KEYS_FILE": str(tmp_path / "keys.json"), "MALL_LOG_LEVEL": "WARNING"}
+           "MALL_KEYS_FILE": str(tmp_path / "keys.json"), "MALL_LOG_LEVEL": "WARNING",
+           "MALL_ALLOW_SANDBOX": "true"}
 
     def verify() -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "entrypoints.cli", "verify-evidence"],
