@@ -125,3 +125,29 @@ async def container(
     await reset_database(c)
     yield c
     await c.http().close()
+
+
+@pytest.fixture(autouse=True)
+async def _no_task_outlives_its_test() -> AsyncIterator[None]:
+    """Cancel what a test left running on its loop (a sandbox callback on its way, say) and
+    let it clean up, as aiohttp's run_app does at shutdown; a task abandoned on a closed loop
+    would keep its database connection, and its thread, open."""
+    yield
+    current = asyncio.current_task()
+    leftovers = [task for task in asyncio.all_tasks() if task is not current]
+    for task in leftovers:
+        task.cancel()
+    await asyncio.gather(*leftovers, return_exceptions=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Last resort: stop any aiosqlite worker thread still waiting, so the run can exit."""
+    import threading
+
+    import aiosqlite.core
+
+    for thread in threading.enumerate():
+        target = getattr(thread, "_target", None)
+        if getattr(target, "__name__", "") == "_connection_worker_thread":
+            queue = thread._args[0]  # type: ignore[attr-defined]
+            queue.put_nowait((None, lambda: aiosqlite.core._STOP_RUNNING_SENTINEL))
