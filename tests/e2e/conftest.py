@@ -45,6 +45,11 @@ class Shop:
         )
         return response.status, dict(await response.json())
 
+    async def operation(self, auth: dict[str, str], operation_id: str) -> dict[str, Any]:
+        response = await self.client.get(f"/v1/operations/{operation_id}", headers=auth)
+        assert response.status == 200, await response.text()
+        return dict(await response.json())
+
     async def order(self, auth: dict[str, str], order_id: str) -> dict[str, Any]:
         response = await self.client.get(f"/v1/orders/{order_id}", headers=auth)
         assert response.status == 200, await response.text()

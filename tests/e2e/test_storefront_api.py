@@ -155,8 +155,7 @@ async def test_a_slow_provider_gives_202_then_updates_until_the_end(shop_factory
     assert operation["status"] in ("pending", "processing")
 
     await asyncio.sleep(0.6)  # past the (test-sized) slow threshold
-    view = await (await shop.client.get(f"/v1/operations/{operation['id']}",
-                                        headers=auth)).json()
+    view = await shop.operation(auth, operation["id"])
     if view["status"] == "processing":
         assert view["still_processing"] is True
         assert view["message"].startswith("Still processing")
@@ -204,8 +203,7 @@ async def test_a_provider_that_stays_down_fails_the_payment_with_advice(
     assert status in (200, 202)
 
     async def failed() -> dict[str, Any] | None:
-        view = await (await shop.client.get(f"/v1/operations/{operation['id']}",
-                                            headers=auth)).json()
+        view = await shop.operation(auth, operation["id"])
         return view if view["status"] == "failed" else None
 
     view = await eventually(failed, timeout=30, what="the payment to give up")

@@ -150,8 +150,7 @@ async def test_a_late_charge_for_an_order_paid_otherwise_opens_an_incident(
     _, first = await shop.pay(auth, order["id"], "pm_sandbox_unavailable")
 
     async def failed() -> bool:
-        view = await (await shop.client.get(f"/v1/operations/{first['id']}",
-                                            headers=auth)).json()
+        view = await shop.operation(auth, first["id"])
         return view["status"] == "failed"
 
     await eventually(failed, what="the first attempt to give up")
