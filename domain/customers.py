@@ -42,6 +42,7 @@ class Customer:
     password_hash: str
     role: Role = Role.CUSTOMER
     created_at: datetime | None = None
+    identity_verified: bool = False  # a real-name identity check passed (KYC)
     events: list[Event] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod

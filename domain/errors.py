@@ -52,3 +52,11 @@ class ProviderUnavailable(DomainError):
     status = 503
     code = "provider-unavailable"
     retryable = True
+
+    def __init__(self, detail: str, *, request_sent: bool = True,
+                 alternatives: list[str] | None = None) -> None:
+        super().__init__(detail)
+        # False only when the provider certainly never got the request (circuit open,
+        # connection refused): then another provider may be tried without risking two charges.
+        self.request_sent = request_sent
+        self.alternatives = alternatives or []

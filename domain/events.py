@@ -63,3 +63,35 @@ class DeliveryExceptionRaised(Event):
 class OrderDelivered(Event):
     order_id: str
     customer_id: str
+
+
+@dataclass(frozen=True)
+class PaymentRefunded(Event):
+    order_id: str
+    customer_id: str
+    amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class DisputeOpened(Event):
+    order_id: str
+    customer_id: str
+    payment_id: str
+    amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class DisputeClosed(Event):
+    order_id: str
+    customer_id: str
+    payment_id: str
+    outcome: str  # "won" | "lost"
+
+
+@dataclass(frozen=True)
+class OrderCancelled(Event):
+    order_id: str
+    customer_id: str
+    reason: str  # a FailureReason value

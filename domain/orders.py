@@ -16,29 +16,45 @@ class OrderStatus(StrEnum):
     PENDING_PAYMENT = "pending_payment"
     PAYMENT_PROCESSING = "payment_processing"
     AWAITING_DEPOSIT = "awaiting_deposit"
+    ON_HOLD = "on_hold"  # paid (or authorized) but held for a fraud review: nothing ships
     PAID = "paid"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    DISPUTED = "disputed"
     CANCELLED = "cancelled"
 
 
+_MONEY_BACK = frozenset(
+    {OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED, OrderStatus.DISPUTED})
 _ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING_PAYMENT: frozenset(
         {OrderStatus.PAYMENT_PROCESSING, OrderStatus.AWAITING_DEPOSIT, OrderStatus.PAID,
-         OrderStatus.CANCELLED}
+         OrderStatus.ON_HOLD, OrderStatus.CANCELLED}
     ),
     OrderStatus.PAYMENT_PROCESSING: frozenset(
         {OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_DEPOSIT, OrderStatus.PAID,
-         OrderStatus.CANCELLED}
+         OrderStatus.ON_HOLD, OrderStatus.CANCELLED}
     ),
     OrderStatus.AWAITING_DEPOSIT: frozenset(
-        {OrderStatus.PAID, OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED}
+        {OrderStatus.PAID, OrderStatus.ON_HOLD, OrderStatus.PENDING_PAYMENT,
+         OrderStatus.CANCELLED}
     ),
-    OrderStatus.PAID: frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED}),
-    OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED}),
-    OrderStatus.DELIVERED: frozenset(),
+    OrderStatus.ON_HOLD: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED}),
+    OrderStatus.PAID: frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED} | _MONEY_BACK),
+    OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED} | _MONEY_BACK),
+    OrderStatus.DELIVERED: _MONEY_BACK,
+    OrderStatus.PARTIALLY_REFUNDED: frozenset(
+        {OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED} | _MONEY_BACK),
+    OrderStatus.REFUNDED: _MONEY_BACK,
+    OrderStatus.DISPUTED: frozenset(
+        {OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED} | _MONEY_BACK),
     OrderStatus.CANCELLED: frozenset(),
 }
+# Statuses of an order whose money was taken: refunds and disputes move it from here.
+SETTLED = frozenset({OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED}
+                    | _MONEY_BACK)
 
 # Shipment statuses that mean a parcel has left the seller.
 _ON_THE_WAY = frozenset(
@@ -103,7 +119,7 @@ class Order:
     note: str = ""
     status: OrderStatus = OrderStatus.PENDING_PAYMENT
     created_at: datetime | None = None
-    version: int = 0
+    held_for_review: bool = False
     events: list[Event] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -158,6 +174,10 @@ class Order:
     def lines_of(self, seller_id: str) -> list[OrderLine]:
         return [line for line in self.lines if line.seller_id == seller_id]
 
+    @property
+    def is_settled(self) -> bool:
+        return self.status in SETTLED
+
     def can_pay(self) -> bool:
         return self.status in (OrderStatus.PENDING_PAYMENT,)
 
@@ -190,14 +210,55 @@ class Order:
         if self.status in (OrderStatus.PAYMENT_PROCESSING, OrderStatus.AWAITING_DEPOSIT):
             self._move(OrderStatus.PENDING_PAYMENT)
 
+    def hold_for_review(self) -> None:
+        """The fraud screen wants a human to look: the money may come, nothing ships."""
+        self.held_for_review = True
+
     def mark_paid(self) -> None:
-        if self.status in (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+        """The money is secured (captured, or authorized for a held order)."""
+        if self.status in SETTLED or self.status == OrderStatus.ON_HOLD:
             return  # a late or repeated confirmation changes nothing
-        if self._move(OrderStatus.PAID):
+        if self.held_for_review:
+            self._move(OrderStatus.ON_HOLD)
+        elif self._move(OrderStatus.PAID):
             self.events.append(OrderPaid(self.id, self.customer_id))
+
+    def approve(self) -> None:
+        """A reviewer cleared the order: fulfilment goes on once it is paid."""
+        if not self.held_for_review:
+            raise InvalidTransition(f"order {self.id} is not waiting for a review")
+        self.held_for_review = False
+        if self.status == OrderStatus.ON_HOLD and self._move(OrderStatus.PAID):
+            self.events.append(OrderPaid(self.id, self.customer_id))
+
+    def reject(self) -> None:
+        """A reviewer refused the order: it is cancelled (its payments are released)."""
+        if not self.held_for_review:
+            raise InvalidTransition(f"order {self.id} is not waiting for a review")
+        self.held_for_review = False
+        self._move(OrderStatus.CANCELLED)
 
     def cancel(self) -> None:
         self._move(OrderStatus.CANCELLED)
+
+    def follow_money(self, *, captured: int, refunded: int, disputed: int,
+                     shipment_statuses: list[str]) -> None:
+        """Follow refunds and chargebacks of a settled order.
+
+        `refunded` counts money returned by a refund or a lost chargeback. A dispute that
+        ends in our favour brings the order back to where its shipments say it is.
+        """
+        if self.status not in SETTLED or captured <= 0:
+            return
+        if disputed:
+            self._move(OrderStatus.DISPUTED)
+        elif refunded >= captured:
+            self._move(OrderStatus.REFUNDED)
+        elif refunded:
+            self._move(OrderStatus.PARTIALLY_REFUNDED)
+        elif self.status in _MONEY_BACK:
+            self._move(OrderStatus.PAID)
+            self.shipments_progressed(shipment_statuses)
 
     def shipments_progressed(self, shipment_statuses: list[str]) -> None:
         """Follow the shipments: shipped once one left, delivered once all arrived."""
