@@ -1,0 +1,487 @@
+"""Stripe as a payment gateway: PaymentIntents, refunds and disputes over its REST API.
+
+Every request pins `Stripe-Version` to the API version of the OpenAPI description the adapter
+was written and checked against, so an upgrade of the account's default version cannot change
+the shapes it reads. Every POST carries our idempotency key: Stripe then acts once per key and
+answers a repeat with the first answer, which makes retries and re-deliveries harmless.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from adapters.http import HttpResponse, OutboundHttp
+from adapters.signing import verify
+from application.ports import InboundEvent, PaymentRequest, ProviderCall
+from domain.errors import InvalidSignature, ProviderUnavailable
+from domain.failures import FailureReason
+from domain.payments import EventType, PaymentEvent, PaymentUpdate
+
+# `info.version` of the spec in /work/shared/provider-specs (stripe/openapi, spec3).
+STRIPE_VERSION = "2023-08-16"
+SIGNATURE_HEADER = "Stripe-Signature"
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+# Stripe `decline_code` / `code` values and what the customer can do about them.
+_REASONS: dict[str, FailureReason] = {
+    "insufficient_funds": FailureReason.INSUFFICIENT_FUNDS,
+    "expired_card": FailureReason.EXPIRED_CARD,
+    "incorrect_cvc": FailureReason.INCORRECT_CARD_DETAILS,
+    "incorrect_number": FailureReason.INCORRECT_CARD_DETAILS,
+    "invalid_cvc": FailureReason.INCORRECT_CARD_DETAILS,
+    "invalid_number": FailureReason.INCORRECT_CARD_DETAILS,
+    "invalid_expiry_month": FailureReason.INCORRECT_CARD_DETAILS,
+    "invalid_expiry_year": FailureReason.INCORRECT_CARD_DETAILS,
+    "authentication_required": FailureReason.AUTHENTICATION_REQUIRED,
+    "payment_intent_authentication_failure": FailureReason.AUTHENTICATION_REQUIRED,
+    "card_velocity_exceeded": FailureReason.LIMIT_EXCEEDED,
+    "withdrawal_count_limit_exceeded": FailureReason.LIMIT_EXCEEDED,
+    # Radar and issuer fraud signals: the customer is only told to contact support.
+    "fraudulent": FailureReason.SUSPECTED_FRAUD,
+    "stolen_card": FailureReason.SUSPECTED_FRAUD,
+    "lost_card": FailureReason.SUSPECTED_FRAUD,
+    "pickup_card": FailureReason.SUSPECTED_FRAUD,
+    "merchant_blacklist": FailureReason.SUSPECTED_FRAUD,
+    "processing_error": FailureReason.PROCESSING_ERROR,
+    "card_not_supported": FailureReason.UNSUPPORTED_METHOD,
+    "currency_not_supported": FailureReason.UNSUPPORTED_METHOD,
+}
+# Errors that say "not now" rather than "no": nothing usable came back, so callers retry.
+_TRANSIENT_CODES = frozenset({"rate_limit", "lock_timeout"})
+# Refund.failure_reason values.
+_REFUND_FAILURES: dict[str, FailureReason] = {
+    "expired_or_canceled_card": FailureReason.EXPIRED_CARD,
+    "lost_or_stolen_card": FailureReason.DECLINED,
+    "declined": FailureReason.DECLINED,
+    "insufficient_funds": FailureReason.INSUFFICIENT_FUNDS,
+}
+# Stripe's enums for PostRefunds.reason and PostPaymentIntentsIntentCancel.cancellation_reason.
+REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
+CANCELLATION_REASONS = frozenset({"abandoned", "duplicate", "fraudulent", "requested_by_customer"})
+_OUR_CANCELLATION_REASONS = {
+    FailureReason.REJECTED_IN_REVIEW.value: "fraudulent",
+    FailureReason.AUTHENTICATION_ABANDONED.value: "abandoned",
+    FailureReason.DEPOSIT_EXPIRED.value: "abandoned",
+    FailureReason.CANCELLED_BY_CUSTOMER.value: "requested_by_customer",
+}
+_DISPUTE_OUTCOMES = {"won": EventType.DISPUTE_WON, "warning_closed": EventType.DISPUTE_WON,
+                     "lost": EventType.DISPUTE_LOST}
+_INTENT_WEBHOOKS = frozenset({
+    "payment_intent.succeeded", "payment_intent.processing", "payment_intent.payment_failed",
+    "payment_intent.canceled", "payment_intent.requires_action",
+    "payment_intent.amount_capturable_updated",
+})
+
+
+def failure_reason(error: Mapping[str, Any]) -> FailureReason:
+    """Our reason for a Stripe error object (or a PaymentIntent's `last_payment_error`)."""
+    for code in (error.get("decline_code"), error.get("code")):
+        if not isinstance(code, str):
+            continue
+        if code in _REASONS:
+            return _REASONS[code]
+        if code.startswith("invalid_expiry"):
+            return FailureReason.INCORRECT_CARD_DETAILS
+    kind = error.get("type")
+    if kind == "invalid_request_error":
+        return FailureReason.INVALID_REQUEST
+    if kind == "api_error":
+        return FailureReason.PROCESSING_ERROR
+    return FailureReason.DECLINED
+
+
+def intent_facts(intent: Mapping[str, Any], occurred_at: float | None = None) -> PaymentUpdate:
+    """What a PaymentIntent's status says, as one update about it."""
+    when = occurred_at if occurred_at is not None else _number(intent.get("created"))
+    status = intent.get("status")
+    events: list[PaymentEvent] = []
+    next_action: dict[str, Any] | None = None
+    failure: str | None = None
+    if status == "requires_action":
+        events.append(PaymentEvent(EventType.ACTION_REQUIRED, occurred_at=when))
+        next_action = _next_action(intent.get("next_action"))
+    elif status == "processing":
+        events.append(PaymentEvent(EventType.PROCESSING, occurred_at=when))
+    elif status == "requires_capture":
+        events.append(PaymentEvent(EventType.AUTHORIZED, _amount(intent, "amount_capturable"),
+                                   occurred_at=when))
+    elif status == "succeeded":
+        events.append(PaymentEvent(EventType.CAPTURED, _amount(intent, "amount_received"),
+                                   occurred_at=when))
+    elif status == "canceled":
+        if occurred_at is None:
+            when = _number(intent.get("canceled_at")) or when
+        events.append(PaymentEvent(EventType.CANCELLED, occurred_at=when))
+    elif status == "requires_payment_method" and isinstance(
+            intent.get("last_payment_error"), Mapping):
+        events.append(PaymentEvent(EventType.FAILED, occurred_at=when))
+        failure = failure_reason(intent["last_payment_error"]).value
+    return PaymentUpdate(tuple(events), _id(intent), failure, next_action,
+                         merchant_reference=_payment_id(intent))
+
+
+class StripeGateway:
+    """Card payments through Stripe PaymentIntents, confirmed server-side with a PaymentMethod
+    the storefront collected through Stripe.js (we never see card data)."""
+
+    name = "stripe"
+    supports_manual_capture = True
+
+    def __init__(
+        self,
+        http: OutboundHttp,
+        api_key: str,
+        webhook_secrets: Sequence[str],
+        base_url: str = "https://api.stripe.com",
+        return_url: str = "",
+    ) -> None:
+        self._http, self._key = http, api_key
+        self._secrets = list(webhook_secrets)
+        self._base = base_url.rstrip("/")
+        self._return_url = return_url
+
+    # --- calls --------------------------------------------------------------------------------
+
+    async def authorize(self, request: PaymentRequest) -> PaymentUpdate:
+        form = {
+            "amount": str(request.amount.amount),
+            "currency": request.amount.currency.lower(),
+            "payment_method": request.method_token,
+            "payment_method_types[0]": "card",
+            "confirm": "true",
+            "capture_method": "automatic" if request.capture else "manual",
+            "metadata[payment_id]": request.payment_id,
+            "metadata[order_id]": request.order_id,
+            "metadata[customer_ref]": request.customer_reference,
+        }
+        if request.description:
+            form["description"] = request.description
+        if self._return_url:
+            # Without it Stripe answers 3-D Secure with `use_stripe_sdk`, which needs Stripe.js
+            # on the page; with it the customer can be sent to the bank's page.
+            form["return_url"] = self._return_url
+        response = await self._post("/v1/payment_intents", form, request.idempotency_key,
+                                    f"order:{request.order_id}")
+        return self._intent_answer(response)
+
+    async def capture(self, call: ProviderCall) -> PaymentUpdate:
+        response = await self._post(
+            f"/v1/payment_intents/{_segment(call.provider_reference)}/capture",
+            {"amount_to_capture": str(call.amount.amount)}, call.idempotency_key,
+            _subject(call.provider_reference))
+        return self._intent_answer(response)
+
+    async def cancel(self, call: ProviderCall) -> PaymentUpdate:
+        form: dict[str, str] = {}
+        reason = _OUR_CANCELLATION_REASONS.get(call.reason, call.reason)
+        if reason in CANCELLATION_REASONS:
+            form["cancellation_reason"] = reason
+        response = await self._post(
+            f"/v1/payment_intents/{_segment(call.provider_reference)}/cancel", form,
+            call.idempotency_key, _subject(call.provider_reference))
+        return self._intent_answer(response)
+
+    async def refund(self, call: ProviderCall) -> PaymentUpdate:
+        form = {
+            "payment_intent": call.provider_reference,
+            "amount": str(call.amount.amount),
+            "metadata[refund_id]": call.idempotency_key,
+        }
+        if call.reason in REFUND_REASONS:
+            form["reason"] = call.reason
+        response = await self._post("/v1/refunds", form, call.idempotency_key,
+                                    _subject(call.provider_reference))
+        body = self._answer(response)
+        if response.status >= 400:
+            error = _error_of(body)
+            return PaymentUpdate(
+                (PaymentEvent(EventType.REFUND_FAILED, call.amount.amount, call.idempotency_key,
+                              occurred_at=_date_of(response)),),
+                call.provider_reference, failure_reason(error).value)
+        status = body.get("status")
+        amount = _amount(body, "amount")
+        when = _number(body.get("created")) or _date_of(response)
+        if status in ("failed", "canceled"):
+            code = _REFUND_FAILURES.get(str(body.get("failure_reason")),
+                                        FailureReason.PROCESSING_ERROR)
+            return PaymentUpdate(
+                (PaymentEvent(EventType.REFUND_FAILED, amount, call.idempotency_key,
+                              occurred_at=when),),
+                call.provider_reference, code.value)
+        # succeeded, or pending / requires_action: on its way back to the customer.
+        return PaymentUpdate(
+            (PaymentEvent(EventType.REFUNDED, amount, _id(body) or "", occurred_at=when,
+                          settles=call.idempotency_key),),
+            call.provider_reference)
+
+    async def lookup(self, provider_reference: str) -> PaymentUpdate:
+        subject = _subject(provider_reference)
+        response = await self._get(
+            f"/v1/payment_intents/{_segment(provider_reference)}",
+            [("expand[]", "latest_charge")], subject)
+        intent = self._answer(response)
+        if response.status == 404:
+            raise ProviderUnavailable(f"stripe knows no payment intent {provider_reference}")
+        if response.status >= 400:
+            raise ProviderUnavailable(
+                f"stripe refused to show {provider_reference} (HTTP {response.status})")
+        update = intent_facts(intent)
+        events = list(update.events)
+        charge = intent.get("latest_charge")
+        if isinstance(charge, Mapping):
+            refunded = refunded_of_captured(charge)
+            if refunded:
+                events.append(PaymentEvent(EventType.REFUNDED, refunded, running_total=True,
+                                           occurred_at=_number(charge.get("created"))))
+            if charge.get("disputed"):
+                events.extend(await self._disputes(provider_reference, subject))
+        return PaymentUpdate(tuple(events), update.provider_reference, update.failure_code,
+                             update.next_action, merchant_reference=update.merchant_reference)
+
+    async def _disputes(self, intent_id: str, subject: str) -> list[PaymentEvent]:
+        response = await self._get(
+            "/v1/disputes", [("payment_intent", intent_id), ("limit", "100")], subject)
+        body = self._answer(response)
+        if response.status >= 400:
+            raise ProviderUnavailable(
+                f"stripe refused to list the disputes of {intent_id} (HTTP {response.status})")
+        listed = body.get("data")
+        disputes = listed if isinstance(listed, list) else []
+        return [event for dispute in disputes if isinstance(dispute, Mapping)
+                for event in dispute_facts(dispute)]
+
+    async def available(self) -> bool:
+        return await self._http.available(self.name)
+
+    # --- webhooks -----------------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> InboundEvent:
+        """Check `Stripe-Signature` the way Stripe's libraries do, then parse the event."""
+        verify(_header(headers, SIGNATURE_HEADER), body, self._secrets,
+               SIGNATURE_TOLERANCE_SECONDS)
+        try:
+            event = json.loads(body)
+        except ValueError as exc:
+            raise InvalidSignature("the signed body is not a Stripe event") from exc
+        if not (
+            isinstance(event, dict)
+            and isinstance(event.get("id"), str) and event["id"]
+            and isinstance(event.get("type"), str) and event["type"]
+            and event.get("object", "event") == "event"
+            and isinstance(event.get("data"), dict)
+            and isinstance(event["data"].get("object"), dict)
+        ):
+            raise InvalidSignature("the signed body is not a Stripe event")
+        return InboundEvent(event["id"], event["type"], event)
+
+    def translate_webhook(self, event: InboundEvent) -> tuple[str, PaymentUpdate] | None:
+        data = event.payload.get("data")
+        thing = data.get("object") if isinstance(data, Mapping) else None
+        if not isinstance(thing, Mapping):
+            return None
+        when = _number(event.payload.get("created"))
+        if event.kind in _INTENT_WEBHOOKS:
+            return _intent_webhook(event.kind, thing, when)
+        if event.kind == "charge.refunded":
+            reference = _id(thing.get("payment_intent"))
+            refunded = refunded_of_captured(thing)
+            if not reference or not refunded:
+                return None  # not a payment of ours, or only a hold that was released
+            fact = PaymentEvent(EventType.REFUNDED, refunded, running_total=True,
+                                occurred_at=when)
+            return reference, PaymentUpdate((fact,), reference,
+                                            merchant_reference=_payment_id(thing))
+        if event.kind in ("charge.dispute.created", "charge.dispute.closed"):
+            reference = _id(thing.get("payment_intent"))
+            if not reference:
+                return None
+            return reference, PaymentUpdate(tuple(dispute_facts(thing, when)), reference)
+        return None
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._key}", "Stripe-Version": STRIPE_VERSION}
+
+    async def _post(self, path: str, form: Mapping[str, str], idempotency_key: str,
+                    subject: str) -> HttpResponse:
+        headers = self._headers() | {"Idempotency-Key": idempotency_key}
+        return await self._http.request(self.name, "POST", self._base + path, subject=subject,
+                                        form=form, headers=headers, idempotent=True)
+
+    async def _get(self, path: str, query: Sequence[tuple[str, str]],
+                   subject: str) -> HttpResponse:
+        url = f"{self._base}{path}?{urlencode(query)}" if query else self._base + path
+        return await self._http.request(self.name, "GET", url, subject=subject,
+                                        headers=self._headers())
+
+    def _answer(self, response: HttpResponse) -> dict[str, Any]:
+        """The JSON object Stripe answered; ProviderUnavailable when it answered "not now"
+        (rate limited, a lock held by a concurrent request, its own failure) or garbage."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status == 429 or response.status >= 500 or not isinstance(body, dict):
+            raise ProviderUnavailable(
+                f"stripe answered HTTP {response.status} without a usable body; retry later")
+        error = _error_of(body)
+        if response.status >= 400 and (
+                error.get("code") in _TRANSIENT_CODES or response.status == 409):
+            raise ProviderUnavailable(
+                f"stripe asked to retry later ({error.get('code') or response.status})")
+        if error.get("type") == "idempotency_error":
+            # The key was used before with other parameters: whatever the first request did
+            # stands, and only a lookup can tell what that was.
+            raise ProviderUnavailable(f"stripe refused a reused idempotency key: "
+                                      f"{error.get('message', '')}"[:300])
+        if response.status in (401, 403):
+            # Our key is wrong or lacks a permission: Stripe did nothing, so another
+            # provider may be tried at once.
+            raise ProviderUnavailable(
+                f"stripe refused our credentials (HTTP {response.status})", request_sent=False)
+        return body
+
+    def _intent_answer(self, response: HttpResponse) -> PaymentUpdate:
+        """A PaymentIntent answer, or a refusal as a FAILED update with our reason. The
+        refusal carries the PaymentIntent when Stripe includes it (a card decline does)."""
+        body = self._answer(response)
+        if response.status < 400:
+            return intent_facts(body)
+        error = _error_of(body)
+        reason = failure_reason(error).value
+        intent = error.get("payment_intent")
+        known = intent_facts(intent) if isinstance(intent, Mapping) else PaymentUpdate()
+        events = list(known.events)
+        if not any(event.type is EventType.FAILED for event in events):
+            when = _number(intent.get("created")) if isinstance(intent, Mapping) else None
+            events.append(PaymentEvent(EventType.FAILED, occurred_at=when or _date_of(response)))
+        return PaymentUpdate(tuple(events), known.provider_reference, reason, known.next_action,
+                             merchant_reference=known.merchant_reference)
+
+
+def _intent_webhook(kind: str, intent: Mapping[str, Any],
+                    when: float | None) -> tuple[str, PaymentUpdate] | None:
+    """A `payment_intent.*` event, judged by its type (the object is a snapshot of then)."""
+    reference = _id(intent)
+    if not reference:
+        return None
+    event_type = {
+        "payment_intent.succeeded": EventType.CAPTURED,
+        "payment_intent.processing": EventType.PROCESSING,
+        "payment_intent.payment_failed": EventType.FAILED,
+        "payment_intent.canceled": EventType.CANCELLED,
+        "payment_intent.requires_action": EventType.ACTION_REQUIRED,
+        "payment_intent.amount_capturable_updated": EventType.AUTHORIZED,
+    }[kind]
+    amount = {EventType.CAPTURED: _amount(intent, "amount_received"),
+              EventType.AUTHORIZED: _amount(intent, "amount_capturable")}.get(event_type)
+    failure: str | None = None
+    if event_type is EventType.FAILED:
+        error = intent.get("last_payment_error")
+        failure = failure_reason(error if isinstance(error, Mapping) else {}).value
+    next_action = None
+    if event_type is EventType.ACTION_REQUIRED:
+        next_action = _next_action(intent.get("next_action"))
+    return reference, PaymentUpdate(
+        (PaymentEvent(event_type, amount, occurred_at=when),), reference, failure, next_action,
+        merchant_reference=_payment_id(intent))
+
+
+def dispute_facts(dispute: Mapping[str, Any],
+                  occurred_at: float | None = None) -> list[PaymentEvent]:
+    """A dispute as facts keyed by its id: always opened (so a `closed` that overtakes the
+    `created` still knows the amount held), and won or lost once it is decided."""
+    reference, amount = _id(dispute) or "", _amount(dispute, "amount")
+    when = occurred_at if occurred_at is not None else _number(dispute.get("created"))
+    facts = [PaymentEvent(EventType.DISPUTE_OPENED, amount, reference, occurred_at=(
+        _number(dispute.get("created")) or when))]
+    outcome = _DISPUTE_OUTCOMES.get(str(dispute.get("status")))
+    if outcome is not None:
+        facts.append(PaymentEvent(outcome, amount, reference, occurred_at=when))
+    return facts
+
+
+def refunded_of_captured(charge: Mapping[str, Any]) -> int:
+    """What went back to the customer out of the money captured. Stripe's `amount_refunded`
+    also counts the part of an authorization that was released uncaptured (cancelling a held
+    payment, or capturing less than was held, "refunds" the rest), which was never ours."""
+    amount = _amount(charge, "amount") or 0
+    captured = _amount(charge, "amount_captured")
+    if captured is None:
+        captured = amount if charge.get("captured") else 0
+    released = amount - captured
+    return max(0, (_amount(charge, "amount_refunded") or 0) - released)
+
+
+def _next_action(action: Any) -> dict[str, Any] | None:
+    if not isinstance(action, Mapping):
+        return None
+    kind = str(action.get("type") or "")
+    redirect = action.get("redirect_to_url")
+    if kind == "redirect_to_url" and isinstance(redirect, Mapping) and redirect.get("url"):
+        return {"type": "redirect_to_url", "url": str(redirect["url"])}
+    return {"type": kind}
+
+
+def _error_of(body: Mapping[str, Any]) -> dict[str, Any]:
+    error = body.get("error")
+    return error if isinstance(error, dict) else {}
+
+
+def _id(thing: Any) -> str | None:
+    """The id of an object, or the id itself when the field was not expanded."""
+    if isinstance(thing, str):
+        return thing or None
+    if isinstance(thing, Mapping) and isinstance(thing.get("id"), str):
+        return str(thing["id"]) or None
+    return None
+
+
+def _payment_id(thing: Mapping[str, Any]) -> str | None:
+    metadata = thing.get("metadata")
+    if isinstance(metadata, Mapping) and isinstance(metadata.get("payment_id"), str):
+        return str(metadata["payment_id"]) or None
+    return None
+
+
+def _amount(thing: Mapping[str, Any], key: str) -> int | None:
+    value = thing.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _date_of(response: HttpResponse) -> float | None:
+    """Stripe's clock from the answer's Date header, for facts the body does not date."""
+    value = _header(response.headers, "Date")
+    try:
+        return parsedate_to_datetime(value).timestamp() if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name whatever its case, from a CIMultiDict or a plain dict."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), None)
+
+
+def _segment(reference: str) -> str:
+    """A reference as one path segment, so it cannot reach another endpoint."""
+    return quote(reference, safe="")
+
+
+def _subject(reference: str) -> str:
+    return f"stripe:{reference}"
