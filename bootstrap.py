@@ -20,13 +20,15 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.clock import SystemClock
-from adapters.fraud import RuleBasedFraudScreen
+from adapters.fraud import InHouseFraudScreen
 from adapters.http import OutboundHttp
 from adapters.identity.sandbox import SandboxIdentityProvider
 from adapters.messaging.console import ConsoleNotifier, LogAlertSink, LogAnalyticsSink
 from adapters.messaging.segment import SegmentAnalyticsSink
 from adapters.payments.sandbox import SIGNATURE_HEADER as PAYMENT_SIGNATURE
 from adapters.payments.sandbox import SandboxGateway
+from adapters.payments.stripe import StripeGateway
+from adapters.payments.toss import TossGateway
 from adapters.persistence.engine import close_pool, engine_for, migrate, open_pool
 from adapters.persistence.uow import LedgerWriter, PiccoloUnitOfWorkFactory
 from adapters.queue import PROCESS_INBOX, RUN_OUTBOX, DramatiqTaskQueue, make_broker
@@ -40,7 +42,7 @@ from application.idempotency import IdempotencyGuard
 from application.operations import OperationsService
 from application.ordering import Ordering
 from application.outbox import OutboxRelay
-from application.payments import PaymentService
+from application.payments import KycRule, PaymentService
 from application.shipping import Fulfilment
 from application.webhooks import Webhooks
 from domain.redaction import redact_card_numbers
@@ -85,7 +87,27 @@ class Settings(BaseSettings):
     segment_url: str = "https://api.segment.io"
     segment_write_key: str = ""
     fraud_review_threshold: float = 0.5
+    fraud_reject_threshold: float = 0.95
     fraud_high_value_minor: dict[str, int] = {"KRW": 2_000_000, "USD": 150_000, "EUR": 150_000}
+    fraud_model_max_age_minutes: float = 60.0
+    # The edge proxy's header carrying the client's country (ISO 3166-1 alpha-2).
+    client_country_header: str = "CF-IPCountry"
+    # KYC/AML: above the threshold (minor units), orders shipped to the country need a
+    # customer whose identity was verified.
+    kyc_rules: list[dict[str, Any]] = [
+        {"country": "KR", "currency": "KRW", "threshold": 10_000_000},
+    ]
+
+    stripe_api_key: str = ""
+    stripe_webhook_secrets: list[str] = []
+    stripe_base_url: str = "https://api.stripe.com"
+    stripe_return_url: str = ""  # where 3-D Secure sends the customer back (the storefront)
+    toss_secret_key: str = ""
+    toss_base_url: str = "https://api.tosspayments.com"
+    toss_virtual_account_hours: int = 72
+    toss_virtual_account_bank: str = "20"
+    reconcile_after_minutes: float = 10.0
+    reconcile_interval_seconds: float = 300.0
 
     sandbox_webhook_secrets: list[str] = ["whsec_sandbox_payments_dev"]
     sandbox_carrier_secrets: list[str] = ["whsec_sandbox_carrier_dev"]
@@ -120,6 +142,16 @@ class Settings(BaseSettings):
     def sandbox_enabled(self) -> bool:
         return ("sandbox" in self.payment_providers or "sandbox-express" in self.carriers
                 or self.identity_provider == "sandbox")
+
+    @model_validator(mode="after")
+    def _gateways_have_keys(self) -> Settings:
+        if "stripe" in self.payment_providers and not (
+                self.stripe_api_key and self.stripe_webhook_secrets):
+            raise ValueError("stripe is enabled: set MALL_STRIPE_API_KEY and "
+                             "MALL_STRIPE_WEBHOOK_SECRETS (a JSON list, newest first)")
+        if "toss" in self.payment_providers and not self.toss_secret_key:
+            raise ValueError("toss is enabled: set MALL_TOSS_SECRET_KEY")
+        return self
 
     @model_validator(mode="after")
     def _no_sandbox_in_production(self) -> Settings:
@@ -165,11 +197,18 @@ def load_keys(settings: Settings) -> Settings:
 
 
 def _enabled(names: list[str], **available: Any) -> dict[str, Any]:
+    """The configured providers, built on demand: a provider that is not enabled is never
+    constructed (and needs no keys)."""
     unknown = sorted(set(names) - set(available))
     if unknown:
         raise ValueError(f"unknown provider(s) in configuration: {', '.join(unknown)}; "
                          f"available: {', '.join(sorted(available))}")
-    return {name: available[name] for name in names}
+    return {name: available[name]() for name in names}
+
+
+def _kyc_rules(raw: list[dict[str, Any]]) -> list[KycRule]:
+    return [KycRule(str(item["country"]).upper(), str(item["currency"]).upper(),
+                    int(item["threshold"])) for item in raw]
 
 
 def _first(values: list[str]) -> str:
@@ -223,8 +262,17 @@ class Container(containers.DeclarativeContainer):
         deposit_delay_seconds=config.sandbox_deposit_delay_seconds,
         webhook_delay_seconds=config.sandbox_webhook_delay_seconds,
     )
-    payment_gateways = providers.Callable(
-        _enabled, config.payment_providers, sandbox=sandbox_gateway)
+    stripe_gateway = providers.Singleton(
+        StripeGateway, http, config.stripe_api_key, config.stripe_webhook_secrets,
+        config.stripe_base_url, config.stripe_return_url,
+    )
+    toss_gateway = providers.Singleton(
+        TossGateway, http, config.toss_secret_key, config.toss_base_url,
+        config.toss_virtual_account_hours, config.toss_virtual_account_bank,
+    )
+    payment_gateways = providers.Singleton(
+        _enabled, config.payment_providers, sandbox=sandbox_gateway.provider,
+        stripe=stripe_gateway.provider, toss=toss_gateway.provider)
     payment_contracts = providers.Callable(_contracts, config.payment_contracts)
 
     sandbox_carrier = providers.Singleton(
@@ -237,7 +285,8 @@ class Container(containers.DeclarativeContainer):
         ledger=ledger, secrets=config.sandbox_carrier_secrets,
         step_seconds=config.sandbox_tracking_step_seconds,
     )
-    carriers = providers.Callable(_enabled, config.carriers, **{"sandbox-express": sandbox_carrier})
+    carriers = providers.Singleton(
+        _enabled, config.carriers, **{"sandbox-express": sandbox_carrier.provider})
 
     notifier = providers.Selector(
         config.notifier_provider, console=providers.Singleton(ConsoleNotifier))
@@ -249,8 +298,9 @@ class Container(containers.DeclarativeContainer):
     )
     fraud = providers.Selector(
         config.fraud_provider,
-        rules=providers.Singleton(RuleBasedFraudScreen, config.fraud_review_threshold,
-                                  config.fraud_high_value_minor),
+        rules=providers.Singleton(InHouseFraudScreen, config.fraud_review_threshold,
+                                  config.fraud_high_value_minor,
+                                  config.fraud_reject_threshold),
     )
     identity = providers.Selector(
         config.identity_provider,
@@ -267,6 +317,9 @@ class Container(containers.DeclarativeContainer):
     payments = providers.Singleton(
         PaymentService, uow, payment_gateways, payment_contracts, fraud, clock, queue,
         pseudonym_key, config.payment_sync_wait_seconds, config.operation_slow_after_seconds,
+        kyc_rules=providers.Callable(_kyc_rules, config.kyc_rules),
+        fraud_model_max_age=providers.Callable(
+            lambda minutes: timedelta(minutes=minutes), config.fraud_model_max_age_minutes),
     )
     fulfilment = providers.Singleton(Fulfilment, uow, carriers, clock, queue)
     webhooks = providers.Singleton(
@@ -281,7 +334,7 @@ class Container(containers.DeclarativeContainer):
         IdempotencyGuard, uow, clock,
         providers.Callable(lambda hours: timedelta(hours=hours), config.idempotency_ttl_hours),
     )
-    evidence = providers.Singleton(EvidenceService, uow)
+    evidence = providers.Singleton(EvidenceService, uow, clock)
     outbox = providers.Singleton(
         OutboxRelay, uow, queue, clock, payments, fulfilment, notifier, analytics, alerts,
         pseudonym_key, config.outbox_max_attempts, config.outbox_lease_seconds,

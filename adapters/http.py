@@ -102,6 +102,7 @@ class OutboundHttp:
         )
         attempts = 1 + (self._retries if safe else 0)
         last_error = "no attempt"
+        maybe_sent = False  # did any attempt possibly reach the provider
         for attempt in range(1, attempts + 1):
             started = time.perf_counter()
             response: HttpResponse | None = None
@@ -118,14 +119,19 @@ class OutboundHttp:
                                    None, "circuit open: request not sent", started, attempt)
                 raise ProviderUnavailable(
                     f"{provider} is failing right now, so the request was not sent; "
-                    "it is safe to retry later"
+                    "it is safe to retry later", request_sent=False,
                 ) from None
             except ProviderHttpError as exc:
                 response, error = exc.response, f"HTTP {exc.response.status}"
+            except aiohttp.ClientConnectorError as exc:
+                error = f"{type(exc).__name__}: {exc}"[:300]  # no connection: nothing sent
             except (TimeoutError, aiohttp.ClientError) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:300]
+                maybe_sent = True
             await self._record(provider, subject, method, url, headers, json_body, form,
                                response, error, started, attempt)
+            if response is not None:
+                maybe_sent = True
             if error is None and response is not None:
                 return response
             last_error = error or "unknown"
@@ -134,8 +140,16 @@ class OutboundHttp:
         if response is not None and response.status < 500 and response.status != 429:
             return response
         raise ProviderUnavailable(
-            f"{provider} did not answer usefully ({last_error}); try again later"
+            f"{provider} did not answer usefully ({last_error}); try again later",
+            request_sent=maybe_sent,
         )
+
+    async def available(self, provider: str) -> bool:
+        """False while the provider's circuit is open (calls would not be sent)."""
+        context = (await self._breakers.get_breaker(provider)).context
+        if context.state != "opened" or context.opened_at is None:
+            return True
+        return time.time() - context.opened_at > context.ttl  # a trial call is due
 
     async def _send(
         self, method: str, url: str, headers: dict[str, str], json_body: Any,

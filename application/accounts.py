@@ -62,6 +62,10 @@ class Accounts:
             self._hasher.verify(self._timing_decoy, password)
             raise refused
         if not self._hasher.verify(customer.password_hash, password):
+            async with self._uow() as uow:
+                # A fraud signal: a run of failures before a payment raises its risk.
+                await uow.customers.record_login_failure(customer.id, self._clock.now())
+                await uow.commit()
             raise refused
         token, lifetime = self._tokens.issue(customer)
         return AccessToken(token, lifetime)
@@ -80,3 +84,15 @@ class Accounts:
         if customer is None:
             raise NotFound("account not found")
         return customer
+
+    async def mark_identity_verified(self, customer_id: str, admin_id: str) -> None:
+        """An operator checked the customer's identity documents (KYC)."""
+        async with self._uow() as uow:
+            if await uow.customers.get(customer_id) is None:
+                raise NotFound(f"customer {customer_id} not found")
+            await uow.customers.set_identity_verified(customer_id, True)
+            await uow.evidence.append(EvidenceDraft(
+                source="admin", kind="kyc.verified", subject=f"customer:{customer_id}",
+                context={"admin_id": admin_id}, payload={"method": "manual"},
+            ))
+            await uow.commit()

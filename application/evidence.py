@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
-from application.ports import UnitOfWorkFactory
-from domain.evidence import ChainReport, ChainVerifier
+from application.ordering import order_view
+from application.payments import payment_view
+from application.ports import Clock, UnitOfWorkFactory
+from domain.errors import NotFound
+from domain.evidence import ChainReport, ChainVerifier, EvidenceDraft
 
 
 class EvidenceService:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
 
     async def of_subject(self, subject: str, limit: int = 500) -> list[dict[str, Any]]:
         async with self._uow() as uow:
@@ -29,3 +34,35 @@ class EvidenceService:
             if len(records) < page:
                 return verifier.report
             after = records[-1].seq
+
+    async def dispute_bundle(self, order_id: str, generated_by: str) -> dict[str, Any]:
+        """One JSON document for a chargeback answer or an audit: the order, its payments
+        with the provider's facts, its shipments, and every evidence record about it with its
+        provenance and hash, plus the verification of the chain the records belong to."""
+        async with self._uow() as uow:
+            order = await uow.orders.get(order_id)
+            if order is None:
+                raise NotFound(f"order {order_id} not found")
+            payments = await uow.payments.of_order(order_id)
+            shipments = await uow.shipments.of_order(order_id)
+            records = await uow.evidence.of_subject(f"order:{order_id}", 5000)
+        chain = await self.verify()
+        bundle: dict[str, Any] = {
+            "order": order_view(order),
+            "payments": [payment_view(p) for p in payments],
+            "shipments": [{"id": s.id, "seller_id": s.seller_id, "carrier": s.carrier,
+                           "status": s.status.value, "tracking_number": s.tracking_number,
+                           "history": s.history} for s in shipments],
+            "evidence": [record.as_dict() for record in records],
+            "chain": chain.as_dict(),
+            "generated_at": self._clock.now().isoformat(),
+        }
+        digest = hashlib.sha256(json.dumps(bundle, sort_keys=True, default=str).encode())
+        async with self._uow() as uow:
+            await uow.evidence.append(EvidenceDraft(
+                source="admin", kind="dispute.bundle_generated", subject=f"order:{order_id}",
+                context={"admin_id": generated_by},
+                payload={"bundle_sha256": digest.hexdigest(), "records": len(records)},
+            ))
+            await uow.commit()
+        return bundle

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from application.payments import money_summary, payment_view
 from application.ports import Clock, TaskQueue, UnitOfWorkFactory
 from application.units import commit_and_dispatch, new_id, react
 from domain.errors import DomainError, NotFound
 from domain.money import Money
 from domain.orders import Order, OrderLine, ShippingAddress
+from domain.payments import Payment
 
 MAX_PAGE = 100
 
@@ -60,14 +62,14 @@ class Ordering:
             await commit_and_dispatch(uow, self._queue)
         return order
 
-    async def get(self, customer_id: str, order_id: str) -> dict[str, Any]:
+    async def get(self, customer_id: str, order_id: str, language: str = "en") -> dict[str, Any]:
         async with self._uow() as uow:
             order = await uow.orders.get(order_id)
             if order is None or order.customer_id != customer_id:
                 raise NotFound(f"order {order_id} not found")
             payments = await uow.payments.of_order(order_id)
             shipments = await uow.shipments.of_order(order_id)
-        return order_view(order, payments=payments, shipments=shipments)
+        return order_view(order, payments=payments, shipments=shipments, language=language)
 
     async def list(
         self, customer_id: str, limit: int = 20, cursor: str | None = None
@@ -85,8 +87,8 @@ class Ordering:
         }
 
 
-def order_view(order: Order, *, payments: list[Any] | None = None,
-               shipments: list[Any] | None = None) -> dict[str, Any]:
+def order_view(order: Order, *, payments: list[Payment] | None = None,
+               shipments: list[Any] | None = None, language: str = "en") -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": order.id,
         "status": order.status.value,
@@ -112,13 +114,10 @@ def order_view(order: Order, *, payments: list[Any] | None = None,
         },
     }
     if payments is not None:
-        view["payments"] = [
-            {"id": p.id, "provider": p.provider, "status": p.status.value,
-             "amount": p.amount.amount, "failure_code": p.failure_code,
-             "failure_message": p.failure_message, "next_action": p.next_action,
-             "deposit_account": p.deposit_account}
-            for p in payments
-        ]
+        view["payments"] = [payment_view(p, language) for p in payments]
+        view["money"] = money_summary(order.currency, payments)
+    if order.held_for_review:
+        view["review"] = "pending"
     if shipments is not None:
         view["shipments"] = [
             {"id": s.id, "seller_id": s.seller_id, "carrier": s.carrier,

@@ -51,6 +51,11 @@ class OutboxRelay:
         self._handlers: dict[str, Handler] = {
             "payment.authorize": lambda m: payments.authorize(
                 m.payload["payment_id"], m.payload["operation_id"], m.payload["method_token"]),
+            "payment.capture": lambda m: payments.capture(m.payload["payment_id"]),
+            "payment.void": lambda m: payments.void(m.payload["payment_id"]),
+            "payment.refund": lambda m: payments.refund(
+                m.payload["payment_id"], m.payload["refund_id"], m.payload["amount"],
+                m.payload.get("reason", "")),
             "shipment.create": lambda m: fulfilment.create_shipment(m.payload["shipment_id"]),
             "notify": self._notify,
             "analytics": self._track,
@@ -96,6 +101,9 @@ class OutboxRelay:
                   topic, self._max_attempts, type(exc).__name__)
         if topic == "payment.authorize":
             await self._payments.give_up(payload["payment_id"], type(exc).__name__)
+        elif topic == "payment.refund":
+            # Free the reserved amount so the refund can be asked for again.
+            await self._payments.refund_failed(payload["payment_id"], payload["refund_id"])
         await self._alerts.alert(Alert(
             "critical", topic, f"{topic} failed after {self._max_attempts} attempts",
             {"error": type(exc).__name__},

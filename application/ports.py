@@ -26,9 +26,22 @@ class PaymentRequest:
     payment_id: str
     order_id: str
     amount: Money
-    method_token: str
+    method: str  # "card" | "virtual_account" | ...
+    method_token: str  # a provider token (Stripe pm_..., Toss paymentKey), never card data
     idempotency_key: str
     customer_reference: str  # pseudonymous, never the email
+    capture: bool = True  # False: authorize only (held for review), capture on approval
+    description: str = ""  # shown by the provider to the customer (Toss orderName)
+
+
+@dataclass(frozen=True)
+class ProviderCall:
+    """A follow-up call about an existing payment at its provider."""
+
+    provider_reference: str
+    amount: Money
+    idempotency_key: str  # the provider does the same thing at most once per key
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,18 @@ class Notification:
 
 
 @dataclass(frozen=True)
+class RiskSignals:
+    """What the mall knows around an order when it screens it (no personal data)."""
+
+    customer_history: Sequence[Order]  # the customer's earlier orders, newest first
+    account_created_at: datetime | None = None
+    failed_logins_24h: int = 0
+    failed_payments_24h: int = 0
+    ip_country: str | None = None  # from the edge proxy's country header
+    billing_country: str | None = None
+
+
+@dataclass(frozen=True)
 class RiskAssessment:
     score: float  # 0 (safe) .. 1 (certainly fraud)
     decision: str  # "approve" | "review" | "reject"
@@ -101,17 +126,38 @@ class Clock(Protocol):
 class PaymentGateway(Protocol):
     """A payment provider.
 
-    `authorize` is safe to repeat with the same idempotency key: the provider charges at most
-    once per key and answers repeats with the first result. Errors that mean "not sent" raise
-    ProviderUnavailable; a refusal by the provider is a FAILED update, not an exception.
+    Every call is safe to repeat with the same idempotency key: the provider acts at most
+    once per key and answers repeats with the first result. When no usable answer came back
+    the call raises ProviderUnavailable (whose `request_sent` says whether the provider may
+    have acted); a refusal by the provider is an update with a FAILED or REFUND_FAILED event
+    and a FailureReason code, not an exception.
     """
 
     name: str
+    supports_manual_capture: bool
 
     async def authorize(self, request: PaymentRequest) -> PaymentUpdate: ...
 
+    async def capture(self, call: ProviderCall) -> PaymentUpdate:
+        """Capture an authorized payment (after a fraud review approved it)."""
+        ...
+
+    async def cancel(self, call: ProviderCall) -> PaymentUpdate:
+        """Release an authorization that was not captured (void)."""
+        ...
+
+    async def refund(self, call: ProviderCall) -> PaymentUpdate:
+        """Refund `amount` of a captured payment; the update's REFUNDED event `settles` the
+        idempotency key (our refund id)."""
+        ...
+
     async def lookup(self, provider_reference: str) -> PaymentUpdate:
-        """The provider's current view of a payment, for reconciliation."""
+        """The provider's current view of a payment (captures, refunds, disputes), for
+        reconciliation and for webhooks whose body cannot be trusted."""
+        ...
+
+    async def available(self) -> bool:
+        """False while calls would not even be sent (its circuit is open)."""
         ...
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> InboundEvent:
@@ -168,7 +214,10 @@ class Notifier(Protocol):
 class FraudScreen(Protocol):
     """Scores an order before payment; every score carries its reasons."""
 
-    async def screen(self, order: Order, *, customer_history: Sequence[Order]) -> RiskAssessment:
+    async def screen(self, order: Order, signals: RiskSignals) -> RiskAssessment: ...
+
+    async def learn(self, paid_totals: Sequence[tuple[str, int]]) -> None:
+        """Refit the statistical model on the mall's paid order totals (currency, minor)."""
         ...
 
 
@@ -232,6 +281,21 @@ class InboxMessage:
 
 
 @dataclass
+class FraudReview:
+    """An order held by the fraud screen until a human approves or rejects it."""
+
+    order_id: str
+    customer_id: str
+    score: float
+    reasons: list[str]
+    opened_at: datetime
+    status: str = "pending"  # pending | approved | rejected
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    note: str = ""
+
+
+@dataclass
 class IdempotencyRecord:
     customer_id: str
     key: str
@@ -249,6 +313,9 @@ class Customers(Protocol):
 
     async def get(self, customer_id: str) -> Customer | None: ...
     async def by_email(self, email: str) -> Customer | None: ...
+    async def set_identity_verified(self, customer_id: str, verified: bool) -> None: ...
+    async def record_login_failure(self, customer_id: str, at: datetime) -> None: ...
+    async def login_failures_since(self, customer_id: str, since: datetime) -> int: ...
 
 
 class Orders(Protocol):
@@ -265,6 +332,10 @@ class Orders(Protocol):
         """The customer's orders, newest first; `before` is a created_at to page back from."""
         ...
 
+    async def paid_totals(self, limit: int) -> list[tuple[str, int]]:
+        """(currency, total) of the latest orders whose money was taken."""
+        ...
+
 
 class Payments(Protocol):
     async def add(self, payment: Payment) -> None: ...
@@ -276,6 +347,19 @@ class Payments(Protocol):
     async def waiting_on_customer(self, created_before: datetime, limit: int) -> list[Payment]:
         """Payments waiting for the customer (a deposit, a 3-D Secure step), oldest first."""
         ...
+
+    async def unsettled(self, created_before: datetime, limit: int) -> list[Payment]:
+        """Payments still waiting for the provider's word, oldest first."""
+        ...
+
+    async def failures_of_customer(self, customer_id: str, since: datetime) -> int: ...
+
+
+class FraudReviews(Protocol):
+    async def add(self, review: FraudReview) -> None: ...
+    async def get(self, order_id: str) -> FraudReview | None: ...
+    async def save(self, review: FraudReview) -> None: ...
+    async def pending(self, limit: int) -> list[FraudReview]: ...
 
 
 class Shipments(Protocol):
@@ -352,6 +436,7 @@ class UnitOfWork(Protocol):
     customers: Customers
     orders: Orders
     payments: Payments
+    reviews: FraudReviews
     shipments: Shipments
     operations: Operations
     outbox: Outbox

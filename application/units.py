@@ -62,6 +62,21 @@ async def react(uow: UnitOfWork, events: Iterable[ev.Event]) -> None:
             case ev.OrderDelivered(order_id=oid, customer_id=cid):
                 await notify(uow, cid, "order_delivered", order_id=oid)
                 await track(uow, cid, "Order Delivered", order_ref=oid)
+            case ev.PaymentRefunded(order_id=oid, customer_id=cid, amount_minor=a, currency=c):
+                await notify(uow, cid, "payment_refunded", order_id=oid, amount_minor=a,
+                             currency=c)
+                await track(uow, cid, "Order Refunded", order_ref=oid, amount_minor=a,
+                            currency=c)
+            case ev.DisputeOpened() as dispute:
+                await _open_dispute_incident(uow, dispute)
+            case ev.DisputeClosed(order_id=oid, payment_id=pid, outcome=outcome):
+                await uow.outbox.add("alert", {
+                    "severity": "warning", "source": "payments",
+                    "summary": f"the chargeback on order {oid} was {outcome}",
+                    "detail": {"order_id": oid, "payment_id": pid, "outcome": outcome}})
+            case ev.OrderCancelled(order_id=oid, customer_id=cid, reason=reason):
+                await notify(uow, cid, "order_cancelled", order_id=oid, reason=reason)
+                await track(uow, cid, "Order Cancelled", order_ref=oid, reason=reason)
 
 
 async def _request_shipments(uow: UnitOfWork, order_id: str) -> None:
@@ -73,6 +88,19 @@ async def _request_shipments(uow: UnitOfWork, order_id: str) -> None:
         shipment = Shipment(new_id("shp"), order_id, seller_id, order.carrier)
         await uow.shipments.add(shipment)
         await uow.outbox.add("shipment.create", {"shipment_id": shipment.id})
+
+
+async def _open_dispute_incident(uow: UnitOfWork, dispute: ev.DisputeOpened) -> None:
+    """A chargeback has a deadline for evidence: someone must assemble the bundle."""
+    detail = {"order_id": dispute.order_id, "payment_id": dispute.payment_id,
+              "amount_minor": dispute.amount_minor, "currency": dispute.currency,
+              "evidence_bundle": f"/v1/admin/orders/{dispute.order_id}/dispute-bundle"}
+    incident_id = await uow.incidents.open("chargeback", f"order:{dispute.order_id}", detail)
+    await uow.outbox.add("alert", {
+        "severity": "critical", "source": "payments",
+        "summary": f"chargeback opened on order {dispute.order_id}: answer with the evidence "
+                   "bundle before the network's deadline",
+        "detail": {"incident_id": incident_id, **detail}})
 
 
 async def _open_delivery_incident(uow: UnitOfWork, exc: ev.DeliveryExceptionRaised) -> None:

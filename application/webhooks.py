@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Protocol
@@ -11,6 +12,7 @@ from application.ports import (
     Carrier,
     Clock,
     InboundEvent,
+    InboxMessage,
     PaymentGateway,
     TaskQueue,
     UnitOfWork,
@@ -18,8 +20,9 @@ from application.ports import (
 )
 from application.shipping import Fulfilment
 from application.units import commit_and_dispatch
-from domain.errors import NotFound
+from domain.errors import InvalidSignature, NotFound
 from domain.evidence import EvidenceDraft
+from domain.payments import PaymentUpdate
 from domain.redaction import redact
 
 
@@ -55,6 +58,7 @@ class Webhooks:
         # What providers send can carry card data or secrets; we keep only a redacted copy.
         event = InboundEvent(verified.event_id, verified.kind, redact(verified.payload))
         async with self._uow() as uow:
+            await self._authenticate(uow, provider, verified)
             inbox_id = await uow.inbox.add(provider, event)
             if inbox_id is None:
                 return "duplicate"
@@ -68,6 +72,21 @@ class Webhooks:
         self._queue.dispatch_inbox(inbox_id)
         return "accepted"
 
+    async def _authenticate(self, uow: UnitOfWork, provider: str, event: InboundEvent) -> None:
+        """Callbacks that carry a per-payment secret instead of a signature (Toss deposit
+        callbacks) must carry the one the provider gave us for that payment."""
+        gateway = self._gateways.get(provider)
+        translated = gateway.translate_webhook(event) if gateway is not None else None
+        if translated is None or translated[1].callback_secret is None:
+            return
+        reference, update = translated
+        try:
+            payment = await self._payments.find_for_event(uow, provider, reference, update)
+        except NotFound:
+            raise InvalidSignature("the callback names no payment we know") from None
+        if not payment.accepts_callback_secret(update.callback_secret or ""):
+            raise InvalidSignature("the callback's secret does not match its payment")
+
     async def process(self, inbox_id: str) -> None:
         """Apply a stored callback; a second run of the same message does nothing."""
         async with self._uow() as uow:
@@ -75,18 +94,35 @@ class Webhooks:
             if message is None:
                 return
             event = InboundEvent(message.event_id, message.kind, message.payload)
-            try:
-                status = await self._apply(uow, message.provider, event)
-            except NotFound:
-                # Often the callback overtook our own record of the payment or shipment: retry.
-                # Past the grace period it never will match; stop, and tell the operators.
-                assert message.received_at is not None
-                if self._clock.now() - message.received_at < self._give_up_after:
-                    raise
-                status = "unmatched"
-                await self._report_unmatched(uow, inbox_id, message.provider, event)
-            await uow.inbox.complete(inbox_id, status)
-            await commit_and_dispatch(uow, self._queue)
+            hint = self._lookup_hint(message.provider, event)
+            if hint is None:
+                await self._settle(uow, inbox_id, message, event, None)
+                return
+            await uow.commit()
+        # An unsigned callback is only a hint: the provider's own answer is applied, asked
+        # outside any transaction.
+        reference, update = hint
+        looked_up = await self._gateways[message.provider].lookup(reference)
+        looked_up = dataclasses.replace(
+            looked_up, merchant_reference=looked_up.merchant_reference
+            or update.merchant_reference)
+        async with self._uow() as uow:
+            await self._settle(uow, inbox_id, message, event, looked_up)
+
+    async def _settle(self, uow: UnitOfWork, inbox_id: str, message: InboxMessage,
+                      event: InboundEvent, looked_up: PaymentUpdate | None) -> None:
+        try:
+            status = await self._apply(uow, message.provider, event, looked_up)
+        except NotFound:
+            # Often the callback overtook our own record of the payment or shipment: retry.
+            # Past the grace period it never will match; stop, and tell the operators.
+            assert message.received_at is not None
+            if self._clock.now() - message.received_at < self._give_up_after:
+                raise
+            status = "unmatched"
+            await self._report_unmatched(uow, inbox_id, message.provider, event)
+        await uow.inbox.complete(inbox_id, status)
+        await commit_and_dispatch(uow, self._queue)
 
     async def _report_unmatched(
         self, uow: UnitOfWork, inbox_id: str, provider: str, event: InboundEvent
@@ -99,12 +135,22 @@ class Webhooks:
             "detail": {"incident_id": incident_id, **detail},
         })
 
-    async def _apply(self, uow: UnitOfWork, provider: str, event: InboundEvent) -> str:
+    def _lookup_hint(self, provider: str, event: InboundEvent) -> tuple[str, PaymentUpdate] | None:
+        gateway = self._gateways.get(provider)
+        translated = gateway.translate_webhook(event) if gateway is not None else None
+        return translated if translated is not None and translated[1].needs_lookup else None
+
+    async def _apply(self, uow: UnitOfWork, provider: str, event: InboundEvent,
+                     looked_up: PaymentUpdate | None = None) -> str:
         if provider in self._gateways:
             translated = self._gateways[provider].translate_webhook(event)
             if translated is None:
                 return "ignored"
             reference, update = translated
+            if looked_up is not None:
+                update = looked_up
+            # The secret was checked on arrival; the stored copy holds only its mask.
+            update = dataclasses.replace(update, callback_secret=None)
             changed = await self._payments.apply_provider_event(uow, provider, reference, update)
             return "applied" if changed else "no_change"
         tracking = self._carriers[provider].translate_webhook(event)

@@ -6,13 +6,17 @@ counts attempts itself and, after the last one, opens an incident and alerts the
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import dramatiq
 
 from bootstrap import ACTOR_NAMES, Container
 
+log = logging.getLogger("mall.actors")
+
 SWEEP = "sweep_unfinished_work"
+RECONCILE = "reconcile_payments"
 
 
 def register(broker: dramatiq.Broker, container: Container) -> None:
@@ -33,9 +37,18 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
         await container.payments().expire_abandoned(
             timedelta(minutes=settings.payment_action_timeout_minutes()))
 
+    async def reconcile_payments() -> None:
+        """Ask the providers about payments stuck before a final answer (lost webhooks)."""
+        report = await container.payments().reconcile(
+            timedelta(minutes=settings.reconcile_after_minutes()))
+        if report["changed"] or report["unreachable"]:
+            log.info("reconciliation: %s", report)
+        await container.payments().refresh_fraud_model()
+
     dramatiq.actor(run_outbox_message, broker=broker, actor_name=ACTOR_NAMES["outbox"],
                    **retries)
     dramatiq.actor(process_inbox_message, broker=broker, actor_name=ACTOR_NAMES["inbox"],
                    **retries)
     # A missed sweep is made up by the next one: no retries.
     dramatiq.actor(sweep_unfinished_work, broker=broker, actor_name=SWEEP, max_retries=0)
+    dramatiq.actor(reconcile_payments, broker=broker, actor_name=RECONCILE, max_retries=0)

@@ -40,11 +40,18 @@ class EmbeddedWorker:
         self._worker.stop(timeout=5_000)
 
     def _sweep_forever(self) -> None:
-        interval = self._container.config.sweep_interval_seconds()
+        config = self._container.config
+        interval = config.sweep_interval_seconds()
+        every = max(1, round(config.reconcile_interval_seconds() / interval))
         sweep = self._broker.get_actor(actors.SWEEP)
+        reconcile = self._broker.get_actor(actors.RECONCILE)
+        ticks = 0
         while not self._stop.wait(interval):
+            ticks += 1
             try:
                 sweep.send()
+                if ticks % every == 0:
+                    reconcile.send()
             except Exception:  # the broker may be briefly away; the next tick tries again
                 log.warning("could not schedule the sweep; will retry", exc_info=True)
 

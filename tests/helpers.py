@@ -36,3 +36,20 @@ ORDER = {
     "carrier": "sandbox-express",
     "note": "please ring twice",
 }
+
+
+class RecordingLedger:
+    """An EvidenceLedger that keeps the drafts for the test to read."""
+
+    def __init__(self) -> None:
+        self.drafts: list[Any] = []
+
+    async def record(self, draft: Any) -> None:
+        self.drafts.append(draft)
+
+
+class NoAlerts:
+    """An AlertSink for tests in which no alert may fire."""
+
+    async def alert(self, alert: Any) -> None:
+        raise AssertionError(f"unexpected alert {alert}")

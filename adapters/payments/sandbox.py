@@ -2,7 +2,7 @@
 
 | token                                   | outcome                                            |
 |-----------------------------------------|----------------------------------------------------|
-| pm_sandbox_success                      | succeeded                                          |
+| pm_sandbox_success                      | captured (authorized only under manual capture)    |
 | pm_sandbox_decline_insufficient_funds   | failed: insufficient_funds                         |
 | pm_sandbox_decline_expired_card         | failed: expired_card                               |
 | pm_sandbox_decline                      | failed: card_declined                              |
@@ -12,12 +12,14 @@
 | pm_sandbox_unavailable                  | the provider is down: nothing is charged           |
 
 Like a real provider it keeps its own books (one charge per idempotency key, answered again on
-a repeat), and it reports outcomes by signed webhooks (`Sandbox-Signature`).
+a repeat; refunds never above what is left; disputes opened and decided from the sandbox
+pages), and it reports outcomes by signed webhooks (`Sandbox-Signature`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -27,20 +29,19 @@ from typing import Any
 from adapters.persistence.tables import SandboxCharge
 from adapters.sandbox_webhooks import SandboxWebhookSender
 from adapters.signing import verified_event
-from application.ports import EvidenceLedger, InboundEvent, PaymentRequest
+from application.ports import EvidenceLedger, InboundEvent, PaymentRequest, ProviderCall
 from domain.errors import ProviderUnavailable
 from domain.evidence import EvidenceDraft
-from domain.payments import PaymentStatus, PaymentUpdate
+from domain.failures import FailureReason
+from domain.payments import EventType, PaymentEvent, PaymentUpdate
 
 SIGNATURE_HEADER = "Sandbox-Signature"
 
-DECLINES = {
-    "insufficient_funds": "Your card was declined for insufficient funds. Use another card or "
-                          "payment method; retrying the same card will not help.",
-    "expired_card": "Your card has expired. Use another card; retrying will not help.",
-    "card_declined": "Your card was declined by its issuer. Try another card or contact your "
-                     "bank.",
-    "invalid_payment_method": "This payment method is not recognised. Choose another one.",
+FAILURES = {
+    "insufficient_funds": FailureReason.INSUFFICIENT_FUNDS,
+    "expired_card": FailureReason.EXPIRED_CARD,
+    "card_declined": FailureReason.DECLINED,
+    "invalid_payment_method": FailureReason.UNSUPPORTED_METHOD,
 }
 
 
@@ -62,6 +63,7 @@ def scenario_of(token: str) -> str:
 
 class SandboxGateway:
     name = "sandbox"
+    supports_manual_capture = True
 
     def __init__(
         self,
@@ -78,6 +80,9 @@ class SandboxGateway:
         self._stall, self._deposit_delay = stall_seconds, deposit_delay_seconds
         self._webhook_delay = webhook_delay_seconds
 
+    async def available(self) -> bool:
+        return True
+
     async def authorize(self, request: PaymentRequest) -> PaymentUpdate:
         existing = await SandboxCharge.select().where(
             SandboxCharge.idempotency_key == request.idempotency_key).first()
@@ -85,11 +90,13 @@ class SandboxGateway:
             return self._update(existing)
         scenario = scenario_of(request.method_token)
         if scenario == "unavailable":
-            raise ProviderUnavailable("the sandbox gateway is down (pm_sandbox_unavailable)")
+            raise ProviderUnavailable("the sandbox gateway is down (pm_sandbox_unavailable)",
+                                      request_sent=False)
         if scenario == "stall":
             await asyncio.sleep(self._stall)
+        settled = "succeeded" if request.capture else "authorized"
         status = {
-            "success": "succeeded", "stall": "succeeded", "action_required": "requires_action",
+            "success": settled, "stall": settled, "action_required": "requires_action",
             "virtual_account": "awaiting_deposit",
         }.get(scenario, "failed")
         row = SandboxCharge(
@@ -101,9 +108,7 @@ class SandboxGateway:
         inserted = await SandboxCharge.insert(row).on_conflict(
             target=SandboxCharge.idempotency_key, action="DO NOTHING").returning(
             SandboxCharge.reference)
-        stored = await SandboxCharge.select().where(
-            SandboxCharge.idempotency_key == request.idempotency_key).first()
-        assert stored is not None
+        stored = await self._charge(idempotency_key=request.idempotency_key)
         if inserted:
             await self._ledger.record(EvidenceDraft(
                 source=self.name, kind="provider.charge", subject=f"order:{request.order_id}",
@@ -114,55 +119,110 @@ class SandboxGateway:
             self._announce(stored)
         return self._update(stored)
 
+    @staticmethod
+    async def _charge(**where: str) -> dict[str, Any]:
+        (column, value), = where.items()
+        charge = await SandboxCharge.select().where(
+            getattr(SandboxCharge, column) == value).first()
+        if charge is None:
+            raise ProviderUnavailable(f"the sandbox knows no payment {value}")
+        return charge
+
     def _announce(self, charge: Mapping[str, Any]) -> None:
         """Webhooks a real gateway would send for this charge."""
         status = charge["status"]
         if status == "awaiting_deposit":
             self._webhooks.spawn(self._deposit_later(charge["reference"]))
-        elif status in ("succeeded", "failed"):
+        elif status in ("succeeded", "failed", "authorized"):
             self._webhooks.schedule([
-                (self._webhook_delay, self._event(f"payment.{status}", charge, status)),
+                (self._webhook_delay, self._event(f"payment.{status}", charge)),
             ])
 
     @staticmethod
-    def _event(kind: str, charge: Mapping[str, Any], status: str) -> dict[str, Any]:
+    def _event(kind: str, charge: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
         return {
-            "id": f"evt_{uuid.uuid4().hex}", "type": kind, "created": int(time.time()),
+            "id": f"evt_{uuid.uuid4().hex}", "type": kind, "created": time.time(),
             "data": {"reference": charge["reference"], "order_id": charge["order_id"],
-                     "status": status, "amount": charge["amount"],
+                     "status": charge["status"], "amount": charge["amount"],
                      "currency": charge["currency"],
-                     "failure_code": None if status != "failed" else charge["scenario"],
-                     "metadata": {"payment_id": charge["merchant_reference"]}},
+                     "failure_code": charge["scenario"] if charge["status"] == "failed"
+                     else None,
+                     "metadata": {"payment_id": charge["merchant_reference"]}, **extra},
         }
 
     def _update(self, charge: Mapping[str, Any]) -> PaymentUpdate:
-        status = PaymentStatus(charge["status"])
-        scenario, reference = charge["scenario"], charge["reference"]
-        if status == PaymentStatus.FAILED:
-            return PaymentUpdate(status, reference, scenario, DECLINES[scenario])
-        if status == PaymentStatus.REQUIRES_ACTION:
-            return PaymentUpdate(status, reference, next_action={
-                "type": "redirect_to_url",
-                "url": f"{self._base}/sandbox/3ds/{reference}",
-            })
-        if status == PaymentStatus.AWAITING_DEPOSIT:
-            created = datetime.fromtimestamp(charge["created_at"], UTC)
-            return PaymentUpdate(status, reference, deposit_account={
-                "bank": "Sandbox Bank",
-                "account_number": f"9900-{reference[-8:]}",
-                "holder": "MALL SANDBOX",
-                "amount": charge["amount"],
+        """Everything the sandbox knows about a charge, as facts."""
+        status, reference = charge["status"], charge["reference"]
+        created = float(charge["created_at"])
+        facts: list[PaymentEvent] = []
+        fields: dict[str, Any] = {"merchant_reference": charge["merchant_reference"] or None}
+        if status == "failed":
+            facts.append(PaymentEvent(EventType.FAILED, occurred_at=created))
+            fields["failure_code"] = FAILURES[charge["scenario"]].value
+        elif status == "requires_action":
+            facts.append(PaymentEvent(EventType.ACTION_REQUIRED, occurred_at=created))
+            fields["next_action"] = {"type": "redirect_to_url",
+                                     "url": f"{self._base}/sandbox/3ds/{reference}"}
+        elif status == "awaiting_deposit":
+            facts.append(PaymentEvent(EventType.DEPOSIT_REQUESTED, occurred_at=created))
+            fields["deposit_account"] = {
+                "bank": "Sandbox Bank", "account_number": f"9900-{reference[-8:]}",
+                "holder": "MALL SANDBOX", "amount": charge["amount"],
                 "currency": charge["currency"],
-                "expires_at": (created + timedelta(days=3)).isoformat(),
-            })
-        return PaymentUpdate(status, reference)
+                "expires_at": (datetime.fromtimestamp(created, UTC)
+                               + timedelta(days=3)).isoformat(),
+            }
+        elif status == "authorized":
+            facts.append(PaymentEvent(EventType.AUTHORIZED, occurred_at=created))
+        elif status == "cancelled":
+            facts.append(PaymentEvent(EventType.CANCELLED, occurred_at=created))
+        elif status == "succeeded":
+            facts.append(PaymentEvent(EventType.CAPTURED, charge["amount"], occurred_at=created))
+        for refund in json.loads(charge.get("refunds") or "[]"):
+            facts.append(PaymentEvent(EventType.REFUNDED, refund["amount"], refund["id"],
+                                      settles=refund.get("key", "")))
+        for dispute in json.loads(charge.get("disputes") or "[]"):
+            facts.append(PaymentEvent(EventType.DISPUTE_OPENED, dispute["amount"],
+                                      dispute["id"]))
+            if dispute["status"] in ("won", "lost"):
+                kind = EventType.DISPUTE_WON if dispute["status"] == "won" \
+                    else EventType.DISPUTE_LOST
+                facts.append(PaymentEvent(kind, dispute["amount"], dispute["id"]))
+        return PaymentUpdate(tuple(facts), reference, **fields)
+
+    async def capture(self, call: ProviderCall) -> PaymentUpdate:
+        await SandboxCharge.update({SandboxCharge.status: "succeeded"}).where(
+            (SandboxCharge.reference == call.provider_reference)
+            & (SandboxCharge.status == "authorized"))
+        return self._update(await self._charge(reference=call.provider_reference))
+
+    async def cancel(self, call: ProviderCall) -> PaymentUpdate:
+        await SandboxCharge.update({SandboxCharge.status: "cancelled"}).where(
+            (SandboxCharge.reference == call.provider_reference)
+            & SandboxCharge.status.is_in(["authorized", "requires_action", "awaiting_deposit"]))
+        return self._update(await self._charge(reference=call.provider_reference))
+
+    async def refund(self, call: ProviderCall) -> PaymentUpdate:
+        """Refund part of a charge; the same key refunds once; more than is left is refused."""
+        async with SandboxCharge._meta.db.transaction():
+            charge = await self._charge(reference=call.provider_reference)
+            refunds = json.loads(charge["refunds"])
+            if not any(r.get("key") == call.idempotency_key for r in refunds):
+                left = charge["amount"] - sum(r["amount"] for r in refunds)
+                if charge["status"] != "succeeded" or call.amount.amount > left:
+                    update = self._update(charge)
+                    return PaymentUpdate(
+                        (*update.events,
+                         PaymentEvent(EventType.REFUND_FAILED, reference=call.idempotency_key)),
+                        update.provider_reference, failure_code="invalid_request")
+                refunds.append({"id": f"sbx_re_{uuid.uuid4().hex[:16]}",
+                                "amount": call.amount.amount, "key": call.idempotency_key})
+                await SandboxCharge.update({SandboxCharge.refunds: json.dumps(refunds)}).where(
+                    SandboxCharge.reference == call.provider_reference)
+        return self._update(await self._charge(reference=call.provider_reference))
 
     async def lookup(self, provider_reference: str) -> PaymentUpdate:
-        charge = await SandboxCharge.select().where(
-            SandboxCharge.reference == provider_reference).first()
-        if charge is None:
-            raise ProviderUnavailable(f"the sandbox knows no payment {provider_reference}")
-        return self._update(charge)
+        return self._update(await self._charge(reference=provider_reference))
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> InboundEvent:
         return verified_event(headers.get(SIGNATURE_HEADER), body, self._secrets,
@@ -170,20 +230,33 @@ class SandboxGateway:
 
     def translate_webhook(self, event: InboundEvent) -> tuple[str, PaymentUpdate] | None:
         data = event.payload.get("data")
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or not data.get("reference"):
             return None
-        status = {
-            "payment.succeeded": PaymentStatus.SUCCEEDED,
-            "virtual_account.deposited": PaymentStatus.SUCCEEDED,
-            "payment.failed": PaymentStatus.FAILED,
-        }.get(event.kind)
-        if status is None or not data.get("reference"):
-            return None
-        code = data.get("failure_code")
+        reference = str(data["reference"])
+        created = event.payload.get("created")
+        when = float(created) if isinstance(created, int | float) else None
         metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-        return data["reference"], PaymentUpdate(
-            status, data["reference"], code, DECLINES.get(code) if code else None,
-            merchant_reference=metadata.get("payment_id") or None)
+        fields: dict[str, Any] = {"merchant_reference": metadata.get("payment_id") or None}
+        amount = data.get("amount") if isinstance(data.get("amount"), int) else None
+        dispute = str(data.get("dispute_id") or "")
+        facts = {
+            "payment.succeeded": [PaymentEvent(EventType.CAPTURED, amount, occurred_at=when)],
+            "virtual_account.deposited": [
+                PaymentEvent(EventType.CAPTURED, amount, occurred_at=when)],
+            "payment.authorized": [PaymentEvent(EventType.AUTHORIZED, amount, occurred_at=when)],
+            "payment.failed": [PaymentEvent(EventType.FAILED, occurred_at=when)],
+            "dispute.created": [PaymentEvent(EventType.DISPUTE_OPENED, amount, dispute)],
+            "dispute.won": [PaymentEvent(EventType.DISPUTE_OPENED, amount, dispute),
+                            PaymentEvent(EventType.DISPUTE_WON, amount, dispute)],
+            "dispute.lost": [PaymentEvent(EventType.DISPUTE_OPENED, amount, dispute),
+                             PaymentEvent(EventType.DISPUTE_LOST, amount, dispute)],
+        }.get(event.kind)
+        if facts is None:
+            return None
+        if event.kind == "payment.failed":
+            fields["failure_code"] = FAILURES.get(
+                str(data.get("failure_code")), FailureReason.DECLINED).value
+        return reference, PaymentUpdate(tuple(facts), reference, **fields)
 
     async def _deposit_later(self, reference: str) -> None:
         await asyncio.sleep(self._deposit_delay)
@@ -203,8 +276,32 @@ class SandboxGateway:
         ).returning(SandboxCharge.reference)
         if not moved:
             return False
+        charge = await self._charge(reference=reference)
+        self._webhooks.spawn(self._webhooks.deliver(self._event(event_type, charge)))
+        return True
+
+    async def dispute(self, reference: str, outcome: str | None = None) -> bool:
+        """The card holder disputes the charge (outcome None), or the network decides it
+        ("won" / "lost"): the sandbox books it and calls us back."""
         charge = await SandboxCharge.select().where(SandboxCharge.reference == reference).first()
-        assert charge is not None
-        self._webhooks.spawn(self._webhooks.deliver(
-            self._event(event_type, charge, "succeeded")))
+        if charge is None or charge["status"] != "succeeded":
+            return False
+        disputes = json.loads(charge["disputes"])
+        if outcome is None:
+            if any(d["status"] == "open" for d in disputes):
+                return False
+            left = charge["amount"] - sum(r["amount"] for r in json.loads(charge["refunds"]))
+            disputes.append({"id": f"sbx_dp_{uuid.uuid4().hex[:16]}", "amount": left,
+                             "status": "open"})
+        else:
+            open_ones = [d for d in disputes if d["status"] == "open"]
+            if not open_ones:
+                return False
+            open_ones[0]["status"] = outcome
+        await SandboxCharge.update({SandboxCharge.disputes: json.dumps(disputes)}).where(
+            SandboxCharge.reference == reference)
+        current = disputes[-1] if outcome is None else open_ones[0]
+        self._webhooks.spawn(self._webhooks.deliver(self._event(
+            "dispute.created" if outcome is None else f"dispute.{outcome}", charge,
+            dispute_id=current["id"], amount=current["amount"])))
         return True

@@ -10,13 +10,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.persistence import tables as t
-from application.ports import Clock, IdempotencyRecord, InboundEvent, InboxMessage, OutboxMessage
+from application.ports import (
+    Clock,
+    FraudReview,
+    IdempotencyRecord,
+    InboundEvent,
+    InboxMessage,
+    OutboxMessage,
+)
 from domain.customers import Customer, Role
 from domain.evidence import EvidenceDraft, EvidenceRecord, seal
 from domain.money import Money
 from domain.operations import Operation, OperationStatus
 from domain.orders import Order, OrderLine, OrderStatus, ShippingAddress
-from domain.payments import Payment, PaymentStatus
+from domain.payments import UNSETTLED, Payment, PaymentEvent, PaymentStatus
 from domain.shipments import Shipment, ShipmentStatus
 
 
@@ -41,6 +48,7 @@ class CustomerRepository:
         inserted = await t.Customer.insert(t.Customer(
             id=customer.id, email=customer.email, password_hash=customer.password_hash,
             role=customer.role.value, created_at=_iso(customer.created_at),
+            identity_verified=customer.identity_verified,
         )).on_conflict(target=t.Customer.email, action="DO NOTHING").returning(t.Customer.id)
         return bool(inserted)
 
@@ -49,13 +57,25 @@ class CustomerRepository:
         if row is None:
             return None
         return Customer(row["id"], row["email"], row["password_hash"], Role(row["role"]),
-                        _dt(row["created_at"]))
+                        _dt(row["created_at"]), bool(row["identity_verified"]))
 
     async def get(self, customer_id: str) -> Customer | None:
         return self._from(await t.Customer.select().where(t.Customer.id == customer_id).first())
 
     async def by_email(self, email: str) -> Customer | None:
         return self._from(await t.Customer.select().where(t.Customer.email == email).first())
+
+    async def set_identity_verified(self, customer_id: str, verified: bool) -> None:
+        await t.Customer.update({t.Customer.identity_verified: verified}).where(
+            t.Customer.id == customer_id)
+
+    async def record_login_failure(self, customer_id: str, at: datetime) -> None:
+        await t.LoginFailure.insert(t.LoginFailure(customer_id=customer_id, at=at.timestamp()))
+
+    async def login_failures_since(self, customer_id: str, since: datetime) -> int:
+        return int(await t.LoginFailure.count().where(
+            (t.LoginFailure.customer_id == customer_id) & (t.LoginFailure.at >= since.timestamp())
+        ))
 
 
 class OrderRepository:
@@ -67,7 +87,7 @@ class OrderRepository:
     def _values(order: Order) -> dict[Any, Any]:
         return {
             t.Order.status: order.status.value,
-            t.Order.version: order.version + 1,
+            t.Order.held_for_review: order.held_for_review,
         }
 
     async def add(self, order: Order) -> None:
@@ -85,7 +105,8 @@ class OrderRepository:
                 "city": address.city, "postal_code": address.postal_code,
                 "country": address.country,
             }),
-            created_at=_iso(order.created_at), version=0,
+            created_at=_iso(order.created_at), total=order.total.amount,
+            held_for_review=order.held_for_review,
         ))
 
     @staticmethod
@@ -100,7 +121,7 @@ class OrderRepository:
             ],
             shipping_address=ShippingAddress(**json.loads(row["shipping_address"])),
             carrier=row["carrier"], note=row["note"], status=OrderStatus(row["status"]),
-            created_at=_dt(row["created_at"]), version=row["version"],
+            created_at=_dt(row["created_at"]), held_for_review=bool(row["held_for_review"]),
         )
 
     async def get(self, order_id: str) -> Order | None:
@@ -109,7 +130,13 @@ class OrderRepository:
 
     async def save(self, order: Order) -> None:
         await t.Order.update(self._values(order)).where(t.Order.id == order.id)
-        order.version += 1
+
+    async def paid_totals(self, limit: int) -> list[tuple[str, int]]:
+        """(currency, total) of the latest orders whose money was taken, for risk models."""
+        rows = await t.Order.select(t.Order.currency, t.Order.total).where(
+            t.Order.status.is_in(["paid", "shipped", "delivered", "partially_refunded"])
+        ).order_by(t.Order.created_at, ascending=False).limit(limit)
+        return [(row["currency"], int(row["total"])) for row in rows]
 
     async def of_customer(
         self, customer_id: str, limit: int, before: str | None = None
@@ -123,6 +150,9 @@ class OrderRepository:
 
 
 class PaymentRepository:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
     @staticmethod
     def _row(payment: Payment) -> dict[str, Any]:
         return {
@@ -131,34 +161,47 @@ class PaymentRepository:
             "amount": payment.amount.amount, "currency": payment.amount.currency,
             "method": payment.method, "idempotency_key": payment.idempotency_key,
             "status": payment.status.value, "failure_code": payment.failure_code,
-            "failure_message": payment.failure_message,
             "next_action": _dump(payment.next_action) if payment.next_action else None,
             "deposit_account": _dump(payment.deposit_account) if payment.deposit_account else None,
+            "callback_secret_hash": payment.callback_secret_hash, "capture": payment.capture,
             "history": _dump(payment.history), "created_at": _iso(payment.created_at),
         }
 
-    @staticmethod
-    def _from(row: dict[str, Any] | None) -> Payment | None:
-        if row is None:
-            return None
-        return Payment(
+    async def _hydrate(self, rows: list[dict[str, Any]]) -> list[Payment]:
+        if not rows:
+            return []
+        events = await t.PaymentEvent.select(t.PaymentEvent.payment_id, t.PaymentEvent.body).where(
+            t.PaymentEvent.payment_id.is_in([row["id"] for row in rows])
+        ).order_by(t.PaymentEvent.seq)
+        log: dict[str, list[PaymentEvent]] = {}
+        for event in events:
+            log.setdefault(event["payment_id"], []).append(
+                PaymentEvent.from_dict(json.loads(event["body"])))
+        return [Payment(
             id=row["id"], order_id=row["order_id"], customer_id=row["customer_id"],
             provider=row["provider"], amount=Money(row["amount"], row["currency"]),
             method=row["method"], idempotency_key=row["idempotency_key"],
             status=PaymentStatus(row["status"]), provider_reference=row["provider_reference"],
-            failure_code=row["failure_code"], failure_message=row["failure_message"],
-            next_action=_load(row["next_action"]), deposit_account=_load(row["deposit_account"]),
+            failure_code=row["failure_code"], next_action=_load(row["next_action"]),
+            deposit_account=_load(row["deposit_account"]),
+            callback_secret_hash=row["callback_secret_hash"], capture=row["capture"],
             created_at=_dt(row["created_at"]), history=json.loads(row["history"]),
-        )
+            events=log.get(row["id"], []),
+        ) for row in rows]
+
+    async def _one(self, row: dict[str, Any] | None) -> Payment | None:
+        found = await self._hydrate([row] if row else [])
+        return found[0] if found else None
 
     async def add(self, payment: Payment) -> None:
         await t.Payment.insert(t.Payment(**self._row(payment)))
+        await self._append_events(payment)
 
     async def get(self, payment_id: str) -> Payment | None:
-        return self._from(await t.Payment.select().where(t.Payment.id == payment_id).first())
+        return await self._one(await t.Payment.select().where(t.Payment.id == payment_id).first())
 
     async def by_reference(self, provider: str, reference: str) -> Payment | None:
-        return self._from(await t.Payment.select().where(
+        return await self._one(await t.Payment.select().where(
             (t.Payment.provider == provider) & (t.Payment.provider_reference == reference)
         ).first())
 
@@ -167,18 +210,76 @@ class PaymentRepository:
         del row["id"]
         await t.Payment.update({getattr(t.Payment, k): v for k, v in row.items()}).where(
             t.Payment.id == payment.id)
+        await self._append_events(payment)
+
+    async def _append_events(self, payment: Payment) -> None:
+        """Append the facts learned since loading; the log itself is never rewritten."""
+        if not payment.new_events:
+            return
+        first = len(payment.events) - len(payment.new_events)
+        now = self._clock.now().isoformat()
+        await t.PaymentEvent.insert(*[t.PaymentEvent(
+            dedupe_key=f"{payment.id}|{event.key}", payment_id=payment.id, seq=first + index,
+            body=_dump(event.as_dict()), recorded_at=now,
+        ) for index, event in enumerate(payment.new_events)])
+        payment.new_events.clear()
 
     async def of_order(self, order_id: str) -> list[Payment]:
         rows = await t.Payment.select().where(t.Payment.order_id == order_id).order_by(
             t.Payment.created_at)
-        return [p for p in map(self._from, rows) if p is not None]
+        return await self._hydrate(rows)
 
     async def waiting_on_customer(self, created_before: datetime, limit: int) -> list[Payment]:
         rows = await t.Payment.select().where(
             t.Payment.status.is_in(["awaiting_deposit", "requires_action"])
             & (t.Payment.created_at < created_before.isoformat())
         ).order_by(t.Payment.created_at).limit(limit)
-        return [p for p in map(self._from, rows) if p is not None]
+        return await self._hydrate(rows)
+
+    async def unsettled(self, created_before: datetime, limit: int) -> list[Payment]:
+        rows = await t.Payment.select().where(
+            t.Payment.status.is_in([s.value for s in UNSETTLED])
+            & (t.Payment.created_at < created_before.isoformat())
+        ).order_by(t.Payment.created_at).limit(limit)
+        return await self._hydrate(rows)
+
+    async def failures_of_customer(self, customer_id: str, since: datetime) -> int:
+        return int(await t.Payment.count().where(
+            (t.Payment.customer_id == customer_id) & (t.Payment.status == "failed")
+            & (t.Payment.created_at >= since.isoformat())
+        ))
+
+
+class FraudReviewRepository:
+    @staticmethod
+    def _from(row: dict[str, Any]) -> FraudReview:
+        return FraudReview(
+            order_id=row["order_id"], customer_id=row["customer_id"], score=row["score"],
+            reasons=json.loads(row["reasons"]), status=row["status"],
+            opened_at=datetime.fromisoformat(row["opened_at"]),
+            decided_at=_dt(row["decided_at"]), decided_by=row["decided_by"], note=row["note"])
+
+    async def add(self, review: FraudReview) -> None:
+        await t.FraudReview.insert(t.FraudReview(
+            order_id=review.order_id, customer_id=review.customer_id, score=review.score,
+            reasons=_dump(review.reasons), status=review.status,
+            opened_at=review.opened_at.isoformat(), note=review.note,
+        )).on_conflict(target=t.FraudReview.order_id, action="DO NOTHING")
+
+    async def get(self, order_id: str) -> FraudReview | None:
+        row = await t.FraudReview.select().where(t.FraudReview.order_id == order_id).first()
+        return self._from(row) if row else None
+
+    async def save(self, review: FraudReview) -> None:
+        await t.FraudReview.update({
+            t.FraudReview.status: review.status, t.FraudReview.decided_at: _iso(review.decided_at),
+            t.FraudReview.decided_by: review.decided_by, t.FraudReview.note: review.note,
+        }).where(t.FraudReview.order_id == review.order_id)
+
+    async def pending(self, limit: int) -> list[FraudReview]:
+        rows = await t.FraudReview.select().where(t.FraudReview.status == "pending").order_by(
+            t.FraudReview.opened_at).limit(limit)
+        return [self._from(row) for row in rows]
 
 
 class ShipmentRepository:

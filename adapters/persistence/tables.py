@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from piccolo.columns import (
     BigInt,
+    Boolean,
     DoublePrecision,
     Integer,
     Text,
@@ -19,6 +20,14 @@ class Customer(Table, tablename="customer"):
     password_hash = Text()
     role = Varchar(length=16, default="customer")
     created_at = Varchar(length=40)
+    identity_verified = Boolean(default=False)  # KYC: a verified real-name identity
+
+
+class LoginFailure(Table, tablename="login_failure"):
+    """Failed sign-ins, a fraud signal; kept 30 days (no address, no password)."""
+
+    customer_id = Varchar(length=40, index=True)
+    at = DoublePrecision(index=True)
 
 
 class Order(Table, tablename="orders"):
@@ -31,7 +40,8 @@ class Order(Table, tablename="orders"):
     lines = Text()
     shipping_address = Text()
     created_at = Varchar(length=40)
-    version = Integer(default=0)
+    total = BigInt(default=0)  # minor units, for statistics over orders
+    held_for_review = Boolean(default=False)
 
 
 class Payment(Table, tablename="payment"):
@@ -46,11 +56,36 @@ class Payment(Table, tablename="payment"):
     idempotency_key = Varchar(length=320)
     status = Varchar(length=32)
     failure_code = Varchar(length=64, null=True, default=None)
-    failure_message = Text(null=True, default=None)
     next_action = Text(null=True, default=None)
     deposit_account = Text(null=True, default=None)
+    callback_secret_hash = Varchar(length=64, null=True, default=None)
+    capture = Varchar(length=16, default="automatic")
     history = Text(default="[]")
-    created_at = Varchar(length=40)
+    created_at = Varchar(length=40, index=True)
+
+
+class PaymentEvent(Table, tablename="payment_event"):
+    """The payment's append-only log of provider facts; amounts and status derive from it."""
+
+    dedupe_key = Varchar(length=400, unique=True)  # "{payment id}|{event key}"
+    payment_id = Varchar(length=40, index=True)
+    seq = Integer()
+    body = Text()
+    recorded_at = Varchar(length=40)
+
+
+class FraudReview(Table, tablename="fraud_review"):
+    """An order the fraud screen held for a human decision."""
+
+    order_id = Varchar(length=40, primary_key=True)
+    customer_id = Varchar(length=40)
+    score = DoublePrecision()
+    reasons = Text()
+    status = Varchar(length=16, index=True)  # pending | approved | rejected
+    opened_at = Varchar(length=40)
+    decided_at = Varchar(length=40, null=True, default=None)
+    decided_by = Varchar(length=40, null=True, default=None)
+    note = Text(default="")
 
 
 class Shipment(Table, tablename="shipment"):
@@ -159,6 +194,8 @@ class SandboxCharge(Table, tablename="sandbox_charge"):
     order_id = Varchar(length=40)
     merchant_reference = Varchar(length=40, default="")  # our payment id, echoed in webhooks
     created_at = DoublePrecision()
+    refunds = Text(default="[]")  # [{"id", "amount", "key"}]
+    disputes = Text(default="[]")  # [{"id", "amount", "status"}]
 
 
 class SandboxParcel(Table, tablename="sandbox_parcel"):
@@ -172,6 +209,7 @@ class SandboxParcel(Table, tablename="sandbox_parcel"):
 
 
 ALL_TABLES: list[type[Table]] = [
-    Customer, Order, Payment, Shipment, Operation, OutboxMessage, InboxMessage, IdempotencyKey,
+    Customer, LoginFailure, Order, Payment, PaymentEvent, FraudReview, Shipment, Operation,
+    OutboxMessage, InboxMessage, IdempotencyKey,
     EvidenceRecord, EvidenceHead, Incident, NotificationLog, SandboxCharge, SandboxParcel,
 ]

@@ -17,7 +17,8 @@ class PiccoloUnitOfWork:
         self.new_outbox_ids: list[str] = []
         self.customers = r.CustomerRepository()
         self.orders = r.OrderRepository()
-        self.payments = r.PaymentRepository()
+        self.payments = r.PaymentRepository(clock)
+        self.reviews = r.FraudReviewRepository()
         self.shipments = r.ShipmentRepository()
         self.operations = r.OperationRepository()
         self.outbox = r.OutboxRepository(self.new_outbox_ids)

@@ -9,7 +9,7 @@ import uuid
 
 from aiohttp import web
 
-from domain.errors import DomainError
+from domain.errors import DomainError, ProviderUnavailable
 from domain.redaction import redact_card_numbers
 from entrypoints.http.api import BadRequest
 
@@ -17,11 +17,21 @@ log = logging.getLogger("mall.http")
 SUPPORT = "If this keeps happening, contact support@mall.example and quote the instance id."
 
 
+def problem_body(exc: DomainError) -> dict[str, object]:
+    body: dict[str, object] = {
+        "type": f"/problems/{exc.code}", "title": type(exc).__name__, "status": exc.status,
+        "detail": exc.detail, "retryable": exc.retryable,
+    }
+    if isinstance(exc, ProviderUnavailable) and exc.alternatives:
+        body["alternatives"] = exc.alternatives  # other gateways that can take the payment
+    return body
+
+
 def problem(status: int, code: str, title: str, detail: str, *, retryable: bool,
-            instance: str) -> web.Response:
+            instance: str, **extra: object) -> web.Response:
     body = {
         "type": f"/problems/{code}", "title": title, "status": status, "detail": detail,
-        "retryable": retryable, "instance": instance,
+        "retryable": retryable, "instance": instance, **extra,
     }
     return web.Response(status=status, text=json.dumps(body),
                         content_type="application/problem+json")
@@ -46,8 +56,10 @@ async def problems_middleware(request: web.Request, handler):  # type: ignore[no
             raise BadRequest("the address contains a NUL character")
         response = await handler(request)
     except DomainError as exc:
+        body = problem_body(exc)
         return problem(exc.status, exc.code, type(exc).__name__, exc.detail,
-                       retryable=exc.retryable, instance=instance)
+                       retryable=exc.retryable, instance=instance,
+                       **{k: v for k, v in body.items() if k == "alternatives"})
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -52,3 +52,27 @@ async def sandbox_authorize(request: web.Request) -> web.Response:
         code_challenge=query["code_challenge"], redirect_uri=redirect_uri)
     back = urlencode({"code": code, "state": query["state"], "iss": c.config.base_url()})
     raise web.HTTPFound(f"{redirect_uri}?{back}")
+
+
+@table.add("POST", "/sandbox/payments/{reference}/dispute",
+           "Sandbox: the card holder disputes the charge (then /won or /lost decides it)",
+           responses={200: None, 404: None}, auth=None, params=[REFERENCE])
+async def sandbox_dispute(request: web.Request) -> web.Response:
+    if not await container(request).sandbox_gateway().dispute(request.match_info["reference"]):
+        raise NotFound("no captured sandbox payment without an open dispute has this reference")
+    return json_response({"status": "disputed"})
+
+
+@table.add("POST", "/sandbox/payments/{reference}/dispute/{outcome}",
+           "Sandbox: the card network decides the open dispute (outcome: won or lost)",
+           responses={200: None, 404: None}, auth=None,
+           params=[REFERENCE, {"name": "outcome", "in": "path", "required": True,
+                               "schema": {"type": "string", "enum": ["won", "lost"]}}])
+async def sandbox_dispute_outcome(request: web.Request) -> web.Response:
+    outcome = request.match_info["outcome"]
+    if outcome not in ("won", "lost"):
+        raise BadRequest("the outcome is won or lost")
+    if not await container(request).sandbox_gateway().dispute(
+            request.match_info["reference"], outcome):
+        raise NotFound("no open sandbox dispute on a payment with this reference")
+    return json_response({"status": outcome})

@@ -66,15 +66,44 @@ class OrderLineOut(BaseModel):
     line_total: int
 
 
+class FailureOut(BaseModel):
+    reason: str
+    retryable: bool
+    contact: Literal["bank", "support", "none"]
+    message: str
+
+
 class PaymentOut(BaseModel):
+    """A payment attempt; its amounts derive from `events`, the provider's facts."""
+
     id: str
     provider: str
+    method: str
     status: str
     amount: int
+    currency: str
+    authorized: int
+    captured: int
+    refunded: int
+    refund_pending: int
+    disputed: int
+    dispute_lost: int
+    net: int
     failure_code: str | None
-    failure_message: str | None
+    failure: FailureOut | None = None
     next_action: dict[str, Any] | None
     deposit_account: dict[str, Any] | None
+    events: list[dict[str, Any]]
+
+
+class MoneyOut(BaseModel):
+    currency: str
+    captured: int
+    refunded: int
+    refund_pending: int
+    disputed: int
+    dispute_lost: int
+    net: int
 
 
 class ShipmentOut(BaseModel):
@@ -97,6 +126,8 @@ class OrderOut(BaseModel):
     lines: list[OrderLineOut]
     shipping_address: AddressIn
     payments: list[PaymentOut] | None = None
+    money: MoneyOut | None = None
+    review: Literal["pending"] | None = None
     shipments: list[ShipmentOut] | None = None
 
 
@@ -105,14 +136,23 @@ class OrderList(BaseModel):
     next_cursor: str | None
 
 
-_TOKEN = re.compile(r"^[A-Za-z0-9_]+$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 class PaymentIn(Strict):
     payment_method: str = Field(
-        min_length=3, max_length=100, examples=["pm_sandbox_success"],
-        description="a payment-method token from the provider's payment form; never card data",
+        min_length=3, max_length=200, examples=["pm_sandbox_success"],
+        description="a payment-method token from the provider's payment form (Stripe pm_..., "
+                    "Toss paymentKey); never card data",
     )
+    method: Literal["card", "virtual_account"] | None = Field(
+        None, description="what the token pays with; guessed from the token when absent")
+    provider: str | None = Field(
+        None, max_length=40, pattern=r"^[a-z0-9-]+$",
+        description="a gateway among the eligible ones, e.g. the alternative offered when the "
+                    "routed one is unavailable")
+    billing_country: str | None = Field(None, min_length=2, max_length=2,
+                                        pattern=r"^[A-Za-z]{2}$")
 
     @field_validator("payment_method")
     @classmethod
@@ -133,6 +173,59 @@ class OperationOut(BaseModel):
     still_processing: bool
     elapsed_seconds: float
     result: dict[str, Any] | None
+
+
+class RefundIn(Strict):
+    amount: int | None = Field(None, ge=1, le=10**13,
+                               description="minor units; absent: all that is still refundable")
+    reason: str = Field("", max_length=200)
+
+
+class RefundOut(MoneyOut):
+    refund_id: str
+    status: Literal["refunded", "pending", "failed"]
+    message: str
+    order_id: str
+    order_status: str
+    payments: list[PaymentOut]
+
+
+class ReviewOut(BaseModel):
+    order_id: str
+    customer_id: str
+    score: float
+    reasons: list[str]
+    status: Literal["pending", "approved", "rejected"]
+    opened_at: str
+    decided_at: str | None
+    decided_by: str | None
+    note: str
+
+
+class ReviewList(BaseModel):
+    reviews: list[ReviewOut]
+
+
+class ReviewDecisionIn(Strict):
+    decision: Literal["approve", "reject"]
+    note: str = Field("", max_length=500)
+
+
+class ReconciliationOut(BaseModel):
+    checked: int
+    changed: int
+    unreachable: int
+
+
+class DisputeBundleOut(BaseModel):
+    """Everything about an order a card network asks for, with the provenance of each piece."""
+
+    order: dict[str, Any]
+    payments: list[PaymentOut]
+    shipments: list[dict[str, Any]]
+    evidence: list[dict[str, Any]]
+    chain: dict[str, Any]
+    generated_at: str
 
 
 class WebhookAck(BaseModel):

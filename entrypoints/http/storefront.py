@@ -8,7 +8,9 @@ from aiohttp import web
 
 from application.idempotency import IdempotencyGuard
 from application.ordering import LineInput, PlaceOrder
+from application.payments import PaymentChoice
 from domain.errors import DomainError
+from domain.failures import preferred_language
 from entrypoints.http import schemas as s
 from entrypoints.http.api import (
     BadRequest,
@@ -19,6 +21,7 @@ from entrypoints.http.api import (
     parse,
     read_body,
 )
+from entrypoints.http.problems import problem_body
 
 table = RouteTable("storefront")
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -101,8 +104,12 @@ async def list_orders(request: web.Request) -> web.Response:
            responses={200: s.OrderOut, 404: None}, params=[ID])
 async def get_order(request: web.Request) -> web.Response:
     customer = await current_customer(request)
-    view = await container(request).ordering().get(customer.id, request.match_info["id"])
-    return json_response(view)
+    language = preferred_language(request.headers.get("Accept-Language"))
+    view = await container(request).ordering().get(customer.id, request.match_info["id"],
+                                                   language)
+    response = json_response(view)
+    response.headers["Content-Language"] = language
+    return response
 
 
 @table.add("POST", "/v1/orders/{id}/payments", "Pay for an order (idempotent)",
@@ -127,14 +134,18 @@ async def pay_order(request: web.Request) -> web.Response:
                             headers={"Idempotent-Replayed": "true"})
     try:
         body = parse(s.PaymentIn, raw)
-        started = await container(request).payments().start(
+        c = container(request)
+        ip_country = request.headers.get(c.config.client_country_header(), "").strip()
+        started = await c.payments().start(
             customer_id=customer.id, order_id=request.match_info["id"],
             method_token=body.payment_method,
+            choice=PaymentChoice(
+                body.payment_method, method=body.method, provider=body.provider,
+                billing_country=body.billing_country.upper() if body.billing_country else None,
+                ip_country=ip_country.upper() if len(ip_country) == 2 else None),
         )
     except DomainError as exc:
-        problem = {"type": f"/problems/{exc.code}", "title": type(exc).__name__,
-                   "status": exc.status, "detail": exc.detail, "retryable": exc.retryable}
-        await guard.finish(customer.id, key, exc.status, problem)
+        await guard.finish(customer.id, key, exc.status, problem_body(exc))
         raise
     except BaseException:
         await guard.finish(customer.id, key, 500, None)

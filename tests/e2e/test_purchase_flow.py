@@ -40,7 +40,7 @@ async def test_register_login_order_pay_ship_deliver_notify_track_and_verify(
         return view if view["status"] == "delivered" else None
 
     final = await eventually(delivered, timeout=30, what="the order to be delivered")
-    assert final["payments"][0]["status"] == "succeeded"
+    assert final["payments"][0]["status"] == "captured"
     assert [s["seller_id"] for s in final["shipments"]] == ["seller-a", "seller-b"]
     assert all(s["status"] == "delivered" and s["tracking_number"] for s in final["shipments"])
 
@@ -102,7 +102,7 @@ async def test_card_payment_succeeds_at_once(shop: Any) -> None:
     status, operation = await shop.pay(auth, order["id"], "pm_sandbox_success")
     assert status == 200
     assert operation["status"] == "succeeded"
-    assert operation["result"]["status"] == "succeeded"
+    assert operation["result"]["status"] == "captured"
     assert operation["message"].startswith("Payment succeeded")
     view = await shop.order(auth, order["id"])
     assert view["status"] in ("paid", "shipped", "delivered")

@@ -171,7 +171,7 @@ async def test_a_slow_provider_gives_202_then_updates_until_the_end(shop_factory
     slow_updates = [e for e in events if e["still_processing"]]
     assert len(slow_updates) >= 2, "a slow operation keeps sending updates"
     order_view = await shop.order(auth, order["id"])
-    assert order_view["payments"][0]["status"] == "succeeded"
+    assert order_view["payments"][0]["status"] == "captured"
 
 
 async def test_another_customers_operation_is_a_404(shop: Any) -> None:
@@ -207,7 +207,7 @@ async def test_a_provider_that_stays_down_fails_the_payment_with_advice(
         return view if view["status"] == "failed" else None
 
     view = await eventually(failed, timeout=30, what="the payment to give up")
-    assert view["result"]["failure_code"] == "provider-unavailable"
+    assert view["result"]["failure_code"] == "provider_unavailable"
     assert "did not go through" in view["message"] and "Try again" in view["message"]
     assert (await shop.order(auth, order["id"]))["status"] == "pending_payment"
 

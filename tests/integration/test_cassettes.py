@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import vcr
 
 from adapters.http import OutboundHttp
 from adapters.messaging.segment import SegmentAnalyticsSink
 from application.ports import AnalyticsEvent
-from domain.evidence import EvidenceDraft
+from tests.helpers import NoAlerts, RecordingLedger
 
 CASSETTES = str(Path(__file__).parent.parent / "cassettes")
 RECORDED_URL = "http://127.0.0.1:18765"
@@ -26,17 +25,7 @@ def segment_vcr(record_mode: str = "none") -> vcr.VCR:
     )
 
 
-class Ledger:
-    def __init__(self) -> None:
-        self.drafts: list[EvidenceDraft] = []
-
-    async def record(self, draft: EvidenceDraft) -> None:
-        self.drafts.append(draft)
-
-
-class Alerts:
-    async def alert(self, alert: Any) -> None:
-        raise AssertionError(f"unexpected alert {alert}")
+Ledger, Alerts = RecordingLedger, NoAlerts
 
 
 async def track_once(url: str, write_key: str, when: datetime) -> Ledger:

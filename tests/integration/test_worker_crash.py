@@ -81,7 +81,7 @@ async def test_a_killed_worker_leaves_the_job_to_finish_once_after_restart(
         async def succeeded() -> bool:
             row = await Payment.select(Payment.status).where(
                 Payment.id == started.payment_id).first()
-            return row["status"] == "succeeded"
+            return row["status"] == "captured"
 
         await eventually(succeeded, timeout=60, what="the restarted worker to finish the job")
         await asyncio.sleep(2.0)  # give a duplicate, if any, the time to show itself
@@ -97,7 +97,7 @@ async def test_a_killed_worker_leaves_the_job_to_finish_once_after_restart(
         (EvidenceRecord.kind == "payment.transition")
         & (EvidenceRecord.subject == f"order:{order.id}"))
     statuses = [json.loads(r["payload"])["status"] for r in rows]
-    assert statuses.count("succeeded") == 1
+    assert statuses.count("captured") == 1
     job = await OutboxMessage.select().where(OutboxMessage.topic == "payment.authorize").first()
     assert job["status"] == "done"
     assert (await container.ordering().get(customer.id, order.id))["status"] == "paid"
