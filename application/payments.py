@@ -537,7 +537,7 @@ class PaymentService:
                 context={"payment_id": payment.id, "refund_id": refund_id,
                          "admin_id": admin_id},
                 payload={"amount": wanted, "currency": payment.amount.currency,
-                         "reason": reason[:200], **payment.amounts()},
+                         "reason": reason[:200], "payment": payment.amounts()},
             ))
             # The caller runs this message at once; the sweep retries it if that fails.
             uow.new_outbox_ids.remove(message_id)

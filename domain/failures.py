@@ -157,7 +157,8 @@ def preferred_language(accept_language: str | None) -> str:
                 quality = float(params.strip()[2:])
             except ValueError:
                 quality = 0.0
-        ranked.append((-quality + index * 1e-6, tag.split("-")[0].lower()))
+        if quality > 0:  # q=0 means "not this one"
+            ranked.append((-quality + index * 1e-6, tag.split("-")[0].lower()))
     for _, language in sorted(ranked):
         if language in LANGUAGES:
             return language

@@ -10,11 +10,15 @@ import json
 import logging
 
 from application.ports import Alert, AnalyticsEvent, Notification
+from domain.failures import explain
+from domain.money import Money
 
 TEMPLATES = {
     "order_paid": "Thank you! Payment for order {order_id} is confirmed.",
-    "payment_failed": "Payment for order {order_id} did not go through ({reason}). "
-                      "You can try again with another method.",
+    "payment_failed": "Payment for order {order_id} did not go through. {explanation}",
+    "payment_refunded": "We refunded {amount} on order {order_id}. Your bank shows it within "
+                        "a few working days.",
+    "order_cancelled": "Order {order_id} was cancelled. {explanation}",
     "awaiting_deposit": "Order {order_id} is waiting for your bank transfer.",
     "order_delivered": "Order {order_id} was delivered.",
     "delivery_exception": "There is a problem delivering order {order_id}: {reason}. "
@@ -29,8 +33,13 @@ def render(notification: Notification) -> str:
     if template is None:
         status = notification.template.removeprefix("shipment_").replace("_", " ")
         template = "Your shipment for order {order_id} is now: " + status + "."
+    params = dict(notification.params)
+    if "reason" in params:
+        params["explanation"] = explain(str(params["reason"])).message
+    if "amount_minor" in params and "currency" in params:
+        params["amount"] = str(Money(int(params["amount_minor"]), str(params["currency"])))
     try:
-        return template.format(**notification.params)
+        return template.format(**params)
     except (KeyError, IndexError):
         return template
 

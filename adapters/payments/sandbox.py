@@ -26,6 +26,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
 from adapters.persistence.tables import SandboxCharge
 from adapters.sandbox_webhooks import SandboxWebhookSender
 from adapters.signing import verified_event
@@ -59,6 +61,15 @@ def scenario_of(token: str) -> str:
         if token.startswith(prefix):
             return scenario
     return "invalid_payment_method"
+
+
+def _write_transaction() -> Any:
+    """A transaction that takes SQLite's write lock up front (read-then-write otherwise
+    fails with "database is locked" when another writer is busy)."""
+    engine = SandboxCharge._meta.db
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
 
 
 class SandboxGateway:
@@ -204,7 +215,7 @@ class SandboxGateway:
 
     async def refund(self, call: ProviderCall) -> PaymentUpdate:
         """Refund part of a charge; the same key refunds once; more than is left is refused."""
-        async with SandboxCharge._meta.db.transaction():
+        async with _write_transaction():
             charge = await self._charge(reference=call.provider_reference)
             refunds = json.loads(charge["refunds"])
             if not any(r.get("key") == call.idempotency_key for r in refunds):
@@ -283,24 +294,27 @@ class SandboxGateway:
     async def dispute(self, reference: str, outcome: str | None = None) -> bool:
         """The card holder disputes the charge (outcome None), or the network decides it
         ("won" / "lost"): the sandbox books it and calls us back."""
-        charge = await SandboxCharge.select().where(SandboxCharge.reference == reference).first()
-        if charge is None or charge["status"] != "succeeded":
-            return False
-        disputes = json.loads(charge["disputes"])
-        if outcome is None:
-            if any(d["status"] == "open" for d in disputes):
+        async with _write_transaction():
+            charge = await SandboxCharge.select().where(
+                SandboxCharge.reference == reference).first()
+            if charge is None or charge["status"] != "succeeded":
                 return False
-            left = charge["amount"] - sum(r["amount"] for r in json.loads(charge["refunds"]))
-            disputes.append({"id": f"sbx_dp_{uuid.uuid4().hex[:16]}", "amount": left,
-                             "status": "open"})
-        else:
+            disputes = json.loads(charge["disputes"])
             open_ones = [d for d in disputes if d["status"] == "open"]
-            if not open_ones:
-                return False
-            open_ones[0]["status"] = outcome
-        await SandboxCharge.update({SandboxCharge.disputes: json.dumps(disputes)}).where(
-            SandboxCharge.reference == reference)
-        current = disputes[-1] if outcome is None else open_ones[0]
+            if outcome is None:
+                if open_ones:
+                    return False
+                left = charge["amount"] - sum(r["amount"] for r in json.loads(charge["refunds"]))
+                current = {"id": f"sbx_dp_{uuid.uuid4().hex[:16]}", "amount": left,
+                           "status": "open"}
+                disputes.append(current)
+            else:
+                if not open_ones:
+                    return False
+                current = open_ones[0]
+                current["status"] = outcome
+            await SandboxCharge.update({SandboxCharge.disputes: json.dumps(disputes)}).where(
+                SandboxCharge.reference == reference)
         self._webhooks.spawn(self._webhooks.deliver(self._event(
             "dispute.created" if outcome is None else f"dispute.{outcome}", charge,
             dispute_id=current["id"], amount=current["amount"])))

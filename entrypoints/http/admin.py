@@ -3,7 +3,7 @@ reconciliation on demand and manual identity checks."""
 
 from __future__ import annotations
 
-import contextlib
+import logging
 from datetime import timedelta
 
 from aiohttp import web
@@ -20,6 +20,7 @@ from entrypoints.http.api import (
     read_body,
 )
 
+log = logging.getLogger("mall.admin")
 table = RouteTable("admin")
 SUBJECT = {"name": "subject", "in": "query", "required": True,
            "schema": {"type": "string", "example": "order:ord_..."}}
@@ -77,8 +78,11 @@ async def refund_order(request: web.Request) -> web.Response:
         order_id, amount=body.amount, reason=body.reason, key=key, admin_id=admin.id)
     if message_id is not None:
         # Ask the provider now; if it is not answering, the outbox keeps retrying.
-        with contextlib.suppress(Exception):
+        try:
             await c.outbox().run(message_id)
+        except Exception as exc:  # noqa: BLE001 - kept for the retry; the answer says pending
+            log.warning("refund %s not confirmed yet: %s: %s", refund_id, type(exc).__name__,
+                        exc)
     money = await payments.money_of(order_id)
     status, message = _refund_state(money["payments"], refund_id)
     return json_response({"refund_id": refund_id, "status": status, "message": message,

@@ -1,0 +1,389 @@
+"""Stripe end to end: the storefront API, a real database, the embedded worker, and the
+Stripe stand-in (tests/cassettes/stripe_mock.py) as Stripe's servers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from adapters.persistence.tables import EvidenceRecord, InboxMessage, OutboxMessage
+from adapters.signing import sign
+from tests.cassettes.stripe_mock import StripeStandIn
+from tests.cassettes.stripe_mock import make_app as make_stripe_app
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.timeout(60)
+
+API_KEY = "sk_test_e2e_mall"
+SECRET = "whsec_stripe_e2e_current"
+OLD_SECRET = "whsec_stripe_e2e_previous"
+USD_ORDER = {
+    "currency": "USD",
+    "lines": [
+        {"sku": "MUG-01", "title": "Stoneware mug", "seller_id": "seller-a", "quantity": 2,
+         "unit_price": 1250},
+        {"sku": "TEA-09", "title": "Loose leaf tea", "seller_id": "seller-b", "quantity": 1,
+         "unit_price": 1800},
+    ],
+    "shipping_address": {"recipient": "Grace Hopper", "line1": "1 Main Street",
+                         "city": "Arlington", "postal_code": "22201", "country": "US"},
+    "carrier": "sandbox-express",
+    "note": "",
+}
+CONTRACTS = [
+    {"provider": "stripe", "countries": ["US"], "currencies": ["USD"], "methods": ["card"],
+     "priority": 10},
+    {"provider": "sandbox", "countries": ["*"], "currencies": ["*"], "methods": ["*"],
+     "priority": 100},
+]
+PENDING_WORK = ("pending", "processing")
+UNPROCESSED = ("received", "processing")
+
+
+class StandIn:
+    """The Stripe stand-in, running on a local port, with the requests it received."""
+
+    def __init__(self, app: web.Application, url: str) -> None:
+        self.app, self.url = app, url
+        self.requests: list[dict[str, Any]] = []
+
+    @property
+    def books(self) -> StripeStandIn:
+        stripe: StripeStandIn = self.app["stripe"]
+        return stripe
+
+
+async def start_stripe(aiohttp_server: Any) -> StandIn:
+    app = make_stripe_app()
+    seen: list[dict[str, Any]] = []
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        seen.append({"method": request.method, "path": request.path,
+                     "headers": dict(request.headers)})
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    app.middlewares.append(record)
+    server = await aiohttp_server(app)
+    stand_in = StandIn(app, str(server.make_url("")).rstrip("/"))
+    stand_in.requests = seen
+    return stand_in
+
+
+async def stripe_shop(shop_factory: Any, aiohttp_server: Any,
+                      **overrides: Any) -> tuple[Any, StandIn]:
+    stand_in = await start_stripe(aiohttp_server)
+    settings: dict[str, Any] = {
+        "payment_providers": ["stripe", "sandbox"], "payment_contracts": CONTRACTS,
+        "stripe_api_key": API_KEY, "stripe_webhook_secrets": [SECRET],
+        "stripe_base_url": stand_in.url,
+        # Parcels stay at the seller: tracking webhooks would move the order meanwhile.
+        "sandbox_tracking_step_seconds": 3600,
+    }
+    settings.update(overrides)
+    return await shop_factory(**settings), stand_in
+
+
+async def pay_card(shop: Any, auth: dict[str, str], order_id: str,
+                   token: str = "pm_card_visa") -> dict[str, Any]:
+    status, operation = await shop.pay(auth, order_id, token)
+    assert status == 200, operation
+    assert operation["status"] == "succeeded", operation
+    assert operation["result"]["status"] == "captured", operation
+    return operation
+
+
+async def quiet(shop: Any, auth: dict[str, str], order_id: str) -> None:
+    """Wait until the background work a paid order sets off (notifications, parcels) is
+    done, so that what a test sends next is the only thing that can change anything."""
+
+    async def done() -> bool:
+        view = await shop.order(auth, order_id)
+        busy = await OutboxMessage.count().where(OutboxMessage.status.is_in(PENDING_WORK))
+        unprocessed = await InboxMessage.count().where(InboxMessage.status.is_in(UNPROCESSED))
+        return len(view["shipments"] or []) == 2 and busy == 0 and unprocessed == 0
+
+    await eventually(done, what="the paid order's background work to finish")
+    before = await EvidenceRecord.count()
+
+    async def stable() -> bool:
+        nonlocal before
+        await asyncio.sleep(0.2)
+        now = await EvidenceRecord.count()
+        steady, before = now == before, now
+        return steady
+
+    await eventually(stable, what="the evidence ledger to stop growing")
+
+
+def stripe_event(kind: str, thing: dict[str, Any], created: int | None = None,
+                 event_id: str | None = None) -> dict[str, Any]:
+    """An Event object as Stripe sends it to a webhook endpoint (API version 2023-08-16)."""
+    return {
+        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}", "object": "event",
+        "api_version": "2023-08-16", "created": created or int(time.time()),
+        "data": {"object": thing}, "livemode": False, "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None}, "type": kind,
+    }
+
+
+def intent_object(intent: dict[str, Any], status: str) -> dict[str, Any]:
+    shown = dict(intent)
+    shown["status"] = status
+    if status == "processing":
+        shown["amount_received"] = 0
+    return shown
+
+
+def charge_object(intent: dict[str, Any], charge: dict[str, Any],
+                  amount_refunded: int) -> dict[str, Any]:
+    return {**charge, "amount_captured": intent["amount"], "captured": True,
+            "amount_refunded": amount_refunded, "refunded": amount_refunded >= charge["amount"],
+            "payment_intent": intent["id"], "metadata": dict(intent["metadata"])}
+
+
+def dispute_object(intent: dict[str, Any], dispute_id: str, status: str,
+                   created: int) -> dict[str, Any]:
+    return {"id": dispute_id, "object": "dispute", "amount": intent["amount"],
+            "balance_transactions": [], "charge": intent["latest_charge"], "created": created,
+            "currency": intent["currency"], "evidence": {}, "is_charge_refundable": False,
+            "livemode": False, "metadata": {}, "payment_intent": intent["id"],
+            "reason": "fraudulent", "status": status}
+
+
+async def post_event(shop: Any, body: bytes, signature: str) -> Any:
+    return await shop.client.post("/v1/webhooks/stripe", data=body, headers={
+        "Stripe-Signature": signature, "Content-Type": "application/json"})
+
+
+def encoded(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, separators=(",", ":")).encode()
+
+
+async def all_processed() -> bool:
+    return await InboxMessage.count().where(InboxMessage.status.is_in(UNPROCESSED)) == 0
+
+
+# --- 1. a card payment ------------------------------------------------------------------------
+
+
+async def test_a_usd_order_paid_through_stripe_is_captured_and_the_order_paid(
+    shop_factory: Any, aiohttp_server: Any,
+) -> None:
+    shop, stripe = await stripe_shop(shop_factory, aiohttp_server)
+    auth = await shop.sign_up()
+    order = await shop.place(auth, USD_ORDER)
+    assert order["total"] == 2 * 1250 + 1800
+
+    operation = await pay_card(shop, auth, order["id"])
+    payment_id = operation["result"]["payment_id"]
+
+    view = await shop.order(auth, order["id"])
+    assert view["status"] in ("paid", "shipped", "delivered")
+    [payment] = view["payments"]
+    assert payment["provider"] == "stripe" and payment["status"] == "captured"
+    assert payment["captured"] == payment["net"] == order["total"]
+
+    # The PaymentIntent was made at Stripe, once, under our idempotency key for the attempt.
+    created = [r for r in stripe.requests
+               if (r["method"], r["path"]) == ("POST", "/v1/payment_intents")]
+    assert len(created) == 1
+    assert created[0]["headers"].get("Idempotency-Key") == payment_id
+    assert created[0]["headers"]["Authorization"] == f"Bearer {API_KEY}"
+    [intent] = stripe.books.intents.values()
+    assert intent["status"] == "succeeded" and intent["amount"] == order["total"]
+    assert intent["currency"] == "usd" and intent["payment_method"] == "pm_card_visa"
+    assert intent["metadata"]["payment_id"] == payment_id
+    assert intent["metadata"]["order_id"] == order["id"]
+
+
+# --- 2. signed webhooks ---------------------------------------------------------------------
+
+
+async def _paid_through_stripe(shop: Any, stripe: StandIn) -> tuple[
+        dict[str, str], dict[str, Any], dict[str, Any]]:
+    auth = await shop.sign_up()
+    order = await shop.place(auth, USD_ORDER)
+    operation = await pay_card(shop, auth, order["id"])
+    intent = next(i for i in stripe.books.intents.values()
+                  if i["metadata"]["payment_id"] == operation["result"]["payment_id"])
+    await quiet(shop, auth, order["id"])
+    return auth, order, intent
+
+
+def _refund_event(stripe: StandIn, intent: dict[str, Any], amount: int) -> bytes:
+    charge = stripe.books.charges[intent["latest_charge"]]
+    return encoded(stripe_event("charge.refunded", charge_object(intent, charge, amount)))
+
+
+async def test_signed_stripe_webhooks_are_accepted_and_bad_ones_refused_without_effect(
+    shop_factory: Any, aiohttp_server: Any,
+) -> None:
+    shop, stripe = await stripe_shop(shop_factory, aiohttp_server)
+    auth, order, intent = await _paid_through_stripe(shop, stripe)
+    before_view = await shop.order(auth, order["id"])
+    body = _refund_event(stripe, intent, 1000)
+    now = int(time.time())
+    refused = {
+        "tampered body": (body.replace(b'"amount_refunded":1000', b'"amount_refunded":4300'),
+                          sign(SECRET, body)),
+        "wrong secret": (body, sign("whsec_not_ours", body)),
+        "stale timestamp": (body, sign(SECRET, body, timestamp=now - 301 - 5)),
+        "future timestamp": (body, sign(SECRET, body, timestamp=now + 301 + 5)),
+        "no signature": (body, ""),
+    }
+    inbox_before = await InboxMessage.count()
+    evidence_before = await EvidenceRecord.count()
+    for case, (sent, signature) in refused.items():
+        assert sent != body or case != "tampered body"
+        response = await post_event(shop, sent, signature)
+        assert response.status == 400, case
+        assert response.content_type == "application/problem+json", case
+        problem = await response.json()
+        assert problem["type"] == "/problems/invalid-signature", case
+        assert problem["status"] == 400 and problem["detail"], case
+        assert await InboxMessage.count() == inbox_before, case
+        assert await EvidenceRecord.count() == evidence_before, case
+    await asyncio.sleep(0.3)
+    assert await InboxMessage.count() == inbox_before
+    assert await EvidenceRecord.count() == evidence_before
+    after_view = await shop.order(auth, order["id"])
+    assert after_view["status"] == before_view["status"]
+    assert after_view["payments"] == before_view["payments"]
+    assert after_view["money"] == before_view["money"]
+
+    # The same event, signed as Stripe signs it, is accepted, kept and applied.
+    response = await post_event(shop, body, sign(SECRET, body))
+    assert response.status == 200, await response.text()
+    assert (await response.json())["status"] == "accepted"
+    event_id = json.loads(body)["id"]
+    [row] = await InboxMessage.select().where(InboxMessage.event_id == event_id)
+    assert row["provider"] == "stripe" and row["kind"] == "charge.refunded"
+    received = await EvidenceRecord.select().where(EvidenceRecord.kind == "webhook.received")
+    assert [json.loads(r["context"])["event_id"] for r in received] == [event_id]
+    assert received[0]["source"] == "stripe"
+
+    async def refunded() -> dict[str, Any] | None:
+        view = await shop.order(auth, order["id"])
+        return view if view["payments"][0]["refunded"] == 1000 else None
+
+    view = await eventually(refunded, what="the refund to be applied")
+    assert view["payments"][0]["status"] == "partially_refunded"
+    assert view["status"] == "partially_refunded"
+
+
+async def test_both_stripe_secrets_are_accepted_during_a_rotation(
+    shop_factory: Any, aiohttp_server: Any,
+) -> None:
+    shop, stripe = await stripe_shop(shop_factory, aiohttp_server,
+                                     stripe_webhook_secrets=[SECRET, OLD_SECRET])
+    _, _, intent = await _paid_through_stripe(shop, stripe)
+    inbox_before = await InboxMessage.count()
+
+    def succeeded() -> bytes:
+        return encoded(stripe_event("payment_intent.succeeded",
+                                    intent_object(intent, "succeeded")))
+
+    for secret in (OLD_SECRET, SECRET):
+        body = succeeded()
+        response = await post_event(shop, body, sign(secret, body))
+        assert response.status == 200, secret
+        assert (await response.json())["status"] == "accepted", secret
+
+    # A header with two v1 signatures (Stripe sends one per secret while it rolls one): one
+    # valid is enough.
+    body = succeeded()
+    stamp = int(time.time())
+    good = sign(SECRET, body, stamp).split("v1=", 1)[1]
+    bad = sign("whsec_rolled_away", body, stamp).split("v1=", 1)[1]
+    response = await post_event(shop, body, f"t={stamp},v1={bad},v1={good}")
+    assert response.status == 200, await response.text()
+
+    # A secret outside the ring is still refused.
+    body = succeeded()
+    response = await post_event(shop, body, sign("whsec_rolled_away", body))
+    assert response.status == 400
+    assert await InboxMessage.count() == inbox_before + 3
+
+
+# --- 3. duplicates and disorder ---------------------------------------------------------------
+
+
+async def _deliver(shop: Any, event: dict[str, Any], wait: bool) -> None:
+    body = encoded(event)
+    response = await post_event(shop, body, sign(SECRET, body))
+    assert response.status == 200, await response.text()
+    if wait:
+        await eventually(all_processed, what=f"{event['type']} to be processed")
+
+
+async def test_events_twice_or_out_of_order_leave_the_same_state_as_in_order(
+    shop_factory: Any, aiohttp_server: Any,
+) -> None:
+    shop, stripe = await stripe_shop(shop_factory, aiohttp_server)
+    auth = await shop.sign_up()
+    orders, intents = [], []
+    for _ in range(2):
+        order = await shop.place(auth, USD_ORDER)
+        operation = await pay_card(shop, auth, order["id"])
+        orders.append(order)
+        intents.append(next(i for i in stripe.books.intents.values()
+                            if i["metadata"]["payment_id"] == operation["result"]["payment_id"]))
+    for order in orders:
+        await quiet(shop, auth, order["id"])
+
+    def story(intent: dict[str, Any]) -> list[dict[str, Any]]:
+        """What Stripe reports about one payment, in the order it happened."""
+        t0 = int(time.time()) - 60
+        charge = stripe.books.charges[intent["latest_charge"]]
+        dispute_id = f"dp_{uuid.uuid4().hex[:24]}"
+        return [
+            stripe_event("payment_intent.processing", intent_object(intent, "processing"), t0),
+            stripe_event("payment_intent.succeeded", intent_object(intent, "succeeded"), t0 + 1),
+            stripe_event("charge.refunded", charge_object(intent, charge, 1500), t0 + 10),
+            stripe_event("charge.dispute.created",
+                         dispute_object(intent, dispute_id, "needs_response", t0 + 20), t0 + 20),
+            stripe_event("charge.dispute.closed",
+                         dispute_object(intent, dispute_id, "won", t0 + 20), t0 + 30),
+        ]
+
+    in_order, disordered = story(intents[0]), story(intents[1])
+    for event in in_order:
+        await _deliver(shop, event, wait=True)
+
+    # The same events for the other payment: the dispute's end before its start, the refund
+    # before the capture, most of them twice (Stripe retries with the same event id), and
+    # `processing` only after `succeeded`; all sent at once, so the worker applies them
+    # concurrently and in no particular order.
+    processing, succeeded, refunded, opened, closed = disordered
+    deliveries = [closed, refunded, succeeded, closed, opened, refunded, succeeded, opened,
+                  processing]
+    rng = random.Random(2024)
+    await asyncio.gather(*[_deliver(shop, event, wait=False) for event in deliveries])
+    # And once more, one at a time, in a shuffled order.
+    for event in rng.sample(disordered, len(disordered)):
+        await _deliver(shop, event, wait=False)
+    await eventually(all_processed, what="every delivery to be processed")
+    statuses = {row["status"] for row in await InboxMessage.select(InboxMessage.status)}
+    assert statuses <= {"applied", "no_change"}, statuses
+
+    views = [await shop.order(auth, order["id"]) for order in orders]
+    fields = ("status", "amount", "authorized", "captured", "refunded", "refund_pending",
+              "disputed", "dispute_lost", "net")
+    first, second = ({name: view["payments"][0][name] for name in fields} for view in views)
+    assert first == second
+    assert views[0]["status"] == views[1]["status"]
+    assert views[0]["money"] == views[1]["money"]
+    total = orders[0]["total"]
+    assert first == {"status": "dispute_won", "amount": total, "authorized": 0,
+                     "captured": total, "refunded": 1500, "refund_pending": 0, "disputed": 0,
+                     "dispute_lost": 0, "net": total - 1500}
+    assert views[0]["status"] == "partially_refunded"

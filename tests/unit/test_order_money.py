@@ -1,0 +1,119 @@
+"""The order follows its money: fraud holds, refunds, chargebacks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from domain.errors import InvalidTransition
+from domain.events import OrderPaid
+from domain.failures import FailureReason, explain, preferred_language
+from domain.money import Money
+from domain.orders import Order, OrderLine, OrderStatus, ShippingAddress
+
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
+O = OrderStatus
+
+
+def order() -> Order:
+    return Order.place(
+        order_id="o-1", customer_id="c-1", currency="KRW",
+        lines=[OrderLine("SKU", "Mug", "seller-a", 1, Money(10000, "KRW"))],
+        shipping_address=ShippingAddress("Kim", "1 Road", "", "Seoul", "06234", "KR"),
+        carrier="sandbox-express", note="", now=NOW)
+
+
+def paid() -> Order:
+    placed = order()
+    placed.start_payment()
+    placed.mark_paid()
+    placed.events.clear()
+    return placed
+
+
+def test_a_held_order_waits_on_hold_and_pays_only_when_approved() -> None:
+    held = order()
+    held.hold_for_review()
+    held.start_payment()
+    held.mark_paid()
+    assert held.status == O.ON_HOLD
+    assert not any(isinstance(e, OrderPaid) for e in held.events)
+    held.approve()
+    assert held.status == O.PAID and not held.held_for_review
+    assert any(isinstance(e, OrderPaid) for e in held.events)
+
+
+def test_an_order_approved_before_its_money_arrives_is_paid_when_it_does() -> None:
+    held = order()
+    held.hold_for_review()
+    held.approve()
+    assert held.status == O.PENDING_PAYMENT
+    held.start_payment()
+    held.mark_paid()
+    assert held.status == O.PAID
+
+
+def test_a_rejected_order_is_cancelled_and_cannot_be_decided_twice() -> None:
+    held = order()
+    held.hold_for_review()
+    held.start_payment()
+    held.mark_paid()
+    held.reject()
+    assert held.status == O.CANCELLED
+    with pytest.raises(InvalidTransition):
+        held.approve()
+
+
+def test_refunds_move_a_settled_order() -> None:
+    settled = paid()
+    settled.follow_money(captured=10000, refunded=3000, disputed=0, shipment_statuses=[])
+    assert settled.status == O.PARTIALLY_REFUNDED
+    settled.follow_money(captured=10000, refunded=10000, disputed=0, shipment_statuses=[])
+    assert settled.status == O.REFUNDED
+
+
+def test_a_dispute_and_its_outcome() -> None:
+    settled = paid()
+    settled.shipments_progressed(["in_transit"])
+    settled.follow_money(captured=10000, refunded=0, disputed=10000, shipment_statuses=[])
+    assert settled.status == O.DISPUTED
+    # Won: back to where the shipments say it is.
+    settled.follow_money(captured=10000, refunded=0, disputed=0,
+                         shipment_statuses=["delivered"])
+    assert settled.status == O.DELIVERED
+    settled.follow_money(captured=10000, refunded=0, disputed=10000, shipment_statuses=[])
+    settled.follow_money(captured=10000, refunded=10000, disputed=0, shipment_statuses=[])
+    assert settled.status == O.REFUNDED  # lost: the money went back through the bank
+
+
+def test_money_moves_never_touch_an_unpaid_or_cancelled_order() -> None:
+    unpaid = order()
+    unpaid.follow_money(captured=10000, refunded=10000, disputed=0, shipment_statuses=[])
+    assert unpaid.status == O.PENDING_PAYMENT
+    unpaid.cancel()
+    unpaid.follow_money(captured=10000, refunded=0, disputed=10000, shipment_statuses=[])
+    assert unpaid.status == O.CANCELLED
+
+
+@pytest.mark.parametrize("reason", list(FailureReason))
+def test_every_failure_reason_is_explained_in_english_and_korean(reason: FailureReason) -> None:
+    english, korean = explain(reason.value, "en"), explain(reason.value, "ko")
+    assert english.reason == korean.reason == reason
+    assert english.message and korean.message and english.message != korean.message
+    assert any("\uac00" <= ch <= "\ud7a3" for ch in korean.message)  # Hangul
+    assert english.contact in ("bank", "support", "none")
+
+
+def test_unknown_codes_are_processing_errors_that_can_be_retried() -> None:
+    explanation = explain("something_new")
+    assert explanation.reason == FailureReason.PROCESSING_ERROR and explanation.retryable
+
+
+@pytest.mark.parametrize(("header", "language"), [
+    (None, "en"), ("", "en"), ("ko-KR,ko;q=0.9,en;q=0.8", "ko"), ("en-US,ko;q=0.5", "en"),
+    ("fr-FR, ko;q=0.7", "ko"), ("ko;q=0.2, en;q=0.9", "en"), ("de", "en"), ("ko;q=bad", "en"),
+])
+def test_the_customers_language_comes_from_accept_language(header: str | None,
+                                                           language: str) -> None:
+    assert preferred_language(header) == language
