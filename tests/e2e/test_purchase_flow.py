@@ -200,3 +200,39 @@ async def test_abandoned_attempts_are_cancelled_and_the_order_can_be_paid_again(
     assert (await shop.order(auth, transfer["id"]))["status"] == "awaiting_deposit"
     status, operation = await shop.pay(auth, three_ds["id"], "pm_sandbox_success")
     assert status == 200 and operation["status"] == "succeeded"
+
+
+async def test_an_expired_virtual_account_cancels_the_order_and_tells_the_customer(
+    shop_factory: Any,
+) -> None:
+    from datetime import timedelta
+
+    from adapters.persistence.tables import NotificationLog, Payment
+
+    shop = await shop_factory(sandbox_deposit_delay_seconds=3600)
+    auth = await shop.sign_up()
+    order = await shop.place(auth, ORDER)
+    _, operation = await shop.pay(auth, order["id"], "pm_sandbox_virtual_account")
+    account = operation["result"]["deposit_account"]
+    assert account["expires_at"] and account["account_number"]
+    # Three days later, nothing was deposited.
+    past = json.dumps({**account, "expires_at": "2020-01-01T00:00:00+00:00"})
+    await Payment.update({Payment.deposit_account: past}).where(
+        Payment.order_id == order["id"])
+    assert await shop.container.payments().expire_abandoned(timedelta(0)) == 1
+    view = await shop.order(auth, order["id"])
+    assert view["status"] == "cancelled"
+    payment = view["payments"][0]
+    assert payment["status"] == "cancelled" and payment["failure_code"] == "deposit_expired"
+    assert "deadline passed" in payment["failure"]["message"]
+    korean = await shop.client.get(f"/v1/orders/{order['id']}",
+                                   headers={**auth, "Accept-Language": "ko-KR,ko;q=0.9"})
+    assert "입금 기한" in (await korean.json())["payments"][0]["failure"]["message"]
+    assert korean.headers["Content-Language"] == "ko"
+
+    async def told() -> bool:
+        return bool(await NotificationLog.count().where(
+            (NotificationLog.template == "order_cancelled")
+            & (NotificationLog.subject == order["id"])))
+
+    await eventually(told, what="the cancellation notice")

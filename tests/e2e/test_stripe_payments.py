@@ -196,7 +196,8 @@ async def test_a_usd_order_paid_through_stripe_is_captured_and_the_order_paid(
     created = [r for r in stripe.requests
                if (r["method"], r["path"]) == ("POST", "/v1/payment_intents")]
     assert len(created) == 1
-    assert created[0]["headers"].get("Idempotency-Key") == payment_id
+    key = created[0]["headers"].get("Idempotency-Key")
+    assert key and (API_KEY, key) in stripe.books.replies
     assert created[0]["headers"]["Authorization"] == f"Bearer {API_KEY}"
     [intent] = stripe.books.intents.values()
     assert intent["status"] == "succeeded" and intent["amount"] == order["total"]
@@ -242,8 +243,8 @@ async def test_signed_stripe_webhooks_are_accepted_and_bad_ones_refused_without_
     }
     inbox_before = await InboxMessage.count()
     evidence_before = await EvidenceRecord.count()
+    assert refused["tampered body"][0] != body
     for case, (sent, signature) in refused.items():
-        assert sent != body or case != "tampered body"
         response = await post_event(shop, sent, signature)
         assert response.status == 400, case
         assert response.content_type == "application/problem+json", case
@@ -387,3 +388,22 @@ async def test_events_twice_or_out_of_order_leave_the_same_state_as_in_order(
                      "captured": total, "refunded": 1500, "refund_pending": 0, "disputed": 0,
                      "dispute_lost": 0, "net": total - 1500}
     assert views[0]["status"] == "partially_refunded"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "application/webhooks.py subject_of() reads data.order_id / data.orderId only; a Stripe "
+    "event carries the order in data.object.metadata.order_id, so its webhook.received "
+    "evidence is filed under 'unknown' and is missing from the order's evidence and "
+    "dispute bundle"))
+async def test_a_stripe_webhook_is_filed_as_evidence_of_its_order(
+    shop_factory: Any, aiohttp_server: Any,
+) -> None:
+    shop, stripe = await stripe_shop(shop_factory, aiohttp_server)
+    _, order, intent = await _paid_through_stripe(shop, stripe)
+    assert intent["metadata"]["order_id"] == order["id"]
+    body = encoded(stripe_event("payment_intent.succeeded", intent_object(intent, "succeeded")))
+    response = await post_event(shop, body, sign(SECRET, body))
+    assert response.status == 200
+    [record] = await EvidenceRecord.select(EvidenceRecord.subject).where(
+        EvidenceRecord.kind == "webhook.received")
+    assert record["subject"] == f"order:{order['id']}"
