@@ -80,7 +80,7 @@ async def refund_order(request: web.Request) -> web.Response:
         # Ask the provider now; if it is not answering, the outbox keeps retrying.
         try:
             await c.outbox().run(message_id)
-        except Exception as exc:  # noqa: BLE001 - kept for the retry; the answer says pending
+        except Exception as exc:  # kept for the retry; the answer says pending
             log.warning("refund %s not confirmed yet: %s: %s", refund_id, type(exc).__name__,
                         exc)
     money = await payments.money_of(order_id)

@@ -109,9 +109,9 @@ async def test_refunds_are_for_admins_and_need_a_key(shop: Any) -> None:
     response = await shop.client.post(f"/v1/admin/orders/{order['id']}/refunds",
                                       json={"amount": 100}, headers=admin)
     assert response.status == 400 and "Idempotency-Key" in (await response.json())["detail"]
-    status, body = await refund(shop, admin, order["id"], -5)
+    status, _ = await refund(shop, admin, order["id"], -5)
     assert status == 422
-    status, body = await refund(shop, admin, "ord_missing", 100)
+    status, _ = await refund(shop, admin, "ord_missing", 100)
     assert status == 404
 
 
@@ -247,7 +247,7 @@ async def test_reconciliation_applies_what_a_lost_webhook_would_have_said(
     shop = await shop_factory(sandbox_deposit_delay_seconds=3600)
     auth, admin = await shop.sign_up(), await admin_of(shop)
     order = await shop.place(auth, ORDER)
-    status, operation = await shop.pay(auth, order["id"], "pm_sandbox_virtual_account")
+    _, operation = await shop.pay(auth, order["id"], "pm_sandbox_virtual_account")
     assert operation["result"]["status"] == "awaiting_deposit"
     # The money arrives at the provider; its webhook is lost.
     await SandboxCharge.update({SandboxCharge.status: "succeeded"}).where(

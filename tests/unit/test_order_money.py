@@ -13,7 +13,7 @@ from domain.money import Money
 from domain.orders import Order, OrderLine, OrderStatus, ShippingAddress
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
-O = OrderStatus
+S = OrderStatus
 
 
 def order() -> Order:
@@ -37,10 +37,10 @@ def test_a_held_order_waits_on_hold_and_pays_only_when_approved() -> None:
     held.hold_for_review()
     held.start_payment()
     held.mark_paid()
-    assert held.status == O.ON_HOLD
+    assert held.status == S.ON_HOLD
     assert not any(isinstance(e, OrderPaid) for e in held.events)
     held.approve()
-    assert held.status == O.PAID and not held.held_for_review
+    assert held.status == S.PAID and not held.held_for_review
     assert any(isinstance(e, OrderPaid) for e in held.events)
 
 
@@ -48,10 +48,10 @@ def test_an_order_approved_before_its_money_arrives_is_paid_when_it_does() -> No
     held = order()
     held.hold_for_review()
     held.approve()
-    assert held.status == O.PENDING_PAYMENT
+    assert held.status == S.PENDING_PAYMENT
     held.start_payment()
     held.mark_paid()
-    assert held.status == O.PAID
+    assert held.status == S.PAID
 
 
 def test_a_rejected_order_is_cancelled_and_cannot_be_decided_twice() -> None:
@@ -60,7 +60,7 @@ def test_a_rejected_order_is_cancelled_and_cannot_be_decided_twice() -> None:
     held.start_payment()
     held.mark_paid()
     held.reject()
-    assert held.status == O.CANCELLED
+    assert held.status == S.CANCELLED
     with pytest.raises(InvalidTransition):
         held.approve()
 
@@ -68,32 +68,32 @@ def test_a_rejected_order_is_cancelled_and_cannot_be_decided_twice() -> None:
 def test_refunds_move_a_settled_order() -> None:
     settled = paid()
     settled.follow_money(captured=10000, refunded=3000, disputed=0, shipment_statuses=[])
-    assert settled.status == O.PARTIALLY_REFUNDED
+    assert settled.status == S.PARTIALLY_REFUNDED
     settled.follow_money(captured=10000, refunded=10000, disputed=0, shipment_statuses=[])
-    assert settled.status == O.REFUNDED
+    assert settled.status == S.REFUNDED
 
 
 def test_a_dispute_and_its_outcome() -> None:
     settled = paid()
     settled.shipments_progressed(["in_transit"])
     settled.follow_money(captured=10000, refunded=0, disputed=10000, shipment_statuses=[])
-    assert settled.status == O.DISPUTED
+    assert settled.status == S.DISPUTED
     # Won: back to where the shipments say it is.
     settled.follow_money(captured=10000, refunded=0, disputed=0,
                          shipment_statuses=["delivered"])
-    assert settled.status == O.DELIVERED
+    assert settled.status == S.DELIVERED
     settled.follow_money(captured=10000, refunded=0, disputed=10000, shipment_statuses=[])
     settled.follow_money(captured=10000, refunded=10000, disputed=0, shipment_statuses=[])
-    assert settled.status == O.REFUNDED  # lost: the money went back through the bank
+    assert settled.status == S.REFUNDED  # lost: the money went back through the bank
 
 
 def test_money_moves_never_touch_an_unpaid_or_cancelled_order() -> None:
     unpaid = order()
     unpaid.follow_money(captured=10000, refunded=10000, disputed=0, shipment_statuses=[])
-    assert unpaid.status == O.PENDING_PAYMENT
+    assert unpaid.status == S.PENDING_PAYMENT
     unpaid.cancel()
     unpaid.follow_money(captured=10000, refunded=0, disputed=10000, shipment_statuses=[])
-    assert unpaid.status == O.CANCELLED
+    assert unpaid.status == S.CANCELLED
 
 
 @pytest.mark.parametrize("reason", list(FailureReason))
