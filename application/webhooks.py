@@ -58,13 +58,12 @@ class Webhooks:
         # What providers send can carry card data or secrets; we keep only a redacted copy.
         event = InboundEvent(verified.event_id, verified.kind, redact(verified.payload))
         async with self._uow() as uow:
-            await self._authenticate(uow, provider, verified)
+            subject = await self._inspect(uow, provider, verified)
             inbox_id = await uow.inbox.add(provider, event)
             if inbox_id is None:
                 return "duplicate"
             await uow.evidence.append(EvidenceDraft(
-                source=provider, kind="webhook.received",
-                subject=subject_of(event.payload),
+                source=provider, kind="webhook.received", subject=subject,
                 context={"event_id": event.event_id, "event_type": event.kind},
                 payload=event.payload, raw=body,
             ))
@@ -72,20 +71,25 @@ class Webhooks:
         self._queue.dispatch_inbox(inbox_id)
         return "accepted"
 
-    async def _authenticate(self, uow: UnitOfWork, provider: str, event: InboundEvent) -> None:
-        """Callbacks that carry a per-payment secret instead of a signature (Toss deposit
-        callbacks) must carry the one the provider gave us for that payment."""
+    async def _inspect(self, uow: UnitOfWork, provider: str, event: InboundEvent) -> str:
+        """The evidence subject of a callback (the order of the payment it is about), after
+        checking the per-payment secret some callbacks carry instead of a signature (Toss
+        deposit callbacks)."""
         gateway = self._gateways.get(provider)
         translated = gateway.translate_webhook(event) if gateway is not None else None
-        if translated is None or translated[1].callback_secret is None:
-            return
+        if translated is None:
+            return subject_of(event.payload)
         reference, update = translated
         try:
             payment = await self._payments.find_for_event(uow, provider, reference, update)
         except NotFound:
-            raise InvalidSignature("the callback names no payment we know") from None
-        if not payment.accepts_callback_secret(update.callback_secret or ""):
+            if update.callback_secret is not None:
+                raise InvalidSignature("the callback names no payment we know") from None
+            return subject_of(event.payload)
+        if update.callback_secret is not None and not payment.accepts_callback_secret(
+                update.callback_secret):
             raise InvalidSignature("the callback's secret does not match its payment")
+        return f"order:{payment.order_id}"
 
     async def process(self, inbox_id: str) -> None:
         """Apply a stored callback; a second run of the same message does nothing."""
@@ -165,4 +169,6 @@ def subject_of(payload: dict[str, Any]) -> str:
     data = payload.get("data") if isinstance(payload.get("data"), dict) else payload
     assert isinstance(data, dict)
     order_id = data.get("order_id") or data.get("orderId")
-    return f"order:{order_id}" if order_id else "unknown"
+    # Only our own order ids: a provider's orderId may be a payment id or its own number.
+    return f"order:{order_id}" if isinstance(order_id, str) and order_id.startswith("ord_") \
+        else "unknown"

@@ -1,9 +1,10 @@
 """Toss Payments (api.tosspayments.com, v1 API, Payment object version 2022-11-16).
 
-The storefront opens Toss's payment widget with orderId = our payment id. Once the customer
-has authenticated there, the browser brings back a paymentKey, and `authorize` confirms it
-(POST /v1/payments/confirm). Virtual accounts are issued from the server instead
-(POST /v1/virtual-accounts). Toss has no separate capture: a confirmed payment is paid, and
+The storefront opens Toss's payment widget with orderId = our order id (it knows no payment id
+before it calls us; Toss accepts the same orderId again until one payment for it is approved).
+Once the customer has authenticated there, the browser brings back a paymentKey, and
+`authorize` confirms it (POST /v1/payments/confirm). Virtual accounts are issued from the
+server instead (POST /v1/virtual-accounts), under orderId = our payment id. Toss has no separate capture: a confirmed payment is paid, and
 every later movement is a cancel (full or partial) of it.
 
 Toss's payment webhooks are not signed. A DEPOSIT_CALLBACK carries the per-payment `secret`
@@ -156,7 +157,7 @@ class TossGateway:
             if not request.method_token:
                 return _failed(FailureReason.INVALID_REQUEST, request.payment_id)
             path = "/v1/payments/confirm"
-            body = {"paymentKey": request.method_token, "orderId": request.payment_id,
+            body = {"paymentKey": request.method_token, "orderId": request.order_id,
                     "amount": request.amount.amount}
             payment_key = request.method_token
         response = await self._post(path, body, request.idempotency_key, subject)
@@ -164,7 +165,7 @@ class TossGateway:
             return payment_update(_payment_of(response))
         code, _ = _refusal(response)
         if code in _ALREADY_DONE:
-            return await self._lookup_order(request.payment_id, subject)
+            return await self._lookup_order(body["orderId"], subject)
         return _failed(failure_reason_of(code), request.payment_id, payment_key)
 
     async def capture(self, call: ProviderCall) -> PaymentUpdate:
@@ -277,7 +278,7 @@ class TossGateway:
             payment_key = _text(data["paymentKey"])
             return payment_key, PaymentUpdate(
                 provider_reference=payment_key,
-                merchant_reference=_text(data.get("orderId")) or None, needs_lookup=True)
+                merchant_reference=_ours(data.get("orderId")), needs_lookup=True)
         return None
 
     # --- plumbing ----------------------------------------------------------------------------
@@ -360,7 +361,7 @@ def payment_update(payment: Mapping[str, Any]) -> PaymentUpdate:
         provider_reference=_text(payment.get("paymentKey")) or None,
         failure_code=failure_code.value if failure_code else None,
         deposit_account=deposit_account,
-        merchant_reference=_text(payment.get("orderId")) or None,
+        merchant_reference=_ours(payment.get("orderId")),
         callback_secret=_text(payment.get("secret")) or None,
     )
 
@@ -439,7 +440,7 @@ def _translate_deposit(payload: Mapping[str, Any]) -> tuple[str, PaymentUpdate] 
     # only if the secret matches the one Toss gave us for it.
     return order_id, PaymentUpdate(
         events=(PaymentEvent(event_type, occurred_at=_epoch(deposit["createdAt"])),),
-        merchant_reference=order_id, callback_secret=deposit["secret"])
+        merchant_reference=_ours(order_id), callback_secret=deposit["secret"])
 
 
 # --- small helpers -------------------------------------------------------------------------
@@ -484,7 +485,7 @@ def _payment_of(response: HttpResponse) -> Mapping[str, Any]:
 def _failed(reason: FailureReason, payment_id: str,
             payment_key: str | None = None) -> PaymentUpdate:
     return PaymentUpdate.of(EventType.FAILED, payment_key, failure_code=reason.value,
-                            merchant_reference=payment_id)
+                            merchant_reference=_ours(payment_id))
 
 
 def _refund_failed(call: ProviderCall, reason: FailureReason) -> PaymentUpdate:
@@ -537,3 +538,10 @@ def _epoch(value: Any) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=KST)
     return moment.timestamp()
+
+
+def _ours(order_id: object) -> str | None:
+    """Toss's orderId when it is one of our payment ids (virtual accounts); a card payment's
+    orderId is the order's id, which names no single payment."""
+    text = _text(order_id)
+    return text if text.startswith("pay_") else None

@@ -48,9 +48,9 @@ from tests.integration.test_toss_gateway import (
 Scenario = Callable[[TossGateway], Awaitable[list[PaymentUpdate]]]
 
 STAND_IN_CARDS = {
-    "TOSS_CARD_CONFIRM": Card("tgen_success_card_0001", "pay_toss_0001", 15000),
-    "TOSS_CARD_DECLINE": Card("tgen_decline_card_0002", "pay_toss_0002", 15000),
-    "TOSS_CARD_REFUNDS": Card("tgen_success_card_0003", "pay_toss_0003", 30000),
+    "TOSS_CARD_CONFIRM": Card("tgen_success_card_0001", "ord_toss_0001", 15000),
+    "TOSS_CARD_DECLINE": Card("tgen_decline_card_0002", "ord_toss_0002", 15000),
+    "TOSS_CARD_REFUNDS": Card("tgen_success_card_0003", "ord_toss_0003", 30000),
 }
 ORDER_TOTAL = 39000  # two teas at 15,000 won and a cup at 9,000
 

@@ -390,11 +390,6 @@ async def test_events_twice_or_out_of_order_leave_the_same_state_as_in_order(
     assert views[0]["status"] == "partially_refunded"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "application/webhooks.py subject_of() reads data.order_id / data.orderId only; a Stripe "
-    "event carries the order in data.object.metadata.order_id, so its webhook.received "
-    "evidence is filed under 'unknown' and is missing from the order's evidence and "
-    "dispute bundle"))
 async def test_a_stripe_webhook_is_filed_as_evidence_of_its_order(
     shop_factory: Any, aiohttp_server: Any,
 ) -> None:

@@ -162,14 +162,9 @@ async def test_a_toss_card_payment_confirmed_with_its_payment_key_is_captured(
     assert payment["captured"] == payment["net"] == order["total"]
     confirmed = books.payments[payment_key]
     assert confirmed["status"] == "DONE" and confirmed["totalAmount"] == order["total"]
-    assert confirmed["orderId"] == payment["id"]
+    assert confirmed["orderId"] == order["id"]  # the widget was opened with the order's id
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "application/webhooks.py subject_of() takes Toss's orderId for our order id, but Toss's "
-    "orderId is our payment id (adapters/payments/toss.py): a deposit callback's "
-    "webhook.received evidence is filed under 'order:<payment id>', an order that does not "
-    "exist, and is missing from the real order's evidence and dispute bundle"))
 async def test_a_deposit_callback_is_filed_as_evidence_of_its_order(
     shop_factory: Any, aiohttp_server: Any,
 ) -> None:

@@ -100,7 +100,7 @@ Deposit = Callable[[str], Awaitable[None]]
 
 def card_request(card: Card, idempotency_key: str) -> PaymentRequest:
     return PaymentRequest(
-        payment_id=card.order_id, order_id=f"ord_{card.order_id}",
+        payment_id="pay_" + card.order_id.removeprefix("ord_"), order_id=card.order_id,
         amount=Money(card.amount, "KRW"), method="card", method_token=card.payment_key,
         idempotency_key=idempotency_key, customer_reference=CUSTOMER, description="Jeju tea")
 
@@ -229,7 +229,7 @@ async def test_a_confirmed_card_payment_is_captured_and_a_repeat_changes_nothing
     assert kinds(first) == [EventType.CAPTURED]
     assert only(first, EventType.CAPTURED).amount == card.amount
     assert first.provider_reference == card.payment_key
-    assert first.merchant_reference == card.order_id
+    assert first.merchant_reference is None  # a card's orderId is the order's, not a payment's
     assert first.failure_code is None and first.callback_secret is None
     assert only(first, EventType.CAPTURED).occurred_at
     assert repeated == first
@@ -249,7 +249,7 @@ async def test_a_declined_card_is_a_failed_update_with_our_reason() -> None:
     assert kinds(declined) == [EventType.FAILED]
     assert declined.failure_code == "insufficient_funds"  # REJECT_CARD_PAYMENT
     assert declined.provider_reference == card.payment_key
-    assert declined.merchant_reference == card.order_id
+    assert declined.merchant_reference == card_request(card, "").payment_id
 
 
 async def test_a_virtual_account_asks_for_a_deposit_and_keeps_its_secret_apart() -> None:
@@ -427,18 +427,18 @@ def test_basic_authorization_is_the_key_and_an_empty_password() -> None:
 
 async def test_every_call_is_authenticated_and_every_post_carries_its_key() -> None:
     gateway, http = fake_gateway((200, PAID), (200, PAID), (200, PAID))
-    await gateway.authorize(card_request(Card("tgen_success_x", "pay_1", 15000), "idem-1"))
+    await gateway.authorize(card_request(Card("tgen_success_x", "ord_1", 15000), "idem-1"))
     await gateway.lookup("tgen_success_x")
     await gateway.capture(call("tgen_success_x", 15000, "cap-1"))
     expected = "Basic " + base64.b64encode(b"test_sk_unit_0123:").decode()
     assert all(sent["headers"]["Authorization"] == expected for sent in http.sent)
     confirm, get, captured = http.sent
     assert confirm["url"] == "https://toss.test/v1/payments/confirm"
-    assert confirm["body"] == {"paymentKey": "tgen_success_x", "orderId": "pay_1",
+    assert confirm["body"] == {"paymentKey": "tgen_success_x", "orderId": "ord_1",
                                "amount": 15000}
     assert type(confirm["body"]["amount"]) is int
     assert confirm["headers"]["Idempotency-Key"] == "idem-1" and confirm["idempotent"]
-    assert confirm["subject"] == "order:ord_pay_1"
+    assert confirm["subject"] == "order:ord_1"
     assert get["method"] == "GET" and "Idempotency-Key" not in get["headers"]
     assert captured["url"] == get["url"] == "https://toss.test/v1/payments/tgen_success_x"
     assert await gateway.available()
