@@ -352,7 +352,7 @@ class PaymentService:
         gateway = self._gateways[payment.provider]
         call = ProviderCall(payment.provider_reference,
                             Money(payment.amount.amount if amount is None else amount,
-                                  payment.amount.currency), call_id, reason)
+                                  payment.amount.currency), call_id, reason, payment.order_id)
         update = await {"capture": gateway.capture, "void": gateway.cancel,
                         "refund": gateway.refund}[action](call)
         await self.apply_update(payment_id, update)

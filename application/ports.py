@@ -42,6 +42,11 @@ class ProviderCall:
     amount: Money
     idempotency_key: str  # the provider does the same thing at most once per key
     reason: str = ""
+    order_id: str = ""  # files the exchange's evidence under its order
+
+    @property
+    def subject(self) -> str:
+        return f"order:{self.order_id}" if self.order_id else f"payment:{self.provider_reference}"
 
 
 @dataclass(frozen=True)

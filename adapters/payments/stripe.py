@@ -172,7 +172,7 @@ class StripeGateway:
         response = await self._post(
             f"/v1/payment_intents/{_segment(call.provider_reference)}/capture",
             {"amount_to_capture": str(call.amount.amount)}, call.idempotency_key,
-            _subject(call.provider_reference))
+            call.subject)
         return self._intent_answer(response)
 
     async def cancel(self, call: ProviderCall) -> PaymentUpdate:
@@ -182,7 +182,7 @@ class StripeGateway:
             form["cancellation_reason"] = reason
         response = await self._post(
             f"/v1/payment_intents/{_segment(call.provider_reference)}/cancel", form,
-            call.idempotency_key, _subject(call.provider_reference))
+            call.idempotency_key, call.subject)
         return self._intent_answer(response)
 
     async def refund(self, call: ProviderCall) -> PaymentUpdate:
@@ -194,7 +194,7 @@ class StripeGateway:
         if call.reason in REFUND_REASONS:
             form["reason"] = call.reason
         response = await self._post("/v1/refunds", form, call.idempotency_key,
-                                    _subject(call.provider_reference))
+                                    call.subject)
         body = self._answer(response)
         if response.status >= 400:
             error = _error_of(body)

@@ -4,8 +4,9 @@ The storefront opens Toss's payment widget with orderId = our order id (it knows
 before it calls us; Toss accepts the same orderId again until one payment for it is approved).
 Once the customer has authenticated there, the browser brings back a paymentKey, and
 `authorize` confirms it (POST /v1/payments/confirm). Virtual accounts are issued from the
-server instead (POST /v1/virtual-accounts), under orderId = our payment id. Toss has no separate capture: a confirmed payment is paid, and
-every later movement is a cancel (full or partial) of it.
+server instead (POST /v1/virtual-accounts), under orderId = our payment id. Toss has no
+separate capture: a confirmed payment is paid, and every later movement is a cancel (full or
+partial) of it.
 
 Toss's payment webhooks are not signed. A DEPOSIT_CALLBACK carries the per-payment `secret`
 Toss returned when it issued the virtual account; the application keeps its hash and compares.
@@ -181,7 +182,7 @@ class TossGateway:
         if refund_account:
             body["refundReceiveAccount"] = _refund_receive_account(refund_account)
         response = await self._post(self._cancel_path(call.provider_reference), body,
-                                    call.idempotency_key, _subject(call.provider_reference))
+                                    call.idempotency_key, call.subject)
         if _succeeded(response):
             return payment_update(_payment_of(response))
         return await self.lookup(call.provider_reference)
@@ -198,7 +199,7 @@ class TossGateway:
         if refund_account:
             body["refundReceiveAccount"] = _refund_receive_account(refund_account)
         response = await self._post(self._cancel_path(call.provider_reference), body,
-                                    call.idempotency_key, _subject(call.provider_reference))
+                                    call.idempotency_key, call.subject)
         if not _succeeded(response):
             code, _ = _refusal(response)
             return _refund_failed(call, failure_reason_of(code))

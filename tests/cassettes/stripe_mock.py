@@ -559,10 +559,13 @@ class StripeStandIn:
                      "url": "/v1/disputes"}
 
 
+STAND_IN = web.AppKey("stripe", StripeStandIn)
+
+
 def make_app(spec_path: Path = SPEC_PATH) -> web.Application:
     stand_in = StripeStandIn(load_spec(spec_path))
     app = web.Application()
-    app["stripe"] = stand_in
+    app[STAND_IN] = stand_in
     app.router.add_route("*", "/{tail:.*}", stand_in.dispatch)
     return app
 

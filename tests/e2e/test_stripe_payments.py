@@ -15,7 +15,7 @@ from aiohttp import web
 
 from adapters.persistence.tables import EvidenceRecord, InboxMessage, OutboxMessage
 from adapters.signing import sign
-from tests.cassettes.stripe_mock import StripeStandIn
+from tests.cassettes.stripe_mock import STAND_IN, StripeStandIn
 from tests.cassettes.stripe_mock import make_app as make_stripe_app
 from tests.helpers import eventually
 
@@ -56,7 +56,7 @@ class StandIn:
 
     @property
     def books(self) -> StripeStandIn:
-        stripe: StripeStandIn = self.app["stripe"]
+        stripe: StripeStandIn = self.app[STAND_IN]
         return stripe
 
 
