@@ -6,6 +6,7 @@ so swapping a provider is a settings change (see README, "Configuration").
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import logging
@@ -20,8 +21,13 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.clock import SystemClock
+from adapters.crypto import EnvelopeCipher, derive_key
 from adapters.fraud import InHouseFraudScreen
 from adapters.http import OutboundHttp
+from adapters.identity.apple import apple_provider
+from adapters.identity.naver import NaverProvider
+from adapters.identity.oidc import PRESETS, OidcProvider, preset
+from adapters.identity.real_name_sandbox import SandboxRealNameVerifier
 from adapters.identity.sandbox import SandboxIdentityProvider
 from adapters.messaging.console import ConsoleNotifier, LogAlertSink, LogAnalyticsSink
 from adapters.messaging.segment import SegmentAnalyticsSink
@@ -39,10 +45,12 @@ from adapters.shipping.sandbox import SandboxCarrier
 from application.accounts import Accounts
 from application.evidence import EvidenceService
 from application.idempotency import IdempotencyGuard
+from application.identity import SessionService, SignIn
 from application.operations import OperationsService
 from application.ordering import Ordering
 from application.outbox import OutboxRelay
 from application.payments import KycRule, PaymentService
+from application.privacy import Privacy, RealNameIdentities, policies_from
 from application.shipping import Fulfilment
 from application.webhooks import Webhooks
 from domain.redaction import redact_card_numbers
@@ -83,7 +91,27 @@ class Settings(BaseSettings):
     analytics_provider: str = "log"
     alert_provider: str = "log"
     fraud_provider: str = "rules"
-    identity_provider: str = "sandbox"
+    # Sign-in providers: "sandbox", "google", "kakao", "apple", "naver", or any name with an
+    # "issuer" in identity_provider_settings (a generic OpenID Connect provider).
+    identity_providers: list[str] = ["sandbox"]
+    identity_provider_settings: dict[str, dict[str, Any]] = {}
+    real_name_provider: str = "sandbox"  # or "none": no real-name verification offered
+    refresh_token_ttl_days: int = 30
+    # Master keys for sealing CI (base64 of 32 bytes, by key id) and the one to seal with;
+    # empty: one derived from MALL_SECRET_KEY (embedded mode).
+    data_keys: dict[str, str] = {}
+    data_key_id: str = ""
+    # Days each record class is kept after an erasure, per jurisdiction (KR: Act on Consumer
+    # Protection in Electronic Commerce, art. 6; Protection of Communications Secrets Act).
+    retention_policies: dict[str, dict[str, int]] = {
+        "KR": {"payment_records": 1825, "contract_records": 1825, "complaints": 1095,
+               "access_logs": 90},
+        "EU": {"payment_records": 3650, "contract_records": 3650, "complaints": 1095,
+               "access_logs": 180},
+        "default": {"payment_records": 2555, "contract_records": 2555, "complaints": 1095,
+                    "access_logs": 90},
+    }
+    retention_interval_seconds: float = 3600.0
     segment_url: str = "https://api.segment.io"
     segment_write_key: str = ""
     fraud_review_threshold: float = 0.5
@@ -141,7 +169,7 @@ class Settings(BaseSettings):
     @property
     def sandbox_enabled(self) -> bool:
         return ("sandbox" in self.payment_providers or "sandbox-express" in self.carriers
-                or self.identity_provider == "sandbox")
+                or "sandbox" in self.identity_providers or self.real_name_provider == "sandbox")
 
     @model_validator(mode="after")
     def _gateways_have_keys(self) -> Settings:
@@ -161,7 +189,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 "sandbox providers are configured while DATABASE_URL points at a real "
                 "database; configure real providers (MALL_PAYMENT_PROVIDERS, MALL_CARRIERS, "
-                "MALL_IDENTITY_PROVIDER) or, for a staging stack, set MALL_ALLOW_SANDBOX=true"
+                "MALL_IDENTITY_PROVIDERS, MALL_REAL_NAME_PROVIDER) or, for a staging stack, "
+                "set MALL_ALLOW_SANDBOX=true"
             )
         return self
 
@@ -204,6 +233,41 @@ def _enabled(names: list[str], **available: Any) -> dict[str, Any]:
         raise ValueError(f"unknown provider(s) in configuration: {', '.join(unknown)}; "
                          f"available: {', '.join(sorted(available))}")
     return {name: available[name]() for name in names}
+
+
+def _identity_providers(names: list[str], configs: dict[str, dict[str, Any]], http: Any,
+                        clock: Any, sandbox: Any) -> dict[str, Any]:
+    """The configured sign-in providers; a missing setting is one clear error."""
+    built: dict[str, Any] = {}
+    for name in names:
+        config = dict(configs.get(name, {}))
+        try:
+            if name == "sandbox":
+                built[name] = sandbox()
+            elif name == "naver":
+                built[name] = NaverProvider(http, client_id=config["client_id"],
+                                            client_secret=config["client_secret"])
+            elif name == "apple":
+                built[name] = apple_provider(
+                    http, clock, client_id=config["client_id"], team_id=config["team_id"],
+                    key_id=config["key_id"], private_key_pem=config["private_key_pem"])
+            else:
+                options = {**(preset(name) if name in PRESETS else {"name": name}), **config}
+                if "issuer" not in options:
+                    raise KeyError("issuer")
+                built[name] = OidcProvider(http, clock, **{"name": name, **options})
+        except KeyError as exc:
+            raise ValueError(f"sign-in provider {name!r} needs {exc.args[0]!r} in "
+                             "MALL_IDENTITY_PROVIDER_SETTINGS") from None
+    return built
+
+
+def _cipher(keys: dict[str, str], key_id: str, secret: str) -> EnvelopeCipher:
+    index_key = derive_key(secret, "blind-index")
+    if not keys:
+        return EnvelopeCipher({"local-1": derive_key(secret, "data-key")}, "local-1", index_key)
+    decoded = {kid: base64.b64decode(value) for kid, value in keys.items()}
+    return EnvelopeCipher(decoded, key_id or next(iter(decoded)), index_key)
 
 
 def _kyc_rules(raw: list[dict[str, Any]]) -> list[KycRule]:
@@ -302,16 +366,34 @@ class Container(containers.DeclarativeContainer):
                                   config.fraud_high_value_minor,
                                   config.fraud_reject_threshold),
     )
-    identity = providers.Selector(
-        config.identity_provider,
-        sandbox=providers.Singleton(SandboxIdentityProvider, config.secret_key, config.base_url),
+    sandbox_identity = providers.Singleton(SandboxIdentityProvider, config.secret_key,
+                                           config.base_url)
+    identity_providers = providers.Singleton(
+        _identity_providers, config.identity_providers, config.identity_provider_settings,
+        http, clock, sandbox_identity.provider)
+    real_name_verifier = providers.Selector(
+        config.real_name_provider,
+        sandbox=providers.Singleton(SandboxRealNameVerifier, config.secret_key),
+        none=providers.Object(None),
     )
+    cipher = providers.Singleton(_cipher, config.data_keys, config.data_key_id,
+                                 config.secret_key)
     hasher = providers.Singleton(Argon2PasswordHasher)
     tokens = providers.Singleton(JwtTokenIssuer, config.secret_key,
                                  config.access_token_ttl_seconds)
 
     # --- use cases ------------------------------------------------------------------------
-    accounts = providers.Singleton(Accounts, uow, hasher, tokens, clock, queue)
+    sessions = providers.Singleton(
+        SessionService, uow, tokens, clock,
+        providers.Callable(lambda days: timedelta(days=days), config.refresh_token_ttl_days))
+    accounts = providers.Singleton(Accounts, uow, hasher, tokens, clock, queue, sessions,
+                                   config.base_url)
+    sign_in = providers.Singleton(SignIn, uow, identity_providers, sessions, clock, queue,
+                                  pseudonym_key, config.base_url)
+    privacy = providers.Singleton(
+        Privacy, uow, clock, queue, pseudonym_key,
+        providers.Callable(policies_from, config.retention_policies))
+    real_names = providers.Singleton(RealNameIdentities, uow, real_name_verifier, cipher, clock)
     ordering = providers.Singleton(
         Ordering, uow, clock, queue, providers.Callable(frozenset, config.carriers))
     payments = providers.Singleton(
@@ -337,7 +419,7 @@ class Container(containers.DeclarativeContainer):
     evidence = providers.Singleton(EvidenceService, uow, clock)
     outbox = providers.Singleton(
         OutboxRelay, uow, queue, clock, payments, fulfilment, notifier, analytics, alerts,
-        pseudonym_key, config.outbox_max_attempts, config.outbox_lease_seconds,
+        pseudonym_key, config.outbox_max_attempts, config.outbox_lease_seconds, accounts,
     )
 
 

@@ -92,11 +92,22 @@ class OutboundHttp:
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         timeout_seconds: float | None = None,
+        secret_fields: tuple[str, ...] = (),
+        personal_response: bool = False,
     ) -> HttpResponse:
         """Send one request. Retried only when repeating it cannot do harm: GET/HEAD, or a
         POST carrying an Idempotency-Key. Raises ProviderUnavailable when nothing usable came
         back; any answered request (even 4xx) is returned."""
         headers = dict(headers or {})
+        # Fields that are bearer secrets under a generic name (an OAuth `code`): masked in the
+        # evidence, as fields named like secrets always are.
+        shown_json, shown_form = json_body, form
+        if secret_fields and isinstance(json_body, dict):
+            shown_json = {k: ("[redacted]" if k in secret_fields else v)
+                          for k, v in json_body.items()}
+        if secret_fields and form is not None:
+            shown_form = {k: ("[redacted]" if k in secret_fields else v)
+                          for k, v in form.items()}
         safe = idempotent if idempotent is not None else (
             method.upper() in ("GET", "HEAD", "DELETE") or "Idempotency-Key" in headers
         )
@@ -115,8 +126,9 @@ class OutboundHttp:
                     if response.status in RETRYABLE_STATUS:
                         raise ProviderHttpError(response)
             except OpenedState:
-                await self._record(provider, subject, method, url, headers, json_body, form,
-                                   None, "circuit open: request not sent", started, attempt)
+                await self._record(provider, subject, method, url, headers, shown_json,
+                                   shown_form, None, "circuit open: request not sent", started,
+                                   attempt)
                 raise ProviderUnavailable(
                     f"{provider} is failing right now, so the request was not sent; "
                     "it is safe to retry later", request_sent=False,
@@ -128,8 +140,8 @@ class OutboundHttp:
             except (TimeoutError, aiohttp.ClientError) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:300]
                 maybe_sent = True
-            await self._record(provider, subject, method, url, headers, json_body, form,
-                               response, error, started, attempt)
+            await self._record(provider, subject, method, url, headers, shown_json, shown_form,
+                               response, error, started, attempt, personal_response)
             if response is not None:
                 maybe_sent = True
             if error is None and response is not None:
@@ -170,12 +182,15 @@ class OutboundHttp:
     async def _record(
         self, provider: str, subject: str, method: str, url: str, headers: Mapping[str, str],
         json_body: Any, form: Mapping[str, str] | None, response: HttpResponse | None,
-        error: str | None, started: float, attempt: int,
+        error: str | None, started: float, attempt: int, personal_response: bool = False,
     ) -> None:
         parts = urlsplit(url)
         request_body: Any = json_body if json_body is not None else dict(form or {}) or None
         response_body: Any = None
-        if response is not None:
+        if response is not None and personal_response:
+            # A profile answer is personal data: the ledger cannot forget, so it never keeps it.
+            response_body = "[withheld: personal data]"
+        elif response is not None:
             try:
                 response_body = response.json()
             except ValueError:
@@ -192,7 +207,7 @@ class OutboundHttp:
             context={"attempt": attempt,
                      "duration_ms": round((time.perf_counter() - started) * 1000, 1)},
             payload=payload,
-            raw=response.body if response is not None else None,
+            raw=response.body if response is not None and not personal_response else None,
         ))
 
     def _on_breaker_event(self, name: str, event_type: str, event: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -13,6 +14,7 @@ from joserfc.jwk import OctKey
 
 from domain.customers import Customer
 from domain.errors import Unauthorized
+from domain.identity import binding_of
 
 
 class Argon2PasswordHasher:
@@ -39,24 +41,41 @@ class JwtTokenIssuer:
         self._key = OctKey.import_key(secret.encode())
         self._lifetime = lifetime_seconds
 
-    def issue(self, customer: Customer) -> tuple[str, int]:
+    def issue(self, customer: Customer, session_id: str = "") -> tuple[str, int]:
         now = int(time.time())
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.ISSUER, "aud": self.AUDIENCE, "sub": customer.id,
             "iat": now, "exp": now + self._lifetime, "jti": uuid.uuid4().hex,
             "role": customer.role.value,
         }
+        if session_id:
+            claims["sid"] = session_id  # logout revokes the session, and with it this token
         return jwt.encode({"alg": "HS256"}, claims, self._key), self._lifetime
 
-    def subject(self, token: str) -> str:
+    def claims(self, token: str, audience: str = AUDIENCE) -> dict[str, Any]:
         refused = Unauthorized("the access token is missing, invalid or expired; sign in again")
         try:
             decoded = jwt.decode(token, self._key, algorithms=["HS256"])
             jwt.JWTClaimsRegistry(
                 iss={"essential": True, "value": self.ISSUER},
-                aud={"essential": True, "value": self.AUDIENCE},
+                aud={"essential": True, "value": audience},
                 exp={"essential": True}, sub={"essential": True},
             ).validate(decoded.claims)
         except (JoseError, ValueError) as exc:
             raise refused from exc
-        return str(decoded.claims["sub"])
+        return dict(decoded.claims)
+
+    def subject(self, token: str) -> str:
+        return str(self.claims(token)["sub"])
+
+    def purpose_token(self, purpose: str, subject: str, binding: str, lifetime: int) -> str:
+        now = int(time.time())
+        claims = {"iss": self.ISSUER, "aud": f"purpose:{purpose}", "sub": subject,
+                  "iat": now, "exp": now + lifetime, "bnd": binding_of(binding)}
+        return jwt.encode({"alg": "HS256"}, claims, self._key)
+
+    def read_purpose_token(self, token: str, purpose: str) -> tuple[str, str]:
+        claims = self.claims(token, audience=f"purpose:{purpose}")
+        return str(claims["sub"]), str(claims.get("bnd", ""))
+
+

@@ -2,34 +2,41 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from application.identity import SessionService, TokenPair
 from application.ports import Clock, PasswordHasher, TaskQueue, TokenIssuer, UnitOfWorkFactory
 from application.units import commit_and_dispatch, new_id, react
-from domain.customers import Customer, Role, check_password_policy, normalize_email
-from domain.errors import Conflict, NotFound, Unauthorized
+from domain.customers import (
+    Customer,
+    Role,
+    check_password_policy,
+    jurisdiction_of,
+    normalize_email,
+)
+from domain.errors import Conflict, DomainError, NotFound, Unauthorized
 from domain.evidence import EvidenceDraft
+from domain.identity import binding_of
 
-
-@dataclass(frozen=True)
-class AccessToken:
-    access_token: str
-    expires_in: int
-    token_type: str = "bearer"  # noqa: S105 - the OAuth token type
+VERIFY_EMAIL_LIFETIME = 24 * 3600
+RESET_LIFETIME = 30 * 60
 
 
 class Accounts:
+    """The mall's own accounts, also the fallback when every provider fails: password
+    sign-in, email verification, and password reset by an emailed link."""
+
     def __init__(
         self, uow: UnitOfWorkFactory, hasher: PasswordHasher, tokens: TokenIssuer,
-        clock: Clock, queue: TaskQueue,
+        clock: Clock, queue: TaskQueue, sessions: SessionService, base_url: str,
     ) -> None:
         self._uow, self._hasher, self._tokens = uow, hasher, tokens
-        self._clock, self._queue = clock, queue
+        self._clock, self._queue, self._sessions = clock, queue, sessions
+        self._base = base_url.rstrip("/")
         # Verifying against a throwaway hash keeps a login for an unknown email as slow as one
         # for a known email, so response times do not reveal who has an account.
         self._timing_decoy = hasher.hash(new_id("decoy"))
 
-    async def register(self, email: str, password: str, role: Role = Role.CUSTOMER) -> Customer:
+    async def register(self, email: str, password: str, role: Role = Role.CUSTOMER,
+                       country: str | None = None) -> Customer:
         email = normalize_email(email)
         check_password_policy(password)
         password_hash = self._hasher.hash(password)
@@ -39,44 +46,117 @@ class Accounts:
                 customer_id=new_id("cus"), email=email, password_hash=password_hash,
                 now=self._clock.now(), role=role,
             )
+            customer.jurisdiction = jurisdiction_of(country)
             if not await uow.customers.add(customer):
                 raise taken
             await uow.evidence.append(EvidenceDraft(
                 source="storefront", kind="account.registered",
                 subject=f"customer:{customer.id}", context={"role": role.value},
-                payload={"customer_id": customer.id},
+                payload={"customer_id": customer.id, "jurisdiction": customer.jurisdiction},
             ))
             await react(uow, customer.events)
+            await uow.outbox.add("notify", {
+                "audience": "customer", "customer_id": customer.id, "template": "verify_email",
+                "params": {}, "mint": "verify_email"})
             await commit_and_dispatch(uow, self._queue)
         return customer
 
-    async def login(self, email: str, password: str) -> AccessToken:
-        refused = Unauthorized("email or password is wrong; try again or reset your password")
+    async def login(self, email: str, password: str) -> TokenPair:
+        refused = Unauthorized("email or password is wrong; try again, or ask for a password "
+                               "reset link (POST /v1/auth/password/forgot)")
         try:
             email = normalize_email(email)
         except Exception as exc:
             raise refused from exc
         async with self._uow() as uow:
             customer = await uow.customers.by_email(email)
-        if customer is None:
+        if customer is None or not customer.has_password:
             self._hasher.verify(self._timing_decoy, password)
+            await self._funnel("login_failed", reason="wrong_credentials")
             raise refused
         if not self._hasher.verify(customer.password_hash, password):
             async with self._uow() as uow:
                 # A fraud signal: a run of failures before a payment raises its risk.
                 await uow.customers.record_login_failure(customer.id, self._clock.now())
                 await uow.commit()
+            await self._funnel("login_failed", reason="wrong_credentials")
             raise refused
-        token, lifetime = self._tokens.issue(customer)
-        return AccessToken(token, lifetime)
+        async with self._uow() as uow:
+            pair = await self._sessions.open(uow, customer)
+            await uow.auth_events.add("login_succeeded", "password",
+                                      at=self._clock.now().timestamp())
+            await commit_and_dispatch(uow, self._queue)
+        return pair
+
+    async def _funnel(self, name: str, reason: str = "") -> None:
+        async with self._uow() as uow:
+            await uow.auth_events.add(name, "password", reason=reason,
+                                      at=self._clock.now().timestamp())
+            await uow.commit()
 
     async def authenticate(self, token: str) -> Customer:
-        customer_id = self._tokens.subject(token)
+        return await self._sessions.authenticate(token)
+
+    # --- links sent by email (minted when the message is sent, never stored) ---------------
+
+    def mint(self, purpose: str, customer: Customer) -> dict[str, str]:
+        """The parameters of an emailed link: a signed single-purpose token bound to the
+        state it changes, so it works once."""
+        if purpose == "verify_email":
+            token = self._tokens.purpose_token(purpose, customer.id, customer.email,
+                                               VERIFY_EMAIL_LIFETIME)
+            return {"link": f"{self._base}/v1/auth/email/verify?token={token}"}
+        if purpose == "password_reset":
+            token = self._tokens.purpose_token(purpose, customer.id,
+                                               customer.password_hash or "no-password",
+                                               RESET_LIFETIME)
+            return {"link": f"{self._base}/v1/auth/password/reset?token={token}"}
+        raise DomainError(f"no emailed link for '{purpose}'")
+
+    async def verify_email(self, token: str) -> Customer:
+        customer_id, binding = self._tokens.read_purpose_token(token, "verify_email")
         async with self._uow() as uow:
             customer = await uow.customers.get(customer_id)
-        if customer is None:
-            raise Unauthorized("this account no longer exists; sign in again")
+            if customer is None or binding != binding_of(customer.email):
+                raise Unauthorized("this verification link is no longer valid; ask for a new "
+                                   "one")
+            customer.email_verified = True
+            await uow.customers.save(customer)
+            await uow.commit()
         return customer
+
+    async def forgot_password(self, email: str) -> None:
+        """Send a reset link if the address has an account; the answer never says which."""
+        try:
+            email = normalize_email(email)
+        except DomainError:
+            return
+        async with self._uow() as uow:
+            customer = await uow.customers.by_email(email)
+            if customer is None or email.endswith("@users.invalid"):
+                return
+            await uow.outbox.add("notify", {
+                "audience": "customer", "customer_id": customer.id,
+                "template": "password_reset", "params": {}, "mint": "password_reset"})
+            await commit_and_dispatch(uow, self._queue)
+
+    async def reset_password(self, token: str, new_password: str) -> None:
+        """Set a new password from an emailed link; every session ends."""
+        check_password_policy(new_password)
+        customer_id, binding = self._tokens.read_purpose_token(token, "password_reset")
+        async with self._uow() as uow:
+            customer = await uow.customers.get(customer_id)
+            if customer is None or binding != binding_of(customer.password_hash or "no-password"):
+                raise Unauthorized("this reset link was used already or has expired; ask for "
+                                   "a new one")
+            customer.password_hash = self._hasher.hash(new_password)
+            customer.email_verified = True  # the link reached the inbox
+            await uow.customers.save(customer)
+            revoked = await uow.sessions.revoke_customer(customer.id)
+            await uow.evidence.append(EvidenceDraft(
+                source="auth", kind="account.password_reset", subject=f"customer:{customer.id}",
+                context={}, payload={"sessions_revoked": revoked}))
+            await uow.commit()
 
     async def me(self, customer_id: str) -> Customer:
         async with self._uow() as uow:
@@ -96,3 +176,18 @@ class Accounts:
                 context={"admin_id": admin_id}, payload={"method": "manual"},
             ))
             await uow.commit()
+
+    async def consents(self, customer_id: str) -> dict[str, bool]:
+        async with self._uow() as uow:
+            return await uow.consents.of_customer(customer_id)
+
+    async def set_consents(self, customer_id: str, changes: dict[str, bool]) -> dict[str, bool]:
+        async with self._uow() as uow:
+            for purpose, granted in changes.items():
+                await uow.consents.set(customer_id, purpose, granted)
+            await uow.evidence.append(EvidenceDraft(
+                source="storefront", kind="consent.changed", subject=f"customer:{customer_id}",
+                context={}, payload={"changes": changes}))
+            current = await uow.consents.of_customer(customer_id)
+            await uow.commit()
+        return current

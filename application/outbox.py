@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from application.payments import PaymentService
 from application.ports import (
@@ -20,11 +20,16 @@ from application.ports import (
     UnitOfWorkFactory,
 )
 from application.shipping import Fulfilment
+from domain.customers import Customer
 from domain.privacy import pseudonym
 
 log = logging.getLogger("mall.outbox")
 
 Handler = Callable[[OutboxMessage], Awaitable[None]]
+
+
+class LinkMinter(Protocol):
+    def mint(self, purpose: str, customer: Customer) -> dict[str, str]: ...
 
 
 class OutboxRelay:
@@ -43,7 +48,9 @@ class OutboxRelay:
         pseudonym_key: bytes,
         max_attempts: int,
         lease_seconds: float,
+        links: LinkMinter | None = None,
     ) -> None:
+        self._links = links
         self._uow, self._queue, self._clock = uow, queue, clock
         self._notifier, self._analytics, self._alerts = notifier, analytics, alerts
         self._payments = payments
@@ -131,6 +138,9 @@ class OutboxRelay:
             if customer is None:
                 return  # the customer was erased; there is nobody to tell
             recipient, owner = customer.email, customer.id
+            if payload.get("mint") and self._links is not None:
+                # Links are minted now, at sending, so no live token waits in a table.
+                params = {**params, **self._links.mint(payload["mint"], customer)}
         await self._notifier.send(Notification("email", recipient, template, params))
         async with self._uow() as uow:
             await uow.notifications.log(owner, "email", template,

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from domain.customers import Customer
 from domain.evidence import EvidenceDraft, EvidenceRecord
+from domain.identity import AuthFlow, Identity, PendingLink, Session
 from domain.money import Money
 from domain.operations import Operation
 from domain.orders import Order, ShippingAddress
@@ -69,10 +70,40 @@ class ShipmentRequest:
 
 @dataclass(frozen=True)
 class VerifiedIdentity:
+    """Who the provider says signed in, after every check on its answer passed."""
+
     provider: str
     subject: str
     email: str | None
-    email_verified: bool
+    email_verified: bool  # only a provider's explicit `email_verified: true` counts
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    state: str  # random, bound server-side to this sign-in, used once
+    nonce: str  # random, must come back inside the ID token
+    code_challenge: str  # PKCE S256 of a verifier kept server-side
+    redirect_uri: str
+    login_hint: str | None = None
+
+
+@dataclass(frozen=True)
+class CallbackParams:
+    """What the provider sent back to our callback (query string or form_post body)."""
+
+    code: str
+    iss: str | None = None  # RFC 9207: the issuer that sent the response
+
+
+@dataclass(frozen=True)
+class RealNameVerification:
+    """A Korean identity verification result (PASS, NICE...): CI and DI never leave the
+    identity module; analytics and third parties never see them."""
+
+    ci: str  # connecting information: the same person across services
+    di: str  # duplication information: the same person within this service
+    verified_at: datetime
+    adult: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,18 +220,36 @@ class Carrier(Protocol):
 
 
 class IdentityProvider(Protocol):
-    """An external sign-in provider (OpenID Connect or OAuth2)."""
+    """An external sign-in provider (OpenID Connect, or OAuth2 with a profile endpoint).
+
+    Failures raise SignInRefused (the provider's answer failed a check: state, issuer, token
+    signature, audience, expiry, nonce...; nothing is stored) or ProviderUnavailable (the
+    provider could not be reached: discovery, token or JWKS endpoint down).
+    """
+
+    name: str
+    response_mode: str  # "query" or "form_post" (Apple): how the callback arrives
+
+    async def authorization_url(self, request: AuthorizationRequest) -> str: ...
+
+    async def exchange_code(
+        self, callback: CallbackParams, *, code_verifier: str, nonce: str, redirect_uri: str
+    ) -> VerifiedIdentity:
+        """Redeem the code and return the identity whose token passed every check."""
+        ...
+
+    async def available(self) -> bool:
+        """False while the provider's circuit is open."""
+        ...
+
+
+class RealNameVerifier(Protocol):
+    """Korean identity verification (a PASS/NICE-style service) behind one port."""
 
     name: str
 
-    def authorization_url(
-        self, *, state: str, nonce: str, code_challenge: str, redirect_uri: str
-    ) -> str: ...
-
-    async def exchange_code(
-        self, *, code: str, code_verifier: str, nonce: str, redirect_uri: str
-    ) -> VerifiedIdentity:
-        """Redeem the code and return identity claims whose signature and nonce were checked."""
+    async def verify(self, token: str) -> RealNameVerification:
+        """Redeem the verification token the customer brought back; SignInRefused if bad."""
         ...
 
 
@@ -239,13 +288,39 @@ class PasswordHasher(Protocol):
 
 
 class TokenIssuer(Protocol):
-    def issue(self, customer: Customer) -> tuple[str, int]:
-        """A signed access token and its lifetime in seconds."""
+    def issue(self, customer: Customer, session_id: str = "") -> tuple[str, int]:
+        """A signed access token (bound to a session when given) and its lifetime."""
         ...
 
     def subject(self, token: str) -> str:
         """The customer id inside a valid token; Unauthorized otherwise."""
         ...
+
+    def claims(self, token: str) -> dict[str, Any]:
+        """The claims of a valid access token (sub, sid...); Unauthorized otherwise."""
+        ...
+
+    def purpose_token(self, purpose: str, subject: str, binding: str, lifetime: int) -> str:
+        """A signed single-purpose token (email verification, password reset); `binding`
+        ties it to state that changes once it is used (the password hash, the email)."""
+        ...
+
+    def read_purpose_token(self, token: str, purpose: str) -> tuple[str, str]:
+        """(subject, binding) of a valid token of this purpose; Unauthorized otherwise."""
+        ...
+
+
+class DataCipher(Protocol):
+    """Envelope encryption and blind indexes for the most sensitive identifiers."""
+
+    @property
+    def current_key_id(self) -> str: ...
+
+    def seal(self, plaintext: str, context: str) -> str: ...
+    def open(self, sealed: str, context: str) -> str: ...
+    def key_id_of(self, sealed: str) -> str: ...
+    def rewrap(self, sealed: str, context: str) -> str: ...
+    def blind_index(self, value: str, purpose: str) -> str: ...
 
 
 class TaskQueue(Protocol):
@@ -318,6 +393,7 @@ class Customers(Protocol):
 
     async def get(self, customer_id: str) -> Customer | None: ...
     async def by_email(self, email: str) -> Customer | None: ...
+    async def save(self, customer: Customer) -> None: ...
     async def set_identity_verified(self, customer_id: str, verified: bool) -> None: ...
     async def record_login_failure(self, customer_id: str, at: datetime) -> None: ...
     async def login_failures_since(self, customer_id: str, since: datetime) -> int: ...
@@ -358,6 +434,83 @@ class Payments(Protocol):
         ...
 
     async def failures_of_customer(self, customer_id: str, since: datetime) -> int: ...
+
+
+class IdentityLinks(Protocol):
+    async def add(self, identity: Identity) -> bool:
+        """False when (provider, subject) is linked already (to anyone)."""
+        ...
+
+    async def by_subject(self, provider: str, subject: str) -> Identity | None: ...
+    async def of_customer(self, customer_id: str) -> list[Identity]: ...
+    async def remove(self, provider: str, subject: str) -> None: ...
+    async def move(self, from_customer: str, to_customer: str) -> int: ...
+
+
+class AuthFlows(Protocol):
+    async def add(self, flow: AuthFlow) -> None: ...
+
+    async def take(self, state_hash: str) -> AuthFlow | None:
+        """The flow, marked used atomically; `used` is True when it had been used before."""
+        ...
+
+    async def purge(self, created_before: datetime) -> int: ...
+
+
+class PendingLinks(Protocol):
+    async def add(self, link: PendingLink) -> None: ...
+    async def get(self, token_hash: str) -> PendingLink | None: ...
+    async def save(self, link: PendingLink) -> None: ...
+
+
+class Sessions(Protocol):
+    async def add(self, session: Session) -> None: ...
+    async def get(self, session_id: str) -> Session | None: ...
+    async def by_refresh(self, refresh_hash: str) -> Session | None: ...
+    async def save(self, session: Session) -> None: ...
+    async def revoke_family(self, family_id: str) -> int: ...
+    async def revoke_customer(self, customer_id: str) -> int: ...
+
+
+class RealNames(Protocol):
+    async def add(self, customer_id: str, di_index: str, ci_ciphertext: str, key_id: str,
+                  verified_at: datetime, adult: bool) -> bool: ...
+    async def owner_of(self, di_index: str) -> str | None: ...
+    async def of_customer(self, customer_id: str) -> dict[str, Any] | None: ...
+    async def rekey(self, customer_id: str, ci_ciphertext: str, key_id: str) -> None: ...
+    async def key_ids(self) -> list[str]: ...
+    async def under_key(self, key_id: str, limit: int) -> list[dict[str, Any]]: ...
+
+
+class Consents(Protocol):
+    async def set(self, customer_id: str, purpose: str, granted: bool) -> None: ...
+    async def of_customer(self, customer_id: str) -> dict[str, bool]: ...
+
+
+class AuthEvents(Protocol):
+    async def add(self, name: str, provider: str, *, channel: str = "", campaign: str = "",
+                  reason: str = "", flow: str = "", anon_id: str = "", at: float) -> None: ...
+    async def between(self, start: float, end: float) -> list[dict[str, Any]]: ...
+
+
+class PrivacyStore(Protocol):
+    async def export(self, customer_id: str) -> dict[str, Any]: ...
+
+    async def erase(self, customer_id: str, pseudonym: str) -> dict[str, int]:
+        """Remove the customer's personal data from every table; rows the business keeps
+        (orders, payments) stay under `pseudonym`. Counts per table."""
+        ...
+
+    async def merge(self, from_customer: str, to_customer: str) -> dict[str, int]:
+        """Move everything of one customer to another and close the first account."""
+        ...
+
+    async def keep(self, record_class: str, subject: str, jurisdiction: str,
+                   payload: dict[str, Any], retain_until: datetime) -> None: ...
+    async def retained(self, subject: str) -> list[dict[str, Any]]: ...
+    async def purge_retained(self, now: datetime) -> int: ...
+    async def purge_access_logs(self, jurisdiction: str, before: datetime) -> int: ...
+    async def purge_sign_in_leftovers(self, before: datetime) -> int: ...
 
 
 class FraudReviews(Protocol):
@@ -427,6 +580,7 @@ class Evidence(Protocol):
 
 class Incidents(Protocol):
     async def open(self, kind: str, subject: str, detail: dict[str, Any]) -> str: ...
+    async def of_subject(self, subject: str) -> list[dict[str, Any]]: ...
 
 
 class Notifications(Protocol):
@@ -442,6 +596,14 @@ class UnitOfWork(Protocol):
     orders: Orders
     payments: Payments
     reviews: FraudReviews
+    identities: IdentityLinks
+    flows: AuthFlows
+    pending_links: PendingLinks
+    sessions: Sessions
+    real_names: RealNames
+    consents: Consents
+    auth_events: AuthEvents
+    privacy: PrivacyStore
     shipments: Shipments
     operations: Operations
     outbox: Outbox

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +44,8 @@ class Customer:
     role: Role = Role.CUSTOMER
     created_at: datetime | None = None
     identity_verified: bool = False  # a real-name identity check passed (KYC)
+    email_verified: bool = False
+    jurisdiction: str = "default"  # which retention rules apply (KR, EU, default)
     events: list[Event] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -57,3 +60,26 @@ class Customer:
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
+
+
+EU = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI "
+               "ES SE IS LI NO".split())
+
+
+def jurisdiction_of(country: str | None) -> str:
+    """The retention rules a customer falls under, from their country (EEA → EU)."""
+    code = (country or "").upper()
+    if code == "KR":
+        return "KR"
+    return "EU" if code in EU else "default"
+
+
+def placeholder_email(provider: str, subject: str) -> str:
+    """An address for an account whose provider did not assert a verified email: unique,
+    undeliverable, and never matching a real customer's address."""
+    digest = hashlib.sha256(f"{provider}|{subject}".encode()).hexdigest()[:24]
+    return f"{provider}-{digest}@users.invalid"

@@ -60,3 +60,16 @@ class ProviderUnavailable(DomainError):
         # connection refused): then another provider may be tried without risking two charges.
         self.request_sent = request_sent
         self.alternatives = alternatives or []
+
+
+class SignInRefused(Unauthorized):
+    """A sign-in provider's answer failed a check; nothing was stored. `reason` is a stable
+    code (state_mismatch, nonce_mismatch, invalid_token, access_denied...) and `ways_in` the
+    other ways the customer can still sign in."""
+
+    code = "sign-in-refused"
+
+    def __init__(self, detail: str, *, reason: str, ways_in: list[str] | None = None) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.ways_in = ways_in or []

@@ -17,6 +17,7 @@ log = logging.getLogger("mall.actors")
 
 SWEEP = "sweep_unfinished_work"
 RECONCILE = "reconcile_payments"
+RETENTION = "enforce_retention"
 
 
 def register(broker: dramatiq.Broker, container: Container) -> None:
@@ -45,6 +46,13 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
             log.info("reconciliation: %s", report)
         await container.payments().refresh_fraud_model()
 
+    async def enforce_retention() -> None:
+        """Delete what no retention rule keeps any more; re-seal CIs under a rotated key."""
+        report = await container.privacy().enforce_retention()
+        rotated = await container.real_names().rotate_keys()
+        if any(report.values()) or rotated:
+            log.info("retention: %s; CI re-sealed under the current key: %d", report, rotated)
+
     dramatiq.actor(run_outbox_message, broker=broker, actor_name=ACTOR_NAMES["outbox"],
                    **retries)
     dramatiq.actor(process_inbox_message, broker=broker, actor_name=ACTOR_NAMES["inbox"],
@@ -52,3 +60,4 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
     # A missed sweep is made up by the next one: no retries.
     dramatiq.actor(sweep_unfinished_work, broker=broker, actor_name=SWEEP, max_retries=0)
     dramatiq.actor(reconcile_payments, broker=broker, actor_name=RECONCILE, max_retries=0)
+    dramatiq.actor(enforce_retention, broker=broker, actor_name=RETENTION, max_retries=0)

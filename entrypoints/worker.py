@@ -43,8 +43,10 @@ class EmbeddedWorker:
         config = self._container.config
         interval = config.sweep_interval_seconds()
         every = max(1, round(config.reconcile_interval_seconds() / interval))
+        hourly = max(1, round(config.retention_interval_seconds() / interval))
         sweep = self._broker.get_actor(actors.SWEEP)
         reconcile = self._broker.get_actor(actors.RECONCILE)
+        retention = self._broker.get_actor(actors.RETENTION)
         ticks = 0
         while not self._stop.wait(interval):
             ticks += 1
@@ -52,6 +54,8 @@ class EmbeddedWorker:
                 sweep.send()
                 if ticks % every == 0:
                     reconcile.send()
+                if ticks % hourly == 0:
+                    retention.send()
             except Exception:  # the broker may be briefly away; the next tick tries again
                 log.warning("could not schedule the sweep; will retry", exc_info=True)
 

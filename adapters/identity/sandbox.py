@@ -1,9 +1,9 @@
 """The sandbox identity provider: an OpenID-Connect-shaped sign-in without a real provider.
 
 Its authorization endpoint (`/sandbox/identity/authorize`) signs a test user in and redirects
-back with a code. The code is an HMAC-signed, short-lived, single-use grant bound to the
-redirect URI, the nonce and the PKCE challenge, which `exchange_code` checks as a real
-provider's token endpoint would.
+back with a code and its issuer (RFC 9207). The code is an HMAC-signed, short-lived,
+single-use grant bound to the redirect URI, the nonce and the PKCE challenge, which
+`exchange_code` checks as a real provider's token endpoint and ID token checks would.
 """
 
 from __future__ import annotations
@@ -14,10 +14,13 @@ import hmac
 import json
 import secrets
 import time
+from typing import NoReturn
 from urllib.parse import urlencode
 
-from application.ports import VerifiedIdentity
-from domain.errors import Unauthorized
+from authlib.oauth2.rfc7636 import create_s256_code_challenge  # type: ignore[import-untyped]
+
+from application.ports import AuthorizationRequest, CallbackParams, VerifiedIdentity
+from domain.errors import SignInRefused
 
 CODE_LIFETIME_SECONDS = 60
 
@@ -32,26 +35,32 @@ def _unb64(text: str) -> bytes:
 
 def s256(verifier: str) -> str:
     """The PKCE S256 code challenge of a verifier (RFC 7636)."""
-    return _b64(hashlib.sha256(verifier.encode()).digest())
+    return str(create_s256_code_challenge(verifier))
 
 
 class SandboxIdentityProvider:
     name = "sandbox"
+    response_mode = "query"
 
     def __init__(self, signing_key: str, public_base_url: str) -> None:
         self._key = hashlib.sha256(f"sandbox-identity:{signing_key}".encode()).digest()
+        # The sign-in page sends the configured base URL as `iss`; compared exactly.
+        self._issuer = public_base_url
         self._base = public_base_url.rstrip("/")
         self._redeemed: dict[str, float] = {}
 
-    def authorization_url(
-        self, *, state: str, nonce: str, code_challenge: str, redirect_uri: str
-    ) -> str:
-        query = urlencode({
-            "response_type": "code", "client_id": "mall", "redirect_uri": redirect_uri,
-            "scope": "openid email", "state": state, "nonce": nonce,
-            "code_challenge": code_challenge, "code_challenge_method": "S256",
-        })
-        return f"{self._base}/sandbox/identity/authorize?{query}"
+    async def authorization_url(self, request: AuthorizationRequest) -> str:
+        params = {
+            "response_type": "code", "client_id": "mall", "redirect_uri": request.redirect_uri,
+            "scope": "openid email", "state": request.state, "nonce": request.nonce,
+            "code_challenge": request.code_challenge, "code_challenge_method": "S256",
+        }
+        if request.login_hint:
+            params["login_hint"] = request.login_hint
+        return f"{self._base}/sandbox/identity/authorize?{urlencode(params)}"
+
+    async def available(self) -> bool:
+        return True  # it runs inside this backend
 
     def issue_code(self, *, subject: str, nonce: str, code_challenge: str,
                    redirect_uri: str) -> str:
@@ -62,27 +71,36 @@ class SandboxIdentityProvider:
         return f"{body}.{_b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())}"
 
     async def exchange_code(
-        self, *, code: str, code_verifier: str, nonce: str, redirect_uri: str
+        self, callback: CallbackParams, *, code_verifier: str, nonce: str, redirect_uri: str
     ) -> VerifiedIdentity:
-        refused = Unauthorized("the sign-in could not be completed; start again")
-        body, _, signature = code.partition(".")
+        if callback.iss is not None and callback.iss != self._issuer:
+            _refuse("issuer_mismatch",
+                    "the sign-in response did not come from the sandbox identity provider")
+        body, _, signature = callback.code.partition(".")
         expected = _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
         if not signature or not hmac.compare_digest(signature, expected):
-            raise refused
+            _refuse("invalid_grant", "the sign-in code is not one the sandbox issued")
         try:
             grant = json.loads(_unb64(body))
-        except ValueError as exc:
-            raise refused from exc
+        except ValueError:
+            _refuse("invalid_grant", "the sign-in code is malformed")
         now = time.time()
         self._redeemed = {k: v for k, v in self._redeemed.items() if v > now}
         if (
             grant["exp"] < now
             or grant["jti"] in self._redeemed
             or grant["ru"] != redirect_uri
-            or not hmac.compare_digest(grant["nonce"], nonce)
             or not hmac.compare_digest(grant["cc"], s256(code_verifier))
         ):
-            raise refused
+            _refuse("invalid_grant", (
+                "the sign-in code was already used, has expired, or belongs to another "
+                "redirect or verifier; start the sign-in again"))
+        if not hmac.compare_digest(grant["nonce"].encode(), nonce.encode()):
+            _refuse("nonce_mismatch", "the sign-in code belongs to another sign-in")
         self._redeemed[grant["jti"]] = grant["exp"]
         subject = str(grant["sub"])
         return VerifiedIdentity(self.name, subject, f"{subject}@sandbox-id.example", True)
+
+
+def _refuse(reason: str, detail: str) -> NoReturn:
+    raise SignInRefused(detail, reason=reason)

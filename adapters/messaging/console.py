@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import deque
 
 from application.ports import Alert, AnalyticsEvent, Notification
 from domain.failures import explain
@@ -19,6 +20,9 @@ TEMPLATES = {
     "payment_refunded": "We refunded {amount} on order {order_id}. Your bank shows it within "
                         "a few working days.",
     "order_cancelled": "Order {order_id} was cancelled. {explanation}",
+    "verify_email": "Confirm your email address: {link}",
+    "password_reset": "Reset your password within 30 minutes: {link} (if you did not ask, "
+                      "ignore this message).",
     "awaiting_deposit": "Order {order_id} is waiting for your bank transfer.",
     "order_delivered": "Order {order_id} was delivered.",
     "delivery_exception": "There is a problem delivering order {order_id}: {reason}. "
@@ -49,12 +53,27 @@ def masked(recipient: str) -> str:
 
 
 class ConsoleNotifier:
-    def __init__(self) -> None:
+    """Logs each message (recipient masked, links withheld) and keeps the last ones in
+    memory, so a developer or a test can follow an emailed link without a mail server."""
+
+    def __init__(self, keep: int = 200) -> None:
         self._log = logging.getLogger("mall.notify")
+        self.sent: deque[Notification] = deque(maxlen=keep)
 
     async def send(self, notification: Notification) -> None:
+        self.sent.append(notification)
+        shown = Notification(notification.channel, notification.recipient,
+                             notification.template,
+                             {k: ("[link withheld from logs]" if k == "link" else v)
+                              for k, v in notification.params.items()})
         self._log.info("%s to %s [%s]: %s", notification.channel, masked(notification.recipient),
-                       notification.template, render(notification))
+                       notification.template, render(shown))
+
+    def last_link(self, recipient: str, template: str) -> str | None:
+        for notification in reversed(self.sent):
+            if notification.recipient == recipient and notification.template == template:
+                return str(notification.params.get("link", "")) or None
+        return None
 
 
 class LogAnalyticsSink:

@@ -20,6 +20,14 @@ from application.ports import (
 )
 from domain.customers import Customer, Role
 from domain.evidence import EvidenceDraft, EvidenceRecord, seal
+from domain.identity import (
+    AuthFlow,
+    FlowPurpose,
+    Identity,
+    PendingLink,
+    Session,
+    SessionStatus,
+)
 from domain.money import Money
 from domain.operations import Operation, OperationStatus
 from domain.orders import Order, OrderLine, OrderStatus, ShippingAddress
@@ -49,6 +57,7 @@ class CustomerRepository:
             id=customer.id, email=customer.email, password_hash=customer.password_hash,
             role=customer.role.value, created_at=_iso(customer.created_at),
             identity_verified=customer.identity_verified,
+            email_verified=customer.email_verified, jurisdiction=customer.jurisdiction,
         )).on_conflict(target=t.Customer.email, action="DO NOTHING").returning(t.Customer.id)
         return bool(inserted)
 
@@ -57,13 +66,22 @@ class CustomerRepository:
         if row is None:
             return None
         return Customer(row["id"], row["email"], row["password_hash"], Role(row["role"]),
-                        _dt(row["created_at"]), bool(row["identity_verified"]))
+                        _dt(row["created_at"]), bool(row["identity_verified"]),
+                        bool(row["email_verified"]), row["jurisdiction"])
 
     async def get(self, customer_id: str) -> Customer | None:
         return self._from(await t.Customer.select().where(t.Customer.id == customer_id).first())
 
     async def by_email(self, email: str) -> Customer | None:
         return self._from(await t.Customer.select().where(t.Customer.email == email).first())
+
+    async def save(self, customer: Customer) -> None:
+        await t.Customer.update({
+            t.Customer.email: customer.email, t.Customer.password_hash: customer.password_hash,
+            t.Customer.email_verified: customer.email_verified,
+            t.Customer.jurisdiction: customer.jurisdiction,
+            t.Customer.identity_verified: customer.identity_verified,
+        }).where(t.Customer.id == customer.id)
 
     async def set_identity_verified(self, customer_id: str, verified: bool) -> None:
         await t.Customer.update({t.Customer.identity_verified: verified}).where(
@@ -547,6 +565,11 @@ class IncidentRepository:
         ))
         return incident_id
 
+    async def of_subject(self, subject: str) -> list[dict[str, Any]]:
+        rows = await t.Incident.select(t.Incident.id, t.Incident.kind, t.Incident.opened_at,
+                                       t.Incident.status).where(t.Incident.subject == subject)
+        return [dict(row) for row in rows]
+
 
 class NotificationRepository:
     def __init__(self, clock: Clock) -> None:
@@ -557,3 +580,362 @@ class NotificationRepository:
             owner=customer_id, channel=channel, template=template, subject=subject,
             sent_at=self._clock.now().isoformat(),
         ))
+
+
+class IdentityLinkRepository:
+    @staticmethod
+    def _from(row: dict[str, Any]) -> Identity:
+        return Identity(row["customer_id"], row["provider"], row["subject"], row["email"],
+                        bool(row["email_verified"]), datetime.fromisoformat(row["linked_at"]))
+
+    async def add(self, identity: Identity) -> bool:
+        inserted = await t.IdentityLink.insert(t.IdentityLink(
+            dedupe_key=identity.key, customer_id=identity.customer_id,
+            provider=identity.provider, subject=identity.subject, email=identity.email,
+            email_verified=identity.email_verified, linked_at=identity.linked_at.isoformat(),
+        )).on_conflict(target=t.IdentityLink.dedupe_key, action="DO NOTHING").returning(
+            t.IdentityLink.dedupe_key)
+        return bool(inserted)
+
+    async def by_subject(self, provider: str, subject: str) -> Identity | None:
+        row = await t.IdentityLink.select().where(
+            t.IdentityLink.dedupe_key == f"{provider}|{subject}").first()
+        return self._from(row) if row else None
+
+    async def of_customer(self, customer_id: str) -> list[Identity]:
+        rows = await t.IdentityLink.select().where(
+            t.IdentityLink.customer_id == customer_id).order_by(t.IdentityLink.linked_at)
+        return [self._from(row) for row in rows]
+
+    async def remove(self, provider: str, subject: str) -> None:
+        await t.IdentityLink.delete().where(
+            t.IdentityLink.dedupe_key == f"{provider}|{subject}")
+
+    async def move(self, from_customer: str, to_customer: str) -> int:
+        moved = await t.IdentityLink.update({t.IdentityLink.customer_id: to_customer}).where(
+            t.IdentityLink.customer_id == from_customer).returning(t.IdentityLink.dedupe_key)
+        return len(moved)
+
+
+class AuthFlowRepository:
+    async def add(self, flow: AuthFlow) -> None:
+        await t.AuthFlow.insert(t.AuthFlow(
+            state_hash=flow.state_hash, provider=flow.provider, purpose=flow.purpose.value,
+            nonce=flow.nonce, code_verifier=flow.code_verifier, redirect_uri=flow.redirect_uri,
+            customer_id=flow.customer_id, channel=flow.channel, campaign=flow.campaign,
+            created_at=flow.created_at.isoformat(), used=False,
+        ))
+
+    async def take(self, state_hash: str) -> AuthFlow | None:
+        """The flow of this state, marked used in the same statement: a state is good for
+        exactly one callback, even when two arrive at once."""
+        taken = await t.AuthFlow.update({t.AuthFlow.used: True}).where(
+            (t.AuthFlow.state_hash == state_hash) & (t.AuthFlow.used == False)  # noqa: E712
+        ).returning(*t.AuthFlow.all_columns())
+        if taken:
+            row = taken[0]
+        else:
+            row = await t.AuthFlow.select().where(t.AuthFlow.state_hash == state_hash).first()
+            if row is None:
+                return None
+        return AuthFlow(
+            state_hash=row["state_hash"], provider=row["provider"],
+            purpose=FlowPurpose(row["purpose"]), nonce=row["nonce"],
+            code_verifier=row["code_verifier"], redirect_uri=row["redirect_uri"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            customer_id=row["customer_id"], channel=row["channel"], campaign=row["campaign"],
+            used=not taken,
+        )
+
+    async def purge(self, created_before: datetime) -> int:
+        gone = await t.AuthFlow.delete().where(
+            t.AuthFlow.created_at < created_before.isoformat()).returning(
+            t.AuthFlow.state_hash)
+        return len(gone)
+
+
+class PendingLinkRepository:
+    async def add(self, link: PendingLink) -> None:
+        await t.PendingLink.insert(t.PendingLink(
+            token_hash=link.token_hash, customer_id=link.customer_id, provider=link.provider,
+            subject=link.subject, email=link.email, created_at=link.created_at.isoformat(),
+            used=False))
+
+    async def get(self, token_hash: str) -> PendingLink | None:
+        row = await t.PendingLink.select().where(t.PendingLink.token_hash == token_hash).first()
+        if row is None:
+            return None
+        return PendingLink(row["token_hash"], row["customer_id"], row["provider"],
+                           row["subject"], row["email"],
+                           datetime.fromisoformat(row["created_at"]), bool(row["used"]))
+
+    async def save(self, link: PendingLink) -> None:
+        await t.PendingLink.update({t.PendingLink.used: link.used}).where(
+            t.PendingLink.token_hash == link.token_hash)
+
+
+class SessionRepository:
+    @staticmethod
+    def _from(row: dict[str, Any] | None) -> Session | None:
+        if row is None:
+            return None
+        return Session(row["id"], row["customer_id"], row["family_id"], row["refresh_hash"],
+                       datetime.fromisoformat(row["created_at"]),
+                       datetime.fromisoformat(row["expires_at"]),
+                       SessionStatus(row["status"]), row["replaced_by"])
+
+    async def add(self, session: Session) -> None:
+        await t.AuthSession.insert(t.AuthSession(
+            id=session.id, customer_id=session.customer_id, family_id=session.family_id,
+            refresh_hash=session.refresh_hash, created_at=session.created_at.isoformat(),
+            expires_at=session.expires_at.isoformat(), status=session.status.value,
+            replaced_by=session.replaced_by))
+
+    async def get(self, session_id: str) -> Session | None:
+        return self._from(await t.AuthSession.select().where(
+            t.AuthSession.id == session_id).first())
+
+    async def by_refresh(self, refresh_hash: str) -> Session | None:
+        return self._from(await t.AuthSession.select().where(
+            t.AuthSession.refresh_hash == refresh_hash).first())
+
+    async def save(self, session: Session) -> None:
+        await t.AuthSession.update({
+            t.AuthSession.status: session.status.value,
+            t.AuthSession.replaced_by: session.replaced_by,
+        }).where(t.AuthSession.id == session.id)
+
+    async def revoke_family(self, family_id: str) -> int:
+        revoked = await t.AuthSession.update({t.AuthSession.status: "revoked"}).where(
+            (t.AuthSession.family_id == family_id) & (t.AuthSession.status != "revoked")
+        ).returning(t.AuthSession.id)
+        return len(revoked)
+
+    async def revoke_customer(self, customer_id: str) -> int:
+        revoked = await t.AuthSession.update({t.AuthSession.status: "revoked"}).where(
+            (t.AuthSession.customer_id == customer_id) & (t.AuthSession.status != "revoked")
+        ).returning(t.AuthSession.id)
+        return len(revoked)
+
+
+class RealNameRepository:
+    async def add(self, customer_id: str, di_index: str, ci_ciphertext: str, key_id: str,
+                  verified_at: datetime, adult: bool) -> bool:
+        """False when this person (DI) already has an account."""
+        inserted = await t.RealNameIdentity.insert(t.RealNameIdentity(
+            customer_id=customer_id, di_index=di_index, ci_ciphertext=ci_ciphertext,
+            key_id=key_id, verified_at=verified_at.isoformat(), adult=adult,
+        )).on_conflict(action="DO NOTHING").returning(t.RealNameIdentity.customer_id)
+        return bool(inserted)
+
+    async def owner_of(self, di_index: str) -> str | None:
+        row = await t.RealNameIdentity.select(t.RealNameIdentity.customer_id).where(
+            t.RealNameIdentity.di_index == di_index).first()
+        return row["customer_id"] if row else None
+
+    async def of_customer(self, customer_id: str) -> dict[str, Any] | None:
+        row = await t.RealNameIdentity.select().where(
+            t.RealNameIdentity.customer_id == customer_id).first()
+        return dict(row) if row else None
+
+    async def rekey(self, customer_id: str, ci_ciphertext: str, key_id: str) -> None:
+        await t.RealNameIdentity.update({t.RealNameIdentity.ci_ciphertext: ci_ciphertext,
+                                         t.RealNameIdentity.key_id: key_id}).where(
+            t.RealNameIdentity.customer_id == customer_id)
+
+    async def key_ids(self) -> list[str]:
+        rows = await t.RealNameIdentity.select(t.RealNameIdentity.key_id).distinct()
+        return [row["key_id"] for row in rows]
+
+    async def under_key(self, key_id: str, limit: int) -> list[dict[str, Any]]:
+        rows = await t.RealNameIdentity.select().where(
+            t.RealNameIdentity.key_id == key_id).limit(limit)
+        return [dict(row) for row in rows]
+
+
+class ConsentRepository:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def set(self, customer_id: str, purpose: str, granted: bool) -> None:
+        now = self._clock.now().isoformat()
+        await t.Consent.insert(t.Consent(
+            dedupe_key=f"{customer_id}|{purpose}", customer_id=customer_id, purpose=purpose,
+            granted=granted, updated_at=now,
+        )).on_conflict(target=t.Consent.dedupe_key, action="DO UPDATE",
+                       values=[t.Consent.granted, t.Consent.updated_at])
+
+    async def of_customer(self, customer_id: str) -> dict[str, bool]:
+        rows = await t.Consent.select().where(t.Consent.customer_id == customer_id)
+        return {row["purpose"]: bool(row["granted"]) for row in rows}
+
+
+class AuthEventRepository:
+    async def add(self, name: str, provider: str, *, channel: str = "", campaign: str = "",
+                  reason: str = "", flow: str = "", anon_id: str = "", at: float) -> None:
+        await t.AuthEvent.insert(t.AuthEvent(
+            at=at, name=name, provider=provider, channel=channel[:64], campaign=campaign[:64],
+            reason=reason[:64], flow=flow, anon_id=anon_id))
+
+    async def between(self, start: float, end: float) -> list[dict[str, Any]]:
+        rows = await t.AuthEvent.select(
+            t.AuthEvent.name, t.AuthEvent.provider, t.AuthEvent.channel, t.AuthEvent.campaign,
+            t.AuthEvent.reason, t.AuthEvent.flow,
+        ).where((t.AuthEvent.at >= start) & (t.AuthEvent.at < end))
+        return [dict(row) for row in rows]
+
+
+ERASED = "[erased]"
+
+
+class PrivacyRepository:
+    """Erasure, export and retention across every table that can hold personal data."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def export(self, customer_id: str) -> dict[str, Any]:
+        customer = await t.Customer.select(
+            t.Customer.id, t.Customer.email, t.Customer.role, t.Customer.created_at,
+            t.Customer.email_verified, t.Customer.identity_verified, t.Customer.jurisdiction,
+        ).where(t.Customer.id == customer_id).first()
+        real_name = await t.RealNameIdentity.select(
+            t.RealNameIdentity.verified_at, t.RealNameIdentity.adult,
+        ).where(t.RealNameIdentity.customer_id == customer_id).first()
+        return {
+            "customer": customer,
+            "identities": await t.IdentityLink.select(
+                t.IdentityLink.provider, t.IdentityLink.subject, t.IdentityLink.email,
+                t.IdentityLink.email_verified, t.IdentityLink.linked_at,
+            ).where(t.IdentityLink.customer_id == customer_id),
+            "real_name_verification": real_name,
+            "consents": await t.Consent.select(
+                t.Consent.purpose, t.Consent.granted, t.Consent.updated_at,
+            ).where(t.Consent.customer_id == customer_id),
+            "sessions": await t.AuthSession.select(
+                t.AuthSession.id, t.AuthSession.created_at, t.AuthSession.expires_at,
+                t.AuthSession.status,
+            ).where(t.AuthSession.customer_id == customer_id),
+            "login_failures": [row["at"] for row in await t.LoginFailure.select(
+                t.LoginFailure.at).where(t.LoginFailure.customer_id == customer_id)],
+            "notifications": await t.NotificationLog.select(
+                t.NotificationLog.channel, t.NotificationLog.template,
+                t.NotificationLog.subject, t.NotificationLog.sent_at,
+            ).where(t.NotificationLog.owner == customer_id),
+        }
+
+    async def erase(self, customer_id: str, pseudonym: str) -> dict[str, int]:
+        """Delete what identifies the customer and cut the links from what must stay: orders
+        and payments keep their amounts under a pseudonym, without name or address."""
+        counts: dict[str, int] = {}
+
+        async def deleted(table: type[Any], condition: Any) -> None:
+            rows = await table.delete().where(condition).returning(
+                table._meta.primary_key)
+            counts[table._meta.tablename] = len(rows)
+
+        await deleted(t.IdentityLink, t.IdentityLink.customer_id == customer_id)
+        await deleted(t.AuthFlow, t.AuthFlow.customer_id == customer_id)
+        await deleted(t.PendingLink, t.PendingLink.customer_id == customer_id)
+        await deleted(t.AuthSession, t.AuthSession.customer_id == customer_id)
+        await deleted(t.RealNameIdentity, t.RealNameIdentity.customer_id == customer_id)
+        await deleted(t.Consent, t.Consent.customer_id == customer_id)
+        await deleted(t.LoginFailure, t.LoginFailure.customer_id == customer_id)
+        await deleted(t.IdempotencyKey, t.IdempotencyKey.customer_id == customer_id)
+        orders = await t.Order.select(t.Order.id, t.Order.shipping_address).where(
+            t.Order.customer_id == customer_id)
+        for order in orders:
+            address = json.loads(order["shipping_address"])
+            scrubbed = {key: (value if key == "country" else ERASED)
+                        for key, value in address.items()}
+            await t.Order.update({t.Order.customer_id: pseudonym, t.Order.note: "",
+                                  t.Order.shipping_address: _dump(scrubbed)}).where(
+                t.Order.id == order["id"])
+        counts["orders"] = len(orders)
+        for table in (t.Payment, t.Operation, t.FraudReview):
+            moved = await table.update({table.customer_id: pseudonym}).where(
+                table.customer_id == customer_id).returning(table._meta.primary_key)
+            counts[table._meta.tablename] = len(moved)
+        await t.FraudReview.update({t.FraudReview.note: ""}).where(
+            t.FraudReview.customer_id == pseudonym)
+        logged = await t.NotificationLog.update({t.NotificationLog.owner: pseudonym}).where(
+            t.NotificationLog.owner == customer_id).returning(t.NotificationLog.id)
+        counts["notification_log"] = len(logged)
+        # Work not yet done for the customer (a notice, an event) must not resurrect them.
+        pending = await t.OutboxMessage.select(t.OutboxMessage.id, t.OutboxMessage.payload).where(
+            t.OutboxMessage.payload.like(f"%{customer_id}%"))
+        for message in pending:
+            await t.OutboxMessage.update({
+                t.OutboxMessage.payload: message["payload"].replace(customer_id, pseudonym),
+            }).where(t.OutboxMessage.id == message["id"])
+        counts["outbox_message"] = len(pending)
+        await deleted(t.Customer, t.Customer.id == customer_id)
+        return counts
+
+    async def merge(self, from_customer: str, to_customer: str) -> dict[str, int]:
+        """Move everything of one customer to another, then close the first account."""
+        counts: dict[str, int] = {}
+        for table in (t.Order, t.Payment, t.Operation, t.FraudReview, t.IdentityLink,
+                      t.LoginFailure):
+            moved = await table.update({table.customer_id: to_customer}).where(
+                table.customer_id == from_customer).returning(table._meta.primary_key)
+            counts[table._meta.tablename] = len(moved)
+        kept = await t.Consent.select(t.Consent.purpose).where(
+            t.Consent.customer_id == to_customer)
+        mine = {row["purpose"] for row in kept}
+        theirs = await t.Consent.select().where(t.Consent.customer_id == from_customer)
+        for row in theirs:
+            if row["purpose"] not in mine:
+                await t.Consent.insert(t.Consent(
+                    dedupe_key=f"{to_customer}|{row['purpose']}", customer_id=to_customer,
+                    purpose=row["purpose"], granted=row["granted"],
+                    updated_at=row["updated_at"]))
+        await t.Consent.delete().where(t.Consent.customer_id == from_customer)
+        counts["consent"] = len(theirs)
+        if await t.RealNameIdentity.count().where(
+                t.RealNameIdentity.customer_id == to_customer) == 0:
+            await t.RealNameIdentity.update({t.RealNameIdentity.customer_id: to_customer}).where(
+                t.RealNameIdentity.customer_id == from_customer)
+        await t.NotificationLog.update({t.NotificationLog.owner: to_customer}).where(
+            t.NotificationLog.owner == from_customer)
+        for table in (t.AuthSession, t.AuthFlow, t.PendingLink, t.IdempotencyKey,
+                      t.RealNameIdentity):
+            await table.delete().where(table.customer_id == from_customer)
+        await t.Customer.delete().where(t.Customer.id == from_customer)
+        return counts
+
+    async def keep(self, record_class: str, subject: str, jurisdiction: str,
+                   payload: dict[str, Any], retain_until: datetime) -> None:
+        await t.RetainedRecord.insert(t.RetainedRecord(
+            id=f"ret_{uuid.uuid4().hex}", record_class=record_class, subject=subject,
+            jurisdiction=jurisdiction, payload=_dump(payload),
+            created_at=self._clock.now().isoformat(), retain_until=retain_until.timestamp()))
+
+    async def retained(self, subject: str) -> list[dict[str, Any]]:
+        rows = await t.RetainedRecord.select().where(t.RetainedRecord.subject == subject)
+        return [{**row, "payload": json.loads(row["payload"])} for row in rows]
+
+    async def purge_retained(self, now: datetime) -> int:
+        gone = await t.RetainedRecord.delete().where(
+            t.RetainedRecord.retain_until <= now.timestamp()).returning(t.RetainedRecord.id)
+        return len(gone)
+
+    async def purge_access_logs(self, jurisdiction: str, before: datetime) -> int:
+        """Access logs of the jurisdiction's customers older than its retention period."""
+        customers = [row["id"] for row in await t.Customer.select(t.Customer.id).where(
+            t.Customer.jurisdiction == jurisdiction)]
+        removed = 0
+        for start in range(0, len(customers), 500):
+            batch = customers[start:start + 500]
+            gone = await t.LoginFailure.delete().where(
+                t.LoginFailure.customer_id.is_in(batch)
+                & (t.LoginFailure.at < before.timestamp())).returning(t.LoginFailure.id)
+            removed += len(gone)
+        return removed
+
+    async def purge_sign_in_leftovers(self, before: datetime) -> int:
+        flows = await t.AuthFlow.delete().where(
+            t.AuthFlow.created_at < before.isoformat()).returning(t.AuthFlow.state_hash)
+        links = await t.PendingLink.delete().where(
+            t.PendingLink.created_at < before.isoformat()).returning(t.PendingLink.token_hash)
+        return len(flows) + len(links)

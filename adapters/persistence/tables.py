@@ -21,6 +21,103 @@ class Customer(Table, tablename="customer"):
     role = Varchar(length=16, default="customer")
     created_at = Varchar(length=40)
     identity_verified = Boolean(default=False)  # KYC: a verified real-name identity
+    email_verified = Boolean(default=False)
+    jurisdiction = Varchar(length=16, default="default")  # which retention rules apply
+
+
+class IdentityLink(Table, tablename="identity_link"):
+    """A provider account linked to a customer; one customer per (provider, subject)."""
+
+    dedupe_key = Varchar(length=300, unique=True)  # "{provider}|{subject}"
+    customer_id = Varchar(length=40, index=True)
+    provider = Varchar(length=40)
+    subject = Varchar(length=255)
+    email = Varchar(length=254, null=True, default=None)
+    email_verified = Boolean(default=False)
+    linked_at = Varchar(length=40)
+
+
+class AuthFlow(Table, tablename="auth_flow"):
+    """A sign-in in progress: state (kept as its hash), nonce and PKCE verifier; 10 minutes."""
+
+    state_hash = Varchar(length=64, primary_key=True)
+    provider = Varchar(length=40)
+    purpose = Varchar(length=16)
+    nonce = Varchar(length=128)
+    code_verifier = Varchar(length=128)
+    redirect_uri = Varchar(length=500)
+    customer_id = Varchar(length=40, null=True, default=None)
+    channel = Varchar(length=64, default="")
+    campaign = Varchar(length=64, default="")
+    created_at = Varchar(length=40, index=True)
+    used = Boolean(default=False)
+
+
+class PendingLink(Table, tablename="pending_link"):
+    token_hash = Varchar(length=64, primary_key=True)
+    customer_id = Varchar(length=40, index=True)
+    provider = Varchar(length=40)
+    subject = Varchar(length=255)
+    email = Varchar(length=254)
+    created_at = Varchar(length=40)
+    used = Boolean(default=False)
+
+
+class AuthSession(Table, tablename="auth_session"):
+    id = Varchar(length=40, primary_key=True)
+    customer_id = Varchar(length=40, index=True)
+    family_id = Varchar(length=40, index=True)
+    refresh_hash = Varchar(length=64, unique=True)
+    created_at = Varchar(length=40)
+    expires_at = Varchar(length=40)
+    status = Varchar(length=16)
+    replaced_by = Varchar(length=40, null=True, default=None)
+
+
+class RealNameIdentity(Table, tablename="real_name_identity"):
+    """Korean CI/DI: CI encrypted under a data key wrapped by a master key (its id kept),
+    DI only as a keyed blind index, unique: one account per person."""
+
+    customer_id = Varchar(length=40, primary_key=True)
+    di_index = Varchar(length=64, unique=True)
+    ci_ciphertext = Text()
+    key_id = Varchar(length=40)
+    verified_at = Varchar(length=40)
+    adult = Boolean(default=False)
+
+
+class Consent(Table, tablename="consent"):
+    dedupe_key = Varchar(length=120, unique=True)  # "{customer id}|{purpose}"
+    customer_id = Varchar(length=40, index=True)
+    purpose = Varchar(length=40)
+    granted = Boolean(default=False)
+    updated_at = Varchar(length=40)
+
+
+class AuthEvent(Table, tablename="auth_event"):
+    """Sign-in funnel events for attribution; pseudonymous ids only, no personal data."""
+
+    at = DoublePrecision(index=True)
+    name = Varchar(length=40)
+    provider = Varchar(length=40)
+    channel = Varchar(length=64, default="")
+    campaign = Varchar(length=64, default="")
+    reason = Varchar(length=64, default="")
+    flow = Varchar(length=64, default="")  # pseudonymous: ties started to its outcome
+    anon_id = Varchar(length=40, default="")
+
+
+class RetainedRecord(Table, tablename="retained_record"):
+    """What the law still requires after an erasure, pseudonymized and kept apart until its
+    retention ends."""
+
+    id = Varchar(length=40, primary_key=True)
+    record_class = Varchar(length=40)
+    subject = Varchar(length=40, index=True)  # a pseudonym, not the customer id
+    jurisdiction = Varchar(length=16)
+    payload = Text()
+    created_at = Varchar(length=40)
+    retain_until = DoublePrecision(index=True)
 
 
 class LoginFailure(Table, tablename="login_failure"):
@@ -209,7 +306,8 @@ class SandboxParcel(Table, tablename="sandbox_parcel"):
 
 
 ALL_TABLES: list[type[Table]] = [
-    Customer, LoginFailure, Order, Payment, PaymentEvent, FraudReview, Shipment, Operation,
-    OutboxMessage, InboxMessage, IdempotencyKey,
-    EvidenceRecord, EvidenceHead, Incident, NotificationLog, SandboxCharge, SandboxParcel,
+    Customer, IdentityLink, AuthFlow, PendingLink, AuthSession, RealNameIdentity, Consent,
+    AuthEvent, RetainedRecord, LoginFailure, Order, Payment, PaymentEvent, FraudReview,
+    Shipment, Operation, OutboxMessage, InboxMessage, IdempotencyKey, EvidenceRecord,
+    EvidenceHead, Incident, NotificationLog, SandboxCharge, SandboxParcel,
 ]

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bootstrap import Container, install_log_scrubber, prepare
-from entrypoints.http import admin, health, openapi, sandbox, storefront, webhooks
+from entrypoints.http import admin, auth, health, openapi, sandbox, storefront, webhooks
 from entrypoints.http.api import CONTAINER, json_response
 from entrypoints.http.problems import problems_middleware
 from entrypoints.worker import EmbeddedWorker
 
-TABLES = [storefront.table, webhooks.table, admin.table, health.table]
+TABLES = [auth.table, storefront.table, webhooks.table, admin.table, health.table]
 OPENAPI = web.AppKey("openapi", dict)
 
 

@@ -9,7 +9,8 @@ import uuid
 
 from aiohttp import web
 
-from domain.errors import DomainError, ProviderUnavailable
+from domain.errors import DomainError, ProviderUnavailable, SignInRefused
+from domain.identity import FlowRefused
 from domain.redaction import redact_card_numbers
 from entrypoints.http.api import BadRequest
 
@@ -23,7 +24,10 @@ def problem_body(exc: DomainError) -> dict[str, object]:
         "detail": exc.detail, "retryable": exc.retryable,
     }
     if isinstance(exc, ProviderUnavailable) and exc.alternatives:
-        body["alternatives"] = exc.alternatives  # other gateways that can take the payment
+        body["alternatives"] = exc.alternatives  # other gateways, or other ways to sign in
+    if isinstance(exc, SignInRefused | FlowRefused):
+        body["reason"] = exc.reason
+        body["ways_in"] = getattr(exc, "ways_in", [])
     return body
 
 
@@ -59,7 +63,8 @@ async def problems_middleware(request: web.Request, handler):  # type: ignore[no
         body = problem_body(exc)
         return problem(exc.status, exc.code, type(exc).__name__, exc.detail,
                        retryable=exc.retryable, instance=instance,
-                       **{k: v for k, v in body.items() if k == "alternatives"})
+                       **{k: v for k, v in body.items()
+                          if k in ("alternatives", "reason", "ways_in")})
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

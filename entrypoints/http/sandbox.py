@@ -47,7 +47,7 @@ async def sandbox_authorize(request: web.Request) -> web.Response:
     redirect_uri = query["redirect_uri"]
     if not redirect_uri.startswith(c.config.base_url() + "/"):
         raise BadRequest("redirect_uri must point back to this backend")
-    code = c.identity().issue_code(
+    code = c.sandbox_identity().issue_code(
         subject=query.get("login_hint", "sandbox-user")[:64], nonce=query["nonce"],
         code_challenge=query["code_challenge"], redirect_uri=redirect_uri)
     back = urlencode({"code": code, "state": query["state"], "iss": c.config.base_url()})
@@ -76,3 +76,21 @@ async def sandbox_dispute_outcome(request: web.Request) -> web.Response:
             request.match_info["reference"], outcome):
         raise NotFound("no open sandbox dispute on a payment with this reference")
     return json_response({"status": outcome})
+
+
+@table.add("GET", "/sandbox/real-name/verify",
+           "Sandbox: a Korean identity verification (PASS-style) passed by `person`; returns "
+           "the token to send to POST /v1/me/real-name-verification",
+           responses={200: None, 400: None}, auth=None,
+           params=[{"name": "person", "in": "query", "required": True,
+                    "schema": {"type": "string"}}])
+async def sandbox_real_name(request: web.Request) -> web.Response:
+    person = request.query.get("person", "").strip()
+    if not person or len(person) > 64:
+        raise BadRequest("give ?person=<any label of up to 64 characters>: the same label is "
+                         "the same person")
+    verifier = container(request).real_name_verifier()
+    if verifier is None:
+        raise NotFound("no real-name verification is configured")
+    return json_response({"token": verifier.issue_token(person,
+                                                        request.query.get("adult") != "false")})

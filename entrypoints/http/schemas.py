@@ -19,10 +19,17 @@ class Credentials(Strict):
     password: str = Field(min_length=1, max_length=1024, examples=["correct horse battery"])
 
 
+class Registration(Credentials):
+    country: str | None = Field(None, min_length=2, max_length=2, pattern=r"^[A-Za-z]{2}$",
+                                description="decides which privacy and retention rules apply")
+
+
 class TokenOut(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type
     expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
 
 
 class CustomerOut(BaseModel):
@@ -30,6 +37,97 @@ class CustomerOut(BaseModel):
     email: str
     role: str
     created_at: str | None
+    email_verified: bool
+    identity_verified: bool
+    jurisdiction: str
+
+
+def customer_out(customer: Any) -> CustomerOut:
+    return CustomerOut(
+        id=customer.id, email=customer.email, role=customer.role.value,
+        created_at=customer.created_at.isoformat() if customer.created_at else None,
+        email_verified=customer.email_verified, identity_verified=customer.identity_verified,
+        jurisdiction=customer.jurisdiction)
+
+
+class RefreshIn(Strict):
+    refresh_token: str = Field(min_length=10, max_length=200)
+
+
+class LogoutIn(Strict):
+    everywhere: bool = False
+
+
+class TokenIn(Strict):
+    token: str = Field(min_length=10, max_length=4096)
+
+
+class EmailIn(Strict):
+    email: str = Field(min_length=3, max_length=254)
+
+
+class PasswordResetIn(Strict):
+    token: str = Field(min_length=10, max_length=4096)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class ProviderOut(BaseModel):
+    name: str
+    available: bool
+    start: str
+
+
+class ProviderList(BaseModel):
+    providers: list[ProviderOut]
+    password: bool
+
+
+class SignInOut(BaseModel):
+    status: Literal["signed_in", "linked", "link_pending", "email_in_use"]
+    message: str
+    customer_id: str | None
+    created: bool
+    ways_in: list[str]
+    access_token: str | None = None
+    refresh_token: str | None = None
+    link_token: str | None = None
+
+
+class IdentityOut(BaseModel):
+    provider: str
+    email: str | None
+    email_verified: bool
+    linked_at: str
+
+
+class IdentityList(BaseModel):
+    identities: list[IdentityOut]
+    password: bool
+
+
+class LinkStartOut(BaseModel):
+    authorization_url: str
+
+
+class LinkConfirmIn(Strict):
+    link_token: str = Field(min_length=10, max_length=200)
+
+
+class MergeIn(Strict):
+    access_token: str = Field(min_length=10, max_length=4096,
+                              description="an access token of the account to merge in")
+
+
+CONSENT_PURPOSES = Literal["marketing_email", "marketing_sms", "marketing_push",
+                           "personalization"]
+
+
+class ConsentsIn(Strict):
+    consents: dict[CONSENT_PURPOSES, bool]
+
+
+class ErasureIn(Strict):
+    confirm: str = Field(examples=["erase my account"])
 
 
 class OrderLineIn(Strict):

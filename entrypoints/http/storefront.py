@@ -33,33 +33,9 @@ IDEMPOTENCY = {
 }
 
 
-@table.add("POST", "/v1/auth/register", "Create a customer account", request=s.Credentials,
-           responses={201: s.CustomerOut, 409: None, 422: None}, auth=None)
-async def register(request: web.Request) -> web.Response:
-    body = parse(s.Credentials, await read_body(request))
-    customer = await container(request).accounts().register(body.email, body.password)
-    return json_response(_customer(customer), status=201)
-
-
-@table.add("POST", "/v1/auth/login", "Sign in with email and password", request=s.Credentials,
-           responses={200: s.TokenOut, 401: None}, auth=None)
-async def login(request: web.Request) -> web.Response:
-    body = parse(s.Credentials, await read_body(request))
-    token = await container(request).accounts().login(body.email, body.password)
-    return json_response(s.TokenOut(access_token=token.access_token,
-                                    expires_in=token.expires_in))
-
-
 @table.add("GET", "/v1/me", "The signed-in customer", responses={200: s.CustomerOut, 401: None})
 async def me(request: web.Request) -> web.Response:
-    return json_response(_customer(await current_customer(request)))
-
-
-def _customer(customer: object) -> s.CustomerOut:
-    return s.CustomerOut(
-        id=customer.id, email=customer.email, role=customer.role.value,  # type: ignore[attr-defined]
-        created_at=customer.created_at.isoformat() if customer.created_at else None,  # type: ignore[attr-defined]
-    )
+    return json_response(s.customer_out(await current_customer(request)))
 
 
 @table.add("POST", "/v1/orders", "Place an order", request=s.OrderIn,

@@ -65,7 +65,7 @@ def test_sandboxes_are_refused_on_a_real_database_unless_allowed(tmp_path: Any) 
         bootstrap.Settings(**real)
     assert bootstrap.Settings(**real, allow_sandbox=True).sandbox_enabled
     assert not bootstrap.Settings(**real, payment_providers=[], carriers=[],
-                                  identity_provider="oidc").sandbox_enabled
+                                  identity_providers=[], real_name_provider="none").sandbox_enabled
 
 
 def test_sandbox_pages_are_mounted_only_with_a_sandbox(tmp_path: Any) -> None:
@@ -77,6 +77,7 @@ def test_sandbox_pages_are_mounted_only_with_a_sandbox(tmp_path: Any) -> None:
         return {r.resource.canonical for r in app.router.routes() if r.resource}
 
     assert "/sandbox/3ds/{reference}" in paths()
-    live = paths(payment_providers=[], carriers=[], identity_provider="oidc")
+    live = paths(payment_providers=[], carriers=[], identity_providers=[],
+                 real_name_provider="none")
     assert not any(p.startswith("/sandbox/") for p in live)
     assert "/v1/webhooks/{provider}" in live

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from adapters.identity.sandbox import SandboxIdentityProvider, s256
-from domain.errors import Unauthorized
+from application.ports import AuthorizationRequest, CallbackParams
+from domain.errors import SignInRefused
 
 VERIFIER = "v" * 64
-REDIRECT = "http://127.0.0.1:8080/v1/auth/sandbox/callback"
+BASE = "http://127.0.0.1:8080"
+REDIRECT = f"{BASE}/v1/auth/sandbox/callback"
 
 
 def _code(idp: SandboxIdentityProvider, **overrides: str) -> str:
@@ -21,34 +24,45 @@ def _code(idp: SandboxIdentityProvider, **overrides: str) -> str:
     return idp.issue_code(**values)
 
 
-def test_the_authorization_url_carries_pkce_state_and_nonce() -> None:
-    idp = SandboxIdentityProvider("key", "http://127.0.0.1:8080")
-    url = idp.authorization_url(state="s-1", nonce="n-1", code_challenge=s256(VERIFIER),
-                                redirect_uri=REDIRECT)
+async def _exchange(idp: SandboxIdentityProvider, code: str, **overrides: Any) -> Any:
+    values: dict[str, Any] = {"code_verifier": VERIFIER, "nonce": "n-1",
+                              "redirect_uri": REDIRECT}
+    iss = overrides.pop("iss", None)
+    values.update(overrides)
+    return await idp.exchange_code(CallbackParams(code, iss), **values)
+
+
+async def test_the_authorization_url_carries_pkce_state_nonce_and_hint() -> None:
+    idp = SandboxIdentityProvider("key", BASE)
+    url = await idp.authorization_url(AuthorizationRequest(
+        state="s-1", nonce="n-1", code_challenge=s256(VERIFIER), redirect_uri=REDIRECT,
+        login_hint="alice"))
     query = parse_qs(urlsplit(url).query)
     assert urlsplit(url).path == "/sandbox/identity/authorize"
     assert query["state"] == ["s-1"] and query["nonce"] == ["n-1"]
-    assert query["code_challenge_method"] == ["S256"]
+    assert query["code_challenge_method"] == ["S256"] and query["login_hint"] == ["alice"]
+    assert idp.response_mode == "query" and await idp.available()
 
 
 async def test_a_valid_code_gives_a_verified_identity_once() -> None:
-    idp = SandboxIdentityProvider("key", "http://x")
+    idp = SandboxIdentityProvider("key", BASE)
     code = _code(idp)
-    identity = await idp.exchange_code(code=code, code_verifier=VERIFIER, nonce="n-1",
-                                       redirect_uri=REDIRECT)
+    identity = await _exchange(idp, code, iss=BASE)
     assert (identity.provider, identity.subject, identity.email_verified) == (
         "sandbox", "alice", True)
-    with pytest.raises(Unauthorized):  # replayed code
-        await idp.exchange_code(code=code, code_verifier=VERIFIER, nonce="n-1",
-                                redirect_uri=REDIRECT)
+    with pytest.raises(SignInRefused) as replayed:
+        await _exchange(idp, code)
+    assert replayed.value.reason == "invalid_grant"
 
 
-@pytest.mark.parametrize("change", ["verifier", "nonce", "redirect", "signature", "key"])
-async def test_anything_that_does_not_match_is_refused(change: str) -> None:
-    idp = SandboxIdentityProvider("key", "http://x")
+@pytest.mark.parametrize(("change", "reason"), [
+    ("verifier", "invalid_grant"), ("nonce", "nonce_mismatch"), ("redirect", "invalid_grant"),
+    ("signature", "invalid_grant"), ("key", "invalid_grant"), ("issuer", "issuer_mismatch"),
+])
+async def test_anything_that_does_not_match_is_refused(change: str, reason: str) -> None:
+    idp = SandboxIdentityProvider("key", BASE)
     code = _code(idp)
-    kwargs = {"code": code, "code_verifier": VERIFIER, "nonce": "n-1",
-              "redirect_uri": REDIRECT}
+    kwargs: dict[str, Any] = {}
     if change == "verifier":
         kwargs["code_verifier"] = "w" * 64
     elif change == "nonce":
@@ -56,18 +70,21 @@ async def test_anything_that_does_not_match_is_refused(change: str) -> None:
     elif change == "redirect":
         kwargs["redirect_uri"] = "http://evil.example/callback"
     elif change == "signature":
-        kwargs["code"] = code[:-2] + ("AA" if not code.endswith("AA") else "BB")
+        code = code[:-2] + ("AA" if not code.endswith("AA") else "BB")
+    elif change == "issuer":
+        kwargs["iss"] = "http://evil.example"
     else:
-        idp = SandboxIdentityProvider("another key", "http://x")
-    with pytest.raises(Unauthorized):
-        await idp.exchange_code(**kwargs)
+        idp = SandboxIdentityProvider("another key", BASE)
+    with pytest.raises(SignInRefused) as refused:
+        await _exchange(idp, code, **kwargs)
+    assert refused.value.reason == reason
 
 
 async def test_an_expired_code_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    idp = SandboxIdentityProvider("key", "http://x")
+    idp = SandboxIdentityProvider("key", BASE)
     code = _code(idp)
     later = time.time() + 120
     monkeypatch.setattr(time, "time", lambda: later)
-    with pytest.raises(Unauthorized):
-        await idp.exchange_code(code=code, code_verifier=VERIFIER, nonce="n-1",
-                                redirect_uri=REDIRECT)
+    with pytest.raises(SignInRefused) as refused:
+        await _exchange(idp, code)
+    assert refused.value.reason == "invalid_grant"

@@ -1,0 +1,502 @@
+"""Signing in with external providers, linking them to one customer without ever letting an
+unverified email take an account over, sessions with rotating refresh tokens, and the
+sign-in funnel kept for attribution without personal data."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from application.ports import (
+    AuthorizationRequest,
+    CallbackParams,
+    Clock,
+    IdentityProvider,
+    TaskQueue,
+    TokenIssuer,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    VerifiedIdentity,
+)
+from application.units import commit_and_dispatch, new_id, track
+from domain.customers import Customer, normalize_email, placeholder_email
+from domain.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    ProviderUnavailable,
+    SignInRefused,
+    Unauthorized,
+)
+from domain.evidence import EvidenceDraft
+from domain.identity import (
+    AuthFlow,
+    FlowPurpose,
+    Identity,
+    PendingLink,
+    RefreshReused,
+    Session,
+    SessionStatus,
+    check_unlink,
+    digest,
+    pkce_challenge,
+    ways_in,
+)
+from domain.privacy import pseudonym
+
+_TAG = re.compile(r"[^a-z0-9_.-]")
+
+# What a customer reads when a provider answers with an error instead of a code.
+PROVIDER_ERRORS = {
+    "access_denied": "You cancelled the sign-in at {provider}, so you are not signed in.",
+    "temporarily_unavailable": "{provider} cannot sign you in right now.",
+    "server_error": "{provider} had a problem signing you in.",
+    "login_required": "{provider} needs you to sign in there first.",
+    "consent_required": "{provider} needs your consent to share your email with us.",
+}
+
+
+def campaign_tag(value: str | None) -> str:
+    """A channel or campaign label as we keep it: short, lowercase, no free text."""
+    return _TAG.sub("", (value or "").strip().lower())[:64]
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    status: str  # "signed_in" | "linked" | "link_pending" | "email_in_use"
+    message: str
+    customer_id: str | None = None
+    created: bool = False
+    tokens: TokenPair | None = None
+    link_token: str | None = None
+    ways_in: list[str] = field(default_factory=list)
+
+
+class SessionService:
+    """Access tokens bound to sessions; refresh tokens rotate on every use, and a reused one
+    revokes its whole family."""
+
+    def __init__(self, uow: UnitOfWorkFactory, tokens: TokenIssuer, clock: Clock,
+                 refresh_lifetime: timedelta) -> None:
+        self._uow, self._tokens, self._clock = uow, tokens, clock
+        self._refresh_lifetime = refresh_lifetime
+
+    async def open(self, uow: UnitOfWork, customer: Customer,
+                   family_id: str | None = None) -> TokenPair:
+        now = self._clock.now()
+        refresh = secrets.token_urlsafe(32)
+        session = Session(new_id("ses"), customer.id, family_id or new_id("fam"),
+                          digest(refresh), now, now + self._refresh_lifetime)
+        await uow.sessions.add(session)
+        access, lifetime = self._tokens.issue(customer, session.id)
+        return TokenPair(access, lifetime, refresh,
+                         int(self._refresh_lifetime.total_seconds()))
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        async with self._uow() as uow:
+            session = await uow.sessions.by_refresh(digest(refresh_token))
+            if session is None:
+                raise Unauthorized("this refresh token is not valid; sign in again")
+            try:
+                session.check_refresh(self._clock.now())
+            except RefreshReused:
+                # A rotated token came back: someone kept a copy. End every session of it.
+                await uow.sessions.revoke_family(session.family_id)
+                await uow.evidence.append(EvidenceDraft(
+                    source="auth", kind="session.refresh_reused",
+                    subject=f"customer:{session.customer_id}",
+                    context={"family_id": session.family_id}, payload={"revoked": "family"}))
+                await uow.commit()
+                raise
+            customer = await uow.customers.get(session.customer_id)
+            if customer is None:
+                raise Unauthorized("this account no longer exists")
+            pair = await self.open(uow, customer, session.family_id)
+            session.status = SessionStatus.ROTATED
+            successor = await uow.sessions.by_refresh(digest(pair.refresh_token))
+            session.replaced_by = successor.id if successor else None
+            await uow.sessions.save(session)
+            await uow.commit()
+        return pair
+
+    async def logout(self, access_token: str, everywhere: bool = False) -> int:
+        claims = self._tokens.claims(access_token)
+        async with self._uow() as uow:
+            if everywhere:
+                revoked = await uow.sessions.revoke_customer(str(claims["sub"]))
+            else:
+                session = await uow.sessions.get(str(claims.get("sid", "")))
+                revoked = await uow.sessions.revoke_family(session.family_id) if session else 0
+            await uow.commit()
+        return revoked
+
+    async def authenticate(self, access_token: str) -> Customer:
+        claims = self._tokens.claims(access_token)
+        async with self._uow() as uow:
+            if claims.get("sid"):
+                session = await uow.sessions.get(str(claims["sid"]))
+                if session is None or session.status == SessionStatus.REVOKED:
+                    raise Unauthorized("you signed out of this session; sign in again")
+            customer = await uow.customers.get(str(claims["sub"]))
+        if customer is None:
+            raise Unauthorized("this account no longer exists; sign in again")
+        return customer
+
+
+class SignIn:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        providers: Mapping[str, IdentityProvider],
+        sessions: SessionService,
+        clock: Clock,
+        queue: TaskQueue,
+        pseudonym_key: bytes,
+        base_url: str,
+    ) -> None:
+        self._uow, self._providers, self._sessions = uow, providers, sessions
+        self._clock, self._queue, self._key = clock, queue, pseudonym_key
+        self._base = base_url.rstrip("/")
+
+    def _provider(self, name: str) -> IdentityProvider:
+        provider = self._providers.get(name)
+        if provider is None:
+            raise NotFound(f"no sign-in provider '{name}'; choose one of "
+                           f"{', '.join(sorted(self._providers)) or 'none'}, or your password")
+        return provider
+
+    def redirect_uri(self, provider: str) -> str:
+        return f"{self._base}/v1/auth/{provider}/callback"
+
+    async def other_ways(self, provider: str) -> list[str]:
+        """Ways in that still work when `provider` does not: the other providers that are
+        up, the password, and an email recovery link."""
+        up = [name for name, idp in self._providers.items()
+              if name != provider and await idp.available()]
+        return ways_in(has_password=True, providers=up, email_recovery=True)
+
+    # --- starting ---------------------------------------------------------------------------
+
+    async def start(self, provider: str, *, customer_id: str | None = None,
+                    channel: str = "", campaign: str = "",
+                    login_hint: str | None = None) -> str:
+        """The provider URL to send the customer to; the flow is kept server-side."""
+        idp = self._provider(provider)
+        channel, campaign = campaign_tag(channel), campaign_tag(campaign)
+        if not await idp.available():
+            await self._record("login_failed", provider, channel, campaign, "",
+                               reason="provider_unavailable")
+            raise self._unavailable(provider, await self.other_ways(provider))
+        state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        verifier = secrets.token_urlsafe(64)
+        redirect_uri = self.redirect_uri(provider)
+        try:
+            url = await idp.authorization_url(AuthorizationRequest(
+                state=state, nonce=nonce, code_challenge=pkce_challenge(verifier),
+                redirect_uri=redirect_uri, login_hint=login_hint))
+        except ProviderUnavailable:
+            await self._record("login_failed", provider, channel, campaign, "",
+                               reason="provider_unavailable")
+            raise self._unavailable(provider, await self.other_ways(provider)) from None
+        flow = AuthFlow(
+            state_hash=digest(state), provider=provider,
+            purpose=FlowPurpose.LINK if customer_id else FlowPurpose.LOGIN, nonce=nonce,
+            code_verifier=verifier, redirect_uri=redirect_uri, created_at=self._clock.now(),
+            customer_id=customer_id, channel=channel, campaign=campaign)
+        async with self._uow() as uow:
+            await uow.flows.add(flow)
+            await self._event(uow, "login_started", flow)
+            await commit_and_dispatch(uow, self._queue)
+        return url
+
+    @staticmethod
+    def _unavailable(provider: str, ways: list[str]) -> ProviderUnavailable:
+        readable = ", ".join(w.removeprefix("provider:") for w in ways)
+        return ProviderUnavailable(
+            f"Signing in with {provider} is unavailable right now, so we did not send you "
+            f"there. You can still sign in with: {readable}.", request_sent=False,
+            alternatives=ways)
+
+    # --- the callback -----------------------------------------------------------------------
+
+    async def callback(self, provider: str, params: Mapping[str, str]) -> SignInResult:
+        idp = self._provider(provider)
+        state = params.get("state", "")
+        async with self._uow() as uow:
+            flow = await uow.flows.take(digest(state)) if state else None
+            await uow.commit()
+        if flow is None:
+            await self._record("login_failed", provider, "", "", "", reason="state_mismatch")
+            raise SignInRefused(
+                "This sign-in was not started here, or it expired: start again from the "
+                "sign-in page.", reason="state_mismatch",
+                ways_in=await self.other_ways(provider))
+        try:
+            if flow.used:
+                raise SignInRefused("This sign-in link was used already: start again.",
+                                    reason="state_replayed")
+            flow.used = False  # marked used by take(); check the rest of the rules
+            flow.redeem(provider, self._clock.now())
+            if params.get("error"):
+                error = params["error"]
+                message = PROVIDER_ERRORS.get(error, "{provider} did not sign you in.")
+                raise SignInRefused(message.format(provider=provider.title()),
+                                    reason=error if error in PROVIDER_ERRORS else "provider_error")
+            if not params.get("code"):
+                raise SignInRefused("The provider sent no sign-in code: start again.",
+                                    reason="code_missing")
+            identity = await idp.exchange_code(
+                CallbackParams(params["code"], params.get("iss")),
+                code_verifier=flow.code_verifier, nonce=flow.nonce,
+                redirect_uri=flow.redirect_uri)
+        except (SignInRefused, Unauthorized) as exc:
+            reason = getattr(exc, "reason", "refused")
+            await self._record("login_failed", provider, flow.channel, flow.campaign,
+                               flow.state_hash, reason=reason)
+            raise SignInRefused(
+                f"{exc.detail} Nothing was changed in your account.", reason=reason,
+                ways_in=await self.other_ways(provider)) from exc
+        except ProviderUnavailable:
+            await self._record("login_failed", provider, flow.channel, flow.campaign,
+                               flow.state_hash, reason="provider_unavailable")
+            raise self._unavailable(provider, await self.other_ways(provider)) from None
+        if flow.purpose == FlowPurpose.LINK:
+            assert flow.customer_id is not None
+            await self._link(flow.customer_id, identity, flow)
+            return SignInResult("linked", f"{provider.title()} is now linked to your account.",
+                                customer_id=flow.customer_id)
+        return await self._sign_in(identity, flow)
+
+    async def _sign_in(self, identity: VerifiedIdentity, flow: AuthFlow) -> SignInResult:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            linked = await uow.identities.by_subject(identity.provider, identity.subject)
+            if linked is not None:
+                customer = await uow.customers.get(linked.customer_id)
+                if customer is None:
+                    raise Unauthorized("this account no longer exists")
+                tokens = await self._sessions.open(uow, customer)
+                await self._event(uow, "login_succeeded", flow, customer.id)
+                await commit_and_dispatch(uow, self._queue)
+                return SignInResult("signed_in", "Signed in.", customer.id, tokens=tokens)
+            email = _normalized(identity.email)
+            owner = await uow.customers.by_email(email) if email else None
+            if owner is not None:
+                return await self._email_in_use(uow, owner, identity, flow)
+            customer = Customer.register(
+                customer_id=new_id("cus"),
+                email=email if email and identity.email_verified
+                else placeholder_email(identity.provider, identity.subject),
+                password_hash="", now=now)
+            customer.email_verified = bool(email and identity.email_verified)
+            if not await uow.customers.add(customer):
+                raise Conflict("this account was just created by another sign-in; try again")
+            await uow.identities.add(Identity(customer.id, identity.provider, identity.subject,
+                                              email, identity.email_verified, now))
+            await uow.evidence.append(EvidenceDraft(
+                source=identity.provider, kind="account.registered",
+                subject=f"customer:{customer.id}", context={"method": identity.provider},
+                payload={"customer_id": customer.id,
+                         "email_verified": customer.email_verified}))
+            tokens = await self._sessions.open(uow, customer)
+            await self._event(uow, "signed_up", flow, customer.id)
+            await self._event(uow, "login_succeeded", flow, customer.id)
+            await commit_and_dispatch(uow, self._queue)
+        return SignInResult("signed_in", "Welcome! Your account was created.", customer.id,
+                            created=True, tokens=tokens)
+
+    async def _email_in_use(self, uow: UnitOfWork, owner: Customer,
+                            identity: VerifiedIdentity, flow: AuthFlow) -> SignInResult:
+        """Never link by email alone: the owner must prove it is them first."""
+        linked = await uow.identities.of_customer(owner.id)
+        ways = ways_in(has_password=owner.has_password,
+                       providers=[i.provider for i in linked], email_recovery=True)
+        await self._event(uow, "login_failed", flow, reason="email_in_use")
+        if not identity.email_verified:
+            await commit_and_dispatch(uow, self._queue)
+            return SignInResult(
+                "email_in_use",
+                f"An account already uses this email, and {identity.provider.title()} did "
+                "not confirm that the address is yours, so we cannot link it. Sign in to "
+                "that account another way, then link this provider from your account.",
+                ways_in=ways)
+        token = secrets.token_urlsafe(32)
+        await uow.pending_links.add(PendingLink(
+            digest(token), owner.id, identity.provider, identity.subject,
+            _normalized(identity.email) or "", self._clock.now()))
+        await commit_and_dispatch(uow, self._queue)
+        return SignInResult(
+            "link_pending",
+            f"An account already uses this email. To add {identity.provider.title()} to it, "
+            "sign in the way you usually do, then confirm with this link token within 30 "
+            "minutes. Nothing was linked yet.",
+            link_token=token, ways_in=ways)
+
+    async def confirm_link(self, customer_id: str, link_token: str) -> Identity:
+        """The owner, signed in another way, confirms a pending link."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            pending = await uow.pending_links.get(digest(link_token))
+            if pending is None:
+                raise Unauthorized("this link request does not exist; sign in with the "
+                                   "provider again")
+            pending.confirm(customer_id, now)
+            await uow.pending_links.save(pending)
+            identity = Identity(customer_id, pending.provider, pending.subject, pending.email,
+                                True, now)
+            await self._add_link(uow, identity, via="confirmed_pending_link")
+            await commit_and_dispatch(uow, self._queue)
+        return identity
+
+    async def _link(self, customer_id: str, verified: VerifiedIdentity, flow: AuthFlow) -> None:
+        async with self._uow() as uow:
+            identity = Identity(customer_id, verified.provider, verified.subject,
+                                _normalized(verified.email), verified.email_verified,
+                                self._clock.now())
+            await self._add_link(uow, identity, via="signed_in_link")
+            await self._event(uow, "identity_linked", flow, customer_id)
+            await commit_and_dispatch(uow, self._queue)
+
+    async def _add_link(self, uow: UnitOfWork, identity: Identity, via: str) -> None:
+        existing = await uow.identities.by_subject(identity.provider, identity.subject)
+        if existing is not None and existing.customer_id != identity.customer_id:
+            raise Conflict(
+                f"this {identity.provider} account is linked to another of our accounts: sign "
+                "in with it and merge the two accounts instead")
+        if existing is None and not await uow.identities.add(identity):
+            raise Conflict("this identity was linked at the same moment; try again")
+        await uow.evidence.append(EvidenceDraft(
+            source="auth", kind="identity.linked", subject=f"customer:{identity.customer_id}",
+            context={"via": via}, payload={"provider": identity.provider}))
+        await track(uow, identity.customer_id, "Identity Linked", provider=identity.provider)
+
+    async def identities(self, customer_id: str) -> list[Identity]:
+        async with self._uow() as uow:
+            return await uow.identities.of_customer(customer_id)
+
+    async def unlink(self, customer_id: str, provider: str) -> None:
+        async with self._uow() as uow:
+            customer = await uow.customers.get(customer_id)
+            linked = await uow.identities.of_customer(customer_id)
+            target = next((i for i in linked if i.provider == provider), None)
+            if customer is None or target is None:
+                raise NotFound(f"{provider} is not linked to your account")
+            check_unlink(target, linked, customer.has_password)
+            await uow.identities.remove(target.provider, target.subject)
+            await uow.evidence.append(EvidenceDraft(
+                source="auth", kind="identity.unlinked", subject=f"customer:{customer_id}",
+                context={}, payload={"provider": provider}))
+            await uow.auth_events.add("identity_unlinked", provider, at=_epoch(self._clock),
+                                      anon_id=self._anon(customer_id))
+            await track(uow, customer_id, "Identity Unlinked", provider=provider)
+            await commit_and_dispatch(uow, self._queue)
+
+    async def merge(self, customer_id: str, other_access_token: str) -> dict[str, Any]:
+        """Fold another account the customer also proved to own (by its own valid access
+        token) into this one: orders, consents and identities move; the other is closed."""
+        other = await self._sessions.authenticate(other_access_token)
+        if other.id == customer_id:
+            raise DomainError("these are the same account")
+        async with self._uow() as uow:
+            this_real = await uow.real_names.of_customer(customer_id)
+            other_real = await uow.real_names.of_customer(other.id)
+            if this_real and other_real and this_real["di_index"] != other_real["di_index"]:
+                raise Conflict("these accounts belong to two different verified people")
+            moved = await uow.privacy.merge(other.id, customer_id)
+            await uow.evidence.append(EvidenceDraft(
+                source="auth", kind="account.merged", subject=f"customer:{customer_id}",
+                context={"merged_from": other.id}, payload={"moved": moved}))
+            await track(uow, customer_id, "Accounts Merged")
+            await commit_and_dispatch(uow, self._queue)
+        return moved
+
+    # --- the funnel -------------------------------------------------------------------------
+
+    def _anon(self, customer_id: str) -> str:
+        return pseudonym(customer_id, self._key, purpose="analytics")
+
+    async def _event(self, uow: UnitOfWork, name: str, flow: AuthFlow,
+                     customer_id: str | None = None, reason: str = "") -> None:
+        anon = self._anon(customer_id) if customer_id else ""
+        flow_ref = pseudonym(flow.state_hash, self._key, purpose="auth-flow")
+        await uow.auth_events.add(name, flow.provider, channel=flow.channel,
+                                  campaign=flow.campaign, reason=reason, flow=flow_ref,
+                                  anon_id=anon, at=_epoch(self._clock))
+        await uow.outbox.add("analytics", {
+            "customer_id": customer_id or f"flow:{flow.state_hash}",
+            "name": _EVENT_NAMES[name],
+            "properties": {"provider": flow.provider, "channel": flow.channel,
+                           "campaign": flow.campaign, **({"reason": reason} if reason else {})},
+        })
+
+    async def _record(self, name: str, provider: str, channel: str, campaign: str,
+                      state_hash: str, reason: str) -> None:
+        flow = AuthFlow(state_hash or new_id("flow"), provider, FlowPurpose.LOGIN, "", "", "",
+                        self._clock.now(), channel=channel, campaign=campaign)
+        async with self._uow() as uow:
+            await self._event(uow, name, flow, reason=reason)
+            await commit_and_dispatch(uow, self._queue)
+
+    async def report(self, start: datetime, end: datetime) -> dict[str, Any]:
+        """Sign-up conversion and attribution by provider and channel: counts only."""
+        if end <= start:
+            raise DomainError("the end of the range must be after its start")
+        async with self._uow() as uow:
+            rows = await uow.auth_events.between(start.timestamp(), end.timestamp())
+        groups: dict[tuple[str, str], dict[str, Any]] = {}
+        for row in rows:
+            group = groups.setdefault((row["provider"], row["channel"]), {
+                "provider": row["provider"], "channel": row["channel"], "started": 0,
+                "succeeded": 0, "failed": 0, "signed_up": 0, "linked": 0, "unlinked": 0,
+                "failure_reasons": {}, "campaigns": {}})
+            key = {"login_started": "started", "login_succeeded": "succeeded",
+                   "login_failed": "failed", "signed_up": "signed_up",
+                   "identity_linked": "linked", "identity_unlinked": "unlinked"}.get(row["name"])
+            if key is None:
+                continue
+            group[key] += 1
+            if key == "failed":
+                reasons = group["failure_reasons"]
+                reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
+            if key == "signed_up" and row["campaign"]:
+                campaigns = group["campaigns"]
+                campaigns[row["campaign"]] = campaigns.get(row["campaign"], 0) + 1
+        for group in groups.values():
+            started = group["started"]
+            group["signup_conversion"] = round(group["signed_up"] / started, 4) if started else None
+            group["success_rate"] = round(group["succeeded"] / started, 4) if started else None
+        return {"from": start.isoformat(), "to": end.isoformat(),
+                "groups": sorted(groups.values(), key=lambda g: (g["provider"], g["channel"]))}
+
+
+_EVENT_NAMES = {
+    "login_started": "Login Started", "login_succeeded": "Login Succeeded",
+    "login_failed": "Login Failed", "signed_up": "Signed Up",
+    "identity_linked": "Identity Linked", "identity_unlinked": "Identity Unlinked",
+}
+
+
+def _epoch(clock: Clock) -> float:
+    return clock.now().timestamp()
+
+
+def _normalized(email: str | None) -> str | None:
+    if not email:
+        return None
+    try:
+        return normalize_email(email)
+    except DomainError:
+        return None
