@@ -120,9 +120,14 @@ def ways_in(*, has_password: bool, providers: list[str], email_recovery: bool) -
 def check_unlink(identity: Identity, others: list[Identity], has_password: bool) -> None:
     """Refuse to remove the last way to sign in."""
     if not has_password and not [i for i in others if i.key != identity.key]:
-        raise Conflict(
+        raise LastWayIn(
             f"{identity.provider} is your only way to sign in: set a password or link another "
             "provider first, then unlink it")
+
+
+class LastWayIn(Conflict):
+    code = "last-sign-in-method"
+    retryable = False
 
 
 # --- sessions -----------------------------------------------------------------------------

@@ -57,7 +57,11 @@ class PiccoloUnitOfWork:
         transaction, self._transaction = self._transaction, None
         if not self._committed:
             await transaction.rollback()
-        await transaction.__aexit__(*exc)
+            await transaction.__aexit__(*exc)
+        else:
+            # Committed, then an error was raised on purpose (a refusal that must keep what
+            # it recorded): there is nothing left to roll back.
+            await transaction.__aexit__(None, None, None)
 
 
 class PiccoloUnitOfWorkFactory:
