@@ -53,3 +53,25 @@ class NoAlerts:
 
     async def alert(self, alert: Any) -> None:
         raise AssertionError(f"unexpected alert {alert}")
+
+
+USD_ORDER = {
+    "currency": "USD",
+    "lines": [
+        {"sku": "MUG-01", "title": "Stoneware mug", "seller_id": "seller-a", "quantity": 2,
+         "unit_price": 1250},
+        {"sku": "TEA-09", "title": "Loose leaf tea", "seller_id": "seller-b", "quantity": 1,
+         "unit_price": 1800},
+    ],
+    "shipping_address": {"recipient": "Grace Hopper", "line1": "1 Main Street",
+                         "city": "Arlington", "postal_code": "22201", "country": "US"},
+    "carrier": "sandbox-express",
+    "note": "",
+}
+# Stripe first for US dollar cards, the sandbox for everything else.
+STRIPE_FIRST = [
+    {"provider": "stripe", "countries": ["US"], "currencies": ["USD"], "methods": ["card"],
+     "priority": 10},
+    {"provider": "sandbox", "countries": ["*"], "currencies": ["*"], "methods": ["*"],
+     "priority": 100},
+]

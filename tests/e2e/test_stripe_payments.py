@@ -17,32 +17,14 @@ from adapters.persistence.tables import EvidenceRecord, InboxMessage, OutboxMess
 from adapters.signing import sign
 from tests.cassettes.stripe_mock import STAND_IN, StripeStandIn
 from tests.cassettes.stripe_mock import make_app as make_stripe_app
-from tests.helpers import eventually
+from tests.helpers import STRIPE_FIRST, USD_ORDER, eventually
 
 pytestmark = pytest.mark.timeout(60)
 
 API_KEY = "sk_test_e2e_mall"
 SECRET = "whsec_stripe_e2e_current"
 OLD_SECRET = "whsec_stripe_e2e_previous"
-USD_ORDER = {
-    "currency": "USD",
-    "lines": [
-        {"sku": "MUG-01", "title": "Stoneware mug", "seller_id": "seller-a", "quantity": 2,
-         "unit_price": 1250},
-        {"sku": "TEA-09", "title": "Loose leaf tea", "seller_id": "seller-b", "quantity": 1,
-         "unit_price": 1800},
-    ],
-    "shipping_address": {"recipient": "Grace Hopper", "line1": "1 Main Street",
-                         "city": "Arlington", "postal_code": "22201", "country": "US"},
-    "carrier": "sandbox-express",
-    "note": "",
-}
-CONTRACTS = [
-    {"provider": "stripe", "countries": ["US"], "currencies": ["USD"], "methods": ["card"],
-     "priority": 10},
-    {"provider": "sandbox", "countries": ["*"], "currencies": ["*"], "methods": ["*"],
-     "priority": 100},
-]
+CONTRACTS = STRIPE_FIRST
 PENDING_WORK = ("pending", "processing")
 UNPROCESSED = ("received", "processing")
 
