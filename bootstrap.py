@@ -389,7 +389,7 @@ class Container(containers.DeclarativeContainer):
     accounts = providers.Singleton(Accounts, uow, hasher, tokens, clock, queue, sessions,
                                    config.base_url)
     sign_in = providers.Singleton(SignIn, uow, identity_providers, sessions, clock, queue,
-                                  pseudonym_key, config.base_url)
+                                  pseudonym_key, config.base_url, cipher)
     privacy = providers.Singleton(
         Privacy, uow, clock, queue, pseudonym_key,
         providers.Callable(policies_from, config.retention_policies))

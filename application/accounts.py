@@ -103,7 +103,7 @@ class Accounts:
         """The parameters of an emailed link: a signed single-purpose token bound to the
         state it changes, so it works once."""
         if purpose == "verify_email":
-            token = self._tokens.purpose_token(purpose, customer.id, customer.email,
+            token = self._tokens.purpose_token(purpose, customer.id, _address_state(customer),
                                                VERIFY_EMAIL_LIFETIME)
             return {"link": f"{self._base}/v1/auth/email/verify?token={token}"}
         if purpose == "password_reset":
@@ -117,9 +117,9 @@ class Accounts:
         customer_id, binding = self._tokens.read_purpose_token(token, "verify_email")
         async with self._uow() as uow:
             customer = await uow.customers.get(customer_id)
-            if customer is None or binding != binding_of(customer.email):
-                raise Unauthorized("this verification link is no longer valid; ask for a new "
-                                   "one")
+            if customer is None or binding != binding_of(_address_state(customer)):
+                raise Unauthorized("this verification link was used already or is no longer "
+                                   "valid; ask for a new one")
             customer.email_verified = True
             await uow.customers.save(customer)
             await uow.commit()
@@ -191,3 +191,9 @@ class Accounts:
             current = await uow.consents.of_customer(customer_id)
             await uow.commit()
         return current
+
+
+def _address_state(customer: Customer) -> str:
+    """What a verification link is bound to: the address and whether it is verified yet, so
+    the link works once, and not at all for an address the account no longer has."""
+    return f"{customer.email}|{'verified' if customer.email_verified else 'unverified'}"

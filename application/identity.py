@@ -15,6 +15,7 @@ from application.ports import (
     AuthorizationRequest,
     CallbackParams,
     Clock,
+    DataCipher,
     IdentityProvider,
     TaskQueue,
     TokenIssuer,
@@ -166,10 +167,12 @@ class SignIn:
         queue: TaskQueue,
         pseudonym_key: bytes,
         base_url: str,
+        cipher: DataCipher | None = None,
     ) -> None:
         self._uow, self._providers, self._sessions = uow, providers, sessions
         self._clock, self._queue, self._key = clock, queue, pseudonym_key
         self._base = base_url.rstrip("/")
+        self._cipher = cipher  # re-seals a merged-in CI for its new owner
 
     def _provider(self, name: str) -> IdentityProvider:
         provider = self._providers.get(name)
@@ -415,7 +418,16 @@ class SignIn:
             other_real = await uow.real_names.of_customer(other.id)
             if this_real and other_real and this_real["di_index"] != other_real["di_index"]:
                 raise Conflict("these accounts belong to two different verified people")
+            if other_real and not this_real and self._cipher is not None:
+                # The CI is sealed bound to its owner's id: re-seal it for the account it
+                # moves to, or it could never be opened (nor re-keyed) there.
+                ci = self._cipher.open(other_real["ci_ciphertext"], other.id)
+                sealed = self._cipher.seal(ci, context=customer_id)
+                await uow.real_names.rekey(other.id, sealed, self._cipher.key_id_of(sealed))
             moved = await uow.privacy.merge(other.id, customer_id)
+            if other.identity_verified:
+                # The verification (real-name or checked documents) came along with it.
+                await uow.customers.set_identity_verified(customer_id, True)
             await uow.evidence.append(EvidenceDraft(
                 source="auth", kind="account.merged", subject=f"customer:{customer_id}",
                 context={"merged_from": other.id}, payload={"moved": moved}))

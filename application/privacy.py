@@ -19,7 +19,7 @@ from application.ports import (
     UnitOfWorkFactory,
 )
 from application.units import commit_and_dispatch
-from domain.customers import Customer
+from domain.customers import JURISDICTIONS, Customer
 from domain.errors import Conflict, DomainError, NotFound
 from domain.evidence import EvidenceDraft
 from domain.payments import MONEY_TAKEN
@@ -164,8 +164,10 @@ class Privacy:
                       "sign_in_leftovers": await uow.privacy.purge_sign_in_leftovers(
                           now - timedelta(days=1))}
             logs = 0
-            for jurisdiction, policy in self._policies.items():
-                days = policy.days.get("access_logs")
+            # Customers of a jurisdiction without a policy of its own follow the default,
+            # as they do at erasure.
+            for jurisdiction in sorted(JURISDICTIONS | set(self._policies)):
+                days = self.policy_of(jurisdiction).days.get("access_logs")
                 if days is not None:
                     logs += await uow.privacy.purge_access_logs(
                         jurisdiction, now - timedelta(days=days))

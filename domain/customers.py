@@ -70,6 +70,9 @@ EU = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL P
                "ES SE IS LI NO".split())
 
 
+JURISDICTIONS = frozenset({"KR", "EU", "default"})  # every value jurisdiction_of gives
+
+
 def jurisdiction_of(country: str | None) -> str:
     """The retention rules a customer falls under, from their country (EEA → EU)."""
     code = (country or "").upper()

@@ -8,9 +8,10 @@ once, so `sign_in` goes from an authorization URL to the callback parameters wit
         params = await sign_in(authorization_url, login="ada@example.com")
         # {"code": ..., "state": ..., "iss": op.issuer}
 
-Accounts: sub = "sub-" + login; email = login (or login@example.test without "@");
-email_verified unless the login starts with "unverified"; the login "deny" refuses
-(error=access_denied at the redirect_uri). See tests/oidc/README.md.
+Accounts: sub = "sub-" + login; email = login (or login@example.test without "@"), except
+that `unverified+<email>` claims <email>; email_verified unless the login starts with
+"unverified"; the login "deny" refuses (error=access_denied at the redirect_uri). See
+tests/oidc/README.md.
 """
 
 from __future__ import annotations
@@ -348,12 +349,22 @@ def mall_test_clients() -> list[dict[str, Any]]:
              "redirect_uris": redirect_uris}]
 
 
+def services_required() -> bool:
+    """CI=true or MALL_REQUIRE_SERVICES=1: a missing service fails the run (as in
+    tests/conftest.py for PostgreSQL and Redis) instead of skipping."""
+    return os.environ.get("CI") == "true" or os.environ.get("MALL_REQUIRE_SERVICES") == "1"
+
+
 def require_node() -> None:
-    """Skip the current test when the test OpenID provider cannot run here."""
+    """Skip the current test when the test OpenID provider cannot run here; under CI=true or
+    MALL_REQUIRE_SERVICES=1, fail it instead."""
     import pytest
 
     if not node_available():
-        pytest.skip(f"the test OpenID provider needs Node.js: {unavailable_reason()}")
+        message = f"the test OpenID provider needs Node.js: {unavailable_reason()}"
+        if services_required():
+            pytest.fail(f"{message}, and CI requires it")
+        pytest.skip(message)
 
 
 def provide_oidc_provider() -> Iterator[OidcProviderProcess]:

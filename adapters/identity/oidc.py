@@ -122,6 +122,7 @@ class OidcProvider:
         require_iss_parameter: bool | None = None,
         leeway_seconds: int = 60,
         discovery_ttl_seconds: int = 3600,
+        liveness_seconds: int = 30,
     ) -> None:
         if response_mode not in ("query", "form_post"):
             raise ValueError(f"response_mode must be query or form_post, not {response_mode!r}")
@@ -145,12 +146,16 @@ class OidcProvider:
         self._require_iss = require_iss_parameter is True
         self._leeway = leeway_seconds
         self._ttl = discovery_ttl_seconds
+        # Before sending a customer there, the discovery document is re-read when older than
+        # this: a provider that went down is found out (and its breaker counts) instead of
+        # showing the customer a dead page. At most one request per interval.
+        self._liveness = min(liveness_seconds, discovery_ttl_seconds)
         self._subject = f"identity:{name}"
         self._discovery: _Discovery | None = None
         self._keys: _Keys | None = None
 
     async def authorization_url(self, request: AuthorizationRequest) -> str:
-        discovery = await self._discover()
+        discovery = await self._discover(max_age=self._liveness)
         params = {
             "response_type": "code", "client_id": self._client_id,
             "redirect_uri": request.redirect_uri, "scope": self._scopes,
@@ -191,9 +196,10 @@ class OidcProvider:
     def _now(self) -> float:
         return self._clock.now().timestamp()
 
-    async def _discover(self) -> _Discovery:
+    async def _discover(self, max_age: float | None = None) -> _Discovery:
         cached = self._discovery
-        if cached is not None and self._now() - cached.fetched_at < self._ttl:
+        age_limit = self._ttl if max_age is None else max_age
+        if cached is not None and self._now() - cached.fetched_at < age_limit:
             return cached
         url = f"{self._issuer.rstrip('/')}/.well-known/openid-configuration"
         document = self._json_object(

@@ -61,8 +61,10 @@ def shop_factory(
     settings_factory: Callable[..., bootstrap.Settings], aiohttp_server: Any,
     aiohttp_client: Any, unused_tcp_port_factory: Callable[[], int],
 ) -> Callable[..., Any]:
-    async def start(**overrides: Any) -> Shop:
-        port = unused_tcp_port_factory()
+    async def start(*, port: int | None = None, **overrides: Any) -> Shop:
+        """`port`: listen there (a port known in advance, for a provider that must list our
+        callback URL before we start); default: a free one."""
+        port = port or unused_tcp_port_factory()
         settings = settings_factory(public_base_url=f"http://127.0.0.1:{port}", **overrides)
         container = bootstrap.build(settings)
         await reset_database(container)

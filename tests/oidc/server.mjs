@@ -13,8 +13,9 @@
 //   CODE_TTL  optional authorization code lifetime in seconds (default 60).
 //
 // Accounts: every login_hint is an account. sub = "sub-" + login; email = the login when it
-// contains "@", else login@example.test; email_verified unless the login starts with
-// "unverified". The login "deny" refuses: the OP answers error=access_denied at the redirect_uri.
+// contains "@", else login@example.test, except that `unverified+<email>` claims <email>;
+// email_verified unless the login starts with "unverified". The login "deny" refuses: the OP
+// answers error=access_denied at the redirect_uri.
 //
 // Test-only route (not part of OpenID Connect):
 //   POST /_harness/rotate[?drop=1]  generate a new RSA key and sign with it from now on; the old
@@ -75,8 +76,13 @@ const DENY = 'deny';
 
 const accountIdFor = (login) => `${SUB_PREFIX}${login}`;
 
+// `unverified+<email>`: an account at a provider that does not verify addresses, claiming
+// someone else's (the attacker who registered the victim's email there).
+const CLAIMS_EMAIL = /^unverified\+(.+@.+)$/;
+
 function claimsFor(login) {
-  const email = login.includes('@') ? login : `${login}@example.test`;
+  const claimed = CLAIMS_EMAIL.exec(login)?.[1];
+  const email = claimed ?? (login.includes('@') ? login : `${login}@example.test`);
   return {
     email,
     email_verified: !login.startsWith('unverified'),

@@ -70,6 +70,8 @@ class FakeOpenIdProvider:
         self.dropped: set[str] = set()
         self.raw_id_token: str | None = None
         self.send_id_token = True
+        self.issued: list[str] = []  # access and refresh tokens handed out
+        self.down = False
         self.client_secret: str | None = CLIENT_SECRET  # None: the test checks it itself
         self.jwks_status = 200
         self.token_status = 200
@@ -95,6 +97,8 @@ class FakeOpenIdProvider:
 
     async def _discovery(self, request: web.Request) -> web.Response:
         self.discovery_fetches += 1
+        if self.down:
+            return web.Response(status=503)
         return web.json_response({
             "issuer": self.issuer,
             "authorization_endpoint": f"{self.issuer}/authorize",
@@ -132,6 +136,7 @@ class FakeOpenIdProvider:
         self.redeemed.add(code)
         answer = {"access_token": "at-" + generate_token(20), "token_type": "Bearer",
                   "expires_in": 3600, "refresh_token": "rt-" + generate_token(20)}
+        self.issued.extend([answer["access_token"], answer["refresh_token"]])
         if self.send_id_token:
             answer["id_token"] = self.raw_id_token or self.mint(grant["nonce"])
         return web.json_response(answer)
@@ -246,6 +251,23 @@ async def test_discovery_is_fetched_again_once_its_ttl_has_passed(
     clock.current = NOW.replace(minute=2)
     await provider.authorization_url(request)
     assert op.discovery_fetches == 2
+
+
+async def test_a_provider_gone_down_is_found_out_before_a_customer_is_sent_there(
+    http: OutboundHttp, op: FakeOpenIdProvider
+) -> None:
+    clock = FixedClock()
+    provider = OidcProvider(http, clock, name="fakeop", issuer=op.issuer, client_id=CLIENT_ID,
+                            liveness_seconds=30)
+    request = AuthorizationRequest("s", "n", "c", REDIRECT)
+    await provider.authorization_url(request)
+    clock.current = NOW.replace(second=NOW.second + 10)
+    await provider.authorization_url(request)  # still fresh: no request
+    assert op.discovery_fetches == 1
+    op.down = True
+    clock.current = NOW.replace(minute=NOW.minute + 1)
+    with pytest.raises(ProviderUnavailable):
+        await provider.authorization_url(request)
 
 
 async def test_client_secret_basic_sends_the_secret_in_the_header_only(
@@ -568,7 +590,8 @@ async def test_the_evidence_keeps_no_token_or_secret_in_clear(
     await sign_in(provider, op)
     assert {d.subject for d in ledger.drafts} == {"identity:fakeop"}
     stored = _stored(ledger)
-    assert CLIENT_SECRET not in stored and "at-" not in stored and "rt-" not in stored
+    assert op.issued and CLIENT_SECRET not in stored
+    assert not [token for token in op.issued if token in stored]
     assert "eyJ" not in stored  # no JWT: neither the ID token nor its header
 
 
