@@ -55,6 +55,7 @@ class Accounts:
                 payload={"customer_id": customer.id, "jurisdiction": customer.jurisdiction},
             ))
             await react(uow, customer.events)
+            await uow.auth_events.add("signed_up", "password", at=self._clock.now().timestamp())
             await uow.outbox.add("notify", {
                 "audience": "customer", "customer_id": customer.id, "template": "verify_email",
                 "params": {}, "mint": "verify_email"})
@@ -112,6 +113,17 @@ class Accounts:
                                                RESET_LIFETIME)
             return {"link": f"{self._base}/v1/auth/password/reset?token={token}"}
         raise DomainError(f"no emailed link for '{purpose}'")
+
+    async def resend_verification(self, customer: Customer) -> bool:
+        """Send the verification link again; False when the address is verified already."""
+        if customer.email_verified or customer.email.endswith("@users.invalid"):
+            return False
+        async with self._uow() as uow:
+            await uow.outbox.add("notify", {
+                "audience": "customer", "customer_id": customer.id, "template": "verify_email",
+                "params": {}, "mint": "verify_email"})
+            await commit_and_dispatch(uow, self._queue)
+        return True
 
     async def verify_email(self, token: str) -> Customer:
         customer_id, binding = self._tokens.read_purpose_token(token, "verify_email")

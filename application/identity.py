@@ -221,7 +221,8 @@ class SignIn:
             customer_id=customer_id, channel=channel, campaign=campaign)
         async with self._uow() as uow:
             await uow.flows.add(flow)
-            await self._event(uow, "login_started", flow)
+            await self._event(uow, "link_started" if customer_id else "login_started", flow,
+                              customer_id)
             await commit_and_dispatch(uow, self._queue)
         return url
 
@@ -495,7 +496,8 @@ class SignIn:
 
 
 _EVENT_NAMES = {
-    "login_started": "Login Started", "login_succeeded": "Login Succeeded",
+    "login_started": "Login Started", "link_started": "Link Started",
+    "login_succeeded": "Login Succeeded",
     "login_failed": "Login Failed", "signed_up": "Signed Up",
     "identity_linked": "Identity Linked", "identity_unlinked": "Identity Unlinked",
 }

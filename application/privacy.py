@@ -27,6 +27,7 @@ from domain.privacy import pseudonym
 
 RECORD_CLASSES = ("payment_records", "contract_records", "complaints", "access_logs")
 CONFIRMATION = "erase my account"
+FINISHED_WORK_KEPT = timedelta(days=30)  # done outbox work and settled callbacks
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,9 @@ class Privacy:
         async with self._uow() as uow:
             report = {"retained_records": await uow.privacy.purge_retained(now),
                       "sign_in_leftovers": await uow.privacy.purge_sign_in_leftovers(
-                          now - timedelta(days=1))}
+                          now - timedelta(days=1)),
+                      "finished_work": await uow.privacy.purge_finished_work(
+                          now - FINISHED_WORK_KEPT)}
             logs = 0
             # Customers of a jurisdiction without a policy of its own follow the default,
             # as they do at erasure.
@@ -188,6 +191,11 @@ class RealNameIdentities:
         result = await self._verifier.verify(token)
         di_index = self._cipher.blind_index(result.di, "kr-di")
         async with self._uow() as uow:
+            mine = await uow.real_names.of_customer(customer_id)
+            if mine is not None and mine["di_index"] != di_index:
+                raise Conflict("this account was verified as another person already; an "
+                               "account belongs to one person. Contact customer support if "
+                               "this is a mistake")
             owner = await uow.real_names.owner_of(di_index)
             if owner is not None and owner != customer_id:
                 raise Conflict("this person already has an account with us (one account per "

@@ -24,6 +24,7 @@ def _container() -> tuple[bootstrap.Settings, bootstrap.Container]:
 
 
 def serve() -> None:
+    from entrypoints.http.access_log import PathOnlyAccessLogger
     from entrypoints.http.app import create_app
 
     settings, container = _container()
@@ -31,7 +32,8 @@ def serve() -> None:
     database = "PostgreSQL" if settings.database_url else f"SQLite ({settings.sqlite_path})"
     print(f"Mall integrations backend on {settings.base_url} ({mode}; {database}); "
           f"API description at {settings.base_url}/v1/openapi.json", flush=True)
-    web.run_app(create_app(container), host=settings.host, port=settings.port, print=None)
+    web.run_app(create_app(container), host=settings.host, port=settings.port, print=None,
+                access_log_class=PathOnlyAccessLogger)
 
 
 async def _create_admin(email: str, password: str) -> str:

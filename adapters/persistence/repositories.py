@@ -933,6 +933,17 @@ class PrivacyRepository:
             removed += len(gone)
         return removed
 
+    async def purge_finished_work(self, before: datetime) -> int:
+        """Outbox work done and callbacks settled long ago: their payloads name customers
+        and nothing needs them any more (providers stop re-sending within days)."""
+        done = await t.OutboxMessage.delete().where(
+            (t.OutboxMessage.status == "done") & (t.OutboxMessage.created_at < before.timestamp())
+        ).returning(t.OutboxMessage.id)
+        settled = await t.InboxMessage.delete().where(
+            t.InboxMessage.status.is_in(["applied", "no_change", "ignored"])
+            & (t.InboxMessage.received_at < before.timestamp())).returning(t.InboxMessage.id)
+        return len(done) + len(settled)
+
     async def purge_sign_in_leftovers(self, before: datetime) -> int:
         flows = await t.AuthFlow.delete().where(
             t.AuthFlow.created_at < before.isoformat()).returning(t.AuthFlow.state_hash)

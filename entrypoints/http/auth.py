@@ -87,6 +87,37 @@ async def verify_email(request: web.Request) -> web.Response:
     return json_response(s.customer_out(customer))
 
 
+@table.add("GET", "/v1/auth/email/verify", "The emailed link itself: confirms the address",
+           responses={200: s.CustomerOut, 400: None, 401: None}, auth=None,
+           params=[{"name": "token", "in": "query", "required": True,
+                    "schema": {"type": "string"}}])
+async def verify_email_link(request: web.Request) -> web.Response:
+    token = request.query.get("token", "")
+    if not 10 <= len(token) <= 4096:
+        raise BadRequest("the link is incomplete: open the whole link from the email")
+    customer = await container(request).accounts().verify_email(token)
+    return json_response(s.customer_out(customer))
+
+
+@table.add("POST", "/v1/auth/email/verification", "Send the verification email again",
+           responses={202: None, 401: None})
+async def resend_verification(request: web.Request) -> web.Response:
+    customer = await current_customer(request)
+    sent = await container(request).accounts().resend_verification(customer)
+    return json_response({"status": "sent" if sent else "already verified"},
+                         status=202 if sent else 200)
+
+
+@table.add("GET", "/v1/auth/password/reset", "The emailed reset link: says how to finish "
+           "(POST the new password with this token)", responses={200: None}, auth=None,
+           params=[{"name": "token", "in": "query", "required": True,
+                    "schema": {"type": "string"}}])
+async def reset_password_link(request: web.Request) -> web.Response:
+    return json_response({
+        "next": "POST /v1/auth/password/reset with {\"token\": <this link's token>, "
+                "\"password\": <the new password>} within 30 minutes"})
+
+
 @table.add("POST", "/v1/auth/password/forgot", "Email a password reset link (the answer is the "
            "same whether or not the address has an account)", request=s.EmailIn,
            responses={202: None}, auth=None)

