@@ -42,6 +42,7 @@ from domain.identity import (
     RefreshReused,
     Session,
     SessionStatus,
+    browser_cookie_name,
     check_unlink,
     digest,
     pkce_challenge,
@@ -73,6 +74,15 @@ class TokenPair:
     refresh_token: str
     refresh_expires_in: int
     token_type: str = "bearer"  # noqa: S105 - the OAuth token type
+
+
+@dataclass(frozen=True)
+class SignInStart:
+    authorization_url: str
+    # Set as a cookie (named by domain.identity.browser_cookie_name(state)) in the browser
+    # that goes to the provider; the callback must bring it back.
+    cookie_name: str
+    browser_secret: str
 
 
 @dataclass(frozen=True)
@@ -195,8 +205,9 @@ class SignIn:
 
     async def start(self, provider: str, *, customer_id: str | None = None,
                     channel: str = "", campaign: str = "",
-                    login_hint: str | None = None) -> str:
-        """The provider URL to send the customer to; the flow is kept server-side."""
+                    login_hint: str | None = None) -> SignInStart:
+        """The provider URL to send the customer to; the flow is kept server-side, bound to
+        the browser by a secret it keeps in a cookie."""
         idp = self._provider(provider)
         channel, campaign = campaign_tag(channel), campaign_tag(campaign)
         if not await idp.available():
@@ -204,7 +215,7 @@ class SignIn:
                                reason="provider_unavailable")
             raise self._unavailable(provider, await self.other_ways(provider))
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        verifier = secrets.token_urlsafe(64)
+        verifier, browser_secret = secrets.token_urlsafe(64), secrets.token_urlsafe(32)
         redirect_uri = self.redirect_uri(provider)
         try:
             url = await idp.authorization_url(AuthorizationRequest(
@@ -218,13 +229,14 @@ class SignIn:
             state_hash=digest(state), provider=provider,
             purpose=FlowPurpose.LINK if customer_id else FlowPurpose.LOGIN, nonce=nonce,
             code_verifier=verifier, redirect_uri=redirect_uri, created_at=self._clock.now(),
-            customer_id=customer_id, channel=channel, campaign=campaign)
+            customer_id=customer_id, channel=channel, campaign=campaign,
+            browser_hash=digest(browser_secret))
         async with self._uow() as uow:
             await uow.flows.add(flow)
             await self._event(uow, "link_started" if customer_id else "login_started", flow,
                               customer_id)
             await commit_and_dispatch(uow, self._queue)
-        return url
+        return SignInStart(url, browser_cookie_name(state), browser_secret)
 
     @staticmethod
     def _unavailable(provider: str, ways: list[str]) -> ProviderUnavailable:
@@ -236,7 +248,8 @@ class SignIn:
 
     # --- the callback -----------------------------------------------------------------------
 
-    async def callback(self, provider: str, params: Mapping[str, str]) -> SignInResult:
+    async def callback(self, provider: str, params: Mapping[str, str],
+                       cookies: Mapping[str, str] | None = None) -> SignInResult:
         idp = self._provider(provider)
         state = params.get("state", "")
         async with self._uow() as uow:
@@ -253,7 +266,8 @@ class SignIn:
                 raise SignInRefused("This sign-in link was used already: start again.",
                                     reason="state_replayed")
             flow.used = False  # marked used by take(); check the rest of the rules
-            flow.redeem(provider, self._clock.now())
+            flow.redeem(provider, self._clock.now(),
+                        (cookies or {}).get(browser_cookie_name(state)))
             if params.get("error"):
                 error = params["error"]
                 message = PROVIDER_ERRORS.get(error, "{provider} did not sign you in.")

@@ -222,7 +222,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with running_app(sqlite=args.sqlite, start_worker=not args.no_worker,
                            pool_size=args.pool_size) as app:
         timeout = aiohttp.ClientTimeout(total=args.timeout)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        # A browser: it keeps the cookie that binds the sign-in to it (127.0.0.1 is an IP).
+        async with aiohttp.ClientSession(timeout=timeout,
+                                         cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
             warm = await sign_ins(session, app.base_url, plan, args.warmup, warmup_failures)
             await refreshes(session, app.base_url, [s.refresh_token for s in warm],
                             warmup_failures)

@@ -21,6 +21,12 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def browser_cookie_name(state: str) -> str:
+    """The cookie that ties a flow to the browser that started it, named after its state so
+    that two sign-ins in two tabs do not overwrite each other."""
+    return f"mall_signin_{digest(state)[:16]}"
+
+
 def binding_of(value: str) -> str:
     """A short digest of the state a single-purpose token is bound to: the token stops
     working once that state changes (a reset token after the password changed)."""
@@ -48,12 +54,19 @@ class AuthFlow:
     channel: str = ""
     campaign: str = ""
     used: bool = False
+    browser_hash: str = ""  # hash of a secret in a cookie of the browser that started it
 
-    def redeem(self, provider: str, now: datetime) -> None:
-        """Use the flow for its callback; a replayed, expired or foreign state is refused."""
+    def redeem(self, provider: str, now: datetime, browser_secret: str | None = None) -> None:
+        """Use the flow for its callback; a replayed, expired or foreign state is refused, and
+        so is a callback arriving in another browser than the one that started the flow (an
+        attacker's flow completed by a victim: login or link CSRF)."""
         if self.used:
             raise FlowRefused("this sign-in link was used already; start again",
                               reason="state_replayed")
+        if self.browser_hash and not hmac.compare_digest(
+                digest(browser_secret or ""), self.browser_hash):
+            raise FlowRefused("this sign-in was started in another browser; start again here",
+                              reason="browser_mismatch")
         if self.provider != provider:
             raise FlowRefused("the answer came back for another provider; start again",
                               reason="state_mismatch")

@@ -51,6 +51,7 @@ class AuthFlow(Table, tablename="auth_flow"):
     campaign = Varchar(length=64, default="")
     created_at = Varchar(length=40, index=True)
     used = Boolean(default=False)
+    browser_hash = Varchar(length=64, default="")
 
 
 class PendingLink(Table, tablename="pending_link"):

@@ -9,8 +9,9 @@ from typing import Any
 
 from aiohttp import web
 
-from application.identity import SignInResult, TokenPair
+from application.identity import SignInResult, SignInStart, TokenPair
 from domain.errors import DomainError
+from domain.identity import browser_cookie_name
 from entrypoints.http import schemas as s
 from entrypoints.http.api import (
     BadRequest,
@@ -161,12 +162,30 @@ async def list_providers(request: web.Request) -> web.Response:
                 "schema": {"type": "string"}}])
 async def start(request: web.Request) -> web.Response:
     query = request.query
-    url = await container(request).sign_in().start(
+    started = await container(request).sign_in().start(
         request.match_info["provider"],
         channel=query.get("channel") or query.get("utm_source", ""),
         campaign=query.get("campaign") or query.get("utm_campaign", ""),
         login_hint=(query.get("login_hint") or None))
-    raise web.HTTPFound(url)
+    response = web.HTTPFound(started.authorization_url)
+    _bind_browser(request, response, started)
+    raise response
+
+
+def _bind_browser(request: web.Request, response: web.StreamResponse,
+                  started: SignInStart) -> None:
+    """The browser that goes to the provider keeps a secret the callback must bring back:
+    a flow started by someone else (login or link CSRF) cannot be finished in it."""
+    c = container(request)
+    https = c.config.base_url().startswith("https://")
+    form_post = c.identity_providers()[request.match_info["provider"]].response_mode == \
+        "form_post"
+    response.set_cookie(
+        started.cookie_name, started.browser_secret, max_age=600, path="/v1/auth/",
+        httponly=True, secure=https,
+        # A provider that posts its answer (Apple) comes back cross-site: only a SameSite=None
+        # cookie travels with it, and browsers accept those over https only.
+        samesite="None" if form_post and https else "Lax")
 
 
 def _result(result: SignInResult) -> web.Response:
@@ -183,9 +202,13 @@ def _result(result: SignInResult) -> web.Response:
 
 
 async def _callback(request: web.Request, params: dict[str, str]) -> web.Response:
-    result = await container(request).sign_in().callback(request.match_info["provider"],
-                                                         params)
-    return _result(result)
+    result = await container(request).sign_in().callback(
+        request.match_info["provider"], params, dict(request.cookies))
+    response = _result(result)
+    state = params.get("state", "")
+    if state:
+        response.del_cookie(browser_cookie_name(state), path="/v1/auth/")
+    return response
 
 
 @table.add("GET", "/v1/auth/{provider}/callback", "Where the provider sends the customer back "
@@ -225,9 +248,11 @@ async def identities(request: web.Request) -> web.Response:
            params=[PROVIDER])
 async def link(request: web.Request) -> web.Response:
     customer = await current_customer(request)
-    url = await container(request).sign_in().start(request.match_info["provider"],
-                                                   customer_id=customer.id)
-    return json_response({"authorization_url": url})
+    started = await container(request).sign_in().start(request.match_info["provider"],
+                                                       customer_id=customer.id)
+    response = json_response({"authorization_url": started.authorization_url})
+    _bind_browser(request, response, started)
+    return response
 
 
 @table.add("DELETE", "/v1/me/identities/{provider}", "Unlink a provider (refused when it is "

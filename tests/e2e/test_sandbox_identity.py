@@ -39,3 +39,33 @@ async def test_sign_in_page_refuses_foreign_redirects_and_missing_parameters(sho
                                      allow_redirects=False)
     assert response.status == 400
     assert "redirect_uri" in (await response.json())["detail"]
+
+
+async def test_a_flow_started_in_one_browser_cannot_be_finished_in_another(
+    shop: Any, aiohttp_client: Any,
+) -> None:
+    from adapters.persistence.tables import IdentityLink
+
+    # The attacker starts linking a provider to their own account and sends the link on.
+    attacker = await shop.sign_up()
+    response = await shop.client.post("/v1/me/identities/sandbox", headers=attacker)
+    assert response.status == 200
+    assert any(name.startswith("mall_signin_") for name in response.cookies)
+    url = urlsplit((await response.json())["authorization_url"])
+    # The victim signs in at the provider in their own browser, which knows nothing of it.
+    victim = await aiohttp_client(shop.client.server)
+    page = await victim.get(f"{url.path}?{url.query}&login_hint=victim", allow_redirects=False)
+    back = urlsplit(page.headers["Location"])
+    answer = await victim.get(f"{back.path}?{back.query}")
+    problem = await answer.json()
+    assert answer.status == 401 and problem["reason"] == "browser_mismatch"
+    assert "another browser" in problem["detail"]
+    assert await IdentityLink.count() == 0  # the victim's identity joined no account
+
+    # Sign-in alike: a flow started by the attacker cannot sign the victim in.
+    start = await shop.client.get("/v1/auth/sandbox/start", allow_redirects=False)
+    url = urlsplit(start.headers["Location"])
+    page = await victim.get(f"{url.path}?{url.query}&login_hint=attacker",
+                            allow_redirects=False)
+    back = urlsplit(page.headers["Location"])
+    assert (await victim.get(f"{back.path}?{back.query}")).status == 401
