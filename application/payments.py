@@ -29,7 +29,7 @@ from domain.evidence import EvidenceDraft
 from domain.failures import FailureReason, explain
 from domain.money import Money
 from domain.operations import Operation
-from domain.orders import Order
+from domain.orders import Order, OrderStatus
 from domain.payments import (
     MONEY_TAKEN,
     EventType,
@@ -359,6 +359,12 @@ class PaymentService:
 
     async def capture(self, payment_id: str) -> None:
         await self._call(payment_id, "capture", f"{payment_id}-capture")
+        async with self._uow() as uow:
+            payment = await uow.payments.get(payment_id)
+        if payment is not None and payment.status == PaymentStatus.AUTHORIZED:
+            # The provider refused or did not confirm: retried, then an incident and an alert
+            # (the order stays on hold; nothing ships on an uncaptured authorization).
+            raise DomainError(f"the capture of payment {payment_id} was not confirmed")
 
     async def void(self, payment_id: str) -> None:
         await self._call(payment_id, "void", f"{payment_id}-void")
@@ -472,10 +478,16 @@ class PaymentService:
                 raise InvalidTransition(f"order {order_id} was already {review.status}")
             payments = await uow.payments.of_order(order_id)
             if approve:
-                order.approve()
-                for payment in payments:
-                    if payment.status == PaymentStatus.AUTHORIZED:
-                        await uow.outbox.add("payment.capture", {"payment_id": payment.id})
+                taken = any(p.captured >= p.amount.amount and p.net > 0 for p in payments)
+                held = [p for p in payments if p.status == PaymentStatus.AUTHORIZED
+                        and p.authorized >= p.amount.amount]
+                if order.status == OrderStatus.ON_HOLD and not taken and not held:
+                    raise InvalidTransition(
+                        f"order {order_id} no longer holds any money (its authorization was "
+                        "released or refunded): it cannot ship; reject it instead")
+                order.approve(money_taken=taken)
+                for payment in held if not taken else []:
+                    await uow.outbox.add("payment.capture", {"payment_id": payment.id})
             else:
                 order.reject()
                 for payment in payments:
@@ -609,13 +621,14 @@ async def apply_payment_update(
     assert payment is not None
     before = payment.status
     before_amounts = payment.amounts()
+    was_secured = payment.secured
     if not payment.apply(update):
         return False
     order = await uow.orders.get(payment.order_id)
     assert order is not None
     events: list[ev.Event] = []
     status = payment.status
-    if status in SECURED and before not in SECURED:
+    if payment.secured and not was_secured:
         if order.awaits_payment():
             order.mark_paid()
             if status == PaymentStatus.AUTHORIZED and not order.held_for_review:
@@ -626,18 +639,25 @@ async def apply_payment_update(
             # provider that timed out charged after all): give it back, tell a human.
             await _report_surplus_charge(uow, payment, order.status.value)
             await _release(uow, payment, "duplicate charge for an order already settled")
+    elif (payment.captured > before_amounts["captured"]
+          and payment.captured >= payment.amount.amount and order.status == OrderStatus.ON_HOLD):
+        order.capture_confirmed()  # the approved order's authorization was captured
+    elif payment.captured > before_amounts["captured"] and not payment.secured:
+        await _report_partial_capture(uow, payment)
     elif status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED) and before != status:
         if payment.failure_code == FailureReason.DEPOSIT_EXPIRED and order.awaits_payment():
             order.cancel()
             events.append(ev.OrderCancelled(order.id, order.customer_id,
                                             FailureReason.DEPOSIT_EXPIRED.value))
-        else:
+        elif not any(p.secured for p in await uow.payments.of_order(order.id)
+                     if p.id != payment.id):
             order.payment_failed()
             events.append(ev.PaymentFailed(order.id, order.customer_id,
                                            payment.failure_code or status.value))
     elif status == PaymentStatus.AWAITING_DEPOSIT and before != status:
         order.await_deposit()
         events.append(ev.PaymentAwaitingDeposit(order.id, order.customer_id))
+    await _watch_releases(uow, payment, update)
     events.extend(order.events)
     order.events.clear()
     if order.is_settled:
@@ -700,17 +720,47 @@ async def _release(uow: UnitOfWork, payment: Payment, reason: str) -> None:
         await uow.outbox.add("payment.refund", {
             "payment_id": payment.id, "refund_id": refund_id, "amount": event.amount,
             "reason": reason})
-    elif payment.status in (PaymentStatus.PENDING, PaymentStatus.PROCESSING,
-                            PaymentStatus.REQUIRES_ACTION, PaymentStatus.AWAITING_DEPOSIT):
-        # Still on its way: it is released when it arrives (see the surplus-charge path).
-        return
+    elif payment.status in (PaymentStatus.REQUIRES_ACTION, PaymentStatus.AWAITING_DEPOSIT,
+                            PaymentStatus.PROCESSING) and payment.provider_reference:
+        # Still on its way: cancel it at the provider (an open virtual account, a 3-D Secure
+        # step); should money arrive anyway, the surplus-charge path gives it back.
+        await uow.outbox.add("payment.void", {"payment_id": payment.id})
+
+
+async def _report_partial_capture(uow: UnitOfWork, payment: Payment) -> None:
+    """Less money than the order's total arrived: the order is not paid; a human decides."""
+    detail = {"order_id": payment.order_id, "payment_id": payment.id,
+              "provider": payment.provider, "captured": payment.captured,
+              "amount": payment.amount.amount, "currency": payment.amount.currency}
+    incident_id = await uow.incidents.open("partial_capture", f"order:{payment.order_id}",
+                                           detail)
+    await uow.outbox.add("alert", {
+        "severity": "critical", "source": payment.provider,
+        "summary": f"order {payment.order_id} received less than its total; it is not paid",
+        "detail": {"incident_id": incident_id, **detail}})
+
+
+async def _watch_releases(uow: UnitOfWork, payment: Payment, update: PaymentUpdate) -> None:
+    """A refund we started to give money back that the provider refused needs a human."""
+    for event in update.events:
+        if event.type == EventType.REFUND_FAILED and event.reference == _release_id(payment):
+            detail = {"order_id": payment.order_id, "payment_id": payment.id,
+                      "provider": payment.provider, "refundable": payment.refundable,
+                      "currency": payment.amount.currency}
+            incident_id = await uow.incidents.open("release_failed",
+                                                   f"order:{payment.order_id}", detail)
+            await uow.outbox.add("alert", {
+                "severity": "critical", "source": payment.provider,
+                "summary": f"money kept on order {payment.order_id} could not be given back: "
+                           "refund it by hand",
+                "detail": {"incident_id": incident_id, **detail}})
 
 
 async def _report_surplus_charge(uow: UnitOfWork, payment: Payment, order_status: str) -> None:
     detail = {"order_id": payment.order_id, "payment_id": payment.id,
               "provider": payment.provider, "provider_reference": payment.provider_reference,
               "amount": payment.amount.amount, "currency": payment.amount.currency,
-              "order_status": order_status, "action": "released automatically"}
+              "order_status": order_status, "action": "being given back"}
     incident_id = await uow.incidents.open("surplus_charge", f"order:{payment.order_id}", detail)
     await uow.outbox.add("alert", {
         "severity": "warning", "source": payment.provider,

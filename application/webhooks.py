@@ -20,7 +20,7 @@ from application.ports import (
 )
 from application.shipping import Fulfilment
 from application.units import commit_and_dispatch
-from domain.errors import InvalidSignature, NotFound
+from domain.errors import InvalidSignature, NotFound, ProviderUnavailable
 from domain.evidence import EvidenceDraft
 from domain.payments import PaymentUpdate
 from domain.redaction import redact
@@ -104,12 +104,19 @@ class Webhooks:
                 return
             await uow.commit()
         # An unsigned callback is only a hint: the provider's own answer is applied, asked
-        # outside any transaction.
-        reference, update = hint
-        looked_up = await self._gateways[message.provider].lookup(reference)
-        looked_up = dataclasses.replace(
-            looked_up, merchant_reference=looked_up.merchant_reference
-            or update.merchant_reference)
+        # outside any transaction, to the payment the answer itself names (never to one the
+        # unsigned body names).
+        reference, _ = hint
+        try:
+            looked_up = await self._gateways[message.provider].lookup(reference)
+        except ProviderUnavailable:
+            assert message.received_at is not None
+            if self._clock.now() - message.received_at < self._give_up_after:
+                raise
+            async with self._uow() as uow:
+                await uow.inbox.complete(inbox_id, "unconfirmed")  # the provider knows no such
+                await uow.commit()
+            return
         async with self._uow() as uow:
             await self._settle(uow, inbox_id, message, event, looked_up)
 
@@ -152,7 +159,7 @@ class Webhooks:
                 return "ignored"
             reference, update = translated
             if looked_up is not None:
-                update = looked_up
+                reference, update = looked_up.provider_reference or "", looked_up
             # The secret was checked on arrival; the stored copy holds only its mask.
             update = dataclasses.replace(update, callback_secret=None)
             changed = await self._payments.apply_provider_event(uow, provider, reference, update)

@@ -41,7 +41,8 @@ _ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
         {OrderStatus.PAID, OrderStatus.ON_HOLD, OrderStatus.PENDING_PAYMENT,
          OrderStatus.CANCELLED}
     ),
-    OrderStatus.ON_HOLD: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED}),
+    OrderStatus.ON_HOLD: frozenset(
+        {OrderStatus.PAID, OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED}),
     OrderStatus.PAID: frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED} | _MONEY_BACK),
     OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED} | _MONEY_BACK),
     OrderStatus.DELIVERED: _MONEY_BACK,
@@ -206,8 +207,9 @@ class Order:
         self._move(OrderStatus.AWAITING_DEPOSIT)
 
     def payment_failed(self) -> None:
-        """A failed attempt lets the customer try again with another method."""
-        if self.status in (OrderStatus.PAYMENT_PROCESSING, OrderStatus.AWAITING_DEPOSIT):
+        """A failed attempt (or a released authorization) lets the customer pay again."""
+        if self.status in (OrderStatus.PAYMENT_PROCESSING, OrderStatus.AWAITING_DEPOSIT,
+                           OrderStatus.ON_HOLD):
             self._move(OrderStatus.PENDING_PAYMENT)
 
     def hold_for_review(self) -> None:
@@ -223,12 +225,19 @@ class Order:
         elif self._move(OrderStatus.PAID):
             self.events.append(OrderPaid(self.id, self.customer_id))
 
-    def approve(self) -> None:
-        """A reviewer cleared the order: fulfilment goes on once it is paid."""
+    def approve(self, *, money_taken: bool) -> None:
+        """A reviewer cleared the order: it is paid (and ships) once its money is taken; an
+        authorization still has to be captured."""
         if not self.held_for_review:
             raise InvalidTransition(f"order {self.id} is not waiting for a review")
         self.held_for_review = False
-        if self.status == OrderStatus.ON_HOLD and self._move(OrderStatus.PAID):
+        if money_taken:
+            self.capture_confirmed()
+
+    def capture_confirmed(self) -> None:
+        """The held money was taken after an approval: fulfilment may start."""
+        if (self.status == OrderStatus.ON_HOLD and not self.held_for_review
+                and self._move(OrderStatus.PAID)):
             self.events.append(OrderPaid(self.id, self.customer_id))
 
     def reject(self) -> None:

@@ -85,6 +85,10 @@ class PaymentEvent:
     def key(self) -> str:
         """What makes the fact unique: a repeat with the same key is the same fact."""
         parts = [self.type.value, self.reference]
+        if self.type in _PROGRESS and self.occurred_at is not None:
+            # Progress can go back and forth (3-D Secure asked, then processing again):
+            # each report at its own time is a fact of its own.
+            parts.append(f"@{self.occurred_at}")
         if self.running_total:
             parts.append(str(self.amount))
         if self.settles:
@@ -212,6 +216,11 @@ class Payment:
     def dispute_lost(self) -> int:
         return sum(self._value(d[EventType.DISPUTE_LOST]) for d in self._disputes().values()
                    if EventType.DISPUTE_LOST in d)
+
+    @property
+    def secured(self) -> bool:
+        """The whole amount is held or taken (a partial capture is not a payment)."""
+        return max(self.captured, self.authorized) >= self.amount.amount
 
     @property
     def net(self) -> int:

@@ -153,21 +153,21 @@ class TossGateway:
                 "customerName": request.customer_reference[:20] or "Customer",
                 "bank": self._bank, "validHours": self._hours,
             }
-            payment_key = None
         else:
             if not request.method_token:
                 return _failed(FailureReason.INVALID_REQUEST, request.payment_id)
             path = "/v1/payments/confirm"
             body = {"paymentKey": request.method_token, "orderId": request.order_id,
                     "amount": request.amount.amount}
-            payment_key = request.method_token
         response = await self._post(path, body, request.idempotency_key, subject)
         if _succeeded(response):
             return payment_update(_payment_of(response))
         code, _ = _refusal(response)
         if code in _ALREADY_DONE:
             return await self._lookup_order(body["orderId"], subject)
-        return _failed(failure_reason_of(code), request.payment_id, payment_key)
+        # A refused confirm proves nothing about the paymentKey the customer sent: it is not
+        # kept as this payment's reference (it may be another payment's).
+        return _failed(failure_reason_of(code), request.payment_id)
 
     async def capture(self, call: ProviderCall) -> PaymentUpdate:
         """Nothing to capture at Toss: a confirmed payment is paid. Report where it stands."""
@@ -483,9 +483,8 @@ def _payment_of(response: HttpResponse) -> Mapping[str, Any]:
     return body
 
 
-def _failed(reason: FailureReason, payment_id: str,
-            payment_key: str | None = None) -> PaymentUpdate:
-    return PaymentUpdate.of(EventType.FAILED, payment_key, failure_code=reason.value,
+def _failed(reason: FailureReason, payment_id: str) -> PaymentUpdate:
+    return PaymentUpdate.of(EventType.FAILED, failure_code=reason.value,
                             merchant_reference=_ours(payment_id))
 
 

@@ -248,7 +248,8 @@ async def test_a_declined_card_is_a_failed_update_with_our_reason() -> None:
                               lambda gateway: card_declined(gateway, card))
     assert kinds(declined) == [EventType.FAILED]
     assert declined.failure_code == "insufficient_funds"  # REJECT_CARD_PAYMENT
-    assert declined.provider_reference == card.payment_key
+    # A refused paymentKey proves nothing: it is not kept as the payment's reference.
+    assert declined.provider_reference is None
     assert declined.merchant_reference == card_request(card, "").payment_id
 
 

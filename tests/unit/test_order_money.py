@@ -39,15 +39,36 @@ def test_a_held_order_waits_on_hold_and_pays_only_when_approved() -> None:
     held.mark_paid()
     assert held.status == S.ON_HOLD
     assert not any(isinstance(e, OrderPaid) for e in held.events)
-    held.approve()
-    assert held.status == S.PAID and not held.held_for_review
+    held.approve(money_taken=False)  # only authorized: it waits for the capture
+    assert held.status == S.ON_HOLD and not held.held_for_review
+    assert not any(isinstance(e, OrderPaid) for e in held.events)
+    held.capture_confirmed()
+    assert held.status == S.PAID
     assert any(isinstance(e, OrderPaid) for e in held.events)
+
+
+def test_a_held_order_whose_money_was_taken_pays_on_approval() -> None:
+    held = order()
+    held.hold_for_review()
+    held.start_payment()
+    held.mark_paid()
+    held.approve(money_taken=True)
+    assert held.status == S.PAID
+
+
+def test_a_released_authorization_takes_a_held_order_back_to_payment() -> None:
+    held = order()
+    held.hold_for_review()
+    held.start_payment()
+    held.mark_paid()
+    held.payment_failed()
+    assert held.status == S.PENDING_PAYMENT and held.held_for_review
 
 
 def test_an_order_approved_before_its_money_arrives_is_paid_when_it_does() -> None:
     held = order()
     held.hold_for_review()
-    held.approve()
+    held.approve(money_taken=False)
     assert held.status == S.PENDING_PAYMENT
     held.start_payment()
     held.mark_paid()
@@ -62,7 +83,7 @@ def test_a_rejected_order_is_cancelled_and_cannot_be_decided_twice() -> None:
     held.reject()
     assert held.status == S.CANCELLED
     with pytest.raises(InvalidTransition):
-        held.approve()
+        held.approve(money_taken=True)
 
 
 def test_refunds_move_a_settled_order() -> None:
