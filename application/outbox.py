@@ -21,6 +21,7 @@ from application.ports import (
 )
 from application.shipping import Fulfilment
 from domain.customers import Customer
+from domain.errors import ProviderUnavailable
 from domain.privacy import pseudonym
 
 log = logging.getLogger("mall.outbox")
@@ -109,8 +110,14 @@ class OutboxRelay:
         if topic == "payment.authorize":
             await self._payments.give_up(payload["payment_id"], type(exc).__name__)
         elif topic == "payment.refund":
-            # Free the reserved amount so the refund can be asked for again.
-            await self._payments.refund_failed(payload["payment_id"], payload["refund_id"])
+            if isinstance(exc, ProviderUnavailable) and not exc.request_sent:
+                # The provider never got it: free the reserved amount for another try.
+                await self._payments.refund_failed(payload["payment_id"], payload["refund_id"])
+            else:
+                # It may have been paid out: the amount stays reserved (a second refund could
+                # pay twice) until a human checks with the provider.
+                await self._payments.refund_unconfirmed(payload["payment_id"],
+                                                        payload["refund_id"])
         await self._alerts.alert(Alert(
             "critical", topic, f"{topic} failed after {self._max_attempts} attempts",
             {"error": type(exc).__name__},

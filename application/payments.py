@@ -385,6 +385,23 @@ class PaymentService:
             (PaymentEvent(EventType.REFUND_FAILED, reference=refund_id),),
             failure_code=FailureReason.PROVIDER_UNAVAILABLE.value))
 
+    async def refund_unconfirmed(self, payment_id: str, refund_id: str) -> None:
+        async with self._uow() as uow:
+            payment = await uow.payments.get(payment_id)
+            if payment is None:
+                raise NotFound(f"payment {payment_id} not found")
+            detail = {"order_id": payment.order_id, "payment_id": payment_id,
+                      "refund_id": refund_id, "provider": payment.provider,
+                      "refund_pending": payment.refund_pending}
+            incident_id = await uow.incidents.open("refund_unconfirmed",
+                                                   f"order:{payment.order_id}", detail)
+            await uow.outbox.add("alert", {
+                "severity": "critical", "source": payment.provider,
+                "summary": f"refund {refund_id} on order {payment.order_id} may or may not have "
+                           "been paid out: check with the provider before refunding again",
+                "detail": {"incident_id": incident_id, **detail}})
+            await commit_and_dispatch(uow, self._queue)
+
     async def lookup(self, payment_id: str) -> bool:
         """Ask the provider where a payment stands and apply the answer (reconciliation)."""
         async with self._uow() as uow:

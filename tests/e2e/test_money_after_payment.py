@@ -278,3 +278,31 @@ async def test_the_dispute_bundle_holds_the_orders_evidence_with_provenance(
     forbidden = await shop.client.get(f"/v1/admin/orders/{order['id']}/dispute-bundle",
                                       headers=auth)
     assert forbidden.status == 403
+
+
+async def test_a_refund_that_may_have_been_paid_out_is_never_freed_for_a_second_one(
+    shop_factory: Any,
+) -> None:
+    from domain.errors import ProviderUnavailable
+
+    shop = await shop_factory(outbox_max_attempts=1)
+    auth, admin = await shop.sign_up(), await admin_of(shop)
+    order = await paid_order(shop, auth)
+    gateway = shop.container.payment_gateways()["sandbox"]
+
+    async def lost_answer(call: Any) -> Any:
+        raise ProviderUnavailable("timed out after sending", request_sent=True)
+
+    gateway.refund = lost_answer  # the provider may have refunded; we never heard back
+    status, body = await refund(shop, admin, order["id"], 10000)
+    assert status == 202 and body["status"] == "pending"
+
+    async def flagged() -> list[dict[str, Any]]:
+        return await Incident.select().where(Incident.kind == "refund_unconfirmed")
+
+    [incident] = await eventually(flagged, what="an unconfirmed-refund incident")
+    view = await shop.order(auth, order["id"])
+    assert view["payments"][0]["refund_pending"] == 10000  # still reserved
+    status, problem = await refund(shop, admin, order["id"], order["total"])
+    assert status == 422  # the reserved amount cannot be refunded a second time
+    assert order["id"] in incident["detail"]
