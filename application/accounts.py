@@ -161,13 +161,22 @@ class Accounts:
             if customer is None or binding != binding_of(customer.password_hash or "no-password"):
                 raise Unauthorized("this reset link was used already or has expired; ask for "
                                    "a new one")
+            unproven = not customer.email_verified
             customer.password_hash = self._hasher.hash(new_password)
             customer.email_verified = True  # the link reached the inbox
             await uow.customers.save(customer)
             revoked = await uow.sessions.revoke_customer(customer.id)
+            removed = []
+            if unproven:
+                # Whoever used the account before the mailbox was proven may have left a way
+                # in; the owner starts clean.
+                for identity in await uow.identities.of_customer(customer.id):
+                    await uow.identities.remove(identity.provider, identity.subject)
+                    removed.append(identity.provider)
             await uow.evidence.append(EvidenceDraft(
                 source="auth", kind="account.password_reset", subject=f"customer:{customer.id}",
-                context={}, payload={"sessions_revoked": revoked}))
+                context={}, payload={"sessions_revoked": revoked,
+                                     "identities_removed": removed}))
             await uow.commit()
 
     async def me(self, customer_id: str) -> Customer:

@@ -28,6 +28,7 @@ from domain.customers import Customer, normalize_email, placeholder_email
 from domain.errors import (
     Conflict,
     DomainError,
+    InvalidTransition,
     NotFound,
     ProviderUnavailable,
     SignInRefused,
@@ -210,6 +211,8 @@ class SignIn:
         the browser by a secret it keeps in a cookie."""
         idp = self._provider(provider)
         channel, campaign = campaign_tag(channel), campaign_tag(campaign)
+        if customer_id is not None:
+            await self._check_can_link(customer_id)
         if not await idp.available():
             await self._record("login_failed", provider, channel, campaign, "",
                                reason="provider_unavailable")
@@ -237,6 +240,17 @@ class SignIn:
                               customer_id)
             await commit_and_dispatch(uow, self._queue)
         return SignInStart(url, browser_cookie_name(state), browser_secret)
+
+    async def _check_can_link(self, customer_id: str) -> None:
+        """Only an account whose owner proved the mailbox links providers: otherwise someone
+        who registered another person's address first could plant a way into the account
+        that survives the real owner taking it back."""
+        async with self._uow() as uow:
+            customer = await uow.customers.get(customer_id)
+        if customer is None or not customer.email_verified:
+            raise InvalidTransition(
+                "confirm your email address first (use the link we emailed you, or ask for it "
+                "again: POST /v1/auth/email/verification), then link sign-in providers")
 
     @staticmethod
     def _unavailable(provider: str, ways: list[str]) -> ProviderUnavailable:
@@ -343,7 +357,9 @@ class SignIn:
         ways = ways_in(has_password=owner.has_password,
                        providers=[i.provider for i in linked], email_recovery=True)
         await self._event(uow, "login_failed", flow, reason="email_in_use")
-        if not identity.email_verified:
+        if not identity.email_verified or not owner.email_verified:
+            # Either side did not prove the mailbox: linking could hand one person's way in
+            # to another.
             await commit_and_dispatch(uow, self._queue)
             return SignInResult(
                 "email_in_use",
@@ -372,6 +388,9 @@ class SignIn:
                 raise Unauthorized("this link request does not exist; sign in with the "
                                    "provider again")
             pending.confirm(customer_id, now)
+            owner = await uow.customers.get(customer_id)
+            if owner is None or not owner.email_verified:
+                raise InvalidTransition("confirm your email address first, then link")
             await uow.pending_links.save(pending)
             identity = Identity(customer_id, pending.provider, pending.subject, pending.email,
                                 True, now)

@@ -12,6 +12,7 @@ import bootstrap
 from entrypoints.http.access_log import PathOnlyAccessLogger
 from entrypoints.http.app import create_app
 from tests.conftest import reset_database
+from tests.helpers import eventually
 
 
 @dataclass
@@ -22,16 +23,32 @@ class Shop:
     container: bootstrap.Container
 
     async def sign_up(self, email: str | None = None,
-                      password: str = "correct horse battery") -> dict[str, str]:
+                      password: str = "correct horse battery",
+                      verified: bool = False) -> dict[str, str]:
+        """A new password account, signed in; `verified`: its email confirmed through the
+        emailed link (needed before linking sign-in providers)."""
         email = email or f"c{uuid.uuid4().hex[:8]}@example.com"
         response = await self.client.post("/v1/auth/register",
                                           json={"email": email, "password": password})
         assert response.status == 201, await response.text()
+        if verified:
+            await self.verify_email(email)
         response = await self.client.post("/v1/auth/login",
                                           json={"email": email, "password": password})
         assert response.status == 200, await response.text()
         token = (await response.json())["access_token"]
         return {"Authorization": f"Bearer {token}"}
+
+    async def verify_email(self, email: str) -> None:
+        notifier = self.container.notifier()
+
+        async def link() -> str | None:
+            return notifier.last_link(email, "verify_email")  # type: ignore[no-any-return]
+
+        found = await eventually(link, what=f"the verification email to {email}")
+        token = found.split("token=", 1)[1]
+        response = await self.client.post("/v1/auth/email/verify", json={"token": token})
+        assert response.status == 200, await response.text()
 
     async def place(self, auth: dict[str, str], order: dict[str, Any]) -> dict[str, Any]:
         response = await self.client.post("/v1/orders", json=order, headers=auth)

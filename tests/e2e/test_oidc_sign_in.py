@@ -316,8 +316,8 @@ async def test_a_verified_email_at_the_provider_links_only_when_the_owner_confir
         shop: Shop) -> None:
     """Acceptance, continued: even a provider that asserts the victim's email verified gets a
     pending link only; the attacker cannot confirm it, the victim can."""
-    victim = await shop.sign_up("victim@example.com", PASSWORD)
-    attacker = await shop.sign_up("attacker@example.com", PASSWORD)
+    victim = await shop.sign_up("victim@example.com", PASSWORD, verified=True)
+    attacker = await shop.sign_up("attacker@example.com", PASSWORD, verified=True)
     before = await stored()
 
     status, pending = await sign_in_with(shop, "victim@example.com")
@@ -567,8 +567,23 @@ async def test_logout_revokes_the_session(shop: Shop) -> None:
 # --- 6. linking while signed in -------------------------------------------------------------
 
 
+async def test_an_account_whose_email_is_unproven_cannot_be_linked_or_take_a_link(
+        shop: Shop) -> None:
+    """Someone who registered another person's address first plants no way in: no provider
+    links to the account until its mailbox is proven, and a provider sign-in with that
+    verified address gets no link offer for it."""
+    squatter = await shop.sign_up("owner@example.com", PASSWORD)  # never verified
+    response = await shop.client.post("/v1/me/identities/oidc", headers=squatter)
+    assert response.status == 409
+    assert "confirm your email address first" in (await response.json())["detail"]
+    before = await stored()
+    status, body = await sign_in_with(shop, "owner@example.com")
+    assert status == 409 and body["status"] == "email_in_use" and "link_token" not in body
+    assert await stored() == before
+
+
 async def test_a_signed_in_customer_links_and_unlinks_the_provider(shop: Shop) -> None:
-    auth = await shop.sign_up("linker@example.com", PASSWORD)
+    auth = await shop.sign_up("linker@example.com", PASSWORD, verified=True)
     customer_id = (await me(shop, auth["Authorization"].split()[1]))[1]["id"]
 
     response = await shop.client.post("/v1/me/identities/oidc", headers=auth)

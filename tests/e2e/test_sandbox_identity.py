@@ -47,7 +47,7 @@ async def test_a_flow_started_in_one_browser_cannot_be_finished_in_another(
     from adapters.persistence.tables import IdentityLink
 
     # The attacker starts linking a provider to their own account and sends the link on.
-    attacker = await shop.sign_up()
+    attacker = await shop.sign_up(verified=True)
     response = await shop.client.post("/v1/me/identities/sandbox", headers=attacker)
     assert response.status == 200
     assert any(name.startswith("mall_signin_") for name in response.cookies)
