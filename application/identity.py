@@ -124,25 +124,34 @@ class SessionService:
                 raise Unauthorized("this refresh token is not valid; sign in again")
             try:
                 session.check_refresh(self._clock.now())
+                customer = await uow.customers.get(session.customer_id)
+                if customer is None:
+                    raise Unauthorized("this account no longer exists")
+                pair = await self.open(uow, customer, session.family_id)
+                successor = await uow.sessions.by_refresh(digest(pair.refresh_token))
+                assert successor is not None
+                if not await uow.sessions.rotate(session.id, successor.id):
+                    raise RefreshReused("this refresh token was used already: every session "
+                                        "of this sign-in is revoked; sign in again")
             except RefreshReused:
-                # A rotated token came back: someone kept a copy. End every session of it.
-                await uow.sessions.revoke_family(session.family_id)
-                await uow.evidence.append(EvidenceDraft(
-                    source="auth", kind="session.refresh_reused",
-                    subject=f"customer:{session.customer_id}",
-                    context={"family_id": session.family_id}, payload={"revoked": "family"}))
+                reused = session  # revoked below, once this transaction is rolled back
+            else:
                 await uow.commit()
-                raise
-            customer = await uow.customers.get(session.customer_id)
-            if customer is None:
-                raise Unauthorized("this account no longer exists")
-            pair = await self.open(uow, customer, session.family_id)
-            session.status = SessionStatus.ROTATED
-            successor = await uow.sessions.by_refresh(digest(pair.refresh_token))
-            session.replaced_by = successor.id if successor else None
-            await uow.sessions.save(session)
+                return pair
+        await self._revoke_reused(reused)
+        raise RefreshReused("this refresh token was used already: every session of this "
+                            "sign-in is revoked; sign in again")
+
+    async def _revoke_reused(self, session: Session) -> None:
+        """A rotated token came back: someone kept a copy. End every session of it (in a
+        transaction of its own, so the refusal cannot undo it)."""
+        async with self._uow() as uow:
+            await uow.sessions.revoke_family(session.family_id)
+            await uow.evidence.append(EvidenceDraft(
+                source="auth", kind="session.refresh_reused",
+                subject=f"customer:{session.customer_id}",
+                context={"family_id": session.family_id}, payload={"revoked": "family"}))
             await uow.commit()
-        return pair
 
     async def logout(self, access_token: str, everywhere: bool = False) -> int:
         claims = self._tokens.claims(access_token)

@@ -705,6 +705,15 @@ class SessionRepository:
             t.AuthSession.replaced_by: session.replaced_by,
         }).where(t.AuthSession.id == session.id)
 
+    async def rotate(self, session_id: str, successor_id: str) -> bool:
+        """Mark the session rotated, only if it is still active: of two refreshes racing with
+        the same token, one wins and the other is seen as a reuse."""
+        rotated = await t.AuthSession.update({
+            t.AuthSession.status: "rotated", t.AuthSession.replaced_by: successor_id,
+        }).where((t.AuthSession.id == session_id) & (t.AuthSession.status == "active")
+                 ).returning(t.AuthSession.id)
+        return bool(rotated)
+
     async def revoke_family(self, family_id: str) -> int:
         revoked = await t.AuthSession.update({t.AuthSession.status: "revoked"}).where(
             (t.AuthSession.family_id == family_id) & (t.AuthSession.status != "revoked")

@@ -349,3 +349,23 @@ async def test_password_sign_ups_count_and_links_are_not_sign_in_attempts(shop: 
     assert groups[("password", "")]["signed_up"] >= 1
     # Starting to link a provider is not a sign-in: it does not dilute the conversion.
     assert ("sandbox", "") not in groups or groups[("sandbox", "")]["started"] == 0
+
+
+async def test_two_refreshes_racing_with_one_token_leave_one_winner_and_a_revoked_family(
+    shop: Any,
+) -> None:
+    import asyncio
+
+    email = f"race.{uuid.uuid4().hex[:8]}@example.com"
+    await shop.sign_up(email)
+    login = await (await shop.client.post("/v1/auth/login", json={
+        "email": email, "password": "correct horse battery"})).json()
+    answers = await asyncio.gather(*[
+        shop.client.post("/v1/auth/refresh", json={"refresh_token": login["refresh_token"]})
+        for _ in range(2)])
+    statuses = sorted(answer.status for answer in answers)
+    assert statuses == [200, 401], statuses  # never two live successors of one token
+    [winner] = [await a.json() for a in answers if a.status == 200]
+    again = await shop.client.post("/v1/auth/refresh",
+                                   json={"refresh_token": winner["refresh_token"]})
+    assert again.status == 401  # the reuse revoked the whole family, the winner's too

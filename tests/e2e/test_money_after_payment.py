@@ -303,6 +303,6 @@ async def test_a_refund_that_may_have_been_paid_out_is_never_freed_for_a_second_
     [incident] = await eventually(flagged, what="an unconfirmed-refund incident")
     view = await shop.order(auth, order["id"])
     assert view["payments"][0]["refund_pending"] == 10000  # still reserved
-    status, problem = await refund(shop, admin, order["id"], order["total"])
+    status, _ = await refund(shop, admin, order["id"], order["total"])
     assert status == 422  # the reserved amount cannot be refunded a second time
     assert order["id"] in incident["detail"]
