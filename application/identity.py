@@ -164,6 +164,15 @@ class SessionService:
             await uow.commit()
         return revoked
 
+    def require_recent(self, access_token: str, within: timedelta = timedelta(minutes=10)
+                       ) -> None:
+        """Irreversible steps (erasure, merging) need a sign-in from the last minutes, not
+        only a token that is still valid."""
+        issued = self._tokens.claims(access_token).get("iat", 0)
+        if self._clock.now().timestamp() - float(issued) > within.total_seconds():
+            raise Unauthorized("this needs a recent sign-in: sign in again (with your "
+                               "password or a provider), then repeat the request")
+
     async def authenticate(self, access_token: str) -> Customer:
         claims = self._tokens.claims(access_token)
         async with self._uow() as uow:
@@ -453,6 +462,7 @@ class SignIn:
     async def merge(self, customer_id: str, other_access_token: str) -> dict[str, Any]:
         """Fold another account the customer also proved to own (by its own valid access
         token) into this one: orders, consents and identities move; the other is closed."""
+        self._sessions.require_recent(other_access_token)
         other = await self._sessions.authenticate(other_access_token)
         if other.id == customer_id:
             raise DomainError("these are the same account")

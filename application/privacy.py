@@ -22,11 +22,16 @@ from application.units import commit_and_dispatch
 from domain.customers import JURISDICTIONS, Customer
 from domain.errors import Conflict, DomainError, NotFound
 from domain.evidence import EvidenceDraft
+from domain.orders import OrderStatus
 from domain.payments import MONEY_TAKEN
 from domain.privacy import pseudonym
 
 RECORD_CLASSES = ("payment_records", "contract_records", "complaints", "access_logs")
 CONFIRMATION = "erase my account"
+# Orders whose money or goods are still moving: erasure waits for them.
+IN_PROGRESS = frozenset({OrderStatus.PAYMENT_PROCESSING, OrderStatus.AWAITING_DEPOSIT,
+                         OrderStatus.ON_HOLD, OrderStatus.PAID, OrderStatus.SHIPPED,
+                         OrderStatus.DISPUTED})
 FINISHED_WORK_KEPT = timedelta(days=30)  # done outbox work and settled callbacks
 
 
@@ -94,6 +99,7 @@ class Privacy:
             customer = await uow.customers.get(customer_id)
             if customer is None:
                 raise NotFound("account not found")
+            await self._settle_open_orders(uow, customer_id)
             policy = self.policy_of(customer.jurisdiction)
             retained = await self._keep_what_the_law_requires(uow, customer, subject, policy)
             erased = await uow.privacy.erase(customer_id, subject)
@@ -108,6 +114,22 @@ class Privacy:
                 context={"jurisdiction": policy.jurisdiction}, payload=certificate))
             await commit_and_dispatch(uow, self._queue)
         return {**certificate, "evidence": {"seq": record.seq, "hash": record.hash}}
+
+    @staticmethod
+    async def _settle_open_orders(uow: UnitOfWork, customer_id: str) -> None:
+        """Orders whose money or goods are still moving cannot lose their customer: erasure
+        waits for them. Orders never paid are cancelled with the account."""
+        orders = await uow.orders.of_customer(customer_id, limit=10_000)
+        moving = [o.id for o in orders if o.status in IN_PROGRESS]
+        if moving:
+            raise Conflict(
+                f"{len(moving)} of your orders are still in progress ({', '.join(moving[:5])}"
+                f"{'...' if len(moving) > 5 else ''}): we can erase your account once they "
+                "are delivered or cancelled. Contact customer support to cancel them sooner.")
+        for order in orders:
+            if order.status == OrderStatus.PENDING_PAYMENT:
+                order.cancel()
+                await uow.orders.save(order)
 
     async def _keep_what_the_law_requires(
         self, uow: UnitOfWork, customer: Customer, subject: str, policy: RetentionPolicy,

@@ -24,6 +24,15 @@ _SECRET_KEYS = re.compile(
     r"cookie|private[-_]?key|(^|[-_.])(pan|cvc|cvv|cvc2|pin)($|[-_.]))",
     re.IGNORECASE,
 )
+# Fields in which providers send the payer's personal data (Stripe's billing_details,
+# receipt_email, shipping; Toss's customer fields): what we keep of their messages (webhook
+# copies, evidence) must not hold it, since evidence can never be erased.
+PERSONAL_PLACEHOLDER = "[personal data withheld]"
+_PERSONAL_KEYS = frozenset({
+    "billing_details", "receipt_email", "shipping", "customer_details", "customer_email",
+    "customer_name", "customer_phone", "customeremail", "customername",
+    "customermobilephone", "email", "phone", "mobile", "address",
+})
 # Reference-like keys that merely contain the word "token" but are not credentials.
 _SAFE_KEYS = frozenset({"token_type", "payment_method_token", "payment_method"})
 
@@ -69,11 +78,18 @@ def is_secret_key(key: str) -> bool:
     return key.lower() not in _SAFE_KEYS and bool(_SECRET_KEYS.search(key))
 
 
+def is_personal_key(key: str) -> bool:
+    return key.lower() in _PERSONAL_KEYS
+
+
 def redact(value: Any) -> Any:
-    """A deep copy of `value` with secret-named fields masked and card numbers removed."""
+    """A deep copy of `value` with secret-named fields masked, fields of personal data
+    withheld and card numbers removed."""
     if isinstance(value, Mapping):
         return {
-            str(k): (SECRET_PLACEHOLDER if is_secret_key(str(k)) else redact(v))
+            str(k): (SECRET_PLACEHOLDER if is_secret_key(str(k))
+                     else PERSONAL_PLACEHOLDER if is_personal_key(str(k)) and v
+                     else redact(v))
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):

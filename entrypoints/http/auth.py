@@ -279,6 +279,7 @@ async def confirm_link(request: web.Request) -> web.Response:
            responses={200: None, 401: None, 409: None})
 async def merge(request: web.Request) -> web.Response:
     customer = await current_customer(request)
+    container(request).sessions().require_recent(_bearer(request))
     body = parse(s.MergeIn, await read_body(request))
     moved = await container(request).sign_in().merge(customer.id, body.access_token)
     return json_response({"merged": True, "moved": moved})
@@ -330,6 +331,7 @@ async def export(request: web.Request) -> web.Response:
            request=s.ErasureIn, responses={200: None, 422: None})
 async def erase(request: web.Request) -> web.Response:
     customer = await current_customer(request)
+    container(request).sessions().require_recent(_bearer(request))
     body = parse(s.ErasureIn, await read_body(request))
     return json_response(await container(request).privacy().erase(customer.id, body.confirm))
 

@@ -136,6 +136,11 @@ async def test_after_erasure_no_personal_data_remains_and_the_legal_records_stay
         **ORDER, "lines": ORDER["lines"][:1], "note": note,
         "shipping_address": {**ORDER["shipping_address"], "recipient": recipient,
                              "line1": line1, "postal_code": "00000"}})
+    # An order still on its way holds erasure back (409); the carrier delivers it after all.
+    waiting = await shop.client.post("/v1/me/erasure", headers=auth,
+                                     json={"confirm": "erase my account"})
+    assert waiting.status == 409 and "in progress" in (await waiting.json())["detail"]
+    await t.Order.update({t.Order.status: "delivered"}).where(t.Order.id == order["id"])
     login = await shop.client.post("/v1/auth/login", json={"email": email,
                                                            "password": PASSWORD})
     refresh_token = (await login.json())["refresh_token"]
@@ -499,3 +504,27 @@ async def test_a_merged_in_verification_keeps_its_ci_readable_and_rotatable(
     [row] = await t.RealNameIdentity.select()
     assert row["key_id"] == "k2" and rotated.open(row["ci_ciphertext"], keeper_id) == ci
     assert rotated.blind_index(di, "kr-di") == row["di_index"]
+
+
+async def test_erasure_and_merging_need_a_recent_sign_in(
+    shop: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import adapters.security
+
+    email = f"stale.{uuid.uuid4().hex[:8]}@example.com"
+    await register(shop, email)
+    real_time = time.time
+    # A token still valid, but from a sign-in 11 minutes ago (lifetimes are 15 minutes).
+    monkeypatch.setattr(adapters.security.time, "time", lambda: real_time() - 660)
+    stale = await bearer(shop, email, PASSWORD)
+    monkeypatch.setattr(adapters.security.time, "time", real_time)
+    assert (await shop.client.get("/v1/me", headers=stale)).status == 200
+    for path, body in (("/v1/me/erasure", {"confirm": "erase my account"}),
+                       ("/v1/me/merge", {"access_token": "x" * 20})):
+        response = await shop.client.post(path, headers=stale, json=body)
+        assert response.status == 401, path
+        assert "recent sign-in" in (await response.json())["detail"]
+    fresh = await bearer(shop, email, PASSWORD)
+    response = await shop.client.post("/v1/me/erasure", headers=fresh,
+                                      json={"confirm": "erase my account"})
+    assert response.status == 200

@@ -173,3 +173,18 @@ def test_card_number_sent_as_a_json_number_is_removed() -> None:
 ])
 def test_cards_typed_with_other_separators_are_removed(typed: str) -> None:
     assert redact_card_numbers(f"note {typed} end") == f"note {CARD_PLACEHOLDER} end"
+
+
+def test_providers_personal_fields_are_withheld_wherever_they_nest() -> None:
+    from domain.redaction import PERSONAL_PLACEHOLDER
+
+    charge = {"id": "ch_1", "amount": 1500, "receipt_email": "ada@example.com",
+              "billing_details": {"name": "Ada Lovelace", "email": "ada@example.com",
+                                  "address": {"line1": "12 St James's Square"}},
+              "shipping": None, "metadata": {"order_id": "ord_1"}}
+    cleaned = redact({"data": {"object": charge}})["data"]["object"]
+    assert cleaned["receipt_email"] == cleaned["billing_details"] == PERSONAL_PLACEHOLDER
+    assert cleaned["shipping"] is None  # nothing to withhold
+    assert cleaned["id"] == "ch_1" and cleaned["amount"] == 1500
+    assert cleaned["metadata"] == {"order_id": "ord_1"}
+    assert "Ada" not in str(cleaned) and "example.com" not in str(cleaned)
