@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     # empty: one derived from MALL_SECRET_KEY (embedded mode).
     data_keys: dict[str, str] = {}
     data_key_id: str = ""
+    # The key of the DI blind index (base64 of 32 bytes). It must never change (indexes made
+    # under another key no longer match); empty: derived from MALL_SECRET_KEY (embedded).
+    blind_index_key: str = ""
     # Days each record class is kept after an erasure, per jurisdiction (KR: Act on Consumer
     # Protection in Electronic Commerce, art. 6; Protection of Communications Secrets Act).
     retention_policies: dict[str, dict[str, int]] = {
@@ -262,8 +265,10 @@ def _identity_providers(names: list[str], configs: dict[str, dict[str, Any]], ht
     return built
 
 
-def _cipher(keys: dict[str, str], key_id: str, secret: str) -> EnvelopeCipher:
-    index_key = derive_key(secret, "blind-index")
+def _cipher(keys: dict[str, str], key_id: str, secret: str,
+            blind_index_key: str = "") -> EnvelopeCipher:
+    index_key = (base64.b64decode(blind_index_key) if blind_index_key
+                 else derive_key(secret, "blind-index"))
     if not keys:
         return EnvelopeCipher({"local-1": derive_key(secret, "data-key")}, "local-1", index_key)
     decoded = {kid: base64.b64decode(value) for kid, value in keys.items()}
@@ -377,7 +382,7 @@ class Container(containers.DeclarativeContainer):
         none=providers.Object(None),
     )
     cipher = providers.Singleton(_cipher, config.data_keys, config.data_key_id,
-                                 config.secret_key)
+                                 config.secret_key, config.blind_index_key)
     hasher = providers.Singleton(Argon2PasswordHasher)
     tokens = providers.Singleton(JwtTokenIssuer, config.secret_key,
                                  config.access_token_ttl_seconds)

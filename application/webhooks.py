@@ -20,7 +20,7 @@ from application.ports import (
 )
 from application.shipping import Fulfilment
 from application.units import commit_and_dispatch
-from domain.errors import InvalidSignature, NotFound, ProviderUnavailable
+from domain.errors import DomainError, InvalidSignature, NotFound, ProviderUnavailable
 from domain.evidence import EvidenceDraft
 from domain.payments import PaymentUpdate
 from domain.redaction import redact
@@ -132,17 +132,25 @@ class Webhooks:
                 raise
             status = "unmatched"
             await self._report_unmatched(uow, inbox_id, message.provider, event)
+        except DomainError as exc:
+            # It contradicts what we know (another payment's reference, a move the order
+            # cannot make): retrying cannot help; a human looks.
+            status = "rejected"
+            await self._report_unmatched(uow, inbox_id, message.provider, event,
+                                         kind="webhook_rejected", reason=exc.detail)
         await uow.inbox.complete(inbox_id, status)
         await commit_and_dispatch(uow, self._queue)
 
     async def _report_unmatched(
-        self, uow: UnitOfWork, inbox_id: str, provider: str, event: InboundEvent
+        self, uow: UnitOfWork, inbox_id: str, provider: str, event: InboundEvent,
+        kind: str = "webhook_unmatched", reason: str = "it matches nothing we know",
     ) -> None:
-        detail = {"provider": provider, "event_id": event.event_id, "event_type": event.kind}
-        incident_id = await uow.incidents.open("webhook_unmatched", f"inbox:{inbox_id}", detail)
+        detail = {"provider": provider, "event_id": event.event_id, "event_type": event.kind,
+                  "reason": reason[:300]}
+        incident_id = await uow.incidents.open(kind, f"inbox:{inbox_id}", detail)
         await uow.outbox.add("alert", {
             "severity": "warning", "source": provider,
-            "summary": f"a {provider} callback matches nothing we know",
+            "summary": f"a {provider} callback was set aside: {reason[:200]}",
             "detail": {"incident_id": incident_id, **detail},
         })
 

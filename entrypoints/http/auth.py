@@ -340,10 +340,13 @@ async def erase(request: web.Request) -> web.Response:
 
 
 def _day(value: str, name: str) -> datetime:
+    """A date or a date-time; without an offset it is UTC."""
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC) if "T" not in value \
-            else datetime.fromisoformat(value).astimezone(UTC)
-    except ValueError:
+        parsed = datetime.fromisoformat(value)
+        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+        parsed.astimezone(UTC).timestamp()  # out of range offsets fail here, not later
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise BadRequest(f"{name} must be a date such as 2026-11-01") from None
 
 

@@ -369,3 +369,10 @@ async def test_two_refreshes_racing_with_one_token_leave_one_winner_and_a_revoke
     again = await shop.client.post("/v1/auth/refresh",
                                    json={"refresh_token": winner["refresh_token"]})
     assert again.status == 401  # the reuse revoked the whole family, the winner's too
+
+
+async def test_the_auth_report_refuses_dates_out_of_range(shop: Any) -> None:
+    admin = await admin_of(shop)
+    for query in ("from=9999-12-31T23:59:59-12:00", "from=0001-01-01T00:00:00%2B14:00"):
+        response = await shop.client.get(f"/v1/admin/analytics/auth?{query}", headers=admin)
+        assert response.status == 400, (query, await response.text())

@@ -188,3 +188,32 @@ async def test_a_late_charge_for_an_order_paid_otherwise_is_refunded_with_an_inc
     view = await eventually(returned, what="the late charge to be refunded")
     assert view["status"] in ("paid", "shipped", "delivered")
     assert view["money"]["net"] == view["total"]
+
+
+async def test_a_callback_that_contradicts_what_we_know_is_set_aside_not_retried(
+    shop: Any,
+) -> None:
+    from adapters.persistence.tables import Incident
+
+    auth = await shop.sign_up()
+    order = await shop.place(auth, ORDER)
+    _, operation = await shop.pay(auth, order["id"], "pm_sandbox_success")
+    payment_id = operation["result"]["payment_id"]
+    # It names our payment, but with a reference the payment does not have.
+    body = json.dumps({
+        "id": f"evt_{uuid.uuid4().hex}", "type": "payment.succeeded", "created": time.time(),
+        "data": {"reference": "sbx_someone_else", "order_id": order["id"],
+                 "status": "succeeded", "metadata": {"payment_id": payment_id}},
+    }).encode()
+    response = await shop.client.post("/v1/webhooks/sandbox", data=body,
+                                      headers={"Sandbox-Signature": sign(SECRET, body)})
+    assert response.status == 200
+
+    async def set_aside() -> list[dict[str, Any]]:
+        return await InboxMessage.select().where(InboxMessage.status == "rejected")
+
+    [message] = await eventually(set_aside, what="the contradicting callback set aside")
+    [incident] = await Incident.select().where(Incident.kind == "webhook_rejected")
+    assert "does not belong to payment" in incident["detail"]
+    view = await shop.order(auth, order["id"])
+    assert view["payments"][0]["status"] == "captured"  # what we knew stands
