@@ -212,7 +212,7 @@ async def test_a_callback_that_contradicts_what_we_know_is_set_aside_not_retried
     async def set_aside() -> list[dict[str, Any]]:
         return await InboxMessage.select().where(InboxMessage.status == "rejected")
 
-    [message] = await eventually(set_aside, what="the contradicting callback set aside")
+    [_] = await eventually(set_aside, what="the contradicting callback set aside")
     [incident] = await Incident.select().where(Incident.kind == "webhook_rejected")
     assert "does not belong to payment" in incident["detail"]
     view = await shop.order(auth, order["id"])
