@@ -467,6 +467,11 @@ class SignIn:
         if other.id == customer_id:
             raise DomainError("these are the same account")
         async with self._uow() as uow:
+            for locked in sorted((customer_id, other.id)):  # one order: no deadlock
+                await uow.customers.lock(locked)
+            if await uow.customers.get(customer_id) is None or \
+                    await uow.customers.get(other.id) is None:
+                raise Conflict("one of the accounts was just closed or merged; sign in again")
             this_real = await uow.real_names.of_customer(customer_id)
             other_real = await uow.real_names.of_customer(other.id)
             if this_real and other_real and this_real["di_index"] != other_real["di_index"]:

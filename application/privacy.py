@@ -96,6 +96,7 @@ class Privacy:
         now = self._clock.now()
         subject = pseudonym(customer_id, self._key, purpose="erasure")
         async with self._uow() as uow:
+            await uow.customers.lock(customer_id)
             customer = await uow.customers.get(customer_id)
             if customer is None:
                 raise NotFound("account not found")

@@ -52,6 +52,13 @@ def _dt(value: str | None) -> datetime | None:
 
 
 class CustomerRepository:
+    async def lock(self, customer_id: str) -> None:
+        """Hold the customer until the unit of work ends (merges and erasures go one at a
+        time); SQLite's IMMEDIATE transactions already run one writer at a time."""
+        if t.Customer._meta.db.engine_type == "postgres":
+            await t.Customer.select(t.Customer.id).where(
+                t.Customer.id == customer_id).lock_rows("UPDATE")
+
     async def add(self, customer: Customer) -> bool:
         inserted = await t.Customer.insert(t.Customer(
             id=customer.id, email=customer.email, password_hash=customer.password_hash,

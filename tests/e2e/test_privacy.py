@@ -528,3 +528,27 @@ async def test_erasure_and_merging_need_a_recent_sign_in(
     response = await shop.client.post("/v1/me/erasure", headers=fresh,
                                       json={"confirm": "erase my account"})
     assert response.status == 200
+
+
+async def test_two_merges_racing_in_opposite_directions_keep_one_account(shop: Any) -> None:
+    import asyncio
+
+    tag = uuid.uuid4().hex[:8]
+    first, second = f"first.{tag}@example.com", f"second.{tag}@example.com"
+    auth_first, auth_second = await register(shop, first), await register(shop, second)
+    await shop.place(auth_first, ORDER)
+    await shop.place(auth_second, ORDER)
+    token_first = auth_first["Authorization"].split()[1]
+    token_second = auth_second["Authorization"].split()[1]
+    answers = await asyncio.gather(
+        shop.client.post("/v1/me/merge", headers=auth_first,
+                         json={"access_token": token_second}),
+        shop.client.post("/v1/me/merge", headers=auth_second,
+                         json={"access_token": token_first}))
+    statuses = sorted(answer.status for answer in answers)
+    assert statuses[0] == 200 and statuses[1] in (401, 409), statuses
+    survivors = await t.Customer.select(t.Customer.id).where(
+        t.Customer.email.is_in([first, second]))
+    assert len(survivors) == 1
+    owners = {row["customer_id"] for row in await t.Order.select(t.Order.customer_id)}
+    assert owners == {survivors[0]["id"]}  # both orders kept, by the account that remains
