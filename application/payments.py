@@ -22,7 +22,7 @@ from application.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from application.units import commit_and_dispatch, new_id, react
+from application.units import commit_and_dispatch, new_id, open_incident, react
 from domain import events as ev
 from domain.errors import DomainError, InvalidTransition, NotFound, ProviderUnavailable
 from domain.evidence import EvidenceDraft
@@ -393,13 +393,11 @@ class PaymentService:
             detail = {"order_id": payment.order_id, "payment_id": payment_id,
                       "refund_id": refund_id, "provider": payment.provider,
                       "refund_pending": payment.refund_pending}
-            incident_id = await uow.incidents.open("refund_unconfirmed",
-                                                   f"order:{payment.order_id}", detail)
-            await uow.outbox.add("alert", {
-                "severity": "critical", "source": payment.provider,
-                "summary": f"refund {refund_id} on order {payment.order_id} may or may not have "
-                           "been paid out: check with the provider before refunding again",
-                "detail": {"incident_id": incident_id, **detail}})
+            await open_incident(
+                uow, "refund_unconfirmed", f"order:{payment.order_id}", detail,
+                severity="critical", source=payment.provider,
+                summary=f"refund {refund_id} on order {payment.order_id} may or may not have "
+                        "been paid out: check with the provider before refunding again")
             await commit_and_dispatch(uow, self._queue)
 
     async def lookup(self, payment_id: str) -> bool:
@@ -749,12 +747,10 @@ async def _report_partial_capture(uow: UnitOfWork, payment: Payment) -> None:
     detail = {"order_id": payment.order_id, "payment_id": payment.id,
               "provider": payment.provider, "captured": payment.captured,
               "amount": payment.amount.amount, "currency": payment.amount.currency}
-    incident_id = await uow.incidents.open("partial_capture", f"order:{payment.order_id}",
-                                           detail)
-    await uow.outbox.add("alert", {
-        "severity": "critical", "source": payment.provider,
-        "summary": f"order {payment.order_id} received less than its total; it is not paid",
-        "detail": {"incident_id": incident_id, **detail}})
+    await open_incident(
+        uow, "partial_capture", f"order:{payment.order_id}", detail, severity="critical",
+        source=payment.provider,
+        summary=f"order {payment.order_id} received less than its total; it is not paid")
 
 
 async def _watch_releases(uow: UnitOfWork, payment: Payment, update: PaymentUpdate) -> None:
@@ -764,13 +760,11 @@ async def _watch_releases(uow: UnitOfWork, payment: Payment, update: PaymentUpda
             detail = {"order_id": payment.order_id, "payment_id": payment.id,
                       "provider": payment.provider, "refundable": payment.refundable,
                       "currency": payment.amount.currency}
-            incident_id = await uow.incidents.open("release_failed",
-                                                   f"order:{payment.order_id}", detail)
-            await uow.outbox.add("alert", {
-                "severity": "critical", "source": payment.provider,
-                "summary": f"money kept on order {payment.order_id} could not be given back: "
-                           "refund it by hand",
-                "detail": {"incident_id": incident_id, **detail}})
+            await open_incident(
+                uow, "release_failed", f"order:{payment.order_id}", detail,
+                severity="critical", source=payment.provider,
+                summary=f"money kept on order {payment.order_id} could not be given back: "
+                        "refund it by hand")
 
 
 async def _report_surplus_charge(uow: UnitOfWork, payment: Payment, order_status: str) -> None:
@@ -778,12 +772,10 @@ async def _report_surplus_charge(uow: UnitOfWork, payment: Payment, order_status
               "provider": payment.provider, "provider_reference": payment.provider_reference,
               "amount": payment.amount.amount, "currency": payment.amount.currency,
               "order_status": order_status, "action": "being given back"}
-    incident_id = await uow.incidents.open("surplus_charge", f"order:{payment.order_id}", detail)
-    await uow.outbox.add("alert", {
-        "severity": "warning", "source": payment.provider,
-        "summary": f"order {payment.order_id} was charged again: the charge is being returned",
-        "detail": {"incident_id": incident_id, **detail},
-    })
+    await open_incident(
+        uow, "surplus_charge", f"order:{payment.order_id}", detail, severity="warning",
+        source=payment.provider,
+        summary=f"order {payment.order_id} was charged again: the charge is being returned")
 
 
 async def _settle_operation(uow: UnitOfWork, payment: Payment, clock: Clock,

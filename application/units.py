@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from application.ports import TaskQueue, UnitOfWork
 from domain import events as ev
@@ -79,6 +80,15 @@ async def react(uow: UnitOfWork, events: Iterable[ev.Event]) -> None:
                 await track(uow, cid, "Order Cancelled", order_ref=oid, reason=reason)
 
 
+async def open_incident(uow: UnitOfWork, kind: str, subject: str, detail: dict[str, Any], *,
+                        severity: str, source: str, summary: str) -> str:
+    """An incident for a human, and the alert that tells the operators about it."""
+    incident_id = await uow.incidents.open(kind, subject, detail)
+    await uow.outbox.add("alert", {"severity": severity, "source": source, "summary": summary,
+                                   "detail": {"incident_id": incident_id, **detail}})
+    return incident_id
+
+
 async def _request_shipments(uow: UnitOfWork, order_id: str) -> None:
     """One shipment per seller, each booked with the carrier the customer chose."""
     order = await uow.orders.get(order_id)
@@ -95,12 +105,11 @@ async def _open_dispute_incident(uow: UnitOfWork, dispute: ev.DisputeOpened) -> 
     detail = {"order_id": dispute.order_id, "payment_id": dispute.payment_id,
               "amount_minor": dispute.amount_minor, "currency": dispute.currency,
               "evidence_bundle": f"/v1/admin/orders/{dispute.order_id}/dispute-bundle"}
-    incident_id = await uow.incidents.open("chargeback", f"order:{dispute.order_id}", detail)
-    await uow.outbox.add("alert", {
-        "severity": "critical", "source": "payments",
-        "summary": f"chargeback opened on order {dispute.order_id}: answer with the evidence "
-                   "bundle before the network's deadline",
-        "detail": {"incident_id": incident_id, **detail}})
+    await open_incident(
+        uow, "chargeback", f"order:{dispute.order_id}", detail, severity="critical",
+        source="payments",
+        summary=f"chargeback opened on order {dispute.order_id}: answer with the evidence "
+                "bundle before the network's deadline")
 
 
 async def _open_delivery_incident(uow: UnitOfWork, exc: ev.DeliveryExceptionRaised) -> None:

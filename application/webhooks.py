@@ -19,7 +19,7 @@ from application.ports import (
     UnitOfWorkFactory,
 )
 from application.shipping import Fulfilment
-from application.units import commit_and_dispatch
+from application.units import commit_and_dispatch, open_incident
 from domain.errors import DomainError, InvalidSignature, NotFound, ProviderUnavailable
 from domain.evidence import EvidenceDraft
 from domain.payments import PaymentUpdate
@@ -147,12 +147,9 @@ class Webhooks:
     ) -> None:
         detail = {"provider": provider, "event_id": event.event_id, "event_type": event.kind,
                   "reason": reason[:300]}
-        incident_id = await uow.incidents.open(kind, f"inbox:{inbox_id}", detail)
-        await uow.outbox.add("alert", {
-            "severity": "warning", "source": provider,
-            "summary": f"a {provider} callback was set aside: {reason[:200]}",
-            "detail": {"incident_id": incident_id, **detail},
-        })
+        await open_incident(uow, kind, f"inbox:{inbox_id}", detail, severity="warning",
+                            source=provider,
+                            summary=f"a {provider} callback was set aside: {reason[:200]}")
 
     def _lookup_hint(self, provider: str, event: InboundEvent) -> tuple[str, PaymentUpdate] | None:
         gateway = self._gateways.get(provider)
