@@ -223,7 +223,7 @@ class SignIn:
     # --- starting ---------------------------------------------------------------------------
 
     async def start(self, provider: str, *, customer_id: str | None = None,
-                    channel: str = "", campaign: str = "",
+                    session_id: str | None = None, channel: str = "", campaign: str = "",
                     login_hint: str | None = None) -> SignInStart:
         """The provider URL to send the customer to; the flow is kept server-side, bound to
         the browser by a secret it keeps in a cookie."""
@@ -251,7 +251,7 @@ class SignIn:
             purpose=FlowPurpose.LINK if customer_id else FlowPurpose.LOGIN, nonce=nonce,
             code_verifier=verifier, redirect_uri=redirect_uri, created_at=self._clock.now(),
             customer_id=customer_id, channel=channel, campaign=campaign,
-            browser_hash=digest(browser_secret))
+            browser_hash=digest(browser_secret), session_id=session_id)
         async with self._uow() as uow:
             await uow.flows.add(flow)
             await self._event(uow, "link_started" if customer_id else "login_started", flow,
@@ -325,10 +325,25 @@ class SignIn:
             raise self._unavailable(provider, await self.other_ways(provider)) from None
         if flow.purpose == FlowPurpose.LINK:
             assert flow.customer_id is not None
+            await self._check_session_live(flow, provider)
             await self._link(flow.customer_id, identity, flow)
             return SignInResult("linked", f"{provider.title()} is now linked to your account.",
                                 customer_id=flow.customer_id)
         return await self._sign_in(identity, flow)
+
+    async def _check_session_live(self, flow: AuthFlow, provider: str) -> None:
+        """A link asked for by a session that has since been signed out (say, after a theft
+        was noticed) is not completed."""
+        if flow.session_id is None:
+            return
+        async with self._uow() as uow:
+            session = await uow.sessions.get(flow.session_id)
+        if session is None or session.status == SessionStatus.REVOKED:
+            await self._record("login_failed", provider, flow.channel, flow.campaign,
+                               flow.state_hash, reason="session_ended")
+            raise SignInRefused("The session that asked for this link has been signed out, "
+                                "so nothing was linked. Sign in and link again.",
+                                reason="session_ended")
 
     async def _sign_in(self, identity: VerifiedIdentity, flow: AuthFlow) -> SignInResult:
         now = self._clock.now()

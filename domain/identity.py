@@ -55,6 +55,7 @@ class AuthFlow:
     campaign: str = ""
     used: bool = False
     browser_hash: str = ""  # hash of a secret in a cookie of the browser that started it
+    session_id: str | None = None  # for LINK: the session that asked; it must still be live
 
     def redeem(self, provider: str, now: datetime, browser_secret: str | None = None) -> None:
         """Use the flow for its callback; a replayed, expired or foreign state is refused, and

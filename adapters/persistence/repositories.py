@@ -631,6 +631,7 @@ class AuthFlowRepository:
             nonce=flow.nonce, code_verifier=flow.code_verifier, redirect_uri=flow.redirect_uri,
             customer_id=flow.customer_id, channel=flow.channel, campaign=flow.campaign,
             created_at=flow.created_at.isoformat(), used=False, browser_hash=flow.browser_hash,
+            session_id=flow.session_id,
         ))
 
     async def take(self, state_hash: str) -> AuthFlow | None:
@@ -651,7 +652,7 @@ class AuthFlowRepository:
             code_verifier=row["code_verifier"], redirect_uri=row["redirect_uri"],
             created_at=datetime.fromisoformat(row["created_at"]),
             customer_id=row["customer_id"], channel=row["channel"], campaign=row["campaign"],
-            used=not taken, browser_hash=row["browser_hash"],
+            used=not taken, browser_hash=row["browser_hash"], session_id=row["session_id"],
         )
 
     async def purge(self, created_before: datetime) -> int:

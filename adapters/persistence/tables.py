@@ -52,6 +52,7 @@ class AuthFlow(Table, tablename="auth_flow"):
     created_at = Varchar(length=40, index=True)
     used = Boolean(default=False)
     browser_hash = Varchar(length=64, default="")
+    session_id = Varchar(length=40, null=True, default=None)
 
 
 class PendingLink(Table, tablename="pending_link"):

@@ -248,8 +248,10 @@ async def identities(request: web.Request) -> web.Response:
            params=[PROVIDER])
 async def link(request: web.Request) -> web.Response:
     customer = await current_customer(request)
-    started = await container(request).sign_in().start(request.match_info["provider"],
-                                                       customer_id=customer.id)
+    claims = container(request).tokens().claims(_bearer(request))
+    started = await container(request).sign_in().start(
+        request.match_info["provider"], customer_id=customer.id,
+        session_id=str(claims["sid"]) if claims.get("sid") else None)
     response = json_response({"authorization_url": started.authorization_url})
     _bind_browser(request, response, started)
     return response

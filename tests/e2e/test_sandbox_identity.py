@@ -69,3 +69,23 @@ async def test_a_flow_started_in_one_browser_cannot_be_finished_in_another(
                             allow_redirects=False)
     back = urlsplit(page.headers["Location"])
     assert (await victim.get(f"{back.path}?{back.query}")).status == 401
+
+
+async def test_a_link_asked_for_by_a_session_since_signed_out_is_not_completed(
+    shop: Any,
+) -> None:
+    from adapters.persistence.tables import IdentityLink
+
+    auth = await shop.sign_up(verified=True)
+    response = await shop.client.post("/v1/me/identities/sandbox", headers=auth)
+    url = urlsplit((await response.json())["authorization_url"])
+    # The owner notices a theft and signs out everywhere before the link comes back.
+    assert (await shop.client.post("/v1/auth/logout", headers=auth,
+                                   json={"everywhere": True})).status == 200
+    page = await shop.client.get(f"{url.path}?{url.query}&login_hint=thief",
+                                 allow_redirects=False)
+    back = urlsplit(page.headers["Location"])
+    answer = await shop.client.get(f"{back.path}?{back.query}")
+    problem = await answer.json()
+    assert answer.status == 401 and problem["reason"] == "session_ended"
+    assert await IdentityLink.count() == 0
