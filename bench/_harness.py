@@ -4,6 +4,7 @@ percentiles, and the command line that was run."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ import sys
 import tempfile
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,6 +210,21 @@ def emit(result: dict[str, Any], lines: list[str], as_json: bool) -> None:
         print(json.dumps(result, indent=2))
     else:
         print("\n".join(lines))
+
+
+def run_and_report(args: argparse.Namespace,
+            run: Callable[[argparse.Namespace], Awaitable[dict[str, Any]]],
+            report: Callable[[dict[str, Any]], list[str]]) -> dict[str, Any]:
+    """Run a benchmark and print its result, stamped with the commit its code came from and
+    the errors the app logged meanwhile."""
+    code = code_version()  # at start-up: the commit whose code this run imported
+    tally = configure_logging(args.log_level, show_actor_tracebacks=args.show_actor_tracebacks)
+    result = asyncio.run(run(args))
+    moved = code_version()
+    result["code"] = code if moved == code else f"{code} (HEAD moved to {moved} during the run)"
+    result["errors_logged"] = dict(tally.counts)
+    emit(result, report(result), args.json)
+    return result
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:

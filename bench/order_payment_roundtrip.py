@@ -24,12 +24,10 @@ import aiohttp
 from adapters.persistence.tables import InboxMessage, OutboxMessage
 from bench._harness import (
     add_common_arguments,
-    code_version,
     command_line,
-    configure_logging,
-    emit,
     error_lines,
     percentile,
+    run_and_report,
     running_app,
     summary_ms,
 )
@@ -178,16 +176,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.iterations < 1 or args.warmup < 0:
         parser.error("--iterations must be positive, --warmup not negative")
-    code = code_version()  # at start-up: the commit whose code this run imported
-    tally = configure_logging(args.log_level, show_actor_tracebacks=args.show_actor_tracebacks)
     try:
-        result = asyncio.run(run(args))
+        run_and_report(args, run, report)
     except BenchFailure as exc:
         parser.exit(1, f"benchmark failed: {exc}\n")
-    moved = code_version()
-    result["code"] = code if moved == code else f"{code} (HEAD moved to {moved} during the run)"
-    result["errors_logged"] = dict(tally.counts)
-    emit(result, report(result), args.json)
 
 
 if __name__ == "__main__":

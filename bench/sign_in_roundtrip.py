@@ -41,12 +41,10 @@ from adapters.persistence.tables import (
 from bench._harness import (
     ID_LIKE,
     add_common_arguments,
-    code_version,
     command_line,
-    configure_logging,
-    emit,
     error_lines,
     percentile,
+    run_and_report,
     running_app,
     summary_ms,
 )
@@ -332,13 +330,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.sign_ins < 2 or args.warmup < 0:
         parser.error("--sign-ins must be at least 2, --warmup not negative")
-    code = code_version()  # at start-up: the commit whose code this run imported
-    tally = configure_logging(args.log_level, show_actor_tracebacks=args.show_actor_tracebacks)
-    result = asyncio.run(run(args))
-    moved = code_version()
-    result["code"] = code if moved == code else f"{code} (HEAD moved to {moved} during the run)"
-    result["errors_logged"] = dict(tally.counts)
-    emit(result, report(result), args.json)
+    result = run_and_report(args, run, report)
     if result["failures"]:
         raise SystemExit(1)
 

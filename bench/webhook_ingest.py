@@ -31,11 +31,9 @@ from adapters.signing import sign
 from bench._harness import (
     Running,
     add_common_arguments,
-    code_version,
     command_line,
-    configure_logging,
-    emit,
     error_lines,
+    run_and_report,
     running_app,
     summary_ms,
 )
@@ -163,13 +161,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.requests < 1 or args.concurrency < 1 or args.warmup < 0:
         parser.error("--requests and --concurrency must be positive, --warmup not negative")
-    code = code_version()  # at start-up: the commit whose code this run imported
-    tally = configure_logging(args.log_level, show_actor_tracebacks=args.show_actor_tracebacks)
-    result = asyncio.run(run(args))
-    moved = code_version()
-    result["code"] = code if moved == code else f"{code} (HEAD moved to {moved} during the run)"
-    result["errors_logged"] = dict(tally.counts)
-    emit(result, report(result), args.json)
+    run_and_report(args, run, report)
 
 
 if __name__ == "__main__":
