@@ -294,10 +294,7 @@ class SignIn:
                 "sign-in page.", reason="state_mismatch",
                 ways_in=await self.other_ways(provider))
         try:
-            if flow.used:
-                raise SignInRefused("This sign-in link was used already: start again.",
-                                    reason="state_replayed")
-            flow.used = False  # marked used by take(); check the rest of the rules
+            # take() marked it used for good; `used` says whether it was before (a replay).
             flow.redeem(provider, self._clock.now(),
                         (cookies or {}).get(browser_cookie_name(state)))
             if params.get("error"):

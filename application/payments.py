@@ -374,9 +374,7 @@ class PaymentService:
             payment = await uow.payments.get(payment_id)
         if payment is None:
             raise NotFound(f"payment {payment_id} not found")
-        settled = {e.settles for e in payment.events if e.settles} | {
-            e.reference for e in payment.events if e.type == EventType.REFUND_FAILED}
-        if refund_id in settled:
+        if payment.refund_answered(refund_id):
             return  # answered already
         await self._call(payment_id, "refund", refund_id, amount, reason)
 
@@ -571,15 +569,20 @@ class PaymentService:
             await commit_and_dispatch(uow, self._queue)
         return refund_id, message_id
 
-    async def money_of(self, order_id: str) -> dict[str, Any]:
+    async def money_of(self, order_id: str, refund_id: str | None = None) -> dict[str, Any]:
+        """The order's money; with `refund_id`, where that refund stands ("refund_status")."""
         async with self._uow() as uow:
             order = await uow.orders.get(order_id)
             if order is None:
                 raise NotFound(f"order {order_id} not found")
             payments = await uow.payments.of_order(order_id)
-        return {"order_id": order_id, "order_status": order.status.value,
+        view = {"order_id": order_id, "order_status": order.status.value,
                 **money_summary(order.currency, payments),
                 "payments": [payment_view(p) for p in payments]}
+        if refund_id is not None:
+            outcomes = [p.refund_outcome(refund_id) for p in payments]
+            view["refund_status"] = next((o for o in outcomes if o), "pending")
+        return view
 
 
 def money_summary(currency: str, payments: Sequence[Payment]) -> dict[str, Any]:

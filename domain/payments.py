@@ -191,13 +191,30 @@ class Payment:
         # the two is what the provider has refunded.
         return min(self.captured, max(single, total))
 
+    def _answered_refunds(self) -> set[str]:
+        """Our refund ids the provider has answered, with a refund or a refusal."""
+        answered = {e.settles for e in self._of(EventType.REFUNDED) if e.settles}
+        answered |= {e.reference for e in self._of(EventType.REFUND_FAILED)}
+        answered |= {e.settles for e in self._of(EventType.REFUND_FAILED) if e.settles}
+        return answered
+
+    def refund_answered(self, refund_id: str) -> bool:
+        return refund_id in self._answered_refunds()
+
+    def refund_outcome(self, refund_id: str) -> str | None:
+        """"refunded", "failed" or "pending" for one of our refunds; None if not ours."""
+        if any(e.settles == refund_id for e in self._of(EventType.REFUNDED)):
+            return "refunded"
+        if refund_id in self._answered_refunds():
+            return "failed"
+        requested = any(e.reference == refund_id for e in self._of(EventType.REFUND_REQUESTED))
+        return "pending" if requested else None
+
     @property
     def refund_pending(self) -> int:
-        settled = {e.settles for e in self._of(EventType.REFUNDED) if e.settles}
-        settled |= {e.reference for e in self._of(EventType.REFUND_FAILED)}
-        settled |= {e.settles for e in self._of(EventType.REFUND_FAILED) if e.settles}
+        answered = self._answered_refunds()
         return sum(self._value(e) for e in self._of(EventType.REFUND_REQUESTED)
-                   if e.reference not in settled)
+                   if e.reference not in answered)
 
     def _disputes(self) -> dict[str, dict[EventType, PaymentEvent]]:
         disputes: dict[str, dict[EventType, PaymentEvent]] = {}

@@ -83,23 +83,20 @@ async def refund_order(request: web.Request) -> web.Response:
         except Exception as exc:  # kept for the retry; the answer says pending
             log.warning("refund %s not confirmed yet: %s: %s", refund_id, type(exc).__name__,
                         exc)
-    money = await payments.money_of(order_id)
-    status, message = _refund_state(money["payments"], refund_id)
-    return json_response({"refund_id": refund_id, "status": status, "message": message,
-                          **money}, status=202 if status == "pending" else 200)
+    money = await payments.money_of(order_id, refund_id)
+    status = money.pop("refund_status")
+    return json_response({"refund_id": refund_id, "status": status,
+                          "message": REFUND_MESSAGES[status], **money},
+                         status=202 if status == "pending" else 200)
 
 
-def _refund_state(payments: list[dict[str, object]], refund_id: str) -> tuple[str, str]:
-    for payment in payments:
-        events = payment["events"]
-        assert isinstance(events, list)
-        if any(e["type"] == "refunded" and e["settles"] == refund_id for e in events):
-            return "refunded", "The provider refunded the amount."
-        if any(e["type"] == "refund_failed" and e["reference"] == refund_id for e in events):
-            return "failed", ("The provider refused the refund; the amount is free to refund "
-                              "again. See the order's evidence for its answer.")
-    return "pending", ("The refund is reserved and the provider has not confirmed it yet; "
-                       "it is retried until it does. Nothing more to do.")
+REFUND_MESSAGES = {
+    "refunded": "The provider refunded the amount.",
+    "failed": "The provider refused the refund; the amount is free to refund again. See the "
+              "order's evidence for its answer.",
+    "pending": "The refund is reserved and the provider has not confirmed it yet; it is "
+               "retried until it does. Nothing more to do.",
+}
 
 
 @table.add("GET", "/v1/admin/orders/{id}/dispute-bundle",
