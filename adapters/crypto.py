@@ -9,7 +9,6 @@ while the index reveals nothing without the key.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
@@ -20,17 +19,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from adapters.signed_claims import b64, unb64
 from domain.errors import DomainError
 
 VERSION = "v1"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def derive_key(secret: str, purpose: str) -> bytes:
@@ -63,15 +55,15 @@ class EnvelopeCipher:
         ciphertext = AESGCM(data_key).encrypt(nonce, plaintext.encode(), context.encode())
         wrapped = AESGCM(self._keys[self._current]).encrypt(
             wrap_nonce, data_key, f"{VERSION}.{self._current}".encode())
-        return ".".join([VERSION, self._current, _b64(wrap_nonce + wrapped),
-                         _b64(nonce + ciphertext)])
+        return ".".join([VERSION, self._current, b64(wrap_nonce + wrapped),
+                         b64(nonce + ciphertext)])
 
     def open(self, sealed: str, context: str) -> str:
         try:
             version, key_id, wrapped, body = sealed.split(".")
             if version != VERSION or key_id not in self._keys:
                 raise ValueError(f"unknown key {key_id}")
-            wrapped_bytes, body_bytes = _unb64(wrapped), _unb64(body)
+            wrapped_bytes, body_bytes = unb64(wrapped), unb64(body)
             data_key = AESGCM(self._keys[key_id]).decrypt(
                 wrapped_bytes[:12], wrapped_bytes[12:], f"{version}.{key_id}".encode())
             return AESGCM(data_key).decrypt(body_bytes[:12], body_bytes[12:],

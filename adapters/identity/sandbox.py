@@ -8,34 +8,19 @@ single-use grant bound to the redirect URI, the nonce and the PKCE challenge, wh
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import secrets
 import time
 from typing import NoReturn
 from urllib.parse import urlencode
 
-from authlib.oauth2.rfc7636 import create_s256_code_challenge  # type: ignore[import-untyped]
-
+from adapters.signed_claims import sign_claims, verified_claims
 from application.ports import AuthorizationRequest, CallbackParams, VerifiedIdentity
 from domain.errors import SignInRefused
+from domain.identity import pkce_challenge
 
 CODE_LIFETIME_SECONDS = 60
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def s256(verifier: str) -> str:
-    """The PKCE S256 code challenge of a verifier (RFC 7636)."""
-    return str(create_s256_code_challenge(verifier))
 
 
 class SandboxIdentityProvider:
@@ -67,8 +52,7 @@ class SandboxIdentityProvider:
         """What the authorization endpoint does once the test user has signed in."""
         grant = {"sub": subject, "nonce": nonce, "cc": code_challenge, "ru": redirect_uri,
                  "exp": time.time() + CODE_LIFETIME_SECONDS, "jti": secrets.token_hex(8)}
-        body = _b64(json.dumps(grant, separators=(",", ":")).encode())
-        return f"{body}.{_b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())}"
+        return sign_claims(self._key, grant)
 
     async def exchange_code(
         self, callback: CallbackParams, *, code_verifier: str, nonce: str, redirect_uri: str
@@ -76,21 +60,16 @@ class SandboxIdentityProvider:
         if callback.iss is not None and callback.iss != self._issuer:
             _refuse("issuer_mismatch",
                     "the sign-in response did not come from the sandbox identity provider")
-        body, _, signature = callback.code.partition(".")
-        expected = _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
-        if not signature or not hmac.compare_digest(signature, expected):
+        grant = verified_claims(self._key, callback.code)
+        if grant is None:
             _refuse("invalid_grant", "the sign-in code is not one the sandbox issued")
-        try:
-            grant = json.loads(_unb64(body))
-        except ValueError:
-            _refuse("invalid_grant", "the sign-in code is malformed")
         now = time.time()
         self._redeemed = {k: v for k, v in self._redeemed.items() if v > now}
         if (
             grant["exp"] < now
             or grant["jti"] in self._redeemed
             or grant["ru"] != redirect_uri
-            or not hmac.compare_digest(grant["cc"], s256(code_verifier))
+            or not hmac.compare_digest(grant["cc"], pkce_challenge(code_verifier))
         ):
             _refuse("invalid_grant", (
                 "the sign-in code was already used, has expired, or belongs to another "

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from adapters.identity.sandbox import s256
 from application.ports import AuthorizationRequest, CallbackParams
+from domain.identity import pkce_challenge as s256
 
 VERIFIER = "x" * 50
 

@@ -8,9 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from adapters.identity.sandbox import SandboxIdentityProvider, s256
+from adapters.identity.sandbox import SandboxIdentityProvider
 from application.ports import AuthorizationRequest, CallbackParams
 from domain.errors import SignInRefused
+from domain.identity import pkce_challenge as s256
 
 VERIFIER = "v" * 64
 BASE = "http://127.0.0.1:8080"
