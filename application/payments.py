@@ -142,17 +142,13 @@ class PaymentService:
                 raise DomainError(
                     f"{choice.provider} cannot take this payment; eligible: "
                     f"{', '.join(configured)}")
-            candidates = [choice.provider]
-        else:
-            candidates = configured
-        up = [p for p in candidates if await self._gateways[p].available()]
-        if candidates[0] in up:
-            return candidates[0]
+        routed = choice.provider or configured[0]
+        if await self._gateways[routed].available():
+            return routed
         # The routed gateway's circuit is open: nothing was sent; offer the others.
-        others = [p for p in configured if p != candidates[0]
-                  and await self._gateways[p].available()]
+        others = await self._alternatives(order, method, routed)
         raise ProviderUnavailable(
-            f"{candidates[0]} is not answering right now, so nothing was sent or charged. "
+            f"{routed} is not answering right now, so nothing was sent or charged. "
             + (f"Pay with {', '.join(others)} instead (send \"provider\"), "
                "or try again in a few minutes." if others else "Try again in a few minutes."),
             request_sent=False, alternatives=others,
@@ -329,14 +325,18 @@ class PaymentService:
             return
         await self.apply_update(payment_id, update)
 
-    async def _fail_unsent(self, payment: Payment, order: Order) -> None:
+    async def _alternatives(self, order: Order, method: str, failing: str) -> list[str]:
+        """The other configured gateways that may take this payment and are up."""
         try:
             routes = eligible_providers(self._contracts, country=order.country,
-                                        currency=order.currency, method=payment.method)
+                                        currency=order.currency, method=method)
         except DomainError:
-            routes = []
-        others = [p for p in routes if p in self._gateways and p != payment.provider
-                  and await self._gateways[p].available()]
+            return []
+        return [p for p in routes if p in self._gateways and p != failing
+                and await self._gateways[p].available()]
+
+    async def _fail_unsent(self, payment: Payment, order: Order) -> None:
+        others = await self._alternatives(order, payment.method, payment.provider)
         await self.apply_update(payment.id, PaymentUpdate.of(
             EventType.FAILED, failure_code=FailureReason.PROVIDER_UNAVAILABLE.value,
         ), extra_result={"alternatives": others})
