@@ -36,6 +36,7 @@ from adapters.payments.sandbox import SandboxGateway
 from adapters.payments.stripe import StripeGateway
 from adapters.payments.toss import TossGateway
 from adapters.persistence.engine import close_pool, engine_for, migrate, open_pool
+from adapters.persistence.periodic import PiccoloPeriodicRuns
 from adapters.persistence.uow import LedgerWriter, PiccoloUnitOfWorkFactory
 from adapters.queue import PROCESS_INBOX, RUN_OUTBOX, DramatiqTaskQueue, make_broker
 from adapters.sandbox_webhooks import SandboxWebhookSender
@@ -50,6 +51,7 @@ from application.operations import OperationsService
 from application.ordering import Ordering
 from application.outbox import OutboxRelay
 from application.payments import KycRule, PaymentService
+from application.periodic import PeriodicJobs
 from application.privacy import Privacy, RealNameIdentities, policies_from
 from application.shipping import Fulfilment
 from application.webhooks import Webhooks
@@ -317,6 +319,8 @@ class Container(containers.DeclarativeContainer):
         cleanups=providers.List(http.provided.close, close_database_pool),
     )
     queue = providers.Singleton(DramatiqTaskQueue, broker)
+    periodic = providers.Singleton(PeriodicJobs, providers.Singleton(PiccoloPeriodicRuns, clock),
+                                   clock)
 
     # --- integrations: each chosen by configuration -------------------------------------
     sandbox_gateway = providers.Singleton(

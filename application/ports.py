@@ -331,6 +331,20 @@ class TaskQueue(Protocol):
     def dispatch_inbox(self, message_id: str) -> None: ...
 
 
+class PeriodicRuns(Protocol):
+    """The cluster-wide record of periodic job runs; claiming a period is the lock."""
+
+    async def claim(self, job: str, period_start: datetime) -> bool:
+        """Record that this process runs `job` for the period starting at `period_start`:
+        True for exactly one caller per (job, period) across every process sharing the
+        database, False for all the others."""
+        ...
+
+    async def finish(self, job: str, period_start: datetime, outcome: str) -> None:
+        """Record how the run this process claimed ended ("done" or "failed")."""
+        ...
+
+
 class EvidenceLedger(Protocol):
     """Appends evidence in a transaction of its own (for exchanges outside a unit of work)."""
 

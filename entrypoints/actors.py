@@ -2,12 +2,14 @@
 
 Retry policy: failures are retried with exponential backoff (1 s up to 60 s); the outbox
 counts attempts itself and, after the last one, opens an incident and alerts the operators.
+Periodic jobs are not retried: a missed period is made up by the next one.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import dramatiq
 
@@ -18,6 +20,17 @@ log = logging.getLogger("mall.actors")
 SWEEP = "sweep_unfinished_work"
 RECONCILE = "reconcile_payments"
 RETENTION = "enforce_retention"
+
+
+def periods(container: Container) -> dict[str, float]:
+    """Every periodic job and its period in seconds. The worker sends each one at the start
+    of each of its periods, and the job runs once per period across every worker process."""
+    config = container.config
+    return {
+        SWEEP: config.sweep_interval_seconds(),
+        RECONCILE: config.reconcile_interval_seconds(),
+        RETENTION: config.retention_interval_seconds(),
+    }
 
 
 def register(broker: dramatiq.Broker, container: Container) -> None:
@@ -31,6 +44,17 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
 
     async def process_inbox_message(message_id: str) -> None:
         await container.webhooks().process(message_id)
+
+    def periodic(name: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Declare the periodic job `name` (listed in `periods`), run once per period."""
+        period = timedelta(seconds=periods(container)[name])
+
+        async def run_once_per_period(period_start: float | None = None) -> None:
+            await container.periodic().run_once_per_period(
+                name, period, work,
+                None if period_start is None else datetime.fromtimestamp(period_start, UTC))
+
+        dramatiq.actor(run_once_per_period, broker=broker, actor_name=name, max_retries=0)
 
     async def sweep_unfinished_work() -> None:
         await container.outbox().sweep(settings.sweep_older_than_seconds())
@@ -57,7 +81,6 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
                    **retries)
     dramatiq.actor(process_inbox_message, broker=broker, actor_name=ACTOR_NAMES["inbox"],
                    **retries)
-    # A missed sweep is made up by the next one: no retries.
-    dramatiq.actor(sweep_unfinished_work, broker=broker, actor_name=SWEEP, max_retries=0)
-    dramatiq.actor(reconcile_payments, broker=broker, actor_name=RECONCILE, max_retries=0)
-    dramatiq.actor(enforce_retention, broker=broker, actor_name=RETENTION, max_retries=0)
+    periodic(SWEEP, sweep_unfinished_work)
+    periodic(RECONCILE, reconcile_payments)
+    periodic(RETENTION, enforce_retention)

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import threading
+import time
 
 import dramatiq
 
@@ -18,7 +19,8 @@ log = logging.getLogger("mall.worker")
 
 
 class EmbeddedWorker:
-    """A Dramatiq worker plus the periodic sweep that re-sends unfinished work."""
+    """A Dramatiq worker plus the scheduler of the periodic jobs (the sweep that re-sends
+    unfinished work, reconciliation, retention, ...)."""
 
     def __init__(self, container: Container) -> None:
         self._container = container
@@ -28,7 +30,7 @@ class EmbeddedWorker:
         self._worker = dramatiq.Worker(
             self._broker, worker_threads=container.config.worker_threads(), worker_timeout=100)
         self._stop = threading.Event()
-        self._sweeper = threading.Thread(target=self._sweep_forever, name="sweeper",
+        self._sweeper = threading.Thread(target=self._schedule_forever, name="scheduler",
                                          daemon=True)
 
     def start(self) -> None:
@@ -39,25 +41,26 @@ class EmbeddedWorker:
         self._stop.set()
         self._worker.stop(timeout=5_000)
 
-    def _sweep_forever(self) -> None:
-        config = self._container.config
-        interval = config.sweep_interval_seconds()
-        every = max(1, round(config.reconcile_interval_seconds() / interval))
-        hourly = max(1, round(config.retention_interval_seconds() / interval))
-        sweep = self._broker.get_actor(actors.SWEEP)
-        reconcile = self._broker.get_actor(actors.RECONCILE)
-        retention = self._broker.get_actor(actors.RETENTION)
-        ticks = 0
-        while not self._stop.wait(interval):
-            ticks += 1
-            try:
-                sweep.send()
-                if ticks % every == 0:
-                    reconcile.send()
-                if ticks % hourly == 0:
-                    retention.send()
-            except Exception:  # the broker may be briefly away; the next tick tries again
-                log.warning("could not schedule the sweep; will retry", exc_info=True)
+    def _schedule_forever(self) -> None:
+        """Send each periodic job when one of its periods starts. Periods are aligned to the
+        clock, so every worker process sends for the same period and the job's actor lets
+        one of them run (see application.periodic)."""
+        periods = actors.periods(self._container)
+        tick = min(periods.values())
+        sent = {name: int(time.time() // period) for name, period in periods.items()}
+        while not self._stop.wait(tick - time.time() % tick):
+            now = time.time()
+            for name, period in periods.items():
+                index = int(now // period)
+                if index == sent[name]:
+                    continue
+                try:
+                    # The message names its period: however late it is taken, it claims
+                    # the period it was sent for.
+                    self._broker.get_actor(name).send(index * period)
+                    sent[name] = index
+                except Exception:  # the broker may be briefly away; the next tick tries again
+                    log.warning("could not schedule %s; will retry", name, exc_info=True)
 
 
 def main() -> None:

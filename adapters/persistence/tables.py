@@ -281,6 +281,19 @@ class NotificationLog(Table, tablename="notification_log"):
     sent_at = Varchar(length=40)
 
 
+class PeriodicRun(Table, tablename="periodic_run"):
+    """One run of a periodic job: the row for (job, period) is inserted by one process only,
+    which is how a job runs once per period across the cluster. Kept for a day."""
+
+    id = Varchar(length=120, primary_key=True)  # "{job}@{period start, ISO}"
+    job = Varchar(length=64, index=True)
+    period_start = DoublePrecision()  # epoch seconds
+    holder = Varchar(length=120)  # host:pid of the process that ran it
+    started_at = DoublePrecision()
+    finished_at = DoublePrecision(null=True, default=None)
+    outcome = Varchar(length=16, default="running")  # running, done, failed
+
+
 class SandboxCharge(Table, tablename="sandbox_charge"):
     """The sandbox gateway's own books, as a real provider keeps them on its side."""
 
@@ -311,5 +324,5 @@ ALL_TABLES: list[type[Table]] = [
     Customer, IdentityLink, AuthFlow, PendingLink, AuthSession, RealNameIdentity, Consent,
     AuthEvent, RetainedRecord, LoginFailure, Order, Payment, PaymentEvent, FraudReview,
     Shipment, Operation, OutboxMessage, InboxMessage, IdempotencyKey, EvidenceRecord,
-    EvidenceHead, Incident, NotificationLog, SandboxCharge, SandboxParcel,
+    EvidenceHead, Incident, NotificationLog, PeriodicRun, SandboxCharge, SandboxParcel,
 ]

@@ -1,0 +1,43 @@
+"""The PeriodicRuns port on the `periodic_run` table (PostgreSQL and SQLite alike)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime, timedelta
+
+from adapters.persistence.tables import PeriodicRun
+from application.ports import Clock
+
+
+class PiccoloPeriodicRuns:
+    """A period is claimed by inserting its row: the primary key (job, period start) lets
+    exactly one insert through, in one statement, whichever process and engine."""
+
+    def __init__(self, clock: Clock, keep: timedelta = timedelta(days=1)) -> None:
+        self._clock = clock
+        self._keep = keep
+
+    @staticmethod
+    def _key(job: str, period_start: datetime) -> str:
+        return f"{job}@{period_start.isoformat()}"
+
+    async def claim(self, job: str, period_start: datetime) -> bool:
+        now = self._clock.now().timestamp()
+        inserted = await PeriodicRun.insert(PeriodicRun(
+            id=self._key(job, period_start), job=job, period_start=period_start.timestamp(),
+            # The pid is read here, not at start: a forked worker is a holder of its own.
+            holder=f"{socket.gethostname()}:{os.getpid()}"[:120], started_at=now,
+        )).on_conflict(target=PeriodicRun.id, action="DO NOTHING").returning(PeriodicRun.id)
+        if not inserted:
+            return False
+        await PeriodicRun.delete().where(
+            (PeriodicRun.job == job)
+            & (PeriodicRun.period_start < (period_start - self._keep).timestamp()))
+        return True
+
+    async def finish(self, job: str, period_start: datetime, outcome: str) -> None:
+        await PeriodicRun.update({
+            PeriodicRun.finished_at: self._clock.now().timestamp(),
+            PeriodicRun.outcome: outcome,
+        }).where(PeriodicRun.id == self._key(job, period_start))
