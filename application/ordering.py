@@ -83,7 +83,8 @@ class Ordering:
         last = page[-1].created_at if len(orders) > limit else None
         return {
             "orders": [order_view(order) for order in page],
-            "next_cursor": last.isoformat() if last else None,
+            # RFC 3339 with "Z": nothing in it needs escaping in a query string
+            "next_cursor": last.isoformat().replace("+00:00", "Z") if last else None,
         }
 
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from application.ports import TaskQueue, UnitOfWork
 from domain import events as ev
 from domain.evidence import EvidenceDraft
+from domain.redaction import card_safe_id
 from domain.shipments import Shipment
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
+    return card_safe_id(prefix)
 
 
 async def commit_and_dispatch(uow: UnitOfWork, queue: TaskQueue) -> None:

@@ -23,7 +23,7 @@ from application.units import commit_and_dispatch, open_incident
 from domain.errors import DomainError, InvalidSignature, NotFound, ProviderUnavailable
 from domain.evidence import EvidenceDraft
 from domain.payments import PaymentUpdate
-from domain.redaction import redact
+from domain.redaction import redact, redact_card_numbers
 
 
 class WebhookSource(Protocol):
@@ -56,7 +56,8 @@ class Webhooks:
         """Store a verified callback once; 'accepted' or 'duplicate'. Bad signatures raise."""
         verified = self._source(provider).verify_webhook(headers, body)
         # What providers send can carry card data or secrets; we keep only a redacted copy.
-        event = InboundEvent(verified.event_id, verified.kind, redact(verified.payload))
+        event = InboundEvent(redact_card_numbers(verified.event_id),
+                             redact_card_numbers(verified.kind), redact(verified.payload))
         async with self._uow() as uow:
             subject = await self._inspect(uow, provider, verified)
             inbox_id = await uow.inbox.add(provider, event)

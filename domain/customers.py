@@ -22,11 +22,12 @@ class Role(StrEnum):
 
 
 def normalize_email(email: str) -> str:
+    """Addresses compare case-insensitively (Alice@Example.com is alice@example.com): every
+    lookup, link, merge and erasure goes through this one form."""
     email = email.strip()
     if len(email) > 254 or not _EMAIL.match(email):
         raise DomainError("email must look like name@example.com")
-    local, _, domain = email.rpartition("@")
-    return f"{local}@{domain.lower()}"
+    return email.lower()
 
 
 def check_password_policy(password: str) -> None:

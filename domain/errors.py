@@ -26,6 +26,13 @@ class Conflict(DomainError):
     retryable = True
 
 
+class AlreadyExists(Conflict):
+    """What the request would create exists already: trying again cannot help."""
+
+    code = "already-exists"
+    retryable = False
+
+
 class InvalidTransition(DomainError):
     status = 409
     code = "invalid-transition"
@@ -73,3 +80,16 @@ class SignInRefused(Unauthorized):
         super().__init__(detail)
         self.reason = reason
         self.ways_in = ways_in or []
+
+
+class TooManyAttempts(DomainError):
+    """Too many attempts of one kind (sign-ins, sign-ups, emailed links...) in a short time;
+    the next one is let through after `retry_after` seconds."""
+
+    status = 429
+    code = "too-many-requests"
+    retryable = True
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

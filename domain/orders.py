@@ -23,11 +23,13 @@ class OrderStatus(StrEnum):
     PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
     DISPUTED = "disputed"
+    DISPUTE_LOST = "dispute_lost"  # the card network took money back in a chargeback
     CANCELLED = "cancelled"
 
 
 _MONEY_BACK = frozenset(
-    {OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED, OrderStatus.DISPUTED})
+    {OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED, OrderStatus.DISPUTED,
+     OrderStatus.DISPUTE_LOST})
 _ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING_PAYMENT: frozenset(
         {OrderStatus.PAYMENT_PROCESSING, OrderStatus.AWAITING_DEPOSIT, OrderStatus.PAID,
@@ -51,6 +53,8 @@ _ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.REFUNDED: _MONEY_BACK,
     OrderStatus.DISPUTED: frozenset(
         {OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED} | _MONEY_BACK),
+    # A lost chargeback is a fact no refund undoes; only another dispute moves the order on.
+    OrderStatus.DISPUTE_LOST: frozenset({OrderStatus.DISPUTED}),
     OrderStatus.CANCELLED: frozenset(),
 }
 # Statuses of an order whose money was taken: refunds and disputes move it from here.
@@ -61,6 +65,7 @@ SETTLED = frozenset({OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERE
 _ON_THE_WAY = frozenset(
     {"picked_up", "in_transit", "out_for_delivery", "exception", "delivered", "returned"})
 
+MAX_TOTAL_MINOR = 10**12
 MAX_LINES = 100
 MAX_QUANTITY = 1000
 
@@ -154,6 +159,14 @@ class Order:
             note=clean_text(note, limit=1000),
             created_at=now,
         )
+        # A zero total would wait forever for money that never comes, and a total of 10^12
+        # minor units or more is no real basket (and could read as a card number).
+        if order.total.amount <= 0:
+            raise DomainError("an order must total more than zero: free items are added to a "
+                              "paid order, not ordered alone")
+        if order.total.amount >= MAX_TOTAL_MINOR:
+            raise DomainError(f"an order totals less than {MAX_TOTAL_MINOR} minor units; "
+                              "split it into several orders")
         order.events.append(OrderPlaced(order_id, customer_id, order.total.amount, currency))
         return order
 
@@ -216,11 +229,13 @@ class Order:
         """The fraud screen wants a human to look: the money may come, nothing ships."""
         self.held_for_review = True
 
-    def mark_paid(self) -> None:
-        """The money is secured (captured, or authorized for a held order)."""
+    def mark_paid(self, *, captured: bool = True) -> None:
+        """The money is secured (captured, or authorized for a held order). An order whose
+        money is only authorized waits on hold even once approved: nothing ships before the
+        capture is confirmed (`capture_confirmed`)."""
         if self.status in SETTLED or self.status == OrderStatus.ON_HOLD:
             return  # a late or repeated confirmation changes nothing
-        if self.held_for_review:
+        if self.held_for_review or not captured:
             self._move(OrderStatus.ON_HOLD)
         elif self._move(OrderStatus.PAID):
             self.events.append(OrderPaid(self.id, self.customer_id))
@@ -251,16 +266,20 @@ class Order:
         self._move(OrderStatus.CANCELLED)
 
     def follow_money(self, *, captured: int, refunded: int, disputed: int,
-                     shipment_statuses: list[str]) -> None:
+                     shipment_statuses: list[str], dispute_lost: int = 0) -> None:
         """Follow refunds and chargebacks of a settled order.
 
-        `refunded` counts money returned by a refund or a lost chargeback. A dispute that
-        ends in our favour brings the order back to where its shipments say it is.
+        `refunded` counts money we gave back; `dispute_lost` the money the card network took
+        back in chargebacks we lost (the order then shows `dispute_lost`, not `refunded`:
+        the goods may be gone and nobody chose to give the money back). A dispute that ends
+        in our favour brings the order back to where its shipments say it is.
         """
         if self.status not in SETTLED or captured <= 0:
             return
         if disputed:
             self._move(OrderStatus.DISPUTED)
+        elif dispute_lost:
+            self._move(OrderStatus.DISPUTE_LOST)
         elif refunded >= captured:
             self._move(OrderStatus.REFUNDED)
         elif refunded:

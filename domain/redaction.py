@@ -1,24 +1,26 @@
 """Keeping card numbers and secrets out of everything we store or log.
 
-Card numbers are found as 13-19 digit runs (spaces or dashes allowed between digits) that pass
-the Luhn check, the way PCI DSS scanners find them.
+Card numbers are found as 13-19 digit runs (with any separators between digit groups, glued
+to letters or not) that pass the Luhn check, the way PCI DSS scanners find them.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
 CARD_PLACEHOLDER = "[card number removed]"
 SECRET_PLACEHOLDER = "[redacted]"  # noqa: S105 - the mask, not a secret
 
-# Runs of 13 or more digits with up to three separators (any space, dots, dashes) between
-# them, not glued to letters: digits inside an identifier such as "sbx_1e4242...f3" are not a
-# typed card number.
-_SEPARATORS = r"[\s.\-]"
-_CARD_CANDIDATE = re.compile(
-    rf"(?<![0-9A-Za-z])(?:\d{_SEPARATORS}{{0,3}}){{12,}}\d(?![0-9A-Za-z])")
+# Runs of 13 or more digits with up to three separators (anything but a letter, a digit or a
+# line break: spaces, dots, dashes, slashes, commas, underscores...) between them. Letters
+# around the run do not matter: "SKU4111111111111111" is a typed card number too. Our own
+# random identifiers are drawn so that they never hold such a run (`card_safe_id`).
+_SEPARATOR = r"(?:[^\w\n]|_)"
+_CARD_CANDIDATE = re.compile(rf"[0-9](?:{_SEPARATOR}{{0,3}}[0-9]){{12,}}")
+_NON_DIGITS = re.compile(r"[^0-9]+")
 _SECRET_KEYS = re.compile(
     r"(password|passwd|secret|token|authorization|api[-_]?key|signature|card[-_]?number|"
     r"cookie|private[-_]?key|(^|[-_.])(pan|cvc|cvv|cvc2|pin)($|[-_.]))",
@@ -53,10 +55,24 @@ def redact_card_numbers(text: str) -> str:
     """Replace every Luhn-valid card-like number in `text` with a placeholder."""
 
     def replace(match: re.Match[str]) -> str:
-        groups = re.split(rf"{_SEPARATORS}+", match.group(0))
+        groups = _NON_DIGITS.split(match.group(0))
         return CARD_PLACEHOLDER if contains_card_number(groups) else match.group(0)
 
     return _CARD_CANDIDATE.sub(replace, text)
+
+
+def has_card_number(text: str) -> bool:
+    """True when `text` holds something a PCI DSS scanner would take for a card number."""
+    return redact_card_numbers(text) != text
+
+
+def card_safe_id(prefix: str, length: int = 32) -> str:
+    """A random identifier `prefix_<hex>` that no card-number scan mistakes for one (a hex
+    string has a long Luhn-valid digit run about once in a few hundred draws)."""
+    while True:
+        candidate = f"{prefix}_{secrets.token_hex(16)[:length]}"
+        if not has_card_number(candidate):
+            return candidate
 
 
 def contains_card_number(groups: list[str]) -> bool:

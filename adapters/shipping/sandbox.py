@@ -17,6 +17,7 @@ from adapters.sandbox_webhooks import SandboxWebhookSender
 from adapters.signing import verified_event
 from application.ports import EvidenceLedger, InboundEvent, ShipmentRequest
 from domain.evidence import EvidenceDraft
+from domain.redaction import card_safe_id
 from domain.shipments import ShipmentStatus, TrackingUpdate
 
 SIGNATURE_HEADER = "Sandbox-Carrier-Signature"
@@ -78,7 +79,7 @@ class SandboxCarrier:
         tracking: str, order_id: str, status: str, detail: str, occurred_at: datetime
     ) -> dict[str, Any]:
         return {
-            "id": f"trk_{uuid.uuid4().hex}", "type": "tracking.updated",
+            "id": card_safe_id("trk"), "type": "tracking.updated",
             "data": {"tracking_number": tracking, "order_id": order_id, "status": status,
                      "detail": detail, "occurred_at": occurred_at.isoformat()},
         }

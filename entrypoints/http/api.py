@@ -14,11 +14,11 @@ from pydantic import BaseModel, ValidationError
 from bootstrap import Container
 from domain.customers import Customer
 from domain.errors import DomainError, Forbidden, Unauthorized
+from domain.redaction import has_card_number
 
 CONTAINER = web.AppKey("container", Container)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
-MAX_BODY = 1024 * 1024
 
 
 @dataclass
@@ -72,20 +72,141 @@ class InvalidBody(DomainError):
     code = "invalid-body"
 
 
-async def read_body(request: web.Request) -> bytes:
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported-media-type"
+
+
+class CardNumberRefused(DomainError):
+    """A person typed something that reads as a card number where none belongs."""
+
+    code = "card-number-refused"
+
+
+# Documented limits of what a request may carry (README, "Limits"); the OpenAPI document
+# states them too.
+MAX_BODY = 1024 * 1024
+MAX_DEPTH = 32
+JSON_TYPES = ("application/json", "application/problem+json")
+
+
+def _media_type(request: web.Request) -> tuple[str, str | None]:
+    """The request's media type and charset, as sent (no guessing from the body)."""
+    header = request.headers.get("Content-Type", "")
+    media, _, params = header.partition(";")
+    charset = None
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    return media.strip().lower(), charset
+
+
+async def read_body(request: web.Request, *, any_type: bool = False) -> bytes:
+    """The raw body, within the size limit; unless `any_type`, a body must be JSON in UTF-8."""
     if request.content_length is not None and request.content_length > MAX_BODY:
-        raise BadRequest(f"the request body is larger than {MAX_BODY} bytes")
-    return await request.read()
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY,
+                                            actual_size=request.content_length)
+    raw = await request.read()
+    if raw and not any_type:
+        media, charset = _media_type(request)
+        if not media:
+            raise UnsupportedMediaType("the request has a body but no Content-Type: send "
+                                       "'Content-Type: application/json'")
+        if media not in JSON_TYPES and not media.endswith("+json"):
+            raise UnsupportedMediaType(f"this endpoint takes application/json, not {media!r}")
+        if charset not in (None, "utf-8", "utf8"):
+            raise UnsupportedMediaType(f"JSON bodies are UTF-8; charset {charset!r} is not "
+                                       "accepted")
+    return raw
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def read_form(request: web.Request) -> dict[str, str]:
+    """A posted HTML form (what a provider's form_post sends), within the size limit."""
+    media, _ = _media_type(request)
+    if media not in FORM_TYPES:
+        raise UnsupportedMediaType(f"this endpoint takes a posted form ({' or '.join(FORM_TYPES)})"
+                                   f", not {media or 'a body without Content-Type'!r}")
+    try:
+        form = await request.post()
+    except web.HTTPException:
+        raise
+    except (ValueError, AssertionError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the posted form cannot be read ({type(exc).__name__}): send it "
+                         "urlencoded, or as multipart with a boundary") from None
+    fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    refuse_card_numbers(fields, "form")
+    return fields
+
+
+def load_json(raw: bytes) -> Any:
+    """Decode a JSON body within the documented limits; errors never echo the input."""
+    try:
+        text = raw.decode("utf-8") if raw else "null"
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the request body is not valid UTF-8 (byte {exc.start})") from None
+    if "\x00" in text or "\\u0000" in text:  # no text field of ours may hold a NUL
+        raise BadRequest("the request body contains a NUL character (\\u0000)")
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels") from None
+    except ValueError:
+        raise BadRequest("the request body is not valid JSON") from None
+    if _depth(data) > MAX_DEPTH:
+        raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels")
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                children = item.values() if isinstance(item, dict) else item
+                stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def refuse_card_numbers(data: Any, where: str = "body") -> None:
+    """The card-number guard for what a person typed: every string (keys too) and every
+    number in `data`. A card number is refused before anything is stored or logged."""
+    stack: list[tuple[Any, str]] = [(data, where)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                _refuse_scalar(key, path)
+                stack.append((child, f"{path}.{key}"))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
+        else:
+            _refuse_scalar(item, path)
+
+
+def _refuse_scalar(value: Any, path: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return
+    text = value if isinstance(value, str) else str(abs(int(value)))
+    if has_card_number(text):
+        raise CardNumberRefused(
+            f"{path} holds what reads as a card number: never type a card number here. "
+            "Pay through the payment form, which sends us a token instead")
 
 
 def parse(model: type[M], raw: bytes) -> M:
-    """Validate a JSON body; errors name the field and the rule, never echo the input."""
-    try:
-        data = json.loads(raw or b"null")
-    except ValueError:
-        raise BadRequest("the request body is not valid JSON") from None
-    if b"\\u0000" in raw:  # a NUL character: no text field of ours may hold one
-        raise BadRequest("the request body contains a NUL character (\\u0000)")
+    """Validate a JSON body strictly; errors name the field and the rule, never the input."""
+    data = load_json(raw)
+    refuse_card_numbers(data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -94,6 +215,16 @@ def parse(model: type[M], raw: bytes) -> M:
             for error in exc.errors(include_input=False, include_url=False)
         )
         raise InvalidBody(problems) from None
+
+
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter within its documented bounds (400 otherwise)."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9 and low <= int(raw) <= high):
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
 
 
 def json_response(body: Any, status: int = 200, **headers: str) -> web.Response:

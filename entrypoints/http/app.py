@@ -8,8 +8,8 @@ from aiohttp import web
 
 from bootstrap import Container, install_log_scrubber, prepare
 from entrypoints.http import admin, auth, health, openapi, sandbox, storefront, webhooks
-from entrypoints.http.api import CONTAINER, json_response
-from entrypoints.http.problems import problems_middleware
+from entrypoints.http.api import CONTAINER, MAX_BODY, json_response
+from entrypoints.http.problems import PARSER_LIMITS, problems_middleware
 from entrypoints.worker import EmbeddedWorker
 
 TABLES = [auth.table, storefront.table, webhooks.table, admin.table, health.table]
@@ -19,7 +19,8 @@ OPENAPI = web.AppKey("openapi", dict)
 def create_app(container: Container, *, start_worker: bool | None = None) -> web.Application:
     """The aiohttp app. In embedded mode it also runs the Dramatiq worker in-process."""
     install_log_scrubber()
-    app = web.Application(middlewares=[problems_middleware], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[problems_middleware], client_max_size=MAX_BODY,
+                          handler_args=PARSER_LIMITS)
     app[CONTAINER] = container
     tables = [*TABLES, sandbox.table] if container.config.sandbox_enabled() else TABLES
     for table in tables:

@@ -3,15 +3,60 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from datetime import date
+from functools import cache
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import pycountry
+from babel.numbers import get_territory_currencies
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from domain.redaction import redact_card_numbers
+from domain.redaction import has_card_number
+
+# Numbers a person sends stay below 10^12 (12 digits): no number field can hold a card number.
+MAX_MINOR = 10**12 - 1
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    """Request bodies: unknown fields refused, and no coercion (true is not 1, "1" is not 1)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
+
+
+@cache
+def active_currencies() -> frozenset[str]:
+    """ISO 4217 codes (pycountry) that are legal tender somewhere today (CLDR, through Babel):
+    no fund codes, precious metals, test or "no currency" codes (XXX, XTS, XAU...)."""
+    today = date.today()
+    tender = {code for country in pycountry.countries
+              for code in get_territory_currencies(country.alpha_2, today, tender=True)}
+    return frozenset(c.alpha_3 for c in pycountry.currencies if c.alpha_3 in tender)
+
+
+@cache
+def countries() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes, from pycountry's copy of the ISO (Debian iso-codes) data."""
+    return frozenset(country.alpha_2 for country in pycountry.countries)
+
+
+def _currency(value: str) -> str:
+    code = value.upper()
+    if code not in active_currencies():
+        raise ValueError("must be an active ISO 4217 currency code, such as KRW or USD")
+    return code
+
+
+def _country(value: str) -> str:
+    code = value.upper()
+    if code not in countries():
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code, such as KR or US")
+    return code
+
+
+Currency = Annotated[str, Field(min_length=3, max_length=3, pattern=r"^[A-Za-z]{3}$",
+                                examples=["KRW"]), AfterValidator(_currency)]
+Country = Annotated[str, Field(min_length=2, max_length=2, pattern=r"^[A-Za-z]{2}$",
+                               examples=["KR"]), AfterValidator(_country)]
 
 
 class Credentials(Strict):
@@ -20,8 +65,8 @@ class Credentials(Strict):
 
 
 class Registration(Credentials):
-    country: str | None = Field(None, min_length=2, max_length=2, pattern=r"^[A-Za-z]{2}$",
-                                description="decides which privacy and retention rules apply")
+    country: Country | None = Field(
+        None, description="ISO 3166-1 alpha-2; decides which privacy and retention rules apply")
 
 
 class TokenOut(BaseModel):
@@ -75,11 +120,20 @@ class ProviderOut(BaseModel):
     name: str
     available: bool
     start: str
+    reason: str | None = Field(None, description="why it is unavailable, when it is")
 
 
 class ProviderList(BaseModel):
     providers: list[ProviderOut]
     password: bool
+
+
+class ProviderAccountOut(BaseModel):
+    provider: str
+    subject: str
+    email: str | None
+    email_verified: bool
+    display: str = Field(description="how to show the account to its owner")
 
 
 class SignInOut(BaseModel):
@@ -91,6 +145,9 @@ class SignInOut(BaseModel):
     access_token: str | None = None
     refresh_token: str | None = None
     link_token: str | None = None
+    account: ProviderAccountOut | None = Field(
+        None, description="the provider account a pending link would add: show it to the "
+                          "customer before they confirm")
 
 
 class IdentityOut(BaseModel):
@@ -135,7 +192,9 @@ class OrderLineIn(Strict):
     title: str = Field(min_length=1, max_length=200)
     seller_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     quantity: int = Field(ge=1, le=1000)
-    unit_price: int = Field(ge=0, le=10**13, description="in the currency's minor unit")
+    unit_price: int = Field(ge=0, le=MAX_MINOR,
+                            description="in the currency's minor unit (KRW 1, USD 0.01); an "
+                                        "order must total more than zero and less than 10^12")
 
 
 class AddressIn(Strict):
@@ -144,11 +203,11 @@ class AddressIn(Strict):
     line2: str = Field("", max_length=200)
     city: str = Field(min_length=1, max_length=100)
     postal_code: str = Field(min_length=1, max_length=20)
-    country: str = Field(min_length=2, max_length=2, examples=["KR"])
+    country: Country
 
 
 class OrderIn(Strict):
-    currency: str = Field(min_length=3, max_length=3, examples=["KRW"])
+    currency: Currency
     lines: list[OrderLineIn] = Field(min_length=1, max_length=100)
     shipping_address: AddressIn
     carrier: str = Field(min_length=1, max_length=40, examples=["sandbox-express"])
@@ -249,13 +308,12 @@ class PaymentIn(Strict):
         None, max_length=40, pattern=r"^[a-z0-9-]+$",
         description="a gateway among the eligible ones, e.g. the alternative offered when the "
                     "routed one is unavailable")
-    billing_country: str | None = Field(None, min_length=2, max_length=2,
-                                        pattern=r"^[A-Za-z]{2}$")
+    billing_country: Country | None = None
 
     @field_validator("payment_method")
     @classmethod
     def _token_only(cls, value: str) -> str:
-        if redact_card_numbers(value) != value:
+        if has_card_number(value):
             raise ValueError("must be a payment-method token, never a card number")
         if not _TOKEN.match(value):
             raise ValueError("must be a payment-method token such as pm_sandbox_success")
@@ -274,7 +332,7 @@ class OperationOut(BaseModel):
 
 
 class RefundIn(Strict):
-    amount: int | None = Field(None, ge=1, le=10**13,
+    amount: int | None = Field(None, ge=1, le=MAX_MINOR,
                                description="minor units; absent: all that is still refundable")
     reason: str = Field("", max_length=200)
 
@@ -348,11 +406,25 @@ class EvidenceList(BaseModel):
     records: list[EvidenceOut]
 
 
+class CheckpointOut(BaseModel):
+    """A signed checkpoint of the ledger, kept outside the database."""
+
+    line: int | None = Field(description="its line in the checkpoint file")
+    seq: int = Field(description="how many records it vouches for")
+    head_hash: str = Field(description="the hash of the last of them")
+    signed_at: str
+    key_id: str
+
+
 class ChainReportOut(BaseModel):
     ok: bool
     checked: int
-    first_bad_seq: int | None
+    first_bad_seq: int | None = Field(description="the first record that does not fit")
     reason: str | None
+    checkpoint: CheckpointOut | None = Field(
+        description="the signed checkpoint the ledger contradicts (or that is not trusted)")
+    head_seq: int | None = Field(description="where the database says the chain ends")
+    anchored_seq: int = Field(description="the last record a signed checkpoint vouches for")
 
 
 class Problem(BaseModel):
