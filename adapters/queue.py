@@ -13,6 +13,8 @@ from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware.asyncio import AsyncIO
+from purgatory import SyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
 
 log = logging.getLogger("mall.worker")
 Cleanup = Callable[[], Awaitable[None]]
@@ -76,15 +78,40 @@ def make_broker(
 
 
 class DramatiqTaskQueue:
-    """The TaskQueue port on a Dramatiq broker."""
+    """The TaskQueue port on a Dramatiq broker, best-effort: the work is already committed in
+    the outbox or inbox, so a message the broker does not take is left to the sweep, never
+    raised into a request whose transaction stands. An outage is logged once, when it starts,
+    and once more when the broker takes messages again."""
 
-    def __init__(self, broker: dramatiq.Broker) -> None:
+    def __init__(self, broker: dramatiq.Broker, retry_after_seconds: float = 5.0) -> None:
         self._broker = broker
+        # After a failed hand-off the next ones are skipped for a while, so a broker that
+        # hangs (an unreachable host) cannot hold every request for a socket timeout.
+        self._breakers = SyncCircuitBreakerFactory(default_threshold=1,
+                                                   default_ttl=retry_after_seconds)
+        self._down = False
 
     def _send(self, actor_name: str, *args: str) -> None:
-        self._broker.enqueue(dramatiq.Message(
+        message = dramatiq.Message(
             queue_name=QUEUE, actor_name=actor_name, args=args, kwargs={}, options={},
-        ))
+        )
+        try:
+            with self._breakers.get_breaker("broker"):
+                self._broker.enqueue(message)
+        except OpenedState:
+            return
+        except Exception as exc:  # whatever the broker's failure, the work waits in the database
+            if not self._down:
+                self._down = True
+                # Only the error's type: the message's arguments are ids, but a broker error's
+                # text may name hosts and users.
+                log.warning("the broker did not take a %s message (%s): the work stays in the "
+                            "database and the sweep sends it once the broker is back",
+                            actor_name, type(exc).__name__)
+            return
+        if self._down:
+            self._down = False
+            log.info("the broker takes messages again")
 
     def dispatch_outbox(self, message_ids: Sequence[str]) -> None:
         for message_id in message_ids:

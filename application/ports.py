@@ -324,7 +324,8 @@ class DataCipher(Protocol):
 
 
 class TaskQueue(Protocol):
-    """Hands work to background actors. Losing a message loses nothing: sweeps re-send."""
+    """Hands work to background actors, best-effort: called after the commit, it never raises
+    (a message the broker does not take is logged and left to the sweep, which re-sends)."""
 
     def dispatch_outbox(self, message_ids: Sequence[str]) -> None: ...
 
@@ -393,11 +394,12 @@ class FraudReview:
 class IdempotencyRecord:
     customer_id: str
     key: str
-    request_hash: str
+    request_hash: str  # sha256 of the canonical JSON body
     status: str  # "in_flight" | "completed"
     response_status: int | None
     response_body: Any
     expires_at: datetime
+    request_target: str | None = None  # "POST /v1/orders/ord_1/payments"; None on old rows
 
 
 class Customers(Protocol):

@@ -488,7 +488,8 @@ class IdempotencyRepository:
         await m.delete().where((m.id == row_id) & (m.expires_at < now))
         inserted = await m.insert(m(
             id=row_id, customer_id=record.customer_id, request_hash=record.request_hash,
-            status="in_flight", expires_at=record.expires_at.timestamp(),
+            request_target=record.request_target, status="in_flight",
+            expires_at=record.expires_at.timestamp(),
         )).on_conflict(target=m.id, action="DO NOTHING").returning(m.id)
         if inserted:
             return None
@@ -497,7 +498,7 @@ class IdempotencyRepository:
         return IdempotencyRecord(
             record.customer_id, record.key, row["request_hash"], row["status"],
             row["response_status"], _load(row["response_body"]),
-            datetime.fromtimestamp(row["expires_at"], UTC),
+            datetime.fromtimestamp(row["expires_at"], UTC), row["request_target"],
         )
 
     async def complete(self, customer_id: str, key: str, status: int, body: Any) -> None:

@@ -236,7 +236,9 @@ class InboxMessage(Table, tablename="inbox_message"):
 class IdempotencyKey(Table, tablename="idempotency_key"):
     id = Varchar(length=64, primary_key=True)  # sha256 of customer id and key
     customer_id = Varchar(length=40)
-    request_hash = Varchar(length=64)
+    request_hash = Varchar(length=64)  # sha256 of the canonical JSON body
+    # Method and path the key was used for, so a refusal can say what differs.
+    request_target = Text(null=True, default=None)
     status = Varchar(length=16)
     response_status = Integer(null=True, default=None)
     response_body = Text(null=True, default=None)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
-from application.idempotency import IdempotencyGuard
-from application.ordering import LineInput, PlaceOrder
+from application.idempotency import Fingerprint
+from application.ordering import LineInput, PlaceOrder, order_view
 from application.payments import PaymentChoice
 from domain.errors import DomainError
 from domain.failures import preferred_language
@@ -23,14 +26,58 @@ from entrypoints.http.api import (
 )
 from entrypoints.http.problems import problem_body
 
+log = logging.getLogger("mall.http")
 table = RouteTable("storefront")
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 IDEMPOTENCY = {
     "name": "Idempotency-Key", "in": "header", "required": True,
     "schema": {"type": "string", "maxLength": 255},
-    "description": "Same key and body replay the first response for 24 h; another body "
-                   "is a 422; a request still running is a 409.",
+    "description": "Same key, endpoint and JSON body (key order and spacing aside) replay the "
+                   "first response for 24 h; another endpoint or body is a 422 that says "
+                   "which; a request still running is a 409.",
 }
+Outcome = tuple[int, Any, dict[str, str]]  # status, JSON body, headers of a first answer
+
+
+async def answer_once(
+    request: web.Request, customer_id: str, raw: bytes,
+    perform: Callable[[], Awaitable[Outcome]], *, required: bool,
+) -> web.Response:
+    """Perform the request once per Idempotency-Key: a retry with the same key, endpoint and
+    body gets the first answer again. A committed result is recorded and answered even if
+    recording fails, so committed work never hides behind an error."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if key and not (key.isascii() and key.isprintable()):
+        raise BadRequest("the Idempotency-Key header must be printable ASCII, such as a UUID")
+    if not key and required:
+        raise BadRequest("the Idempotency-Key header is required: send a new random key "
+                         "(a UUID) per attempt and reuse it only to retry that attempt")
+    if not key:
+        status, body, headers = await perform()
+        return json_response(body, status=status, **headers)
+    guard = container(request).idempotency()
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else request.path
+    fingerprint = Fingerprint.of(request.method, route, request.match_info, raw)
+    replay = await guard.begin(customer_id, key, fingerprint)
+    if replay is not None:
+        return web.Response(status=replay.status, text=json.dumps(replay.body),
+                            content_type=_content_type(replay.status),
+                            headers={"Idempotent-Replayed": "true"})
+    try:
+        status, body, headers = await perform()
+    except DomainError as exc:
+        await guard.finish(customer_id, key, exc.status, problem_body(exc))
+        raise
+    except BaseException:
+        await guard.finish(customer_id, key, 500, None)
+        raise
+    try:
+        await guard.finish(customer_id, key, status, body)
+    except Exception as exc:  # the work is done: answer it; a retry meets the in-flight key
+        log.error("could not record the answer to an idempotent request (%s)",
+                  type(exc).__name__)
+    return json_response(body, status=status, **headers)
 
 
 @table.add("GET", "/v1/me", "The signed-in customer", responses={200: s.CustomerOut, 401: None})
@@ -38,20 +85,26 @@ async def me(request: web.Request) -> web.Response:
     return json_response(s.customer_out(await current_customer(request)))
 
 
-@table.add("POST", "/v1/orders", "Place an order", request=s.OrderIn,
-           responses={201: s.OrderOut, 422: None})
+@table.add("POST", "/v1/orders", "Place an order (idempotent with an Idempotency-Key)",
+           request=s.OrderIn, responses={201: s.OrderOut, 409: None, 422: None},
+           params=[{**IDEMPOTENCY, "required": False}])
 async def place_order(request: web.Request) -> web.Response:
     customer = await current_customer(request)
-    body = parse(s.OrderIn, await read_body(request))
-    ordering = container(request).ordering()
-    order = await ordering.place(PlaceOrder(
-        customer_id=customer.id, currency=body.currency,
-        lines=[LineInput(**line.model_dump()) for line in body.lines],
-        shipping_address=body.shipping_address.model_dump(), carrier=body.carrier,
-        note=body.note,
-    ))
-    view = await ordering.get(customer.id, order.id)
-    return json_response(view, status=201, Location=f"/v1/orders/{order.id}")
+    raw = await read_body(request)
+
+    async def place() -> Outcome:
+        body = parse(s.OrderIn, raw)
+        order = await container(request).ordering().place(PlaceOrder(
+            customer_id=customer.id, currency=body.currency,
+            lines=[LineInput(**line.model_dump()) for line in body.lines],
+            shipping_address=body.shipping_address.model_dump(), carrier=body.carrier,
+            note=body.note,
+        ))
+        # Built from the committed order, not read back: nothing after the commit can fail.
+        view = order_view(order, payments=[], shipments=[])
+        return 201, view, {"Location": f"/v1/orders/{order.id}"}
+
+    return await answer_once(request, customer.id, raw, place, required=False)
 
 
 PAGE = [
@@ -94,21 +147,9 @@ async def get_order(request: web.Request) -> web.Response:
            params=[ID, IDEMPOTENCY])
 async def pay_order(request: web.Request) -> web.Response:
     customer = await current_customer(request)
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if key and not (key.isascii() and key.isprintable()):
-        raise BadRequest("the Idempotency-Key header must be printable ASCII, such as a UUID")
-    if not key:
-        raise BadRequest("the Idempotency-Key header is required: send a new random key "
-                         "(a UUID) per payment attempt and reuse it only to retry that attempt")
     raw = await read_body(request)
-    guard = container(request).idempotency()
-    fingerprint = IdempotencyGuard.fingerprint("POST", request.path, raw)
-    replay = await guard.begin(customer.id, key, fingerprint)
-    if replay is not None:
-        return web.Response(status=replay.status, text=json.dumps(replay.body),
-                            content_type=_content_type(replay.status),
-                            headers={"Idempotent-Replayed": "true"})
-    try:
+
+    async def pay() -> Outcome:
         body = parse(s.PaymentIn, raw)
         c = container(request)
         ip_country = request.headers.get(c.config.client_country_header(), "").strip()
@@ -120,16 +161,12 @@ async def pay_order(request: web.Request) -> web.Response:
                 billing_country=body.billing_country.upper() if body.billing_country else None,
                 ip_country=ip_country.upper() if len(ip_country) == 2 else None),
         )
-    except DomainError as exc:
-        await guard.finish(customer.id, key, exc.status, problem_body(exc))
-        raise
-    except BaseException:
-        await guard.finish(customer.id, key, 500, None)
-        raise
-    status = 200 if started.final or started.operation["result"] else 202
-    await guard.finish(customer.id, key, status, started.operation)
-    return json_response(started.operation, status=status,
-                         Location=f"/v1/operations/{started.operation['id']}")
+        status = 200 if started.final or started.operation["result"] else 202
+        return status, started.operation, {
+            "Location": f"/v1/operations/{started.operation['id']}"}
+
+    return await answer_once(request, customer.id, raw, pay, required=True)
+
 
 
 def _content_type(status: int) -> str:

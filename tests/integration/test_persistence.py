@@ -157,7 +157,7 @@ async def test_verification_walks_the_chain_in_pages(container: Any) -> None:
 async def test_an_abandoned_in_flight_key_lets_a_retry_in(container: Any) -> None:
     from datetime import timedelta
 
-    from application.idempotency import IdempotencyGuard, RequestInFlight
+    from application.idempotency import Fingerprint, IdempotencyGuard, RequestInFlight
 
     class Later:
         def __init__(self) -> None:
@@ -169,13 +169,14 @@ async def test_an_abandoned_in_flight_key_lets_a_retry_in(container: Any) -> Non
     clock = Later()
     guard = IdempotencyGuard(container.uow(), clock, timedelta(hours=24),
                              abandoned_after=timedelta(minutes=2))
-    assert await guard.begin("cus_1", "k", "hash") is None
+    request = Fingerprint.of("POST", "/v1/orders", {}, b"{}")
+    assert await guard.begin("cus_1", "k", request) is None
     with pytest.raises(RequestInFlight):
-        await guard.begin("cus_1", "k", "hash")
+        await guard.begin("cus_1", "k", request)
     clock.offset = timedelta(minutes=3)  # the first request's process died meanwhile
-    assert await guard.begin("cus_1", "k", "hash") is None
+    assert await guard.begin("cus_1", "k", request) is None
     await guard.finish("cus_1", "k", 200, {"ok": True})
-    replay = await guard.begin("cus_1", "k", "hash")
+    replay = await guard.begin("cus_1", "k", request)
     assert replay is not None and replay.body == {"ok": True}
 
 
