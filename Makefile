@@ -36,6 +36,7 @@ unit: install
 bench: install
 	$(BIN)/python -m bench.webhook_ingest
 	$(BIN)/python -m bench.order_payment_roundtrip
+	$(BIN)/python -m bench.sign_in_throttle
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

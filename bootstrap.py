@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dependency_injector import containers, providers
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.clock import SystemClock
@@ -43,6 +43,7 @@ from adapters.sandbox_webhooks import SandboxWebhookSender
 from adapters.security import Argon2PasswordHasher, JwtTokenIssuer
 from adapters.shipping.sandbox import SIGNATURE_HEADER as CARRIER_SIGNATURE
 from adapters.shipping.sandbox import SandboxCarrier
+from adapters.throttling import LimitsRateLimiter, parse_rules
 from application.accounts import Accounts
 from application.evidence import EvidenceService
 from application.idempotency import IdempotencyGuard
@@ -54,6 +55,7 @@ from application.payments import KycRule, PaymentService
 from application.periodic import PeriodicJobs
 from application.privacy import Privacy, RealNameIdentities, policies_from
 from application.shipping import Fulfilment
+from application.throttling import DEFAULT_RATE_LIMITS, Throttle
 from application.webhooks import Webhooks
 from domain.redaction import redact_card_numbers
 from domain.routing import ProviderContract
@@ -125,6 +127,13 @@ class Settings(BaseSettings):
     fraud_model_max_age_minutes: float = 60.0
     # The edge proxy's header carrying the client's country (ISO 3166-1 alpha-2).
     client_country_header: str = "CF-IPCountry"
+    # The edge proxy's header carrying the client's address (e.g. "X-Real-IP"); empty: the
+    # TCP peer's address. Sign-in limits per address count by it.
+    client_address_header: str = ""
+    # Attempts per sliding window by action and by account or address (README, "Sign-in
+    # limits"); the entries given replace those defaults, the others stay.
+    rate_limits: dict[str, str] = DEFAULT_RATE_LIMITS
+    password_hashing_concurrency: int = 2  # argon2 checks at once, in threads off the loop
     # KYC/AML: above the threshold (minor units), orders shipped to the country need a
     # customer whose identity was verified.
     kyc_rules: list[dict[str, Any]] = [
@@ -185,6 +194,17 @@ class Settings(BaseSettings):
         if "toss" in self.payment_providers and not self.toss_secret_key:
             raise ValueError("toss is enabled: set MALL_TOSS_SECRET_KEY")
         return self
+
+    @field_validator("rate_limits", mode="after")
+    @classmethod
+    def _rate_limits_over_defaults(cls, given: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(given) - set(DEFAULT_RATE_LIMITS))
+        if unknown:
+            raise ValueError(f"unknown rate limit(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(DEFAULT_RATE_LIMITS)}")
+        merged = {**DEFAULT_RATE_LIMITS, **given}
+        parse_rules(merged)
+        return merged
 
     @model_validator(mode="after")
     def _no_sandbox_in_production(self) -> Settings:
@@ -387,7 +407,10 @@ class Container(containers.DeclarativeContainer):
     )
     cipher = providers.Singleton(_cipher, config.data_keys, config.data_key_id,
                                  config.secret_key, config.blind_index_key)
-    hasher = providers.Singleton(Argon2PasswordHasher)
+    hasher = providers.Singleton(Argon2PasswordHasher, config.password_hashing_concurrency)
+    throttle = providers.Singleton(
+        Throttle, providers.Singleton(LimitsRateLimiter, config.rate_limits, config.redis_url),
+        pseudonym_key)
     tokens = providers.Singleton(JwtTokenIssuer, config.secret_key,
                                  config.access_token_ttl_seconds)
 
@@ -396,9 +419,9 @@ class Container(containers.DeclarativeContainer):
         SessionService, uow, tokens, clock,
         providers.Callable(lambda days: timedelta(days=days), config.refresh_token_ttl_days))
     accounts = providers.Singleton(Accounts, uow, hasher, tokens, clock, queue, sessions,
-                                   config.base_url)
+                                   config.base_url, throttle=throttle)
     sign_in = providers.Singleton(SignIn, uow, identity_providers, sessions, clock, queue,
-                                  pseudonym_key, config.base_url, cipher)
+                                  pseudonym_key, config.base_url, cipher, throttle=throttle)
     privacy = providers.Singleton(
         Privacy, uow, clock, queue, pseudonym_key,
         providers.Callable(policies_from, config.retention_policies))

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from application.identity import SessionService, TokenPair
 from application.ports import Clock, PasswordHasher, TaskQueue, TokenIssuer, UnitOfWorkFactory
+from application.throttling import (
+    EMAILED_LINK,
+    PASSWORD_RESET,
+    REGISTRATION,
+    SIGN_IN,
+    Throttle,
+    unlimited,
+)
 from application.units import commit_and_dispatch, new_id, react
 from domain.customers import (
     Customer,
@@ -27,19 +35,23 @@ class Accounts:
     def __init__(
         self, uow: UnitOfWorkFactory, hasher: PasswordHasher, tokens: TokenIssuer,
         clock: Clock, queue: TaskQueue, sessions: SessionService, base_url: str,
+        throttle: Throttle | None = None,
     ) -> None:
         self._uow, self._hasher, self._tokens = uow, hasher, tokens
         self._clock, self._queue, self._sessions = clock, queue, sessions
         self._base = base_url.rstrip("/")
+        self._throttle = throttle or unlimited()
         # Verifying against a throwaway hash keeps a login for an unknown email as slow as one
         # for a known email, so response times do not reveal who has an account.
-        self._timing_decoy = hasher.hash(new_id("decoy"))
+        self._timing_decoy: str | None = None
 
     async def register(self, email: str, password: str, role: Role = Role.CUSTOMER,
-                       country: str | None = None) -> Customer:
+                       country: str | None = None, *, client: str | None = None) -> Customer:
+        """`client`: the address the request came from (None: an operator's command)."""
         email = normalize_email(email)
         check_password_policy(password)
-        password_hash = self._hasher.hash(password)
+        await self._throttle.attempt(REGISTRATION, account=email, address=client)
+        password_hash = await self._hasher.hash(password)
         taken = Conflict("an account with this email exists already; sign in instead")
         async with self._uow() as uow:
             customer = Customer.register(
@@ -62,20 +74,27 @@ class Accounts:
             await commit_and_dispatch(uow, self._queue)
         return customer
 
-    async def login(self, email: str, password: str) -> TokenPair:
+    async def login(self, email: str, password: str, *, client: str | None = None) -> TokenPair:
+        """Every try counts against the client's address and the account, known or not
+        (so a refusal says nothing about who has an account); a success forgets the
+        account's failures. Once either limit is reached even the right password waits."""
         refused = Unauthorized("email or password is wrong; try again, or ask for a password "
                                "reset link (POST /v1/auth/password/forgot)")
         try:
             email = normalize_email(email)
         except Exception as exc:
+            await self._throttle.attempt(SIGN_IN, address=client)
             raise refused from exc
+        await self._throttle.attempt(SIGN_IN, account=email, address=client)
         async with self._uow() as uow:
             customer = await uow.customers.by_email(email)
         if customer is None or not customer.has_password:
-            self._hasher.verify(self._timing_decoy, password)
+            if self._timing_decoy is None:
+                self._timing_decoy = await self._hasher.hash(new_id("decoy"))
+            await self._hasher.verify(self._timing_decoy, password)
             await self._funnel("login_failed", reason="wrong_credentials")
             raise refused
-        if not self._hasher.verify(customer.password_hash, password):
+        if not await self._hasher.verify(customer.password_hash, password):
             async with self._uow() as uow:
                 # A fraud signal: a run of failures before a payment raises its risk.
                 await uow.customers.record_login_failure(customer.id, self._clock.now())
@@ -87,6 +106,7 @@ class Accounts:
             await uow.auth_events.add("login_succeeded", "password",
                                       at=self._clock.now().timestamp())
             await commit_and_dispatch(uow, self._queue)
+        await self._throttle.succeeded(SIGN_IN, account=email)
         return pair
 
     async def _funnel(self, name: str, reason: str = "") -> None:
@@ -114,10 +134,12 @@ class Accounts:
             return {"link": f"{self._base}/v1/auth/password/reset?token={token}"}
         raise DomainError(f"no emailed link for '{purpose}'")
 
-    async def resend_verification(self, customer: Customer) -> bool:
+    async def resend_verification(self, customer: Customer, *,
+                                  client: str | None = None) -> bool:
         """Send the verification link again; False when the address is verified already."""
         if customer.email_verified or customer.email.endswith("@users.invalid"):
             return False
+        await self._throttle.attempt(EMAILED_LINK, account=customer.email, address=client)
         async with self._uow() as uow:
             await uow.outbox.add("notify", {
                 "audience": "customer", "customer_id": customer.id, "template": "verify_email",
@@ -137,12 +159,15 @@ class Accounts:
             await uow.commit()
         return customer
 
-    async def forgot_password(self, email: str) -> None:
-        """Send a reset link if the address has an account; the answer never says which."""
+    async def forgot_password(self, email: str, *, client: str | None = None) -> None:
+        """Send a reset link if the address has an account; the answer never says which
+        (a known and an unknown address are limited alike)."""
         try:
             email = normalize_email(email)
         except DomainError:
+            await self._throttle.attempt(EMAILED_LINK, address=client)
             return
+        await self._throttle.attempt(EMAILED_LINK, account=email, address=client)
         async with self._uow() as uow:
             customer = await uow.customers.by_email(email)
             if customer is None or email.endswith("@users.invalid"):
@@ -152,17 +177,21 @@ class Accounts:
                 "template": "password_reset", "params": {}, "mint": "password_reset"})
             await commit_and_dispatch(uow, self._queue)
 
-    async def reset_password(self, token: str, new_password: str) -> None:
+    async def reset_password(self, token: str, new_password: str, *,
+                             client: str | None = None) -> None:
         """Set a new password from an emailed link; every session ends."""
         check_password_policy(new_password)
+        await self._throttle.attempt(PASSWORD_RESET, address=client)
         customer_id, binding = self._tokens.read_purpose_token(token, "password_reset")
+        await self._throttle.attempt(PASSWORD_RESET, account=customer_id)
+        password_hash = await self._hasher.hash(new_password)
         async with self._uow() as uow:
             customer = await uow.customers.get(customer_id)
             if customer is None or binding != binding_of(customer.password_hash or "no-password"):
                 raise Unauthorized("this reset link was used already or has expired; ask for "
                                    "a new one")
             unproven = not customer.email_verified
-            customer.password_hash = self._hasher.hash(new_password)
+            customer.password_hash = password_hash
             customer.email_verified = True  # the link reached the inbox
             await uow.customers.save(customer)
             revoked = await uow.sessions.revoke_customer(customer.id)

@@ -23,6 +23,7 @@ from application.ports import (
     UnitOfWorkFactory,
     VerifiedIdentity,
 )
+from application.throttling import PROVIDER_START, Throttle, unlimited
 from application.units import commit_and_dispatch, new_id, track
 from domain.customers import Customer, normalize_email, placeholder_email
 from domain.errors import (
@@ -197,11 +198,13 @@ class SignIn:
         pseudonym_key: bytes,
         base_url: str,
         cipher: DataCipher | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         self._uow, self._providers, self._sessions = uow, providers, sessions
         self._clock, self._queue, self._key = clock, queue, pseudonym_key
         self._base = base_url.rstrip("/")
         self._cipher = cipher  # re-seals a merged-in CI for its new owner
+        self._throttle = throttle or unlimited()
 
     def _provider(self, name: str) -> IdentityProvider:
         provider = self._providers.get(name)
@@ -224,10 +227,12 @@ class SignIn:
 
     async def start(self, provider: str, *, customer_id: str | None = None,
                     session_id: str | None = None, channel: str = "", campaign: str = "",
-                    login_hint: str | None = None) -> SignInStart:
+                    login_hint: str | None = None, client: str | None = None) -> SignInStart:
         """The provider URL to send the customer to; the flow is kept server-side, bound to
-        the browser by a secret it keeps in a cookie."""
+        the browser by a secret it keeps in a cookie. Starts are limited per client address
+        (`client`) and, for links, per customer: each one stores a flow."""
         idp = self._provider(provider)
+        await self._throttle.attempt(PROVIDER_START, account=customer_id, address=client)
         channel, campaign = campaign_tag(channel), campaign_tag(campaign)
         if customer_id is not None:
             await self._check_can_link(customer_id)

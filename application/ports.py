@@ -282,9 +282,11 @@ class AlertSink(Protocol):
 
 
 class PasswordHasher(Protocol):
-    def hash(self, password: str) -> str: ...
+    """Slow on purpose (memory-hard): implementations keep that work off the event loop."""
 
-    def verify(self, password_hash: str, password: str) -> bool: ...
+    async def hash(self, password: str) -> str: ...
+
+    async def verify(self, password_hash: str, password: str) -> bool: ...
 
 
 class TokenIssuer(Protocol):

@@ -35,6 +35,15 @@ def _pair(pair: TokenPair) -> dict[str, Any]:
             "refresh_expires_in": pair.refresh_expires_in}
 
 
+def _client(request: web.Request) -> str | None:
+    """The client's address, which sign-in limits count by: the edge proxy's header when one
+    is configured (MALL_CLIENT_ADDRESS_HEADER), the TCP peer otherwise."""
+    header = container(request).config.client_address_header()
+    if header and request.headers.get(header):
+        return request.headers[header].split(",")[0].strip()[:100]
+    return request.remote
+
+
 def _bearer(request: web.Request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
@@ -45,21 +54,21 @@ def _bearer(request: web.Request) -> str:
 
 @table.add("POST", "/v1/auth/register", "Create a customer account (a verification email "
            "follows)", request=s.Registration,
-           responses={201: s.CustomerOut, 409: None, 422: None}, auth=None)
+           responses={201: s.CustomerOut, 409: None, 422: None, 429: None}, auth=None)
 async def register(request: web.Request) -> web.Response:
     body = parse(s.Registration, await read_body(request))
-    customer = await container(request).accounts().register(body.email, body.password,
-                                                            country=body.country)
+    customer = await container(request).accounts().register(
+        body.email, body.password, country=body.country, client=_client(request))
     return json_response(s.customer_out(customer), status=201)
 
 
 @table.add("POST", "/v1/auth/login", "Sign in with email and password: an access token and a "
-           "refresh token", request=s.Credentials, responses={200: s.TokenOut, 401: None},
-           auth=None)
+           "refresh token", request=s.Credentials,
+           responses={200: s.TokenOut, 401: None, 429: None}, auth=None)
 async def login(request: web.Request) -> web.Response:
     body = parse(s.Credentials, await read_body(request))
-    return json_response(_pair(await container(request).accounts().login(body.email,
-                                                                         body.password)))
+    return json_response(_pair(await container(request).accounts().login(
+        body.email, body.password, client=_client(request))))
 
 
 @table.add("POST", "/v1/auth/refresh", "Exchange a refresh token for new tokens (it rotates; "
@@ -101,10 +110,11 @@ async def verify_email_link(request: web.Request) -> web.Response:
 
 
 @table.add("POST", "/v1/auth/email/verification", "Send the verification email again",
-           responses={202: None, 401: None})
+           responses={202: None, 401: None, 429: None})
 async def resend_verification(request: web.Request) -> web.Response:
     customer = await current_customer(request)
-    sent = await container(request).accounts().resend_verification(customer)
+    sent = await container(request).accounts().resend_verification(customer,
+                                                                    client=_client(request))
     return json_response({"status": "sent" if sent else "already verified"},
                          status=202 if sent else 200)
 
@@ -121,19 +131,20 @@ async def reset_password_link(request: web.Request) -> web.Response:
 
 @table.add("POST", "/v1/auth/password/forgot", "Email a password reset link (the answer is the "
            "same whether or not the address has an account)", request=s.EmailIn,
-           responses={202: None}, auth=None)
+           responses={202: None, 429: None}, auth=None)
 async def forgot_password(request: web.Request) -> web.Response:
     body = parse(s.EmailIn, await read_body(request))
-    await container(request).accounts().forgot_password(body.email)
+    await container(request).accounts().forgot_password(body.email, client=_client(request))
     return json_response({"status": "sent if the address has an account"}, status=202)
 
 
 @table.add("POST", "/v1/auth/password/reset", "Set a new password with the emailed token; "
-           "every session ends", request=s.PasswordResetIn, responses={204: None, 401: None},
-           auth=None)
+           "every session ends", request=s.PasswordResetIn,
+           responses={204: None, 401: None, 429: None}, auth=None)
 async def reset_password(request: web.Request) -> web.Response:
     body = parse(s.PasswordResetIn, await read_body(request))
-    await container(request).accounts().reset_password(body.token, body.password)
+    await container(request).accounts().reset_password(body.token, body.password,
+                                                       client=_client(request))
     return web.Response(status=204)
 
 
@@ -152,7 +163,7 @@ async def list_providers(request: web.Request) -> web.Response:
 
 @table.add("GET", "/v1/auth/{provider}/start", "Start signing in with a provider: a redirect "
            "to it (503 with the other ways in when it is down)",
-           responses={302: None, 404: None, 503: None}, auth=None, params=[
+           responses={302: None, 404: None, 429: None, 503: None}, auth=None, params=[
                PROVIDER,
                {"name": "channel", "in": "query", "required": False,
                 "schema": {"type": "string"}, "description": "or utm_source"},
@@ -166,7 +177,7 @@ async def start(request: web.Request) -> web.Response:
         request.match_info["provider"],
         channel=query.get("channel") or query.get("utm_source", ""),
         campaign=query.get("campaign") or query.get("utm_campaign", ""),
-        login_hint=(query.get("login_hint") or None))
+        login_hint=(query.get("login_hint") or None), client=_client(request))
     response = web.HTTPFound(started.authorization_url)
     _bind_browser(request, response, started)
     raise response
@@ -244,14 +255,15 @@ async def identities(request: web.Request) -> web.Response:
 
 
 @table.add("POST", "/v1/me/identities/{provider}", "Link another provider: the URL to send "
-           "the customer to", responses={200: s.LinkStartOut, 404: None, 503: None},
+           "the customer to", responses={200: s.LinkStartOut, 404: None, 429: None, 503: None},
            params=[PROVIDER])
 async def link(request: web.Request) -> web.Response:
     customer = await current_customer(request)
     claims = container(request).tokens().claims(_bearer(request))
     started = await container(request).sign_in().start(
         request.match_info["provider"], customer_id=customer.id,
-        session_id=str(claims["sid"]) if claims.get("sid") else None)
+        session_id=str(claims["sid"]) if claims.get("sid") else None,
+        client=_client(request))
     response = json_response({"authorization_url": started.authorization_url})
     _bind_browser(request, response, started)
     return response

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+import threading
 import time
 
 import pytest
@@ -24,7 +28,7 @@ def hasher() -> Argon2PasswordHasher:
 
 @pytest.fixture(scope="module")
 def password_hash(hasher: Argon2PasswordHasher) -> str:
-    return hasher.hash(PASSWORD)
+    return asyncio.run(hasher.hash(PASSWORD))
 
 
 def customer(role: Role = Role.CUSTOMER) -> Customer:
@@ -33,29 +37,87 @@ def customer(role: Role = Role.CUSTOMER) -> Customer:
 
 # --- Argon2PasswordHasher ---------------------------------------------------------------------
 
-def test_hash_is_argon2id_and_salted(hasher: Argon2PasswordHasher, password_hash: str) -> None:
+async def test_hash_is_argon2id_and_salted(hasher: Argon2PasswordHasher,
+                                           password_hash: str) -> None:
     assert password_hash.startswith("$argon2id$")
     assert PASSWORD not in password_hash
-    assert hasher.hash(PASSWORD) != password_hash
+    assert await hasher.hash(PASSWORD) != password_hash
 
 
-def test_verify_correct_password(hasher: Argon2PasswordHasher, password_hash: str) -> None:
-    assert hasher.verify(password_hash, PASSWORD) is True
+async def test_verify_correct_password(hasher: Argon2PasswordHasher, password_hash: str) -> None:
+    assert await hasher.verify(password_hash, PASSWORD) is True
 
 
 @pytest.mark.parametrize("wrong", ["correct horse battery stapl", "", PASSWORD.upper()])
-def test_verify_wrong_password(
+async def test_verify_wrong_password(
     hasher: Argon2PasswordHasher, password_hash: str, wrong: str
 ) -> None:
-    assert hasher.verify(password_hash, wrong) is False
+    assert await hasher.verify(password_hash, wrong) is False
 
 
 @pytest.mark.parametrize(
     "garbage", ["", "garbage", "$argon2id$", "$argon2id$v=19$m=65536,t=3,p=4$bad$bad",
                 "$2b$12$abcdefghijklmnopqrstuv"]
 )
-def test_verify_garbage_hash(hasher: Argon2PasswordHasher, garbage: str) -> None:
-    assert hasher.verify(garbage, PASSWORD) is False
+async def test_verify_garbage_hash(hasher: Argon2PasswordHasher, garbage: str) -> None:
+    assert await hasher.verify(garbage, PASSWORD) is False
+
+
+async def test_password_checks_leave_the_event_loop_running(password_hash: str) -> None:
+    """A ticker on the loop keeps ticking while four checks run; on the loop itself it
+    would get one tick in between checks at most."""
+    hasher = Argon2PasswordHasher(concurrency=2)
+    ticks = 0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    ticking = asyncio.create_task(ticker())
+    await asyncio.sleep(0)  # the ticker's first tick
+    started = ticks
+    results = await asyncio.gather(*(hasher.verify(password_hash, wrong)
+                                     for wrong in ("a", "b", "c", "d")))
+    during = ticks - started
+    done.set()
+    await ticking
+    assert results == [False] * 4
+    assert during >= 12, f"the loop ticked only {during} times during four argon2 checks"
+
+
+async def test_no_more_checks_run_at_once_than_the_cap(password_hash: str) -> None:
+    hasher = Argon2PasswordHasher(concurrency=2)
+    inner = hasher._hasher
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    class Counting:
+        def verify(self, stored: str, password: str) -> bool:
+            nonlocal running, most
+            with lock:
+                running += 1
+                most = max(most, running)
+            try:
+                return inner.verify(stored, password)
+            finally:
+                with lock:
+                    running -= 1
+
+    hasher._hasher = Counting()  # type: ignore[assignment]
+    await asyncio.gather(*(hasher.verify(password_hash, PASSWORD) for _ in range(6)))
+    assert most == 2
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are Linux's")
+async def test_hashing_threads_give_the_cpu_to_the_loop_first() -> None:
+    hasher = Argon2PasswordHasher(concurrency=1)
+    loop_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    thread_nice = await asyncio.get_running_loop().run_in_executor(
+        hasher._pool, lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    assert thread_nice == min(19, loop_nice + 10)
 
 
 # --- JwtTokenIssuer ---------------------------------------------------------------------------
