@@ -29,6 +29,8 @@ from adapters.identity.naver import NaverProvider
 from adapters.identity.oidc import PRESETS, OidcProvider, preset
 from adapters.identity.real_name_sandbox import SandboxRealNameVerifier
 from adapters.identity.sandbox import SandboxIdentityProvider
+from adapters.logs import REQUEST_ID as REQUEST_ID  # the edge sets it per request
+from adapters.logs import JsonLineFormatter
 from adapters.messaging.console import ConsoleNotifier, LogAlertSink, LogAnalyticsSink
 from adapters.messaging.segment import SegmentAnalyticsSink
 from adapters.payments.sandbox import SIGNATURE_HEADER as PAYMENT_SIGNATURE
@@ -496,10 +498,12 @@ def install_log_scrubber() -> None:
 
 
 def configure_logging(level: str) -> None:
-    """Log lines carry no personal data: recipients and ids are pseudonymous in our own
-    messages, and card numbers are scrubbed from every record."""
-    logging.basicConfig(level=level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    """One JSON object per line (nothing a request carries can forge a line); no personal
+    data: recipients and ids are pseudonymous in our own messages, and card numbers are
+    scrubbed from every record."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLineFormatter())
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     logging.getLogger("piccolo").setLevel(logging.WARNING)  # one line per connection otherwise
     install_log_scrubber()
     os.environ.setdefault("PICCOLO_CONF", "adapters.persistence.piccolo_conf")
