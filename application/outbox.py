@@ -60,7 +60,8 @@ class OutboxRelay:
             "payment.authorize": lambda m: payments.authorize(
                 m.payload["payment_id"], m.payload["operation_id"], m.payload["method_token"]),
             "payment.capture": lambda m: payments.capture(m.payload["payment_id"]),
-            "payment.void": lambda m: payments.void(m.payload["payment_id"]),
+            "payment.void": lambda m: payments.void(m.payload["payment_id"],
+                                                    m.payload.get("reason", "")),
             "payment.refund": lambda m: payments.refund(
                 m.payload["payment_id"], m.payload["refund_id"], m.payload["amount"],
                 m.payload.get("reason", "")),

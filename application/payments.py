@@ -32,11 +32,13 @@ from domain.operations import Operation
 from domain.orders import Order, OrderStatus
 from domain.payments import (
     MONEY_TAKEN,
+    CancellationReason,
     EventType,
     Payment,
     PaymentEvent,
     PaymentStatus,
     PaymentUpdate,
+    can_defer_capture,
 )
 from domain.privacy import pseudonym
 from domain.routing import ProviderContract, eligible_providers
@@ -62,6 +64,13 @@ SECURED = MONEY_TAKEN | {PaymentStatus.AUTHORIZED}
 class IdentityVerificationRequired(DomainError):
     status = 422
     code = "identity-verification-required"
+
+
+class MethodCannotAwaitReview(DomainError):
+    """A held order was to be paid by a method that takes the money at once."""
+
+    status = 422
+    code = "method-cannot-await-review"
 
 
 @dataclass(frozen=True)
@@ -196,7 +205,7 @@ class PaymentService:
             provider = await self._route(order, choice, method)
             customer = await uow.customers.get(customer_id)
             self._check_kyc(order, customer is not None and customer.identity_verified)
-            capture = await self._screen(uow, order, customer, choice, provider)
+            capture = await self._screen(uow, order, customer, choice, provider, method)
             now = self._clock.now()
             payment_id = new_id("pay")
             payment = Payment(
@@ -228,8 +237,22 @@ class PaymentService:
         return PaymentStarted(view, payment.id, view["status"] in ("succeeded", "failed"))
 
     async def _screen(self, uow: UnitOfWork, order: Order, customer: Any,
-                      choice: PaymentChoice, provider: str) -> bool:
-        """Screen the order; True when the payment may be captured at once."""
+                      choice: PaymentChoice, provider: str, method: str) -> bool:
+        """Screen the order; True when the payment may be captured at once.
+
+        A held order is only authorized, whatever path the payment then takes (with or
+        without 3-D Secure, a redirect, an answer that comes later by webhook): the capture
+        mode chosen here travels with the payment to the provider, and the money is taken
+        only when a reviewer approves. Where capture cannot wait:
+
+        * a bank transfer into a virtual account moves the money when the customer sends it:
+          it is refused for a held order (`MethodCannotAwaitReview`, nothing is issued), since
+          giving a deposit back needs a bank account we do not have and would pay out to
+          whoever names one; the customer is told to pay by card instead;
+        * a gateway without separate capture (Toss confirms and captures in one step; its
+          payment keys cannot be sent elsewhere) takes the money, the order is held with
+          nothing shipped, and a rejection refunds it in full.
+        """
         now = self._clock.now()
         review = await uow.reviews.get(order.id)
         if review is not None and review.status == "approved":
@@ -254,6 +277,12 @@ class PaymentService:
             raise DomainError(explain(FailureReason.SUSPECTED_FRAUD).message)
         if risk.decision != "review" and review is None:
             return True
+        if not can_defer_capture(method):
+            await uow.commit()  # the assessment stays on record; the order stays payable
+            raise MethodCannotAwaitReview(
+                "We check this order before it ships, and a bank transfer cannot wait for "
+                "that check. Pay by card instead: the amount is only held, and charged once "
+                "the order is confirmed. Nothing was charged and no account was issued.")
         order.hold_for_review()
         await uow.reviews.add(FraudReview(order.id, order.customer_id, risk.score,
                                           list(risk.reasons), now))
@@ -366,8 +395,10 @@ class PaymentService:
             # (the order stays on hold; nothing ships on an uncaptured authorization).
             raise DomainError(f"the capture of payment {payment_id} was not confirmed")
 
-    async def void(self, payment_id: str) -> None:
-        await self._call(payment_id, "void", f"{payment_id}-void")
+    async def void(self, payment_id: str, reason: str = "") -> None:
+        """Call a payment off at the provider (release a hold, close an unfinished step);
+        `reason` is a CancellationReason the provider is told."""
+        await self._call(payment_id, "void", f"{payment_id}-void", reason=reason)
 
     async def refund(self, payment_id: str, refund_id: str, amount: int, reason: str) -> None:
         async with self._uow() as uow:
@@ -438,9 +469,21 @@ class PaymentService:
                 code = FailureReason.DEPOSIT_EXPIRED
             else:
                 code = FailureReason.AUTHENTICATION_ABANDONED
-            expired += await self.apply_update(payment.id, PaymentUpdate.of(
-                EventType.CANCELLED, failure_code=code.value))
+            expired += await self._expire(payment, code)
         return expired
+
+    async def _expire(self, payment: Payment, code: FailureReason) -> bool:
+        """Cancel an abandoned attempt here, and at the provider so that a late 3-D Secure
+        or deposit cannot take money for it (if one does, it is given back)."""
+        async with self._uow() as uow:
+            changed = await apply_payment_update(
+                uow, payment.id, PaymentUpdate.of(EventType.CANCELLED, failure_code=code.value),
+                self._clock)
+            if changed and payment.provider_reference:
+                await uow.outbox.add("payment.void", {
+                    "payment_id": payment.id, "reason": CancellationReason.ABANDONED.value})
+            await commit_and_dispatch(uow, self._queue)
+        return changed
 
     async def give_up(self, payment_id: str, reason: str) -> None:
         """The provider stayed unreachable through every retry: fail the attempt visibly."""
@@ -504,7 +547,7 @@ class PaymentService:
             else:
                 order.reject()
                 for payment in payments:
-                    await _release(uow, payment, "rejected in fraud review")
+                    await _release(uow, payment, CancellationReason.FRAUDULENT)
                     await uow.payments.save(payment)
                 order.events.append(ev.OrderCancelled(
                     order.id, order.customer_id, FailureReason.REJECTED_IN_REVIEW.value))
@@ -640,6 +683,7 @@ async def apply_payment_update(
     before = payment.status
     before_amounts = payment.amounts()
     was_secured = payment.secured
+    had_inquiry = payment.inquiry_open
     if not payment.apply(update):
         return False
     order = await uow.orders.get(payment.order_id)
@@ -648,15 +692,16 @@ async def apply_payment_update(
     status = payment.status
     if payment.secured and not was_secured:
         if order.awaits_payment():
-            order.mark_paid()
+            order.mark_paid(captured=payment.captured >= payment.amount.amount)
             if status == PaymentStatus.AUTHORIZED and not order.held_for_review:
-                # Approved while the authorization was on its way: take the money now.
+                # Approved while the authorization was on its way (a 3-D Secure step, say):
+                # take the money now; the order ships once the capture is confirmed.
                 await uow.outbox.add("payment.capture", {"payment_id": payment.id})
         else:
             # Money for an order another attempt already paid, or that was cancelled (a
             # provider that timed out charged after all): give it back, tell a human.
             await _report_surplus_charge(uow, payment, order.status.value)
-            await _release(uow, payment, "duplicate charge for an order already settled")
+            await _release(uow, payment, CancellationReason.DUPLICATE)
     elif (payment.captured > before_amounts["captured"]
           and payment.captured >= payment.amount.amount and order.status == OrderStatus.ON_HOLD):
         order.capture_confirmed()  # the approved order's authorization was captured
@@ -676,6 +721,8 @@ async def apply_payment_update(
         order.await_deposit()
         events.append(ev.PaymentAwaitingDeposit(order.id, order.customer_id))
     await _watch_releases(uow, payment, update)
+    if payment.inquiry_open and not had_inquiry:
+        await _report_inquiry(uow, payment)
     events.extend(order.events)
     order.events.clear()
     if order.is_settled:
@@ -705,8 +752,9 @@ async def _follow_money(uow: UnitOfWork, order: Order, payment: Payment,
     shipments = await uow.shipments.of_order(order.id)
     order.follow_money(
         captured=sum(p.captured for p in paid),
-        refunded=sum(p.refunded + p.dispute_lost for p in paid),
+        refunded=sum(p.refunded for p in paid),
         disputed=sum(p.disputed for p in paid),
+        dispute_lost=sum(p.dispute_lost for p in paid),
         shipment_statuses=[s.status.value for s in shipments],
     )
     currency = payment.amount.currency
@@ -722,14 +770,27 @@ async def _follow_money(uow: UnitOfWork, order: Order, payment: Payment,
         events.append(ev.DisputeClosed(order.id, order.customer_id, payment.id, outcome))
 
 
+async def _report_inquiry(uow: UnitOfWork, payment: Payment) -> None:
+    """A card holder's inquiry takes no money, but unanswered it may become a chargeback."""
+    detail = {"order_id": payment.order_id, "payment_id": payment.id,
+              "provider": payment.provider, "currency": payment.amount.currency,
+              "evidence_bundle": f"/v1/admin/orders/{payment.order_id}/dispute-bundle"}
+    await open_incident(
+        uow, "card_inquiry", f"order:{payment.order_id}", detail, severity="warning",
+        source=payment.provider,
+        summary=f"the card holder asked about order {payment.order_id}: answer with the "
+                "evidence bundle before it becomes a chargeback (no money was taken)")
+
+
 def _release_id(payment: Payment) -> str:
     return f"rf_release_{payment.id}"
 
 
-async def _release(uow: UnitOfWork, payment: Payment, reason: str) -> None:
-    """Give the customer's money back: void what is held, refund what was taken."""
+async def _release(uow: UnitOfWork, payment: Payment, reason: CancellationReason) -> None:
+    """Give the customer's money back: void what is held, refund what was taken. The
+    provider is told why (a fraud rejection, a duplicate)."""
     if payment.status == PaymentStatus.AUTHORIZED:
-        await uow.outbox.add("payment.void", {"payment_id": payment.id})
+        await uow.outbox.add("payment.void", {"payment_id": payment.id, "reason": reason.value})
     elif payment.refundable > 0:
         refund_id = _release_id(payment)
         if any(e.reference == refund_id for e in payment.events):
@@ -737,12 +798,12 @@ async def _release(uow: UnitOfWork, payment: Payment, reason: str) -> None:
         event = payment.request_refund(refund_id, payment.refundable)
         await uow.outbox.add("payment.refund", {
             "payment_id": payment.id, "refund_id": refund_id, "amount": event.amount,
-            "reason": reason})
+            "reason": reason.value})
     elif payment.status in (PaymentStatus.REQUIRES_ACTION, PaymentStatus.AWAITING_DEPOSIT,
                             PaymentStatus.PROCESSING) and payment.provider_reference:
         # Still on its way: cancel it at the provider (an open virtual account, a 3-D Secure
         # step); should money arrive anyway, the surplus-charge path gives it back.
-        await uow.outbox.add("payment.void", {"payment_id": payment.id})
+        await uow.outbox.add("payment.void", {"payment_id": payment.id, "reason": reason.value})
 
 
 async def _report_partial_capture(uow: UnitOfWork, payment: Payment) -> None:

@@ -50,6 +50,29 @@ class EventType(StrEnum):
     DISPUTE_OPENED = "dispute_opened"
     DISPUTE_WON = "dispute_won"
     DISPUTE_LOST = "dispute_lost"
+    # A card holder's inquiry (Stripe's `warning_*` disputes): the issuer asks questions but
+    # takes no money, so amounts and status stay as they are; it may escalate to a dispute.
+    INQUIRY_OPENED = "inquiry_opened"
+    INQUIRY_CLOSED = "inquiry_closed"
+
+
+class CancellationReason(StrEnum):
+    """Why we call off a payment or give its money back; adapters translate it into their
+    provider's vocabulary (Stripe's `cancellation_reason`, Toss's `cancelReason`)."""
+
+    FRAUDULENT = "fraudulent"  # rejected in fraud review
+    ABANDONED = "abandoned"  # 3-D Secure never finished, or a deposit never came
+    DUPLICATE = "duplicate"  # a second payment for an order already paid or cancelled
+    REQUESTED_BY_CUSTOMER = "requested_by_customer"
+
+
+# Methods that can hold money without taking it (an authorization captured later). A bank
+# transfer into a virtual account moves the money when the customer sends it: nothing to hold.
+DEFERRED_CAPTURE_METHODS = frozenset({"card"})
+
+
+def can_defer_capture(method: str) -> bool:
+    return method in DEFERRED_CAPTURE_METHODS
 
 
 # Statuses the customer waits in; the latest of them by the provider's clock is shown.
@@ -247,6 +270,13 @@ class Payment:
     @property
     def refundable(self) -> int:
         return max(0, self.net - self.refund_pending - self.disputed)
+
+    @property
+    def inquiry_open(self) -> bool:
+        """A card holder's inquiry awaits our answer (and may still become a dispute)."""
+        opened = {e.reference for e in self._of(EventType.INQUIRY_OPENED)}
+        ended = {e.reference for e in self._of(EventType.INQUIRY_CLOSED)}
+        return bool(opened - ended - set(self._disputes()))
 
     def amounts(self) -> dict[str, int]:
         return {"amount": self.amount.amount, "authorized": self.authorized,

@@ -6,7 +6,8 @@
 | pm_sandbox_decline_insufficient_funds   | failed: insufficient_funds                         |
 | pm_sandbox_decline_expired_card         | failed: expired_card                               |
 | pm_sandbox_decline                      | failed: card_declined                              |
-| pm_sandbox_action_required              | requires_action (3-D Secure redirect)              |
+| pm_sandbox_action_required              | requires_action (3-D Secure redirect), then as     |
+|                                         | pm_sandbox_success once the customer passed it     |
 | pm_sandbox_stall                        | answers after the stall (20 s by default)          |
 | pm_sandbox_virtual_account              | awaiting_deposit; "deposited" later by webhook     |
 | pm_sandbox_unavailable                  | the provider is down: nothing is charged           |
@@ -115,6 +116,7 @@ class SandboxGateway:
             status=status, amount=request.amount.amount, currency=request.amount.currency,
             scenario=scenario, order_id=request.order_id,
             merchant_reference=request.payment_id, created_at=time.time(),
+            capture_method="automatic" if request.capture else "manual",
         )
         inserted = await SandboxCharge.insert(row).on_conflict(
             target=SandboxCharge.idempotency_key, action="DO NOTHING").returning(
@@ -278,11 +280,18 @@ class SandboxGateway:
         return await self._settle(reference, "awaiting_deposit", "virtual_account.deposited")
 
     async def complete_action(self, reference: str) -> bool:
-        """The customer passes 3-D Secure at the bank: the charge goes through."""
+        """The customer passes 3-D Secure at the bank: the charge goes through, captured or,
+        when the merchant asked for manual capture, only authorized."""
+        charge = await SandboxCharge.select(SandboxCharge.capture_method).where(
+            SandboxCharge.reference == reference).first()
+        if charge is not None and charge["capture_method"] == "manual":
+            return await self._settle(reference, "requires_action", "payment.authorized",
+                                      outcome="authorized")
         return await self._settle(reference, "requires_action", "payment.succeeded")
 
-    async def _settle(self, reference: str, waiting: str, event_type: str) -> bool:
-        moved = await SandboxCharge.update({SandboxCharge.status: "succeeded"}).where(
+    async def _settle(self, reference: str, waiting: str, event_type: str,
+                      outcome: str = "succeeded") -> bool:
+        moved = await SandboxCharge.update({SandboxCharge.status: outcome}).where(
             (SandboxCharge.reference == reference) & (SandboxCharge.status == waiting)
         ).returning(SandboxCharge.reference)
         if not moved:

@@ -19,7 +19,7 @@ from adapters.signing import verify
 from application.ports import InboundEvent, PaymentRequest, ProviderCall
 from domain.errors import InvalidSignature, ProviderUnavailable
 from domain.failures import FailureReason
-from domain.payments import EventType, PaymentEvent, PaymentUpdate
+from domain.payments import CancellationReason, EventType, PaymentEvent, PaymentUpdate
 
 # `info.version` of the spec in /work/shared/provider-specs (stripe/openapi, spec3).
 STRIPE_VERSION = "2023-08-16"
@@ -62,14 +62,25 @@ _REFUND_FAILURES: dict[str, FailureReason] = {
 # Stripe's enums for PostRefunds.reason and PostPaymentIntentsIntentCancel.cancellation_reason.
 REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
 CANCELLATION_REASONS = frozenset({"abandoned", "duplicate", "fraudulent", "requested_by_customer"})
+# Our CancellationReason values are Stripe's own; failure codes name the same causes.
 _OUR_CANCELLATION_REASONS = {
-    FailureReason.REJECTED_IN_REVIEW.value: "fraudulent",
-    FailureReason.AUTHENTICATION_ABANDONED.value: "abandoned",
-    FailureReason.DEPOSIT_EXPIRED.value: "abandoned",
-    FailureReason.CANCELLED_BY_CUSTOMER.value: "requested_by_customer",
+    **{reason.value: reason.value for reason in CancellationReason},
+    FailureReason.REJECTED_IN_REVIEW.value: CancellationReason.FRAUDULENT.value,
+    FailureReason.AUTHENTICATION_ABANDONED.value: CancellationReason.ABANDONED.value,
+    FailureReason.DEPOSIT_EXPIRED.value: CancellationReason.ABANDONED.value,
+    FailureReason.CANCELLED_BY_CUSTOMER.value: CancellationReason.REQUESTED_BY_CUSTOMER.value,
 }
-_DISPUTE_OUTCOMES = {"won": EventType.DISPUTE_WON, "warning_closed": EventType.DISPUTE_WON,
-                     "lost": EventType.DISPUTE_LOST}
+_DISPUTE_OUTCOMES = {"won": EventType.DISPUTE_WON, "lost": EventType.DISPUTE_LOST}
+# An inquiry (a "retrieval request") is a dispute object in a `warning_*` status: the issuer
+# asks for information but withdraws nothing (no balance transaction; the charge can still be
+# refunded, `is_charge_refundable`). Escalated, the same dispute moves to `needs_response`
+# and the money is withdrawn (`charge.dispute.funds_withdrawn`).
+_INQUIRY_OPEN = frozenset({"warning_needs_response", "warning_under_review"})
+_INQUIRY_CLOSED = "warning_closed"
+_DISPUTE_WEBHOOKS = frozenset({
+    "charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated",
+})
 _INTENT_WEBHOOKS = frozenset({
     "payment_intent.succeeded", "payment_intent.processing", "payment_intent.payment_failed",
     "payment_intent.canceled", "payment_intent.requires_action",
@@ -191,8 +202,9 @@ class StripeGateway:
             "amount": str(call.amount.amount),
             "metadata[refund_id]": call.idempotency_key,
         }
-        if call.reason in REFUND_REASONS:
-            form["reason"] = call.reason
+        reason = _OUR_CANCELLATION_REASONS.get(call.reason, call.reason)
+        if reason in REFUND_REASONS:
+            form["reason"] = reason
         response = await self._post("/v1/refunds", form, call.idempotency_key,
                                     call.subject)
         body = self._answer(response)
@@ -295,7 +307,7 @@ class StripeGateway:
                                 occurred_at=when)
             return reference, PaymentUpdate((fact,), reference,
                                             merchant_reference=_payment_id(thing))
-        if event.kind in ("charge.dispute.created", "charge.dispute.closed"):
+        if event.kind in _DISPUTE_WEBHOOKS:
             reference = _id(thing.get("payment_intent"))
             if not reference:
                 return None
@@ -395,12 +407,19 @@ def _intent_webhook(kind: str, intent: Mapping[str, Any],
 def dispute_facts(dispute: Mapping[str, Any],
                   occurred_at: float | None = None) -> list[PaymentEvent]:
     """A dispute as facts keyed by its id: always opened (so a `closed` that overtakes the
-    `created` still knows the amount held), and won or lost once it is decided."""
+    `created` still knows the amount held), and won or lost once it is decided. An inquiry
+    (`warning_*`) is recorded as such and holds no money."""
     reference, amount = _id(dispute) or "", _amount(dispute, "amount")
     when = occurred_at if occurred_at is not None else _number(dispute.get("created"))
-    facts = [PaymentEvent(EventType.DISPUTE_OPENED, amount, reference, occurred_at=(
-        _number(dispute.get("created")) or when))]
-    outcome = _DISPUTE_OUTCOMES.get(str(dispute.get("status")))
+    created = _number(dispute.get("created")) or when
+    status = str(dispute.get("status"))
+    if status in _INQUIRY_OPEN:
+        return [PaymentEvent(EventType.INQUIRY_OPENED, amount, reference, occurred_at=created)]
+    if status == _INQUIRY_CLOSED:
+        return [PaymentEvent(EventType.INQUIRY_OPENED, amount, reference, occurred_at=created),
+                PaymentEvent(EventType.INQUIRY_CLOSED, amount, reference, occurred_at=when)]
+    facts = [PaymentEvent(EventType.DISPUTE_OPENED, amount, reference, occurred_at=created)]
+    outcome = _DISPUTE_OUTCOMES.get(status)
     if outcome is not None:
         facts.append(PaymentEvent(outcome, amount, reference, occurred_at=when))
     return facts

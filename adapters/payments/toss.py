@@ -32,7 +32,7 @@ from adapters.http import HttpResponse, OutboundHttp
 from application.ports import InboundEvent, PaymentRequest, ProviderCall
 from domain.errors import InvalidSignature, ProviderUnavailable
 from domain.failures import FailureReason
-from domain.payments import EventType, PaymentEvent, PaymentUpdate
+from domain.payments import CancellationReason, EventType, PaymentEvent, PaymentUpdate
 
 PROVIDER = "toss"
 CURRENCY = "KRW"  # the only currency Toss's domestic API takes; the won has no minor unit
@@ -101,6 +101,24 @@ BANK_NAMES = {
     "71": "우체국", "81": "하나은행", "88": "신한은행", "89": "케이뱅크", "90": "카카오뱅크",
     "92": "토스뱅크",
 }
+
+# `cancelReason` is required and shown in Toss's console and to the customer's bank: our
+# reasons in words; an operator's own words (a refund reason) are sent as they are.
+CANCEL_REASONS = {
+    CancellationReason.FRAUDULENT.value: "Order rejected in fraud review",
+    CancellationReason.ABANDONED.value: "Payment abandoned before it was completed",
+    CancellationReason.DUPLICATE.value: "Duplicate payment for an order already settled",
+    CancellationReason.REQUESTED_BY_CUSTOMER.value: "Cancelled at the customer's request",
+    FailureReason.REJECTED_IN_REVIEW.value: "Order rejected in fraud review",
+    FailureReason.AUTHENTICATION_ABANDONED.value: "Payment abandoned before it was completed",
+    FailureReason.DEPOSIT_EXPIRED.value: "Deposit deadline passed",
+    FailureReason.CANCELLED_BY_CUSTOMER.value: "Cancelled at the customer's request",
+}
+
+
+def cancel_reason(reason: str, default: str) -> str:
+    return (CANCEL_REASONS.get(reason) or reason or default)[:200]
+
 
 # A virtual account's refund status once money went back to a customer who had paid.
 _REFUNDED_DEPOSIT = frozenset({"PENDING", "FAILED", "PARTIAL_FAILED", "COMPLETED"})
@@ -178,7 +196,7 @@ class TossGateway:
     ) -> PaymentUpdate:
         """Cancel the whole payment: CANCELLED when it was never paid (a virtual account still
         waiting), a full REFUNDED otherwise. A refusal answers with the payment as it stands."""
-        body: dict[str, Any] = {"cancelReason": (call.reason or "Payment cancelled")[:200]}
+        body: dict[str, Any] = {"cancelReason": cancel_reason(call.reason, "Payment cancelled")}
         if refund_account:
             body["refundReceiveAccount"] = _refund_receive_account(refund_account)
         response = await self._post(self._cancel_path(call.provider_reference), body,
@@ -194,7 +212,7 @@ class TossGateway:
         one this call made (the newest of its amount) settles `call.idempotency_key`."""
         if call.amount.currency != CURRENCY:
             return _refund_failed(call, FailureReason.UNSUPPORTED_METHOD)
-        body: dict[str, Any] = {"cancelReason": (call.reason or "Refund requested")[:200],
+        body: dict[str, Any] = {"cancelReason": cancel_reason(call.reason, "Refund requested"),
                                 "cancelAmount": call.amount.amount}
         if refund_account:
             body["refundReceiveAccount"] = _refund_receive_account(refund_account)

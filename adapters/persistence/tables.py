@@ -307,6 +307,8 @@ class SandboxCharge(Table, tablename="sandbox_charge"):
     scenario = Varchar(length=40)
     order_id = Varchar(length=40)
     merchant_reference = Varchar(length=40, default="")  # our payment id, echoed in webhooks
+    # "manual": authorized only, after 3-D Secure too, until the merchant captures.
+    capture_method = Varchar(length=16, default="automatic")
     created_at = DoublePrecision()
     refunds = Text(default="[]")  # [{"id", "amount", "key"}]
     disputes = Text(default="[]")  # [{"id", "amount", "status"}]

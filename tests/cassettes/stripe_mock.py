@@ -21,7 +21,9 @@ parameter.
 | pm_card_chargeDeclinedIncorrectCvc        | 402 incorrect_cvc                                   |
 | pm_card_chargeDeclinedFraudulent          | 402 card_declined / fraudulent                      |
 | pm_card_chargeDeclinedProcessingError     | 402 processing_error                                |
-| pm_card_authenticationRequired            | requires_action (redirect_to_url with return_url)   |
+| pm_card_authenticationRequired            | requires_action (redirect_to_url with return_url);  |
+|                                           | GET /3ds/{intent} passes it: succeeded, or          |
+|                                           | requires_capture with manual capture                |
 | pm_card_createDispute                     | succeeded, then disputed (needs_response)           |
 
 Run it alone with `python -m tests.cassettes.stripe_mock [port]`.
@@ -442,6 +444,21 @@ class StripeStandIn:
         self.disputes[dispute["id"]] = dispute
         charge["disputed"] = True
 
+    def authenticate(self, intent_id: str) -> bool:
+        """The customer passes 3-D Secure on the bank's page: as at Stripe, the payment then
+        goes on as confirmed, and a manual-capture intent stops at `requires_capture`."""
+        intent = self.intents.get(intent_id)
+        if intent is None or intent["status"] != "requires_action":
+            return False
+        intent["next_action"] = None
+        charge = self._charge(intent, intent["payment_method"])
+        if intent["capture_method"] == "manual":
+            intent.update(status="requires_capture", amount_capturable=intent["amount"])
+        else:
+            intent.update(status="succeeded", amount_received=intent["amount"])
+            charge.update(captured=True, amount_captured=intent["amount"])
+        return True
+
     def _intent(self, intent_id: str) -> dict[str, Any]:
         intent = self.intents.get(intent_id)
         if intent is None:
@@ -566,6 +583,16 @@ def make_app(spec_path: Path = SPEC_PATH) -> web.Application:
     stand_in = StripeStandIn(load_spec(spec_path))
     app = web.Application()
     app[STAND_IN] = stand_in
+
+    async def three_d_secure(request: web.Request) -> web.Response:
+        """The bank's 3-D Secure page (`next_action.redirect_to_url.url`); visiting it passes
+        the authentication. Not part of Stripe's API, so not checked against the spec."""
+        if not stand_in.authenticate(request.match_info["intent"]):
+            return web.json_response({"error": "no payment waiting for authentication"},
+                                     status=404)
+        return web.json_response({"status": "authenticated"})
+
+    app.router.add_get("/3ds/{intent}", three_d_secure)
     app.router.add_route("*", "/{tail:.*}", stand_in.dispatch)
     return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from adapters.persistence.tables import EvidenceRecord, Incident, NotificationLog, SandboxCharge
@@ -152,7 +153,9 @@ async def test_a_chargeback_disputes_the_order_and_a_win_gives_it_back(shop: Any
     assert won["money"]["net"] == order["total"] and won["money"]["disputed"] == 0
 
 
-async def test_a_lost_chargeback_leaves_the_order_refunded(shop: Any) -> None:
+async def test_a_lost_chargeback_leaves_the_order_dispute_lost_not_refunded(
+    shop: Any,
+) -> None:
     auth = await shop.sign_up()
     order = await paid_order(shop, auth)
     reference = await _reference(order["id"])
@@ -164,8 +167,9 @@ async def test_a_lost_chargeback_leaves_the_order_refunded(shop: Any) -> None:
         return view if view["payments"][0]["status"] == "dispute_lost" else None
 
     view = await eventually(lost, what="the lost dispute")
-    assert view["status"] == "refunded"
+    assert view["status"] == "dispute_lost"
     assert view["money"]["dispute_lost"] == order["total"] and view["money"]["net"] == 0
+    assert view["money"]["refunded"] == 0  # nobody refunded it: the bank took it back
 
 
 async def test_a_high_risk_order_is_held_listed_and_ships_only_after_approval(
@@ -219,6 +223,139 @@ async def test_a_rejected_order_is_cancelled_and_its_hold_released(shop: Any) ->
     assert view["money"]["captured"] == 0
     charge = await SandboxCharge.select().where(SandboxCharge.order_id == order["id"]).first()
     assert charge["status"] == "cancelled"
+
+
+async def _held_through_3ds(shop: Any, auth: dict[str, str]) -> dict[str, Any]:
+    """A high-risk order paid by a card whose bank asks for 3-D Secure, which the customer
+    then passes: the order is held, and its money only authorized."""
+    order = await shop.place(auth, BIG_ORDER)
+    status, operation = await shop.pay(auth, order["id"], "pm_sandbox_action_required")
+    assert status == 200 and operation["result"]["status"] == "requires_action", operation
+    url = operation["result"]["next_action"]["url"]
+    response = await shop.client.get("/" + url.split("/", 3)[3])  # the bank's page
+    assert response.status == 200, await response.text()
+
+    async def authorized() -> dict[str, Any] | None:
+        view = await shop.order(auth, order["id"])
+        return view if view["payments"][0]["status"] == "authorized" else None
+
+    held = await eventually(authorized, what="the authorization after 3-D Secure")
+    assert held["status"] == "on_hold" and held["review"] == "pending"
+    [payment] = held["payments"]
+    assert (payment["captured"], payment["authorized"]) == (0, order["total"])
+    assert held["shipments"] == []
+    charge = await SandboxCharge.select().where(SandboxCharge.order_id == order["id"]).first()
+    assert (charge["status"], charge["capture_method"]) == ("authorized", "manual")
+    return order
+
+
+async def test_a_held_order_paid_through_3ds_is_only_authorized_until_approved(
+    shop: Any,
+) -> None:
+    auth, admin = await shop.sign_up(), await admin_of(shop)
+    order = await _held_through_3ds(shop, auth)
+    response = await shop.client.post(f"/v1/admin/reviews/{order['id']}",
+                                      json={"decision": "approve"}, headers=admin)
+    assert response.status == 200, await response.text()
+
+    async def captured() -> dict[str, Any] | None:
+        view = await shop.order(auth, order["id"])
+        return view if view["payments"][0]["status"] == "captured" else None
+
+    view = await eventually(captured, what="the capture after approval")
+    assert view["status"] in ("paid", "shipped", "delivered")
+    assert view["money"]["captured"] == order["total"]
+
+
+async def test_a_held_order_paid_through_3ds_and_rejected_is_released(shop: Any) -> None:
+    auth, admin = await shop.sign_up(), await admin_of(shop)
+    order = await _held_through_3ds(shop, auth)
+    response = await shop.client.post(f"/v1/admin/reviews/{order['id']}",
+                                      json={"decision": "reject"}, headers=admin)
+    assert response.status == 200, await response.text()
+
+    async def released() -> dict[str, Any] | None:
+        view = await shop.order(auth, order["id"])
+        return view if view["payments"][0]["status"] == "cancelled" else None
+
+    view = await eventually(released, what="the authorization to be released")
+    assert view["status"] == "cancelled" and view["money"]["captured"] == 0
+    charge = await SandboxCharge.select().where(SandboxCharge.order_id == order["id"]).first()
+    assert charge["status"] == "cancelled"
+
+
+async def test_a_held_order_approved_during_3ds_is_captured_once_authorized(
+    shop: Any,
+) -> None:
+    auth, admin = await shop.sign_up(), await admin_of(shop)
+    order = await shop.place(auth, BIG_ORDER)
+    _, operation = await shop.pay(auth, order["id"], "pm_sandbox_action_required")
+    assert operation["result"]["status"] == "requires_action", operation
+    response = await shop.client.post(f"/v1/admin/reviews/{order['id']}",
+                                      json={"decision": "approve"}, headers=admin)
+    assert response.status == 200, await response.text()
+    charge = await SandboxCharge.select().where(SandboxCharge.order_id == order["id"]).first()
+    assert charge["capture_method"] == "manual"
+    url = operation["result"]["next_action"]["url"]
+    response = await shop.client.get("/" + url.split("/", 3)[3])
+    assert response.status == 200
+
+    async def captured() -> dict[str, Any] | None:
+        view = await shop.order(auth, order["id"])
+        return view if view["payments"][0]["status"] == "captured" else None
+
+    view = await eventually(captured, what="the capture of the approved order")
+    assert view["status"] in ("paid", "shipped", "delivered")
+    kinds = [t["status"] for t in await transitions(order["id"])]
+    assert kinds.index("authorized") < kinds.index("captured")
+
+
+async def test_a_held_order_cannot_be_paid_by_bank_transfer_and_a_card_then_holds_it(
+    shop: Any,
+) -> None:
+    """A deposit into a virtual account cannot wait for the review: it is refused, nothing is
+    issued, and the customer is told to pay by card, whose amount is then only held."""
+    auth = await shop.sign_up()
+    order = await shop.place(auth, BIG_ORDER)
+    status, problem = await shop.pay(auth, order["id"], "pm_sandbox_virtual_account")
+    assert status == 422, problem
+    assert problem["type"] == "/problems/method-cannot-await-review"
+    assert "Pay by card" in problem["detail"] and "Nothing was charged" in problem["detail"]
+    view = await shop.order(auth, order["id"])
+    assert view["status"] == "pending_payment" and view["payments"] == []
+    assert await SandboxCharge.count().where(SandboxCharge.order_id == order["id"]) == 0
+    assessed = await EvidenceRecord.count().where(
+        (EvidenceRecord.subject == f"order:{order['id']}")
+        & (EvidenceRecord.kind == "fraud.assessment"))
+    assert assessed == 1  # the screen's verdict is kept
+
+    status, operation = await shop.pay(auth, order["id"], "pm_sandbox_success")
+    assert status == 200 and operation["result"]["status"] == "authorized", operation
+    held = await shop.order(auth, order["id"])
+    assert held["status"] == "on_hold" and held["payments"][0]["captured"] == 0
+
+
+async def test_an_abandoned_3ds_step_is_cancelled_at_the_provider_too(shop: Any) -> None:
+    auth = await shop.sign_up()
+    order = await shop.place(auth, ORDER)
+    _, operation = await shop.pay(auth, order["id"], "pm_sandbox_action_required")
+    assert operation["result"]["status"] == "requires_action"
+    expired = await shop.container.payments().expire_abandoned(timedelta(seconds=-60))
+    assert expired == 1
+    view = await shop.order(auth, order["id"])
+    assert view["status"] == "pending_payment"
+    assert view["payments"][0]["failure_code"] == "authentication_abandoned"
+
+    async def cancelled_there() -> bool:
+        charge = await SandboxCharge.select().where(
+            SandboxCharge.order_id == order["id"]).first()
+        return bool(charge["status"] == "cancelled")
+
+    await eventually(cancelled_there, what="the provider to cancel the 3-D Secure step")
+    # The bank's page now finds nothing to approve: no money can be taken for it later.
+    url = operation["result"]["next_action"]["url"]
+    response = await shop.client.get("/" + url.split("/", 3)[3])
+    assert response.status == 404
 
 
 async def test_kyc_asks_for_a_verified_identity_above_the_threshold(shop_factory: Any) -> None:

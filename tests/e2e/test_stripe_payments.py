@@ -8,13 +8,16 @@ import json
 import random
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
-from adapters.persistence.tables import EvidenceRecord, InboxMessage, OutboxMessage
+from adapters.persistence.tables import EvidenceRecord, InboxMessage, Incident, OutboxMessage
 from adapters.signing import sign
+from domain.customers import Role
 from tests.cassettes.stripe_mock import STAND_IN, StripeStandIn
 from tests.cassettes.stripe_mock import make_app as make_stripe_app
 from tests.helpers import STRIPE_FIRST, USD_ORDER, eventually
@@ -384,3 +387,155 @@ async def test_a_stripe_webhook_is_filed_as_evidence_of_its_order(
     [record] = await EvidenceRecord.select(EvidenceRecord.subject).where(
         EvidenceRecord.kind == "webhook.received")
     assert record["subject"] == f"order:{order['id']}"
+
+
+# --- 4. a held order through 3-D Secure, inquiries, cancellation reasons ----------------------
+
+BIG_USD_ORDER = {**USD_ORDER, "lines": [{**USD_ORDER["lines"][0], "quantity": 1,
+                                         "unit_price": 200_000}]}  # from a new account
+RETURN_URL = "https://mall.example/checkout/return"
+
+
+async def admin_of(shop: Any) -> dict[str, str]:
+    email = f"admin-{uuid.uuid4().hex[:6]}@example.com"
+    await shop.container.accounts().register(email, "admin password 1", role=Role.ADMIN)
+    response = await shop.client.post("/v1/auth/login",
+                                      json={"email": email, "password": "admin password 1"})
+    return {"Authorization": f"Bearer {(await response.json())['access_token']}"}
+
+
+def intent_of(stripe: StandIn, order_id: str) -> dict[str, Any]:
+    return next(i for i in stripe.books.intents.values()
+                if i["metadata"]["order_id"] == order_id)
+
+
+async def pass_3ds(url: str) -> None:
+    """The customer follows next_action to the bank's page and passes the check."""
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        assert response.status == 200, await response.text()
+
+
+async def _held_through_3ds(shop: Any, stripe: StandIn,
+                            auth: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    order = await shop.place(auth, BIG_USD_ORDER)
+    status, operation = await shop.pay(auth, order["id"], "pm_card_authenticationRequired")
+    assert status == 200 and operation["result"]["status"] == "requires_action", operation
+    intent = intent_of(stripe, order["id"])
+    assert intent["capture_method"] == "manual"
+    await pass_3ds(operation["result"]["next_action"]["url"])
+    assert intent["status"] == "requires_capture"
+    # Stripe then reports the hold, as it does after 3-D Secure for a manual capture.
+    snapshot = json.loads(json.dumps(intent))
+    await _deliver(shop, stripe_event("payment_intent.amount_capturable_updated", snapshot),
+                   wait=True)
+    held = await shop.order(auth, order["id"])
+    assert held["status"] == "on_hold" and held["review"] == "pending"
+    [payment] = held["payments"]
+    assert payment["status"] == "authorized"
+    assert (payment["captured"], payment["authorized"]) == (0, order["total"])
+    assert held["shipments"] == []
+    return order, intent
+
+
+async def test_a_held_order_paid_through_stripe_3ds_is_captured_only_on_approval(
+    shop_factory: Any, aiohttp_server: Any,
+) -> None:
+    shop, stripe = await stripe_shop(shop_factory, aiohttp_server, stripe_return_url=RETURN_URL)
+    auth, admin = await shop.sign_up(), await admin_of(shop)
+    order, intent = await _held_through_3ds(shop, stripe, auth)
+    captures = [r for r in stripe.requests if r["path"].endswith("/capture")]
+    assert captures == []
+
+    response = await shop.client.post(f"/v1/admin/reviews/{order['id']}",
+                                      json={"decision": "approve"}, headers=admin)
+    assert response.status == 200, await response.text()
+
+    async def captured() -> dict[str, Any] | None:
+        view = await shop.order(auth, order["id"])
+        return view if view["payments"][0]["status"] == "captured" else None
+
+    view = await eventually(captured, what="the capture after approval")
+    assert view["status"] in ("paid", "shipped", "delivered")
+    assert intent["status"] == "succeeded" and intent["amount_received"] == order["total"]
+    assert [r["path"] for r in stripe.requests if r["path"].endswith("/capture")] == [
+        f"/v1/payment_intents/{intent['id']}/capture"]
+
+
+async def test_a_held_order_paid_through_stripe_3ds_and_rejected_is_released_as_fraudulent(
+    shop_factory: Any, aiohttp_server: Any,
+) -> None:
+    shop, stripe = await stripe_shop(shop_factory, aiohttp_server, stripe_return_url=RETURN_URL)
+    auth, admin = await shop.sign_up(), await admin_of(shop)
+    order, intent = await _held_through_3ds(shop, stripe, auth)
+    response = await shop.client.post(f"/v1/admin/reviews/{order['id']}",
+                                      json={"decision": "reject"}, headers=admin)
+    assert response.status == 200, await response.text()
+
+    async def released() -> dict[str, Any] | None:
+        view = await shop.order(auth, order["id"])
+        return view if view["payments"][0]["status"] == "cancelled" else None
+
+    view = await eventually(released, what="the hold to be released")
+    assert view["status"] == "cancelled" and view["money"]["captured"] == 0
+    assert intent["status"] == "canceled" and intent["amount_received"] == 0
+    assert intent["cancellation_reason"] == "fraudulent"
+
+
+async def test_an_abandoned_3ds_step_is_cancelled_at_stripe_as_abandoned(
+    shop_factory: Any, aiohttp_server: Any,
+) -> None:
+    shop, stripe = await stripe_shop(shop_factory, aiohttp_server, stripe_return_url=RETURN_URL)
+    auth = await shop.sign_up()
+    order = await shop.place(auth, USD_ORDER)
+    _, operation = await shop.pay(auth, order["id"], "pm_card_authenticationRequired")
+    assert operation["result"]["status"] == "requires_action", operation
+    intent = intent_of(stripe, order["id"])
+    assert intent["capture_method"] == "automatic"
+    assert await shop.container.payments().expire_abandoned(timedelta(seconds=-60)) == 1
+
+    async def cancelled_there() -> bool:
+        return bool(intent["status"] == "canceled")
+
+    await eventually(cancelled_there, what="the PaymentIntent to be cancelled")
+    assert intent["cancellation_reason"] == "abandoned"
+    view = await shop.order(auth, order["id"])
+    assert view["status"] == "pending_payment"
+    assert view["payments"][0]["failure_code"] == "authentication_abandoned"
+
+
+async def test_a_stripe_inquiry_takes_no_money_and_does_not_dispute_the_order(
+    shop_factory: Any, aiohttp_server: Any,
+) -> None:
+    shop, stripe = await stripe_shop(shop_factory, aiohttp_server)
+    auth, order, intent = await _paid_through_stripe(shop, stripe)
+    before = await shop.order(auth, order["id"])
+    dispute_id = f"dp_{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+    inquiry = {**dispute_object(intent, dispute_id, "warning_needs_response", created),
+               "is_charge_refundable": True}
+    await _deliver(shop, stripe_event("charge.dispute.created", inquiry), wait=True)
+
+    view = await shop.order(auth, order["id"])
+    assert view["status"] == before["status"] != "disputed"
+    [payment] = view["payments"]
+    assert (payment["status"], payment["disputed"], payment["net"]) == (
+        "captured", 0, order["total"])
+    assert view["money"] == before["money"]
+    assert [e["type"] for e in payment["events"]].count("inquiry_opened") == 1
+    [incident] = await Incident.select().where(Incident.kind == "card_inquiry")
+    assert order["id"] in incident["detail"]
+    assert await Incident.count().where(Incident.kind == "chargeback") == 0
+
+    # The inquiry escalates: now the money is withdrawn and the order disputed.
+    escalated = dispute_object(intent, dispute_id, "needs_response", created)
+    await _deliver(shop, stripe_event("charge.dispute.funds_withdrawn", escalated), wait=True)
+    view = await shop.order(auth, order["id"])
+    assert view["status"] == "disputed"
+    assert view["payments"][0]["disputed"] == order["total"]
+    # And it is lost: the order says so rather than "refunded".
+    lost = dispute_object(intent, dispute_id, "lost", created)
+    await _deliver(shop, stripe_event("charge.dispute.closed", lost), wait=True)
+    view = await shop.order(auth, order["id"])
+    assert view["status"] == "dispute_lost"
+    assert (view["money"]["dispute_lost"], view["money"]["refunded"], view["money"]["net"]) == (
+        order["total"], 0, 0)

@@ -489,6 +489,21 @@ async def test_a_refused_cancel_reports_the_payment_as_it_stands() -> None:
     assert http.sent[1]["method"] == "GET"
 
 
+@pytest.mark.parametrize(("reason", "words"), [
+    ("fraudulent", "Order rejected in fraud review"),
+    ("abandoned", "Payment abandoned before it was completed"),
+    ("duplicate", "Duplicate payment for an order already settled"),
+    ("requested_by_customer", "Cancelled at the customer's request"),
+    ("Customer changed their mind", "Customer changed their mind"),
+])
+async def test_a_cancel_always_gives_toss_its_required_reason_in_words(
+    reason: str, words: str,
+) -> None:
+    gateway, http = fake_gateway((200, PAID))
+    await gateway.cancel(call("tgen_success_x", 15000, "cnl_1", reason))
+    assert http.sent[0]["body"] == {"cancelReason": words}
+
+
 async def test_a_reference_toss_does_not_know_is_looked_up_as_an_order() -> None:
     gateway, http = fake_gateway(
         (404, {"code": "NOT_FOUND_PAYMENT", "message": "존재하지 않는 결제 정보 입니다."}),

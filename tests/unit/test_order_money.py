@@ -75,6 +75,19 @@ def test_an_order_approved_before_its_money_arrives_is_paid_when_it_does() -> No
     assert held.status == S.PAID
 
 
+def test_an_order_approved_during_3ds_waits_for_the_capture_of_its_authorization() -> None:
+    held = order()
+    held.hold_for_review()
+    held.start_payment()  # the customer is at the bank's 3-D Secure page
+    held.approve(money_taken=False)
+    held.mark_paid(captured=False)  # 3-D Secure passed: only authorized, as asked
+    assert held.status == S.ON_HOLD
+    assert not any(isinstance(e, OrderPaid) for e in held.events)  # nothing ships yet
+    held.capture_confirmed()
+    assert held.status == S.PAID
+    assert any(isinstance(e, OrderPaid) for e in held.events)
+
+
 def test_a_rejected_order_is_cancelled_and_cannot_be_decided_twice() -> None:
     held = order()
     held.hold_for_review()
@@ -104,8 +117,23 @@ def test_a_dispute_and_its_outcome() -> None:
                          shipment_statuses=["delivered"])
     assert settled.status == S.DELIVERED
     settled.follow_money(captured=10000, refunded=0, disputed=10000, shipment_statuses=[])
-    settled.follow_money(captured=10000, refunded=10000, disputed=0, shipment_statuses=[])
-    assert settled.status == S.REFUNDED  # lost: the money went back through the bank
+    settled.follow_money(captured=10000, refunded=0, disputed=0, dispute_lost=10000,
+                         shipment_statuses=["delivered"])
+    # Lost: the bank took the money back; that is not a refund anyone chose to give.
+    assert settled.status == S.DISPUTE_LOST
+
+
+def test_a_lost_dispute_stays_lost_whatever_is_refunded_after() -> None:
+    settled = paid()
+    settled.follow_money(captured=10000, refunded=2000, disputed=0, shipment_statuses=[])
+    settled.follow_money(captured=10000, refunded=2000, disputed=8000, shipment_statuses=[])
+    settled.follow_money(captured=10000, refunded=2000, disputed=0, dispute_lost=8000,
+                         shipment_statuses=[])
+    assert settled.status == S.DISPUTE_LOST
+    assert settled.is_settled
+    settled.follow_money(captured=10000, refunded=10000, disputed=0, dispute_lost=8000,
+                         shipment_statuses=[])
+    assert settled.status == S.DISPUTE_LOST
 
 
 def test_money_moves_never_touch_an_unpaid_or_cancelled_order() -> None:

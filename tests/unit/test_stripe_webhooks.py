@@ -12,13 +12,19 @@ from typing import Any, cast
 import pytest
 from multidict import CIMultiDict
 
-from adapters.http import OutboundHttp
+from adapters.http import HttpResponse, OutboundHttp
 from adapters.payments.stripe import StripeGateway
-from application.ports import InboundEvent
+from application.ports import InboundEvent, ProviderCall
 from domain.errors import InvalidSignature
 from domain.failures import FailureReason
 from domain.money import Money
-from domain.payments import EventType, Payment, PaymentEvent, PaymentStatus
+from domain.payments import (
+    CancellationReason,
+    EventType,
+    Payment,
+    PaymentEvent,
+    PaymentStatus,
+)
 
 SECRET = "whsec_current_1c6f0d"
 OLD_SECRET = "whsec_previous_93ab2e"
@@ -252,14 +258,62 @@ def test_a_dispute_opens() -> None:
 
 
 @pytest.mark.parametrize(("status", "outcome"), [
-    ("won", EventType.DISPUTE_WON), ("warning_closed", EventType.DISPUTE_WON),
-    ("lost", EventType.DISPUTE_LOST)])
+    ("won", EventType.DISPUTE_WON), ("lost", EventType.DISPUTE_LOST)])
 def test_a_closed_dispute_is_won_or_lost(status: str, outcome: EventType) -> None:
     reference, update = translate("charge.dispute.closed", dispute(status), CREATED + 90)
     assert reference == "pi_3Nx"
     assert update.events == (
         PaymentEvent(EventType.DISPUTE_OPENED, 5000, "dp_1Nx", occurred_at=CREATED - 30),
         PaymentEvent(outcome, 5000, "dp_1Nx", occurred_at=CREATED + 90))
+
+
+def captured_payment() -> Payment:
+    payment = Payment("pay_1", "ord_1", "cus_1", "stripe", Money(5000, "USD"), "card", "k")
+    payment.apply(translate("payment_intent.succeeded",
+                            intent("succeeded", amount_received=5000))[1])
+    return payment
+
+
+@pytest.mark.parametrize("status", ["warning_needs_response", "warning_under_review"])
+def test_an_inquiry_is_recorded_but_takes_no_money(status: str) -> None:
+    inquiry = dispute(status, is_charge_refundable=True, balance_transactions=[])
+    reference, update = translate("charge.dispute.created", inquiry)
+    assert reference == "pi_3Nx"
+    assert update.events == (PaymentEvent(EventType.INQUIRY_OPENED, 5000, "dp_1Nx",
+                                          occurred_at=CREATED - 30),)
+    payment = captured_payment()
+    assert payment.apply(update)
+    assert payment.inquiry_open
+    assert (payment.status, payment.disputed, payment.net, payment.refundable) == (
+        PaymentStatus.CAPTURED, 0, 5000, 5000)
+
+
+def test_a_closed_inquiry_is_neither_won_nor_lost() -> None:
+    payment = captured_payment()
+    payment.apply(translate("charge.dispute.created", dispute("warning_needs_response"))[1])
+    reference, closed = translate("charge.dispute.closed", dispute("warning_closed"),
+                                  CREATED + 90)
+    assert reference == "pi_3Nx"
+    assert [e.type for e in closed.events] == [EventType.INQUIRY_OPENED,
+                                               EventType.INQUIRY_CLOSED]
+    assert payment.apply(closed)
+    assert not payment.inquiry_open
+    assert (payment.status, payment.disputed, payment.dispute_lost, payment.net) == (
+        PaymentStatus.CAPTURED, 0, 0, 5000)
+
+
+def test_an_inquiry_escalated_to_a_dispute_withdraws_the_money() -> None:
+    payment = captured_payment()
+    payment.apply(translate("charge.dispute.created", dispute("warning_needs_response"))[1])
+    _, withdrawn = translate("charge.dispute.funds_withdrawn", dispute(
+        "needs_response", is_charge_refundable=False,
+        balance_transactions=[{"id": "txn_1", "amount": -5000}]), CREATED + 60)
+    assert payment.apply(withdrawn)
+    assert not payment.inquiry_open
+    assert (payment.status, payment.disputed, payment.refundable) == (
+        PaymentStatus.DISPUTED, 5000, 0)
+    _, updated = translate("charge.dispute.updated", dispute("under_review"), CREATED + 70)
+    assert not payment.apply(updated)  # nothing new: still open
 
 
 def test_a_closed_dispute_that_overtakes_its_opening_still_settles_the_payment() -> None:
@@ -284,3 +338,51 @@ def test_a_closed_dispute_that_overtakes_its_opening_still_settles_the_payment()
 ])
 def test_other_events_are_not_about_a_payment(kind: str, thing: dict[str, Any]) -> None:
     assert translate(kind, thing) is None
+
+
+# --- what we tell Stripe when we call a payment off ------------------------------------------
+
+
+class RecordingHttp:
+    """Answers every call with `answer` and keeps what was sent."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.answer = answer
+        self.sent: list[dict[str, Any]] = []
+
+    async def request(self, provider: str, method: str, url: str, **fields: Any) -> Any:
+        self.sent.append({"method": method, "url": url, **fields})
+        return HttpResponse(200, {}, json.dumps(self.answer).encode())
+
+
+@pytest.mark.parametrize(("reason", "sent"), [
+    (CancellationReason.FRAUDULENT.value, "fraudulent"),
+    (CancellationReason.ABANDONED.value, "abandoned"),
+    (CancellationReason.DUPLICATE.value, "duplicate"),
+    (CancellationReason.REQUESTED_BY_CUSTOMER.value, "requested_by_customer"),
+    (FailureReason.REJECTED_IN_REVIEW.value, "fraudulent"),
+    (FailureReason.DEPOSIT_EXPIRED.value, "abandoned"),
+])
+async def test_a_cancellation_names_stripes_reason(reason: str, sent: str) -> None:
+    http = RecordingHttp(intent("canceled", canceled_at=CREATED))
+    stripe = StripeGateway(cast(OutboundHttp, http), "sk_test_unused", [SECRET])
+    update = await stripe.cancel(ProviderCall("pi_3Nx", Money(5000, "USD"), "k", reason))
+    assert update.events[0].type == EventType.CANCELLED
+    [request] = http.sent
+    assert request["url"].endswith("/v1/payment_intents/pi_3Nx/cancel")
+    assert request["form"] == {"cancellation_reason": sent}
+
+
+async def test_a_refund_that_gives_back_a_fraudulent_or_duplicate_charge_says_so() -> None:
+    refund = {"id": "re_1", "object": "refund", "amount": 5000, "status": "succeeded",
+              "created": CREATED, "payment_intent": "pi_3Nx"}
+    for ours, theirs in ((CancellationReason.FRAUDULENT, "fraudulent"),
+                         (CancellationReason.DUPLICATE, "duplicate")):
+        http = RecordingHttp(refund)
+        stripe = StripeGateway(cast(OutboundHttp, http), "sk_test_unused", [SECRET])
+        await stripe.refund(ProviderCall("pi_3Nx", Money(5000, "USD"), "rf_1", ours.value))
+        assert http.sent[0]["form"]["reason"] == theirs
+    http = RecordingHttp(refund)
+    stripe = StripeGateway(cast(OutboundHttp, http), "sk_test_unused", [SECRET])
+    await stripe.refund(ProviderCall("pi_3Nx", Money(5000, "USD"), "rf_2", "damaged"))
+    assert "reason" not in http.sent[0]["form"]  # free words are not one of Stripe's reasons
