@@ -63,6 +63,11 @@ TEXTS: dict[str, tuple[str, str, str]] = {
     "identity-verification-required": (
         "Identity verification required", "본인 인증이 필요합니다",
         "이 금액의 주문에는 본인 인증이 필요합니다. 본인 인증 후 다시 결제해 주세요."),
+    "method-cannot-await-review": (
+        "Payment method cannot wait for the order check",
+        "이 결제 수단은 주문 확인을 기다릴 수 없습니다",
+        "이 주문은 발송 전에 확인이 필요한데, 계좌 이체는 확인을 기다릴 수 없습니다. 카드로 결제해 "
+        "주세요. 확인이 끝날 때까지 금액은 승인만 되고 청구되지 않습니다. 결제된 금액은 없습니다."),
     "bad-request": (
         "Malformed request", "잘못된 요청입니다",
         "요청 형식이 올바르지 않습니다. 보낸 내용을 확인해 주세요."),

@@ -320,6 +320,7 @@ async def test_a_held_order_cannot_be_paid_by_bank_transfer_and_a_card_then_hold
     status, problem = await shop.pay(auth, order["id"], "pm_sandbox_virtual_account")
     assert status == 422, problem
     assert problem["type"] == "/problems/method-cannot-await-review"
+    assert problem["title"] == "Payment method cannot wait for the order check"
     assert "Pay by card" in problem["detail"] and "Nothing was charged" in problem["detail"]
     view = await shop.order(auth, order["id"])
     assert view["status"] == "pending_payment" and view["payments"] == []
