@@ -51,15 +51,15 @@ class Argon2PasswordHasher:
 
 
 def _yield_cpu_to_the_loop() -> None:
-    """Hashing threads run at a lower CPU priority (Linux sets it per thread, and argon2's
-    own lane threads inherit it): on a machine with few cores the event loop thread gets
-    the CPU first, and hashing takes what is left."""
+    """Hashing threads run at the lowest CPU priority (Linux sets it per thread, and the
+    lane threads argon2 starts for each hash inherit it): the event loop and the database
+    get the CPU first, and hashing takes what is left. The lowest, because one check runs
+    four lanes: at a middling priority a few checks together still weigh as much as the
+    loop."""
     if sys.platform != "linux":
         return
-    thread = threading.get_native_id()
     try:
-        os.setpriority(os.PRIO_PROCESS, thread,
-                       min(19, os.getpriority(os.PRIO_PROCESS, thread) + 10))
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     except OSError:
         pass  # not permitted here: hashing still runs off the loop, at normal priority
 
