@@ -179,7 +179,8 @@ class Accounts:
 
     async def reset_password(self, token: str, new_password: str, *,
                              client: str | None = None) -> None:
-        """Set a new password from an emailed link; every session ends."""
+        """Set a new password from an emailed link; every session ends, and sign-in
+        failures counted against the account are forgotten."""
         check_password_policy(new_password)
         await self._throttle.attempt(PASSWORD_RESET, address=client)
         customer_id, binding = self._tokens.read_purpose_token(token, "password_reset")
@@ -207,6 +208,8 @@ class Accounts:
                 context={}, payload={"sessions_revoked": revoked,
                                      "identities_removed": removed}))
             await uow.commit()
+        # The owner proved the mailbox: a guesser's failures no longer hold the account.
+        await self._throttle.succeeded(SIGN_IN, account=customer.email)
 
     async def me(self, customer_id: str) -> Customer:
         async with self._uow() as uow:

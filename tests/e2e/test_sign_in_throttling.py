@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from adapters.persistence import tables as t
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -190,3 +191,25 @@ def test_a_limit_that_is_not_a_rate_is_refused_at_start(settings_factory: Any) -
         settings_factory(rate_limits={"sign_in.account": "ten a minute"})
     with pytest.raises(ValueError, match=r"unknown rate limit.*sign_in\.acount"):
         settings_factory(rate_limits={"sign_in.acount": "5 per minute"})
+
+
+async def test_a_password_reset_frees_an_account_a_guesser_has_locked(shop: Any) -> None:
+    email = f"locked.{uuid.uuid4().hex[:8]}@example.com"
+    await shop.sign_up(email)
+    for n in range(10):
+        await login(shop, email, f"guess {n}")
+    await assert_throttled(await login(shop, email, PASSWORD), whose="for this account",
+                           longest=15 * 60)
+    # The 429 points the owner to a reset link; once the new password is set, it works.
+    assert (await shop.client.post("/v1/auth/password/forgot",
+                                   json={"email": email})).status == 202
+    notifier = shop.container.notifier()
+
+    async def reset_link() -> str | None:
+        return notifier.last_link(email, "password_reset")  # type: ignore[no-any-return]
+
+    token = (await eventually(reset_link, what="the reset email")).split("token=", 1)[1]
+    response = await shop.client.post("/v1/auth/password/reset",
+                                      json={"token": token, "password": "a brand new passphrase"})
+    assert response.status == 204, await response.text()
+    assert (await login(shop, email, "a brand new passphrase")).status == 200
