@@ -88,14 +88,36 @@ class SignInStart:
 
 
 @dataclass(frozen=True)
+class ProviderAccount:
+    """The provider's account a sign-in came back with, as its owner recognises it."""
+
+    provider: str
+    subject: str
+    email: str | None
+    email_verified: bool
+
+    @property
+    def display(self) -> str:
+        if self.email:
+            return self.email if self.email_verified else f"{self.email} (address not verified)"
+        return f"the account with id {self.subject[:64]}"
+
+    @classmethod
+    def of(cls, identity: VerifiedIdentity) -> ProviderAccount:
+        return cls(identity.provider, identity.subject, _normalized(identity.email),
+                   identity.email_verified)
+
+
+@dataclass(frozen=True)
 class SignInResult:
     status: str  # "signed_in" | "linked" | "link_pending" | "email_in_use"
     message: str
-    customer_id: str | None = None
+    customer_id: str | None = None  # set on a link: the signed-in customer's own
     created: bool = False
     tokens: TokenPair | None = None
     link_token: str | None = None
     ways_in: list[str] = field(default_factory=list)
+    account: ProviderAccount | None = None  # what a pending link would add
 
 
 class SessionService:
@@ -239,18 +261,21 @@ class SignIn:
         if not await idp.available():
             await self._record("login_failed", provider, channel, campaign, "",
                                reason="provider_unavailable")
-            raise self._unavailable(provider, await self.other_ways(provider))
+            raise self._unavailable(idp, await self.other_ways(provider))
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         verifier, browser_secret = secrets.token_urlsafe(64), secrets.token_urlsafe(32)
         redirect_uri = self.redirect_uri(provider)
         try:
             url = await idp.authorization_url(AuthorizationRequest(
                 state=state, nonce=nonce, code_challenge=pkce_challenge(verifier),
-                redirect_uri=redirect_uri, login_hint=login_hint))
+                redirect_uri=redirect_uri, login_hint=login_hint,
+                # A link must name the account the customer chooses now, never whichever
+                # one happens to be signed in at the provider in this browser.
+                prompt="login" if customer_id else None))
         except ProviderUnavailable:
             await self._record("login_failed", provider, channel, campaign, "",
                                reason="provider_unavailable")
-            raise self._unavailable(provider, await self.other_ways(provider)) from None
+            raise self._unavailable(idp, await self.other_ways(provider)) from None
         flow = AuthFlow(
             state_hash=digest(state), provider=provider,
             purpose=FlowPurpose.LINK if customer_id else FlowPurpose.LOGIN, nonce=nonce,
@@ -276,12 +301,17 @@ class SignIn:
                 "again: POST /v1/auth/email/verification), then link sign-in providers")
 
     @staticmethod
-    def _unavailable(provider: str, ways: list[str]) -> ProviderUnavailable:
-        readable = ", ".join(w.removeprefix("provider:") for w in ways)
-        return ProviderUnavailable(
-            f"Signing in with {provider} is unavailable right now, so we did not send you "
-            f"there. You can still sign in with: {readable}.", request_sent=False,
+    def _unavailable(idp: IdentityProvider, ways: list[str]) -> ProviderUnavailable:
+        """Before the customer left: we kept them here, and say why and what else works."""
+        fault = idp.fault()
+        why = (f"Signing in with {idp.name.title()} does not work right now ({fault})"
+               if fault else f"{idp.name.title()} is not answering right now")
+        unavailable = ProviderUnavailable(
+            f"{why}, so we did not send you there. {_still_open(ways)}", request_sent=False,
             alternatives=ways)
+        # A setting must be fixed first: trying this provider again will not help until then.
+        unavailable.retryable = fault is None
+        return unavailable
 
     # --- the callback -----------------------------------------------------------------------
 
@@ -319,19 +349,30 @@ class SignIn:
             await self._record("login_failed", provider, flow.channel, flow.campaign,
                                flow.state_hash, reason=reason)
             raise SignInRefused(
-                f"{exc.detail} Nothing was changed in your account.", reason=reason,
+                f"{_sentence(exc.detail)} Nothing was changed in your account.", reason=reason,
                 ways_in=await self.other_ways(provider)) from exc
         except ProviderUnavailable:
             await self._record("login_failed", provider, flow.channel, flow.campaign,
                                flow.state_hash, reason="provider_unavailable")
-            raise self._unavailable(provider, await self.other_ways(provider)) from None
+            raise self._lost_on_the_way(idp, await self.other_ways(provider)) from None
         if flow.purpose == FlowPurpose.LINK:
             assert flow.customer_id is not None
             await self._check_session_live(flow, provider)
-            await self._link(flow.customer_id, identity, flow)
-            return SignInResult("linked", f"{provider.title()} is now linked to your account.",
-                                customer_id=flow.customer_id)
+            return await self._offer_link(flow.customer_id, identity)
         return await self._sign_in(identity, flow)
+
+    @staticmethod
+    def _lost_on_the_way(idp: IdentityProvider, ways: list[str]) -> ProviderUnavailable:
+        """After the customer came back: they were at the provider, which failed us since."""
+        fault = idp.fault()
+        why = (f"We could not finish signing you in with {idp.name.title()} ({fault})"
+               if fault else
+               f"{idp.name.title()} stopped answering before we could finish signing you in")
+        unavailable = ProviderUnavailable(
+            f"{why}. Nothing was changed in your account. {_still_open(ways)}",
+            alternatives=ways)
+        unavailable.retryable = fault is None
+        return unavailable
 
     async def _check_session_live(self, flow: AuthFlow, provider: str) -> None:
         """A link asked for by a session that has since been signed out (say, after a theft
@@ -345,7 +386,8 @@ class SignIn:
                                flow.state_hash, reason="session_ended")
             raise SignInRefused("The session that asked for this link has been signed out, "
                                 "so nothing was linked. Sign in and link again.",
-                                reason="session_ended")
+                                reason="session_ended",
+                                ways_in=await self.other_ways(provider))
 
     async def _sign_in(self, identity: VerifiedIdentity, flow: AuthFlow) -> SignInResult:
         now = self._clock.now()
@@ -394,13 +436,17 @@ class SignIn:
         await self._event(uow, "login_failed", flow, reason="email_in_use")
         if not identity.email_verified or not owner.email_verified:
             # Either side did not prove the mailbox: linking could hand one person's way in
-            # to another.
+            # to another. Say which side, so no one is blamed for the other's gap.
             await commit_and_dispatch(uow, self._queue)
+            name = identity.provider.title()
+            why = (f"{name} did not confirm that the address is yours" if not
+                   identity.email_verified else
+                   "that account has not confirmed its address with us yet")
             return SignInResult(
                 "email_in_use",
-                f"An account already uses this email, and {identity.provider.title()} did "
-                "not confirm that the address is yours, so we cannot link it. Sign in to "
-                "that account another way, then link this provider from your account.",
+                f"An account already uses this email, and {why}, so we cannot link {name} "
+                "to it. If the account is yours, sign in to it another way (and confirm your "
+                f"email with the link we sent), then link {name} from your account.",
                 ways_in=ways)
         token = secrets.token_urlsafe(32)
         await uow.pending_links.add(PendingLink(
@@ -412,7 +458,7 @@ class SignIn:
             f"An account already uses this email. To add {identity.provider.title()} to it, "
             "sign in the way you usually do, then confirm with this link token within 30 "
             "minutes. Nothing was linked yet.",
-            link_token=token, ways_in=ways)
+            link_token=token, ways_in=ways, account=ProviderAccount.of(identity))
 
     async def confirm_link(self, customer_id: str, link_token: str) -> Identity:
         """The owner, signed in another way, confirms a pending link."""
@@ -427,20 +473,44 @@ class SignIn:
             if owner is None or not owner.email_verified:
                 raise InvalidTransition("confirm your email address first, then link")
             await uow.pending_links.save(pending)
-            identity = Identity(customer_id, pending.provider, pending.subject, pending.email,
-                                True, now)
+            # A pending link keeps an email only when the provider verified it.
+            identity = Identity(customer_id, pending.provider, pending.subject,
+                                pending.email or None, bool(pending.email), now)
             await self._add_link(uow, identity, via="confirmed_pending_link")
+            await uow.auth_events.add("identity_linked", pending.provider, at=_epoch(self._clock),
+                                      anon_id=self._anon(customer_id))
             await commit_and_dispatch(uow, self._queue)
         return identity
 
-    async def _link(self, customer_id: str, verified: VerifiedIdentity, flow: AuthFlow) -> None:
+    async def _offer_link(self, customer_id: str, verified: VerifiedIdentity) -> SignInResult:
+        """The provider account the customer signed in with is shown to them, and linked
+        only once they confirm that it is the one they meant (a browser can be signed in
+        there as someone else: a shared computer, a family member)."""
+        name = verified.provider.title()
+        account = ProviderAccount.of(verified)
         async with self._uow() as uow:
-            identity = Identity(customer_id, verified.provider, verified.subject,
-                                _normalized(verified.email), verified.email_verified,
-                                self._clock.now())
-            await self._add_link(uow, identity, via="signed_in_link")
-            await self._event(uow, "identity_linked", flow, customer_id)
+            existing = await uow.identities.by_subject(verified.provider, verified.subject)
+            if existing is not None and existing.customer_id == customer_id:
+                return SignInResult("linked", f"This {name} account ({account.display}) is "
+                                    "already linked to your account.", customer_id=customer_id,
+                                    account=account)
+            if existing is not None:
+                raise Conflict(
+                    f"this {name} account ({account.display}) is linked to another of our "
+                    "accounts: sign in with it and merge the two accounts instead")
+            token = secrets.token_urlsafe(32)
+            email = _normalized(verified.email) if verified.email_verified else None
+            await uow.pending_links.add(PendingLink(
+                digest(token), customer_id, verified.provider, verified.subject, email or "",
+                self._clock.now()))
             await commit_and_dispatch(uow, self._queue)
+        return SignInResult(
+            "link_pending",
+            f"Is {account.display} the {name} account you want to link? Nothing is linked "
+            "until you confirm: send this link token to POST /v1/me/identities/confirm within "
+            f"30 minutes. If it is not the account you meant, do not confirm: link again and "
+            f"sign in to {name} with the right one.",
+            customer_id=customer_id, link_token=token, account=account)
 
     async def _add_link(self, uow: UnitOfWork, identity: Identity, via: str) -> None:
         existing = await uow.identities.by_subject(identity.provider, identity.subject)
@@ -579,6 +649,26 @@ _EVENT_NAMES = {
 
 def _epoch(clock: Clock) -> float:
     return clock.now().timestamp()
+
+
+def _sentence(text: str) -> str:
+    """An adapter's clause as a sentence of its own, to stand before another one."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else f"{text}."
+
+
+def _still_open(ways: list[str]) -> str:
+    names = {"password": "your password",
+             "email_recovery_link": "a recovery link sent to your email"}
+    readable = [names.get(w, w.removeprefix("provider:").title()) for w in ways]
+    if not readable:
+        return "Please try again later."
+    listed = readable[0] if len(readable) == 1 else \
+        f"{', '.join(readable[:-1])} or {readable[-1]}"
+    return f"You can still sign in with {listed}."
 
 
 def _normalized(email: str | None) -> str | None:

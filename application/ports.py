@@ -85,6 +85,9 @@ class AuthorizationRequest:
     code_challenge: str  # PKCE S256 of a verifier kept server-side
     redirect_uri: str
     login_hint: str | None = None
+    # "login": the person must sign in at the provider again, whatever session it has (a
+    # link must name the account its owner chose, not whichever one is signed in there).
+    prompt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -239,7 +242,13 @@ class IdentityProvider(Protocol):
         ...
 
     async def available(self) -> bool:
-        """False while the provider's circuit is open."""
+        """False while no one can sign in with it: its circuit is open, it does not answer a
+        quick check, or a fault (see `fault`) is known."""
+        ...
+
+    def fault(self) -> str | None:
+        """Why every sign-in with it would fail until someone fixes a setting (ours or the
+        provider's), as found when it was last checked; None when none is known."""
         ...
 
 

@@ -192,13 +192,16 @@ def _drain(stream: IO[str], output: collections.deque[str]) -> None:
 
 def start_oidc_provider(clients: list[dict[str, Any]], port: int | None = None, *,
                         jwks: dict[str, Any] | None = None, code_ttl: int | None = None,
+                        id_token_algs: list[str] | None = None,
                         timeout: float = START_TIMEOUT) -> OidcProviderProcess:
     """Launch `node tests/oidc/server.mjs` and wait for it to listen.
 
     `clients`: [{"client_id", "client_secret", "redirect_uris": [...]}, ...] (other client
     metadata passes through to oidc-provider). `port`: None picks a free one. `jwks`: optional
     {"keys": [private RSA JWKs]} (the first signs; default: one key generated at start).
-    `code_ttl`: authorization code lifetime in seconds (default 60).
+    `code_ttl`: authorization code lifetime in seconds (default 60). `id_token_algs`: the ID
+    token algorithms offered (default ["RS256"]; RS256 plus any of PS256, ES256); a client
+    chooses one with its `id_token_signed_response_alg` metadata.
 
     Blocks until the provider prints READY (a fraction of a second), so call it from a sync
     fixture or accept the short block in an async one. Use the result as a context manager,
@@ -211,6 +214,8 @@ def start_oidc_provider(clients: list[dict[str, Any]], port: int | None = None, 
         env["JWKS"] = json.dumps(jwks)
     if code_ttl is not None:
         env["CODE_TTL"] = str(code_ttl)
+    if id_token_algs is not None:
+        env["ID_TOKEN_ALGS"] = json.dumps(id_token_algs)
     node = shutil.which("node") or "node"
     process = subprocess.Popen(
         [node, str(SERVER)], cwd=OIDC_DIR, env=env, text=True,

@@ -63,7 +63,7 @@ def apple_provider(
     return OidcProvider(
         http, clock, name=defaults["name"], issuer=issuer, client_id=client_id,
         scopes=defaults["scopes"], response_mode=defaults["response_mode"],
-        token_auth=defaults["token_auth"],
+        token_auth=defaults["token_auth"], login_prompt=defaults["login_prompt"],
         client_secret_factory=lambda: apple_client_secret(
             team_id, key_id, client_id, private_key_pem, clock),
     )

@@ -10,6 +10,10 @@ access token just issued to us.
 
 Naver never says whether an email was verified, so such emails are reported unverified and
 must never link an existing account on their own.
+
+Before a customer is sent to Naver's login page, that page is asked once, with a short
+timeout, whether it answers; a link asks Naver to make the person sign in again
+(`auth_type=reauthenticate`, Naver's counterpart of OpenID Connect's prompt=login).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class NaverProvider:
         authorize_url: str = "https://nid.naver.com/oauth2.0/authorize",
         token_url: str = "https://nid.naver.com/oauth2.0/token",  # noqa: S107 - a URL
         profile_url: str = "https://openapi.naver.com/v1/nid/me",
+        liveness_timeout_seconds: float = 2.0,
     ) -> None:
         if not client_id or not client_secret:
             raise ValueError("Naver Login needs a client id and a client secret")
@@ -42,12 +47,25 @@ class NaverProvider:
         self._client_id, self._client_secret = client_id, client_secret
         self._authorize_url, self._token_url = authorize_url, token_url
         self._profile_url = profile_url
+        self._liveness_timeout = liveness_timeout_seconds
         self._subject = f"identity:{self.name}"
 
     async def authorization_url(self, request: AuthorizationRequest) -> str:
-        query = urlencode({"response_type": "code", "client_id": self._client_id,
-                           "redirect_uri": request.redirect_uri, "state": request.state})
-        return f"{self._authorize_url}?{query}"
+        await self._check_alive()
+        params = {"response_type": "code", "client_id": self._client_id,
+                  "redirect_uri": request.redirect_uri, "state": request.state}
+        if request.prompt == "login":
+            params["auth_type"] = "reauthenticate"
+        return f"{self._authorize_url}?{urlencode(params)}"
+
+    async def _check_alive(self) -> None:
+        """One quick try at the login page the customer is about to be sent to (its breaker
+        counts a failure): any answer short of a server error means it is up."""
+        response = await self._http.request(
+            self.name, "GET", self._authorize_url, subject=self._subject,
+            timeout_seconds=self._liveness_timeout, idempotent=False)
+        if response.status >= 500:
+            raise ProviderUnavailable(f"Naver's login page answers HTTP {response.status}")
 
     async def exchange_code(
         self, callback: CallbackParams, *, code_verifier: str, nonce: str, redirect_uri: str
@@ -64,6 +82,9 @@ class NaverProvider:
 
     async def available(self) -> bool:
         return await self._http.available(self.name)
+
+    def fault(self) -> str | None:
+        return None  # nothing to discover: a wrong setting shows at the code exchange
 
     async def _redeem(self, callback: CallbackParams, nonce: str) -> str:
         # Naver lists `state` as required here but only echoes it; the port does not pass the

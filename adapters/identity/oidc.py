@@ -8,8 +8,10 @@ times are judged by the injected clock, never the system's, so a recorded exchan
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn, TypedDict
@@ -47,9 +49,16 @@ ASYMMETRIC_ALGORITHMS = frozenset({
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
     "ES256", "ES384", "ES512", "EdDSA", "Ed25519",
 })
-# OpenID Connect Discovery: RS256 when a provider does not list its algorithms.
+# OpenID Connect Discovery: RS256 when a provider does not list its algorithms; and RS256 is
+# what a client registered without `id_token_signed_response_alg` receives (Registration §2).
 DEFAULT_ALGORITHMS = ("RS256",)
+DEFAULT_SIGNING_ALGORITHM = "RS256"
 _KEY_TYPE_OF_ALGORITHM = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+# A provider whose discovery named a fault (another issuer, no algorithm we registered for) is
+# asked again after this long: the fault may be fixed on its side without a restart of ours.
+FAULT_RECHECK_SECONDS = 60
+
+log = logging.getLogger("mall.identity")
 
 
 class OidcPreset(TypedDict):
@@ -58,20 +67,24 @@ class OidcPreset(TypedDict):
     scopes: str
     response_mode: str
     token_auth: TokenAuth
+    login_prompt: str
 
 
 # Scopes must match what the provider's console has the app consent to: Kakao names its
 # consent items itself (account_email, profile_nickname) and refuses scopes it does not know.
+# `login_prompt` is the `prompt` that makes the person sign in again before a link: Google
+# refuses prompt=login (it knows none, consent and select_account), so there the person at
+# least picks the account; the link is confirmed on our side either way.
 PRESETS: dict[str, OidcPreset] = {
     "google": OidcPreset(name="google", issuer="https://accounts.google.com",
                          scopes="openid email profile", response_mode="query",
-                         token_auth=SECRET_IN_FORM),
+                         token_auth=SECRET_IN_FORM, login_prompt="select_account"),
     "kakao": OidcPreset(name="kakao", issuer="https://kauth.kakao.com",
                         scopes="openid account_email", response_mode="query",
-                        token_auth=SECRET_IN_FORM),
+                        token_auth=SECRET_IN_FORM, login_prompt="login"),
     "apple": OidcPreset(name="apple", issuer="https://appleid.apple.com",
                         scopes="openid email name", response_mode="form_post",
-                        token_auth=SECRET_IN_FORM),
+                        token_auth=SECRET_IN_FORM, login_prompt="login"),
 }
 
 
@@ -91,9 +104,17 @@ class _Discovery:
     authorization_endpoint: str
     token_endpoint: str
     jwks_uri: str
-    algorithms: frozenset[str]  # what the provider signs ID tokens with, asymmetric only
     iss_parameter_supported: bool  # RFC 9207: its responses always carry `iss`
     fetched_at: float
+
+
+@dataclass(frozen=True)
+class _Fault:
+    """What the discovery document showed that makes every sign-in fail until someone fixes
+    the configuration (ours or the provider's)."""
+
+    reason: str
+    found_at: float
 
 
 @dataclass(frozen=True)
@@ -104,7 +125,13 @@ class _Keys:
 
 
 class OidcProvider:
-    """An OpenID Connect provider, authorization code flow with PKCE, nonce and RFC 9207."""
+    """An OpenID Connect provider, authorization code flow with PKCE, nonce and RFC 9207.
+
+    Before a customer is sent there, the provider is asked whether it answers (its discovery
+    document, one quick try) unless its circuit is open already; a provider whose discovery
+    shows a fault (another issuer, no ID token algorithm we registered for) is reported
+    unavailable with the reason instead of failing every sign-in at the callback.
+    """
 
     def __init__(
         self,
@@ -120,9 +147,12 @@ class OidcProvider:
         token_auth: TokenAuth = SECRET_IN_FORM,
         client_secret_factory: Callable[[], str] | None = None,
         require_iss_parameter: bool | None = None,
+        id_token_signed_response_alg: str = DEFAULT_SIGNING_ALGORITHM,
+        login_prompt: str = "login",
         leeway_seconds: int = 60,
         discovery_ttl_seconds: int = 3600,
-        liveness_seconds: int = 30,
+        liveness_seconds: float = 0,
+        liveness_timeout_seconds: float = 2.0,
     ) -> None:
         if response_mode not in ("query", "form_post"):
             raise ValueError(f"response_mode must be query or form_post, not {response_mode!r}")
@@ -133,6 +163,14 @@ class OidcProvider:
             raise ValueError("an OpenID Connect provider needs an issuer and a client id")
         if "openid" not in scopes.split():
             raise ValueError("scopes must include openid, or no ID token comes back")
+        if id_token_signed_response_alg not in ASYMMETRIC_ALGORITHMS:
+            raise ValueError(
+                f"id_token_signed_response_alg must be a public-key algorithm "
+                f"({', '.join(sorted(ASYMMETRIC_ALGORITHMS))}), not "
+                f"{id_token_signed_response_alg!r}")
+        if login_prompt not in ("login", "select_account", "consent"):
+            raise ValueError(f"login_prompt must be login, select_account or consent, not "
+                             f"{login_prompt!r}")
         self.name = name
         self.response_mode = response_mode
         self._http, self._clock = http, clock
@@ -144,18 +182,27 @@ class OidcProvider:
         # True demands `iss` on every callback; None or False follow the discovery document,
         # because once a provider advertises the parameter RFC 9207 §2.4 says we MUST check it.
         self._require_iss = require_iss_parameter is True
+        # The one algorithm this client is registered for (OpenID Connect Registration §2):
+        # a token signed otherwise is refused, whatever else the provider's discovery lists.
+        self._algorithm = id_token_signed_response_alg
+        self._login_prompt = login_prompt
         self._leeway = leeway_seconds
         self._ttl = discovery_ttl_seconds
         # Before sending a customer there, the discovery document is re-read when older than
-        # this: a provider that went down is found out (and its breaker counts) instead of
-        # showing the customer a dead page. At most one request per interval.
+        # this (by default at every start), in one quick try: a provider that went down is
+        # found out at once, and its breaker counts the failure, so once the circuit opens
+        # the next customers are told without waiting at all. Concurrent starts share one
+        # request.
         self._liveness = min(liveness_seconds, discovery_ttl_seconds)
+        self._liveness_timeout = liveness_timeout_seconds
         self._subject = f"identity:{name}"
         self._discovery: _Discovery | None = None
+        self._fault: _Fault | None = None
+        self._fetching: asyncio.Task[_Discovery] | None = None
         self._keys: _Keys | None = None
 
     async def authorization_url(self, request: AuthorizationRequest) -> str:
-        discovery = await self._discover(max_age=self._liveness)
+        discovery = await self._discover(max_age=self._liveness, quick=True)
         params = {
             "response_type": "code", "client_id": self._client_id,
             "redirect_uri": request.redirect_uri, "scope": self._scopes,
@@ -166,6 +213,8 @@ class OidcProvider:
             params["response_mode"] = self.response_mode
         if request.login_hint:
             params["login_hint"] = request.login_hint
+        if request.prompt == "login":
+            params["prompt"] = self._login_prompt
         endpoint = discovery.authorization_endpoint
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}"
 
@@ -189,49 +238,101 @@ class OidcProvider:
         )
 
     async def available(self) -> bool:
-        return await self._http.available(self.name)
+        if not await self._http.available(self.name):
+            return False
+        try:
+            await self._discover(quick=True)  # no request while the document is fresh
+        except ProviderUnavailable:
+            return False
+        return True
+
+    def fault(self) -> str | None:
+        return self._fault.reason if self._fault is not None else None
 
     # --- discovery and keys -------------------------------------------------------------
 
     def _now(self) -> float:
         return self._clock.now().timestamp()
 
-    async def _discover(self, max_age: float | None = None) -> _Discovery:
+    async def _discover(self, max_age: float | None = None, *, quick: bool = False
+                        ) -> _Discovery:
+        """The discovery document, from the cache while younger than `max_age` (default: its
+        time to live). `quick`: one try with a short timeout, for a customer who is waiting.
+        Raises ProviderUnavailable when it cannot be read or shows a fault."""
+        fault = self._fault
+        if fault is not None and self._now() - fault.found_at < FAULT_RECHECK_SECONDS:
+            raise ProviderUnavailable(fault.reason)
         cached = self._discovery
         age_limit = self._ttl if max_age is None else max_age
         if cached is not None and self._now() - cached.fetched_at < age_limit:
             return cached
+        loop = asyncio.get_running_loop()
+        fetching = self._fetching
+        if fetching is None or fetching.done() or fetching.get_loop() is not loop:
+            fetching = loop.create_task(self._fetch_discovery(quick))
+            # Retrieved here too, in case every waiter gave up before it ended.
+            fetching.add_done_callback(lambda done: done.cancelled() or done.exception())
+            self._fetching = fetching
+        # Shielded: a customer who gives up does not cancel the answer others are awaiting.
+        return await asyncio.shield(fetching)
+
+    async def _fetch_discovery(self, quick: bool) -> _Discovery:
         url = f"{self._issuer.rstrip('/')}/.well-known/openid-configuration"
-        document = self._json_object(
-            await self._http.request(self.name, "GET", url, subject=self._subject),
-            "its discovery document")
-        if document.get("issuer") != self._issuer:
-            self._refuse("issuer_mismatch", (
-                f"the discovery document of {self.name} names the issuer "
-                f"{str(document.get('issuer'))[:200]!r} instead of {self._issuer!r}: "
-                "it is not the configured provider"))
+        try:
+            document = self._json_object(
+                await self._http.request(
+                    self.name, "GET", url, subject=self._subject,
+                    # A waiting customer gets one short try: a hung provider is given up on
+                    # within seconds (and its breaker counts it) instead of after every retry.
+                    timeout_seconds=self._liveness_timeout if quick else None,
+                    idempotent=False if quick else None),
+                "its discovery document")
+        except ProviderUnavailable:
+            self._discovery = None  # found down: nothing vouches for it until it answers
+            raise
+        named = document.get("issuer")
+        if named != self._issuer:
+            self._found_fault(self._issuer_fault(named))
         endpoints = {}
         for field in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             value = document.get(field)
             if not isinstance(value, str) or not value:
-                raise ProviderUnavailable(
-                    f"the discovery document of {self.name} has no {field}; "
-                    "sign-in with it cannot work until the provider fixes it")
+                self._found_fault(f"the discovery document of {self.name} has no {field}, "
+                                  "so no sign-in can work until the provider fixes it")
             endpoints[field] = value
         listed = document.get("id_token_signing_alg_values_supported", DEFAULT_ALGORITHMS)
-        algorithms = frozenset(
-            a for a in (listed if isinstance(listed, list | tuple) else ())
-            if isinstance(a, str) and a in ASYMMETRIC_ALGORITHMS)
+        offered = [str(a)[:20] for a in listed] if isinstance(listed, list | tuple) else []
+        if self._algorithm not in offered:
+            self._found_fault(
+                f"{self.name} is misconfigured: this shop expects ID tokens signed with "
+                f"{self._algorithm}, and the provider offers only "
+                f"{', '.join(offered[:10]) or 'none'}; its client registration and our "
+                "id_token_signed_response_alg must name the same algorithm")
         discovery = _Discovery(
             authorization_endpoint=endpoints["authorization_endpoint"],
             token_endpoint=endpoints["token_endpoint"], jwks_uri=endpoints["jwks_uri"],
-            algorithms=algorithms,
             iss_parameter_supported=(
                 document.get("authorization_response_iss_parameter_supported") is True),
             fetched_at=self._now(),
         )
-        self._discovery = discovery
+        self._discovery, self._fault = discovery, None
         return discovery
+
+    def _issuer_fault(self, named: Any) -> str:
+        shown = str(named)[:200]
+        if isinstance(named, str) and named.rstrip("/") == self._issuer.rstrip("/"):
+            return (f"{self.name} is misconfigured: its issuer is set to {self._issuer!r} "
+                    f"but the provider names itself {shown!r}, which differs by a trailing "
+                    f"slash; set the issuer to exactly {shown!r}")
+        return (f"{self.name} is misconfigured: its issuer is set to {self._issuer!r} but the "
+                f"discovery document names {shown!r}, so it is not the configured provider")
+
+    def _found_fault(self, reason: str) -> NoReturn:
+        """Every sign-in would fail the same way: say so (and why) until it is fixed."""
+        if self._fault is None or self._fault.reason != reason:
+            log.warning("sign-in provider %s unavailable: %s", self.name, reason)
+        self._fault, self._discovery = _Fault(reason, self._now()), None
+        raise ProviderUnavailable(reason)
 
     async def _key_set(self, discovery: _Discovery, *, refresh: bool) -> tuple[KeySet, bool]:
         """The provider's signing keys and whether they were fetched just now."""
@@ -351,11 +452,10 @@ class OidcProvider:
         except (JoseError, ValueError, TypeError):
             self._refuse("invalid_token", f"the ID token from {self.name} is malformed")
         alg, kid = header.get("alg"), header.get("kid")
-        if not isinstance(alg, str) or alg not in discovery.algorithms:
-            allowed = ", ".join(sorted(discovery.algorithms)) or "none usable"
+        if not isinstance(alg, str) or alg != self._algorithm:
             self._refuse("invalid_token", (
-                f"the ID token from {self.name} is signed with {str(alg)[:20]!r}, not one of "
-                f"the public-key algorithms the provider uses ({allowed})"))
+                f"the ID token from {self.name} is signed with {str(alg)[:20]!r}, but this "
+                f"shop is registered there for {self._algorithm} ID tokens only"))
         if kid is not None and not isinstance(kid, str):
             self._refuse("invalid_token", f"the ID token from {self.name} has a malformed kid")
         key = await self._signing_key(discovery, kid, alg)

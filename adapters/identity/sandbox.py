@@ -42,10 +42,15 @@ class SandboxIdentityProvider:
         }
         if request.login_hint:
             params["login_hint"] = request.login_hint
+        if request.prompt:
+            params["prompt"] = request.prompt  # its page signs in whoever login_hint names
         return f"{self._base}/sandbox/identity/authorize?{urlencode(params)}"
 
     async def available(self) -> bool:
         return True  # it runs inside this backend
+
+    def fault(self) -> str | None:
+        return None
 
     def issue_code(self, *, subject: str, nonce: str, code_challenge: str,
                    redirect_uri: str) -> str:

@@ -151,14 +151,17 @@ async def reset_password(request: web.Request) -> web.Response:
 # --- external providers -------------------------------------------------------------------------
 
 
-@table.add("GET", "/v1/auth/providers", "Sign-in providers and whether each is up right now",
+@table.add("GET", "/v1/auth/providers", "Sign-in providers, whether each is up right now, "
+           "and why not when it is not",
            responses={200: s.ProviderList}, auth=None)
 async def list_providers(request: web.Request) -> web.Response:
     providers = container(request).identity_providers()
-    return json_response({
-        "providers": [{"name": name, "available": await idp.available(),
-                       "start": f"/v1/auth/{name}/start"} for name, idp in providers.items()],
-        "password": True})
+    listed = []
+    for name, idp in providers.items():
+        up = await idp.available()
+        listed.append({"name": name, "available": up, "start": f"/v1/auth/{name}/start",
+                       "reason": None if up else idp.fault() or "not answering right now"})
+    return json_response({"providers": listed, "password": True})
 
 
 @table.add("GET", "/v1/auth/{provider}/start", "Start signing in with a provider: a redirect "
@@ -207,8 +210,15 @@ def _result(result: SignInResult) -> web.Response:
         body.update(_pair(result.tokens))
     if result.link_token is not None:
         body["link_token"] = result.link_token
+    if result.account is not None:
+        body["account"] = {"provider": result.account.provider,
+                           "subject": result.account.subject, "email": result.account.email,
+                           "email_verified": result.account.email_verified,
+                           "display": result.account.display}
     status = {"signed_in": 201 if result.created else 200, "linked": 200}.get(
         result.status, 409)
+    if result.status == "link_pending" and result.customer_id is not None:
+        status = 200  # the signed-in customer's own link, awaiting their confirmation
     return json_response(body, status=status)
 
 
@@ -278,8 +288,9 @@ async def unlink(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@table.add("POST", "/v1/me/identities/confirm", "Confirm linking a provider whose verified "
-           "email matched this account (the link token from its sign-in)",
+@table.add("POST", "/v1/me/identities/confirm", "Confirm linking a provider account: the "
+           "link token from a link's callback (after checking the account it names) or from a "
+           "sign-in whose verified email matched this account",
            request=s.LinkConfirmIn, responses={200: None, 401: None, 409: None})
 async def confirm_link(request: web.Request) -> web.Response:
     customer = await current_customer(request)

@@ -54,12 +54,18 @@ async def sandbox_sign_in(shop: Any, login_hint: str, **query: str
 
 
 async def link_sandbox(shop: Any, auth: dict[str, str], login_hint: str) -> dict[str, Any]:
+    """Link the sandbox provider as `login_hint`: the callback names the account, and the
+    customer confirms it."""
     response = await shop.client.post("/v1/me/identities/sandbox", headers=auth)
     assert response.status == 200, await response.text()
     status, body = await provider_round_trip(
         shop, (await response.json())["authorization_url"], login_hint)
-    assert status == 200 and body["status"] == "linked", body
-    return body
+    assert status == 200 and body["status"] == "link_pending", body
+    assert body["account"]["subject"] == login_hint, body
+    response = await shop.client.post("/v1/me/identities/confirm", headers=auth,
+                                      json={"link_token": body["link_token"]})
+    assert response.status == 200, await response.text()
+    return dict(await response.json())
 
 
 async def outbox_drained() -> None:

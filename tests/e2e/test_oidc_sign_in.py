@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import secrets
 import socket
 import time
@@ -239,6 +240,9 @@ async def refused(shop: Shop, params: dict[str, str], reason: str,
     assert body["type"] == "/problems/sign-in-refused"
     assert body["reason"] == reason, body
     assert body["detail"]  # a sentence a person can act on
+    # Each sentence ends before the next begins: no "... start again Nothing was changed".
+    assert not re.search(r"[^.!?] Nothing was changed", body["detail"]), body["detail"]
+    assert body["detail"][0].isupper(), body["detail"]
     assert PASSWORD_WAYS <= set(body["ways_in"]), body
     assert "access_token" not in body and "link_token" not in body
     assert await stored() == before
@@ -305,6 +309,7 @@ async def test_an_unverified_email_at_the_provider_cannot_reach_the_victims_acco
 
     assert status == 409, body
     assert body["status"] == "email_in_use"
+    assert "Oidc did not confirm that the address is yours" in body["message"]
     assert "access_token" not in body and "refresh_token" not in body
     assert "link_token" not in body
     assert body["customer_id"] is None
@@ -457,7 +462,10 @@ async def test_with_the_provider_down_the_customer_is_offered_the_other_ways_in(
     assert response.status == 503, await response.text()
     assert response.content_type == "application/problem+json"
     problem = await response.json()
-    assert "oidc" in problem["detail"] and "unavailable" in problem["detail"]
+    assert problem["detail"] == (
+        "Oidc is not answering right now, so we did not send you there. You can still sign "
+        "in with Fakeop, your password or a recovery link sent to your email.")
+    assert problem["retryable"] is True
     assert problem["alternatives"] == ["provider:fakeop", "password", "email_recovery_link"]
     assert await stored() == before
 
@@ -490,7 +498,11 @@ async def test_a_provider_that_stops_during_the_sign_in_is_reported_with_the_way
         status, problem = await callback(shop, params)
 
     assert status == 503, problem
-    assert "oidc" in problem["detail"]
+    # The customer was there: the message must not say we did not send them.
+    assert problem["detail"].startswith(
+        "Oidc stopped answering before we could finish signing you in. Nothing was changed "
+        "in your account. You can still sign in with Fakeop"), problem["detail"]
+    assert "did not send you there" not in problem["detail"]
     assert problem["alternatives"] == ["provider:fakeop", "password", "email_recovery_link"]
     assert await stored() == before
     # Its discovery document is still cached, but the failed exchange opened the circuit:
@@ -501,6 +513,75 @@ async def test_a_provider_that_stops_during_the_sign_in_is_reported_with_the_way
     response = await shop.client.get("/v1/auth/providers")
     assert {p["name"]: p["available"] for p in (await response.json())["providers"]} == {
         "oidc": False, "fakeop": True}
+
+
+async def test_a_provider_gone_down_since_the_last_sign_in_gets_no_more_customers(
+        shop_factory: Any, app_port: int, fake: DefectiveProvider) -> None:
+    """The provider stops between two sign-ins, with its discovery document still cached and
+    its circuit closed: the next customer gets the other ways in at once instead of being
+    sent to a dead page."""
+    require_node()
+    with start_oidc_provider([oidc_client(app_port)]) as doomed:
+        shop = await oidc_shop(shop_factory, app_port, {
+            "oidc": oidc_settings(doomed.issuer), "fakeop": fake_settings(fake)})
+        status, body = await sign_in_with(shop, "ada@example.com")
+        assert status == 201, body
+        doomed.stop()
+
+        began = time.monotonic()
+        response = await shop.client.get("/v1/auth/oidc/start", allow_redirects=False)
+
+    assert response.status == 503, response.headers.get("Location")
+    assert time.monotonic() - began < 3
+    problem = await response.json()
+    assert "did not send you there" in problem["detail"]
+    assert problem["alternatives"] == ["provider:fakeop", "password", "email_recovery_link"]
+
+
+async def test_an_issuer_set_with_a_trailing_slash_is_listed_unavailable_with_the_reason(
+        shop_factory: Any, app_port: int, op: OidcProviderProcess) -> None:
+    """oidc-provider names itself without the slash, so no login could pass the exact issuer
+    check: the provider list says so (and why) instead of showing it available, and a start
+    keeps the customer here with the other ways in instead of a 401 later."""
+    shop = await oidc_shop(shop_factory, app_port, {
+        "oidc": oidc_settings(f"{op.issuer}/")})
+    response = await shop.client.get("/v1/auth/providers")
+    [listed] = (await response.json())["providers"]
+    assert listed["name"] == "oidc" and listed["available"] is False
+    assert "trailing slash" in listed["reason"]
+    assert f"set the issuer to exactly '{op.issuer}'" in listed["reason"]
+
+    response = await shop.client.get("/v1/auth/oidc/start", allow_redirects=False)
+    assert response.status == 503, await response.text()
+    problem = await response.json()
+    assert "trailing slash" in problem["detail"] and "did not send you there" in problem[
+        "detail"]
+    assert problem["retryable"] is False  # a setting must change first
+    assert problem["alternatives"] == ["password", "email_recovery_link"]
+
+
+async def test_an_id_token_signed_with_another_algorithm_than_registered_is_refused(
+        shop_factory: Any, app_port: int) -> None:
+    """The provider offers RS256, PS256 and ES256. We are registered for ES256; a client
+    of ours registered there for PS256 gets PS256 tokens, which we refuse although the
+    provider's discovery lists PS256; with matching registrations ES256 signs in."""
+    require_node()
+    clients = [{"client_id": f"mall-{alg.lower()}", "client_secret": CLIENT_SECRET,
+                "id_token_signed_response_alg": alg,
+                "redirect_uris": [f"http://127.0.0.1:{app_port}/v1/auth/{name}/callback"]}
+               for name, alg in (("es", "ES256"), ("ps", "PS256"))]
+    with start_oidc_provider(clients, id_token_algs=["RS256", "PS256", "ES256"]) as multi:
+        shop = await oidc_shop(shop_factory, app_port, {
+            name: {**oidc_settings(multi.issuer), "client_id": client_id,
+                   "id_token_signed_response_alg": "ES256"}
+            for name, client_id in (("es", "mall-es256"), ("ps", "mall-ps256"))})
+
+        body = await refused(shop, await at_provider(shop, "ada@example.com", "ps"),
+                             "invalid_token", "ps")
+        assert "'PS256'" in body["detail"] and "ES256" in body["detail"]
+
+        status, signed_in = await sign_in_with(shop, "ada@example.com", "es")
+        assert status == 201, signed_in
 
 
 async def test_a_customer_who_refuses_at_the_provider_is_told_the_ways_in(shop: Shop) -> None:
@@ -580,6 +661,10 @@ async def test_an_account_whose_email_is_unproven_cannot_be_linked_or_take_a_lin
     status, body = await sign_in_with(shop, "owner@example.com")
     assert status == 409 and body["status"] == "email_in_use" and "link_token" not in body
     assert await stored() == before
+    # The provider did verify the address: the unproven side is the account here, and the
+    # message says so instead of blaming the provider.
+    assert "Oidc did not confirm" not in body["message"]
+    assert "that account has not confirmed its address with us yet" in body["message"]
 
 
 async def test_a_signed_in_customer_links_and_unlinks_the_provider(shop: Shop) -> None:
@@ -592,11 +677,16 @@ async def test_a_signed_in_customer_links_and_unlinks_the_provider(shop: Shop) -
     assert urlsplit(url).netloc == urlsplit(shop.container.config.identity_provider_settings()
                                             ["oidc"]["issuer"]).netloc
     sessions = await AuthSession.count()
-    status, linked = await callback(shop, await sign_in(url, login="linker-at-op@example.com"))
+    status, pending = await callback(shop, await sign_in(url, login="linker-at-op@example.com"))
 
-    assert status == 200, linked
-    assert linked["status"] == "linked" and linked["customer_id"] == customer_id
-    assert "access_token" not in linked
+    assert status == 200, pending
+    assert pending["status"] == "link_pending" and pending["customer_id"] == customer_id
+    assert pending["account"]["display"] == "linker-at-op@example.com"
+    assert "access_token" not in pending
+    assert await IdentityLink.count() == 0  # not before the customer confirms
+    response = await shop.client.post("/v1/me/identities/confirm", headers=auth,
+                                      json={"link_token": pending["link_token"]})
+    assert response.status == 200, await response.text()
     assert await AuthSession.count() == sessions  # linking opens no session
     response = await shop.client.get("/v1/me/identities", headers=auth)
     listed = await response.json()
@@ -611,6 +701,56 @@ async def test_a_signed_in_customer_links_and_unlinks_the_provider(shop: Shop) -
     response = await shop.client.delete("/v1/me/identities/oidc", headers=auth)
     assert response.status == 204, await response.text()
     assert await IdentityLink.count() == 0
+
+
+async def test_a_link_makes_the_person_sign_in_at_the_provider_and_names_the_account_first(
+        shop: Shop, op: OidcProviderProcess) -> None:
+    """A browser still signed in at the provider as someone else (a shared computer) must not
+    link that account silently: the provider is asked to sign the person in again, and the
+    account it comes back with is shown for the customer to confirm, or not."""
+    auth = await shop.sign_up("careful@example.com", PASSWORD, verified=True)
+    customer_id = (await me(shop, auth["Authorization"].split()[1]))[1]["id"]
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        # Someone signed in to the provider in this browser earlier.
+        await sign_in(await start(shop), login="someone-else@example.com", session=browser)
+
+        response = await shop.client.post("/v1/me/identities/oidc", headers=auth)
+        url = (await response.json())["authorization_url"]
+        assert dict(parse_qsl(urlsplit(url).query))["prompt"] == "login"
+        # The provider does not answer for the session's account: it asks for a sign-in.
+        async with browser.get(url, allow_redirects=False) as first:
+            assert first.status in (302, 303), await first.text()
+            assert urlsplit(first.headers["Location"]).path.startswith("/interaction/"), \
+                first.headers["Location"]
+
+        status, pending = await callback(shop, await sign_in(
+            url, login="someone-else@example.com", session=browser))
+    assert status == 200 and pending["status"] == "link_pending", pending
+    assert pending["account"] == {
+        "provider": "oidc", "subject": "sub-someone-else@example.com",
+        "email": "someone-else@example.com", "email_verified": True,
+        "display": "someone-else@example.com"}
+    assert "someone-else@example.com" in pending["message"]
+    assert await IdentityLink.count() == 0
+    # Not the customer's account: they do not confirm, and nothing is ever linked. Another
+    # customer cannot confirm it for them either.
+    other = await shop.sign_up("other@example.com", PASSWORD, verified=True)
+    response = await shop.client.post("/v1/me/identities/confirm", headers=other,
+                                      json={"link_token": pending["link_token"]})
+    assert response.status == 401, await response.text()
+    assert await IdentityLink.count() == 0
+
+    # Linking again, as their own account this time, and confirming it.
+    response = await shop.client.post("/v1/me/identities/oidc", headers=auth)
+    url = (await response.json())["authorization_url"]
+    status, pending = await callback(shop, await sign_in(url, login="careful@example.com"))
+    assert status == 200 and pending["account"]["email"] == "careful@example.com", pending
+    response = await shop.client.post("/v1/me/identities/confirm", headers=auth,
+                                      json={"link_token": pending["link_token"]})
+    assert response.status == 200, await response.text()
+    links = await IdentityLink.select().where(IdentityLink.provider == "oidc")
+    assert [(link["customer_id"], link["subject"]) for link in links] == [
+        (customer_id, "sub-careful@example.com")]
 
 
 async def test_the_last_way_in_cannot_be_unlinked(shop: Shop) -> None:

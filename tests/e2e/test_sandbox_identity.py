@@ -88,4 +88,5 @@ async def test_a_link_asked_for_by_a_session_since_signed_out_is_not_completed(
     answer = await shop.client.get(f"{back.path}?{back.query}")
     problem = await answer.json()
     assert answer.status == 401 and problem["reason"] == "session_ended"
+    assert {"password", "email_recovery_link"} <= set(problem["ways_in"])  # where to now
     assert await IdentityLink.count() == 0

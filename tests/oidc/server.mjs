@@ -11,6 +11,9 @@
 //   JWKS      optional JSON {"keys": [private RSA JWKs]}: the first signs, all are published.
 //             Unset: one RSA key is generated at start.
 //   CODE_TTL  optional authorization code lifetime in seconds (default 60).
+//   ID_TOKEN_ALGS  optional JSON list of the ID token algorithms offered (default ["RS256"]),
+//             among RS256, PS256 and ES256; a key is generated for each one beyond RS256. A
+//             client picks one with `id_token_signed_response_alg` (default RS256).
 //
 // Accounts: every login_hint is an account. sub = "sub-" + login; email = the login when it
 // contains "@", else login@example.test, except that `unverified+<email>` claims <email>;
@@ -44,10 +47,19 @@ function parseJson(name, fallback) {
   }
 }
 
-function generateKey() {
-  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+function generateKey(alg = 'RS256') {
+  const { privateKey } = alg === 'ES256'
+    ? crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    : crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwk = privateKey.export({ format: 'jwk' });
-  return { ...jwk, kid: crypto.randomUUID(), use: 'sig', alg: 'RS256' };
+  return { ...jwk, kid: crypto.randomUUID(), use: 'sig', alg };
+}
+
+const SIGNING_ALGS = ['RS256', 'PS256', 'ES256'];
+const idTokenAlgs = parseJson('ID_TOKEN_ALGS', ['RS256']);
+if (!Array.isArray(idTokenAlgs) || !idTokenAlgs.includes('RS256')
+    || idTokenAlgs.some((alg) => !SIGNING_ALGS.includes(alg))) {
+  fail(`ID_TOKEN_ALGS must be a JSON list with RS256 and any of ${SIGNING_ALGS.join(', ')}`);
 }
 
 function clientsFromEnv() {
@@ -133,11 +145,13 @@ if (!Number.isInteger(codeTtl) || codeTtl <= 0) fail('CODE_TTL must be a positiv
 
 let keys = parseJson('JWKS', { keys: [generateKey()] }).keys;
 if (!Array.isArray(keys) || keys.length === 0) fail('JWKS must be {"keys": [at least one private JWK]}');
+// One key for each further algorithm, after the RSA ones (the first RSA key signs RS256).
+const otherAlgKeys = idTokenAlgs.filter((alg) => alg !== 'RS256').map((alg) => generateKey(alg));
 
 function buildProvider(issuer) {
   const provider = new Provider(issuer, {
     clients,
-    jwks: { keys },
+    jwks: { keys: [...keys, ...otherAlgKeys] },
     findAccount,
     claims: {
       openid: ['sub'],
@@ -149,7 +163,7 @@ function buildProvider(issuer) {
     conformIdTokenClaims: false,
     responseTypes: ['code'],
     clientAuthMethods: ['client_secret_post', 'client_secret_basic'],
-    enabledJWA: { idTokenSigningAlgValues: ['RS256'] },
+    enabledJWA: { idTokenSigningAlgValues: idTokenAlgs },
     // oidc-provider 9 only knows S256; this makes PKCE mandatory for every client.
     pkce: { required: () => true },
     // RFC 9207 `iss` in authorization responses is always on in oidc-provider 9 (no feature

@@ -8,10 +8,12 @@ times by the injected clock.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +30,7 @@ from joserfc.jwk import ECKey, Key, RSAKey
 from adapters.http import OutboundHttp
 from adapters.identity.apple import APPLE_AUDIENCE, apple_client_secret, apple_provider
 from adapters.identity.naver import NaverProvider
-from adapters.identity.oidc import OidcProvider, preset
+from adapters.identity.oidc import FAULT_RECHECK_SECONDS, OidcProvider, preset
 from application.ports import AuthorizationRequest, CallbackParams, VerifiedIdentity
 from domain.errors import ProviderUnavailable, SignInRefused
 from domain.redaction import redact
@@ -43,6 +45,8 @@ NOW_TS = int(NOW.timestamp())
 SIGNING_KEY = RSAKey.generate_key(2048, parameters={"kid": "key-1"})
 IMPOSTOR_KEY = RSAKey.generate_key(2048, parameters={"kid": "key-1"})  # same kid, not theirs
 ROTATED_KEY = RSAKey.generate_key(2048, parameters={"kid": "key-2"})
+PS_KEY = RSAKey.generate_key(2048, parameters={"kid": "ps-1", "alg": "PS256"})
+EC_KEY = ECKey.generate_key("P-256", parameters={"kid": "ec-1", "alg": "ES256"})
 
 
 class FixedClock:
@@ -72,6 +76,7 @@ class FakeOpenIdProvider:
         self.send_id_token = True
         self.issued: list[str] = []  # access and refresh tokens handed out
         self.down = False
+        self.discovery_delay = 0.0  # seconds the discovery answer takes
         self.client_secret: str | None = CLIENT_SECRET  # None: the test checks it itself
         self.jwks_status = 200
         self.token_status = 200
@@ -97,6 +102,8 @@ class FakeOpenIdProvider:
 
     async def _discovery(self, request: web.Request) -> web.Response:
         self.discovery_fetches += 1
+        if self.discovery_delay:
+            await asyncio.sleep(self.discovery_delay)
         if self.down:
             return web.Response(status=503)
         return web.json_response({
@@ -270,6 +277,80 @@ async def test_a_provider_gone_down_is_found_out_before_a_customer_is_sent_there
         await provider.authorization_url(request)
 
 
+async def test_a_provider_gone_down_is_found_out_at_the_very_next_start(
+    provider: OidcProvider, op: FakeOpenIdProvider
+) -> None:
+    """By default the provider is asked at every start, so the customer right after it went
+    down is not sent to a dead page (nor anyone for the next half minute)."""
+    request = AuthorizationRequest("s", "n", "c", REDIRECT)
+    await provider.authorization_url(request)
+    op.down = True  # the same instant: no clock has moved
+    with pytest.raises(ProviderUnavailable):
+        await provider.authorization_url(request)
+    assert not await provider.available()
+    op.down = False
+    assert await provider.authorization_url(request)
+
+
+async def test_a_hung_provider_is_given_up_on_within_the_liveness_timeout_without_retries(
+    ledger: RecordingLedger, op: FakeOpenIdProvider
+) -> None:
+    patient = OutboundHttp(ledger, NoAlerts(), timeout_seconds=30, retries=3,
+                           breaker_threshold=1000, breaker_ttl_seconds=30)
+    try:
+        provider = _provider(patient, op, liveness_timeout_seconds=0.3)
+        op.discovery_delay = 5
+        began = time.monotonic()
+        with pytest.raises(ProviderUnavailable):
+            await provider.authorization_url(AuthorizationRequest("s", "n", "c", REDIRECT))
+        assert time.monotonic() - began < 2
+        assert op.discovery_fetches == 1  # one quick try: the customer is waiting
+    finally:
+        await patient.close()
+
+
+async def test_once_the_breaker_opens_no_one_waits_for_the_provider(
+    ledger: RecordingLedger, op: FakeOpenIdProvider
+) -> None:
+    touchy = OutboundHttp(ledger, NoAlerts(), timeout_seconds=5, retries=0,
+                          breaker_threshold=1, breaker_ttl_seconds=30)
+    try:
+        provider = _provider(touchy, op)
+        op.down = True
+        with pytest.raises(ProviderUnavailable):
+            await provider.authorization_url(AuthorizationRequest("s", "n", "c", REDIRECT))
+        fetches = op.discovery_fetches
+        assert not await provider.available()
+        assert op.discovery_fetches == fetches  # the open circuit answers, not the provider
+    finally:
+        await touchy.close()
+
+
+async def test_starts_at_the_same_moment_share_one_liveness_check(
+    provider: OidcProvider, op: FakeOpenIdProvider
+) -> None:
+    op.discovery_delay = 0.2
+    request = AuthorizationRequest("s", "n", "c", REDIRECT)
+    urls = await asyncio.gather(*[provider.authorization_url(request) for _ in range(5)])
+    assert len(urls) == 5 and op.discovery_fetches == 1
+
+
+async def test_a_link_asks_the_provider_to_make_the_person_sign_in_again(
+    http: OutboundHttp, op: FakeOpenIdProvider
+) -> None:
+    link = AuthorizationRequest("s", "n", "c", REDIRECT, prompt="login")
+    query = parse_qs(urlsplit(await _provider(http, op).authorization_url(link)).query)
+    assert query["prompt"] == ["login"]
+    # Google refuses prompt=login: there the person at least chooses the account.
+    google = OidcProvider(http, FixedClock(), **{**preset("google"), "issuer": op.issuer},
+                          client_id=CLIENT_ID)
+    op.discovery_overrides["issuer"] = op.issuer
+    query = parse_qs(urlsplit(await google.authorization_url(link)).query)
+    assert query["prompt"] == ["select_account"]
+    with pytest.raises(ValueError, match="login_prompt"):
+        _provider(http, op, login_prompt="none")
+
+
 async def test_client_secret_basic_sends_the_secret_in_the_header_only(
     http: OutboundHttp, op: FakeOpenIdProvider
 ) -> None:
@@ -426,11 +507,43 @@ async def test_an_hs256_token_keyed_with_the_public_key_is_refused(
     assert (await refused(sign_in(provider, op))).reason == "invalid_token"
 
 
-async def test_an_algorithm_the_provider_does_not_list_is_refused(
-    provider: OidcProvider, op: FakeOpenIdProvider
+async def test_only_the_algorithm_the_client_is_registered_for_is_accepted(
+    http: OutboundHttp, op: FakeOpenIdProvider
 ) -> None:
-    op.discovery_overrides["id_token_signing_alg_values_supported"] = ["ES256"]
-    assert (await refused(sign_in(provider, op))).reason == "invalid_token"
+    """The provider lists several algorithms; the client is registered for one of them, and
+    a token signed with another (even one the provider lists) is refused."""
+    op.discovery_overrides["id_token_signing_alg_values_supported"] = [
+        "RS256", "PS256", "ES256"]
+    op.published = [SIGNING_KEY, PS_KEY, EC_KEY]
+    es256 = _provider(http, op, id_token_signed_response_alg="ES256")
+    op.signing_key, op.header = PS_KEY, {"alg": "PS256", "kid": "ps-1"}
+    error = await refused(sign_in(es256, op))
+    assert error.reason == "invalid_token"
+    assert "'PS256'" in error.detail and "ES256" in error.detail
+    # Nor does a client left at the default (RS256) take the PS256 token.
+    assert (await refused(sign_in(_provider(http, op), op))).reason == "invalid_token"
+    op.signing_key, op.header = EC_KEY, {"alg": "ES256", "kid": "ec-1"}
+    assert (await sign_in(es256, op)).subject == "user-1"
+
+
+def test_only_a_public_key_algorithm_can_be_registered(
+    http: OutboundHttp, op: FakeOpenIdProvider
+) -> None:
+    for algorithm in ("HS256", "none", "es256"):
+        with pytest.raises(ValueError, match="id_token_signed_response_alg"):
+            _provider(http, op, id_token_signed_response_alg=algorithm)
+
+
+async def test_a_client_registered_for_an_algorithm_the_provider_lacks_is_unavailable(
+    http: OutboundHttp, op: FakeOpenIdProvider
+) -> None:
+    op.discovery_overrides["id_token_signing_alg_values_supported"] = ["RS256"]
+    provider = _provider(http, op, id_token_signed_response_alg="ES256")
+    assert not await provider.available()
+    fault = provider.fault()
+    assert fault is not None and "ES256" in fault and "RS256" in fault
+    with pytest.raises(ProviderUnavailable):
+        await provider.authorization_url(AuthorizationRequest("s", "n", "c", REDIRECT))
 
 
 async def test_a_malformed_token_is_refused(
@@ -522,22 +635,41 @@ async def test_a_token_answer_without_an_id_token_is_refused(
     assert (await refused(sign_in(provider, op))).reason == "invalid_token"
 
 
-async def test_a_discovery_document_of_another_issuer_is_refused(
+async def test_a_discovery_document_of_another_issuer_makes_the_provider_unavailable(
     provider: OidcProvider, op: FakeOpenIdProvider
 ) -> None:
     op.discovery_overrides["issuer"] = "https://evil.example"
     request = AuthorizationRequest("s", "n", "c", REDIRECT)
-    assert (await refused(provider.authorization_url(request))).reason == "issuer_mismatch"
-    assert (await refused(sign_in(provider, op))).reason == "issuer_mismatch"
+    with pytest.raises(ProviderUnavailable):
+        await provider.authorization_url(request)
+    with pytest.raises(ProviderUnavailable):
+        await sign_in(provider, op)
+    assert op.token_requests == []  # no code goes to a provider we could not identify
+    assert "'https://evil.example'" in (provider.fault() or "")
 
 
-async def test_an_issuer_differing_by_a_trailing_slash_is_another_issuer(
+async def test_an_issuer_differing_by_a_trailing_slash_is_shown_unavailable_with_the_reason(
     http: OutboundHttp, op: FakeOpenIdProvider
 ) -> None:
-    provider = OidcProvider(http, FixedClock(), name="fakeop", issuer=f"{op.issuer}/",
+    """The provider names itself without the slash: no sign-in could pass the exact issuer
+    check, so the provider is shown unavailable, with what to change, before anyone tries."""
+    clock = FixedClock()
+    provider = OidcProvider(http, clock, name="fakeop", issuer=f"{op.issuer}/",
                             client_id=CLIENT_ID)
-    request = AuthorizationRequest("s", "n", "c", REDIRECT)
-    assert (await refused(provider.authorization_url(request))).reason == "issuer_mismatch"
+    assert await provider.available() is False
+    fault = provider.fault()
+    assert fault is not None and "trailing slash" in fault
+    assert f"set the issuer to exactly {op.issuer!r}" in fault
+    with pytest.raises(ProviderUnavailable) as caught:
+        await provider.authorization_url(AuthorizationRequest("s", "n", "c", REDIRECT))
+    assert caught.value.detail == fault
+    # Asked again only after a while; a provider that fixed its side is then available.
+    fetches = op.discovery_fetches
+    assert await provider.available() is False and op.discovery_fetches == fetches
+    op.discovery_overrides["issuer"] = f"{op.issuer}/"
+    clock.current = NOW.replace(second=NOW.second + FAULT_RECHECK_SECONDS % 60,
+                                minute=NOW.minute + FAULT_RECHECK_SECONDS // 60)
+    assert await provider.available() is True and provider.fault() is None
 
 
 # --- the provider down --------------------------------------------------------------------
@@ -566,6 +698,14 @@ async def test_a_token_endpoint_answering_503_is_provider_unavailable(
     with pytest.raises(ProviderUnavailable):
         await sign_in(provider, op)
     assert len(op.token_requests) == 1  # a code redeems once: never retried
+
+
+async def test_a_discovery_document_without_an_endpoint_is_a_fault_the_provider_must_fix(
+    provider: OidcProvider, op: FakeOpenIdProvider
+) -> None:
+    op.discovery_overrides["token_endpoint"] = None
+    assert not await provider.available()
+    assert "token_endpoint" in (provider.fault() or "")
 
 
 async def test_a_missing_discovery_document_is_provider_unavailable(
@@ -677,12 +817,20 @@ class FakeNaver:
         self.resultcode = "00"
         self.token_requests: list[dict[str, str]] = []
         self.profile_headers: list[str] = []
+        self.login_page_status = 200
+        self.login_page_visits = 0
 
     def app(self) -> web.Application:
         app = web.Application()
+        app.router.add_get("/oauth2.0/authorize", self._login_page)
         app.router.add_post("/oauth2.0/token", self._token)
         app.router.add_get("/v1/nid/me", self._me)
         return app
+
+    async def _login_page(self, request: web.Request) -> web.Response:
+        self.login_page_visits += 1
+        return web.Response(status=self.login_page_status, text="<html>login</html>",
+                            content_type="text/html")
 
     async def _token(self, request: web.Request) -> web.Response:
         form = {k: str(v) for k, v in (await request.post()).items()}
@@ -749,6 +897,24 @@ async def test_naver_authorization_url_carries_the_state(naver: NaverProvider) -
     query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     assert query == {"response_type": "code", "client_id": CLIENT_ID,
                      "redirect_uri": REDIRECT, "state": "state-1"}
+
+
+async def test_naver_is_asked_whether_its_login_page_answers_before_a_start(
+    naver: NaverProvider, naver_site: tuple[FakeNaver, str]
+) -> None:
+    fake, _ = naver_site
+    request = AuthorizationRequest("state-1", "nonce-1", "challenge", REDIRECT)
+    await naver.authorization_url(request)
+    assert fake.login_page_visits == 1
+    fake.login_page_status = 503
+    with pytest.raises(ProviderUnavailable):
+        await naver.authorization_url(request)
+
+
+async def test_naver_makes_the_person_sign_in_again_for_a_link(naver: NaverProvider) -> None:
+    url = await naver.authorization_url(AuthorizationRequest(
+        "state-1", "nonce-1", "challenge", REDIRECT, prompt="login"))
+    assert parse_qs(urlsplit(url).query)["auth_type"] == ["reauthenticate"]
 
 
 async def test_naver_refuses_a_replayed_code(naver: NaverProvider) -> None:
