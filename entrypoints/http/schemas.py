@@ -121,20 +121,11 @@ class ProviderOut(BaseModel):
     available: bool
     start: str
     reason: str | None = Field(None, description="why it is unavailable, when it is")
-    reason: str | None = Field(None, description="why it is unavailable, when it is")
 
 
 class ProviderList(BaseModel):
     providers: list[ProviderOut]
     password: bool
-
-
-class ProviderAccountOut(BaseModel):
-    provider: str
-    subject: str
-    email: str | None
-    email_verified: bool
-    display: str = Field(description="how to show the account to its owner")
 
 
 class ProviderAccountOut(BaseModel):
@@ -154,9 +145,6 @@ class SignInOut(BaseModel):
     access_token: str | None = None
     refresh_token: str | None = None
     link_token: str | None = None
-    account: ProviderAccountOut | None = Field(
-        None, description="the provider account a pending link would add: show it to the "
-                          "customer before they confirm")
     account: ProviderAccountOut | None = Field(
         None, description="the provider account a pending link would add: show it to the "
                           "customer before they confirm")
