@@ -20,6 +20,12 @@ SECRET_PLACEHOLDER = "[redacted]"  # noqa: S105 - the mask, not a secret
 # random identifiers are drawn so that they never hold such a run (`card_safe_id`).
 _SEPARATOR = r"(?:[^\w\n]|_)"
 _CARD_CANDIDATE = re.compile(rf"[0-9](?:{_SEPARATOR}{{0,3}}[0-9]){{12,}}")
+# A provider's identifier (a Toss transactionKey, an EasyPost shp_ id) is random hex: digits
+# glued to its letters are part of it, not a typed card. In identifier fields only a run that
+# stands apart ("evt_4111111111111111", "4111 1111 ...") counts.
+_STANDALONE_CANDIDATE = re.compile(rf"(?<![0-9A-Za-z]){_CARD_CANDIDATE.pattern}(?![0-9A-Za-z])")
+_IDENTIFIER_KEY = re.compile(r"(^id$|_id$|[a-z]Id$|[kK]ey$|reference$|_ref$)")
+_IDENTIFIER_VALUE = re.compile(r"^[A-Za-z0-9_:.\-]{1,128}$")
 _NON_DIGITS = re.compile(r"[^0-9]+")
 _SECRET_KEYS = re.compile(
     r"(password|passwd|secret|token|authorization|api[-_]?key|signature|card[-_]?number|"
@@ -51,14 +57,35 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def redact_card_numbers(text: str) -> str:
-    """Replace every Luhn-valid card-like number in `text` with a placeholder."""
+def redact_card_numbers(text: str, *, identifier: bool = False) -> str:
+    """Replace every Luhn-valid card-like number in `text` with a placeholder; in a
+    provider's `identifier`, only runs not glued to its other letters and digits."""
 
     def replace(match: re.Match[str]) -> str:
         groups = _NON_DIGITS.split(match.group(0))
         return CARD_PLACEHOLDER if contains_card_number(groups) else match.group(0)
 
+    if identifier and _IDENTIFIER_VALUE.match(text):
+        return _STANDALONE_CANDIDATE.sub(replace, text)
     return _CARD_CANDIDATE.sub(replace, text)
+
+
+def holds_card_number(value: Any, key: str = "") -> bool:
+    """True when `redact` would remove a card number from `value` (a decoded JSON document)."""
+    if isinstance(value, Mapping):
+        return any(has_card_number(str(k)) or holds_card_number(v, str(k))
+                   for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(holds_card_number(v) for v in value)
+    if isinstance(value, str):
+        return redact_card_numbers(value, identifier=is_identifier_key(key)) != value
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**12:
+        return contains_card_number([str(abs(value))])
+    return False
+
+
+def is_identifier_key(key: str) -> bool:
+    return bool(_IDENTIFIER_KEY.search(key))
 
 
 def has_card_number(text: str) -> bool:
@@ -105,6 +132,8 @@ def redact(value: Any) -> Any:
         return {
             str(k): (SECRET_PLACEHOLDER if is_secret_key(str(k))
                      else PERSONAL_PLACEHOLDER if is_personal_key(str(k)) and v
+                     else redact_card_numbers(v, identifier=True)
+                     if isinstance(v, str) and is_identifier_key(str(k))
                      else redact(v))
             for k, v in value.items()
         }

@@ -7,6 +7,7 @@ import pytest
 from domain.redaction import (
     CARD_PLACEHOLDER,
     SECRET_PLACEHOLDER,
+    holds_card_number,
     is_secret_key,
     luhn_valid,
     redact,
@@ -188,3 +189,27 @@ def test_providers_personal_fields_are_withheld_wherever_they_nest() -> None:
     assert cleaned["id"] == "ch_1" and cleaned["amount"] == 1500
     assert cleaned["metadata"] == {"order_id": "ord_1"}
     assert "Ada" not in str(cleaned) and "example.com" not in str(cleaned)
+
+
+HEX_KEY_WITH_A_LUHN_RUN = "5288A2280E9612439423081B66"  # a Toss transactionKey as recorded
+
+
+def test_a_card_number_glued_to_letters_or_split_any_way_is_found() -> None:
+    for typed in ("SKU4111111111111111", "note4111111111111111x", "4111/1111/1111/1111",
+                  "4111,1111,1111,1111", "4111_1111_1111_1111", "4111 - 1111 - 1111 - 1111"):
+        assert redact_card_numbers(typed) != typed, typed
+
+
+def test_a_providers_identifier_is_judged_as_an_identifier() -> None:
+    # random hex: digits glued to the key's letters are part of the key
+    assert redact_card_numbers(HEX_KEY_WITH_A_LUHN_RUN, identifier=True) == \
+        HEX_KEY_WITH_A_LUHN_RUN
+    assert redact({"transactionKey": HEX_KEY_WITH_A_LUHN_RUN}) == {
+        "transactionKey": HEX_KEY_WITH_A_LUHN_RUN}
+    # a card number standing apart inside an identifier is still one
+    assert "4111" not in redact({"id": "evt_4111111111111111"})["id"]
+    assert "4111" not in redact({"id": "evt 4111 1111 1111 1111"})["id"]
+    # free text is typed text: glued or not
+    assert CARD_PLACEHOLDER in redact({"note": f"ref{HEX_KEY_WITH_A_LUHN_RUN}"})["note"]
+    assert holds_card_number({"note": "card4111111111111111"})
+    assert not holds_card_number({"paymentKey": HEX_KEY_WITH_A_LUHN_RUN})
