@@ -60,9 +60,10 @@ class NaverProvider:
 
     async def _check_alive(self) -> None:
         """One quick try at the login page the customer is about to be sent to (its breaker
-        counts a failure): any answer short of a server error means it is up."""
+        counts a failure): any answer short of a server error means it is up. HEAD, so the
+        evidence of each check keeps no copy of the page."""
         response = await self._http.request(
-            self.name, "GET", self._authorize_url, subject=self._subject,
+            self.name, "HEAD", self._authorize_url, subject=self._subject,
             timeout_seconds=self._liveness_timeout, idempotent=False)
         if response.status >= 500:
             raise ProviderUnavailable(f"Naver's login page answers HTTP {response.status}")

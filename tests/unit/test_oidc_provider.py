@@ -822,7 +822,7 @@ class FakeNaver:
 
     def app(self) -> web.Application:
         app = web.Application()
-        app.router.add_get("/oauth2.0/authorize", self._login_page)
+        app.router.add_route("HEAD", "/oauth2.0/authorize", self._login_page)
         app.router.add_post("/oauth2.0/token", self._token)
         app.router.add_get("/v1/nid/me", self._me)
         return app
