@@ -20,7 +20,7 @@ from domain.customers import (
     jurisdiction_of,
     normalize_email,
 )
-from domain.errors import Conflict, DomainError, NotFound, Unauthorized
+from domain.errors import AlreadyExists, DomainError, NotFound, Unauthorized
 from domain.evidence import EvidenceDraft
 from domain.identity import binding_of
 
@@ -52,7 +52,8 @@ class Accounts:
         check_password_policy(password)
         await self._throttle.attempt(REGISTRATION, account=email, address=client)
         password_hash = await self._hasher.hash(password)
-        taken = Conflict("an account with this email exists already; sign in instead")
+        taken = AlreadyExists("an account with this email exists already: sign in, or ask "
+                              "for a password reset link if you forgot the password")
         async with self._uow() as uow:
             customer = Customer.register(
                 customer_id=new_id("cus"), email=email, password_hash=password_hash,

@@ -27,7 +27,6 @@ from domain.payments import MONEY_TAKEN
 from domain.privacy import pseudonym
 
 RECORD_CLASSES = ("payment_records", "contract_records", "complaints", "access_logs")
-CONFIRMATION = "erase my account"
 # Orders whose money or goods are still moving: erasure waits for them.
 IN_PROGRESS = frozenset({OrderStatus.PAYMENT_PROCESSING, OrderStatus.AWAITING_DEPOSIT,
                          OrderStatus.ON_HOLD, OrderStatus.PAID, OrderStatus.SHIPPED,
@@ -91,8 +90,6 @@ class Privacy:
     async def erase(self, customer_id: str, confirmation: str) -> dict[str, Any]:
         """Erase the customer's personal data everywhere, keep what a retention rule still
         requires (pseudonymized, apart), revoke every session and link, and certify it."""
-        if confirmation.strip().lower() != CONFIRMATION:
-            raise DomainError(f'to erase your account, confirm with "{CONFIRMATION}"')
         now = self._clock.now()
         subject = pseudonym(customer_id, self._key, purpose="erasure")
         async with self._uow() as uow:
@@ -100,6 +97,11 @@ class Privacy:
             customer = await uow.customers.get(customer_id)
             if customer is None:
                 raise NotFound("account not found")
+            # Typing one's own address (GET /v1/me shows it) is a confirmation no example
+            # or replayed request can give for another account.
+            if confirmation.strip().lower() != customer.email.lower():
+                raise DomainError("to erase your account, confirm with its email address "
+                                  "(as GET /v1/me shows it): this cannot be undone")
             await self._settle_open_orders(uow, customer_id)
             policy = self.policy_of(customer.jurisdiction)
             retained = await self._keep_what_the_law_requires(uow, customer, subject, policy)

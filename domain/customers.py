@@ -11,7 +11,8 @@ from enum import StrEnum
 from domain.errors import DomainError
 from domain.events import CustomerRegistered, Event
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
+_EMAIL = re.compile(EMAIL_PATTERN)
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 

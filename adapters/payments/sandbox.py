@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +36,7 @@ from domain.errors import ProviderUnavailable
 from domain.evidence import EvidenceDraft
 from domain.failures import FailureReason
 from domain.payments import EventType, PaymentEvent, PaymentUpdate
+from domain.redaction import card_safe_id
 
 SIGNATURE_HEADER = "Sandbox-Signature"
 
@@ -112,7 +112,7 @@ class SandboxGateway:
             "virtual_account": "awaiting_deposit",
         }.get(scenario, "failed")
         row = SandboxCharge(
-            idempotency_key=request.idempotency_key, reference=f"sbx_{uuid.uuid4().hex[:24]}",
+            idempotency_key=request.idempotency_key, reference=card_safe_id("sbx", 24),
             status=status, amount=request.amount.amount, currency=request.amount.currency,
             scenario=scenario, order_id=request.order_id,
             merchant_reference=request.payment_id, created_at=time.time(),
@@ -154,7 +154,7 @@ class SandboxGateway:
     @staticmethod
     def _event(kind: str, charge: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
         return {
-            "id": f"evt_{uuid.uuid4().hex}", "type": kind, "created": time.time(),
+            "id": card_safe_id("evt"), "type": kind, "created": time.time(),
             "data": {"reference": charge["reference"], "order_id": charge["order_id"],
                      "status": charge["status"], "amount": charge["amount"],
                      "currency": charge["currency"],
@@ -228,7 +228,7 @@ class SandboxGateway:
                         (*update.events,
                          PaymentEvent(EventType.REFUND_FAILED, reference=call.idempotency_key)),
                         update.provider_reference, failure_code="invalid_request")
-                refunds.append({"id": f"sbx_re_{uuid.uuid4().hex[:16]}",
+                refunds.append({"id": card_safe_id("sbx_re", 16),
                                 "amount": call.amount.amount, "key": call.idempotency_key})
                 await SandboxCharge.update({SandboxCharge.refunds: json.dumps(refunds)}).where(
                     SandboxCharge.reference == call.provider_reference)
@@ -314,7 +314,7 @@ class SandboxGateway:
                 if open_ones:
                     return False
                 left = charge["amount"] - sum(r["amount"] for r in json.loads(charge["refunds"]))
-                current = {"id": f"sbx_dp_{uuid.uuid4().hex[:16]}", "amount": left,
+                current = {"id": card_safe_id("sbx_dp", 16), "amount": left,
                            "status": "open"}
                 disputes.append(current)
             else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +18,7 @@ from application.ports import (
     OutboxMessage,
 )
 from domain.customers import Customer, Role
-from domain.evidence import EvidenceDraft, EvidenceRecord, seal
+from domain.evidence import EvidenceDraft, EvidenceRecord, LedgerHead, seal
 from domain.identity import (
     AuthFlow,
     FlowPurpose,
@@ -32,6 +31,7 @@ from domain.money import Money
 from domain.operations import Operation, OperationStatus
 from domain.orders import Order, OrderLine, OrderStatus, ShippingAddress
 from domain.payments import UNSETTLED, Payment, PaymentEvent, PaymentStatus
+from domain.redaction import card_safe_id
 from domain.shipments import Shipment, ShipmentStatus
 
 
@@ -392,7 +392,7 @@ class OutboxRepository:
         self._created = created
 
     async def add(self, topic: str, payload: dict[str, Any]) -> str:
-        message_id = f"obx_{uuid.uuid4().hex}"
+        message_id = card_safe_id("obx")
         now = time.time()
         await t.OutboxMessage.insert(t.OutboxMessage(
             id=message_id, topic=topic, payload=_dump(payload), status="pending", attempts=0,
@@ -442,7 +442,7 @@ class InboxRepository:
     async def add(self, provider: str, event: InboundEvent) -> str | None:
         now = time.time()
         m = t.InboxMessage
-        message_id = f"ibx_{uuid.uuid4().hex}"
+        message_id = card_safe_id("ibx")
         inserted = await m.insert(m(
             id=message_id, dedupe_key=f"{provider}:{event.event_id}", provider=provider,
             event_id=event.event_id, kind=event.kind, payload=_dump(event.payload),
@@ -560,13 +560,20 @@ class EvidenceRepository:
         rows = await e.select().where(e.seq > after_seq).order_by(e.seq).limit(limit)
         return [self._from(row) for row in rows]
 
+    async def head(self) -> LedgerHead:
+        h = t.EvidenceHead
+        row = await h.select(h.seq, h.head_hash).where(h.id == 1).first()
+        if row is None:  # migrate() inserts it; a missing row is itself tampering
+            return LedgerHead(0, "")
+        return LedgerHead(row["seq"], row["head_hash"])
+
 
 class IncidentRepository:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
     async def open(self, kind: str, subject: str, detail: dict[str, Any]) -> str:
-        incident_id = f"inc_{uuid.uuid4().hex}"
+        incident_id = card_safe_id("inc")
         await t.Incident.insert(t.Incident(
             id=incident_id, kind=kind, subject=subject, detail=_dump(detail), status="open",
             opened_at=self._clock.now().isoformat(),
@@ -925,7 +932,7 @@ class PrivacyRepository:
     async def keep(self, record_class: str, subject: str, jurisdiction: str,
                    payload: dict[str, Any], retain_until: datetime) -> None:
         await t.RetainedRecord.insert(t.RetainedRecord(
-            id=f"ret_{uuid.uuid4().hex}", record_class=record_class, subject=subject,
+            id=card_safe_id("ret"), record_class=record_class, subject=subject,
             jurisdiction=jurisdiction, payload=_dump(payload),
             created_at=self._clock.now().isoformat(), retain_until=retain_until.timestamp()))
 

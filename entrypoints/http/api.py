@@ -32,6 +32,8 @@ class Operation:
     auth: str | None  # None, "customer" or "admin"
     params: list[dict[str, Any]] = field(default_factory=list)
     content_type: str = "application/json"
+    form: dict[str, Any] | None = None  # the JSON schema of a posted form's fields
+    body_required: bool = True
 
 
 class RouteTable:
@@ -47,13 +49,14 @@ class RouteTable:
         request: type[BaseModel] | None = None,
         responses: dict[int, type[BaseModel] | None] | None = None,
         auth: str | None = "customer", params: list[dict[str, Any]] | None = None,
-        content_type: str = "application/json",
+        content_type: str = "application/json", form: dict[str, Any] | None = None,
+        body_required: bool = True,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.route(method, path)(handler)
             self.operations.append(Operation(method, path, summary, self.tag, request,
                                              responses or {200: None}, auth, params or [],
-                                             content_type))
+                                             content_type, form, body_required))
             return handler
 
         return register

@@ -22,6 +22,7 @@ from entrypoints.http.api import (
     json_response,
     parse,
     read_body,
+    read_form,
 )
 
 table = RouteTable("auth")
@@ -80,7 +81,7 @@ async def refresh(request: web.Request) -> web.Response:
 
 
 @table.add("POST", "/v1/auth/logout", "Sign out: this session (or every session) is revoked",
-           request=s.LogoutIn, responses={200: None, 401: None})
+           request=s.LogoutIn, responses={200: None, 401: None}, body_required=False)
 async def logout(request: web.Request) -> web.Response:
     await current_customer(request)
     raw = await read_body(request)
@@ -243,10 +244,10 @@ async def callback(request: web.Request) -> web.Response:
 @table.add("POST", "/v1/auth/{provider}/callback", "The same, for providers that post the "
            "answer (form_post: Apple)", responses={200: s.SignInOut, 201: s.SignInOut,
                                                    401: None, 409: s.SignInOut, 503: None},
-           auth=None, params=[PROVIDER])
+           auth=None, params=[PROVIDER], form=s.FORM_POST_CALLBACK)
 async def callback_form(request: web.Request) -> web.Response:
-    form = await request.post()
-    return await _callback(request, {k: str(v)[:4096] for k, v in form.items()})
+    form = await read_form(request)
+    return await _callback(request, {k: v[:4096] for k, v in form.items()})
 
 
 # --- the signed-in customer's identities ---------------------------------------------------

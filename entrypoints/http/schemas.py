@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from datetime import date
 from functools import cache
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import pycountry
 from babel.numbers import get_territory_currencies
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from domain.customers import EMAIL_PATTERN, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from domain.redaction import has_card_number
 
 # Numbers a person sends stay below 10^12 (12 digits): no number field can hold a card number.
@@ -53,18 +55,35 @@ def _country(value: str) -> str:
     return code
 
 
-Currency = Annotated[str, Field(min_length=3, max_length=3, pattern=r"^[A-Za-z]{3}$",
-                                examples=["KRW"]), AfterValidator(_currency)]
-Country = Annotated[str, Field(min_length=2, max_length=2, pattern=r"^[A-Za-z]{2}$",
-                               examples=["KR"]), AfterValidator(_country)]
+def _codes(values: Callable[[], frozenset[str]]) -> Callable[[dict[str, Any]], None]:
+    """The document lists the accepted codes (lower case is accepted too)."""
+    return lambda schema: schema.update(enum=sorted(values()))
+
+
+Currency = Annotated[str, Field(min_length=3, max_length=3, examples=["KRW"],
+                                json_schema_extra=_codes(active_currencies)),
+                     AfterValidator(_currency)]
+Country = Annotated[str, Field(min_length=2, max_length=2, examples=["KR"],
+                               json_schema_extra=_codes(countries)),
+                    AfterValidator(_country)]
+# What domain.customers.normalize_email accepts; addresses compare case-insensitively.
+Email = Annotated[str, Field(min_length=3, max_length=254, pattern=EMAIL_PATTERN,
+                             examples=["ada@example.com"],
+                             description="compared case-insensitively")]
+NewPassword = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH,
+                                   max_length=MAX_PASSWORD_LENGTH,
+                                   examples=["correct horse battery"],
+                                   description=f"at least {MIN_PASSWORD_LENGTH} characters")]
 
 
 class Credentials(Strict):
-    email: str = Field(min_length=3, max_length=254, examples=["ada@example.com"])
-    password: str = Field(min_length=1, max_length=1024, examples=["correct horse battery"])
+    email: Email
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH,
+                          examples=["correct horse battery"])
 
 
 class Registration(Credentials):
+    password: NewPassword
     country: Country | None = Field(
         None, description="ISO 3166-1 alpha-2; decides which privacy and retention rules apply")
 
@@ -108,12 +127,18 @@ class TokenIn(Strict):
 
 
 class EmailIn(Strict):
-    email: str = Field(min_length=3, max_length=254)
+    email: Email
 
 
 class PasswordResetIn(Strict):
     token: str = Field(min_length=10, max_length=4096)
-    password: str = Field(min_length=1, max_length=1024)
+    password: NewPassword
+
+
+# What a provider posts back (form_post, OpenID Connect Core 1.0 and RFC 9207).
+FORM_POST_CALLBACK: dict[str, Any] = {"type": "object", "properties": {
+    name: {"type": "string", "maxLength": 4096}
+    for name in ("code", "state", "iss", "error", "error_description", "id_token", "user")}}
 
 
 class ProviderOut(BaseModel):
@@ -184,7 +209,9 @@ class ConsentsIn(Strict):
 
 
 class ErasureIn(Strict):
-    confirm: str = Field(examples=["erase my account"])
+    confirm: str = Field(min_length=3, max_length=254, examples=["ada@example.com"],
+                         description="the account's own email address, as GET /v1/me shows "
+                                     "it: erasure cannot be undone")
 
 
 class OrderLineIn(Strict):
@@ -298,7 +325,7 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 class PaymentIn(Strict):
     payment_method: str = Field(
-        min_length=3, max_length=200, examples=["pm_sandbox_success"],
+        min_length=3, max_length=200, examples=["pm_sandbox_success"], pattern=_TOKEN.pattern,
         description="a payment-method token from the provider's payment form (Stripe pm_..., "
                     "Toss paymentKey); never card data",
     )

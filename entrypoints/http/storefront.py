@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -22,6 +23,7 @@ from entrypoints.http.api import (
     current_customer,
     json_response,
     parse,
+    query_int,
     read_body,
 )
 from entrypoints.http.problems import problem_body
@@ -119,13 +121,8 @@ PAGE = [
            responses={200: s.OrderList, 400: None}, params=PAGE)
 async def list_orders(request: web.Request) -> web.Response:
     customer = await current_customer(request)
-    try:
-        limit = int(request.query.get("limit", "20"))
-    except ValueError:
-        raise BadRequest("limit must be a whole number between 1 and 100") from None
-    cursor = request.query.get("cursor") or None
-    if cursor is not None and len(cursor) > 40:
-        raise BadRequest("cursor must be the next_cursor of a previous page")
+    limit = query_int(request, "limit", 20, 1, 100)
+    cursor = _cursor(request.query.get("cursor") or None)
     return json_response(await container(request).ordering().list(customer.id, limit, cursor))
 
 
@@ -167,6 +164,18 @@ async def pay_order(request: web.Request) -> web.Response:
 
     return await answer_once(request, customer.id, raw, pay, required=True)
 
+
+def _cursor(value: str | None) -> str | None:
+    """A next_cursor is the RFC 3339 UTC time of the page's last order."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value) if len(value) <= 40 else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadRequest("cursor must be the next_cursor of a previous page, unchanged")
+    return moment.astimezone(UTC).isoformat()
 
 
 def _content_type(status: int) -> str:

@@ -15,7 +15,9 @@ PROVIDER = {"name": "provider", "in": "path", "required": True, "schema": {"type
            "Receive a provider's signed callback: verified, stored once, acknowledged",
            responses={200: s.WebhookAck, 400: None, 404: None}, auth=None, params=[PROVIDER])
 async def receive(request: web.Request) -> web.Response:
-    body = await read_body(request)
+    # Any media type: the signature covers the bytes, and a provider that changes its
+    # Content-Type must not lose us its events.
+    body = await read_body(request, any_type=True)
     outcome = await container(request).webhooks().receive(
         request.match_info["provider"], request.headers, body)
     return json_response({"status": outcome})

@@ -138,7 +138,7 @@ async def test_after_erasure_no_personal_data_remains_and_the_legal_records_stay
                              "line1": line1, "postal_code": "00000"}})
     # An order still on its way holds erasure back (409); the carrier delivers it after all.
     waiting = await shop.client.post("/v1/me/erasure", headers=auth,
-                                     json={"confirm": "erase my account"})
+                                     json={"confirm": email})
     assert waiting.status == 409 and "in progress" in (await waiting.json())["detail"]
     await t.Order.update({t.Order.status: "delivered"}).where(t.Order.id == order["id"])
     login = await shop.client.post("/v1/auth/login", json={"email": email,
@@ -154,7 +154,7 @@ async def test_after_erasure_no_personal_data_remains_and_the_legal_records_stay
                                                 customer_keyed())} == {"id"}
 
     response = await shop.client.post("/v1/me/erasure", headers=auth,
-                                      json={"confirm": "erase my account"})
+                                      json={"confirm": email.upper()})
     assert response.status == 200, await response.text()
     certificate = await response.json()
     subject = certificate["subject"]
@@ -231,10 +231,11 @@ async def test_after_erasure_no_personal_data_remains_and_the_legal_records_stay
 
 async def test_erasure_needs_its_confirmation(shop: Any) -> None:
     auth = await shop.sign_up()
-    response = await shop.client.post("/v1/me/erasure", headers=auth,
-                                      json={"confirm": "yes"})
-    assert response.status == 422
-    assert "erase my account" in (await response.json())["detail"]
+    for wrong in ("yes", "erase my account", "someone.else@example.com"):
+        response = await shop.client.post("/v1/me/erasure", headers=auth,
+                                          json={"confirm": wrong})
+        assert response.status == 422
+        assert "email address" in (await response.json())["detail"]
     assert (await shop.client.get("/v1/me", headers=auth)).status == 200
 
 
@@ -519,14 +520,14 @@ async def test_erasure_and_merging_need_a_recent_sign_in(
     stale = await bearer(shop, email, PASSWORD)
     monkeypatch.setattr(adapters.security.time, "time", real_time)
     assert (await shop.client.get("/v1/me", headers=stale)).status == 200
-    for path, body in (("/v1/me/erasure", {"confirm": "erase my account"}),
+    for path, body in (("/v1/me/erasure", {"confirm": email}),
                        ("/v1/me/merge", {"access_token": "x" * 20})):
         response = await shop.client.post(path, headers=stale, json=body)
         assert response.status == 401, path
         assert "recent sign-in" in (await response.json())["detail"]
     fresh = await bearer(shop, email, PASSWORD)
     response = await shop.client.post("/v1/me/erasure", headers=fresh,
-                                      json={"confirm": "erase my account"})
+                                      json={"confirm": email})
     assert response.status == 200
 
 
