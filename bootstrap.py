@@ -20,6 +20,7 @@ from dependency_injector import containers, providers
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.checkpoints import FileCheckpointStore, checkpoint_keys
 from adapters.clock import SystemClock
 from adapters.crypto import EnvelopeCipher, derive_key
 from adapters.fraud import InHouseFraudScreen
@@ -121,6 +122,14 @@ class Settings(BaseSettings):
                     "access_logs": 90},
     }
     retention_interval_seconds: float = 3600.0
+    # Signed checkpoints of the evidence ledger, kept outside the database (README, Evidence):
+    # keys by id (base64, 32 bytes or more; empty: derived from MALL_SECRET_KEY), the one that
+    # signs (empty: the first), the append-only file (empty: beside the SQLite database, or in
+    # var/ with PostgreSQL), and how often the worker signs one.
+    evidence_checkpoint_keys: dict[str, str] = {}
+    evidence_checkpoint_key_id: str = ""
+    evidence_checkpoint_file: str = ""
+    evidence_checkpoint_interval_seconds: float = 300.0
     segment_url: str = "https://api.segment.io"
     segment_write_key: str = ""
     fraud_review_threshold: float = 0.5
@@ -209,6 +218,12 @@ class Settings(BaseSettings):
         return merged
 
     @model_validator(mode="after")
+    def _checkpoint_keys_usable(self) -> Settings:
+        if self.evidence_checkpoint_keys:  # a bad key ring fails at start, not at the checkpoint
+            checkpoint_keys(self.evidence_checkpoint_keys, self.evidence_checkpoint_key_id, "")
+        return self
+
+    @model_validator(mode="after")
     def _no_sandbox_in_production(self) -> Settings:
         # The sandboxes' secrets are public and their pages pay orders without money: fine on
         # a laptop, never by accident on a real database.
@@ -224,6 +239,13 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def evidence_checkpoint_path(self) -> str:
+        if self.evidence_checkpoint_file:
+            return self.evidence_checkpoint_file
+        folder = Path("var") if self.database_url else Path(self.sqlite_path).parent
+        return str(folder / "evidence-checkpoints.jsonl")
 
     @property
     def runs_worker_in_process(self) -> bool:
@@ -450,7 +472,11 @@ class Container(containers.DeclarativeContainer):
         IdempotencyGuard, uow, clock,
         providers.Callable(lambda hours: timedelta(hours=hours), config.idempotency_ttl_hours),
     )
-    evidence = providers.Singleton(EvidenceService, uow, clock)
+    evidence = providers.Singleton(
+        EvidenceService, uow, clock,
+        providers.Singleton(FileCheckpointStore, config.evidence_checkpoint_file),
+        providers.Singleton(checkpoint_keys, config.evidence_checkpoint_keys,
+                            config.evidence_checkpoint_key_id, config.secret_key))
     outbox = providers.Singleton(
         OutboxRelay, uow, queue, clock, payments, fulfilment, notifier, analytics, alerts,
         pseudonym_key, config.outbox_max_attempts, config.outbox_lease_seconds, accounts,
@@ -465,6 +491,7 @@ def build(settings: Settings | None = None, **overrides: Any) -> Container:
     values["base_url"] = settings.base_url
     values["runs_worker_in_process"] = settings.runs_worker_in_process
     values["sandbox_enabled"] = settings.sandbox_enabled
+    values["evidence_checkpoint_file"] = settings.evidence_checkpoint_path
     container.config.from_dict(values)
     container.settings = providers.Object(settings)  # type: ignore[attr-defined]
     return container

@@ -4,18 +4,34 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 
 from application.ordering import order_view
 from application.payments import payment_view
-from application.ports import Clock, UnitOfWorkFactory
+from application.ports import CheckpointStore, Clock, UnitOfWorkFactory
 from domain.errors import NotFound
-from domain.evidence import ChainReport, ChainVerifier, EvidenceDraft
+from domain.evidence import (
+    ChainReport,
+    ChainVerifier,
+    CheckpointKeys,
+    CheckpointLog,
+    EvidenceDraft,
+    LedgerHead,
+    read_checkpoints,
+)
+
+log = logging.getLogger("mall.evidence")
 
 
 class EvidenceService:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    """Reads and verifies the ledger, and anchors it outside the database with signed
+    checkpoints over (sequence, head hash)."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, checkpoints: CheckpointStore,
+                 keys: CheckpointKeys) -> None:
         self._uow, self._clock = uow, clock
+        self._checkpoints, self._keys = checkpoints, keys
 
     async def of_subject(self, subject: str, limit: int = 500) -> list[dict[str, Any]]:
         async with self._uow() as uow:
@@ -23,17 +39,83 @@ class EvidenceService:
         return [record.as_dict() for record in records]
 
     async def verify(self, page: int = 1000) -> ChainReport:
-        """Verify the whole chain, a page at a time."""
-        verifier, after = ChainVerifier(), 0
-        while True:
+        """Verify the whole chain, a page at a time: every link and hash, the head the
+        database records, and every signed checkpoint; then sign a checkpoint of the head."""
+        stored = await self._read_checkpoints()
+        if isinstance(stored, ChainReport):
+            return stored
+        # Checkpoints before the head: one signed meanwhile can never be past the head read.
+        head = await self._head()
+        report = await self._walk(ChainVerifier(stored.valid), 0, head, page)
+        if report.ok and stored.rejected:
+            bad = stored.rejected[0]
+            return ChainReport(False, report.checked, None,
+                               f"checkpoint line {bad.line}: {bad.reason}", bad.checkpoint,
+                               head.seq, report.anchored_seq)
+        return await self._anchor(head, report) if report.ok else report
+
+    async def checkpoint(self, page: int = 1000) -> ChainReport:
+        """Check the records added since the newest checkpoint, then sign one of the head (the
+        periodic job). A chain that does not check out is not signed."""
+        stored = await self._read_checkpoints()
+        if isinstance(stored, ChainReport):
+            log.error("evidence checkpoint not written: %s", stored.reason)
+            return stored
+        for bad in stored.rejected:
+            log.warning("evidence checkpoint line %d is not trusted: %s", bad.line, bad.reason)
+        head = await self._head()
+        start = stored.newest_up_to(head.seq)
+        report = await self._walk(ChainVerifier(stored.valid, after=start),
+                                  start.seq if start else 0, head, page)
+        if not report.ok:
+            log.error("evidence checkpoint not written: record %s: %s", report.first_bad_seq,
+                      report.reason)
+            return report
+        return await self._anchor(head, report)
+
+    async def _read_checkpoints(self) -> CheckpointLog | ChainReport:
+        try:
+            lines = await self._checkpoints.read()
+        except OSError as exc:
+            return ChainReport(False, 0, None, f"the checkpoints could not be read ({exc}); "
+                               "fix the checkpoint store and verify again")
+        return read_checkpoints(lines, self._keys)
+
+    async def _head(self) -> LedgerHead:
+        async with self._uow() as uow:
+            return await uow.evidence.head()
+
+    async def _walk(self, verifier: ChainVerifier, after: int, head: LedgerHead,
+                    page: int) -> ChainReport:
+        """Feed the records after `after` up to the head (later ones were appended after the
+        head was read) to `verifier`."""
+        while after < head.seq:
+            limit = min(page, head.seq - after)
             async with self._uow() as uow:
-                records = await uow.evidence.chain(after, page)
+                records = await uow.evidence.chain(after, limit)
             for record in records:
                 if not verifier.check(record):
-                    return verifier.report
-            if len(records) < page:
-                return verifier.report
+                    return verifier.finish(head)
+            if len(records) < limit:
+                break
             after = records[-1].seq
+        return verifier.finish(head)
+
+    async def _anchor(self, head: LedgerHead, report: ChainReport) -> ChainReport:
+        """Sign and keep a checkpoint of a head just verified, unless one vouches for it."""
+        if head.seq == 0 or report.anchored_seq >= head.seq:
+            return report
+        checkpoint = self._keys.sign(head, self._clock.now())
+        try:
+            await self._checkpoints.append(checkpoint)
+        except OSError as exc:
+            log.error("evidence checkpoint could not be written: %s", exc)
+            return ChainReport(False, report.checked, None,
+                               f"the chain verifies, but its checkpoint could not be written "
+                               f"({exc}); fix the checkpoint store and verify again",
+                               None, head.seq, report.anchored_seq)
+        log.info("evidence checkpoint %s", checkpoint.to_line())
+        return ChainReport(True, report.checked, head_seq=head.seq, anchored_seq=head.seq)
 
     async def dispute_bundle(self, order_id: str, generated_by: str) -> dict[str, Any]:
         """One JSON document for a chargeback answer or an audit: the order, its payments

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from domain.customers import Customer
-from domain.evidence import EvidenceDraft, EvidenceRecord
+from domain.evidence import Checkpoint, EvidenceDraft, EvidenceRecord, LedgerHead
 from domain.identity import AuthFlow, Identity, PendingLink, Session
 from domain.money import Money
 from domain.operations import Operation
@@ -363,6 +363,20 @@ class EvidenceLedger(Protocol):
     async def record(self, draft: EvidenceDraft) -> None: ...
 
 
+class CheckpointStore(Protocol):
+    """Signed checkpoints of the evidence ledger, kept where whoever can write the database
+    cannot rewrite them (an append-only file, write-once storage, a log service)."""
+
+    async def append(self, checkpoint: Checkpoint) -> None:
+        """Keep one more checkpoint; those kept before are never changed or removed."""
+        ...
+
+    async def read(self) -> list[str]:
+        """Every checkpoint kept, oldest first, as written (`Checkpoint.to_line`); empty when
+        none was written yet. Raises OSError when the store cannot be read."""
+        ...
+
+
 # --- persistence ----------------------------------------------------------------------------
 
 
@@ -608,6 +622,10 @@ class Evidence(Protocol):
     async def of_subject(self, subject: str, limit: int) -> list[EvidenceRecord]: ...
     async def chain(self, after_seq: int, limit: int) -> list[EvidenceRecord]:
         """Records with seq greater than `after_seq`, in sequence order, at most `limit`."""
+        ...
+
+    async def head(self) -> LedgerHead:
+        """Where the chain ends, as recorded with each append (sequence number and hash)."""
         ...
 
 

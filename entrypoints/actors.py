@@ -20,6 +20,7 @@ log = logging.getLogger("mall.actors")
 SWEEP = "sweep_unfinished_work"
 RECONCILE = "reconcile_payments"
 RETENTION = "enforce_retention"
+ANCHOR = "anchor_evidence"
 
 
 def periods(container: Container) -> dict[str, float]:
@@ -30,6 +31,7 @@ def periods(container: Container) -> dict[str, float]:
         SWEEP: config.sweep_interval_seconds(),
         RECONCILE: config.reconcile_interval_seconds(),
         RETENTION: config.retention_interval_seconds(),
+        ANCHOR: config.evidence_checkpoint_interval_seconds(),
     }
 
 
@@ -77,6 +79,11 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
         if any(report.values()) or rotated:
             log.info("retention: %s; CI re-sealed under the current key: %d", report, rotated)
 
+    async def anchor_evidence() -> None:
+        """Check the evidence added since the last checkpoint and sign one of the ledger's
+        head, kept outside the database (a chain that does not check out is logged, unsigned)."""
+        await container.evidence().checkpoint()
+
     dramatiq.actor(run_outbox_message, broker=broker, actor_name=ACTOR_NAMES["outbox"],
                    **retries)
     dramatiq.actor(process_inbox_message, broker=broker, actor_name=ACTOR_NAMES["inbox"],
@@ -84,3 +91,4 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
     periodic(SWEEP, sweep_unfinished_work)
     periodic(RECONCILE, reconcile_payments)
     periodic(RETENTION, enforce_retention)
+    periodic(ANCHOR, anchor_evidence)

@@ -1,4 +1,4 @@
-"""Command line: serve, worker, migrate, create-admin, verify-evidence."""
+"""Command line: serve, worker, migrate, create-admin, evidence verify|checkpoint."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import getpass
 import json
 import os
 import sys
+from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -43,10 +44,29 @@ async def _create_admin(email: str, password: str) -> str:
     return customer.id
 
 
-async def _verify() -> dict[str, object]:
+async def _evidence(action: str) -> tuple[dict[str, Any], str]:
+    """The report of `mall evidence verify|checkpoint`, and where the checkpoints are kept."""
     _, container = _container()
     await bootstrap.prepare(container)
-    return (await container.evidence().verify()).as_dict()
+    service = container.evidence()
+    report = await (service.verify() if action == "verify" else service.checkpoint())
+    return report.as_dict(), container.config.evidence_checkpoint_file()
+
+
+def evidence_problem(report: dict[str, Any], checkpoint_file: str) -> str:
+    """What is wrong with the ledger, for the operator reading the terminal."""
+    at = f"record {report['first_bad_seq']}: " if report["first_bad_seq"] is not None else ""
+    lines = [f"evidence ledger not verified: {at}{report['reason']}"]
+    checkpoint = report.get("checkpoint")
+    if checkpoint:
+        lines.append(
+            f"  checkpoint concerned: line {checkpoint['line']} of {checkpoint_file}, vouching "
+            f"for {checkpoint['seq']} records ending in {checkpoint['head_hash']}, signed at "
+            f"{checkpoint['signed_at']} with key {checkpoint['key_id']}")
+    lines.append("  keep the database and the checkpoint file as they are (they are the "
+                 "evidence) and tell whoever answers for audits and disputes")
+    return "\n".join(lines)
+
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     admin = sub.add_parser("create-admin", help="create an account with the admin role")
     admin.add_argument("--email", required=True)
     admin.add_argument("--password", help="read from MALL_ADMIN_PASSWORD or asked if omitted")
-    sub.add_parser("verify-evidence", help="verify the evidence chain; exit 1 when broken")
+    evidence = sub.add_parser("evidence", help="the evidence ledger")
+    evidence_actions = evidence.add_subparsers(dest="action", required=True)
+    evidence_actions.add_parser(
+        "verify", help="verify the chain against its recorded head and the signed checkpoints, "
+                       "then sign a checkpoint; exit 1 on any problem")
+    evidence_actions.add_parser(
+        "checkpoint", help="check the records added since the last checkpoint and sign one "
+                           "(what the worker does periodically); exit 1 on any problem")
+    sub.add_parser("verify-evidence", help="the same as `evidence verify`")
     args = parser.parse_args(argv)
 
     try:
@@ -77,10 +105,13 @@ def main(argv: list[str] | None = None) -> int:
                         or getpass.getpass("admin password: "))
             customer_id = asyncio.run(_create_admin(args.email, password))
             print(f"admin {customer_id} created")
-        elif args.command == "verify-evidence":
-            report = asyncio.run(_verify())
+        elif args.command in ("evidence", "verify-evidence"):
+            report, checkpoint_file = asyncio.run(
+                _evidence(getattr(args, "action", "verify")))
             print(json.dumps(report))
-            return 0 if report["ok"] else 1
+            if not report["ok"]:
+                print(evidence_problem(report, checkpoint_file), file=sys.stderr)
+                return 1
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2

@@ -100,6 +100,7 @@ def settings_factory(
         values: dict[str, Any] = {
             **FAST, "database_url": database_url, "redis_url": "",
             "sqlite_path": str(tmp_path / "mall.sqlite"), "keys_file": str(tmp_path / "keys.json"),
+            "evidence_checkpoint_file": str(tmp_path / "evidence-checkpoints.jsonl"),
         }
         values.update(overrides)
         return bootstrap.load_keys(bootstrap.Settings(**values))

@@ -38,7 +38,9 @@ async def evidence_of(request: web.Request) -> web.Response:
 
 
 @table.add("POST", "/v1/admin/evidence/verify",
-           "Verify the whole evidence chain; reports the first altered or missing record",
+           "Verify the whole evidence chain against its recorded head and the signed "
+           "checkpoints; reports the first altered, missing or rewritten record and the "
+           "checkpoint it contradicts, then signs a checkpoint of the head",
            responses={200: s.ChainReportOut, 403: None}, auth="admin")
 async def verify_evidence(request: web.Request) -> web.Response:
     await current_admin(request)

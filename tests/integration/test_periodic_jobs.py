@@ -4,6 +4,7 @@ database and one Redis run each job once per period, not three times."""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import signal
@@ -21,12 +22,13 @@ import bootstrap
 from adapters.clock import SystemClock
 from adapters.persistence.periodic import PiccoloPeriodicRuns
 from adapters.persistence.tables import PeriodicRun
+from domain.evidence import EvidenceDraft
 from entrypoints import actors
 from tests.conftest import REDIS_URL, need, reset_database
 from tests.helpers import eventually
 
 PERIODS = {"sweep_interval_seconds": 1.0, "reconcile_interval_seconds": 2.0,
-           "retention_interval_seconds": 3.0}
+           "retention_interval_seconds": 3.0, "evidence_checkpoint_interval_seconds": 2.0}
 
 
 async def test_one_claim_per_period_among_concurrent_claimants(settings_factory: Any) -> None:
@@ -52,6 +54,7 @@ def _worker(settings: bootstrap.Settings, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MALL_LOG_LEVEL": "INFO", "MALL_REDIS_URL": settings.redis_url,
            "MALL_DATABASE_URL": settings.database_url, "MALL_SQLITE_PATH": settings.sqlite_path,
            "MALL_KEYS_FILE": settings.keys_file, "MALL_ALLOW_SANDBOX": "true",
+           "MALL_EVIDENCE_CHECKPOINT_FILE": settings.evidence_checkpoint_path,
            "MALL_WORKER_THREADS": "2"}
     env.update({f"MALL_{k.upper()}": str(v) for k, v in PERIODS.items()})
     return subprocess.Popen([sys.executable, "-m", "entrypoints.worker"], env=env,
@@ -68,6 +71,7 @@ async def test_three_workers_run_each_periodic_job_once_per_period(
     settings = settings_factory(redis_url=REDIS_URL, **PERIODS)
     container = bootstrap.build(settings)
     await reset_database(container)
+    await container.ledger().record(EvidenceDraft("test", "note", "order:o1", {}, {"n": 1}))
 
     logs = [tmp_path / f"worker-{n}.log" for n in range(3)]
     workers = [_worker(settings, log) for log in logs]
@@ -103,3 +107,6 @@ async def test_three_workers_run_each_periodic_job_once_per_period(
         outcomes = {row["outcome"] for row in rows if row["job"] == name
                     and row["period_start"] in expected}
         assert outcomes == {"done"}, output
+    # The evidence was anchored once, by one of the three, and not again while nothing changed.
+    checkpoints = Path(settings.evidence_checkpoint_path).read_text().splitlines()
+    assert [json.loads(line)["seq"] for line in checkpoints] == [1], output

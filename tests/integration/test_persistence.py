@@ -130,6 +130,7 @@ async def test_the_cli_reports_a_tampered_chain(container: Any, tmp_path: Any) -
     env = {**os.environ, "MALL_SQLITE_PATH": container.config.sqlite_path(),
            "DATABASE_URL": container.config.database_url(),
            "MALL_KEYS_FILE": str(tmp_path / "keys.json"), "MALL_LOG_LEVEL": "WARNING",
+           "MALL_EVIDENCE_CHECKPOINT_FILE": container.config.evidence_checkpoint_file(),
            "MALL_ALLOW_SANDBOX": "true"}
 
     def verify() -> subprocess.CompletedProcess[str]:
@@ -148,7 +149,8 @@ async def test_the_cli_reports_a_tampered_chain(container: Any, tmp_path: Any) -
 async def test_verification_walks_the_chain_in_pages(container: Any) -> None:
     await _append(container, 10)
     assert (await container.evidence().verify(page=3)).as_dict() == {
-        "ok": True, "checked": 10, "first_bad_seq": None, "reason": None}
+        "ok": True, "checked": 10, "first_bad_seq": None, "reason": None, "checkpoint": None,
+        "head_seq": 10, "anchored_seq": 10}
     await EvidenceRecord.raw("UPDATE evidence_record SET subject = 'order:o2' WHERE seq = 7")
     report = await container.evidence().verify(page=3)
     assert (report.ok, report.checked, report.first_bad_seq) == (False, 6, 7)

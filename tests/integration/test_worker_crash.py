@@ -34,7 +34,8 @@ TIMINGS = {
 def _worker(settings: bootstrap.Settings, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MALL_LOG_LEVEL": "INFO", "MALL_REDIS_URL": settings.redis_url,
            "MALL_DATABASE_URL": settings.database_url, "MALL_SQLITE_PATH": settings.sqlite_path,
-           "MALL_KEYS_FILE": settings.keys_file, "MALL_ALLOW_SANDBOX": "true"}
+           "MALL_KEYS_FILE": settings.keys_file, "MALL_ALLOW_SANDBOX": "true",
+           "MALL_EVIDENCE_CHECKPOINT_FILE": settings.evidence_checkpoint_path}
     env.update({f"MALL_{k.upper()}": str(v) for k, v in TIMINGS.items()})
     return subprocess.Popen([sys.executable, "-m", "entrypoints.worker"], env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)

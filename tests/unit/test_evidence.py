@@ -9,10 +9,15 @@ from typing import Any
 
 from domain.evidence import (
     GENESIS,
+    ChainVerifier,
+    Checkpoint,
+    CheckpointKeys,
     EvidenceDraft,
     EvidenceRecord,
+    LedgerHead,
     canonical,
     payload_digest,
+    read_checkpoints,
     seal,
     verify_chain,
 )
@@ -62,7 +67,8 @@ def test_intact_chain_verifies() -> None:
     assert report.ok
     assert report.checked == 5
     assert report.first_bad_seq is None
-    assert report.as_dict() == {"ok": True, "checked": 5, "first_bad_seq": None, "reason": None}
+    assert report.as_dict() == {"ok": True, "checked": 5, "first_bad_seq": None, "reason": None,
+                                "checkpoint": None, "head_seq": None, "anchored_seq": 0}
 
 
 def test_empty_chain_verifies() -> None:
@@ -213,3 +219,187 @@ def test_redacted_leaves_the_draft_untouched() -> None:
     d = draft({}, payload)
     d.redacted()
     assert d.payload == {"password": "x"}
+
+
+# --- the recorded head and signed checkpoints -------------------------------------------------
+
+KEYS = CheckpointKeys({"k2": b"2" * 32, "k1": b"1" * 32}, "k2")
+SIGNED_AT = T0 + timedelta(hours=1)
+
+
+def head_of(records: list[EvidenceRecord]) -> LedgerHead:
+    return LedgerHead(records[-1].seq, records[-1].hash) if records else LedgerHead(0, GENESIS)
+
+
+def checkpoint(records: list[EvidenceRecord], seq: int, keys: CheckpointKeys = KEYS,
+               line: int = 0) -> Checkpoint:
+    signed = keys.sign(LedgerHead(seq, records[seq - 1].hash), SIGNED_AT)
+    return dataclasses.replace(signed, line=line)
+
+
+def rewritten(records: list[EvidenceRecord], seq: int, payload: Any) -> list[EvidenceRecord]:
+    """What someone who can write the database makes of the chain: record `seq` changed and
+    every hash from there on recomputed, each link consistent."""
+    forged = list(records[:seq - 1])
+    prev = forged[-1].hash if forged else GENESIS
+    for rec in records[seq - 1:]:
+        changed = dataclasses.replace(rec, prev_hash=prev,
+                                      payload=payload if rec.seq == seq else rec.payload)
+        forged.append(reseal(changed))
+        prev = forged[-1].hash
+    return forged
+
+
+def test_an_intact_chain_matches_its_head_and_its_checkpoints() -> None:
+    records = chain()
+    report = verify_chain(records, head_of(records),
+                          [checkpoint(records, 3), checkpoint(records, 5)])
+    assert report.ok
+    assert (report.checked, report.head_seq, report.anchored_seq) == (5, 5, 5)
+
+
+def test_newest_records_removed_are_found_through_the_recorded_head() -> None:
+    records = chain()
+    assert verify_chain(records[:3]).ok  # the chain alone cannot tell
+    report = verify_chain(records[:3], head_of(records))
+    assert not report.ok
+    assert (report.first_bad_seq, report.checked, report.head_seq) == (4, 3, 5)
+    assert "holds 5 records" in (report.reason or "")
+    assert "removed" in (report.reason or "")
+
+
+def test_newest_records_removed_and_head_rewound_are_found_through_a_checkpoint() -> None:
+    records = chain()
+    signed = checkpoint(records, 5, line=7)
+    truncated = records[:3]
+    assert verify_chain(truncated, head_of(truncated)).ok  # head and chain agree
+    report = verify_chain(truncated, head_of(truncated), [signed])
+    assert not report.ok
+    assert report.first_bad_seq == 4
+    assert report.checkpoint == signed
+    assert "vouches for 5 records" in (report.reason or "")
+    assert report.as_dict()["checkpoint"] == {
+        "line": 7, "seq": 5, "head_hash": records[4].hash,
+        "signed_at": SIGNED_AT.isoformat(), "key_id": "k2"}
+
+
+def test_a_resealed_chain_contradicts_the_checkpoints_signed_before() -> None:
+    records = chain()
+    signed = [checkpoint(records, 2), checkpoint(records, 4)]
+    forged = rewritten(records, 3, {"event": "evt_3", "status": "refunded"})
+    assert verify_chain(forged, head_of(forged)).ok  # plain SHA-256: consistent again
+    report = verify_chain(forged, head_of(forged), signed)
+    assert not report.ok
+    assert (report.first_bad_seq, report.checked, report.anchored_seq) == (4, 3, 2)
+    assert report.checkpoint == signed[1]
+    assert "records after 2" in (report.reason or "")
+    assert "rewritten" in (report.reason or "")
+
+
+def test_a_chain_resealed_from_its_first_record_is_found() -> None:
+    records = chain()
+    forged = rewritten(records, 1, {"event": "evt_1", "status": "failed"})
+    report = verify_chain(forged, head_of(forged), [checkpoint(records, 5)])
+    assert (report.ok, report.first_bad_seq) == (False, 5)
+    assert "chain up to it was rewritten" in (report.reason or "")
+
+
+def test_an_edited_record_names_the_checkpoint_that_vouched_for_it() -> None:
+    records = chain()
+    signed = checkpoint(records, 4)
+    records[1] = dataclasses.replace(records[1], payload={"forged": True})
+    report = verify_chain(records, head_of(records), [checkpoint(records, 1), signed])
+    assert (report.ok, report.first_bad_seq, report.checkpoint) == (False, 2, signed)
+    assert "altered" in (report.reason or "")
+
+
+def test_a_record_deleted_in_the_middle_names_the_checkpoint_that_vouched_for_it() -> None:
+    records = chain()
+    signed = checkpoint(records, 5)
+    del records[2]
+    report = verify_chain(records, head_of(records), [signed])
+    assert (report.ok, report.first_bad_seq, report.checkpoint) == (False, 4, signed)
+    assert "removed" in (report.reason or "")
+
+
+def test_a_head_that_is_not_the_last_record_is_reported() -> None:
+    records = chain()
+    report = verify_chain(records, LedgerHead(5, "f" * 64))
+    assert (report.ok, report.first_bad_seq) == (False, 5)
+    report = verify_chain(records, head_of(records[:3]))
+    assert (report.ok, report.first_bad_seq) == (False, 4)
+    assert "past the database's head" in (report.reason or "")
+
+
+def test_verification_can_start_at_a_checkpoint() -> None:
+    records = chain()
+    start = checkpoint(records, 3)
+    verifier = ChainVerifier([start], after=start)
+    assert all(verifier.check(r) for r in records[3:])
+    report = verifier.finish(head_of(records))
+    assert (report.ok, report.checked, report.anchored_seq) == (True, 2, 3)
+
+    forged = rewritten(records, 2, {"forged": True})
+    verifier = ChainVerifier([start], after=start)
+    assert not verifier.check(forged[3])
+    report = verifier.finish(head_of(forged))
+    assert report.first_bad_seq == 4
+    assert "does not link to record 3" in (report.reason or "")
+
+
+def test_a_checkpoint_verifies_under_its_own_key_after_a_rotation() -> None:
+    records = chain()
+    old_ring = CheckpointKeys({"k1": b"1" * 32}, "k1")
+    old = checkpoint(records, 2, keys=old_ring)
+    new = checkpoint(records, 5)
+    assert (old.key_id, new.key_id) == ("k1", "k2")  # the current key signs
+    assert KEYS.problem(old) is None and KEYS.problem(new) is None
+    assert "not in the checkpoint key ring" in (old_ring.problem(new) or "")
+
+
+def test_an_altered_or_forged_checkpoint_is_not_trusted() -> None:
+    records = chain()
+    signed = checkpoint(records, 5)
+    for change in ({"seq": 4}, {"head_hash": records[3].hash}, {"signed_at": "2030-01-01"},
+                   {"key_id": "k1"}, {"mac": "0" * 64}):
+        assert "forged or altered" in (KEYS.problem(dataclasses.replace(signed, **change))
+                                       or ""), change
+    someone_else = CheckpointKeys({"k2": b"x" * 32}, "k2")
+    assert "forged" in (KEYS.problem(checkpoint(records, 5, keys=someone_else)) or "")
+
+
+def test_a_key_ring_refuses_short_or_missing_keys() -> None:
+    for keys, current in (({"k": b"short"}, "k"), ({"k": b"k" * 32}, "other"),
+                          ({"": b"k" * 32}, "")):
+        try:
+            CheckpointKeys(keys, current)
+        except ValueError:
+            continue
+        raise AssertionError(f"{keys} accepted")
+
+
+def test_stored_checkpoints_are_read_back_and_bad_lines_rejected() -> None:
+    records = chain()
+    good = checkpoint(records, 3)
+    altered = good.to_line().replace('"seq":3', '"seq":5')
+    unknown = checkpoint(records, 4, keys=CheckpointKeys({"gone": b"g" * 32}, "gone"))
+    lines = [good.to_line(), "", altered, "not json", '{"seq": 1}', unknown.to_line(),
+             good.to_line().replace('"seq":3', '"seq":true')]
+    log = read_checkpoints(lines, KEYS)
+    assert log.valid == [dataclasses.replace(good, line=1)]
+    assert [(r.line, r.checkpoint is not None) for r in log.rejected] == [
+        (3, True), (4, False), (5, False), (6, True), (7, False)]
+    reasons = [r.reason for r in log.rejected]
+    assert "forged or altered" in reasons[0]
+    assert reasons[1] == "it is not JSON"
+    assert "not a checkpoint" in reasons[2]
+    assert "'gone'" in reasons[3]
+    assert "seq" in reasons[4]
+    assert log.newest_up_to(10) == log.valid[0] and log.newest_up_to(2) is None
+
+
+def test_a_checkpoint_line_round_trips_and_shows_no_signature() -> None:
+    signed = checkpoint(chain(), 2)
+    assert Checkpoint.parse(signed.to_line(), 9) == dataclasses.replace(signed, line=9)
+    assert "\n" not in signed.to_line()
+    assert "mac" not in signed.as_dict()
