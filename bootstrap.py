@@ -476,7 +476,7 @@ class Container(containers.DeclarativeContainer):
         EvidenceService, uow, clock,
         providers.Singleton(FileCheckpointStore, config.evidence_checkpoint_file),
         providers.Singleton(checkpoint_keys, config.evidence_checkpoint_keys,
-                            config.evidence_checkpoint_key_id, config.secret_key))
+                            config.evidence_checkpoint_key_id, config.secret_key), alerts)
     outbox = providers.Singleton(
         OutboxRelay, uow, queue, clock, payments, fulfilment, notifier, analytics, alerts,
         pseudonym_key, config.outbox_max_attempts, config.outbox_lease_seconds, accounts,

@@ -9,7 +9,7 @@ from typing import Any
 
 from application.ordering import order_view
 from application.payments import payment_view
-from application.ports import CheckpointStore, Clock, UnitOfWorkFactory
+from application.ports import Alert, AlertSink, CheckpointStore, Clock, UnitOfWorkFactory
 from domain.errors import NotFound
 from domain.evidence import (
     ChainReport,
@@ -29,9 +29,9 @@ class EvidenceService:
     checkpoints over (sequence, head hash)."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, checkpoints: CheckpointStore,
-                 keys: CheckpointKeys) -> None:
+                 keys: CheckpointKeys, alerts: AlertSink) -> None:
         self._uow, self._clock = uow, clock
-        self._checkpoints, self._keys = checkpoints, keys
+        self._checkpoints, self._keys, self._alerts = checkpoints, keys, alerts
 
     async def of_subject(self, subject: str, limit: int = 500) -> list[dict[str, Any]]:
         async with self._uow() as uow:
@@ -56,11 +56,11 @@ class EvidenceService:
 
     async def checkpoint(self, page: int = 1000) -> ChainReport:
         """Check the records added since the newest checkpoint, then sign one of the head (the
-        periodic job). A chain that does not check out is not signed."""
+        periodic job). A chain that does not check out is not signed, and the operators are
+        alerted directly (not through the database, which may be what was tampered with)."""
         stored = await self._read_checkpoints()
         if isinstance(stored, ChainReport):
-            log.error("evidence checkpoint not written: %s", stored.reason)
-            return stored
+            return await self._not_signed(stored)
         for bad in stored.rejected:
             log.warning("evidence checkpoint line %d is not trusted: %s", bad.line, bad.reason)
         head = await self._head()
@@ -68,10 +68,18 @@ class EvidenceService:
         report = await self._walk(ChainVerifier(stored.valid, after=start),
                                   start.seq if start else 0, head, page)
         if not report.ok:
-            log.error("evidence checkpoint not written: record %s: %s", report.first_bad_seq,
-                      report.reason)
-            return report
-        return await self._anchor(head, report)
+            return await self._not_signed(report)
+        report = await self._anchor(head, report)
+        return report if report.ok else await self._not_signed(report)
+
+    async def _not_signed(self, report: ChainReport) -> ChainReport:
+        at = f"record {report.first_bad_seq}: " if report.first_bad_seq is not None else ""
+        log.error("evidence checkpoint not written: %s%s", at, report.reason)
+        await self._alerts.alert(Alert(
+            "critical", "evidence", f"no evidence checkpoint was signed: {at}{report.reason} "
+            "(run `mall evidence verify`; keep the database and the checkpoints as they are)",
+            report.as_dict()))
+        return report
 
     async def _read_checkpoints(self) -> CheckpointLog | ChainReport:
         try:

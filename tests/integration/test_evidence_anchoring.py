@@ -153,6 +153,7 @@ async def test_an_intact_ledger_verifies_and_is_anchored(container: Any, tmp_pat
 async def test_the_periodic_checkpoint_signs_only_a_chain_that_checks_out(
         container: Any, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "mall.evidence")
+    caplog.set_level(logging.INFO, "mall.alerts")
     path = Path(container.config.evidence_checkpoint_file())
     evidence = container.evidence()
     assert (await evidence.checkpoint()).ok and not path.exists()  # nothing to vouch for yet
@@ -177,6 +178,10 @@ async def test_the_periodic_checkpoint_signs_only_a_chain_that_checks_out(
     assert path.read_text().splitlines() == lines
     assert any(r.levelno == logging.ERROR and "not written" in r.getMessage()
                for r in caplog.records)
+    # The operators are told at once, not through the database.
+    alerts = [r.getMessage() for r in caplog.records if r.name == "mall.alerts"]
+    assert len(alerts) == 1 and "[critical] evidence" in alerts[0], alerts
+    assert "record 6" in alerts[0]
 
 
 @pytest.mark.parametrize("forgery", ["altered", "signed by another key", "not a checkpoint"])
@@ -209,19 +214,27 @@ class FullDisk(FileCheckpointStore):
         raise OSError(28, "No space left on device")
 
 
-async def test_a_checkpoint_store_that_fails_is_a_problem(container: Any, tmp_path: Path) -> None:
+async def test_a_checkpoint_store_that_fails_is_a_problem(
+        container: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     await _append(container, 1)
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     keys = checkpoint_keys({}, "", "secret")
     unreadable = EvidenceService(container.uow(), container.clock(),
-                                 FileCheckpointStore(str(blocker / "checkpoints.jsonl")), keys)
+                                 FileCheckpointStore(str(blocker / "checkpoints.jsonl")), keys,
+                                 container.alerts())
     report = await unreadable.verify()
     assert not report.ok
     assert "could not be read" in (report.reason or "")
     full = EvidenceService(container.uow(), container.clock(),
-                           FullDisk(str(tmp_path / "checkpoints.jsonl")), keys)
+                           FullDisk(str(tmp_path / "checkpoints.jsonl")), keys,
+                           container.alerts())
     report = await full.verify()
     assert (report.ok, report.checked, report.anchored_seq) == (False, 1, 0)
     assert "No space left" in (report.reason or "")
     assert "could not be written" in (report.reason or "")
+    # The periodic job says so to the operators.
+    caplog.set_level(logging.INFO, "mall.alerts")
+    assert not (await full.checkpoint()).ok
+    assert any("No space left" in r.getMessage() for r in caplog.records
+               if r.name == "mall.alerts")
