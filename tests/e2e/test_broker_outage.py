@@ -87,6 +87,7 @@ def start_worker(settings: Any, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MALL_REDIS_URL": settings.redis_url,
            "MALL_DATABASE_URL": settings.database_url, "MALL_SQLITE_PATH": settings.sqlite_path,
            "MALL_KEYS_FILE": settings.keys_file,
+           "MALL_EVIDENCE_CHECKPOINT_FILE": settings.evidence_checkpoint_path,
            "MALL_PUBLIC_BASE_URL": settings.public_base_url}
     env.update({f"MALL_{k.upper()}": str(v) for k, v in {**FAST, **TIMINGS}.items()})
     return subprocess.Popen([sys.executable, "-m", "entrypoints.worker"], env=env,
