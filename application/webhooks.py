@@ -56,7 +56,7 @@ class Webhooks:
         """Store a verified callback once; 'accepted' or 'duplicate'. Bad signatures raise."""
         verified = self._source(provider).verify_webhook(headers, body)
         # What providers send can carry card data or secrets; we keep only a redacted copy.
-        event = InboundEvent(redact_card_numbers(verified.event_id, identifier=True),
+        event = InboundEvent(redact_card_numbers(verified.event_id),
                              redact_card_numbers(verified.kind), redact(verified.payload))
         async with self._uow() as uow:
             subject = await self._inspect(uow, provider, verified)

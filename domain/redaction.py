@@ -20,11 +20,11 @@ SECRET_PLACEHOLDER = "[redacted]"  # noqa: S105 - the mask, not a secret
 # random identifiers are drawn so that they never hold such a run (`card_safe_id`).
 _SEPARATOR = r"(?:[^\w\n]|_)"
 _CARD_CANDIDATE = re.compile(rf"[0-9](?:{_SEPARATOR}{{0,3}}[0-9]){{12,}}")
-# A provider's identifier (a Toss transactionKey, an EasyPost shp_ id) is random hex: digits
-# glued to its letters are part of it, not a typed card. In identifier fields only a run that
-# stands apart ("evt_4111111111111111", "4111 1111 ...") counts.
+# A provider's random hex identifier (Toss's transaction keys) holds a Luhn-valid digit run
+# glued to its letters about once in a few hundred: in those fields, and only there, digits
+# glued to the key's own letters are part of it; a card number standing apart still counts.
 _STANDALONE_CANDIDATE = re.compile(rf"(?<![0-9A-Za-z]){_CARD_CANDIDATE.pattern}(?![0-9A-Za-z])")
-_IDENTIFIER_KEY = re.compile(r"(^id$|_id$|[a-z]Id$|[kK]ey$|reference$|_ref$)")
+_HEX_IDENTIFIER_KEYS = frozenset({"transactionkey", "lasttransactionkey"})
 _IDENTIFIER_VALUE = re.compile(r"^[A-Za-z0-9_:.\-]{1,128}$")
 _NON_DIGITS = re.compile(r"[^0-9]+")
 _SECRET_KEYS = re.compile(
@@ -59,7 +59,7 @@ def luhn_valid(digits: str) -> bool:
 
 def redact_card_numbers(text: str, *, identifier: bool = False) -> str:
     """Replace every Luhn-valid card-like number in `text` with a placeholder; in a
-    provider's `identifier`, only runs not glued to its other letters and digits."""
+    provider's hex `identifier`, only runs not glued to its other letters and digits."""
 
     def replace(match: re.Match[str]) -> str:
         groups = _NON_DIGITS.split(match.group(0))
@@ -85,7 +85,7 @@ def holds_card_number(value: Any, key: str = "") -> bool:
 
 
 def is_identifier_key(key: str) -> bool:
-    return bool(_IDENTIFIER_KEY.search(key))
+    return key.lower() in _HEX_IDENTIFIER_KEYS
 
 
 def has_card_number(text: str) -> bool:

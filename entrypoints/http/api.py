@@ -3,6 +3,7 @@ routes, and the helpers every handler shares (JSON in and out, auth, problem+jso
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ from domain.errors import DomainError, Forbidden, Unauthorized
 from domain.redaction import has_card_number
 
 CONTAINER = web.AppKey("container", Container)
+# Set when the server starts shutting down: long-lived streams end at once instead of
+# holding the shutdown for their next update.
+CLOSING = web.AppKey("closing", asyncio.Event)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from bootstrap import Container, install_log_scrubber, prepare
 from entrypoints.http import admin, auth, health, openapi, sandbox, storefront, webhooks
-from entrypoints.http.api import CONTAINER, MAX_BODY, json_response
+from entrypoints.http.api import CLOSING, CONTAINER, MAX_BODY, json_response
 from entrypoints.http.problems import PARSER_LIMITS, problems_middleware
 from entrypoints.worker import EmbeddedWorker
 
@@ -22,6 +23,12 @@ def create_app(container: Container, *, start_worker: bool | None = None) -> web
     app = web.Application(middlewares=[problems_middleware], client_max_size=MAX_BODY,
                           handler_args=PARSER_LIMITS)
     app[CONTAINER] = container
+    app[CLOSING] = asyncio.Event()
+
+    async def closing(app: web.Application) -> None:
+        app[CLOSING].set()
+
+    app.on_shutdown.append(closing)
     tables = [*TABLES, sandbox.table] if container.config.sandbox_enabled() else TABLES
     for table in tables:
         app.add_routes(table.routes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from domain.errors import DomainError
 from domain.failures import preferred_language
 from entrypoints.http import schemas as s
 from entrypoints.http.api import (
+    CLOSING,
     BadRequest,
     RouteTable,
     container,
@@ -203,8 +205,26 @@ async def follow_operation(request: web.Request) -> web.StreamResponse:
         "X-Accel-Buffering": "no",
     })
     await response.prepare(request)
-    async for view in operations.follow(customer.id, operation_id):
-        event = "done" if view["status"] in ("succeeded", "failed") else "progress"
-        await response.write(f"event: {event}\ndata: {json.dumps(view)}\n\n".encode())
+    updates = operations.follow(customer.id, operation_id)
+    closing = asyncio.ensure_future(request.app[CLOSING].wait())
+    try:
+        while True:
+            update = asyncio.ensure_future(anext(updates))
+            await asyncio.wait({update, closing}, return_when=asyncio.FIRST_COMPLETED)
+            if closing.done():  # the server is stopping: tell the client to come back
+                update.cancel()
+                await asyncio.gather(update, return_exceptions=True)
+                await response.write(b"event: closing\nretry: 2000\ndata: {\"status\": "
+                                     b"\"reconnect\"}\n\n")
+                break
+            try:
+                view = update.result()
+            except StopAsyncIteration:
+                break
+            event = "done" if view["status"] in ("succeeded", "failed") else "progress"
+            await response.write(f"event: {event}\ndata: {json.dumps(view)}\n\n".encode())
+    finally:
+        closing.cancel()
+        await updates.aclose()
     await response.write_eof()
     return response

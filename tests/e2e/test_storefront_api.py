@@ -258,3 +258,22 @@ async def test_nul_characters_and_odd_keys_are_4xx_not_500(shop: Any) -> None:
         headers={**auth, "Idempotency-Key": "caf\u00e9"})
     assert response.status == 400
     assert "ASCII" in (await response.json())["detail"]
+
+
+async def test_a_shutdown_ends_open_event_streams_at_once(shop_factory: Any) -> None:
+    """Streams do not hold a stopping server until their operation's next update: each gets
+    a `closing` event (reconnect later) as soon as shutdown begins."""
+    shop = await shop_factory(sandbox_stall_seconds=60, operation_update_every_seconds=60)
+    auth = await shop.sign_up()
+    order = await shop.place(auth, ORDER)
+    status, operation = await shop.pay(auth, order["id"], "pm_sandbox_stall")
+    assert status == 202
+    response = await shop.client.get(f"/v1/operations/{operation['id']}/events",
+                                     headers=auth)
+    first = await response.content.readline()
+    assert first.startswith(b"event: ")
+    shutdown = asyncio.create_task(shop.client.server.runner.shutdown())
+    rest = await asyncio.wait_for(response.content.read(), timeout=30)
+    await shutdown
+    assert b"event: closing" in rest
+    assert b'"status": "succeeded"' not in rest  # ended by the shutdown, not by the payment

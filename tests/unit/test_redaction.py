@@ -206,10 +206,12 @@ def test_a_providers_identifier_is_judged_as_an_identifier() -> None:
         HEX_KEY_WITH_A_LUHN_RUN
     assert redact({"transactionKey": HEX_KEY_WITH_A_LUHN_RUN}) == {
         "transactionKey": HEX_KEY_WITH_A_LUHN_RUN}
-    # a card number standing apart inside an identifier is still one
+    # a card number standing apart inside a hex key is still one; other ids are typed text
+    assert "4111" not in redact({"transactionKey": "ab_4111111111111111"})["transactionKey"]
     assert "4111" not in redact({"id": "evt_4111111111111111"})["id"]
-    assert "4111" not in redact({"id": "evt 4111 1111 1111 1111"})["id"]
+    assert "4111" not in redact({"id": "evtSKU4111111111111111"})["id"]
     # free text is typed text: glued or not
     assert CARD_PLACEHOLDER in redact({"note": f"ref{HEX_KEY_WITH_A_LUHN_RUN}"})["note"]
     assert holds_card_number({"note": "card4111111111111111"})
-    assert not holds_card_number({"paymentKey": HEX_KEY_WITH_A_LUHN_RUN})
+    assert not holds_card_number({"lastTransactionKey": HEX_KEY_WITH_A_LUHN_RUN})
+    assert holds_card_number({"paymentKey": "tgen4111111111111111"})
