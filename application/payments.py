@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from application.ports import (
@@ -640,13 +640,17 @@ def money_summary(currency: str, payments: Sequence[Payment]) -> dict[str, Any]:
 
 def payment_view(payment: Payment, language: str = "en") -> dict[str, Any]:
     view: dict[str, Any] = {
-        "id": payment.id, "provider": payment.provider, "method": payment.method,
+        "id": payment.id, "provider": payment.provider,
+        "provider_reference": payment.provider_reference or None, "method": payment.method,
         "status": payment.status.value, "amount": payment.amount.amount,
         "currency": payment.amount.currency, **{k: v for k, v in payment.amounts().items()
                                                  if k != "amount"},
         "failure_code": payment.failure_code, "next_action": payment.next_action,
         "deposit_account": payment.deposit_account,
-        "events": [e.as_dict() for e in payment.events],
+        # the provider's clock, as every time in the API: RFC 3339 in UTC
+        "events": [{**e.as_dict(), "occurred_at": None if e.occurred_at is None else
+                    datetime.fromtimestamp(e.occurred_at, UTC).isoformat()}
+                   for e in payment.events],
     }
     if payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED):
         view["failure"] = explain(payment.failure_code or _default_failure(payment),

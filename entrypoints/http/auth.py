@@ -10,7 +10,9 @@ from typing import Any
 from aiohttp import web
 
 from application.identity import SignInResult, SignInStart, TokenPair
+from bootstrap import REQUEST_ID
 from domain.errors import DomainError
+from domain.failures import preferred_language
 from domain.identity import browser_cookie_name
 from entrypoints.http import schemas as s
 from entrypoints.http.api import (
@@ -24,6 +26,7 @@ from entrypoints.http.api import (
     read_body,
     read_form,
 )
+from entrypoints.http.problems import problem
 
 table = RouteTable("auth")
 PROVIDER = {"name": "provider", "in": "path", "required": True,
@@ -203,7 +206,7 @@ def _bind_browser(request: web.Request, response: web.StreamResponse,
         samesite="None" if form_post and https else "Lax")
 
 
-def _result(result: SignInResult) -> web.Response:
+def _result(result: SignInResult, language: str = "en") -> web.Response:
     body: dict[str, Any] = {"status": result.status, "message": result.message,
                             "customer_id": result.customer_id, "created": result.created,
                             "ways_in": result.ways_in}
@@ -220,13 +223,18 @@ def _result(result: SignInResult) -> web.Response:
         result.status, 409)
     if result.status == "link_pending" and result.customer_id is not None:
         status = 200  # the signed-in customer's own link, awaiting their confirmation
+    if status == 409:  # a refusal: a problem document that carries the ways forward
+        del body["status"]
+        return problem(409, result.status.replace("_", "-"), result.message, retryable=False,
+                       instance=f"urn:request:{REQUEST_ID.get()}", language=language,
+                       outcome=result.status, **body)
     return json_response(body, status=status)
 
 
 async def _callback(request: web.Request, params: dict[str, str]) -> web.Response:
     result = await container(request).sign_in().callback(
         request.match_info["provider"], params, dict(request.cookies))
-    response = _result(result)
+    response = _result(result, preferred_language(request.headers.get("Accept-Language")))
     state = params.get("state", "")
     if state:
         response.del_cookie(browser_cookie_name(state), path="/v1/auth/")
@@ -235,7 +243,7 @@ async def _callback(request: web.Request, params: dict[str, str]) -> web.Respons
 
 @table.add("GET", "/v1/auth/{provider}/callback", "Where the provider sends the customer back "
            "(code, state, iss)", responses={200: s.SignInOut, 201: s.SignInOut, 401: None,
-                                            409: s.SignInOut, 503: None},
+                                            409: s.SignInConflict, 503: None},
            auth=None, params=[PROVIDER])
 async def callback(request: web.Request) -> web.Response:
     return await _callback(request, {k: v[:4096] for k, v in request.query.items()})
@@ -243,7 +251,7 @@ async def callback(request: web.Request) -> web.Response:
 
 @table.add("POST", "/v1/auth/{provider}/callback", "The same, for providers that post the "
            "answer (form_post: Apple)", responses={200: s.SignInOut, 201: s.SignInOut,
-                                                   401: None, 409: s.SignInOut, 503: None},
+                                                   401: None, 409: s.SignInConflict, 503: None},
            auth=None, params=[PROVIDER], form=s.FORM_POST_CALLBACK)
 async def callback_form(request: web.Request) -> web.Response:
     form = await read_form(request)

@@ -25,6 +25,12 @@ TEXTS: dict[str, tuple[str, str, str]] = {
     "invalid-transition": (
         "Not possible in the current state", "현재 상태에서는 할 수 없습니다",
         "주문 또는 결제의 현재 상태에서는 이 작업을 할 수 없습니다."),
+    "email-in-use": (
+        "Email address in use", "이미 사용 중인 이메일입니다",
+        "이 이메일 주소를 쓰는 계정이 이미 있습니다. 그 계정으로 로그인한 뒤 연결해 주세요."),
+    "link-pending": (
+        "Link awaiting the account owner", "계정 주인의 확인을 기다립니다",
+        "이 계정에 연결하려면 계정 주인이 로그인한 뒤 연결을 확인해야 합니다."),
     "unauthorized": (
         "Not signed in", "로그인이 필요합니다",
         "로그인하지 않았거나 로그인이 만료되었습니다. 다시 로그인해 주세요."),

@@ -11,25 +11,27 @@ from domain.errors import NotFound
 from entrypoints.http.api import BadRequest, RouteTable, container, json_response
 
 table = RouteTable("sandbox")
-REFERENCE = {"name": "reference", "in": "path", "required": True, "schema": {"type": "string"}}
+REFERENCE = {"name": "provider_reference", "in": "path", "required": True,
+             "schema": {"type": "string"},
+             "description": "the payment's provider_reference, as the order view shows it"}
 
 
-@table.add("POST", "/sandbox/payments/{reference}/deposit",
+@table.add("POST", "/sandbox/payments/{provider_reference}/deposit",
            "Sandbox: deposit into a virtual account now (the gateway then calls us back)",
            responses={200: None, 404: None}, auth=None, params=[REFERENCE])
 async def sandbox_deposit(request: web.Request) -> web.Response:
     gateway = container(request).sandbox_gateway()
-    if not await gateway.deposit(request.match_info["reference"]):
+    if not await gateway.deposit(request.match_info["provider_reference"]):
         raise NotFound("no sandbox virtual account awaiting a deposit with this reference")
     return json_response({"status": "deposited"})
 
 
-@table.add("GET", "/sandbox/3ds/{reference}",
+@table.add("GET", "/sandbox/3ds/{provider_reference}",
            "Sandbox: the bank's 3-D Secure page; visiting it approves the payment",
            responses={200: None, 404: None}, auth=None, params=[REFERENCE])
 async def sandbox_three_ds(request: web.Request) -> web.Response:
     gateway = container(request).sandbox_gateway()
-    if not await gateway.complete_action(request.match_info["reference"]):
+    if not await gateway.complete_action(request.match_info["provider_reference"]):
         raise NotFound("no sandbox payment waiting for authentication with this reference")
     return json_response({"status": "authenticated"})
 
@@ -54,16 +56,17 @@ async def sandbox_authorize(request: web.Request) -> web.Response:
     raise web.HTTPFound(f"{redirect_uri}?{back}")
 
 
-@table.add("POST", "/sandbox/payments/{reference}/dispute",
+@table.add("POST", "/sandbox/payments/{provider_reference}/dispute",
            "Sandbox: the card holder disputes the charge (then /won or /lost decides it)",
            responses={200: None, 404: None}, auth=None, params=[REFERENCE])
 async def sandbox_dispute(request: web.Request) -> web.Response:
-    if not await container(request).sandbox_gateway().dispute(request.match_info["reference"]):
+    gateway = container(request).sandbox_gateway()
+    if not await gateway.dispute(request.match_info["provider_reference"]):
         raise NotFound("no captured sandbox payment without an open dispute has this reference")
     return json_response({"status": "disputed"})
 
 
-@table.add("POST", "/sandbox/payments/{reference}/dispute/{outcome}",
+@table.add("POST", "/sandbox/payments/{provider_reference}/dispute/{outcome}",
            "Sandbox: the card network decides the open dispute (outcome: won or lost)",
            responses={200: None, 404: None}, auth=None,
            params=[REFERENCE, {"name": "outcome", "in": "path", "required": True,
@@ -73,7 +76,7 @@ async def sandbox_dispute_outcome(request: web.Request) -> web.Response:
     if outcome not in ("won", "lost"):
         raise BadRequest("the outcome is won or lost")
     if not await container(request).sandbox_gateway().dispute(
-            request.match_info["reference"], outcome):
+            request.match_info["provider_reference"], outcome):
         raise NotFound("no open sandbox dispute on a payment with this reference")
     return json_response({"status": outcome})
 

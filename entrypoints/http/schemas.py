@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from functools import cache
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import pycountry
@@ -175,6 +175,25 @@ class SignInOut(BaseModel):
                           "customer before they confirm")
 
 
+class SignInConflict(BaseModel):
+    """A sign-in that cannot go on as asked (problem+json): `outcome` says why and the rest
+    what the customer can do (another way in, or a link for the account's owner to confirm)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    retryable: bool
+    instance: str | None = None
+    outcome: Literal["link_pending", "email_in_use"]
+    message: str
+    customer_id: str | None
+    created: bool
+    ways_in: list[str]
+    link_token: str | None = None
+    account: ProviderAccountOut | None = None
+
+
 class IdentityOut(BaseModel):
     provider: str
     email: str | None
@@ -262,6 +281,8 @@ class PaymentOut(BaseModel):
 
     id: str
     provider: str
+    provider_reference: str | None = Field(
+        description="the payment's id at its provider (Stripe pi_..., Toss paymentKey)")
     method: str
     status: str
     amount: int

@@ -308,7 +308,7 @@ async def test_an_unverified_email_at_the_provider_cannot_reach_the_victims_acco
     status, body = await sign_in_with(shop, "unverified+victim@example.com")
 
     assert status == 409, body
-    assert body["status"] == "email_in_use"
+    assert body["outcome"] == "email_in_use" and body["type"] == "/problems/email-in-use"
     assert "Oidc did not confirm that the address is yours" in body["message"]
     assert "access_token" not in body and "refresh_token" not in body
     assert "link_token" not in body
@@ -328,7 +328,7 @@ async def test_a_verified_email_at_the_provider_links_only_when_the_owner_confir
     status, pending = await sign_in_with(shop, "victim@example.com")
 
     assert status == 409, pending
-    assert pending["status"] == "link_pending" and pending["link_token"]
+    assert pending["outcome"] == "link_pending" and pending["link_token"]
     assert "access_token" not in pending and "refresh_token" not in pending
     assert pending["customer_id"] is None
     assert await stored() == {**before, "pending_links": before["pending_links"] + 1}
@@ -342,7 +342,7 @@ async def test_a_verified_email_at_the_provider_links_only_when_the_owner_confir
 
     # Nor can a sign-in with the provider reach the victim's account meanwhile.
     status, again = await sign_in_with(shop, "victim@example.com")
-    assert status == 409 and again["status"] == "link_pending", again
+    assert status == 409 and again["outcome"] == "link_pending", again
     assert "access_token" not in again
 
     # The victim, signed in with the password, confirms: their own choice.
@@ -659,7 +659,7 @@ async def test_an_account_whose_email_is_unproven_cannot_be_linked_or_take_a_lin
     assert "confirm your email address first" in (await response.json())["detail"]
     before = await stored()
     status, body = await sign_in_with(shop, "owner@example.com")
-    assert status == 409 and body["status"] == "email_in_use" and "link_token" not in body
+    assert status == 409 and body["outcome"] == "email_in_use" and "link_token" not in body
     assert await stored() == before
     # The provider did verify the address: the unproven side is the account here, and the
     # message says so instead of blaming the provider.
