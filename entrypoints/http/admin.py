@@ -68,7 +68,7 @@ def _key(request: web.Request) -> str:
            "Refund all or part of an order's payment (idempotent per key; never more than "
            "was captured)", request=s.RefundIn,
            responses={200: s.RefundOut, 202: s.RefundOut, 403: None, 404: None, 409: None,
-                      422: None}, auth="admin", params=[ORDER_ID, ADMIN_KEY])
+                      422: None, 503: None}, auth="admin", params=[ORDER_ID, ADMIN_KEY])
 async def refund_order(request: web.Request) -> web.Response:
     admin = await current_admin(request)
     body = parse(s.RefundIn, await read_body(request))
@@ -126,8 +126,8 @@ async def list_reviews(request: web.Request) -> web.Response:
 @table.add("POST", "/v1/admin/reviews/{id}",
            "Approve (fulfilment goes on) or reject (cancel, release or refund) a held order",
            request=s.ReviewDecisionIn,
-           responses={200: s.ReviewOut, 403: None, 404: None, 409: None}, auth="admin",
-           params=[ORDER_ID])
+           responses={200: s.ReviewOut, 403: None, 404: None, 409: None, 503: None},
+           auth="admin", params=[ORDER_ID])
 async def decide_review(request: web.Request) -> web.Response:
     admin = await current_admin(request)
     body = parse(s.ReviewDecisionIn, await read_body(request))

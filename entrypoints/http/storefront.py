@@ -142,7 +142,8 @@ async def get_order(request: web.Request) -> web.Response:
 
 @table.add("POST", "/v1/orders/{id}/payments", "Pay for an order (idempotent)",
            request=s.PaymentIn,
-           responses={200: s.OperationOut, 202: s.OperationOut, 409: None, 422: None},
+           responses={200: s.OperationOut, 202: s.OperationOut, 409: None, 422: None,
+                      503: None},
            params=[ID, IDEMPOTENCY])
 async def pay_order(request: web.Request) -> web.Response:
     customer = await current_customer(request)
