@@ -175,25 +175,6 @@ class SignInOut(BaseModel):
                           "customer before they confirm")
 
 
-class SignInConflict(BaseModel):
-    """A sign-in that cannot go on as asked (problem+json): `outcome` says why and the rest
-    what the customer can do (another way in, or a link for the account's owner to confirm)."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    retryable: bool
-    instance: str | None = None
-    outcome: Literal["link_pending", "email_in_use"]
-    message: str
-    customer_id: str | None
-    created: bool
-    ways_in: list[str]
-    link_token: str | None = None
-    account: ProviderAccountOut | None = None
-
-
 class IdentityOut(BaseModel):
     provider: str
     email: str | None
@@ -484,6 +465,19 @@ class Problem(BaseModel):
     detail: str
     retryable: bool
     instance: str | None = None
+
+
+class SignInConflict(Problem):
+    """A sign-in that cannot go on as asked (problem+json): `outcome` says why and the rest
+    what the customer can do (another way in, or a link for the account's owner to confirm)."""
+
+    outcome: Literal["link_pending", "email_in_use"]
+    message: str
+    customer_id: str | None
+    created: bool
+    ways_in: list[str]
+    link_token: str | None = None
+    account: ProviderAccountOut | None = None
 
 
 class Health(BaseModel):
