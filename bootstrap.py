@@ -14,10 +14,10 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 
 from dependency_injector import containers, providers
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.checkpoints import FileCheckpointStore, checkpoint_keys
@@ -72,10 +72,42 @@ DEFAULT_CONTRACTS = [
 ]
 
 
+# The settings that choose providers, and the container provider each one chooses from: the
+# names it offers are the names allowed.
+PROVIDER_SETTINGS = {
+    "payment_providers": "payment_gateways", "carriers": "carriers",
+    "notifier_provider": "notifier", "analytics_provider": "analytics",
+    "alert_provider": "alerts", "fraud_provider": "fraud",
+    "real_name_provider": "real_name_verifier",
+}
+
+
+def provider_choices(setting: str) -> list[str]:
+    """The provider names `setting` accepts: those the container can build."""
+    provider = getattr(Container, PROVIDER_SETTINGS[setting])
+    names = provider.providers if isinstance(provider, providers.Selector) else provider.kwargs
+    return sorted(names)
+
+
+def unbuildable_providers(container: Container) -> dict[str, str]:
+    """Every configured provider that cannot be built (a missing key, an unreadable private
+    key, ...), by the MALL_* variable that configures it, with the reason."""
+    problems: dict[str, str] = {}
+    for setting, name in {**PROVIDER_SETTINGS, "identity_providers": "identity_providers"}.items():
+        try:
+            getattr(container, name)()
+        except Exception as exc:
+            problems[f"MALL_{setting.upper()}"] = str(exc) or type(exc).__name__
+    return problems
+
+
 class Settings(BaseSettings):
     """All settings, read from MALL_* environment variables (and an optional .env file)."""
 
-    model_config = SettingsConfigDict(env_prefix="MALL_", env_file=".env", extra="ignore")
+    # List and dict settings are JSON, decoded by `_json_settings` so that a value that is not
+    # JSON is a settings error naming the variable, not a traceback.
+    model_config = SettingsConfigDict(env_prefix="MALL_", env_file=".env", extra="ignore",
+                                      enable_decoding=False)
 
     database_url: str = Field("", validation_alias=AliasChoices("MALL_DATABASE_URL",
                                                                 "DATABASE_URL"))
@@ -195,6 +227,45 @@ class Settings(BaseSettings):
     def sandbox_enabled(self) -> bool:
         return ("sandbox" in self.payment_providers or "sandbox-express" in self.carriers
                 or "sandbox" in self.identity_providers or self.real_name_provider == "sandbox")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _json_settings(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields[info.field_name or ""]
+        kind = get_origin(field.annotation)
+        if not isinstance(value, str) or kind not in (list, dict):
+            return value
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            default = json.dumps(field.default)
+            example = (default if field.default and len(default) <= 40
+                       else '["a", "b"]' if kind is list else '{"name": "value"}')
+            raise ValueError(f"not JSON ({exc.msg} at character {exc.pos}); write a JSON "
+                             f"{'list' if kind is list else 'object'}, e.g. {example}") from None
+
+    @field_validator(*PROVIDER_SETTINGS)
+    @classmethod
+    def _providers_known(cls, value: Any, info: ValidationInfo) -> Any:
+        allowed = provider_choices(info.field_name or "")
+        unknown = [name for name in ([value] if isinstance(value, str) else value)
+                   if name not in allowed]
+        if unknown:
+            raise ValueError(f"unknown provider {', '.join(map(repr, unknown))}; allowed: "
+                             f"{', '.join(allowed)}")
+        return value
+
+    @model_validator(mode="after")
+    def _sign_in_providers_known(self) -> Settings:
+        known = {"sandbox", "naver", "apple", *PRESETS}
+        unknown = [name for name in self.identity_providers if name not in known
+                   and "issuer" not in self.identity_provider_settings.get(name, {})]
+        if unknown:
+            raise ValueError(
+                f"MALL_IDENTITY_PROVIDERS={json.dumps(self.identity_providers)}: unknown sign-in "
+                f"provider {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(known))}, "
+                "or any name given an \"issuer\" in MALL_IDENTITY_PROVIDER_SETTINGS")
+        return self
 
     @model_validator(mode="after")
     def _gateways_have_keys(self) -> Settings:

@@ -4,37 +4,70 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import json
 import os
+import socket
 import sys
 from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 import bootstrap
 from domain.customers import Role
 from domain.errors import DomainError
 
 
-def _container() -> tuple[bootstrap.Settings, bootstrap.Container]:
+class StartupError(Exception):
+    """What stops the start (a setting, a port), in lines the operator can act on; exit 2."""
+
+
+def _container(*, starting: bool = False) -> tuple[bootstrap.Settings, bootstrap.Container]:
     settings = bootstrap.load_keys(bootstrap.Settings())
     bootstrap.configure_logging(settings.log_level)
-    return settings, bootstrap.build(settings)
+    container = bootstrap.build(settings)
+    if starting:  # a provider that cannot be built would fail every request that needs it
+        problems = bootstrap.unbuildable_providers(container)
+        if problems:
+            raise StartupError("\n".join(f"configuration error: {variable}: {reason}"
+                                         for variable, reason in problems.items()))
+    return settings, container
 
 
 def serve() -> None:
     from entrypoints.http.access_log import PathOnlyAccessLogger
     from entrypoints.http.app import create_app
 
-    settings, container = _container()
+    settings, container = _container(starting=True)
     mode = "embedded" if settings.runs_worker_in_process else "api only"
     database = "PostgreSQL" if settings.database_url else f"SQLite ({settings.sqlite_path})"
-    print(f"Mall integrations backend on {settings.base_url} ({mode}; {database}); "
-          f"API description at {settings.base_url}/v1/openapi.json", flush=True)
-    web.run_app(create_app(container), host=settings.host, port=settings.port, print=None,
-                access_log_class=PathOnlyAccessLogger)
+    try:  # before anything starts: run_app would start the embedded worker, then fail
+        socket.create_server((settings.host, settings.port)).close()
+    except OSError as exc:
+        raise StartupError(cannot_listen(settings.host, settings.port, exc)) from None
+
+    def announce(_: str) -> None:  # called by run_app once the port is open, not before
+        print(f"Mall integrations backend on {settings.base_url} ({mode}; {database}); "
+              f"API description at {settings.base_url}/v1/openapi.json", flush=True)
+
+    try:
+        web.run_app(create_app(container), host=settings.host, port=settings.port,
+                    print=announce, access_log_class=PathOnlyAccessLogger)
+    except OSError as exc:
+        raise StartupError(cannot_listen(settings.host, settings.port, exc)) from None
+
+
+def cannot_listen(host: str, port: int, exc: OSError) -> str:
+    """Why the server cannot listen, and what to change."""
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} is in use: stop the other server or set MALL_PORT"
+    if exc.errno == errno.EACCES:
+        return (f"port {port} needs privileges this user does not have: set MALL_PORT to a "
+                "port above 1023")
+    return f"cannot listen on {host}:{port} ({exc.strerror or exc}): check MALL_HOST and MALL_PORT"
 
 
 async def _create_admin(email: str, password: str) -> str:
@@ -68,7 +101,6 @@ def evidence_problem(report: dict[str, Any], checkpoint_file: str) -> str:
     return "\n".join(lines)
 
 
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mall", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "worker":
             from entrypoints.worker import main as worker_main
 
-            worker_main()
+            worker_main(*_container(starting=True))
         elif args.command == "migrate":
             _, container = _container()
             asyncio.run(bootstrap.prepare(container))
@@ -118,17 +150,37 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(configuration_error(exc), file=sys.stderr)
         return 2
+    except SettingsError as exc:
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        print(f"configuration error: {exc}{cause}", file=sys.stderr)
+        return 2
+    except StartupError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 
+# Settings whose values are not printed back: keys, secrets, URLs that may hold a password.
+_HIDDEN = ("secret", "key", "password", "token", "database_url", "redis_url",
+           "identity_provider_settings")
+
+
 def configuration_error(exc: ValidationError) -> str:
-    """A settings error in one line per problem, naming the MALL_* variable."""
-    lines = [
-        f"  {('MALL_' + '.'.join(map(str, e['loc'])).upper()) if e['loc'] else 'settings'}: "
-        f"{e['msg'].removeprefix('Value error, ')}"
-        for e in exc.errors(include_input=False, include_url=False)
-    ]
-    return "configuration error (see README, Configuration):\n" + "\n".join(lines)
+    """A settings error, one line per problem: the MALL_* variable, the value given (unless it
+    may be a secret), and what is allowed."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        message = error["msg"].removeprefix("Value error, ")
+        if not error["loc"]:  # a rule across settings: its message names the variables
+            lines.append(f"configuration error: {message}")
+            continue
+        name, *inner = map(str, error["loc"])
+        value = error["input"]
+        shown = ("(hidden)" if any(word in name for word in _HIDDEN)
+                 else value if isinstance(value, str) else json.dumps(value, default=str))
+        where = "".join(f"[{part}]" for part in inner)
+        lines.append(f"configuration error: MALL_{name.upper()}{where}={shown[:200]}: {message}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -63,10 +63,9 @@ class EmbeddedWorker:
                     log.warning("could not schedule %s; will retry", name, exc_info=True)
 
 
-def main() -> None:
-    settings = bootstrap.load_keys(bootstrap.Settings())
-    bootstrap.configure_logging(settings.log_level)
-    container = bootstrap.build(settings)
+def main(settings: bootstrap.Settings, container: Container) -> None:
+    """Run the worker until SIGINT or SIGTERM, with the settings `mall worker` read and
+    checked."""
     asyncio.run(bootstrap.prepare(container))
     worker = EmbeddedWorker(container)
     stopping = threading.Event()

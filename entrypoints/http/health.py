@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 
+from bootstrap import unbuildable_providers
 from entrypoints.http import schemas as s
 from entrypoints.http.api import RouteTable, container, json_response
 
@@ -19,12 +20,17 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 @table.add("GET", "/readyz",
-           "Readiness: 503 without the database; 200 'degraded' when only the broker is away "
+           "Readiness: 503 without the database or while a configured provider cannot be "
+           "built (the reason is in checks.providers); 200 'degraded' when only the broker is away "
            "(orders and payments are still taken, their background work waits for it)",
            responses={200: s.Health, 503: s.Health}, auth=None)
 async def readyz(request: web.Request) -> web.Response:
     c = container(request)
     checks: dict[str, str] = {}
+    # Settings are checked at start; a provider that still cannot be built fails its requests.
+    unbuildable = unbuildable_providers(c)
+    checks["providers"] = "ok" if not unbuildable else "cannot be built: " + "; ".join(
+        f"{variable}: {reason}" for variable, reason in unbuildable.items())
     try:
         await asyncio.wait_for(c.engine().run_ddl("SELECT 1"), timeout=3)
         checks["database"] = "ok"
