@@ -76,7 +76,7 @@ def test_sandbox_pages_are_mounted_only_with_a_sandbox(tmp_path: Any) -> None:
                          start_worker=False)
         return {r.resource.canonical for r in app.router.routes() if r.resource}
 
-    assert "/sandbox/3ds/{reference}" in paths()
+    assert "/sandbox/3ds/{provider_reference}" in paths()
     live = paths(payment_providers=[], carriers=[], identity_providers=[],
                  real_name_provider="none")
     assert not any(p.startswith("/sandbox/") for p in live)
