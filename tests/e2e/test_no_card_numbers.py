@@ -68,7 +68,7 @@ def _flat(text: str) -> str:
     return re.sub(r"[\s\-./,_\\]", "", text)
 
 
-def _leaks(text: str) -> list[str]:
+def leaks(text: str) -> list[str]:
     flat = _flat(text)
     return [pan for pan in PANS if pan in flat]
 
@@ -171,7 +171,7 @@ async def test_card_numbers_typed_into_any_field_are_refused_and_never_kept(
                 if not _refused(response.status, json.loads(text) if text else {}):
                     not_refused.append(f"{method.upper()} {route} {label}: "
                                        f"{response.status} {text[:120]}")
-                assert not _leaks(text), f"{method} {route} {label} echoed the card number"
+                assert not leaks(text), f"{method} {route} {label} echoed the card number"
     assert tried > 60
     assert not_refused == [], "\n".join(not_refused)
 
@@ -179,13 +179,13 @@ async def test_card_numbers_typed_into_any_field_are_refused_and_never_kept(
 
     leaks: dict[str, list[str]] = {}
     for table in ALL_TABLES:
-        found = _leaks(json.dumps(await table.select(), default=str))
+        found = leaks(json.dumps(await table.select(), default=str))
         if found:
             leaks[table._meta.tablename] = found
     assert leaks == {}, f"card numbers stored in {leaks}"
-    assert [r.getMessage() for r in caplog.records if _leaks(r.getMessage())] == []
+    assert [r.getMessage() for r in caplog.records if leaks(r.getMessage())] == []
     assert any("/v1/orders" in record.getMessage() for record in caplog.records)
-    cassettes = {p.name: _leaks(p.read_text()) for p in CASSETTES.glob("*.yaml")}
+    cassettes = {p.name: leaks(p.read_text()) for p in CASSETTES.glob("*.yaml")}
     assert {name: found for name, found in cassettes.items() if found} == {}
     verified = await (await shop.client.post("/v1/admin/evidence/verify",
                                              headers=admin)).json()
@@ -222,7 +222,7 @@ async def _provider_payloads_are_redacted(shop: Any, auth: dict[str, str],
             "Sandbox-Signature": sign("whsec_sandbox_payments_dev", body),
             "Content-Type": "application/json"})
         assert response.status == 200, await response.text()
-        assert not _leaks(await response.text())
+        assert not leaks(await response.text())
     carrier = json.dumps({"id": f"trk_{variant()}", "type": "tracking.updated",
                           "created": int(time.time()),
                           "data": {"tracking_number": variant(), "status": "in_transit",

@@ -182,3 +182,47 @@ async def test_a_deposit_callback_is_filed_as_evidence_of_its_order(
     [record] = await EvidenceRecord.select(EvidenceRecord.subject).where(
         EvidenceRecord.kind == "webhook.received")
     assert record["subject"] == f"order:{order['id']}"
+
+
+async def test_card_numbers_in_any_toss_callback_are_never_kept(
+    shop_factory: Any, aiohttp_server: Any,
+) -> None:
+    """A deposit callback and a status-change hint carrying card numbers in every form:
+    acknowledged, acted on, and kept only redacted."""
+    import random
+
+    from adapters.persistence.tables import ALL_TABLES
+    from tests.e2e.test_no_card_numbers import PANS, SEPARATORS, WRAPS, leaks, typed
+
+    rng = random.Random(11)
+
+    def pan() -> str:
+        return typed(rng.choice(PANS), rng.choice(SEPARATORS), rng.choice(WRAPS))
+
+    shop, books, toss_url = await toss_shop(shop_factory, aiohttp_server)
+    auth = await shop.sign_up()
+    order = await shop.place(auth, ORDER)
+    status, operation = await pay(shop, auth, order["id"], {
+        "payment_method": "toss_virtual_account", "method": "virtual_account"})
+    assert status == 200, operation
+    payment_id = operation["result"]["payment_id"]
+    issued = books.payments[books.orders[payment_id]]
+    async with shop.client.session.post(f"{toss_url}/stand-in/deposit/{payment_id}") as done:
+        assert done.status == 200
+    callback = {**json.loads(deposit_callback(books, payment_id, issued["secret"])),
+                "depositorName": pan(), "memo": pan(), "cardNumber": rng.choice(PANS)}
+    hint = {"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": issued["requestedAt"],
+            "data": {**issued, "orderName": pan(), "card": {"number": rng.choice(PANS)},
+                     "receipt": {"url": f"https://toss.example/{pan()}"}}}
+    for body in (callback, hint):
+        response = await shop.client.post("/v1/webhooks/toss", data=json.dumps(body),
+                                          headers={"Content-Type": "application/json"})
+        assert response.status == 200, await response.text()
+
+    async def paid() -> bool:
+        return (await shop.order(auth, order["id"]))["status"] in PAID
+
+    await eventually(paid, what="the deposit to pay the order")
+    found = {table._meta.tablename: leaks(json.dumps(await table.select(), default=str))
+             for table in ALL_TABLES}
+    assert {name: hits for name, hits in found.items() if hits} == {}
