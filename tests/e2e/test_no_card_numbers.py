@@ -177,12 +177,12 @@ async def test_card_numbers_typed_into_any_field_are_refused_and_never_kept(
 
     await _provider_payloads_are_redacted(shop, customer, rng)
 
-    leaks: dict[str, list[str]] = {}
+    stored: dict[str, list[str]] = {}
     for table in ALL_TABLES:
         found = leaks(json.dumps(await table.select(), default=str))
         if found:
-            leaks[table._meta.tablename] = found
-    assert leaks == {}, f"card numbers stored in {leaks}"
+            stored[table._meta.tablename] = found
+    assert stored == {}, f"card numbers stored in {stored}"
     assert [r.getMessage() for r in caplog.records if leaks(r.getMessage())] == []
     assert any("/v1/orders" in record.getMessage() for record in caplog.records)
     cassettes = {p.name: leaks(p.read_text()) for p in CASSETTES.glob("*.yaml")}

@@ -551,7 +551,7 @@ async def test_card_numbers_in_any_stripe_webhook_are_never_kept(
     from tests.e2e.test_no_card_numbers import PANS, SEPARATORS, WRAPS, leaks, typed
 
     shop, stripe = await stripe_shop(shop_factory, aiohttp_server)
-    auth, order, intent = await _paid_through_stripe(shop, stripe)
+    _, _, intent = await _paid_through_stripe(shop, stripe)
     rng = random.Random(7)
 
     def pan() -> str:
