@@ -14,11 +14,12 @@ from typing import Any
 CARD_PLACEHOLDER = "[card number removed]"
 SECRET_PLACEHOLDER = "[redacted]"  # noqa: S105 - the mask, not a secret
 
-# Runs of 13 or more digits with up to three separators (anything but a letter, a digit or a
-# line break: spaces, dots, dashes, slashes, commas, underscores...) between them. Letters
-# around the run do not matter: "SKU4111111111111111" is a typed card number too. Our own
-# random identifiers are drawn so that they never hold such a run (`card_safe_id`).
-_SEPARATOR = r"(?:[^\w\n]|_)"
+# Runs of 13 or more digits with up to three of the separators people type in a card number
+# (spaces, dashes, dots, slashes, commas, underscores) between them; not colons or plus signs,
+# which join the parts of a timestamp. Letters around the run do not matter:
+# "SKU4111111111111111" is a typed card number too. Our own random identifiers are drawn so
+# that they never hold such a run (`card_safe_id`).
+_SEPARATOR = r"[ \t\u00a0\-./,_]"
 _CARD_CANDIDATE = re.compile(rf"[0-9](?:{_SEPARATOR}{{0,3}}[0-9]){{12,}}")
 # A provider's random hex identifier (Toss's transaction keys) holds a Luhn-valid digit run
 # glued to its letters about once in a few hundred: in those fields, and only there, digits

@@ -215,3 +215,10 @@ def test_a_providers_identifier_is_judged_as_an_identifier() -> None:
     assert holds_card_number({"note": "card4111111111111111"})
     assert not holds_card_number({"lastTransactionKey": HEX_KEY_WITH_A_LUHN_RUN})
     assert holds_card_number({"paymentKey": "tgen4111111111111111"})
+
+
+def test_timestamps_are_never_read_as_card_numbers() -> None:
+    # 16 digits apart from colons, dots and a plus sign: a time, not a typed card
+    for stamp in ("2026-12-02T07:15:47.409670+00:00", "2026-12-02 07:15:47.409670",
+                  "2024-02-13T12:18:14+09:00", "07:15:47.409670+00:00"):
+        assert redact_card_numbers(stamp) == stamp
