@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -388,12 +387,16 @@ class OperationRepository:
 
 
 class OutboxRepository:
-    def __init__(self, created: list[str]) -> None:
+    def __init__(self, created: list[str], clock: Clock) -> None:
         self._created = created
+        self._clock = clock
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
 
     async def add(self, topic: str, payload: dict[str, Any]) -> str:
         message_id = card_safe_id("obx")
-        now = time.time()
+        now = self._now()
         await t.OutboxMessage.insert(t.OutboxMessage(
             id=message_id, topic=topic, payload=_dump(payload), status="pending", attempts=0,
             created_at=now, available_at=now,
@@ -402,7 +405,7 @@ class OutboxRepository:
         return message_id
 
     async def claim(self, message_id: str, lease_seconds: float) -> OutboxMessage | None:
-        now = time.time()
+        now = self._now()
         m = t.OutboxMessage
         # One conditional UPDATE decides who runs the message, on both engines.
         claimed = await m.update({m.status: "processing", m.available_at: now + lease_seconds},
@@ -426,12 +429,12 @@ class OutboxRepository:
             m.status: "dead" if dead else "pending",
             m.attempts: m.attempts + 1,
             m.last_error: error[:500],
-            m.available_at: time.time(),
+            m.available_at: self._now(),
         }).where(m.id == message_id)
 
     async def unfinished(self, older_than_seconds: float, limit: int) -> list[str]:
         m = t.OutboxMessage
-        cutoff = time.time() - older_than_seconds
+        cutoff = self._now() - older_than_seconds
         rows = await m.select(m.id).where(
             m.status.is_in(["pending", "processing"]) & (m.available_at < cutoff)
         ).order_by(m.created_at).limit(limit)
@@ -439,8 +442,11 @@ class OutboxRepository:
 
 
 class InboxRepository:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
     async def add(self, provider: str, event: InboundEvent) -> str | None:
-        now = time.time()
+        now = self._clock.now().timestamp()
         m = t.InboxMessage
         message_id = card_safe_id("ibx")
         inserted = await m.insert(m(
@@ -468,7 +474,7 @@ class InboxRepository:
 
     async def unprocessed(self, older_than_seconds: float, limit: int) -> list[str]:
         m = t.InboxMessage
-        cutoff = time.time() - older_than_seconds
+        cutoff = self._clock.now().timestamp() - older_than_seconds
         rows = await m.select(m.id).where(
             m.status.is_in(["received", "processing"]) & (m.received_at < cutoff)
         ).order_by(m.received_at).limit(limit)
@@ -476,6 +482,9 @@ class InboxRepository:
 
 
 class IdempotencyRepository:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
     @staticmethod
     def _id(customer_id: str, key: str) -> str:
         return hashlib.sha256(f"{customer_id}\x00{key}".encode()).hexdigest()
@@ -483,7 +492,7 @@ class IdempotencyRepository:
     async def reserve(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
         m = t.IdempotencyKey
         row_id = self._id(record.customer_id, record.key)
-        now = time.time()
+        now = self._clock.now().timestamp()
         # An expired key is free again.
         await m.delete().where((m.id == row_id) & (m.expires_at < now))
         inserted = await m.insert(m(
