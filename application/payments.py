@@ -62,14 +62,12 @@ SECURED = MONEY_TAKEN | {PaymentStatus.AUTHORIZED}
 
 
 class IdentityVerificationRequired(DomainError):
-    status = 422
     code = "identity-verification-required"
 
 
 class MethodCannotAwaitReview(DomainError):
     """A held order was to be paid by a method that takes the money at once."""
 
-    status = 422
     code = "method-cannot-await-review"
 
 

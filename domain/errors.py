@@ -1,4 +1,6 @@
-"""One error hierarchy for the whole core; entrypoints turn it into problem+json."""
+"""One error hierarchy for the whole core. Errors say what went wrong in the business (`code`)
+and whether trying again can help (`retryable`); each entrypoint says it in its own terms (the
+HTTP edge maps the classes to statuses in `entrypoints/http/problems.py`)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,6 @@ from __future__ import annotations
 class DomainError(Exception):
     """A rule of the business was broken; the caller can act on `detail`."""
 
-    status = 422
     code = "rule-violated"
     retryable = False
 
@@ -16,12 +17,10 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    status = 404
     code = "not-found"
 
 
 class Conflict(DomainError):
-    status = 409
     code = "conflict"
     retryable = True
 
@@ -34,29 +33,24 @@ class AlreadyExists(Conflict):
 
 
 class InvalidTransition(DomainError):
-    status = 409
     code = "invalid-transition"
 
 
 class Unauthorized(DomainError):
-    status = 401
     code = "unauthorized"
 
 
 class Forbidden(DomainError):
-    status = 403
     code = "forbidden"
 
 
 class InvalidSignature(DomainError):
-    status = 400
     code = "invalid-signature"
 
 
 class ProviderUnavailable(DomainError):
     """A partner did not answer or refused service; nothing was charged or sent twice."""
 
-    status = 503
     code = "provider-unavailable"
     retryable = True
 
@@ -86,7 +80,6 @@ class TooManyAttempts(DomainError):
     """Too many attempts of one kind (sign-ins, sign-ups, emailed links...) in a short time;
     the next one is let through after `retry_after` seconds."""
 
-    status = 429
     code = "too-many-requests"
     retryable = True
 

@@ -71,7 +71,6 @@ def container(request: web.Request) -> Container:
 
 
 class BadRequest(DomainError):
-    status = 400
     code = "bad-request"
 
 
@@ -80,7 +79,6 @@ class InvalidBody(DomainError):
 
 
 class UnsupportedMediaType(DomainError):
-    status = 415
     code = "unsupported-media-type"
 
 

@@ -15,11 +15,22 @@ from typing import Any
 from aiohttp import web
 
 from bootstrap import REQUEST_ID
-from domain.errors import DomainError, ProviderUnavailable, SignInRefused
+from domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidSignature,
+    InvalidTransition,
+    NotFound,
+    ProviderUnavailable,
+    SignInRefused,
+    TooManyAttempts,
+    Unauthorized,
+)
 from domain.failures import preferred_language
 from domain.identity import FlowRefused
 from domain.redaction import card_safe_id, has_card_number
-from entrypoints.http.api import BadRequest, CardNumberRefused
+from entrypoints.http.api import BadRequest, CardNumberRefused, UnsupportedMediaType
 from entrypoints.http.problem_texts import korean_detail, title
 
 log = logging.getLogger("mall.http")
@@ -31,10 +42,26 @@ MAX_HEADER = 8 * 1024  # any one header value
 PARSER_LIMITS = {"max_line_size": 4 * MAX_URL, "max_field_size": 4 * MAX_HEADER}
 
 
+# The one place where kinds of error become HTTP statuses: an error answers with the status of
+# its nearest class listed here (SignInRefused is an Unauthorized: 401), any other with 422.
+HTTP_STATUS: dict[type[DomainError], int] = {
+    BadRequest: 400, InvalidSignature: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404,
+    Conflict: 409, InvalidTransition: 409, UnsupportedMediaType: 415, TooManyAttempts: 429,
+    ProviderUnavailable: 503,
+}
+UNPROCESSABLE = 422
+
+
+def http_status(exc: DomainError) -> int:
+    """The HTTP status that answers `exc`."""
+    return next((HTTP_STATUS[kind] for kind in type(exc).__mro__ if kind in HTTP_STATUS),
+                UNPROCESSABLE)
+
+
 def problem_body(exc: DomainError, language: str = "en") -> dict[str, object]:
     body: dict[str, object] = {
         "type": f"/problems/{exc.code}", "title": title(exc.code, language),
-        "status": exc.status, "detail": exc.detail, "retryable": exc.retryable,
+        "status": http_status(exc), "detail": exc.detail, "retryable": exc.retryable,
     }
     if isinstance(exc, ProviderUnavailable) and exc.alternatives:
         body["alternatives"] = exc.alternatives  # other gateways, or other ways to sign in
@@ -115,7 +142,7 @@ async def problems_middleware(request: web.Request, handler):  # type: ignore[no
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
-        response = problem(exc.status, exc.code, exc.detail, retryable=exc.retryable,
+        response = problem(http_status(exc), exc.code, exc.detail, retryable=exc.retryable,
                            instance=instance, language=language, headers=headers,
                            **{k: v for k, v in body.items()
                               if k in ("alternatives", "reason", "ways_in")})

@@ -28,7 +28,7 @@ from entrypoints.http.api import (
     query_int,
     read_body,
 )
-from entrypoints.http.problems import problem_body
+from entrypoints.http.problems import http_status, problem_body
 
 log = logging.getLogger("mall.http")
 table = RouteTable("storefront")
@@ -71,7 +71,7 @@ async def answer_once(
     try:
         status, body, headers = await perform()
     except DomainError as exc:
-        await guard.finish(customer_id, key, exc.status, problem_body(exc))
+        await guard.finish(customer_id, key, http_status(exc), problem_body(exc))
         raise
     except BaseException:
         await guard.finish(customer_id, key, 500, None)

@@ -261,12 +261,12 @@ def test_delivered_is_final() -> None:
     assert sum(isinstance(e, OrderDelivered) for e in order.events) == 1
 
 
-def test_invalid_transition_is_a_409() -> None:
+def test_an_invalid_transition_names_the_order() -> None:
     order = place()
     order.cancel()
     with pytest.raises(InvalidTransition) as raised:
         order.start_payment()
-    assert raised.value.status == 409
+    assert raised.value.code == "invalid-transition"
     assert "o-1" in raised.value.detail
 
 

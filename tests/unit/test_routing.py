@@ -82,7 +82,7 @@ def test_no_route_raises_unsupported_route() -> None:
         eligible_providers(CONTRACTS[:3], country="BR", currency="BRL", method="card")
     error = raised.value
     assert isinstance(error, DomainError)
-    assert error.status == 422
+    assert not error.retryable
     assert error.code == "unsupported-payment-route"
     assert "BRL" in error.detail
     assert "BR" in error.detail.replace("BRL", "")
