@@ -41,10 +41,11 @@ def _pair(pair: TokenPair) -> dict[str, Any]:
 
 def _client(request: web.Request) -> str | None:
     """The client's address, which sign-in limits count by: the edge proxy's header when one
-    is configured (MALL_CLIENT_ADDRESS_HEADER), the TCP peer otherwise."""
+    is configured (MALL_CLIENT_ADDRESS_HEADER), the TCP peer otherwise. In a list (as in
+    X-Forwarded-For) the last entry is the one our proxy added; the client wrote the others."""
     header = container(request).config.client_address_header()
     if header and request.headers.get(header):
-        return request.headers[header].split(",")[0].strip()[:100]
+        return request.headers[header].split(",")[-1].strip()[:100]
     return request.remote
 
 

@@ -109,6 +109,10 @@ async def test_each_client_address_is_limited_across_accounts(shop_factory: Any)
     # Another client is not held back by that one.
     other = await login(shop, "spray5@example.com", "Summer2026!", **{"X-Real-IP": "198.51.100.2"})
     assert other.status == 401
+    # Addresses the client writes in front of the one our proxy appends change nothing.
+    spoofed = await login(shop, "spray6@example.com", "Summer2026!",
+                          **{"X-Real-IP": "192.0.2.1, 203.0.113.7"})
+    await assert_throttled(spoofed, whose="from your network", longest=60)
     # IPv6 counts by /64: hopping within one subscriber's block gains nothing.
     v6 = [(await login(shop, f"v6-{n}@example.com", "Summer2026!",
                        **{"X-Real-IP": f"2001:db8:1:2::{n + 1:x}"})).status for n in range(6)]
