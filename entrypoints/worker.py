@@ -1,5 +1,6 @@
 """Running the actors: in-process beside the web server (embedded mode) or as a worker process
-(`python -m entrypoints.worker`) with the Redis broker."""
+(`mall worker`, or `python -m entrypoints.cli worker`) with the Redis broker. The command line
+starts it; it never imports the command line back."""
 
 from __future__ import annotations
 
@@ -76,9 +77,3 @@ def main(settings: bootstrap.Settings, container: Container) -> None:
     stopping.wait()
     log.info("worker stopping")
     worker.stop()
-
-
-if __name__ == "__main__":
-    from entrypoints.cli import main as cli_main
-
-    raise SystemExit(cli_main(["worker"]))

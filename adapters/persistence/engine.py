@@ -83,16 +83,23 @@ def engine_for(database_url: str, sqlite_path: str) -> Engine:
     return SQLiteEngine(path=sqlite_path, timeout=30)
 
 
+_in_use: Engine | None = None
+
+
 def use_engine(engine: Engine) -> None:
     """Point every table, and piccolo's migration runner, at `engine`."""
+    global _in_use
     os.environ["PICCOLO_CONF"] = PICCOLO_CONF
     from piccolo.apps.migrations.tables import Migration
 
-    from adapters.persistence import piccolo_conf
-
-    piccolo_conf.DB = engine  # type: ignore[attr-defined]
+    _in_use = engine  # what piccolo_conf.DB answers from now on
     for table in [*ALL_TABLES, Migration]:
         table._meta.db = engine
+
+
+def engine_in_use() -> Engine | None:
+    """The engine `use_engine` chose in this process, if it was called."""
+    return _in_use
 
 
 # Any constant shared by every process of the mall: it names the migration lock.
@@ -124,8 +131,11 @@ async def migrate(engine: Engine) -> None:
         await engine.run_ddl("PRAGMA journal_mode=WAL")
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
+    from adapters.persistence import squashed
+
     # The runner prints its progress; keep our own output clean and fail loudly instead.
     async with _migration_lock(engine):
+        await squashed.adopt(engine)  # a database of the migrations the baseline replaced
         with contextlib.redirect_stdout(io.StringIO()) as printed:
             result = await run_forwards(app_name="all", migration_id="all", fake=False)
     if not result.success:

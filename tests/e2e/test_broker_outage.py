@@ -90,7 +90,7 @@ def start_worker(settings: Any, log: Path) -> subprocess.Popen[bytes]:
            "MALL_EVIDENCE_CHECKPOINT_FILE": settings.evidence_checkpoint_path,
            "MALL_PUBLIC_BASE_URL": settings.public_base_url}
     env.update({f"MALL_{k.upper()}": str(v) for k, v in {**FAST, **TIMINGS}.items()})
-    return subprocess.Popen([sys.executable, "-m", "entrypoints.worker"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "worker"], env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 

@@ -57,7 +57,7 @@ def _worker(settings: bootstrap.Settings, log: Path) -> subprocess.Popen[bytes]:
            "MALL_EVIDENCE_CHECKPOINT_FILE": settings.evidence_checkpoint_path,
            "MALL_WORKER_THREADS": "2"}
     env.update({f"MALL_{k.upper()}": str(v) for k, v in PERIODS.items()})
-    return subprocess.Popen([sys.executable, "-m", "entrypoints.worker"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "worker"], env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 

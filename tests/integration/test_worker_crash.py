@@ -37,7 +37,7 @@ def _worker(settings: bootstrap.Settings, log: Path) -> subprocess.Popen[bytes]:
            "MALL_KEYS_FILE": settings.keys_file, "MALL_ALLOW_SANDBOX": "true",
            "MALL_EVIDENCE_CHECKPOINT_FILE": settings.evidence_checkpoint_path}
     env.update({f"MALL_{k.upper()}": str(v) for k, v in TIMINGS.items()})
-    return subprocess.Popen([sys.executable, "-m", "entrypoints.worker"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "worker"], env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
