@@ -48,6 +48,7 @@ from adapters.shipping.sandbox import SIGNATURE_HEADER as CARRIER_SIGNATURE
 from adapters.shipping.sandbox import SandboxCarrier
 from adapters.throttling import LimitsRateLimiter, parse_rules
 from application.accounts import Accounts
+from application.bus import MessageBus
 from application.evidence import EvidenceService
 from application.idempotency import IdempotencyGuard
 from application.identity import SessionService, SignIn
@@ -548,9 +549,15 @@ class Container(containers.DeclarativeContainer):
         providers.Singleton(FileCheckpointStore, config.evidence_checkpoint_file),
         providers.Singleton(checkpoint_keys, config.evidence_checkpoint_keys,
                             config.evidence_checkpoint_key_id, config.secret_key), alerts)
+    # The bus hands each command handler the dependencies it names (application/bus.py).
+    bus = providers.Singleton(MessageBus, providers.Dict(
+        uow=uow, clock=clock, payments=payments, fulfilment=fulfilment, webhooks=webhooks,
+        notifier=notifier, analytics=analytics, alerts=alerts, links=accounts,
+        pseudonym_key=pseudonym_key,
+    ))
     outbox = providers.Singleton(
-        OutboxRelay, uow, queue, clock, payments, fulfilment, notifier, analytics, alerts,
-        pseudonym_key, config.outbox_max_attempts, config.outbox_lease_seconds, accounts,
+        OutboxRelay, uow, queue, bus, alerts, config.outbox_max_attempts,
+        config.outbox_lease_seconds,
     )
 
 
