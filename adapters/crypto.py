@@ -9,6 +9,7 @@ while the index reveals nothing without the key.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -19,10 +20,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from adapters.signed_claims import b64, unb64
 from domain.errors import DomainError
 
 VERSION = "v1"
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def derive_key(secret: str, purpose: str) -> bytes:

@@ -15,6 +15,13 @@ from urllib.parse import urlsplit
 import aiohttp
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from application.ports import Alert, AlertSink, EvidenceLedger
 from domain.errors import ProviderUnavailable
@@ -23,6 +30,9 @@ from domain.evidence import EvidenceDraft
 log = logging.getLogger("mall.http")
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Between tries: 0.2 s, 0.4 s, 0.8 s... up to 2 s, each plus up to 0.2 s at random, so callers
+# that failed together do not all come back at the same instant.
+BACKOFF = wait_exponential_jitter(multiplier=0.2, max=2.0, jitter=0.2)
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,11 @@ class ProviderHttpError(Exception):
     def __init__(self, response: HttpResponse) -> None:
         super().__init__(f"HTTP {response.status}")
         self.response = response
+
+
+def _last_outcome(state: RetryCallState) -> tuple[HttpResponse | None, str | None]:
+    """What the last attempt gave, once no attempt is left (instead of tenacity's RetryError)."""
+    return state.outcome.result() if state.outcome else (None, "no attempt")
 
 
 class OutboundHttp:
@@ -112,9 +127,12 @@ class OutboundHttp:
             method.upper() in ("GET", "HEAD", "DELETE") or "Idempotency-Key" in headers
         )
         attempts = 1 + (self._retries if safe else 0)
-        last_error = "no attempt"
         maybe_sent = False  # did any attempt possibly reach the provider
-        for attempt in range(1, attempts + 1):
+        attempt = 0
+
+        async def send_once() -> tuple[HttpResponse | None, str | None]:
+            nonlocal attempt, maybe_sent
+            attempt += 1
             started = time.perf_counter()
             response: HttpResponse | None = None
             error: str | None = None
@@ -144,15 +162,20 @@ class OutboundHttp:
                                response, error, started, attempt, personal_response)
             if response is not None:
                 maybe_sent = True
-            if error is None and response is not None:
-                return response
-            last_error = error or "unknown"
-            if attempt < attempts:
-                await asyncio.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
+            return response, error
+
+        # After the last attempt its outcome is kept rather than raised.
+        response, error = await AsyncRetrying(
+            stop=stop_after_attempt(attempts), wait=BACKOFF,
+            retry=retry_if_result(lambda outcome: outcome[1] is not None),
+            retry_error_callback=_last_outcome,
+        )(send_once)
+        if error is None and response is not None:
+            return response
         if response is not None and response.status < 500 and response.status != 429:
             return response
         raise ProviderUnavailable(
-            f"{provider} did not answer usefully ({last_error}); try again later",
+            f"{provider} did not answer usefully ({error or 'unknown'}); try again later",
             request_sent=maybe_sent,
         )
 

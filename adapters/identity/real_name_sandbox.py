@@ -14,7 +14,10 @@ import hmac
 import time
 from datetime import UTC, datetime
 
-from adapters.signed_claims import sign_claims, verified_claims
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+
 from application.ports import RealNameVerification
 from domain.errors import SignInRefused
 
@@ -26,17 +29,21 @@ class SandboxRealNameVerifier:
 
     def __init__(self, secret: str) -> None:
         self._key = hashlib.sha256(f"sandbox-real-name:{secret}".encode()).digest()
+        self._token_key = OctKey.import_key(self._key)
 
     def issue_token(self, person: str, adult: bool = True) -> str:
-        return sign_claims(self._key, {"person": person[:64], "adult": adult,
-                                       "exp": time.time() + TOKEN_LIFETIME_SECONDS})
+        return jwt.encode({"alg": "HS256"}, {"person": person[:64], "adult": adult,
+                                              "exp": time.time() + TOKEN_LIFETIME_SECONDS},
+                          self._token_key)
 
     async def verify(self, token: str) -> RealNameVerification:
         refused = SignInRefused("the identity verification could not be confirmed; "
                                 "verify again", reason="verification_invalid")
-        claims = verified_claims(self._key, token)
-        if claims is None or not isinstance(claims.get("exp"), int | float) \
-                or claims["exp"] < time.time():
+        try:
+            claims = jwt.decode(token, self._token_key, algorithms=["HS256"]).claims
+        except (JoseError, ValueError):
+            raise refused from None
+        if not isinstance(claims.get("exp"), int | float) or claims["exp"] < time.time():
             raise refused
         person = str(claims["person"]).encode()
         ci = base64.b64encode(hmac.new(self._key, b"ci:" + person, hashlib.sha512).digest())

@@ -1,8 +1,8 @@
 """The sandbox identity provider: an OpenID-Connect-shaped sign-in without a real provider.
 
 Its authorization endpoint (`/sandbox/identity/authorize`) signs a test user in and redirects
-back with a code and its issuer (RFC 9207). The code is an HMAC-signed, short-lived,
-single-use grant bound to the redirect URI, the nonce and the PKCE challenge, which
+back with a code and its issuer (RFC 9207). The code is a short-lived, single-use JWT (HS256)
+bound to the redirect URI, the nonce and the PKCE challenge, which
 `exchange_code` checks as a real provider's token endpoint and ID token checks would.
 """
 
@@ -15,7 +15,10 @@ import time
 from typing import NoReturn
 from urllib.parse import urlencode
 
-from adapters.signed_claims import sign_claims, verified_claims
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+
 from application.ports import AuthorizationRequest, CallbackParams, VerifiedIdentity
 from domain.errors import SignInRefused
 from domain.identity import pkce_challenge
@@ -28,7 +31,8 @@ class SandboxIdentityProvider:
     response_mode = "query"
 
     def __init__(self, signing_key: str, public_base_url: str) -> None:
-        self._key = hashlib.sha256(f"sandbox-identity:{signing_key}".encode()).digest()
+        self._key = OctKey.import_key(
+            hashlib.sha256(f"sandbox-identity:{signing_key}".encode()).digest())
         # The sign-in page sends the configured base URL as `iss`; compared exactly.
         self._issuer = public_base_url
         self._base = public_base_url.rstrip("/")
@@ -57,7 +61,7 @@ class SandboxIdentityProvider:
         """What the authorization endpoint does once the test user has signed in."""
         grant = {"sub": subject, "nonce": nonce, "cc": code_challenge, "ru": redirect_uri,
                  "exp": time.time() + CODE_LIFETIME_SECONDS, "jti": secrets.token_hex(8)}
-        return sign_claims(self._key, grant)
+        return jwt.encode({"alg": "HS256"}, grant, self._key)
 
     async def exchange_code(
         self, callback: CallbackParams, *, code_verifier: str, nonce: str, redirect_uri: str
@@ -65,8 +69,9 @@ class SandboxIdentityProvider:
         if callback.iss is not None and callback.iss != self._issuer:
             _refuse("issuer_mismatch",
                     "the sign-in response did not come from the sandbox identity provider")
-        grant = verified_claims(self._key, callback.code)
-        if grant is None:
+        try:
+            grant = jwt.decode(callback.code, self._key, algorithms=["HS256"]).claims
+        except (JoseError, ValueError):
             _refuse("invalid_grant", "the sign-in code is not one the sandbox issued")
         now = time.time()
         self._redeemed = {k: v for k, v in self._redeemed.items() if v > now}

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from tenacity import AsyncRetrying, RetryCallState
 
-from adapters.http import OutboundHttp
+from adapters.http import BACKOFF, OutboundHttp
 from domain.errors import ProviderUnavailable
 from tests.integration.test_cassettes import Ledger
 
@@ -109,3 +110,15 @@ async def test_an_unreachable_provider_is_unavailable_not_a_crash() -> None:
     with pytest.raises(ProviderUnavailable):
         await http.request("nowhere", "GET", "http://127.0.0.1:9/", subject="x")
     await http.close()
+
+
+def test_retries_back_off_exponentially_with_jitter() -> None:
+    def wait(attempt: int) -> float:
+        state = RetryCallState(AsyncRetrying(), fn=None, args=(), kwargs={})
+        state.attempt_number = attempt
+        return BACKOFF(state)
+
+    first, second = [wait(1) for _ in range(20)], [wait(2) for _ in range(20)]
+    assert all(0.2 <= w <= 0.4 for w in first) and all(0.4 <= w <= 0.6 for w in second)
+    assert len(set(first)) > 1  # not every caller comes back at the same instant
+    assert wait(10) <= 2.0

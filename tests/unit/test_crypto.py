@@ -8,8 +8,8 @@ import re
 import pytest
 
 from adapters.crypto import EnvelopeCipher, derive_key
-from adapters.signed_claims import b64 as _b64
-from adapters.signed_claims import unb64 as _unb64
+from adapters.crypto import b64 as _b64
+from adapters.crypto import unb64 as _unb64
 from domain.errors import DomainError
 
 K1, K2 = b"1" * 32, b"2" * 32

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from joserfc.jws import extract_compact
 
+from adapters.crypto import b64
+from adapters.identity.real_name_sandbox import SandboxRealNameVerifier
 from adapters.identity.sandbox import SandboxIdentityProvider
 from application.ports import AuthorizationRequest, CallbackParams
 from domain.errors import SignInRefused
@@ -89,3 +93,15 @@ async def test_an_expired_code_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(SignInRefused) as refused:
         await _exchange(idp, code)
     assert refused.value.reason == "invalid_grant"
+
+
+async def test_codes_and_verification_tokens_are_standard_hs256_jwts() -> None:
+    idp = SandboxIdentityProvider("key", BASE)
+    verifier = SandboxRealNameVerifier("key")
+    for token in (_code(idp), verifier.issue_token("kim")):
+        assert extract_compact(token.encode()).protected == {"typ": "JWT", "alg": "HS256"}
+    header, payload = (b64(json.dumps(part).encode()) for part in (
+        {"alg": "none"}, {"person": "kim", "adult": True, "exp": time.time() + 60}))
+    unsigned = f"{header}.{payload}."
+    with pytest.raises(SignInRefused):
+        await verifier.verify(unsigned)
