@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from application.bus import publish
 from application.identity import SessionService, TokenPair
 from application.ports import Clock, PasswordHasher, TaskQueue, TokenIssuer, UnitOfWorkFactory
 from application.throttling import (
@@ -12,7 +13,8 @@ from application.throttling import (
     Throttle,
     unlimited,
 )
-from application.units import commit_and_dispatch, new_id, react
+from application.transactions import commit_and_dispatch, new_id, send
+from domain.commands import SendNotification
 from domain.customers import (
     Customer,
     Role,
@@ -67,11 +69,10 @@ class Accounts:
                 subject=f"customer:{customer.id}", context={"role": role.value},
                 payload={"customer_id": customer.id, "jurisdiction": customer.jurisdiction},
             ))
-            await react(uow, customer.events)
+            await publish(uow, customer.events)
             await uow.auth_events.add("signed_up", "password", at=self._clock.now().timestamp())
-            await uow.outbox.add("notify", {
-                "audience": "customer", "customer_id": customer.id, "template": "verify_email",
-                "params": {}, "mint": "verify_email"})
+            await send(uow, SendNotification("verify_email", customer_id=customer.id,
+                                             mint="verify_email"))
             await commit_and_dispatch(uow, self._queue)
         return customer
 
@@ -142,9 +143,8 @@ class Accounts:
             return False
         await self._throttle.attempt(EMAILED_LINK, account=customer.email, address=client)
         async with self._uow() as uow:
-            await uow.outbox.add("notify", {
-                "audience": "customer", "customer_id": customer.id, "template": "verify_email",
-                "params": {}, "mint": "verify_email"})
+            await send(uow, SendNotification("verify_email", customer_id=customer.id,
+                                             mint="verify_email"))
             await commit_and_dispatch(uow, self._queue)
         return True
 
@@ -173,9 +173,8 @@ class Accounts:
             customer = await uow.customers.by_email(email)
             if customer is None or email.endswith("@users.invalid"):
                 return
-            await uow.outbox.add("notify", {
-                "audience": "customer", "customer_id": customer.id,
-                "template": "password_reset", "params": {}, "mint": "password_reset"})
+            await send(uow, SendNotification("password_reset", customer_id=customer.id,
+                                             mint="password_reset"))
             await commit_and_dispatch(uow, self._queue)
 
     async def reset_password(self, token: str, new_password: str, *,

@@ -24,7 +24,8 @@ from application.ports import (
     VerifiedIdentity,
 )
 from application.throttling import PROVIDER_START, Throttle, unlimited
-from application.units import commit_and_dispatch, new_id, track
+from application.transactions import commit_and_dispatch, new_id, send
+from domain.commands import TrackEvent
 from domain.customers import Customer, normalize_email, placeholder_email
 from domain.errors import (
     Conflict,
@@ -523,7 +524,8 @@ class SignIn:
         await uow.evidence.append(EvidenceDraft(
             source="auth", kind="identity.linked", subject=f"customer:{identity.customer_id}",
             context={"via": via}, payload={"provider": identity.provider}))
-        await track(uow, identity.customer_id, "Identity Linked", provider=identity.provider)
+        await send(uow, TrackEvent(identity.customer_id, "Identity Linked",
+                                   {"provider": identity.provider}))
 
     async def identities(self, customer_id: str) -> list[Identity]:
         async with self._uow() as uow:
@@ -543,7 +545,7 @@ class SignIn:
                 context={}, payload={"provider": provider}))
             await uow.auth_events.add("identity_unlinked", provider, at=_epoch(self._clock),
                                       anon_id=self._anon(customer_id))
-            await track(uow, customer_id, "Identity Unlinked", provider=provider)
+            await send(uow, TrackEvent(customer_id, "Identity Unlinked", {"provider": provider}))
             await commit_and_dispatch(uow, self._queue)
 
     async def merge(self, customer_id: str, other_access_token: str) -> dict[str, Any]:
@@ -576,7 +578,7 @@ class SignIn:
             await uow.evidence.append(EvidenceDraft(
                 source="auth", kind="account.merged", subject=f"customer:{customer_id}",
                 context={"merged_from": other.id}, payload={"moved": moved}))
-            await track(uow, customer_id, "Accounts Merged")
+            await send(uow, TrackEvent(customer_id, "Accounts Merged"))
             await commit_and_dispatch(uow, self._queue)
         return moved
 
@@ -592,12 +594,10 @@ class SignIn:
         await uow.auth_events.add(name, flow.provider, channel=flow.channel,
                                   campaign=flow.campaign, reason=reason, flow=flow_ref,
                                   anon_id=anon, at=_epoch(self._clock))
-        await uow.outbox.add("analytics", {
-            "customer_id": customer_id or f"flow:{flow.state_hash}",
-            "name": _EVENT_NAMES[name],
-            "properties": {"provider": flow.provider, "channel": flow.channel,
-                           "campaign": flow.campaign, **({"reason": reason} if reason else {})},
-        })
+        await send(uow, TrackEvent(
+            customer_id or f"flow:{flow.state_hash}", _EVENT_NAMES[name],
+            {"provider": flow.provider, "channel": flow.channel, "campaign": flow.campaign,
+             **({"reason": reason} if reason else {})}))
 
     async def _record(self, name: str, provider: str, channel: str, campaign: str,
                       state_hash: str, reason: str) -> None:

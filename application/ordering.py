@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from application.bus import publish
 from application.payments import money_summary, payment_view
 from application.ports import Clock, TaskQueue, UnitOfWorkFactory
-from application.units import commit_and_dispatch, new_id, react
+from application.transactions import commit_and_dispatch, new_id
 from domain.errors import DomainError, NotFound
 from domain.money import Money
 from domain.orders import Order, OrderLine, ShippingAddress
@@ -58,7 +59,7 @@ class Ordering:
         )
         async with self._uow() as uow:
             await uow.orders.add(order)
-            await react(uow, order.events)
+            await publish(uow, order.events)
             await commit_and_dispatch(uow, self._queue)
         return order
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from application.bus import publish
 from application.ports import (
     Clock,
     FraudReview,
@@ -22,8 +23,15 @@ from application.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from application.units import commit_and_dispatch, new_id, open_incident, react
+from application.transactions import commit_and_dispatch, new_id, open_incident, send
 from domain import events as ev
+from domain.commands import (
+    AuthorizePayment,
+    CapturePayment,
+    RaiseAlert,
+    RefundPayment,
+    VoidPayment,
+)
 from domain.errors import DomainError, InvalidTransition, NotFound, ProviderUnavailable
 from domain.evidence import EvidenceDraft
 from domain.failures import FailureReason, explain
@@ -42,6 +50,7 @@ from domain.payments import (
 )
 from domain.privacy import pseudonym
 from domain.routing import ProviderContract, eligible_providers
+from domain.settlement import Before, FollowUp, money_moved, needs_other_payments, settle
 
 # What the customer reads for each outcome that is not a failure.
 OUTCOME_MESSAGES = {
@@ -220,10 +229,7 @@ class PaymentService:
             await uow.payments.add(payment)
             await uow.operations.add(operation)
             await uow.orders.save(order)
-            await uow.outbox.add("payment.authorize", {
-                "payment_id": payment.id, "operation_id": operation.id,
-                "method_token": method_token,
-            })
+            await send(uow, AuthorizePayment(payment.id, operation.id, method_token))
             await uow.evidence.append(EvidenceDraft(
                 source="storefront", kind="payment.requested", subject=f"order:{order_id}",
                 context={"payment_id": payment.id, "provider": provider},
@@ -284,11 +290,9 @@ class PaymentService:
         order.hold_for_review()
         await uow.reviews.add(FraudReview(order.id, order.customer_id, risk.score,
                                           list(risk.reasons), now))
-        await uow.outbox.add("alert", {
-            "severity": "warning", "source": "fraud-screen",
-            "summary": f"order {order.id} is held for review (score {risk.score})",
-            "detail": {"order_id": order.id, "reasons": risk.reasons},
-        })
+        await send(uow, RaiseAlert(
+            "warning", "fraud-screen", f"order {order.id} is held for review (score {risk.score})",
+            {"order_id": order.id, "reasons": risk.reasons}))
         # Hold the funds without taking them where the gateway can; otherwise a rejected
         # order is refunded.
         return not self._gateways[provider].supports_manual_capture
@@ -478,8 +482,7 @@ class PaymentService:
                 uow, payment.id, PaymentUpdate.of(EventType.CANCELLED, failure_code=code.value),
                 self._clock)
             if changed and payment.provider_reference:
-                await uow.outbox.add("payment.void", {
-                    "payment_id": payment.id, "reason": CancellationReason.ABANDONED.value})
+                await send(uow, VoidPayment(payment.id, CancellationReason.ABANDONED.value))
             await commit_and_dispatch(uow, self._queue)
         return changed
 
@@ -541,7 +544,7 @@ class PaymentService:
                         "released or refunded): it cannot ship; reject it instead")
                 order.approve(money_taken=taken)
                 for payment in held if not taken else []:
-                    await uow.outbox.add("payment.capture", {"payment_id": payment.id})
+                    await send(uow, CapturePayment(payment.id))
             else:
                 order.reject()
                 for payment in payments:
@@ -560,7 +563,7 @@ class PaymentService:
                 payload={"decision": review.status, "score": review.score,
                          "reasons": review.reasons, "order_status": order.status.value},
             ))
-            await react(uow, order.events)
+            await publish(uow, order.events)
             order.events.clear()
             await commit_and_dispatch(uow, self._queue)
         return review
@@ -595,9 +598,8 @@ class PaymentService:
             wanted = payment.refundable if amount is None else amount
             payment.request_refund(refund_id, wanted)
             await uow.payments.save(payment)
-            message_id = await uow.outbox.add("payment.refund", {
-                "payment_id": payment.id, "refund_id": refund_id, "amount": wanted,
-                "reason": reason[:200]})
+            message_id = await send(uow, RefundPayment(payment.id, refund_id, wanted,
+                                                       reason[:200]))
             await uow.evidence.append(EvidenceDraft(
                 source="admin", kind="refund.requested", subject=f"order:{order_id}",
                 context={"payment_id": payment.id, "refund_id": refund_id,
@@ -682,70 +684,47 @@ async def apply_payment_update(
     await uow.orders.lock(payment.order_id)
     payment = await uow.payments.get(payment_id)
     assert payment is not None
-    before = payment.status
-    before_amounts = payment.amounts()
-    was_secured = payment.secured
-    had_inquiry = payment.inquiry_open
+    before = Before.of(payment)
     if not payment.apply(update):
         return False
     order = await uow.orders.get(payment.order_id)
     assert order is not None
-    events: list[ev.Event] = []
-    status = payment.status
-    if payment.secured and not was_secured:
-        if order.awaits_payment():
-            order.mark_paid(captured=payment.captured >= payment.amount.amount)
-            if status == PaymentStatus.AUTHORIZED and not order.held_for_review:
-                # Approved while the authorization was on its way (a 3-D Secure step, say):
-                # take the money now; the order ships once the capture is confirmed.
-                await uow.outbox.add("payment.capture", {"payment_id": payment.id})
-        else:
-            # Money for an order another attempt already paid, or that was cancelled (a
-            # provider that timed out charged after all): give it back, tell a human.
+    another_secured = needs_other_payments(payment, before) and any(
+        p.secured for p in await uow.payments.of_order(order.id) if p.id != payment.id)
+    settled = settle(order, payment, before, another_secured=another_secured)
+    for follow_up in settled.follow_ups:
+        if follow_up == FollowUp.CAPTURE:
+            await send(uow, CapturePayment(payment.id))
+        elif follow_up == FollowUp.REPORT_SURPLUS:
             await _report_surplus_charge(uow, payment, order.status.value)
+        elif follow_up == FollowUp.GIVE_BACK_DUPLICATE:
             await _release(uow, payment, CancellationReason.DUPLICATE)
-    elif (payment.captured > before_amounts["captured"]
-          and payment.captured >= payment.amount.amount and order.status == OrderStatus.ON_HOLD):
-        order.capture_confirmed()  # the approved order's authorization was captured
-    elif payment.captured > before_amounts["captured"] and not payment.secured:
-        await _report_partial_capture(uow, payment)
-    elif status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED) and before != status:
-        if payment.failure_code == FailureReason.DEPOSIT_EXPIRED and order.awaits_payment():
-            order.cancel()
-            events.append(ev.OrderCancelled(order.id, order.customer_id,
-                                            FailureReason.DEPOSIT_EXPIRED.value))
-        elif not any(p.secured for p in await uow.payments.of_order(order.id)
-                     if p.id != payment.id):
-            order.payment_failed()
-            events.append(ev.PaymentFailed(order.id, order.customer_id,
-                                           payment.failure_code or status.value))
-    elif status == PaymentStatus.AWAITING_DEPOSIT and before != status:
-        order.await_deposit()
-        events.append(ev.PaymentAwaitingDeposit(order.id, order.customer_id))
+        elif follow_up == FollowUp.REPORT_PARTIAL_CAPTURE:
+            await _report_partial_capture(uow, payment)
+        elif follow_up == FollowUp.REPORT_INQUIRY:
+            await _report_inquiry(uow, payment)
     await _watch_releases(uow, payment, update)
-    if payment.inquiry_open and not had_inquiry:
-        await _report_inquiry(uow, payment)
-    events.extend(order.events)
+    events = [*settled.events, *order.events]
     order.events.clear()
     if order.is_settled:
-        await _follow_money(uow, order, payment, before_amounts, events)
+        await _follow_money(uow, order, payment)
+        events += money_moved(order, payment, before)
     await uow.payments.save(payment)
     await uow.orders.save(order)
     await uow.evidence.append(EvidenceDraft(
         source=payment.provider, kind="payment.transition", subject=f"order:{order.id}",
         context={"payment_id": payment.id, "provider_reference": payment.provider_reference},
-        payload={"status": payment.status.value, "previous_status": before.value,
+        payload={"status": payment.status.value, "previous_status": before.status.value,
                  "failure_code": payment.failure_code, "order_status": order.status.value,
                  "facts": [e.as_dict() for e in update.events], **payment.amounts()},
     ))
     await _settle_operation(uow, payment, clock, extra_result)
-    await react(uow, events)
+    await publish(uow, events)
     return True
 
 
-async def _follow_money(uow: UnitOfWork, order: Order, payment: Payment,
-                        before: dict[str, int], events: list[ev.Event]) -> None:
-    """Refunds and chargebacks move a settled order; the customer and operators are told."""
+async def _follow_money(uow: UnitOfWork, order: Order, payment: Payment) -> None:
+    """Refunds and chargebacks move a settled order (over every payment that paid it)."""
     payments = [payment if p.id == payment.id else p
                 for p in await uow.payments.of_order(order.id)]
     # A surplus charge given back (see _release) is not part of what paid the order.
@@ -759,17 +738,6 @@ async def _follow_money(uow: UnitOfWork, order: Order, payment: Payment,
         dispute_lost=sum(p.dispute_lost for p in paid),
         shipment_statuses=[s.status.value for s in shipments],
     )
-    currency = payment.amount.currency
-    if payment.refunded > before["refunded"]:
-        events.append(ev.PaymentRefunded(order.id, order.customer_id,
-                                         payment.refunded - before["refunded"], currency))
-    if payment.disputed > before["disputed"]:
-        events.append(ev.DisputeOpened(order.id, order.customer_id, payment.id,
-                                       payment.disputed - before["disputed"], currency))
-    if payment.status in (PaymentStatus.DISPUTE_WON, PaymentStatus.DISPUTE_LOST) and (
-            before["disputed"] and not payment.disputed):
-        outcome = "won" if payment.status == PaymentStatus.DISPUTE_WON else "lost"
-        events.append(ev.DisputeClosed(order.id, order.customer_id, payment.id, outcome))
 
 
 async def _report_inquiry(uow: UnitOfWork, payment: Payment) -> None:
@@ -792,20 +760,18 @@ async def _release(uow: UnitOfWork, payment: Payment, reason: CancellationReason
     """Give the customer's money back: void what is held, refund what was taken. The
     provider is told why (a fraud rejection, a duplicate)."""
     if payment.status == PaymentStatus.AUTHORIZED:
-        await uow.outbox.add("payment.void", {"payment_id": payment.id, "reason": reason.value})
+        await send(uow, VoidPayment(payment.id, reason.value))
     elif payment.refundable > 0:
         refund_id = _release_id(payment)
         if any(e.reference == refund_id for e in payment.events):
             return
         event = payment.request_refund(refund_id, payment.refundable)
-        await uow.outbox.add("payment.refund", {
-            "payment_id": payment.id, "refund_id": refund_id, "amount": event.amount,
-            "reason": reason.value})
+        await send(uow, RefundPayment(payment.id, refund_id, event.amount or 0, reason.value))
     elif payment.status in (PaymentStatus.REQUIRES_ACTION, PaymentStatus.AWAITING_DEPOSIT,
                             PaymentStatus.PROCESSING) and payment.provider_reference:
         # Still on its way: cancel it at the provider (an open virtual account, a 3-D Secure
         # step); should money arrive anyway, the surplus-charge path gives it back.
-        await uow.outbox.add("payment.void", {"payment_id": payment.id, "reason": reason.value})
+        await send(uow, VoidPayment(payment.id, reason.value))
 
 
 async def _report_partial_capture(uow: UnitOfWork, payment: Payment) -> None:

@@ -18,7 +18,7 @@ from application.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from application.units import commit_and_dispatch
+from application.transactions import commit_and_dispatch
 from domain.customers import JURISDICTIONS, Customer
 from domain.errors import Conflict, DomainError, NotFound
 from domain.evidence import EvidenceDraft

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from application.bus import publish
 from application.ports import (
     Carrier,
     Clock,
@@ -12,7 +13,7 @@ from application.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from application.units import commit_and_dispatch, react
+from application.transactions import commit_and_dispatch
 from domain import events as ev
 from domain.errors import NotFound
 from domain.evidence import EvidenceDraft
@@ -55,7 +56,7 @@ class Fulfilment:
                 context={"shipment_id": shipment.id, "seller_id": shipment.seller_id},
                 payload={"tracking_number": tracking_number},
             ))
-            await react(uow, [ev.ShipmentStatusChanged(order.id, order.customer_id, shipment.id,
+            await publish(uow, [ev.ShipmentStatusChanged(order.id, order.customer_id, shipment.id,
                                                        shipment.status.value)])
             await commit_and_dispatch(uow, self._queue)
 
@@ -94,5 +95,5 @@ class Fulfilment:
             payload={"status": shipment.status.value, "detail": update.detail,
                      "occurred_at": update.occurred_at.isoformat()},
         ))
-        await react(uow, events)
+        await publish(uow, events)
         return True

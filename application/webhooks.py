@@ -19,7 +19,7 @@ from application.ports import (
     UnitOfWorkFactory,
 )
 from application.shipping import Fulfilment
-from application.units import commit_and_dispatch, open_incident
+from application.transactions import commit_and_dispatch, open_incident
 from domain.errors import DomainError, InvalidSignature, NotFound, ProviderUnavailable
 from domain.evidence import EvidenceDraft
 from domain.payments import PaymentUpdate

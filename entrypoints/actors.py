@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import dramatiq
 
 from bootstrap import ACTOR_NAMES, Container
+from domain.commands import ApplyProviderEvent
 
 log = logging.getLogger("mall.actors")
 
@@ -45,7 +46,7 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
         await container.outbox().run(message_id)
 
     async def process_inbox_message(message_id: str) -> None:
-        await container.webhooks().process(message_id)
+        await container.bus().handle(ApplyProviderEvent(message_id))
 
     def periodic(name: str, work: Callable[[], Awaitable[None]]) -> None:
         """Declare the periodic job `name` (listed in `periods`), run once per period."""

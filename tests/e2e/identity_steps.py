@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from adapters.persistence.tables import ALL_TABLES, OutboxMessage
+from domain.commands import TrackEvent
 from domain.customers import Role
 from tests.helpers import eventually
 
@@ -128,5 +129,5 @@ def analytics_lines(records: list[logging.LogRecord]) -> list[dict[str, Any]]:
 
 async def analytics_payloads() -> list[dict[str, Any]]:
     rows = await OutboxMessage.select(OutboxMessage.payload).where(
-        OutboxMessage.topic == "analytics")
+        OutboxMessage.topic == TrackEvent.__name__)
     return [json.loads(row["payload"]) for row in rows]

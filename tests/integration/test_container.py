@@ -10,6 +10,8 @@ import bootstrap
 from adapters.messaging.console import ConsoleNotifier, LogAnalyticsSink
 from adapters.messaging.segment import SegmentAnalyticsSink
 from application.ports import Notification
+from application.transactions import send
+from domain.commands import SendNotification
 
 
 def test_the_analytics_provider_is_chosen_by_configuration(tmp_path: Any) -> None:
@@ -49,9 +51,8 @@ async def test_a_provider_can_be_overridden_without_patching(container: Any) -> 
         container.outbox.reset()
         await container.accounts().register("ada@example.com", "long enough password")
         async with container.uow()() as uow:
-            message_id = await uow.outbox.add("notify", {
-                "audience": "seller", "seller_id": "s1", "template": "order_paid",
-                "params": {"order_id": "o1"}})
+            message_id = await send(uow, SendNotification(
+                "order_paid", {"order_id": "o1"}, audience="seller", seller_id="s1"))
             await uow.commit()
         assert await container.outbox().run(message_id)
     assert [n.recipient for n in fake.sent] == ["seller:s1"]

@@ -6,6 +6,8 @@ from typing import Any
 
 from adapters.persistence.tables import Incident, OutboxMessage
 from application.ports import Alert, InboundEvent, Notification
+from application.transactions import send
+from domain.commands import Command, SendNotification, TrackEvent
 from domain.errors import ProviderUnavailable
 
 
@@ -38,9 +40,9 @@ class RecordingQueue:
         self.inbox.append(message_id)
 
 
-async def _add(container: Any, topic: str, payload: dict[str, Any]) -> str:
+async def _add(container: Any, command: Command) -> str:
     async with container.uow()() as uow:
-        message_id: str = await uow.outbox.add(topic, payload)
+        message_id: str = await send(uow, command)
         await uow.commit()
     return message_id
 
@@ -56,8 +58,8 @@ async def test_a_failing_job_is_retried_then_gives_up_with_incident_and_alert(
     notifier, alerts = FailingNotifier(), RecordingAlerts()
     container.notifier.override(notifier)
     container.alerts.override(alerts)
-    message_id = await _add(container, "notify", {
-        "audience": "seller", "seller_id": "s1", "template": "order_paid", "params": {}})
+    message_id = await _add(container, SendNotification("order_paid", audience="seller",
+                                                         seller_id="s1"))
     relay = container.outbox()
     for attempt in (1, 2):
         try:
@@ -82,8 +84,7 @@ async def test_the_sweep_resends_work_that_was_never_delivered(container: Any) -
     queue = RecordingQueue()
     container.queue.override(queue)
     container.outbox.reset()
-    lost = await _add(container, "analytics", {"customer_id": "c", "name": "x",
-                                               "properties": {}})
+    lost = await _add(container, TrackEvent("c", "x"))
     async with container.uow()() as uow:
         inbox_id = await uow.inbox.add("sandbox", InboundEvent("evt_lost", "payment.x", {}))
         await uow.commit()

@@ -18,6 +18,7 @@ import redis
 import bootstrap
 from adapters.persistence.tables import EvidenceRecord, OutboxMessage, Payment, SandboxCharge
 from application.ordering import LineInput, PlaceOrder
+from domain.commands import AuthorizePayment
 from tests.conftest import REDIS_URL, need, reset_database
 from tests.helpers import eventually
 
@@ -99,6 +100,7 @@ async def test_a_killed_worker_leaves_the_job_to_finish_once_after_restart(
         & (EvidenceRecord.subject == f"order:{order.id}"))
     statuses = [json.loads(r["payload"])["status"] for r in rows]
     assert statuses.count("captured") == 1
-    job = await OutboxMessage.select().where(OutboxMessage.topic == "payment.authorize").first()
+    job = await OutboxMessage.select().where(
+        OutboxMessage.topic == AuthorizePayment.__name__).first()
     assert job["status"] == "done"
     assert (await container.ordering().get(customer.id, order.id))["status"] == "paid"

@@ -1,0 +1,1 @@
+"""Message handlers, one module per capability; application/bus.py registers them."""

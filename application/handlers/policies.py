@@ -1,0 +1,121 @@
+"""What follows a domain event, decided inside the transaction that raised it: each handler
+only writes (rows, evidence, commands for the outbox), so the event and its consequences
+commit together or not at all."""
+
+from __future__ import annotations
+
+from application.ports import UnitOfWork
+from application.transactions import new_id, open_incident, send
+from domain import events as ev
+from domain.commands import CreateShipment, RaiseAlert, SendNotification, TrackEvent
+from domain.evidence import EvidenceDraft
+from domain.shipments import Shipment
+
+
+async def _notify(uow: UnitOfWork, customer_id: str, template: str, **params: object) -> None:
+    await send(uow, SendNotification(template, params, customer_id=customer_id))
+
+
+async def _track(uow: UnitOfWork, customer_id: str, name: str, **properties: object) -> None:
+    await send(uow, TrackEvent(customer_id, name, properties))
+
+
+async def customer_registered(event: ev.CustomerRegistered, uow: UnitOfWork) -> None:
+    await _track(uow, event.customer_id, "Signed Up", method="password")
+
+
+async def order_placed(event: ev.OrderPlaced, uow: UnitOfWork) -> None:
+    await _track(uow, event.customer_id, "Order Placed", order_ref=event.order_id,
+                 total_minor=event.total_minor, currency=event.currency)
+
+
+async def order_paid(event: ev.OrderPaid, uow: UnitOfWork) -> None:
+    await _notify(uow, event.customer_id, "order_paid", order_id=event.order_id)
+    await _track(uow, event.customer_id, "Order Completed", order_ref=event.order_id)
+
+
+async def request_shipments(event: ev.OrderPaid, uow: UnitOfWork) -> None:
+    """One shipment per seller, each booked with the carrier the customer chose."""
+    order = await uow.orders.get(event.order_id)
+    if order is None or await uow.shipments.of_order(event.order_id):
+        return
+    for seller_id in order.sellers:
+        shipment = Shipment(new_id("shp"), event.order_id, seller_id, order.carrier)
+        await uow.shipments.add(shipment)
+        await send(uow, CreateShipment(shipment.id))
+
+
+async def payment_failed(event: ev.PaymentFailed, uow: UnitOfWork) -> None:
+    await _notify(uow, event.customer_id, "payment_failed", order_id=event.order_id,
+                  reason=event.reason)
+    await _track(uow, event.customer_id, "Payment Failed", order_ref=event.order_id,
+                 reason=event.reason)
+
+
+async def payment_awaiting_deposit(event: ev.PaymentAwaitingDeposit, uow: UnitOfWork) -> None:
+    await _notify(uow, event.customer_id, "awaiting_deposit", order_id=event.order_id)
+
+
+async def shipment_status_changed(event: ev.ShipmentStatusChanged, uow: UnitOfWork) -> None:
+    await _notify(uow, event.customer_id, f"shipment_{event.status}", order_id=event.order_id,
+                  shipment_id=event.shipment_id)
+    await _track(uow, event.customer_id, "Shipment Updated", order_ref=event.order_id,
+                 status=event.status)
+
+
+async def delivery_exception_raised(event: ev.DeliveryExceptionRaised, uow: UnitOfWork) -> None:
+    """The customer and the seller are asked to act; the operators hear of it."""
+    detail = {"order_id": event.order_id, "shipment_id": event.shipment_id,
+              "reason": event.reason}
+    incident_id = await uow.incidents.open("delivery_exception", f"order:{event.order_id}",
+                                           detail)
+    await _notify(uow, event.customer_id, "delivery_exception", incident_id=incident_id,
+                  **detail)
+    await send(uow, SendNotification("delivery_exception_seller",
+                                     {"incident_id": incident_id, **detail},
+                                     audience="seller", seller_id=event.seller_id))
+    await send(uow, RaiseAlert("warning", "logistics",
+                               f"delivery exception on order {event.order_id}",
+                               {"incident_id": incident_id, **detail}))
+    await uow.evidence.append(EvidenceDraft(
+        source="mall", kind="incident.opened", subject=f"order:{event.order_id}",
+        context={"incident_id": incident_id}, payload=detail,
+    ))
+
+
+async def order_delivered(event: ev.OrderDelivered, uow: UnitOfWork) -> None:
+    await _notify(uow, event.customer_id, "order_delivered", order_id=event.order_id)
+    await _track(uow, event.customer_id, "Order Delivered", order_ref=event.order_id)
+
+
+async def payment_refunded(event: ev.PaymentRefunded, uow: UnitOfWork) -> None:
+    await _notify(uow, event.customer_id, "payment_refunded", order_id=event.order_id,
+                  amount_minor=event.amount_minor, currency=event.currency)
+    await _track(uow, event.customer_id, "Order Refunded", order_ref=event.order_id,
+                 amount_minor=event.amount_minor, currency=event.currency)
+
+
+async def dispute_opened(event: ev.DisputeOpened, uow: UnitOfWork) -> None:
+    """A chargeback has a deadline for evidence: someone must assemble the bundle."""
+    detail = {"order_id": event.order_id, "payment_id": event.payment_id,
+              "amount_minor": event.amount_minor, "currency": event.currency,
+              "evidence_bundle": f"/v1/admin/orders/{event.order_id}/dispute-bundle"}
+    await open_incident(
+        uow, "chargeback", f"order:{event.order_id}", detail, severity="critical",
+        source="payments",
+        summary=f"chargeback opened on order {event.order_id}: answer with the evidence "
+                "bundle before the network's deadline")
+
+
+async def dispute_closed(event: ev.DisputeClosed, uow: UnitOfWork) -> None:
+    await send(uow, RaiseAlert(
+        "warning", "payments", f"the chargeback on order {event.order_id} was {event.outcome}",
+        {"order_id": event.order_id, "payment_id": event.payment_id,
+         "outcome": event.outcome}))
+
+
+async def order_cancelled(event: ev.OrderCancelled, uow: UnitOfWork) -> None:
+    await _notify(uow, event.customer_id, "order_cancelled", order_id=event.order_id,
+                  reason=event.reason)
+    await _track(uow, event.customer_id, "Order Cancelled", order_ref=event.order_id,
+                 reason=event.reason)

@@ -1,0 +1,101 @@
+"""Commands: what the mall asks to be done, in the imperative.
+
+Each command has exactly one handler (application/bus.py). Those that talk to a partner travel
+through the outbox, written in the same transaction as the change that asks for them, and are
+serialized by their type's name and fields (`serialize`, `deserialize`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Command:
+    """Base of every command."""
+
+
+@dataclass(frozen=True)
+class AuthorizePayment(Command):
+    payment_id: str
+    operation_id: str
+    method_token: str
+
+
+@dataclass(frozen=True)
+class CapturePayment(Command):
+    payment_id: str
+
+
+@dataclass(frozen=True)
+class VoidPayment(Command):
+    payment_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RefundPayment(Command):
+    payment_id: str
+    refund_id: str
+    amount: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CreateShipment(Command):
+    shipment_id: str
+
+
+@dataclass(frozen=True)
+class SendNotification(Command):
+    """A message to a customer (by id, resolved at sending) or a seller. `mint` names the
+    single-use link minted at sending, so no live token waits in a table."""
+
+    template: str
+    params: dict[str, Any] = field(default_factory=dict)
+    audience: str = "customer"
+    customer_id: str = ""
+    seller_id: str = ""
+    mint: str = ""
+
+
+@dataclass(frozen=True)
+class TrackEvent(Command):
+    """A business milestone for analytics; ids are pseudonymized at sending."""
+
+    customer_id: str
+    name: str
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RaiseAlert(Command):
+    severity: str
+    source: str
+    summary: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ApplyProviderEvent(Command):
+    """Apply a verified, stored provider callback (an inbox message)."""
+
+    inbox_id: str
+
+
+def _types() -> dict[str, type[Command]]:
+    return {cls.__name__: cls for cls in Command.__subclasses__()}
+
+
+def serialize(command: Command) -> tuple[str, dict[str, Any]]:
+    """The command's type name and fields, as the outbox stores them."""
+    return type(command).__name__, dataclasses.asdict(command)
+
+
+def deserialize(name: str, data: dict[str, Any]) -> Command:
+    kind = _types().get(name)
+    if kind is None:
+        raise ValueError(f"no command is called {name!r}")
+    return kind(**data)
