@@ -1,0 +1,145 @@
+"""The fakes keep the contracts of the ports they stand for, so tests on them mean something."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+
+import pytest
+
+from application import ports
+from domain.money import Money
+from domain.orders import Order, OrderLine, OrderStatus, ShippingAddress
+from tests.fakes import FakeClock, FakeDatabase, FakeUnitOfWork, FakeUnitOfWorkFactory
+
+
+def _order(order_id: str = "ord_1") -> Order:
+    return Order.place(
+        order_id=order_id, customer_id="cus_1", currency="KRW",
+        lines=[OrderLine("A", "a", "s", 1, Money(1000, "KRW"))],
+        shipping_address=ShippingAddress("R", "l1", "", "Seoul", "04524", "KR"),
+        carrier="sandbox-express", note="", now=FakeClock().now())
+
+
+@pytest.fixture
+def uow() -> FakeUnitOfWorkFactory:
+    return FakeUnitOfWorkFactory(FakeDatabase(), FakeClock())
+
+
+def _methods(protocol: type) -> dict[str, inspect.Signature]:
+    return {name: inspect.signature(member) for name, member in vars(protocol).items()
+            if callable(member) and not name.startswith("_")}
+
+
+def test_the_fake_unit_of_work_has_a_repository_for_every_one_the_port_names() -> None:
+    unit = FakeUnitOfWork(FakeDatabase(), FakeClock())
+    hints = typing.get_type_hints(ports.UnitOfWork)
+    for name, protocol in hints.items():
+        assert hasattr(unit, name), f"FakeUnitOfWork has no {name}"
+        if not isinstance(protocol, type) or not getattr(protocol, "_is_protocol", False):
+            continue
+        fake = getattr(unit, name)
+        for method, signature in _methods(protocol).items():
+            assert hasattr(fake, method), f"{type(fake).__name__} lacks {method}"
+            mine = inspect.signature(getattr(fake, method))
+            wanted = [p for p in signature.parameters if p != "self"]
+            assert list(mine.parameters) == wanted, f"{type(fake).__name__}.{method}"
+
+
+async def test_changes_are_kept_on_commit(uow: FakeUnitOfWorkFactory) -> None:
+    async with uow() as unit:
+        await unit.orders.add(_order())
+        await unit.commit()
+    async with uow() as unit:
+        assert await unit.orders.get("ord_1") is not None
+
+
+async def test_leaving_without_commit_rolls_everything_back(
+        uow: FakeUnitOfWorkFactory) -> None:
+    async with uow() as unit:
+        await unit.orders.add(_order())
+        await unit.outbox.add("RaiseAlert", {"severity": "warning", "source": "t",
+                                             "summary": "s", "detail": {}})
+        assert await unit.orders.get("ord_1") is not None  # it reads its own writes
+    async with uow() as unit:
+        assert await unit.orders.get("ord_1") is None
+    assert uow.db.outbox() == []
+
+
+async def test_an_error_inside_rolls_back_too(uow: FakeUnitOfWorkFactory) -> None:
+    with pytest.raises(ValueError, match="boom"):
+        async with uow() as unit:
+            await unit.orders.add(_order())
+            raise ValueError("boom")
+    async with uow() as unit:
+        assert await unit.orders.get("ord_1") is None
+
+
+async def test_what_a_repository_hands_out_is_a_copy_until_saved(
+        uow: FakeUnitOfWorkFactory) -> None:
+    async with uow() as unit:
+        await unit.orders.add(_order())
+        await unit.commit()
+    async with uow() as unit:
+        order = await unit.orders.get("ord_1")
+        assert order is not None and order.events == []  # raised events are not stored
+        order.cancel()
+        assert (await unit.orders.get("ord_1")).status == OrderStatus.PENDING_PAYMENT  # type: ignore[union-attr]
+        await unit.orders.save(order)
+        await unit.commit()
+    async with uow() as unit:
+        assert (await unit.orders.get("ord_1")).status == OrderStatus.CANCELLED  # type: ignore[union-attr]
+
+
+async def test_a_unit_of_work_opened_inside_another_in_one_task_is_an_error(
+        uow: FakeUnitOfWorkFactory) -> None:
+    async with uow():
+        with pytest.raises(RuntimeError, match="inside another"):
+            async with uow():
+                pass
+
+
+async def test_outbox_messages_are_claimed_once_until_their_lease_runs_out() -> None:
+    clock = FakeClock()
+    uow = FakeUnitOfWorkFactory(FakeDatabase(), clock)
+    async with uow() as unit:
+        message_id = await unit.outbox.add("CapturePayment", {"payment_id": "pay_1"})
+        assert unit.new_outbox_ids == [message_id]
+        await unit.commit()
+    async with uow() as unit:
+        assert await unit.outbox.claim(message_id, lease_seconds=10) is not None
+        assert await unit.outbox.claim(message_id, lease_seconds=10) is None
+        await unit.commit()
+    clock.advance(seconds=11)
+    async with uow() as unit:
+        again = await unit.outbox.claim(message_id, lease_seconds=10)
+        assert again is not None and again.status == "processing"
+        await unit.outbox.release(message_id, "boom", dead=False)
+        await unit.outbox.complete(message_id)
+        assert await unit.outbox.claim(message_id, lease_seconds=10) is None
+        await unit.commit()
+    assert [(m.status, m.attempts) for m in uow.db.outbox()] == [("done", 1)]
+
+
+async def test_an_inbox_message_is_stored_once_per_provider_event(
+        uow: FakeUnitOfWorkFactory) -> None:
+    event = ports.InboundEvent("evt_1", "captured", {"reference": "r"})
+    async with uow() as unit:
+        first = await unit.inbox.add("sandbox", event)
+        assert first is not None
+        assert await unit.inbox.add("sandbox", event) is None
+        assert await unit.inbox.add("other", event) is not None
+        await unit.commit()
+
+
+async def test_the_evidence_chain_links_each_record_to_the_one_before(
+        uow: FakeUnitOfWorkFactory) -> None:
+    from domain.evidence import EvidenceDraft
+
+    async with uow() as unit:
+        one = await unit.evidence.append(EvidenceDraft("t", "k", "order:1", {}, {"a": 1}))
+        two = await unit.evidence.append(EvidenceDraft("t", "k", "order:1", {}, {"a": 2}))
+        await unit.commit()
+    assert (one.seq, two.seq, two.prev_hash) == (1, 2, one.hash)
+    async with uow() as unit:
+        assert (await unit.evidence.head()).hash == two.hash
