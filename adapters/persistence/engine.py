@@ -131,8 +131,11 @@ async def migrate(engine: Engine) -> None:
         await engine.run_ddl("PRAGMA journal_mode=WAL")
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
+    from adapters.persistence import squashed
+
     # The runner prints its progress; keep our own output clean and fail loudly instead.
     async with _migration_lock(engine):
+        await squashed.adopt(engine)  # a database of the migrations the baseline replaced
         with contextlib.redirect_stdout(io.StringIO()) as printed:
             result = await run_forwards(app_name="all", migration_id="all", fake=False)
     if not result.success:

@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from piccolo.columns.combination import WhereRaw
+
 from adapters.persistence import tables as t
 from application.ports import (
     Clock,
@@ -35,7 +37,21 @@ from domain.shipments import Shipment, ShipmentStatus
 
 
 def _dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)
+    text = json.dumps(value, separators=(",", ":"), default=str)
+    if "\\u0000" in text:  # rare: only then walk the value
+        text = json.dumps(_storable(value), separators=(",", ":"), default=str)
+    return text
+
+
+def _storable(value: Any) -> Any:
+    """The value with U+0000 replaced by U+FFFD: PostgreSQL keeps no NUL in text or jsonb."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
 
 
 def _load(value: str | None) -> Any:
@@ -531,6 +547,8 @@ class EvidenceRepository:
 
     async def append(self, draft: EvidenceDraft) -> EvidenceRecord:
         context, payload, payload_hash = draft.redacted()
+        # Sealed as stored: what a verifier reads back must hash the same.
+        context, payload = _storable(context), _storable(payload)
         received_at = self._clock.now()
         # Bumping the head row locks it until commit, so appends form one unbroken chain.
         head = await t.EvidenceHead.raw(
@@ -897,7 +915,7 @@ class PrivacyRepository:
         counts["notification_log"] = len(logged)
         # Work not yet done for the customer (a notice, an event) must not resurrect them.
         pending = await t.OutboxMessage.select(t.OutboxMessage.id, t.OutboxMessage.payload).where(
-            t.OutboxMessage.payload.like(f"%{customer_id}%"))
+            WhereRaw("CAST(payload AS TEXT) LIKE {}", f"%{customer_id}%"))
         for message in pending:
             await t.OutboxMessage.update({
                 t.OutboxMessage.payload: message["payload"].replace(customer_id, pseudonym),

@@ -1,5 +1,5 @@
-"""Piccolo tables. JSON is kept as text and times as ISO strings or epoch seconds, so that the
-same schema behaves identically on SQLite and PostgreSQL."""
+"""Piccolo tables. JSON is `jsonb` on PostgreSQL (text on SQLite); times are ISO strings or
+epoch seconds, which sort and compare the same on both engines."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from piccolo.columns import (
     Varchar,
 )
 from piccolo.table import Table
+
+from adapters.persistence.columns import Json
 
 
 class Customer(Table, tablename="customer"):
@@ -117,7 +119,7 @@ class RetainedRecord(Table, tablename="retained_record"):
     record_class = Varchar(length=40)
     subject = Varchar(length=40, index=True)  # a pseudonym, not the customer id
     jurisdiction = Varchar(length=16)
-    payload = Text()
+    payload = Json()
     created_at = Varchar(length=40)
     retain_until = DoublePrecision(index=True)
 
@@ -136,8 +138,8 @@ class Order(Table, tablename="orders"):
     status = Varchar(length=32)
     carrier = Varchar(length=40)
     note = Text(default="")
-    lines = Text()
-    shipping_address = Text()
+    lines = Json(default="[]")
+    shipping_address = Json()
     created_at = Varchar(length=40)
     total = BigInt(default=0)  # minor units, for statistics over orders
     held_for_review = Boolean(default=False)
@@ -155,11 +157,11 @@ class Payment(Table, tablename="payment"):
     idempotency_key = Varchar(length=320)
     status = Varchar(length=32)
     failure_code = Varchar(length=64, null=True, default=None)
-    next_action = Text(null=True, default=None)
-    deposit_account = Text(null=True, default=None)
+    next_action = Json(null=True, default=None)
+    deposit_account = Json(null=True, default=None)
     callback_secret_hash = Varchar(length=64, null=True, default=None)
     capture = Varchar(length=16, default="automatic")
-    history = Text(default="[]")
+    history = Json(default="[]")
     created_at = Varchar(length=40, index=True)
 
 
@@ -169,7 +171,7 @@ class PaymentEvent(Table, tablename="payment_event"):
     dedupe_key = Varchar(length=400, unique=True)  # "{payment id}|{event key}"
     payment_id = Varchar(length=40, index=True)
     seq = Integer()
-    body = Text()
+    body = Json()
     recorded_at = Varchar(length=40)
 
 
@@ -179,7 +181,7 @@ class FraudReview(Table, tablename="fraud_review"):
     order_id = Varchar(length=40, primary_key=True)
     customer_id = Varchar(length=40)
     score = DoublePrecision()
-    reasons = Text()
+    reasons = Json(default="[]")
     status = Varchar(length=16, index=True)  # pending | approved | rejected
     opened_at = Varchar(length=40)
     decided_at = Varchar(length=40, null=True, default=None)
@@ -195,7 +197,7 @@ class Shipment(Table, tablename="shipment"):
     status = Varchar(length=32)
     tracking_number = Varchar(length=64, null=True, default=None, index=True)
     last_event_at = Varchar(length=40, null=True, default=None)
-    history = Text(default="[]")
+    history = Json(default="[]")
 
 
 class Operation(Table, tablename="operation"):
@@ -205,7 +207,7 @@ class Operation(Table, tablename="operation"):
     subject = Varchar(length=80, index=True)
     status = Varchar(length=16)
     message = Text()
-    result = Text(null=True, default=None)
+    result = Json(null=True, default=None)
     created_at = Varchar(length=40)
     updated_at = Varchar(length=40, null=True, default=None)
 
@@ -213,7 +215,7 @@ class Operation(Table, tablename="operation"):
 class OutboxMessage(Table, tablename="outbox_message"):
     id = Varchar(length=40, primary_key=True)
     topic = Varchar(length=64)
-    payload = Text()
+    payload = Json()
     status = Varchar(length=16, index=True)  # pending | processing | done | dead
     attempts = Integer(default=0)
     last_error = Text(null=True, default=None)
@@ -227,7 +229,7 @@ class InboxMessage(Table, tablename="inbox_message"):
     provider = Varchar(length=40)
     event_id = Varchar(length=255)
     kind = Varchar(length=80)
-    payload = Text()
+    payload = Json()
     status = Varchar(length=16, index=True)  # received | processing | applied | ...
     received_at = DoublePrecision()
     available_at = DoublePrecision()
@@ -241,7 +243,7 @@ class IdempotencyKey(Table, tablename="idempotency_key"):
     request_target = Text(null=True, default=None)
     status = Varchar(length=16)
     response_status = Integer(null=True, default=None)
-    response_body = Text(null=True, default=None)
+    response_body = Json(null=True, default=None)
     expires_at = DoublePrecision(index=True)
 
 
@@ -251,9 +253,9 @@ class EvidenceRecord(Table, tablename="evidence_record"):
     kind = Varchar(length=64)
     subject = Varchar(length=80, index=True)
     received_at = Varchar(length=40)
-    context = Text()
+    context = Json()
     payload_hash = Varchar(length=64)
-    payload = Text()
+    payload = Json()
     prev_hash = Varchar(length=64)
     hash = Varchar(length=64)
 
@@ -270,7 +272,7 @@ class Incident(Table, tablename="incident"):
     id = Varchar(length=40, primary_key=True)
     kind = Varchar(length=40)
     subject = Varchar(length=80, index=True)
-    detail = Text()
+    detail = Json()
     status = Varchar(length=16, default="open")
     opened_at = Varchar(length=40)
 
@@ -310,8 +312,8 @@ class SandboxCharge(Table, tablename="sandbox_charge"):
     # "manual": authorized only, after 3-D Secure too, until the merchant captures.
     capture_method = Varchar(length=16, default="automatic")
     created_at = DoublePrecision()
-    refunds = Text(default="[]")  # [{"id", "amount", "key"}]
-    disputes = Text(default="[]")  # [{"id", "amount", "status"}]
+    refunds = Json(default="[]")  # [{"id", "amount", "key"}]
+    disputes = Json(default="[]")  # [{"id", "amount", "status"}]
 
 
 class SandboxParcel(Table, tablename="sandbox_parcel"):

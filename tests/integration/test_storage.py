@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
+import json
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
-from adapters.persistence.tables import InboxMessage, OutboxMessage
+import asyncpg
+import pytest
+from piccolo.apps.migrations.tables import Migration
+from piccolo.querystring import QueryString
+
+from adapters.clock import SystemClock
+from adapters.persistence.periodic import PiccoloPeriodicRuns
+from adapters.persistence.tables import EvidenceHead, InboxMessage, OutboxMessage
 from adapters.persistence.uow import PiccoloUnitOfWorkFactory
 from application.ports import IdempotencyRecord, InboundEvent
+from domain.evidence import GENESIS, EvidenceDraft
+from tests.conftest import POSTGRES_URL, need
 
 
 class MovableClock:
@@ -65,3 +83,183 @@ async def test_an_idempotency_key_expires_by_the_injected_clock(container: Any) 
 
 def _epoch(value: Any) -> float:
     return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+async def test_json_columns_are_jsonb_on_postgresql(container: Any, engine_name: str) -> None:
+    engine = container.engine()
+    if engine_name == "postgres":
+        rows = await engine.run_querystring(QueryString(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND data_type = 'jsonb'"))
+        jsonb = {(row["table_name"], row["column_name"]) for row in rows}
+    else:
+        jsonb = set()
+    assert {("outbox_message", "payload"), ("inbox_message", "payload"),
+            ("evidence_record", "payload"), ("evidence_record", "context"),
+            ("payment", "history"), ("orders", "lines")} <= jsonb or engine_name == "sqlite"
+    # Read back as the JSON that was written, on either engine; a NUL, which PostgreSQL
+    # cannot store, arrives as U+FFFD, and the evidence that holds one still verifies.
+    async with container.uow()() as u:
+        message_id = await u.outbox.add("notify", {"text": "a\x00b", "n": 7, "list": [1.5]})
+        inbox_id = await u.inbox.add("sandbox", InboundEvent("evt_nul", "k", {"x": "\x00"}))
+        await u.evidence.append(EvidenceDraft("test", "note", "order:o1", {"n": "\x00"},
+                                              {"body": "nul\x00here"}))
+        await u.commit()
+    async with container.uow()() as u:
+        claimed = await u.outbox.claim(message_id, 30)
+        assert claimed is not None
+        assert claimed.payload == {"text": "a\ufffdb", "n": 7, "list": [1.5]}
+        assert inbox_id is not None
+        taken = await u.inbox.claim(inbox_id)
+        assert taken is not None and taken.payload == {"x": "\ufffd"}
+    report = await container.evidence().verify()
+    assert report.ok and report.checked == 1
+
+
+async def test_erasure_finds_the_customer_in_pending_outbox_payloads(container: Any) -> None:
+    async with container.uow()() as u:
+        message_id = await u.outbox.add("notify", {"customer_id": "cus_9", "template": "t"})
+        await u.privacy.erase("cus_9", "anon_9")
+        await u.commit()
+    row = await OutboxMessage.select(OutboxMessage.payload).where(
+        OutboxMessage.id == message_id).first()
+    assert json.loads(row["payload"]) == {"customer_id": "anon_9", "template": "t"}
+
+
+# The old migrations, as the last release that had them (read from git history).
+OLD_MIGRATIONS_AT = "3ec0b7d"
+OLD_FOLDER = "adapters/persistence/migrations"
+
+
+@pytest.fixture
+def old_migrations(tmp_path: Path) -> Path:
+    root = Path(__file__).resolve().parents[2]
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                              check=True).stdout
+
+    try:
+        names = git("ls-tree", "--name-only", OLD_MIGRATIONS_AT, f"{OLD_FOLDER}/").split()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("the old migrations are read from git history, which this checkout lacks")
+    folder = tmp_path / "old_migrations"
+    folder.mkdir()
+    for name in names:
+        source = git("show", f"{OLD_MIGRATIONS_AT}:{name}")
+        # Their own module names: nothing to share with the baseline's imports.
+        (folder / f"old_{Path(name).name}").write_text(source)
+    return folder
+
+
+@pytest.fixture
+async def empty_database(engine_name: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A database URL ("" for SQLite, whose file is tmp_path/mall.sqlite) with nothing in it."""
+    if engine_name == "sqlite":
+        yield ""
+        return
+    need("PostgreSQL", POSTGRES_URL, 5432)
+    name = f"mall_old_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield urlparse(POSTGRES_URL)._replace(path=f"/{name}").geturl()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def _run_old_migrations(engine: Any, folder: Path, up_to: str,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    from adapters.persistence.engine import use_engine
+    from adapters.persistence.piccolo_app import APP_CONFIG
+
+    use_engine(engine)
+    with monkeypatch.context() as patch:
+        patch.setattr(APP_CONFIG, "migrations_folder_path", str(folder))
+        with contextlib.redirect_stdout(io.StringIO()):
+            result = await run_forwards(app_name="mall", migration_id=up_to, fake=False)
+    assert result.success, result.message
+    await EvidenceHead.insert(EvidenceHead(id=1, seq=0, head_hash=GENESIS))  # as migrate() did
+
+
+@pytest.mark.parametrize("stopped_at", ["2026-11-26T08:17:22:799826", "all"])
+async def test_a_database_of_the_old_migrations_keeps_its_rows_under_the_baseline(
+    settings_factory: Any, empty_database: str, old_migrations: Path, stopped_at: str,
+    engine_name: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bootstrap
+    from adapters.persistence.engine import migrate
+    from adapters.persistence.squashed import BASELINE
+    from adapters.persistence.tables import Customer as CustomerRow
+    from adapters.persistence.tables import Order as OrderRow
+
+    container = bootstrap.build(settings_factory(database_url=empty_database))
+    engine = container.engine()
+    await _run_old_migrations(engine, old_migrations, stopped_at, monkeypatch)
+    # Rows written by the code of the old schema: JSON as text, a mixed-case address.
+    await CustomerRow.raw(
+        "INSERT INTO customer (id, email, password_hash, role, created_at, identity_verified, "
+        "email_verified, jurisdiction) VALUES ('cus_old', 'Old@Example.COM', 'h', 'customer', "
+        "'2026-11-30T10:00:00+00:00', false, true, 'default')")
+    await OrderRow.raw(
+        "INSERT INTO orders (id, customer_id, currency, status, carrier, note, lines, "
+        "shipping_address, created_at, total, held_for_review) VALUES ('ord_old', 'cus_old', "
+        "'KRW', 'paid', 'sandbox', '', {}, {}, '2026-11-30T10:00:01+00:00', 1000, false)",
+        json.dumps([{"sku": "s", "title": "T", "seller_id": "x", "quantity": 2,
+                     "unit_price": 500}]),
+        json.dumps({"recipient": "R", "line1": "L", "line2": "", "city": "C",
+                    "postal_code": "1", "country": "KR"}))
+    async with container.uow()() as u:
+        message_id = await u.outbox.add("notify", {"customer_id": "cus_old"})
+        await u.evidence.append(EvidenceDraft("test", "note", "order:ord_old", {"n": 1},
+                                              {"body": "before the baseline"}))
+        await u.commit()
+
+    await migrate(engine)
+    await migrate(engine)  # and again: nothing left to do
+
+    ran = await Migration.get_migrations_which_ran(app_name="mall")
+    assert importlib.import_module(BASELINE).ID in ran
+    async with container.uow()() as u:
+        customer = await u.customers.get("cus_old")
+        # Lower-cased by the old migration the database had not run yet, if it had not.
+        lowered = "Old@Example.COM" if stopped_at == "all" else "old@example.com"
+        assert customer is not None and customer.email == lowered
+        order = await u.orders.get("ord_old")
+        assert order is not None and order.total.amount == 1000
+        assert order.shipping_address.country == "KR"
+        claimed = await u.outbox.claim(message_id, 30)
+        assert claimed is not None and claimed.payload == {"customer_id": "cus_old"}
+        # The columns and tables the later old migrations added are there.
+        assert await u.idempotency.reserve(IdempotencyRecord(
+            "cus_old", "k", "a" * 64, "in_flight", None, None,
+            datetime.now(UTC) + timedelta(hours=1), "POST /v1/orders")) is None
+        await u.commit()
+    assert await PiccoloPeriodicRuns(SystemClock()).claim("sweep", datetime(2031, 1, 1, tzinfo=UTC))
+    report = await container.evidence().verify()
+    assert report.ok and report.checked == 1
+    if engine_name == "postgres":
+        types = await engine.run_querystring(QueryString(
+            "SELECT data_type FROM information_schema.columns WHERE table_name = 'orders' "
+            "AND column_name = 'lines'"))
+        assert [dict(row) for row in types] == [{"data_type": "jsonb"}]
+
+
+async def test_a_database_older_than_the_old_migrations_is_refused_untouched(
+    settings_factory: Any, empty_database: str, old_migrations: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bootstrap
+    from adapters.persistence.engine import migrate
+    from adapters.persistence.squashed import TooOldDatabase
+
+    container = bootstrap.build(settings_factory(database_url=empty_database))
+    engine = container.engine()
+    await _run_old_migrations(engine, old_migrations, "2026-11-26T03:52:06:940320", monkeypatch)
+    with pytest.raises(TooOldDatabase, match="2026-11-26T05:01:16:752440"):
+        await migrate(engine)
+    assert await Migration.get_migrations_which_ran(app_name="mall") == [
+        "2026-11-26T03:52:06:940320"]
