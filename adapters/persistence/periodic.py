@@ -23,9 +23,9 @@ class PiccoloPeriodicRuns:
         return f"{job}@{period_start.isoformat()}"
 
     async def claim(self, job: str, period_start: datetime) -> bool:
-        now = self._clock.now().timestamp()
+        now = self._clock.now()
         inserted = await PeriodicRun.insert(PeriodicRun(
-            id=self._key(job, period_start), job=job, period_start=period_start.timestamp(),
+            id=self._key(job, period_start), job=job, period_start=period_start,
             # The pid is read here, not at start: a forked worker is a holder of its own.
             holder=f"{socket.gethostname()}:{os.getpid()}"[:120], started_at=now,
         )).on_conflict(target=PeriodicRun.id, action="DO NOTHING").returning(PeriodicRun.id)
@@ -33,11 +33,11 @@ class PiccoloPeriodicRuns:
             return False
         await PeriodicRun.delete().where(
             (PeriodicRun.job == job)
-            & (PeriodicRun.period_start < (period_start - self._keep).timestamp()))
+            & (PeriodicRun.period_start < period_start - self._keep))
         return True
 
     async def finish(self, job: str, period_start: datetime, outcome: str) -> None:
         await PeriodicRun.update({
-            PeriodicRun.finished_at: self._clock.now().timestamp(),
+            PeriodicRun.finished_at: self._clock.now(),
             PeriodicRun.outcome: outcome,
         }).where(PeriodicRun.id == self._key(job, period_start))

@@ -1,5 +1,6 @@
-"""Piccolo tables. JSON is `jsonb` on PostgreSQL (text on SQLite); times are ISO strings or
-epoch seconds, which sort and compare the same on both engines."""
+"""Piccolo tables. JSON is `jsonb` on PostgreSQL (text on SQLite). Times are `timestamptz`
+where converted so far (`adapters.persistence.retype`), elsewhere still ISO strings or epoch
+seconds in UTC, which sort and compare the same on both engines."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from piccolo.columns import (
     DoublePrecision,
     Integer,
     Text,
+    Timestamptz,
     Varchar,
 )
 from piccolo.table import Table
@@ -291,10 +293,10 @@ class PeriodicRun(Table, tablename="periodic_run"):
 
     id = Varchar(length=120, primary_key=True)  # "{job}@{period start, ISO}"
     job = Varchar(length=64, index=True)
-    period_start = DoublePrecision()  # epoch seconds
+    period_start = Timestamptz()
     holder = Varchar(length=120)  # host:pid of the process that ran it
-    started_at = DoublePrecision()
-    finished_at = DoublePrecision(null=True, default=None)
+    started_at = Timestamptz()
+    finished_at = Timestamptz(null=True, default=None)
     outcome = Varchar(length=16, default="running")  # running, done, failed
 
 

@@ -101,11 +101,11 @@ async def test_three_workers_run_each_periodic_job_once_per_period(
         expected = [index * period for index in range(math.ceil(first / period),
                                                       math.floor((last - 1.0) / period))]
         assert len(expected) >= 2
-        ran = sorted(row["period_start"] for row in rows if row["job"] == name
-                     and expected[0] <= row["period_start"] <= expected[-1])
+        ran = sorted(row["period_start"].timestamp() for row in rows if row["job"] == name
+                     and expected[0] <= row["period_start"].timestamp() <= expected[-1])
         assert ran == expected, f"{name}: ran for {ran}, expected {expected}\n{output}"
         outcomes = {row["outcome"] for row in rows if row["job"] == name
-                    and row["period_start"] in expected}
+                    and row["period_start"].timestamp() in expected}
         assert outcomes == {"done"}, output
     # The evidence was anchored once, by one of the three, and not again while nothing changed.
     checkpoints = Path(settings.evidence_checkpoint_path).read_text().splitlines()

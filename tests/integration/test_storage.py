@@ -263,3 +263,50 @@ async def test_a_database_older_than_the_old_migrations_is_refused_untouched(
         await migrate(engine)
     assert await Migration.get_migrations_which_ran(app_name="mall") == [
         "2026-11-26T03:52:06:940320"]
+
+
+async def test_the_migrations_describe_the_tables_exactly() -> None:
+    from piccolo.apps.migrations.commands.new import AutoMigrationManager
+
+    from adapters.persistence.piccolo_app import APP_CONFIG
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        alterations = await AutoMigrationManager().get_alter_statements(APP_CONFIG)
+    assert [s for a in alterations for s in a.statements] == [], (
+        "tables.py and the migrations differ: add a migration "
+        "(piccolo migrations new mall --auto)")
+
+
+async def test_times_of_periodic_runs_become_timestamptz_with_their_rows(
+    settings_factory: Any, empty_database: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bootstrap
+    from adapters.persistence.engine import migrate
+    from adapters.persistence.piccolo_app import APP_CONFIG
+    from adapters.persistence.squashed import BASELINE
+    from adapters.persistence.tables import PeriodicRun
+
+    container = bootstrap.build(settings_factory(database_url=empty_database))
+    engine = container.engine()
+    baseline = importlib.import_module(BASELINE).ID
+    await _run_old_migrations(engine, Path(APP_CONFIG.migrations_folder_path), baseline,
+                              monkeypatch)
+    start = datetime(2026, 12, 2, 7, 0, 30, 250000, tzinfo=UTC)
+    await PeriodicRun.raw(
+        "INSERT INTO periodic_run (id, job, period_start, holder, started_at, finished_at, "
+        "outcome) VALUES ('sweep@x', 'sweep', {}, 'h:1', {}, NULL, 'running')",
+        start.timestamp(), start.timestamp() + 0.5)
+
+    await migrate(engine)
+
+    row = await PeriodicRun.select().where(PeriodicRun.id == "sweep@x").first()
+    assert row["period_start"] == start
+    assert row["started_at"] == start + timedelta(seconds=0.5)
+    assert row["finished_at"] is None and row["outcome"] == "running"
+    runs = PiccoloPeriodicRuns(MovableClock(start + timedelta(days=2)))
+    assert await runs.claim("sweep", start + timedelta(days=2))  # and purges the old row
+    assert await PeriodicRun.count().where(PeriodicRun.id == "sweep@x") == 0
+    if engine.engine_type == "sqlite":
+        indexes = await PeriodicRun.raw(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'periodic_run'")
+        assert "periodic_run_job" in {index["name"] for index in indexes}
