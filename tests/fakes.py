@@ -972,8 +972,11 @@ class FakeAnalytics:
 class FakeAlerts:
     def __init__(self) -> None:
         self.alerts: list[Alert] = []
+        self.error: Exception | None = None
 
     async def alert(self, alert: Alert) -> None:
+        if self.error is not None:
+            raise self.error
         self.alerts.append(alert)
 
 
