@@ -1,0 +1,366 @@
+"""Every setting of the mall, typed and checked: read from MALL_* environment variables (and an
+optional .env file) by `bootstrap.py` alone, documented one by one in the README's
+"Configuration" table.
+
+Durations are `timedelta`s; their variables keep a number in the unit their name ends with
+(MALL_SWEEP_INTERVAL_SECONDS=10 is ten seconds). Lists and mappings are JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, get_origin
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from adapters.checkpoints import checkpoint_keys
+from adapters.identity.oidc import PRESETS
+from adapters.throttling import parse_rules
+from application.throttling import DEFAULT_RATE_LIMITS
+
+# The provider names each provider setting accepts: the adapters the container can build for
+# it (tests/unit/test_settings.py holds the two together).
+PROVIDER_CHOICES: dict[str, tuple[str, ...]] = {
+    "payment_providers": ("sandbox", "stripe", "toss"),
+    "carriers": ("sandbox-express",),
+    "notifier_provider": ("console",),
+    "analytics_provider": ("log", "segment"),
+    "alert_provider": ("log",),
+    "fraud_provider": ("rules",),
+    "real_name_provider": ("none", "sandbox"),
+}
+
+
+def _parse_in(unit: str) -> Callable[[Any], timedelta]:
+    one = timedelta(**{unit: 1})
+
+    def parse(value: Any) -> timedelta:
+        if isinstance(value, timedelta):
+            duration = value
+        else:
+            try:
+                if isinstance(value, bool):  # a number to Python, never one to an operator
+                    raise TypeError
+                duration = float(value) * one
+            except (TypeError, ValueError):
+                raise ValueError(f"not a number of {unit}; write one, e.g. 10 or 0.5") from None
+            except OverflowError:
+                raise ValueError("too long a duration (at most 999999999 days)") from None
+        if duration < timedelta(0):
+            raise ValueError("a duration cannot be negative")
+        return duration
+
+    return parse
+
+
+def _dump_in(unit: str) -> Callable[[timedelta], int | float]:
+    """The duration as its variable gives it (a dump of the settings reads like the
+    environment, and the wiring hands plain numbers to adapters that count in the unit)."""
+    one = timedelta(**{unit: 1})
+
+    def dump(duration: timedelta) -> int | float:
+        number = duration / one
+        return int(number) if number.is_integer() else number
+
+    return dump
+
+
+Milliseconds = Annotated[timedelta, BeforeValidator(_parse_in("milliseconds")),
+                         PlainSerializer(_dump_in("milliseconds"))]
+Seconds = Annotated[timedelta, BeforeValidator(_parse_in("seconds")),
+                    PlainSerializer(_dump_in("seconds"))]
+Minutes = Annotated[timedelta, BeforeValidator(_parse_in("minutes")),
+                    PlainSerializer(_dump_in("minutes"))]
+Hours = Annotated[timedelta, BeforeValidator(_parse_in("hours")),
+                  PlainSerializer(_dump_in("hours"))]
+Days = Annotated[timedelta, BeforeValidator(_parse_in("days")),
+                 PlainSerializer(_dump_in("days"))]
+
+
+class ContractSetting(BaseModel):
+    """One entry of MALL_PAYMENT_CONTRACTS: a provider and where it may be routed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str
+    countries: list[str] = ["*"]
+    currencies: list[str] = ["*"]
+    methods: list[str] = ["*"]
+    priority: int = 100
+    enabled: bool = True
+
+
+class KycRuleSetting(BaseModel):
+    """One entry of MALL_KYC_RULES: above `threshold` minor units of `currency`, an order
+    shipped to `country` needs a verified identity."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    country: str = Field(min_length=2, max_length=2)
+    currency: str = Field(min_length=3, max_length=3)
+    threshold: int = Field(ge=0)
+
+
+DEFAULT_CONTRACTS = [
+    {"provider": "sandbox", "countries": ["*"], "currencies": ["*"], "methods": ["*"],
+     "priority": 100},
+]
+
+
+class Settings(BaseSettings):
+    """All settings, read from MALL_* environment variables (and an optional .env file)."""
+
+    # List and dict settings are JSON, decoded by `_json_settings` so that a value that is not
+    # JSON is a settings error naming the variable, not a traceback.
+    model_config = SettingsConfigDict(env_prefix="MALL_", env_file=".env", extra="ignore",
+                                      enable_decoding=False)
+
+    database_url: str = Field("", validation_alias=AliasChoices("MALL_DATABASE_URL",
+                                                                "DATABASE_URL"))
+    sqlite_path: str = "var/mall.sqlite"
+    database_pool_size: int = 10  # PostgreSQL connections per event loop; 0: one per query
+    redis_url: str = Field("", validation_alias=AliasChoices("MALL_REDIS_URL", "REDIS_URL"))
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_base_url: str = ""
+    secret_key: str = ""
+    pseudonym_key: str = ""
+    keys_file: str = "var/keys.json"
+    access_token_ttl_seconds: Seconds = timedelta(seconds=900)
+    log_level: str = "INFO"
+
+    payment_providers: list[str] = ["sandbox"]
+    payment_contracts: list[ContractSetting] = Field(DEFAULT_CONTRACTS, validate_default=True)
+    carriers: list[str] = ["sandbox-express"]
+    notifier_provider: str = "console"
+    analytics_provider: str = "log"
+    alert_provider: str = "log"
+    fraud_provider: str = "rules"
+    # Sign-in providers: "sandbox", "google", "kakao", "apple", "naver", or any name with an
+    # "issuer" in identity_provider_settings (a generic OpenID Connect provider).
+    identity_providers: list[str] = ["sandbox"]
+    identity_provider_settings: dict[str, dict[str, Any]] = {}
+    real_name_provider: str = "sandbox"  # or "none": no real-name verification offered
+    refresh_token_ttl_days: Days = timedelta(days=30)
+    # Master keys for sealing CI (base64 of 32 bytes, by key id) and the one to seal with;
+    # empty: one derived from MALL_SECRET_KEY (embedded mode).
+    data_keys: dict[str, str] = {}
+    data_key_id: str = ""
+    # The key of the DI blind index (base64 of 32 bytes). It must never change (indexes made
+    # under another key no longer match); empty: derived from MALL_SECRET_KEY (embedded).
+    blind_index_key: str = ""
+    # Days each record class is kept after an erasure, per jurisdiction (KR: Act on Consumer
+    # Protection in Electronic Commerce, art. 6; Protection of Communications Secrets Act).
+    retention_policies: dict[str, dict[str, int]] = {
+        "KR": {"payment_records": 1825, "contract_records": 1825, "complaints": 1095,
+               "access_logs": 90},
+        "EU": {"payment_records": 3650, "contract_records": 3650, "complaints": 1095,
+               "access_logs": 180},
+        "default": {"payment_records": 2555, "contract_records": 2555, "complaints": 1095,
+                    "access_logs": 90},
+    }
+    retention_interval_seconds: Seconds = timedelta(hours=1)
+    # Signed checkpoints of the evidence ledger, kept outside the database (README, Evidence):
+    # keys by id (base64, 32 bytes or more; empty: derived from MALL_SECRET_KEY), the one that
+    # signs (empty: the first), the append-only file (empty: beside the SQLite database, or in
+    # var/ with PostgreSQL), and how often the worker signs one.
+    evidence_checkpoint_keys: dict[str, str] = {}
+    evidence_checkpoint_key_id: str = ""
+    evidence_checkpoint_file: str = ""
+    evidence_checkpoint_interval_seconds: Seconds = timedelta(minutes=5)
+    segment_url: str = "https://api.segment.io"
+    segment_write_key: str = ""
+    fraud_review_threshold: float = 0.5
+    fraud_reject_threshold: float = 0.95
+    fraud_high_value_minor: dict[str, int] = {"KRW": 2_000_000, "USD": 150_000, "EUR": 150_000}
+    fraud_model_max_age_minutes: Minutes = timedelta(minutes=60)
+    # The edge proxy's header carrying the client's country (ISO 3166-1 alpha-2).
+    client_country_header: str = "CF-IPCountry"
+    # The edge proxy's header carrying the client's address (e.g. "X-Real-IP"); empty: the
+    # TCP peer's address. Sign-in limits per address count by it.
+    client_address_header: str = ""
+    # Attempts per sliding window by action and by account or address (README, "Sign-in
+    # limits"); the entries given replace those defaults, the others stay.
+    rate_limits: dict[str, str] = DEFAULT_RATE_LIMITS
+    password_hashing_concurrency: int = 2  # argon2 checks at once, in threads off the loop
+    # KYC/AML: above the threshold (minor units), orders shipped to the country need a
+    # customer whose identity was verified.
+    kyc_rules: list[KycRuleSetting] = Field(
+        [{"country": "KR", "currency": "KRW", "threshold": 10_000_000}],
+        validate_default=True)
+
+    stripe_api_key: str = ""
+    stripe_webhook_secrets: list[str] = []
+    stripe_base_url: str = "https://api.stripe.com"
+    stripe_return_url: str = ""  # where 3-D Secure sends the customer back (the storefront)
+    toss_secret_key: str = ""
+    toss_base_url: str = "https://api.tosspayments.com"
+    toss_virtual_account_hours: Hours = timedelta(hours=72)
+    toss_virtual_account_bank: str = "20"
+    reconcile_after_minutes: Minutes = timedelta(minutes=10)
+    reconcile_interval_seconds: Seconds = timedelta(minutes=5)
+
+    sandbox_webhook_secrets: list[str] = ["whsec_sandbox_payments_dev"]
+    sandbox_carrier_secrets: list[str] = ["whsec_sandbox_carrier_dev"]
+    sandbox_stall_seconds: Seconds = timedelta(seconds=20)
+    sandbox_deposit_delay_seconds: Seconds = timedelta(seconds=5)
+    sandbox_webhook_delay_seconds: Seconds = timedelta(seconds=0.5)
+    sandbox_tracking_step_seconds: Seconds = timedelta(seconds=2)
+
+    http_timeout_seconds: Seconds = timedelta(seconds=30)
+    http_retries: int = 2
+    breaker_threshold: int = 5
+    breaker_ttl_seconds: Seconds = timedelta(seconds=30)
+
+    payment_sync_wait_seconds: Seconds = timedelta(seconds=3)
+    payment_action_timeout_minutes: Minutes = timedelta(minutes=30)
+    operation_slow_after_seconds: Seconds = timedelta(seconds=15)
+    operation_update_every_seconds: Seconds = timedelta(seconds=5)
+    idempotency_ttl_hours: Hours = timedelta(hours=24)
+    inbox_give_up_after_seconds: Seconds = timedelta(minutes=15)
+
+    outbox_max_attempts: int = 8
+    outbox_lease_seconds: Seconds = timedelta(seconds=90)
+    sweep_interval_seconds: Seconds = timedelta(seconds=10)
+    sweep_older_than_seconds: Seconds = timedelta(seconds=30)
+    worker_threads: int = 4
+    worker_heartbeat_timeout_ms: Milliseconds = timedelta(seconds=15)
+    embedded_worker: bool | None = None  # default: in-process worker unless REDIS_URL is set
+
+    allow_sandbox: bool = False  # sandbox providers on a PostgreSQL database (staging)
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        return ("sandbox" in self.payment_providers or "sandbox-express" in self.carriers
+                or "sandbox" in self.identity_providers or self.real_name_provider == "sandbox")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _json_settings(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields[info.field_name or ""]
+        kind = get_origin(field.annotation)
+        if not isinstance(value, str) or kind not in (list, dict):
+            return value
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            default = json.dumps(field.default)
+            example = (default if field.default and len(default) <= 40
+                       else '["a", "b"]' if kind is list else '{"name": "value"}')
+            raise ValueError(f"not JSON ({exc.msg} at character {exc.pos}); write a JSON "
+                             f"{'list' if kind is list else 'object'}, e.g. {example}") from None
+
+    @field_validator(*PROVIDER_CHOICES)
+    @classmethod
+    def _providers_known(cls, value: Any, info: ValidationInfo) -> Any:
+        allowed = sorted(PROVIDER_CHOICES[info.field_name or ""])
+        unknown = [name for name in ([value] if isinstance(value, str) else value)
+                   if name not in allowed]
+        if unknown:
+            raise ValueError(f"unknown provider {', '.join(map(repr, unknown))}; allowed: "
+                             f"{', '.join(allowed)}")
+        return value
+
+    @model_validator(mode="after")
+    def _sign_in_providers_known(self) -> Settings:
+        known = {"sandbox", "naver", "apple", *PRESETS}
+        unknown = [name for name in self.identity_providers if name not in known
+                   and "issuer" not in self.identity_provider_settings.get(name, {})]
+        if unknown:
+            raise ValueError(
+                f"MALL_IDENTITY_PROVIDERS={json.dumps(self.identity_providers)}: unknown sign-in "
+                f"provider {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(known))}, "
+                "or any name given an \"issuer\" in MALL_IDENTITY_PROVIDER_SETTINGS")
+        return self
+
+    @model_validator(mode="after")
+    def _gateways_have_keys(self) -> Settings:
+        if "stripe" in self.payment_providers and not (
+                self.stripe_api_key and self.stripe_webhook_secrets):
+            raise ValueError("stripe is enabled: set MALL_STRIPE_API_KEY and "
+                             "MALL_STRIPE_WEBHOOK_SECRETS (a JSON list, newest first)")
+        if "toss" in self.payment_providers and not self.toss_secret_key:
+            raise ValueError("toss is enabled: set MALL_TOSS_SECRET_KEY")
+        return self
+
+    @field_validator("rate_limits", mode="after")
+    @classmethod
+    def _rate_limits_over_defaults(cls, given: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(given) - set(DEFAULT_RATE_LIMITS))
+        if unknown:
+            raise ValueError(f"unknown rate limit(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(DEFAULT_RATE_LIMITS)}")
+        merged = {**DEFAULT_RATE_LIMITS, **given}
+        parse_rules(merged)
+        return merged
+
+    @model_validator(mode="after")
+    def _checkpoint_keys_usable(self) -> Settings:
+        if self.evidence_checkpoint_keys:  # a bad key ring fails at start, not at the checkpoint
+            checkpoint_keys(self.evidence_checkpoint_keys, self.evidence_checkpoint_key_id, "")
+        return self
+
+    @model_validator(mode="after")
+    def _no_sandbox_in_production(self) -> Settings:
+        # The sandboxes' secrets are public and their pages pay orders without money: fine on
+        # a laptop, never by accident on a real database.
+        if self.database_url and self.sandbox_enabled and not self.allow_sandbox:
+            raise ValueError(
+                "sandbox providers are configured while DATABASE_URL points at a real "
+                "database; configure real providers (MALL_PAYMENT_PROVIDERS, MALL_CARRIERS, "
+                "MALL_IDENTITY_PROVIDERS, MALL_REAL_NAME_PROVIDER) or, for a staging stack, "
+                "set MALL_ALLOW_SANDBOX=true"
+            )
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def evidence_checkpoint_path(self) -> str:
+        if self.evidence_checkpoint_file:
+            return self.evidence_checkpoint_file
+        folder = Path("var") if self.database_url else Path(self.sqlite_path).parent
+        return str(folder / "evidence-checkpoints.jsonl")
+
+    @property
+    def runs_worker_in_process(self) -> bool:
+        return self.embedded_worker if self.embedded_worker is not None else not self.redis_url
+
+
+def load_keys(settings: Settings) -> Settings:
+    """Fill in missing signing and pseudonym keys: random, kept in `keys_file` so that tokens
+    and analytics ids survive a restart of the embedded mode. Production sets both."""
+    if settings.secret_key and settings.pseudonym_key:
+        return settings
+    path = Path(settings.keys_file)
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    changed = False
+    for name in ("secret_key", "pseudonym_key"):
+        if not stored.get(name):
+            stored[name] = secrets.token_urlsafe(48)
+            changed = True
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(stored))
+    return settings.model_copy(update={
+        "secret_key": settings.secret_key or stored["secret_key"],
+        "pseudonym_key": settings.pseudonym_key or stored["pseudonym_key"],
+    })
