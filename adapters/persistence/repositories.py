@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from piccolo.columns.combination import WhereRaw
@@ -64,6 +64,13 @@ def _iso(value: datetime | None) -> str | None:
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def _at(value: datetime | str) -> datetime:
+    """A timestamptz column's value; SQLite gives RETURNING columns back as their text."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class CustomerRepository:
@@ -407,8 +414,8 @@ class OutboxRepository:
         self._created = created
         self._clock = clock
 
-    def _now(self) -> float:
-        return self._clock.now().timestamp()
+    def _now(self) -> datetime:
+        return self._clock.now()
 
     async def add(self, topic: str, payload: dict[str, Any]) -> str:
         message_id = card_safe_id("obx")
@@ -424,8 +431,8 @@ class OutboxRepository:
         now = self._now()
         m = t.OutboxMessage
         # One conditional UPDATE decides who runs the message, on both engines.
-        claimed = await m.update({m.status: "processing", m.available_at: now + lease_seconds},
-                                 ).where(
+        lease_end = now + timedelta(seconds=lease_seconds)
+        claimed = await m.update({m.status: "processing", m.available_at: lease_end}).where(
             (m.id == message_id)
             & ((m.status == "pending") | ((m.status == "processing") & (m.available_at < now)))
         ).returning(m.id, m.topic, m.payload, m.attempts)
@@ -450,7 +457,7 @@ class OutboxRepository:
 
     async def unfinished(self, older_than_seconds: float, limit: int) -> list[str]:
         m = t.OutboxMessage
-        cutoff = self._now() - older_than_seconds
+        cutoff = self._now() - timedelta(seconds=older_than_seconds)
         rows = await m.select(m.id).where(
             m.status.is_in(["pending", "processing"]) & (m.available_at < cutoff)
         ).order_by(m.created_at).limit(limit)
@@ -462,7 +469,7 @@ class InboxRepository:
         self._clock = clock
 
     async def add(self, provider: str, event: InboundEvent) -> str | None:
-        now = self._clock.now().timestamp()
+        now = self._clock.now()
         m = t.InboxMessage
         message_id = card_safe_id("ibx")
         inserted = await m.insert(m(
@@ -481,8 +488,7 @@ class InboxRepository:
             return None
         row = claimed[0]
         return InboxMessage(row["id"], row["provider"], row["event_id"], row["kind"],
-                            json.loads(row["payload"]), "processing",
-                            datetime.fromtimestamp(row["received_at"], UTC))
+                            json.loads(row["payload"]), "processing", _at(row["received_at"]))
 
     async def complete(self, message_id: str, status: str) -> None:
         m = t.InboxMessage
@@ -490,7 +496,7 @@ class InboxRepository:
 
     async def unprocessed(self, older_than_seconds: float, limit: int) -> list[str]:
         m = t.InboxMessage
-        cutoff = self._clock.now().timestamp() - older_than_seconds
+        cutoff = self._clock.now() - timedelta(seconds=older_than_seconds)
         rows = await m.select(m.id).where(
             m.status.is_in(["received", "processing"]) & (m.received_at < cutoff)
         ).order_by(m.received_at).limit(limit)
@@ -508,13 +514,13 @@ class IdempotencyRepository:
     async def reserve(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
         m = t.IdempotencyKey
         row_id = self._id(record.customer_id, record.key)
-        now = self._clock.now().timestamp()
+        now = self._clock.now()
         # An expired key is free again.
         await m.delete().where((m.id == row_id) & (m.expires_at < now))
         inserted = await m.insert(m(
             id=row_id, customer_id=record.customer_id, request_hash=record.request_hash,
             request_target=record.request_target, status="in_flight",
-            expires_at=record.expires_at.timestamp(),
+            expires_at=record.expires_at,
         )).on_conflict(target=m.id, action="DO NOTHING").returning(m.id)
         if inserted:
             return None
@@ -523,7 +529,7 @@ class IdempotencyRepository:
         return IdempotencyRecord(
             record.customer_id, record.key, row["request_hash"], row["status"],
             row["response_status"], _load(row["response_body"]),
-            datetime.fromtimestamp(row["expires_at"], UTC), row["request_target"],
+            _at(row["expires_at"]), row["request_target"],
         )
 
     async def complete(self, customer_id: str, key: str, status: int, body: Any) -> None:
@@ -537,7 +543,7 @@ class IdempotencyRepository:
 
     async def purge_expired(self, now: datetime) -> int:
         m = t.IdempotencyKey
-        removed = await m.delete().where(m.expires_at < now.timestamp()).returning(m.id)
+        removed = await m.delete().where(m.expires_at < now).returning(m.id)
         return len(removed)
 
 
@@ -989,11 +995,11 @@ class PrivacyRepository:
         """Outbox work done and callbacks settled long ago: their payloads name customers
         and nothing needs them any more (providers stop re-sending within days)."""
         done = await t.OutboxMessage.delete().where(
-            (t.OutboxMessage.status == "done") & (t.OutboxMessage.created_at < before.timestamp())
+            (t.OutboxMessage.status == "done") & (t.OutboxMessage.created_at < before)
         ).returning(t.OutboxMessage.id)
         settled = await t.InboxMessage.delete().where(
             t.InboxMessage.status.is_in(["applied", "no_change", "ignored"])
-            & (t.InboxMessage.received_at < before.timestamp())).returning(t.InboxMessage.id)
+            & (t.InboxMessage.received_at < before)).returning(t.InboxMessage.id)
         return len(done) + len(settled)
 
     async def purge_sign_in_leftovers(self, before: datetime) -> int:

@@ -12,11 +12,37 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.base import Column
 from piccolo.engine.base import Engine
+from piccolo.engine.finder import engine_finder
 from piccolo.table import Table, create_table_class
 
 Held = Literal["epoch", "iso"]  # how a column held its times until now
+
+
+def convert_in(manager: MigrationManager, class_name: str, tablename: str,
+               columns: dict[str, Column], converted: dict[str, tuple[Held, Column]]) -> None:
+    """Have a migration convert the columns: `columns` are all the table's columns as they
+    will be; `converted` gives, for each column converted, how it held its times and its
+    column before. The alterations are declared for piccolo's picture of the schema, but
+    made by `to_timestamptz`, which keeps the rows (piccolo's own ALTER cannot)."""
+    for name, (_, before) in converted.items():
+        manager.alter_column(
+            table_class_name=class_name, tablename=tablename, column_name=name,
+            db_column_name=name, params=columns[name]._meta.params,
+            old_params=before._meta.params, column_class=type(columns[name]),
+            old_column_class=type(before), schema=None,
+        )
+
+    async def convert() -> None:
+        # The engine of the transaction the runner opened for this migration.
+        await to_timestamptz(engine_finder(), class_name, tablename, columns,
+                             {name: held for name, (held, _) in converted.items()})
+        done = manager.alter_columns.alter_columns
+        done[:] = [a for a in done if a.tablename != tablename]  # nothing left for piccolo
+
+    manager.add_raw(convert)
 
 
 async def to_timestamptz(engine: Engine, class_name: str, tablename: str,
@@ -74,7 +100,8 @@ def _copy(column: Column) -> Column:
 def _as_time(value: Any, held: Held) -> datetime | None:
     if value is None or value == "":
         return None
-    if held == "epoch":
-        return datetime.fromtimestamp(float(value), UTC)
+    if held == "epoch" and isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    # ISO text; in SQLite's loosely typed columns, possibly in an epoch one too.
     parsed = datetime.fromisoformat(str(value))
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)

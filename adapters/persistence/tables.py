@@ -221,8 +221,8 @@ class OutboxMessage(Table, tablename="outbox_message"):
     status = Varchar(length=16, index=True)  # pending | processing | done | dead
     attempts = Integer(default=0)
     last_error = Text(null=True, default=None)
-    created_at = DoublePrecision()
-    available_at = DoublePrecision()  # epoch seconds: lease end or next attempt
+    created_at = Timestamptz()
+    available_at = Timestamptz()  # lease end or next attempt
 
 
 class InboxMessage(Table, tablename="inbox_message"):
@@ -233,8 +233,8 @@ class InboxMessage(Table, tablename="inbox_message"):
     kind = Varchar(length=80)
     payload = Json()
     status = Varchar(length=16, index=True)  # received | processing | applied | ...
-    received_at = DoublePrecision()
-    available_at = DoublePrecision()
+    received_at = Timestamptz()
+    available_at = Timestamptz()
 
 
 class IdempotencyKey(Table, tablename="idempotency_key"):
@@ -246,7 +246,7 @@ class IdempotencyKey(Table, tablename="idempotency_key"):
     status = Varchar(length=16)
     response_status = Integer(null=True, default=None)
     response_body = Json(null=True, default=None)
-    expires_at = DoublePrecision(index=True)
+    expires_at = Timestamptz(index=True)
 
 
 class EvidenceRecord(Table, tablename="evidence_record"):

@@ -212,8 +212,12 @@ async def test_a_database_of_the_old_migrations_keeps_its_rows_under_the_baselin
                      "unit_price": 500}]),
         json.dumps({"recipient": "R", "line1": "L", "line2": "", "city": "C",
                     "postal_code": "1", "country": "KR"}))
+    message_id = "obx_old"
+    await OutboxMessage.raw(
+        "INSERT INTO outbox_message (id, topic, payload, status, attempts, created_at, "
+        "available_at) VALUES ({}, 'notify', {}, 'pending', 0, {}, {})",
+        message_id, json.dumps({"customer_id": "cus_old"}), 1796000000.25, 1796000000.25)
     async with container.uow()() as u:
-        message_id = await u.outbox.add("notify", {"customer_id": "cus_old"})
         await u.evidence.append(EvidenceDraft("test", "note", "order:ord_old", {"n": 1},
                                               {"body": "before the baseline"}))
         await u.commit()
@@ -277,7 +281,7 @@ async def test_the_migrations_describe_the_tables_exactly() -> None:
         "(piccolo migrations new mall --auto)")
 
 
-async def test_times_of_periodic_runs_become_timestamptz_with_their_rows(
+async def test_times_become_timestamptz_with_their_rows(
     settings_factory: Any, empty_database: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import bootstrap
@@ -296,6 +300,14 @@ async def test_times_of_periodic_runs_become_timestamptz_with_their_rows(
         "INSERT INTO periodic_run (id, job, period_start, holder, started_at, finished_at, "
         "outcome) VALUES ('sweep@x', 'sweep', {}, 'h:1', {}, NULL, 'running')",
         start.timestamp(), start.timestamp() + 0.5)
+    await OutboxMessage.raw(
+        "INSERT INTO outbox_message (id, topic, payload, status, attempts, created_at, "
+        "available_at) VALUES ('obx_old', 'SendNotification', {}, 'pending', 0, {}, {})",
+        "{}", start.timestamp(), start.timestamp())
+    await InboxMessage.raw(
+        "INSERT INTO inbox_message (id, dedupe_key, provider, event_id, kind, payload, status, "
+        "received_at, available_at) VALUES ('ibx_old', 'p:e', 'p', 'e', 'k', {}, "
+        "'received', {}, {})", "{}", start.timestamp(), start.timestamp())
 
     await migrate(engine)
 
@@ -306,6 +318,14 @@ async def test_times_of_periodic_runs_become_timestamptz_with_their_rows(
     runs = PiccoloPeriodicRuns(MovableClock(start + timedelta(days=2)))
     assert await runs.claim("sweep", start + timedelta(days=2))  # and purges the old row
     assert await PeriodicRun.count().where(PeriodicRun.id == "sweep@x") == 0
+    later = PiccoloUnitOfWorkFactory(engine, MovableClock(start + timedelta(seconds=61)))
+    async with later() as u:
+        assert await u.outbox.unfinished(older_than_seconds=60, limit=10) == ["obx_old"]
+        assert await u.inbox.unprocessed(older_than_seconds=60, limit=10) == ["ibx_old"]
+        taken = await u.inbox.claim("ibx_old")
+        assert taken is not None and taken.received_at == start
+    async with PiccoloUnitOfWorkFactory(engine, MovableClock(start + timedelta(seconds=59)))() as u:
+        assert await u.outbox.unfinished(older_than_seconds=60, limit=10) == []
     if engine.engine_type == "sqlite":
         indexes = await PeriodicRun.raw(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'periodic_run'")
