@@ -75,3 +75,15 @@ STRIPE_FIRST = [
     {"provider": "sandbox", "countries": ["*"], "currencies": ["*"], "methods": ["*"],
      "priority": 100},
 ]
+
+
+async def work_done() -> bool:
+    """True once no outbox command waits or runs and no callback waits in the inbox: what
+    was set off has happened, so checking afterwards that nothing changed means something."""
+    from adapters.persistence.tables import InboxMessage, OutboxMessage
+
+    outbox = await OutboxMessage.count().where(
+        OutboxMessage.status.is_in(["pending", "processing"]))
+    inbox = await InboxMessage.count().where(
+        InboxMessage.status.is_in(["received", "processing"]))
+    return outbox == 0 and inbox == 0

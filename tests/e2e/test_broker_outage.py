@@ -146,8 +146,12 @@ async def test_redis_stopped_mid_stream_fails_no_committed_request_and_loses_not
         async def stop_redis_mid_stream() -> dict[str, Any]:
             await asyncio.sleep(0.25 * len(stream) / 3)
             private_redis.kill()
-            await asyncio.sleep(0.5)
-            return dict(await (await shop.client.get("/readyz")).json())
+
+            async def degraded() -> dict[str, Any] | None:
+                readiness = dict(await (await shop.client.get("/readyz")).json())
+                return readiness if readiness["status"] == "degraded" else None
+
+            return await eventually(degraded, what="/readyz to say the broker is degraded")
 
         *_, readiness = await asyncio.gather(*stream, stop_redis_mid_stream())
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from adapters.persistence.tables import Payment
+from adapters.persistence.tables import IdempotencyKey, Payment
 from tests.helpers import ORDER, eventually
 
 pytestmark = pytest.mark.timeout(60)
@@ -119,7 +119,11 @@ async def test_a_request_still_in_flight_is_a_409(shop: Any) -> None:
     order = await shop.place(auth, ORDER)
     key = uuid.uuid4().hex
     first = asyncio.create_task(shop.pay(auth, order["id"], "pm_sandbox_stall", key))
-    await asyncio.sleep(0.3)
+
+    async def reserved() -> bool:
+        return await IdempotencyKey.count().where(IdempotencyKey.status == "in_flight") == 1
+
+    await eventually(reserved, what="the first request to hold its key")
     status, problem = await shop.pay(auth, order["id"], "pm_sandbox_stall", key)
     assert status == 409
     assert problem["type"] == "/problems/request-in-flight" and problem["retryable"] is True
@@ -154,8 +158,12 @@ async def test_a_slow_provider_gives_202_then_updates_until_the_end(shop_factory
     assert status == 202
     assert operation["status"] in ("pending", "processing")
 
-    await asyncio.sleep(0.6)  # past the (test-sized) slow threshold
-    view = await shop.operation(auth, operation["id"])
+    async def slow_or_done() -> dict[str, Any] | None:
+        view = await shop.operation(auth, operation["id"])
+        final = view["status"] in ("succeeded", "failed")
+        return view if view["still_processing"] or final else None
+
+    view = await eventually(slow_or_done, what="the operation to pass the slow threshold")
     if view["status"] == "processing":
         assert view["still_processing"] is True
         assert view["message"].startswith("Still processing")

@@ -20,7 +20,7 @@ from adapters.signing import sign
 from domain.customers import Role
 from tests.cassettes.stripe_mock import STAND_IN, StripeStandIn
 from tests.cassettes.stripe_mock import make_app as make_stripe_app
-from tests.helpers import STRIPE_FIRST, USD_ORDER, eventually
+from tests.helpers import STRIPE_FIRST, USD_ORDER, eventually, work_done
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -238,7 +238,7 @@ async def test_signed_stripe_webhooks_are_accepted_and_bad_ones_refused_without_
         assert problem["status"] == 400 and problem["detail"], case
         assert await InboxMessage.count() == inbox_before, case
         assert await EvidenceRecord.count() == evidence_before, case
-    await asyncio.sleep(0.3)
+    await eventually(work_done, what="the background work to finish")
     assert await InboxMessage.count() == inbox_before
     assert await EvidenceRecord.count() == evidence_before
     after_view = await shop.order(auth, order["id"])

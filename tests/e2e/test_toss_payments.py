@@ -3,7 +3,6 @@ the Toss stand-in (tests/cassettes/toss_mock.py) as Toss's servers."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import datetime
@@ -14,7 +13,7 @@ import pytest
 from adapters.persistence.tables import EvidenceRecord, InboxMessage, NotificationLog, Payment
 from tests.cassettes.toss_mock import BOOKS, Books
 from tests.cassettes.toss_mock import make_app as make_toss_app
-from tests.helpers import ORDER, eventually
+from tests.helpers import ORDER, eventually, work_done
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -117,7 +116,7 @@ async def test_a_virtual_account_order_is_paid_on_the_deposit_callback_and_the_c
     assert await InboxMessage.count() == 0
     assert await EvidenceRecord.count().where(
         EvidenceRecord.kind == "webhook.received") == evidence_before
-    await asyncio.sleep(0.3)
+    await eventually(work_done, what="the background work to finish")
     assert (await shop.order(auth, order["id"]))["status"] == "awaiting_deposit"
 
     # The customer transfers the money; Toss calls back with the payment's secret.

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.persistence.tables import EvidenceRecord, InboxMessage, NotificationLog, Payment
 from adapters.signing import sign
-from tests.helpers import ORDER, eventually
+from tests.helpers import ORDER, eventually, work_done
 
 pytestmark = pytest.mark.timeout(90)
 SECRET = "whsec_sandbox_payments_dev"
@@ -69,7 +69,7 @@ async def test_fifty_concurrent_copies_give_fifty_acks_and_one_state_change(
     response = await shop.client.post("/v1/webhooks/sandbox", data=again, headers={
         "Sandbox-Signature": sign(SECRET, again)})
     assert response.status == 200
-    await asyncio.sleep(0.5)
+    await eventually(work_done, what="the later copy to be processed")
     assert await InboxMessage.count().where(InboxMessage.provider == "sandbox") == 2
     assert await _transitions(order["id"], "captured") == 1
     paid_notices = await NotificationLog.count().where(
@@ -99,7 +99,7 @@ async def test_a_bad_signature_is_refused_and_nothing_is_stored(shop_factory: An
     assert problem["type"] == "/problems/invalid-signature" and problem["detail"]
     assert await InboxMessage.count() == 0
     assert await EvidenceRecord.count() == before
-    await asyncio.sleep(0.3)
+    await eventually(work_done, what="the background work to finish")
     assert (await shop.order(auth, order["id"]))["status"] == "awaiting_deposit"
 
 
