@@ -51,7 +51,8 @@ from application.identity import SessionService, SignIn
 from application.operations import OperationsService
 from application.ordering import Ordering
 from application.outbox import OutboxRelay
-from application.payments import KycRule, PaymentService
+from application.payments import PaymentService
+from application.payments.core import KycRule
 from application.periodic import PeriodicJobs
 from application.privacy import Privacy, RealNameIdentities, policies_from
 from application.shipping import Fulfilment

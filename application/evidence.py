@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from application.ordering import order_view
-from application.payments import payment_view
+from application.payments.views import payment_view
 from application.ports import Alert, AlertSink, CheckpointStore, Clock, UnitOfWorkFactory
 from domain.errors import NotFound
 from domain.evidence import (

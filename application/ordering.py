@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from application.bus import publish
-from application.payments import money_summary, payment_view
+from application.payments.views import money_summary, payment_view
 from application.ports import Clock, TaskQueue, UnitOfWorkFactory
 from application.transactions import commit_and_dispatch, new_id
 from domain.errors import DomainError, NotFound

@@ -9,7 +9,7 @@ from domain.errors import ProviderUnavailable
 
 
 class PaymentService(Protocol):
-    """What these handlers ask of the payments use cases (application/payments.py)."""
+    """What these handlers ask of the payments use cases (application/payments/)."""
 
     async def authorize(self, payment_id: str, operation_id: str, method_token: str) -> None: ...
     async def capture(self, payment_id: str) -> None: ...

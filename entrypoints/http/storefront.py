@@ -13,7 +13,7 @@ from aiohttp import web
 
 from application.idempotency import Fingerprint
 from application.ordering import LineInput, PlaceOrder, order_view
-from application.payments import PaymentChoice
+from application.payments.checkout import PaymentChoice
 from domain.errors import DomainError
 from domain.failures import preferred_language
 from entrypoints.http import schemas as s

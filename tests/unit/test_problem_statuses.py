@@ -6,7 +6,7 @@ import pytest
 
 import domain.errors as errors
 from application.idempotency import KeyReused, RequestInFlight
-from application.payments import IdentityVerificationRequired, MethodCannotAwaitReview
+from application.payments.checkout import IdentityVerificationRequired, MethodCannotAwaitReview
 from domain.identity import FlowRefused, LastWayIn, RefreshReused
 from domain.payments import RefundTooLarge
 from domain.routing import UnsupportedRoute
