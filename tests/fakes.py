@@ -1021,6 +1021,7 @@ class FakeIdentityProvider:
         self.name = name
         self.next_identity: VerifiedIdentity | None = None
         self.requests: list[AuthorizationRequest] = []
+        self.up = True
 
     async def authorization_url(self, request: AuthorizationRequest) -> str:
         self.requests.append(request)
@@ -1033,7 +1034,7 @@ class FakeIdentityProvider:
         return self.next_identity
 
     async def available(self) -> bool:
-        return True
+        return self.up
 
     def fault(self) -> str | None:
         return None
