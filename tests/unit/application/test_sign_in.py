@@ -90,9 +90,12 @@ async def test_a_callback_is_good_once(mall: Mall) -> None:
 async def test_a_callback_from_another_browser_is_refused(mall: Mall) -> None:
     mall.identity.next_identity = VerifiedIdentity("fakeid", "sub-1", "a@example.com", True)
     sign_in = mall.container.sign_in()
-    params, cookies = _callback(await sign_in.start("fakeid"))
-    with pytest.raises(SignInRefused):
-        await sign_in.callback("fakeid", params, {})
+    for secret in (None, "another-browsers-secret"):
+        started = await sign_in.start("fakeid")
+        params, _ = _callback(started)
+        cookies = {} if secret is None else {started.cookie_name: secret}
+        with pytest.raises(SignInRefused):
+            await sign_in.callback("fakeid", params, cookies)
     assert mall.db.rows("customers") == []
 
 
