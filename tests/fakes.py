@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from application import ports
 from application.ports import (
     Alert,
     AnalyticsEvent,
@@ -111,26 +112,26 @@ class FakeUnitOfWork:
         self._tables: dict[str, dict[Any, Any]] | None = None
         self._committed = False
         self.new_outbox_ids: list[str] = []
-        self.customers = FakeCustomers(self)
-        self.orders = FakeOrders(self)
-        self.payments = FakePayments(self)
-        self.reviews = FakeFraudReviews(self)
-        self.identities = FakeIdentityLinks(self)
-        self.flows = FakeAuthFlows(self)
-        self.pending_links = FakePendingLinks(self)
-        self.sessions = FakeSessions(self)
-        self.real_names = FakeRealNames(self)
-        self.consents = FakeConsents(self)
-        self.auth_events = FakeAuthEvents(self)
-        self.privacy = FakePrivacyStore(self)
-        self.shipments = FakeShipments(self)
-        self.operations = FakeOperations(self)
-        self.outbox = FakeOutbox(self)
-        self.inbox = FakeInbox(self)
-        self.idempotency = FakeIdempotencyKeys(self)
-        self.evidence = FakeEvidence(self)
-        self.incidents = FakeIncidents(self)
-        self.notifications = FakeNotifications(self)
+        self.customers: ports.Customers = FakeCustomers(self)
+        self.orders: ports.Orders = FakeOrders(self)
+        self.payments: ports.Payments = FakePayments(self)
+        self.reviews: ports.FraudReviews = FakeFraudReviews(self)
+        self.identities: ports.IdentityLinks = FakeIdentityLinks(self)
+        self.flows: ports.AuthFlows = FakeAuthFlows(self)
+        self.pending_links: ports.PendingLinks = FakePendingLinks(self)
+        self.sessions: ports.Sessions = FakeSessions(self)
+        self.real_names: ports.RealNames = FakeRealNames(self)
+        self.consents: ports.Consents = FakeConsents(self)
+        self.auth_events: ports.AuthEvents = FakeAuthEvents(self)
+        self.privacy: ports.PrivacyStore = FakePrivacyStore(self)
+        self.shipments: ports.Shipments = FakeShipments(self)
+        self.operations: ports.Operations = FakeOperations(self)
+        self.outbox: ports.Outbox = FakeOutbox(self)
+        self.inbox: ports.Inbox = FakeInbox(self)
+        self.idempotency: ports.IdempotencyKeys = FakeIdempotencyKeys(self)
+        self.evidence: ports.Evidence = FakeEvidence(self)
+        self.incidents: ports.Incidents = FakeIncidents(self)
+        self.notifications: ports.Notifications = FakeNotifications(self)
 
     @property
     def clock(self) -> FakeClock:
@@ -401,7 +402,7 @@ class FakeOutbox(_Repository):
         return message_id
 
     async def claim(self, message_id: str, lease_seconds: float) -> OutboxMessage | None:
-        row = copy.deepcopy(self._rows.get(message_id))
+        row: _OutboxRow | None = copy.deepcopy(self._rows.get(message_id))
         now = self._ts()
         if row is None or not (row.message.status == "pending" or (
                 row.message.status == "processing" and row.available_at < now)):
