@@ -1,0 +1,36 @@
+"""What the process offers the use cases: the time, background work, periodic runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware in UTC."""
+        ...
+
+
+class TaskQueue(Protocol):
+    """Hands work to background actors, best-effort: called after the commit, it never raises
+    (a message the broker does not take is logged and left to the sweep, which re-sends)."""
+
+    def dispatch_outbox(self, message_ids: Sequence[str]) -> None: ...
+
+    def dispatch_inbox(self, message_id: str) -> None: ...
+
+
+class PeriodicRuns(Protocol):
+    """The cluster-wide record of periodic job runs; claiming a period is the lock."""
+
+    async def claim(self, job: str, period_start: datetime) -> bool:
+        """Record that this process runs `job` for the period starting at `period_start`:
+        True for exactly one caller per (job, period) across every process sharing the
+        database, False for all the others."""
+        ...
+
+    async def finish(self, job: str, period_start: datetime, outcome: str) -> None:
+        """Record how the run this process claimed ended ("done" or "failed")."""
+        ...
