@@ -41,7 +41,14 @@ from application.ports import (
 from domain.commands import Command, deserialize
 from domain.customers import Customer
 from domain.errors import InvalidSignature, ProviderUnavailable, SignInRefused
-from domain.evidence import EvidenceDraft, EvidenceRecord, LedgerHead, seal
+from domain.evidence import (
+    GENESIS,
+    Checkpoint,
+    EvidenceDraft,
+    EvidenceRecord,
+    LedgerHead,
+    seal,
+)
 from domain.failures import FailureReason
 from domain.identity import AuthFlow, Identity, PendingLink, Session, SessionStatus
 from domain.operations import Operation
@@ -534,7 +541,7 @@ class FakeEvidence(_Repository):
 
     async def head(self) -> LedgerHead:
         if not self._rows:
-            return LedgerHead(0, "")
+            return LedgerHead(0, GENESIS)  # as the migration seeds it
         last = self._rows[max(self._rows)]
         return LedgerHead(last.seq, last.hash)
 
@@ -997,6 +1004,24 @@ class FakeFraudScreen:
 
     async def learn(self, paid_totals: Sequence[tuple[str, int]]) -> None:
         self.learned.append(list(paid_totals))
+
+
+class FakeCheckpointStore:
+    """Signed checkpoints kept in a list, as the append-only file would keep their lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.error: OSError | None = None
+
+    async def append(self, checkpoint: Checkpoint) -> None:
+        if self.error is not None:
+            raise self.error
+        self.lines.append(checkpoint.to_line())
+
+    async def read(self) -> list[str]:
+        if self.error is not None:
+            raise self.error
+        return list(self.lines)
 
 
 class FakePasswordHasher:

@@ -13,6 +13,8 @@ import pytest
 from dependency_injector import providers
 
 import bootstrap
+from adapters.checkpoints import checkpoint_keys
+from application.evidence import EvidenceService
 from application.ordering import LineInput, PlaceOrder
 from application.payments.checkout import PaymentStarted
 from domain.commands import ApplyProviderEvent
@@ -22,6 +24,7 @@ from tests.fakes import (
     FakeAlerts,
     FakeAnalytics,
     FakeCarrier,
+    FakeCheckpointStore,
     FakeClock,
     FakeDatabase,
     FakeFraudScreen,
@@ -53,6 +56,7 @@ class Mall:
     fraud: FakeFraudScreen
     hasher: FakePasswordHasher
     identity: FakeIdentityProvider
+    checkpoints: FakeCheckpointStore
 
     async def customer(self, email: str | None = None, country: str | None = "KR") -> Customer:
         return await self.container.accounts().register(
@@ -133,7 +137,7 @@ def build_mall(tmp_path: Path, **settings: Any) -> Mall:
     clock, db = FakeClock(), FakeDatabase()
     mall = Mall(container, db, clock, FakeTaskQueue(), FakeGateway(), FakeCarrier(),
                 FakeNotifier(), FakeAnalytics(), FakeAlerts(), FakeFraudScreen(),
-                FakePasswordHasher(), FakeIdentityProvider())
+                FakePasswordHasher(), FakeIdentityProvider(), FakeCheckpointStore())
     overrides = {
         "clock": clock, "uow": FakeUnitOfWorkFactory(db, clock), "queue": mall.queue,
         "payment_gateways": {"sandbox": mall.gateway},
@@ -144,6 +148,13 @@ def build_mall(tmp_path: Path, **settings: Any) -> Mall:
     }
     for name, fake in overrides.items():
         getattr(container, name).override(providers.Object(fake))
+    # The checkpoint store is built inside the evidence provider: rebuild that one around it.
+    config = container.config
+    container.evidence.override(providers.Singleton(
+        EvidenceService, container.uow, container.clock, mall.checkpoints,
+        providers.Singleton(checkpoint_keys, config.evidence_checkpoint_keys,
+                            config.evidence_checkpoint_key_id, config.secret_key),
+        container.alerts))
     return mall
 
 
