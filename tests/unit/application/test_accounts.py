@@ -8,7 +8,7 @@ from domain.commands import SendNotification, TrackEvent
 from domain.customers import Customer
 from domain.errors import AlreadyExists, DomainError, TooManyAttempts, Unauthorized
 from domain.identity import RefreshReused
-from tests.unit.application.conftest import Mall
+from tests.unit.application.harness import Mall
 
 PASSWORD = "correct horse battery"
 

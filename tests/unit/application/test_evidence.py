@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from domain.errors import NotFound
-from tests.unit.application.conftest import Mall
+from tests.unit.application.harness import Mall
 
 
 def _rewrite(mall: Mall, seq: int, **changes: object) -> None:

@@ -11,7 +11,7 @@ from domain.errors import ProviderUnavailable
 from domain.orders import Order, OrderStatus
 from domain.payments import PaymentStatus
 from tests.fakes import NO_ANSWER, THREE_DS, FakeGateway
-from tests.unit.application.conftest import MAX_ATTEMPTS, Mall
+from tests.unit.application.harness import MAX_ATTEMPTS, Mall
 
 
 async def _deliver(mall: Mall, event_id: str, kind: str, **fields: object) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from application.idempotency import Fingerprint, KeyReused, Replay, RequestInFlight
 from domain.errors import DomainError, NotFound
-from tests.unit.application.conftest import Mall
+from tests.unit.application.harness import Mall
 
 PAY = Fingerprint.of("POST", "/v1/orders/{id}/payments", {"id": "ord_1"}, b'{"m": "tok"}')
 

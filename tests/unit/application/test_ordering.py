@@ -9,7 +9,7 @@ from domain.commands import TrackEvent
 from domain.errors import DomainError, NotFound
 from domain.orders import OrderStatus
 from tests.helpers import ORDER
-from tests.unit.application.conftest import Mall
+from tests.unit.application.harness import Mall
 
 
 async def test_placing_an_order_stores_it_pending_payment(mall: Mall) -> None:

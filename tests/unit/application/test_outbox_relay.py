@@ -8,7 +8,7 @@ import pytest
 from application.transactions import commit_and_dispatch, send
 from domain.commands import Command, RaiseAlert, SendNotification, TrackEvent
 from domain.errors import ProviderUnavailable
-from tests.unit.application.conftest import MAX_ATTEMPTS, Mall
+from tests.unit.application.harness import MAX_ATTEMPTS, Mall
 
 
 async def _queued(mall: Mall, *commands: Command) -> list[str]:

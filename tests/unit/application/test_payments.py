@@ -18,7 +18,7 @@ from domain.errors import DomainError, InvalidTransition, NotFound, ProviderUnav
 from domain.orders import Order, OrderStatus
 from domain.payments import PaymentStatus
 from tests.fakes import DECLINED, DEPOSIT, NO_ANSWER, THREE_DS, UNREACHABLE
-from tests.unit.application.conftest import MAX_ATTEMPTS, Mall
+from tests.unit.application.harness import MAX_ATTEMPTS, Mall
 
 
 async def test_starting_a_payment_records_it_and_queues_its_authorization(mall: Mall) -> None:

@@ -11,7 +11,7 @@ from domain.errors import InvalidTransition, ProviderUnavailable
 from domain.orders import Order, OrderStatus
 from domain.payments import EventType, PaymentStatus, PaymentUpdate, RefundTooLarge
 from tests.fakes import DEPOSIT, THREE_DS, FakeGateway
-from tests.unit.application.conftest import MAX_ATTEMPTS, Mall
+from tests.unit.application.harness import MAX_ATTEMPTS, Mall
 
 
 async def _refund(mall: Mall, order: Order, amount: int | None = None,

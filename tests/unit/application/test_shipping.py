@@ -10,7 +10,7 @@ from domain.commands import CreateShipment, RaiseAlert, SendNotification
 from domain.errors import NotFound, ProviderUnavailable
 from domain.orders import Order, OrderStatus
 from domain.shipments import Shipment, ShipmentStatus
-from tests.unit.application.conftest import Mall
+from tests.unit.application.harness import Mall
 
 
 async def _shipped(mall: Mall) -> tuple[Order, list[Shipment]]:

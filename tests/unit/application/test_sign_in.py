@@ -10,7 +10,7 @@ import pytest
 from application.identity import SignInResult, SignInStart
 from application.ports import VerifiedIdentity
 from domain.errors import ProviderUnavailable, SignInRefused
-from tests.unit.application.conftest import Mall
+from tests.unit.application.harness import Mall
 
 PASSWORD = "correct horse battery"
 

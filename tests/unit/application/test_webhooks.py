@@ -12,7 +12,7 @@ from domain.errors import InvalidSignature, NotFound, ProviderUnavailable
 from domain.orders import Order, OrderStatus
 from domain.payments import EventType, Payment, PaymentStatus, PaymentUpdate
 from tests.fakes import DEPOSIT, THREE_DS, FakeGateway
-from tests.unit.application.conftest import Mall
+from tests.unit.application.harness import Mall
 
 
 async def _waiting(mall: Mall, token: str = THREE_DS) -> tuple[Customer, Order, Payment]:
