@@ -14,10 +14,9 @@ from application.ports import (
     UnitOfWorkFactory,
 )
 from application.transactions import commit_and_dispatch
-from domain import events as ev
 from domain.errors import NotFound
 from domain.evidence import EvidenceDraft
-from domain.shipments import ShipmentStatus, TrackingUpdate
+from domain.shipments import TrackingUpdate
 
 
 class Fulfilment:
@@ -49,15 +48,14 @@ class Fulfilment:
             assert shipment is not None
             if shipment.tracking_number:
                 return
-            shipment.accepted(tracking_number)
+            shipment.accepted(tracking_number, order.customer_id)
             await uow.shipments.save(shipment)
             await uow.evidence.append(EvidenceDraft(
                 source=shipment.carrier, kind="shipment.created", subject=f"order:{order.id}",
                 context={"shipment_id": shipment.id, "seller_id": shipment.seller_id},
                 payload={"tracking_number": tracking_number},
             ))
-            await publish(uow, [ev.ShipmentStatusChanged(order.id, order.customer_id, shipment.id,
-                                                       shipment.status.value)])
+            await publish(uow, shipment.events)
             await commit_and_dispatch(uow, self._queue)
 
     async def apply_tracking(
@@ -70,20 +68,12 @@ class Fulfilment:
         await uow.orders.lock(found.order_id)
         shipment = await uow.shipments.get(found.id)
         assert shipment is not None
-        if not shipment.apply(update):
-            return False
-        await uow.shipments.save(shipment)
         order = await uow.orders.get(shipment.order_id)
         assert order is not None
-        events: list[ev.Event] = [
-            ev.ShipmentStatusChanged(order.id, order.customer_id, shipment.id,
-                                     shipment.status.value)
-        ]
-        if shipment.status == ShipmentStatus.EXCEPTION:
-            events.append(ev.DeliveryExceptionRaised(
-                order.id, order.customer_id, shipment.seller_id, shipment.id,
-                update.detail or "delivery exception",
-            ))
+        if not shipment.apply(update, order.customer_id):
+            return False
+        await uow.shipments.save(shipment)
+        events = list(shipment.events)
         siblings = await uow.shipments.of_order(order.id)
         order.shipments_progressed([s.status.value for s in siblings])
         await uow.orders.save(order)

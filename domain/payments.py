@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from domain.errors import DomainError
+from domain.events import DisputeClosed, DisputeOpened, Event, PaymentRefunded
 from domain.money import Money
 
 
@@ -182,6 +183,8 @@ class Payment:
     history: list[str] = field(default_factory=list)  # statuses passed through
     events: list[PaymentEvent] = field(default_factory=list)
     new_events: list[PaymentEvent] = field(default_factory=list, repr=False, compare=False)
+    # Domain events raised as money moves (the facts above are the payment's own log).
+    raised: list[Event] = field(default_factory=list, repr=False, compare=False)
 
     # --- amounts, derived from the log ----------------------------------------------------
 
@@ -342,16 +345,32 @@ class Payment:
             self.deposit_account = update.deposit_account
         if update.callback_secret and not self.callback_secret_hash:
             self.callback_secret_hash = secret_hash(update.callback_secret)
+        refunded, disputed = self.refunded, self.disputed
         learned = [self.record(event) for event in update.events]
         if not any(learned):
             return False
         self._restatus()
+        self._raise_money_moves(refunded, disputed)
         if update.next_action is not None and self.status == PaymentStatus.REQUIRES_ACTION:
             self.next_action = update.next_action
         if update.failure_code and self.status in (PaymentStatus.FAILED,
                                                    PaymentStatus.CANCELLED):
             self.failure_code = update.failure_code
         return True
+
+    def _raise_money_moves(self, refunded: int, disputed: int) -> None:
+        """Money given back, or contested by the card holder, since before the update."""
+        currency = self.amount.currency
+        if self.refunded > refunded:
+            self.raised.append(PaymentRefunded(self.order_id, self.customer_id,
+                                               self.refunded - refunded, currency))
+        if self.disputed > disputed:
+            self.raised.append(DisputeOpened(self.order_id, self.customer_id, self.id,
+                                             self.disputed - disputed, currency))
+        if self.status in (PaymentStatus.DISPUTE_WON, PaymentStatus.DISPUTE_LOST) and (
+                disputed and not self.disputed):
+            outcome = "won" if self.status == PaymentStatus.DISPUTE_WON else "lost"
+            self.raised.append(DisputeClosed(self.order_id, self.customer_id, self.id, outcome))
 
     def _restatus(self) -> None:
         status = self.derive_status()

@@ -31,15 +31,12 @@ class Before:
 
     status: PaymentStatus
     captured: int
-    refunded: int
-    disputed: int
     secured: bool
     inquiry_open: bool
 
     @classmethod
     def of(cls, payment: Payment) -> Before:
-        return cls(payment.status, payment.captured, payment.refunded, payment.disputed,
-                   payment.secured, payment.inquiry_open)
+        return cls(payment.status, payment.captured, payment.secured, payment.inquiry_open)
 
 
 @dataclass
@@ -98,18 +95,9 @@ def settle(order: Order, payment: Payment, before: Before, *,
     return done
 
 
-def money_moved(order: Order, payment: Payment, before: Before) -> list[ev.Event]:
-    """Refunds and chargebacks of a settled order, as events for the customer and operators."""
-    moved: list[ev.Event] = []
-    currency = payment.amount.currency
-    if payment.refunded > before.refunded:
-        moved.append(ev.PaymentRefunded(order.id, order.customer_id,
-                                        payment.refunded - before.refunded, currency))
-    if payment.disputed > before.disputed:
-        moved.append(ev.DisputeOpened(order.id, order.customer_id, payment.id,
-                                      payment.disputed - before.disputed, currency))
-    if payment.status in (PaymentStatus.DISPUTE_WON, PaymentStatus.DISPUTE_LOST) and (
-            before.disputed and not payment.disputed):
-        outcome = "won" if payment.status == PaymentStatus.DISPUTE_WON else "lost"
-        moved.append(ev.DisputeClosed(order.id, order.customer_id, payment.id, outcome))
+def money_moved(order: Order, payment: Payment) -> list[ev.Event]:
+    """Refunds and chargebacks the payment raised, told once its order is settled (before,
+    money coming and going is the payment's own business)."""
+    moved = list(payment.raised) if order.is_settled else []
+    payment.raised.clear()
     return moved

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from domain.events import DeliveryExceptionRaised, Event, ShipmentStatusChanged
+
 
 class ShipmentStatus(StrEnum):
     REQUESTED = "requested"  # waiting for the carrier to accept it
@@ -50,13 +52,17 @@ class Shipment:
     tracking_number: str | None = None
     last_event_at: datetime | None = None
     history: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
-    def accepted(self, tracking_number: str) -> None:
+    def accepted(self, tracking_number: str, customer_id: str = "") -> None:
+        """The carrier booked the parcel under `tracking_number`."""
         self.tracking_number = tracking_number
         if self.status == ShipmentStatus.REQUESTED:
             self.status = ShipmentStatus.CREATED
+        self.events.append(ShipmentStatusChanged(self.order_id, customer_id, self.id,
+                                                 self.status.value))
 
-    def apply(self, update: TrackingUpdate) -> bool:
+    def apply(self, update: TrackingUpdate, customer_id: str = "") -> bool:
         """Apply a tracking event; True when the status moved.
 
         Events come out of order: an event older than the last one applied changes nothing,
@@ -74,4 +80,11 @@ class Shipment:
         self.status = update.status
         self.last_event_at = update.occurred_at
         self.history.append(update.status.value)
+        self.events.append(ShipmentStatusChanged(self.order_id, customer_id, self.id,
+                                                 self.status.value))
+        if self.status == ShipmentStatus.EXCEPTION:
+            # The customer and the seller are asked to act (an incident follows).
+            self.events.append(DeliveryExceptionRaised(
+                self.order_id, customer_id, self.seller_id, self.id,
+                update.detail or "delivery exception"))
         return True

@@ -64,7 +64,7 @@ async def apply_payment_update(
     order.events.clear()
     if order.is_settled:
         await _follow_money(uow, order, payment)
-    events += money_moved(order, payment, before)
+    events += money_moved(order, payment)
     await uow.payments.save(payment)
     await uow.orders.save(order)
     await uow.evidence.append(EvidenceDraft(

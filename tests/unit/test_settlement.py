@@ -60,7 +60,7 @@ class Story:
                                     disputed=self.payment.disputed,
                                     dispute_lost=self.payment.dispute_lost,
                                     shipment_statuses=[])
-            self.events += money_moved(self.order, self.payment, before)
+        self.events += money_moved(self.order, self.payment)
 
 
 def deliveries(facts: list[PaymentEvent]) -> st.SearchStrategy[list[PaymentEvent]]:

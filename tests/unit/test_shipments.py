@@ -120,3 +120,20 @@ def test_delivered_arriving_before_older_events() -> None:
     assert not ship.apply(event(S.OUT_FOR_DELIVERY, 40))
     assert ship.status == S.DELIVERED
     assert ship.history == ["delivered"]
+
+
+def test_a_shipment_raises_its_moves_and_a_delivery_exception() -> None:
+    from domain.events import DeliveryExceptionRaised, ShipmentStatusChanged
+
+    s = Shipment(id="s-1", order_id="o-1", seller_id="seller-a", carrier="sandbox")
+    s.accepted("SBX000000000001", "cus_1")
+    assert s.events == [ShipmentStatusChanged(s.order_id, "cus_1", s.id, "created")]
+    s.events.clear()
+    assert s.apply(event(S.EXCEPTION, 5, "address not found"), "cus_1")
+    assert s.events == [
+        ShipmentStatusChanged(s.order_id, "cus_1", s.id, "exception"),
+        DeliveryExceptionRaised(s.order_id, "cus_1", s.seller_id, s.id, "address not found"),
+    ]
+    s.events.clear()
+    assert not s.apply(event(S.IN_TRANSIT, 1), "cus_1")  # older than what we know: nothing
+    assert s.events == []
