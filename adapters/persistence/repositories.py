@@ -117,11 +117,11 @@ class CustomerRepository:
             t.Customer.id == customer_id)
 
     async def record_login_failure(self, customer_id: str, at: datetime) -> None:
-        await t.LoginFailure.insert(t.LoginFailure(customer_id=customer_id, at=at.timestamp()))
+        await t.LoginFailure.insert(t.LoginFailure(customer_id=customer_id, at=at))
 
     async def login_failures_since(self, customer_id: str, since: datetime) -> int:
         return int(await t.LoginFailure.count().where(
-            (t.LoginFailure.customer_id == customer_id) & (t.LoginFailure.at >= since.timestamp())
+            (t.LoginFailure.customer_id == customer_id) & (t.LoginFailure.at >= since)
         ))
 
 
@@ -832,14 +832,16 @@ class AuthEventRepository:
     async def add(self, name: str, provider: str, *, channel: str = "", campaign: str = "",
                   reason: str = "", flow: str = "", anon_id: str = "", at: float) -> None:
         await t.AuthEvent.insert(t.AuthEvent(
-            at=at, name=name, provider=provider, channel=channel[:64], campaign=campaign[:64],
-            reason=reason[:64], flow=flow, anon_id=anon_id))
+            at=datetime.fromtimestamp(at, UTC), name=name, provider=provider,
+            channel=channel[:64], campaign=campaign[:64], reason=reason[:64], flow=flow,
+            anon_id=anon_id))
 
     async def between(self, start: float, end: float) -> list[dict[str, Any]]:
         rows = await t.AuthEvent.select(
             t.AuthEvent.name, t.AuthEvent.provider, t.AuthEvent.channel, t.AuthEvent.campaign,
             t.AuthEvent.reason, t.AuthEvent.flow,
-        ).where((t.AuthEvent.at >= start) & (t.AuthEvent.at < end))
+        ).where((t.AuthEvent.at >= datetime.fromtimestamp(start, UTC))
+                & (t.AuthEvent.at < datetime.fromtimestamp(end, UTC)))
         return [dict(row) for row in rows]
 
 
@@ -874,7 +876,7 @@ class PrivacyRepository:
                 t.AuthSession.id, t.AuthSession.created_at, t.AuthSession.expires_at,
                 t.AuthSession.status,
             ).where(t.AuthSession.customer_id == customer_id),
-            "login_failures": [row["at"] for row in await t.LoginFailure.select(
+            "login_failures": [_at(row["at"]).timestamp() for row in await t.LoginFailure.select(
                 t.LoginFailure.at).where(t.LoginFailure.customer_id == customer_id)],
             "notifications": await t.NotificationLog.select(
                 t.NotificationLog.channel, t.NotificationLog.template,
@@ -967,15 +969,18 @@ class PrivacyRepository:
         await t.RetainedRecord.insert(t.RetainedRecord(
             id=card_safe_id("ret"), record_class=record_class, subject=subject,
             jurisdiction=jurisdiction, payload=_dump(payload),
-            created_at=self._clock.now().isoformat(), retain_until=retain_until.timestamp()))
+            created_at=self._clock.now(), retain_until=retain_until))
 
     async def retained(self, subject: str) -> list[dict[str, Any]]:
         rows = await t.RetainedRecord.select().where(t.RetainedRecord.subject == subject)
-        return [{**row, "payload": json.loads(row["payload"])} for row in rows]
+        # As before: the creation time in ISO-8601, the end of retention in epoch seconds.
+        return [{**row, "payload": json.loads(row["payload"]),
+                 "created_at": _at(row["created_at"]).isoformat(),
+                 "retain_until": _at(row["retain_until"]).timestamp()} for row in rows]
 
     async def purge_retained(self, now: datetime) -> int:
         gone = await t.RetainedRecord.delete().where(
-            t.RetainedRecord.retain_until <= now.timestamp()).returning(t.RetainedRecord.id)
+            t.RetainedRecord.retain_until <= now).returning(t.RetainedRecord.id)
         return len(gone)
 
     async def purge_access_logs(self, jurisdiction: str, before: datetime) -> int:
@@ -987,7 +992,7 @@ class PrivacyRepository:
             batch = customers[start:start + 500]
             gone = await t.LoginFailure.delete().where(
                 t.LoginFailure.customer_id.is_in(batch)
-                & (t.LoginFailure.at < before.timestamp())).returning(t.LoginFailure.id)
+                & (t.LoginFailure.at < before)).returning(t.LoginFailure.id)
             removed += len(gone)
         return removed
 

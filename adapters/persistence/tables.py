@@ -103,7 +103,7 @@ class Consent(Table, tablename="consent"):
 class AuthEvent(Table, tablename="auth_event"):
     """Sign-in funnel events for attribution; pseudonymous ids only, no personal data."""
 
-    at = DoublePrecision(index=True)
+    at = Timestamptz(index=True)
     name = Varchar(length=40)
     provider = Varchar(length=40)
     channel = Varchar(length=64, default="")
@@ -122,15 +122,15 @@ class RetainedRecord(Table, tablename="retained_record"):
     subject = Varchar(length=40, index=True)  # a pseudonym, not the customer id
     jurisdiction = Varchar(length=16)
     payload = Json()
-    created_at = Varchar(length=40)
-    retain_until = DoublePrecision(index=True)
+    created_at = Timestamptz()
+    retain_until = Timestamptz(index=True)
 
 
 class LoginFailure(Table, tablename="login_failure"):
     """Failed sign-ins, a fraud signal; kept 30 days (no address, no password)."""
 
     customer_id = Varchar(length=40, index=True)
-    at = DoublePrecision(index=True)
+    at = Timestamptz(index=True)
 
 
 class Order(Table, tablename="orders"):

@@ -100,8 +100,8 @@ async def paid_order_with_a_delivery_problem(shop: Any, auth: dict[str, str],
     return placed
 
 
-def _close_to(value: float, expected: datetime, slack: float = DAY) -> bool:
-    return abs(value - expected.timestamp()) <= slack
+def _close_to(value: datetime, expected: datetime, slack: float = DAY) -> bool:
+    return abs((value - expected).total_seconds()) <= slack
 
 
 # --- 1. erasure -------------------------------------------------------------------------------
@@ -311,13 +311,14 @@ async def test_retention_deletes_what_no_rule_keeps_any_more(shop: Any) -> None:
     now = time.time()
 
     async def failure(customer_id: str, days_ago: float) -> None:
-        await t.LoginFailure.insert(t.LoginFailure(customer_id=customer_id,
-                                                   at=now - days_ago * DAY))
+        await t.LoginFailure.insert(t.LoginFailure(
+            customer_id=customer_id, at=datetime.fromtimestamp(now - days_ago * DAY, UTC)))
 
     async def retained(record_id: str, retain_until: float) -> None:
         await t.RetainedRecord.insert(t.RetainedRecord(
             id=record_id, record_class="payment_records", subject="anon_x", jurisdiction="KR",
-            payload="{}", created_at=datetime.now(UTC).isoformat(), retain_until=retain_until))
+            payload="{}", created_at=datetime.now(UTC),
+            retain_until=datetime.fromtimestamp(retain_until, UTC)))
 
     # KR keeps access logs 90 days, EU 180.
     for days_ago in (1, 89, 91, 400):
@@ -337,7 +338,7 @@ async def test_retention_deletes_what_no_rule_keeps_any_more(shop: Any) -> None:
     async def ages(customer_id: str) -> list[int]:
         rows = await t.LoginFailure.select(t.LoginFailure.at).where(
             t.LoginFailure.customer_id == customer_id)
-        return sorted(round((now - row["at"]) / DAY) for row in rows)
+        return sorted(round((now - row["at"].timestamp()) / DAY) for row in rows)
 
     assert await ages(kr_id) == [1, 89]
     assert await ages(eu_id) == [1, 91, 179]
@@ -361,11 +362,12 @@ async def test_a_jurisdiction_without_a_policy_of_its_own_follows_the_default(
     assert shop.container.privacy().policy_of("EU").days["access_logs"] == 30
     now = time.time()
     for days_ago in (10, 60):
-        await t.LoginFailure.insert(t.LoginFailure(customer_id=eu_id, at=now - days_ago * DAY))
+        await t.LoginFailure.insert(t.LoginFailure(
+            customer_id=eu_id, at=datetime.fromtimestamp(now - days_ago * DAY, UTC)))
     report = await shop.container.privacy().enforce_retention()
     assert report["access_logs"] == 1, report
     [left] = await t.LoginFailure.select().where(t.LoginFailure.customer_id == eu_id)
-    assert round((now - left["at"]) / DAY) == 10
+    assert round((now - left["at"].timestamp()) / DAY) == 10
 
 
 async def test_retention_clears_abandoned_sign_ins(shop: Any) -> None:

@@ -288,7 +288,7 @@ async def test_times_become_timestamptz_with_their_rows(
     from adapters.persistence.engine import migrate
     from adapters.persistence.piccolo_app import APP_CONFIG
     from adapters.persistence.squashed import BASELINE
-    from adapters.persistence.tables import PeriodicRun
+    from adapters.persistence.tables import LoginFailure, PeriodicRun, RetainedRecord
 
     container = bootstrap.build(settings_factory(database_url=empty_database))
     engine = container.engine()
@@ -308,6 +308,12 @@ async def test_times_become_timestamptz_with_their_rows(
         "INSERT INTO inbox_message (id, dedupe_key, provider, event_id, kind, payload, status, "
         "received_at, available_at) VALUES ('ibx_old', 'p:e', 'p', 'e', 'k', {}, "
         "'received', {}, {})", "{}", start.timestamp(), start.timestamp())
+    await LoginFailure.raw("INSERT INTO login_failure (id, customer_id, at) VALUES (7, 'c', {})",
+                           start.timestamp())
+    await RetainedRecord.raw(
+        "INSERT INTO retained_record (id, record_class, subject, jurisdiction, payload, "
+        "created_at, retain_until) VALUES ('ret_1', 'complaints', 'anon_1', 'KR', {}, {}, {})",
+        "{}", start.isoformat(), (start + timedelta(days=1095)).timestamp())
 
     await migrate(engine)
 
@@ -318,6 +324,16 @@ async def test_times_become_timestamptz_with_their_rows(
     runs = PiccoloPeriodicRuns(MovableClock(start + timedelta(days=2)))
     assert await runs.claim("sweep", start + timedelta(days=2))  # and purges the old row
     assert await PeriodicRun.count().where(PeriodicRun.id == "sweep@x") == 0
+    failure = await LoginFailure.select().first()
+    assert (failure["id"], failure["at"]) == (7, start)
+    async with PiccoloUnitOfWorkFactory(engine, MovableClock(start))() as u:
+        assert await u.customers.login_failures_since("c", start) == 1
+        assert await u.customers.login_failures_since("c", start + timedelta(seconds=1)) == 0
+        [kept] = await u.privacy.retained("anon_1")
+        assert kept["created_at"] == start.isoformat()
+        assert kept["retain_until"] == (start + timedelta(days=1095)).timestamp()
+        assert await u.privacy.purge_retained(start + timedelta(days=1094)) == 0
+        assert await u.privacy.purge_retained(start + timedelta(days=1095)) == 1
     later = PiccoloUnitOfWorkFactory(engine, MovableClock(start + timedelta(seconds=61)))
     async with later() as u:
         assert await u.outbox.unfinished(older_than_seconds=60, limit=10) == ["obx_old"]
