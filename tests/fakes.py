@@ -14,7 +14,7 @@ import copy
 import hashlib
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -787,14 +787,31 @@ class FakeClock:
 
 
 class FakeTaskQueue:
-    """Records what would be handed to the workers; tests run it (Mall.run_outbox)."""
+    """Records what would be handed to the workers; tests run it (Mall.run_outbox), or have
+    it run at once in tasks of their own, as the embedded worker does (`work_inline`)."""
 
     def __init__(self) -> None:
         self.outbox: list[str] = []
         self.inbox: list[str] = []
+        self.failures: list[BaseException] = []
+        self._run: Callable[[str], Awaitable[object]] | None = None
+
+    def work_inline(self, run: Callable[[str], Awaitable[object]]) -> None:
+        self._run = run
+
+    async def _work(self, message_id: str) -> None:
+        assert self._run is not None
+        try:
+            await self._run(message_id)
+        except Exception as exc:  # a worker logs it and retries later; the test reads it
+            self.failures.append(exc)
 
     def dispatch_outbox(self, message_ids: Sequence[str]) -> None:
-        self.outbox.extend(message_ids)
+        if self._run is None:
+            self.outbox.extend(message_ids)
+            return
+        for message_id in message_ids:
+            asyncio.get_running_loop().create_task(self._work(message_id))
 
     def dispatch_inbox(self, message_id: str) -> None:
         self.inbox.append(message_id)
@@ -824,7 +841,8 @@ class FakeGateway:
     """A PaymentGateway whose answers depend on the method token (see the constants above).
 
     Webhooks are JSON `{"id", "type": <EventType value>, "reference", "payment_id",
-    "amount", "fact", "lookup"}` signed with `sign(body)` in the `x-fake-signature` header."""
+    "amount", "fact", "lookup", "secret"}` signed with `sign(body)` in the `x-fake-signature`
+    header."""
 
     def __init__(self, name: str = "sandbox", supports_manual_capture: bool = True,
                  secret: str = "whsec_fake") -> None:
@@ -842,6 +860,10 @@ class FakeGateway:
     def reference(payment_id: str) -> str:
         return f"fk_{payment_id}"
 
+    @staticmethod
+    def callback_secret(payment_id: str) -> str:
+        return f"cbs_{payment_id}"
+
     async def authorize(self, request: PaymentRequest) -> PaymentUpdate:
         self.requests.append(request)
         token, reference = request.method_token, self.reference(request.payment_id)
@@ -856,9 +878,11 @@ class FakeGateway:
             return PaymentUpdate.of(EventType.ACTION_REQUIRED, reference, occurred_at=1.0,
                                     next_action={"redirect_url": "https://bank.test/3ds"})
         if token == DEPOSIT:
+            # Its callbacks carry this per-payment secret instead of a signature (as Toss's).
             return PaymentUpdate.of(EventType.DEPOSIT_REQUESTED, reference, occurred_at=1.0,
                                     deposit_account={"bank": "20", "number": "000-111",
-                                                     "expires_at": "2026-12-04T09:00:00+00:00"})
+                                                     "expires_at": "2026-12-04T09:00:00+00:00"},
+                                    callback_secret=self.callback_secret(request.payment_id))
         kind = EventType.CAPTURED if request.capture else EventType.AUTHORIZED
         return PaymentUpdate.of(kind, reference, merchant_reference=request.payment_id)
 
@@ -909,7 +933,7 @@ class FakeGateway:
             (PaymentEvent(EventType(event.kind), data.get("amount"),
                           reference=str(data.get("fact", ""))),),
             reference or None, merchant_reference=data.get("payment_id"),
-            needs_lookup=bool(data.get("lookup")))
+            needs_lookup=bool(data.get("lookup")), callback_secret=data.get("secret"))
 
     def webhook(self, event_id: str, kind: str, **fields: Any) -> tuple[dict[str, str], bytes]:
         """Headers and body of a signed callback, as the provider would send it."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from application.payments.checkout import IdentityVerificationRequired, MethodCannotAwaitReview
@@ -18,7 +20,7 @@ from domain.errors import DomainError, InvalidTransition, NotFound, ProviderUnav
 from domain.orders import Order, OrderStatus
 from domain.payments import PaymentStatus
 from tests.fakes import DECLINED, DEPOSIT, NO_ANSWER, THREE_DS, UNREACHABLE
-from tests.unit.application.harness import MAX_ATTEMPTS, Mall
+from tests.unit.application.harness import MAX_ATTEMPTS, Mall, build_mall
 
 
 async def test_starting_a_payment_records_it_and_queues_its_authorization(mall: Mall) -> None:
@@ -369,3 +371,29 @@ async def test_notifications_go_to_the_customers_address_and_are_logged_without_
     assert logged and all(customer.email not in str(row) for row in logged)
     assert all(isinstance(c, SendNotification) for c in mall.db.commands(SendNotification,
                                                                          status="done"))
+
+
+# --- the customer's wait -------------------------------------------------------------------
+
+
+async def test_a_quick_provider_answers_the_customer_in_the_same_request(
+        tmp_path: Path) -> None:
+    mall = build_mall(tmp_path, payment_sync_wait_seconds=2)
+    mall.queue.work_inline(mall.container.outbox().run)  # as the embedded worker does
+    customer = await mall.customer()
+    order = await mall.place(customer)
+    started = await mall.pay(customer, order)
+    assert started.final
+    assert (started.operation["status"], started.operation["result"]["status"]) == (
+        "succeeded", "captured")
+    assert mall.queue.failures == []
+
+
+async def test_a_declined_card_is_a_final_answer_in_the_same_request(tmp_path: Path) -> None:
+    mall = build_mall(tmp_path, payment_sync_wait_seconds=2)
+    mall.queue.work_inline(mall.container.outbox().run)
+    customer = await mall.customer()
+    order = await mall.place(customer)
+    started = await mall.pay(customer, order, DECLINED)
+    assert started.final and started.operation["status"] == "failed"
+    assert started.operation["result"]["failure_code"] == "declined"

@@ -262,3 +262,35 @@ async def test_card_numbers_in_a_callback_are_kept_only_redacted(mall: Mall) -> 
     await mall.container.webhooks().receive("sandbox", headers, body)
     assert "4242424242424242" not in str(_payload(mall))
     assert "4242424242424242" not in str(mall.db.evidence("webhook.received")[0].payload)
+
+
+async def test_a_deposit_callback_carrying_its_payments_secret_is_accepted(
+        mall: Mall) -> None:
+    _, order, payment = await _waiting(mall, DEPOSIT)
+    assert payment.callback_secret_hash is not None  # only a hash of the secret is kept
+    headers, body = mall.gateway.webhook(
+        "evt_dep", "captured", reference=payment.provider_reference,
+        secret=FakeGateway.callback_secret(payment.id))
+    assert await _deliver(mall, headers, body) == "accepted"
+    assert (await mall.order(order.id)).status == OrderStatus.PAID
+    assert FakeGateway.callback_secret(payment.id) not in str(mall.db.inbox())
+
+
+@pytest.mark.parametrize("secret", ["cbs_guess", "", "cbs_pay_of_another_order"])
+async def test_a_deposit_callback_with_another_secret_is_refused(
+        mall: Mall, secret: str) -> None:
+    _, order, payment = await _waiting(mall, DEPOSIT)
+    headers, body = mall.gateway.webhook("evt_dep", "captured",
+                                         reference=payment.provider_reference, secret=secret)
+    with pytest.raises(InvalidSignature, match="secret does not match"):
+        await mall.container.webhooks().receive("sandbox", headers, body)
+    assert mall.db.inbox() == []
+    assert (await mall.order(order.id)).status == OrderStatus.AWAITING_DEPOSIT
+
+
+async def test_a_callback_secret_for_no_payment_we_know_is_refused(mall: Mall) -> None:
+    headers, body = mall.gateway.webhook("evt_dep", "captured", reference="fk_unknown",
+                                         secret="cbs_whatever")
+    with pytest.raises(InvalidSignature, match="names no payment"):
+        await mall.container.webhooks().receive("sandbox", headers, body)
+    assert mall.db.inbox() == []
