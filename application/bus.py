@@ -42,6 +42,7 @@ GIVEN_UP_HANDLERS: dict[type[c.Command], Handler] = {
 EVENT_HANDLERS: dict[type[ev.Event], list[Callable[[Any, UnitOfWork], Awaitable[None]]]] = {
     ev.CustomerRegistered: [policies.customer_registered],
     ev.OrderPlaced: [policies.order_placed],
+    ev.OrderHeld: [policies.order_held],
     ev.OrderPaid: [policies.order_paid, policies.request_shipments],
     ev.PaymentFailed: [policies.payment_failed],
     ev.PaymentAwaitingDeposit: [policies.payment_awaiting_deposit],

@@ -95,3 +95,21 @@ class OrderCancelled(Event):
     order_id: str
     customer_id: str
     reason: str  # a FailureReason value
+
+
+@dataclass(frozen=True)
+class OrderHeld(Event):
+    """The fraud screen held the order for a human: nothing ships until they decide."""
+
+    order_id: str
+    customer_id: str
+    score: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReviewDecided(Event):
+    order_id: str
+    customer_id: str
+    decision: str  # "approved" | "rejected"
+    decided_by: str

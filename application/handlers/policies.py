@@ -20,6 +20,12 @@ async def _track(uow: UnitOfWork, customer_id: str, name: str, **properties: obj
     await send(uow, TrackEvent(customer_id, name, properties))
 
 
+async def order_held(event: ev.OrderHeld, uow: UnitOfWork) -> None:
+    await send(uow, RaiseAlert(
+        "warning", "fraud-screen", f"order {event.order_id} is held for review (score "
+        f"{event.score})", {"order_id": event.order_id, "reasons": list(event.reasons)}))
+
+
 async def customer_registered(event: ev.CustomerRegistered, uow: UnitOfWork) -> None:
     await _track(uow, event.customer_id, "Signed Up", method="password")
 

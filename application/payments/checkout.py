@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from application.bus import publish
 from application.payments.core import PaymentServiceBase
 from application.ports import FraudReview, RiskSignals, UnitOfWork
 from application.transactions import commit_and_dispatch, new_id, send
-from domain.commands import AuthorizePayment, RaiseAlert
+from domain.commands import AuthorizePayment
 from domain.errors import DomainError, InvalidTransition, NotFound, ProviderUnavailable
 from domain.evidence import EvidenceDraft
 from domain.failures import FailureReason, explain
@@ -199,11 +200,10 @@ class StartingPayments(PaymentServiceBase):
                 "that check. Pay by card instead: the amount is only held, and charged once "
                 "the order is confirmed. Nothing was charged and no account was issued.")
         order.hold_for_review()
-        await uow.reviews.add(FraudReview(order.id, order.customer_id, risk.score,
-                                          list(risk.reasons), now))
-        await send(uow, RaiseAlert(
-            "warning", "fraud-screen", f"order {order.id} is held for review (score {risk.score})",
-            {"order_id": order.id, "reasons": risk.reasons}))
+        review = FraudReview.open(order.id, order.customer_id, risk.score, list(risk.reasons),
+                                  now)
+        await uow.reviews.add(review)
+        await publish(uow, review.events)
         # Hold the funds without taking them where the gateway can; otherwise a rejected
         # order is refunded.
         return not self._gateways[provider].supports_manual_capture

@@ -28,10 +28,9 @@ class FraudReviews(PaymentServiceBase):
             review = await uow.reviews.get(order_id)
             if order is None or review is None:
                 raise NotFound(f"no review for order {order_id}")
-            if review.status != "pending":
-                if review.status == ("approved" if approve else "rejected"):
-                    return review  # the same decision again
-                raise InvalidTransition(f"order {order_id} was already {review.status}")
+            if not review.decide(approve=approve, by=admin_id, note=note,
+                                 now=self._clock.now()):
+                return review  # the same decision again
             payments = await uow.payments.of_order(order_id)
             if approve:
                 taken = any(p.captured >= p.amount.amount and p.net > 0 for p in payments)
@@ -51,9 +50,6 @@ class FraudReviews(PaymentServiceBase):
                     await uow.payments.save(payment)
                 order.events.append(ev.OrderCancelled(
                     order.id, order.customer_id, FailureReason.REJECTED_IN_REVIEW.value))
-            review.status = "approved" if approve else "rejected"
-            review.decided_at, review.decided_by = self._clock.now(), admin_id
-            review.note = note[:500]
             await uow.reviews.save(review)
             await uow.orders.save(order)
             await uow.evidence.append(EvidenceDraft(

@@ -14,6 +14,7 @@ from domain.identity import AuthFlow, Identity, PendingLink, Session
 from domain.operations import Operation
 from domain.orders import Order
 from domain.payments import Payment
+from domain.reviews import FraudReview as FraudReview  # the aggregate its port stores
 from domain.shipments import Shipment
 
 
@@ -35,21 +36,6 @@ class InboxMessage:
     payload: dict[str, Any]
     status: str = "received"
     received_at: datetime | None = None
-
-
-@dataclass
-class FraudReview:
-    """An order held by the fraud screen until a human approves or rejects it."""
-
-    order_id: str
-    customer_id: str
-    score: float
-    reasons: list[str]
-    opened_at: datetime
-    status: str = "pending"  # pending | approved | rejected
-    decided_at: datetime | None = None
-    decided_by: str | None = None
-    note: str = ""
 
 
 @dataclass
