@@ -1,0 +1,157 @@
+"""Bodies of the storefront: orders, payments, shipments and the operations that follow them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from domain.redaction import has_card_number
+from entrypoints.http.schemas.fields import MAX_MINOR, Country, Currency, Strict
+
+
+class OrderLineIn(Strict):
+    sku: str = Field(min_length=1, max_length=64)
+    title: str = Field(min_length=1, max_length=200)
+    seller_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    quantity: int = Field(ge=1, le=1000)
+    unit_price: int = Field(ge=0, le=MAX_MINOR,
+                            description="in the currency's minor unit (KRW 1, USD 0.01); an "
+                                        "order must total more than zero and less than 10^12")
+
+
+class AddressIn(Strict):
+    recipient: str = Field(min_length=1, max_length=200)
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str = Field("", max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: Country
+
+
+class OrderIn(Strict):
+    currency: Currency
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=100)
+    shipping_address: AddressIn
+    carrier: str = Field(min_length=1, max_length=40, examples=["sandbox-express"])
+    note: str = Field("", max_length=1000)
+
+
+class OrderLineOut(BaseModel):
+    sku: str
+    title: str
+    seller_id: str
+    quantity: int
+    unit_price: int
+    line_total: int
+
+
+class FailureOut(BaseModel):
+    reason: str
+    retryable: bool
+    contact: Literal["bank", "support", "none"]
+    message: str
+
+
+class PaymentOut(BaseModel):
+    """A payment attempt; its amounts derive from `events`, the provider's facts."""
+
+    id: str
+    provider: str
+    provider_reference: str | None = Field(
+        description="the payment's id at its provider (Stripe pi_..., Toss paymentKey)")
+    method: str
+    status: str
+    amount: int
+    currency: str
+    authorized: int
+    captured: int
+    refunded: int
+    refund_pending: int
+    disputed: int
+    dispute_lost: int
+    net: int
+    failure_code: str | None
+    failure: FailureOut | None = None
+    next_action: dict[str, Any] | None
+    deposit_account: dict[str, Any] | None
+    events: list[dict[str, Any]]
+
+
+class MoneyOut(BaseModel):
+    currency: str
+    captured: int
+    refunded: int
+    refund_pending: int
+    disputed: int
+    dispute_lost: int
+    net: int
+
+
+class ShipmentOut(BaseModel):
+    id: str
+    seller_id: str
+    carrier: str
+    status: str
+    tracking_number: str | None
+
+
+class OrderOut(BaseModel):
+    id: str
+    status: str
+    currency: str
+    total: int
+    total_display: str
+    carrier: str
+    note: str
+    created_at: str | None
+    lines: list[OrderLineOut]
+    shipping_address: AddressIn
+    payments: list[PaymentOut] | None = None
+    money: MoneyOut | None = None
+    review: Literal["pending"] | None = None
+    shipments: list[ShipmentOut] | None = None
+
+
+class OrderList(BaseModel):
+    orders: list[OrderOut]
+    next_cursor: str | None
+
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class PaymentIn(Strict):
+    payment_method: str = Field(
+        min_length=3, max_length=200, examples=["pm_sandbox_success"], pattern=_TOKEN.pattern,
+        description="a payment-method token from the provider's payment form (Stripe pm_..., "
+                    "Toss paymentKey); never card data",
+    )
+    method: Literal["card", "virtual_account"] | None = Field(
+        None, description="what the token pays with; guessed from the token when absent")
+    provider: str | None = Field(
+        None, max_length=40, pattern=r"^[a-z0-9-]+$",
+        description="a gateway among the eligible ones, e.g. the alternative offered when the "
+                    "routed one is unavailable")
+    billing_country: Country | None = None
+
+    @field_validator("payment_method")
+    @classmethod
+    def _token_only(cls, value: str) -> str:
+        if has_card_number(value):
+            raise ValueError("must be a payment-method token, never a card number")
+        if not _TOKEN.match(value):
+            raise ValueError("must be a payment-method token such as pm_sandbox_success")
+        return value
+
+
+class OperationOut(BaseModel):
+    id: str
+    kind: str
+    subject: str
+    status: Literal["pending", "processing", "succeeded", "failed"]
+    message: str
+    still_processing: bool
+    elapsed_seconds: float
+    result: dict[str, Any] | None

@@ -1,0 +1,42 @@
+"""Answers of the service itself: problem details, health, webhook acknowledgements."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from entrypoints.http.schemas.accounts import ProviderAccountOut
+
+
+class WebhookAck(BaseModel):
+    status: Literal["accepted", "duplicate"]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, plus whether a retry can help."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    retryable: bool
+    instance: str | None = None
+
+
+class SignInConflict(Problem):
+    """A sign-in that cannot go on as asked (problem+json): `outcome` says why and the rest
+    what the customer can do (another way in, or a link for the account's owner to confirm)."""
+
+    outcome: Literal["link_pending", "email_in_use"]
+    message: str
+    customer_id: str | None
+    created: bool
+    ways_in: list[str]
+    link_token: str | None = None
+    account: ProviderAccountOut | None = None
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = {}
