@@ -33,6 +33,7 @@ from application.ports import (
     OutboxMessage,
     PaymentRequest,
     ProviderCall,
+    RealNameVerification,
     RiskAssessment,
     RiskSignals,
     ShipmentRequest,
@@ -1028,6 +1029,23 @@ class FakeFraudScreen:
 
     async def learn(self, paid_totals: Sequence[tuple[str, int]]) -> None:
         self.learned.append(list(paid_totals))
+
+
+class FakeRealNameVerifier:
+    """A RealNameVerifier that knows the people `people` names, by verification token."""
+
+    name = "fake-pass"
+
+    def __init__(self) -> None:
+        self.people: dict[str, RealNameVerification] = {}
+
+    def person(self, token: str, ci: str, di: str, adult: bool = True) -> None:
+        self.people[token] = RealNameVerification(ci, di, START, adult)
+
+    async def verify(self, token: str) -> RealNameVerification:
+        if token not in self.people:
+            raise SignInRefused("the verification did not go through", reason="invalid_token")
+        return self.people[token]
 
 
 class FakeCheckpointStore:

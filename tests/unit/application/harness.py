@@ -32,6 +32,7 @@ from tests.fakes import (
     FakeIdentityProvider,
     FakeNotifier,
     FakePasswordHasher,
+    FakeRealNameVerifier,
     FakeTaskQueue,
     FakeUnitOfWorkFactory,
 )
@@ -57,6 +58,7 @@ class Mall:
     hasher: FakePasswordHasher
     identity: FakeIdentityProvider
     checkpoints: FakeCheckpointStore
+    real_names: FakeRealNameVerifier
 
     async def customer(self, email: str | None = None, country: str | None = "KR") -> Customer:
         return await self.container.accounts().register(
@@ -120,7 +122,8 @@ class Mall:
             return await unit.shipments.of_order(order_id)
 
 
-def build_mall(tmp_path: Path, **settings: Any) -> Mall:
+def build_mall(tmp_path: Path, db: FakeDatabase | None = None, **settings: Any) -> Mall:
+    """A container on fakes; `db`: the rows of another one (another process, say)."""
     values: dict[str, Any] = {
         "secret_key": "unit-secret-" + "k" * 40, "pseudonym_key": "unit-pseudonym-" + "p" * 40,
         "sqlite_path": str(tmp_path / "never-opened.sqlite"),
@@ -132,10 +135,11 @@ def build_mall(tmp_path: Path, **settings: Any) -> Mall:
         **settings,
     }
     container = bootstrap.build(bootstrap.Settings(**values))
-    clock, db = FakeClock(), FakeDatabase()
+    clock, db = FakeClock(), db or FakeDatabase()
     mall = Mall(container, db, clock, FakeTaskQueue(), FakeGateway(), FakeCarrier(),
                 FakeNotifier(), FakeAnalytics(), FakeAlerts(), FakeFraudScreen(),
-                FakePasswordHasher(), FakeIdentityProvider(), FakeCheckpointStore())
+                FakePasswordHasher(), FakeIdentityProvider(), FakeCheckpointStore(),
+                FakeRealNameVerifier())
     overrides = {
         "clock": clock, "uow": FakeUnitOfWorkFactory(db, clock), "queue": mall.queue,
         "payment_gateways": {"sandbox": mall.gateway},
@@ -143,6 +147,7 @@ def build_mall(tmp_path: Path, **settings: Any) -> Mall:
         "notifier": mall.notifier, "analytics": mall.analytics, "alerts": mall.alerts,
         "fraud": mall.fraud, "hasher": mall.hasher,
         "identity_providers": {mall.identity.name: mall.identity},
+        "real_name_verifier": mall.real_names,
     }
     for name, fake in overrides.items():
         getattr(container, name).override(providers.Object(fake))
