@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from application.payments import PaymentService
+from application.payments.settle import apply_payment_update
 from application.ports import (
     Carrier,
     Clock,
@@ -101,7 +102,7 @@ class Webhooks:
             event = InboundEvent(message.event_id, message.kind, message.payload)
             hint = self._lookup_hint(message.provider, event)
             if hint is None:
-                await self._settle(uow, inbox_id, message, event, None)
+                await self._settle(uow, message, event, None)
                 return
             await uow.commit()
         # An unsigned callback is only a hint: the provider's own answer is applied, asked
@@ -119,12 +120,31 @@ class Webhooks:
                 await uow.commit()
             return
         async with self._uow() as uow:
-            await self._settle(uow, inbox_id, message, event, looked_up)
+            await self._settle(uow, message, event, looked_up)
 
-    async def _settle(self, uow: UnitOfWork, inbox_id: str, message: InboxMessage,
-                      event: InboundEvent, looked_up: PaymentUpdate | None) -> None:
+    async def _settle(self, uow: UnitOfWork, message: InboxMessage, event: InboundEvent,
+                      looked_up: PaymentUpdate | None) -> None:
+        """Apply the callback to what it names and record how it ended, in one transaction."""
+        provider = message.provider
         try:
-            status = await self._apply(uow, message.provider, event, looked_up)
+            status = "ignored"
+            if provider in self._gateways:
+                translated = self._gateways[provider].translate_webhook(event)
+                if looked_up is not None:
+                    translated = (looked_up.provider_reference or "", looked_up)
+                if translated is not None:
+                    reference, update = translated
+                    # The secret was checked on arrival; the stored copy holds only its mask.
+                    update = dataclasses.replace(update, callback_secret=None)
+                    payment = await self._payments.find_for_event(uow, provider, reference,
+                                                                   update)
+                    changed = await apply_payment_update(uow, payment.id, update, self._clock)
+                    status = "applied" if changed else "no_change"
+            else:
+                tracking = self._carriers[provider].translate_webhook(event)
+                if tracking is not None:
+                    changed = await self._fulfilment.apply_tracking(uow, provider, tracking)
+                    status = "applied" if changed else "no_change"
         except NotFound:
             # Often the callback overtook our own record of the payment or shipment: retry.
             # Past the grace period it never will match; stop, and tell the operators.
@@ -132,14 +152,14 @@ class Webhooks:
             if self._clock.now() - message.received_at < self._give_up_after:
                 raise
             status = "unmatched"
-            await self._report_unmatched(uow, inbox_id, message.provider, event)
+            await self._report_unmatched(uow, message.id, provider, event)
         except DomainError as exc:
             # It contradicts what we know (another payment's reference, a move the order
             # cannot make): retrying cannot help; a human looks.
             status = "rejected"
-            await self._report_unmatched(uow, inbox_id, message.provider, event,
+            await self._report_unmatched(uow, message.id, provider, event,
                                          kind="webhook_rejected", reason=exc.detail)
-        await uow.inbox.complete(inbox_id, status)
+        await uow.inbox.complete(message.id, status)
         await commit_and_dispatch(uow, self._queue)
 
     async def _report_unmatched(
@@ -156,25 +176,6 @@ class Webhooks:
         gateway = self._gateways.get(provider)
         translated = gateway.translate_webhook(event) if gateway is not None else None
         return translated if translated is not None and translated[1].needs_lookup else None
-
-    async def _apply(self, uow: UnitOfWork, provider: str, event: InboundEvent,
-                     looked_up: PaymentUpdate | None = None) -> str:
-        if provider in self._gateways:
-            translated = self._gateways[provider].translate_webhook(event)
-            if translated is None:
-                return "ignored"
-            reference, update = translated
-            if looked_up is not None:
-                reference, update = looked_up.provider_reference or "", looked_up
-            # The secret was checked on arrival; the stored copy holds only its mask.
-            update = dataclasses.replace(update, callback_secret=None)
-            changed = await self._payments.apply_provider_event(uow, provider, reference, update)
-            return "applied" if changed else "no_change"
-        tracking = self._carriers[provider].translate_webhook(event)
-        if tracking is None:
-            return "ignored"
-        changed = await self._fulfilment.apply_tracking(uow, provider, tracking)
-        return "applied" if changed else "no_change"
 
 
 def subject_of(payload: dict[str, Any]) -> str:

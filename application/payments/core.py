@@ -90,8 +90,3 @@ class PaymentServiceBase:
             raise NotFound(f"no payment with {provider} reference {reference}")
         return payment
 
-    async def apply_provider_event(
-        self, uow: UnitOfWork, provider: str, reference: str, update: PaymentUpdate
-    ) -> bool:
-        payment = await self.find_for_event(uow, provider, reference, update)
-        return await apply_payment_update(uow, payment.id, update, self._clock)
