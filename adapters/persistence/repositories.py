@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from piccolo.columns.combination import WhereRaw
 
@@ -66,8 +66,14 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _at(value: datetime | str) -> datetime:
+@overload
+def _at(value: datetime | str) -> datetime: ...
+@overload
+def _at(value: None) -> None: ...
+def _at(value: datetime | str | None) -> datetime | None:
     """A timestamptz column's value; SQLite gives RETURNING columns back as their text."""
+    if value is None:
+        return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -152,7 +158,7 @@ class OrderRepository:
                 "city": address.city, "postal_code": address.postal_code,
                 "country": address.country,
             }),
-            created_at=_iso(order.created_at), total=order.total.amount,
+            created_at=order.created_at, total=order.total.amount,
             held_for_review=order.held_for_review,
         ))
 
@@ -168,7 +174,7 @@ class OrderRepository:
             ],
             shipping_address=ShippingAddress(**json.loads(row["shipping_address"])),
             carrier=row["carrier"], note=row["note"], status=OrderStatus(row["status"]),
-            created_at=_dt(row["created_at"]), held_for_review=bool(row["held_for_review"]),
+            created_at=_at(row["created_at"]), held_for_review=bool(row["held_for_review"]),
         )
 
     async def get(self, order_id: str) -> Order | None:
@@ -190,7 +196,7 @@ class OrderRepository:
     ) -> list[Order]:
         condition = t.Order.customer_id == customer_id
         if before:
-            condition &= t.Order.created_at < before  # ISO-8601 in UTC sorts as text
+            condition &= t.Order.created_at < datetime.fromisoformat(before)
         rows = await t.Order.select().where(condition).order_by(
             t.Order.created_at, ascending=False).limit(limit)
         return [self._from(row) for row in rows]
@@ -211,7 +217,7 @@ class PaymentRepository:
             "next_action": _dump(payment.next_action) if payment.next_action else None,
             "deposit_account": _dump(payment.deposit_account) if payment.deposit_account else None,
             "callback_secret_hash": payment.callback_secret_hash, "capture": payment.capture,
-            "history": _dump(payment.history), "created_at": _iso(payment.created_at),
+            "history": _dump(payment.history), "created_at": payment.created_at,
         }
 
     async def _hydrate(self, rows: list[dict[str, Any]]) -> list[Payment]:
@@ -232,7 +238,7 @@ class PaymentRepository:
             failure_code=row["failure_code"], next_action=_load(row["next_action"]),
             deposit_account=_load(row["deposit_account"]),
             callback_secret_hash=row["callback_secret_hash"], capture=row["capture"],
-            created_at=_dt(row["created_at"]), history=json.loads(row["history"]),
+            created_at=_at(row["created_at"]), history=json.loads(row["history"]),
             events=log.get(row["id"], []),
         ) for row in rows]
 
@@ -264,7 +270,7 @@ class PaymentRepository:
         if not payment.new_events:
             return
         first = len(payment.events) - len(payment.new_events)
-        now = self._clock.now().isoformat()
+        now = self._clock.now()
         await t.PaymentEvent.insert(*[t.PaymentEvent(
             dedupe_key=f"{payment.id}|{event.key}", payment_id=payment.id, seq=first + index,
             body=_dump(event.as_dict()), recorded_at=now,
@@ -279,21 +285,21 @@ class PaymentRepository:
     async def waiting_on_customer(self, created_before: datetime, limit: int) -> list[Payment]:
         rows = await t.Payment.select().where(
             t.Payment.status.is_in(["awaiting_deposit", "requires_action"])
-            & (t.Payment.created_at < created_before.isoformat())
+            & (t.Payment.created_at < created_before)
         ).order_by(t.Payment.created_at).limit(limit)
         return await self._hydrate(rows)
 
     async def unsettled(self, created_before: datetime, limit: int) -> list[Payment]:
         rows = await t.Payment.select().where(
             t.Payment.status.is_in([s.value for s in UNSETTLED])
-            & (t.Payment.created_at < created_before.isoformat())
+            & (t.Payment.created_at < created_before)
         ).order_by(t.Payment.created_at).limit(limit)
         return await self._hydrate(rows)
 
     async def failures_of_customer(self, customer_id: str, since: datetime) -> int:
         return int(await t.Payment.count().where(
             (t.Payment.customer_id == customer_id) & (t.Payment.status == "failed")
-            & (t.Payment.created_at >= since.isoformat())
+            & (t.Payment.created_at >= since)
         ))
 
 

@@ -36,8 +36,10 @@ def convert_in(manager: MigrationManager, class_name: str, tablename: str,
         )
 
     async def convert() -> None:
-        # The engine of the transaction the runner opened for this migration.
-        await to_timestamptz(engine_finder(), class_name, tablename, columns,
+        engine = engine_finder()  # the one whose transaction the runner opened
+        if engine is None:
+            raise RuntimeError("piccolo finds no database engine: is PICCOLO_CONF set?")
+        await to_timestamptz(engine, class_name, tablename, columns,
                              {name: held for name, (held, _) in converted.items()})
         done = manager.alter_columns.alter_columns
         done[:] = [a for a in done if a.tablename != tablename]  # nothing left for piccolo
@@ -45,7 +47,7 @@ def convert_in(manager: MigrationManager, class_name: str, tablename: str,
     manager.add_raw(convert)
 
 
-async def to_timestamptz(engine: Engine, class_name: str, tablename: str,
+async def to_timestamptz(engine: Engine[Any], class_name: str, tablename: str,
                          columns: dict[str, Column], converted: dict[str, Held]) -> None:
     """`columns` are all the table's columns as they will be (the converted ones Timestamptz);
     `converted` names the columns to convert and how they held their times."""
@@ -63,7 +65,7 @@ async def to_timestamptz(engine: Engine, class_name: str, tablename: str,
     await _rebuild_sqlite(engine, class_name, tablename, columns, converted)
 
 
-async def _rebuild_sqlite(engine: Engine, class_name: str, tablename: str,
+async def _rebuild_sqlite(engine: Engine[Any], class_name: str, tablename: str,
                           columns: dict[str, Column], converted: dict[str, Held]) -> None:
     if not any(column._meta.params.get("primary_key") for column in columns.values()):
         raise ValueError(f"{tablename}: name its primary key among the columns")

@@ -57,7 +57,7 @@ class TooOldDatabase(RuntimeError):
     pass
 
 
-async def adopt(engine: Engine) -> bool:
+async def adopt(engine: Engine[Any]) -> bool:
     """Bring a database of the old migrations to the baseline and record the baseline as
     run; False when the database is new or already past the baseline."""
     if not await Migration.table_exists():
@@ -97,7 +97,9 @@ async def adopt(engine: Engine) -> bool:
     return True
 
 
-async def _json_to_jsonb(engine: Engine, schema: dict[tuple[str, str], dict[str, Any]]) -> None:
+async def _json_to_jsonb(
+    engine: Engine[Any], schema: dict[tuple[str, str], dict[str, Any]]
+) -> None:
     # Plain DDL through the engine (in the transaction): no parameters, no placeholders.
     for (_, table), columns in schema.items():
         for name, column in columns.items():

@@ -142,7 +142,7 @@ class Order(Table, tablename="orders"):
     note = Text(default="")
     lines = Json(default="[]")
     shipping_address = Json()
-    created_at = Varchar(length=40)
+    created_at = Timestamptz()
     total = BigInt(default=0)  # minor units, for statistics over orders
     held_for_review = Boolean(default=False)
 
@@ -164,7 +164,7 @@ class Payment(Table, tablename="payment"):
     callback_secret_hash = Varchar(length=64, null=True, default=None)
     capture = Varchar(length=16, default="automatic")
     history = Json(default="[]")
-    created_at = Varchar(length=40, index=True)
+    created_at = Timestamptz(index=True)
 
 
 class PaymentEvent(Table, tablename="payment_event"):
@@ -174,7 +174,7 @@ class PaymentEvent(Table, tablename="payment_event"):
     payment_id = Varchar(length=40, index=True)
     seq = Integer()
     body = Json()
-    recorded_at = Varchar(length=40)
+    recorded_at = Timestamptz()
 
 
 class FraudReview(Table, tablename="fraud_review"):

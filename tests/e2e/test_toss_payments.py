@@ -85,7 +85,7 @@ async def test_a_virtual_account_order_is_paid_on_the_deposit_callback_and_the_c
     assert view["status"] == "awaiting_deposit"
     assert secret not in json.dumps(view)
     row = await Payment.select().where(Payment.id == payment_id).first()
-    assert secret not in json.dumps(row)
+    assert secret not in json.dumps(row, default=str)
 
     async def told(template: str) -> bool:
         count = await NotificationLog.count().where(

@@ -235,6 +235,11 @@ async def test_a_database_of_the_old_migrations_keeps_its_rows_under_the_baselin
         order = await u.orders.get("ord_old")
         assert order is not None and order.total.amount == 1000
         assert order.shipping_address.country == "KR"
+        assert order.created_at == datetime(2026, 11, 30, 10, 0, 1, tzinfo=UTC)
+        # The page cursor compares times: strictly before, to the microsecond.
+        assert await u.orders.of_customer("cus_old", 10, before=order.created_at.isoformat()) == []
+        assert [o.id for o in await u.orders.of_customer(
+            "cus_old", 10, before="2026-11-30T10:00:01.000001+00:00")] == ["ord_old"]
         claimed = await u.outbox.claim(message_id, 30)
         assert claimed is not None and claimed.payload == {"customer_id": "cus_old"}
         # The columns and tables the later old migrations added are there.
