@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from application.ports import Clock, UnitOfWorkFactory
@@ -26,9 +26,11 @@ class OperationsService:
             raise NotFound(f"operation {operation_id} not found")
         return operation.view(self._clock.now(), self._slow_after)
 
-    async def follow(self, customer_id: str, operation_id: str) -> AsyncIterator[dict[str, Any]]:
+    async def follow(self, customer_id: str,
+                     operation_id: str) -> AsyncGenerator[dict[str, Any], None]:
         """Yield the view on every change, and at least every `update_every_seconds` once the
-        operation is slow, until it succeeds or fails."""
+        operation is slow, until it succeeds or fails; a stream the client leaves is closed
+        with `aclose()`."""
         loop = asyncio.get_running_loop()
         last: tuple[Any, ...] | None = None
         last_sent = loop.time()

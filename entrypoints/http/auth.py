@@ -3,7 +3,6 @@ and the customer's privacy rights (export, erasure, consents, real-name verifica
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from entrypoints.http.api import (
     container,
     current_admin,
     current_customer,
+    dumps,
     json_response,
     parse,
     read_body,
@@ -85,7 +85,8 @@ async def refresh(request: web.Request) -> web.Response:
 
 
 @table.add("POST", "/v1/auth/logout", "Sign out: this session (or every session) is revoked",
-           request=s.LogoutIn, responses={200: None, 401: None}, body_required=False)
+           request=s.LogoutIn, responses={200: s.SessionsRevokedOut, 401: None},
+           body_required=False)
 async def logout(request: web.Request) -> web.Response:
     await current_customer(request)
     raw = await read_body(request)
@@ -115,7 +116,8 @@ async def verify_email_link(request: web.Request) -> web.Response:
 
 
 @table.add("POST", "/v1/auth/email/verification", "Send the verification email again",
-           responses={202: None, 401: None, 429: None})
+           responses={200: s.VerificationSentOut, 202: s.VerificationSentOut, 401: None,
+                      429: None})
 async def resend_verification(request: web.Request) -> web.Response:
     customer = await current_customer(request)
     sent = await container(request).accounts().resend_verification(customer,
@@ -125,7 +127,7 @@ async def resend_verification(request: web.Request) -> web.Response:
 
 
 @table.add("GET", "/v1/auth/password/reset", "The emailed reset link: says how to finish "
-           "(POST the new password with this token)", responses={200: None}, auth=None,
+           "(POST the new password with this token)", responses={200: s.NextStepOut}, auth=None,
            params=[{"name": "token", "in": "query", "required": True,
                     "schema": {"type": "string"}}])
 async def reset_password_link(request: web.Request) -> web.Response:
@@ -136,7 +138,7 @@ async def reset_password_link(request: web.Request) -> web.Response:
 
 @table.add("POST", "/v1/auth/password/forgot", "Email a password reset link (the answer is the "
            "same whether or not the address has an account)", request=s.EmailIn,
-           responses={202: None, 429: None}, auth=None)
+           responses={202: s.ResetSentOut, 429: None}, auth=None)
 async def forgot_password(request: web.Request) -> web.Response:
     body = parse(s.EmailIn, await read_body(request))
     await container(request).accounts().forgot_password(body.email, client=_client(request))
@@ -301,7 +303,7 @@ async def unlink(request: web.Request) -> web.Response:
 @table.add("POST", "/v1/me/identities/confirm", "Confirm linking a provider account: the "
            "link token from a link's callback (after checking the account it names) or from a "
            "sign-in whose verified email matched this account",
-           request=s.LinkConfirmIn, responses={200: None, 401: None, 409: None})
+           request=s.LinkConfirmIn, responses={200: s.LinkConfirmedOut, 401: None, 409: None})
 async def confirm_link(request: web.Request) -> web.Response:
     customer = await current_customer(request)
     body = parse(s.LinkConfirmIn, await read_body(request))
@@ -311,7 +313,7 @@ async def confirm_link(request: web.Request) -> web.Response:
 
 @table.add("POST", "/v1/me/merge", "Merge another account you own into this one (prove it with "
            "that account's access token)", request=s.MergeIn,
-           responses={200: None, 401: None, 409: None})
+           responses={200: s.MergeOut, 401: None, 409: None})
 async def merge(request: web.Request) -> web.Response:
     customer = await current_customer(request)
     container(request).sessions().require_recent(_bearer(request))
@@ -325,7 +327,7 @@ async def merge(request: web.Request) -> web.Response:
 
 @table.add("POST", "/v1/me/real-name-verification", "Record a Korean identity verification "
            "(CI/DI): one account per person", request=s.TokenIn,
-           responses={200: None, 401: None, 409: None})
+           responses={200: s.RealNameOut, 401: None, 409: None})
 async def real_name(request: web.Request) -> web.Response:
     customer = await current_customer(request)
     body = parse(s.TokenIn, await read_body(request))
@@ -333,7 +335,8 @@ async def real_name(request: web.Request) -> web.Response:
     return json_response(await service.verify(customer.id, body.token))
 
 
-@table.add("GET", "/v1/me/consents", "The customer's consents", responses={200: None})
+@table.add("GET", "/v1/me/consents", "The customer's consents",
+           responses={200: s.ConsentsOut})
 async def consents(request: web.Request) -> web.Response:
     customer = await current_customer(request)
     return json_response({"consents": await container(request).accounts().consents(
@@ -341,29 +344,28 @@ async def consents(request: web.Request) -> web.Response:
 
 
 @table.add("PUT", "/v1/me/consents", "Grant or withdraw consents", request=s.ConsentsIn,
-           responses={200: None, 422: None})
+           responses={200: s.ConsentsOut, 422: None})
 async def set_consents(request: web.Request) -> web.Response:
     customer = await current_customer(request)
     body = parse(s.ConsentsIn, await read_body(request))
     accounts = container(request).accounts()
-    return json_response({"consents": await accounts.set_consents(customer.id,
-                                                                  body.consents)})
+    changes: dict[str, bool] = dict(body.consents.items())  # the purposes, as plain names
+    return json_response({"consents": await accounts.set_consents(customer.id, changes)})
 
 
 @table.add("GET", "/v1/me/export", "Everything we hold about you, as JSON (GDPR art. 15, 20)",
-           responses={200: None})
+           responses={200: s.ExportOut})
 async def export(request: web.Request) -> web.Response:
     customer = await current_customer(request)
     document = await container(request).privacy().export(customer.id)
-    response = web.Response(text=json.dumps(document, default=str),
-                            content_type="application/json")
+    response = web.Response(text=dumps(document), content_type="application/json")
     response.headers["Content-Disposition"] = 'attachment; filename="my-data.json"'
     return response
 
 
 @table.add("POST", "/v1/me/erasure", "Erase your account: personal data is erased or "
            "pseudonymized, sessions and links end; what the law still requires is kept apart",
-           request=s.ErasureIn, responses={200: None, 422: None})
+           request=s.ErasureIn, responses={200: s.ErasureOut, 422: None})
 async def erase(request: web.Request) -> web.Response:
     customer = await current_customer(request)
     container(request).sessions().require_recent(_bearer(request))
@@ -387,7 +389,7 @@ def _day(value: str, name: str) -> datetime:
 
 @table.add("GET", "/v1/admin/analytics/auth", "Sign-up conversion and attribution by provider "
            "and channel over a date range (counts only, no personal data)",
-           responses={200: None, 400: None, 403: None}, auth="admin", params=[
+           responses={200: s.SignInReportOut, 400: None, 403: None}, auth="admin", params=[
                {"name": "from", "in": "query", "required": True,
                 "schema": {"type": "string", "format": "date"}},
                {"name": "to", "in": "query", "required": False,
