@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import dramatiq
@@ -17,7 +17,7 @@ from purgatory import SyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
 log = logging.getLogger("mall.worker")
-Cleanup = Callable[[], Awaitable[None]]
+Cleanup = Callable[[], Coroutine[Any, Any, None]]
 
 QUEUE = "default"
 RUN_OUTBOX = "run_outbox_message"
@@ -35,8 +35,10 @@ class GracefulAsyncIO(AsyncIO):
         self._startups, self._cleanups = list(startups), list(cleanups)
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
-        super().before_worker_boot(broker, worker)
+        super().before_worker_boot(broker, worker)  # type: ignore[no-untyped-call]  # unannotated hook
         thread = get_event_loop_thread()
+        if thread is None:  # AsyncIO's own boot above starts it
+            raise RuntimeError("Dramatiq's event loop thread did not start; the worker cannot run")
         for startup in self._startups:
             asyncio.run_coroutine_threadsafe(startup(), thread.loop).result(timeout=30)
 
@@ -48,7 +50,7 @@ class GracefulAsyncIO(AsyncIO):
                 future.result(timeout=10)
             except Exception:  # stopping must go on whatever a clean-up does
                 log.warning("background work did not wind down cleanly", exc_info=True)
-        super().after_worker_shutdown(broker, worker)
+        super().after_worker_shutdown(broker, worker)  # type: ignore[no-untyped-call]  # unannotated hook
 
     async def _wind_down(self) -> None:
         current = asyncio.current_task()
@@ -92,7 +94,7 @@ class DramatiqTaskQueue:
         self._down = False
 
     def _send(self, actor_name: str, *args: str) -> None:
-        message = dramatiq.Message(
+        message: dramatiq.Message[None] = dramatiq.Message(
             queue_name=QUEUE, actor_name=actor_name, args=args, kwargs={}, options={},
         )
         try:
