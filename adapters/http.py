@@ -165,11 +165,12 @@ class OutboundHttp:
             return response, error
 
         # After the last attempt its outcome is kept rather than raised.
-        response, error = await AsyncRetrying(
+        outcome: tuple[HttpResponse | None, str | None] = await AsyncRetrying(
             stop=stop_after_attempt(attempts), wait=BACKOFF,
             retry=retry_if_result(lambda outcome: outcome[1] is not None),
             retry_error_callback=_last_outcome,
         )(send_once)
+        response, error = outcome
         if error is None and response is not None:
             return response
         if response is not None and response.status < 500 and response.status != 429:

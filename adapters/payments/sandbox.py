@@ -248,7 +248,9 @@ class SandboxGateway:
         reference = str(data["reference"])
         created = event.payload.get("created")
         when = float(created) if isinstance(created, int | float) else None
-        metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        metadata = data.get("metadata")
+        if not isinstance(metadata, dict):
+            metadata = {}
         fields: dict[str, Any] = {"merchant_reference": metadata.get("payment_id") or None}
         amount = data.get("amount") if isinstance(data.get("amount"), int) else None
         dispute = str(data.get("dispute_id") or "")
