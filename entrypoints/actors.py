@@ -57,7 +57,7 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
                 name, period, work,
                 None if period_start is None else datetime.fromtimestamp(period_start, UTC))
 
-        dramatiq.actor(run_once_per_period, broker=broker, actor_name=name, max_retries=0)
+        dramatiq.actor(broker=broker, actor_name=name, max_retries=0)(run_once_per_period)
 
     async def sweep_unfinished_work() -> None:
         await container.outbox().sweep(settings.sweep_older_than_seconds())
@@ -85,10 +85,10 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
         head, kept outside the database (a chain that does not check out is logged, unsigned)."""
         await container.evidence().checkpoint()
 
-    dramatiq.actor(run_outbox_message, broker=broker, actor_name=ACTOR_NAMES["outbox"],
-                   **retries)
-    dramatiq.actor(process_inbox_message, broker=broker, actor_name=ACTOR_NAMES["inbox"],
-                   **retries)
+    dramatiq.actor(broker=broker, actor_name=ACTOR_NAMES["outbox"], **retries)(
+        run_outbox_message)
+    dramatiq.actor(broker=broker, actor_name=ACTOR_NAMES["inbox"], **retries)(
+        process_inbox_message)
     periodic(SWEEP, sweep_unfinished_work)
     periodic(RECONCILE, reconcile_payments)
     periodic(RETENTION, enforce_retention)
