@@ -243,6 +243,9 @@ class Settings(BaseSettings):
     embedded_worker: bool | None = None  # default: in-process worker unless REDIS_URL is set
 
     allow_sandbox: bool = False  # sandbox providers on a PostgreSQL database (staging)
+    # Check every JSON answer against its declared model; a mismatch is logged and answers 500
+    # (the tests). Off in production, for speed.
+    validate_responses: bool = False
 
     @property
     def sandbox_enabled(self) -> bool:

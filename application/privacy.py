@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from application.ordering import order_view
@@ -84,8 +84,11 @@ class Privacy:
                 if len(page) < 200 or page[-1].created_at is None:
                     break
                 before = page[-1].created_at.isoformat()
+        # Times in RFC 3339 like every other *_at of the API (the store keeps epoch seconds).
+        failed = [datetime.fromtimestamp(at, UTC).isoformat()
+                  for at in data.pop("login_failures", [])]
         return {"format": "mall-export/1", "generated_at": self._clock.now().isoformat(),
-                **data, "orders": orders}
+                **data, "failed_sign_ins_at": failed, "orders": orders}
 
     async def erase(self, customer_id: str, confirmation: str) -> dict[str, Any]:
         """Erase the customer's personal data everywhere, keep what a retention rule still

@@ -4,9 +4,12 @@ routes, and the helpers every handler shares (JSON in and out, auth, problem+jso
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date, time
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -17,6 +20,7 @@ from domain.customers import Customer
 from domain.errors import DomainError, Forbidden, Unauthorized
 from domain.redaction import has_card_number
 
+log = logging.getLogger("mall.http")
 CONTAINER = web.AppKey("container", Container)
 # Set when the server starts shutting down: long-lived streams end at once instead of
 # holding the shutdown for their next update.
@@ -57,10 +61,11 @@ class RouteTable:
         body_required: bool = True,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            self.routes.route(method, path)(handler)
-            self.operations.append(Operation(method, path, summary, self.tag, request,
-                                             responses or {200: None}, auth, params or [],
-                                             content_type, form, body_required))
+            operation = Operation(method, path, summary, self.tag, request,
+                                  responses or {200: None}, auth, params or [], content_type,
+                                  form, body_required)
+            self.routes.route(method, path)(checked(operation, handler))
+            self.operations.append(operation)
             return handler
 
         return register
@@ -68,6 +73,51 @@ class RouteTable:
 
 def container(request: web.Request) -> Container:
     return request.app[CONTAINER]
+
+
+def checked(operation: Operation, handler: Handler) -> Handler:
+    """The handler, whose JSON answers are checked against the model the operation declares
+    for their status when MALL_VALIDATE_RESPONSES is on, so the document cannot drift from
+    what is really answered. A mismatch is logged (route and fields, never values) and
+    answers 500."""
+    route = f"{operation.method} {operation.path}"
+
+    @functools.wraps(handler)
+    async def answer(request: web.Request) -> web.StreamResponse:
+        response = await handler(request)
+        if not container(request).config.validate_responses():
+            return response
+        model = operation.responses.get(response.status)
+        if (model is None or not isinstance(response, web.Response)
+                or not isinstance(response.body, bytes)
+                or response.content_type not in JSON_TYPES):
+            return response
+        mismatch = answer_mismatch(model, response.body)
+        if mismatch:
+            log.error("the answer of %s (%s) does not match %s: %s", route, response.status,
+                      model.__name__, mismatch)
+            raise web.HTTPInternalServerError(
+                text=f"the answer of {route} does not match its documented model "
+                     f"{model.__name__}: {mismatch}")
+        return response
+
+    return answer
+
+
+def answer_mismatch(model: type[BaseModel], body: bytes) -> str:
+    """Where a JSON answer departs from its model (empty when it does not): the fields and
+    rules, never the values, which may be personal data."""
+    try:
+        model.model_validate_json(body)
+    except ValidationError as exc:
+        return _where(exc)
+    return ""
+
+
+def _where(exc: ValidationError) -> str:
+    """Each error's field and rule, without the input (which may be personal data)."""
+    return "; ".join(f"{'.'.join(str(p) for p in error['loc']) or 'body'}: {error['msg']}"
+                     for error in exc.errors(include_input=False, include_url=False))
 
 
 class BadRequest(DomainError):
@@ -215,11 +265,7 @@ def parse(model: type[M], raw: bytes) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'body'}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)
-        )
-        raise InvalidBody(problems) from None
+        raise InvalidBody(_where(exc)) from None
 
 
 def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -235,8 +281,16 @@ def query_int(request: web.Request, name: str, default: int, low: int, high: int
 def json_response(body: Any, status: int = 200, **headers: str) -> web.Response:
     if isinstance(body, BaseModel):
         body = body.model_dump(mode="json")
-    return web.json_response(body, status=status, headers=headers or None,
-                             dumps=lambda v: json.dumps(v, default=str))
+    return web.json_response(body, status=status, headers=headers or None, dumps=dumps)
+
+
+def dumps(value: Any) -> str:
+    """JSON of an answer: times in RFC 3339 (`2026-12-02T08:00:00+00:00`), as every `*_at`."""
+    return json.dumps(value, default=_plain)
+
+
+def _plain(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date | time) else str(value)
 
 
 async def current_customer(request: web.Request) -> Customer:

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from domain.errors import NotFound
+from entrypoints.http import schemas as s
 from entrypoints.http.api import BadRequest, RouteTable, container, json_response
 
 table = RouteTable("sandbox")
@@ -18,7 +19,7 @@ REFERENCE = {"name": "provider_reference", "in": "path", "required": True,
 
 @table.add("POST", "/sandbox/payments/{provider_reference}/deposit",
            "Sandbox: deposit into a virtual account now (the gateway then calls us back)",
-           responses={200: None, 404: None}, auth=None, params=[REFERENCE])
+           responses={200: s.SandboxStatusOut, 404: None}, auth=None, params=[REFERENCE])
 async def sandbox_deposit(request: web.Request) -> web.Response:
     gateway = container(request).sandbox_gateway()
     if not await gateway.deposit(request.match_info["provider_reference"]):
@@ -28,7 +29,7 @@ async def sandbox_deposit(request: web.Request) -> web.Response:
 
 @table.add("GET", "/sandbox/3ds/{provider_reference}",
            "Sandbox: the bank's 3-D Secure page; visiting it approves the payment",
-           responses={200: None, 404: None}, auth=None, params=[REFERENCE])
+           responses={200: s.SandboxStatusOut, 404: None}, auth=None, params=[REFERENCE])
 async def sandbox_three_ds(request: web.Request) -> web.Response:
     gateway = container(request).sandbox_gateway()
     if not await gateway.complete_action(request.match_info["provider_reference"]):
@@ -58,7 +59,7 @@ async def sandbox_authorize(request: web.Request) -> web.Response:
 
 @table.add("POST", "/sandbox/payments/{provider_reference}/dispute",
            "Sandbox: the card holder disputes the charge (then /won or /lost decides it)",
-           responses={200: None, 404: None}, auth=None, params=[REFERENCE])
+           responses={200: s.SandboxStatusOut, 404: None}, auth=None, params=[REFERENCE])
 async def sandbox_dispute(request: web.Request) -> web.Response:
     gateway = container(request).sandbox_gateway()
     if not await gateway.dispute(request.match_info["provider_reference"]):
@@ -68,7 +69,7 @@ async def sandbox_dispute(request: web.Request) -> web.Response:
 
 @table.add("POST", "/sandbox/payments/{provider_reference}/dispute/{outcome}",
            "Sandbox: the card network decides the open dispute (outcome: won or lost)",
-           responses={200: None, 404: None}, auth=None,
+           responses={200: s.SandboxStatusOut, 404: None}, auth=None,
            params=[REFERENCE, {"name": "outcome", "in": "path", "required": True,
                                "schema": {"type": "string", "enum": ["won", "lost"]}}])
 async def sandbox_dispute_outcome(request: web.Request) -> web.Response:
@@ -84,7 +85,7 @@ async def sandbox_dispute_outcome(request: web.Request) -> web.Response:
 @table.add("GET", "/sandbox/real-name/verify",
            "Sandbox: a Korean identity verification (PASS-style) passed by `person`; returns "
            "the token to send to POST /v1/me/real-name-verification",
-           responses={200: None, 400: None}, auth=None,
+           responses={200: s.SandboxTokenOut, 400: None, 404: None}, auth=None,
            params=[{"name": "person", "in": "query", "required": True,
                     "schema": {"type": "string"}}])
 async def sandbox_real_name(request: web.Request) -> web.Response:

@@ -262,6 +262,8 @@ async def test_export_holds_everything_about_the_customer_but_no_ci_or_di(shop: 
         return view if view["shipments"] else None
 
     await eventually(shipped, what="a shipment")
+    wrong = {"email": email, "password": "not the password"}
+    assert (await shop.client.post("/v1/auth/login", json=wrong)).status == 401
 
     response = await shop.client.get("/v1/me/export", headers=auth)
     assert response.status == 200, await response.text()
@@ -274,6 +276,8 @@ async def test_export_holds_everything_about_the_customer_but_no_ci_or_di(shop: 
     assert document["customer"]["jurisdiction"] == "EU"
     assert document["customer"]["identity_verified"] is True
     assert "password_hash" not in document["customer"]
+    [failed] = document["failed_sign_ins_at"]  # RFC 3339, as every time the API answers
+    assert datetime.fromisoformat(failed).tzinfo is not None
     [identity] = document["identities"]
     assert identity["provider"] == "sandbox" and identity["subject"] == f"export-{tag}"
     assert {c["purpose"]: c["granted"] for c in document["consents"]} == {

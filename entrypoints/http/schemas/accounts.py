@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from domain.customers import MAX_PASSWORD_LENGTH
-from entrypoints.http.schemas.fields import Country, Email, NewPassword, Strict
+from entrypoints.http.schemas.fields import Answer, Country, Email, NewPassword, Strict
 
 
 class Credentials(Strict):
@@ -23,7 +23,7 @@ class Registration(Credentials):
         None, description="ISO 3166-1 alpha-2; decides which privacy and retention rules apply")
 
 
-class TokenOut(BaseModel):
+class TokenOut(Answer):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type
     expires_in: int
@@ -31,7 +31,7 @@ class TokenOut(BaseModel):
     refresh_expires_in: int
 
 
-class CustomerOut(BaseModel):
+class CustomerOut(Answer):
     id: str
     email: str
     role: str
@@ -76,19 +76,19 @@ FORM_POST_CALLBACK: dict[str, Any] = {"type": "object", "properties": {
     for name in ("code", "state", "iss", "error", "error_description", "id_token", "user")}}
 
 
-class ProviderOut(BaseModel):
+class ProviderOut(Answer):
     name: str
     available: bool
     start: str
     reason: str | None = Field(None, description="why it is unavailable, when it is")
 
 
-class ProviderList(BaseModel):
+class ProviderList(Answer):
     providers: list[ProviderOut]
     password: bool
 
 
-class ProviderAccountOut(BaseModel):
+class ProviderAccountOut(Answer):
     provider: str
     subject: str
     email: str | None
@@ -96,34 +96,63 @@ class ProviderAccountOut(BaseModel):
     display: str = Field(description="how to show the account to its owner")
 
 
-class SignInOut(BaseModel):
+class SignInOut(Answer):
     status: Literal["signed_in", "linked", "link_pending", "email_in_use"]
     message: str
     customer_id: str | None
     created: bool
     ways_in: list[str]
     access_token: str | None = None
+    token_type: Literal["bearer"] | None = None
+    expires_in: int | None = None
     refresh_token: str | None = None
+    refresh_expires_in: int | None = None
     link_token: str | None = None
     account: ProviderAccountOut | None = Field(
         None, description="the provider account a pending link would add: show it to the "
                           "customer before they confirm")
 
 
-class IdentityOut(BaseModel):
+class IdentityOut(Answer):
     provider: str
     email: str | None
     email_verified: bool
     linked_at: str
 
 
-class IdentityList(BaseModel):
+class IdentityList(Answer):
     identities: list[IdentityOut]
     password: bool
 
 
-class LinkStartOut(BaseModel):
+class LinkStartOut(Answer):
     authorization_url: str
+
+
+class LinkConfirmedOut(Answer):
+    provider: str
+    linked: bool
+
+
+class MergeOut(Answer):
+    merged: bool
+    moved: dict[str, int] = Field(description="records moved into this account, per kind")
+
+
+class SessionsRevokedOut(Answer):
+    revoked_sessions: int
+
+
+class VerificationSentOut(Answer):
+    status: Literal["sent", "already verified"]
+
+
+class ResetSentOut(Answer):
+    status: Literal["sent if the address has an account"]
+
+
+class NextStepOut(Answer):
+    next: str = Field(description="what to do next, in words")
 
 
 class LinkConfirmIn(Strict):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from entrypoints.http.schemas.fields import MAX_MINOR, Strict
-from entrypoints.http.schemas.orders import MoneyOut, PaymentOut
+from entrypoints.http.schemas.fields import MAX_MINOR, Answer, Strict
+from entrypoints.http.schemas.orders import MoneyOut, OrderOut, PaymentOut, ShipmentOut
 
 
 class RefundIn(Strict):
@@ -26,7 +26,7 @@ class RefundOut(MoneyOut):
     payments: list[PaymentOut]
 
 
-class ReviewOut(BaseModel):
+class ReviewOut(Answer):
     order_id: str
     customer_id: str
     score: float
@@ -38,7 +38,7 @@ class ReviewOut(BaseModel):
     note: str
 
 
-class ReviewList(BaseModel):
+class ReviewList(Answer):
     reviews: list[ReviewOut]
 
 
@@ -47,24 +47,13 @@ class ReviewDecisionIn(Strict):
     note: str = Field("", max_length=500)
 
 
-class ReconciliationOut(BaseModel):
+class ReconciliationOut(Answer):
     checked: int
     changed: int
     unreachable: int
 
 
-class DisputeBundleOut(BaseModel):
-    """Everything about an order a card network asks for, with the provenance of each piece."""
-
-    order: dict[str, Any]
-    payments: list[PaymentOut]
-    shipments: list[dict[str, Any]]
-    evidence: list[dict[str, Any]]
-    chain: dict[str, Any]
-    generated_at: str
-
-
-class EvidenceOut(BaseModel):
+class EvidenceOut(Answer):
     seq: int
     source: str
     kind: str
@@ -77,12 +66,12 @@ class EvidenceOut(BaseModel):
     hash: str
 
 
-class EvidenceList(BaseModel):
+class EvidenceList(Answer):
     subject: str
     records: list[EvidenceOut]
 
 
-class CheckpointOut(BaseModel):
+class CheckpointOut(Answer):
     """A signed checkpoint of the ledger, kept outside the database."""
 
     line: int | None = Field(description="its line in the checkpoint file")
@@ -92,7 +81,7 @@ class CheckpointOut(BaseModel):
     key_id: str
 
 
-class ChainReportOut(BaseModel):
+class ChainReportOut(Answer):
     ok: bool
     checked: int
     first_bad_seq: int | None = Field(description="the first record that does not fit")
@@ -101,3 +90,43 @@ class ChainReportOut(BaseModel):
         description="the signed checkpoint the ledger contradicts (or that is not trusted)")
     head_seq: int | None = Field(description="where the database says the chain ends")
     anchored_seq: int = Field(description="the last record a signed checkpoint vouches for")
+
+
+class ShipmentHistoryOut(ShipmentOut):
+    history: list[str] = Field(description="the statuses it went through, in order")
+
+
+class DisputeBundleOut(Answer):
+    """Everything about an order a card network asks for, with the provenance of each piece."""
+
+    order: OrderOut
+    payments: list[PaymentOut]
+    shipments: list[ShipmentHistoryOut]
+    evidence: list[EvidenceOut]
+    chain: ChainReportOut
+    generated_at: str
+
+
+class SignInGroupOut(Answer):
+    """Counts of one provider and channel; rates are None without a started sign-in."""
+
+    provider: str
+    channel: str
+    started: int
+    succeeded: int
+    failed: int
+    signed_up: int
+    linked: int
+    unlinked: int
+    failure_reasons: dict[str, int]
+    campaigns: dict[str, int] = Field(description="sign-ups per campaign")
+    signup_conversion: float | None
+    success_rate: float | None
+
+
+class SignInReportOut(Answer):
+    """Sign-up conversion and attribution over [from, to): counts only, no personal data."""
+
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    groups: list[SignInGroupOut]

@@ -79,3 +79,10 @@ NewPassword = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH,
                                    max_length=MAX_PASSWORD_LENGTH,
                                    examples=["correct horse battery"],
                                    description=f"at least {MIN_PASSWORD_LENGTH} characters")]
+
+
+class Answer(BaseModel):
+    """Response bodies: a field the model does not declare is drift between the document and
+    the answer, so the check of answers (MALL_VALIDATE_RESPONSES) refuses it."""
+
+    model_config = ConfigDict(extra="forbid")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from domain.redaction import has_card_number
-from entrypoints.http.schemas.fields import MAX_MINOR, Country, Currency, Strict
+from entrypoints.http.schemas.fields import MAX_MINOR, Answer, Country, Currency, Strict
 
 
 class OrderLineIn(Strict):
@@ -38,7 +38,7 @@ class OrderIn(Strict):
     note: str = Field("", max_length=1000)
 
 
-class OrderLineOut(BaseModel):
+class OrderLineOut(Answer):
     sku: str
     title: str
     seller_id: str
@@ -47,14 +47,14 @@ class OrderLineOut(BaseModel):
     line_total: int
 
 
-class FailureOut(BaseModel):
+class FailureOut(Answer):
     reason: str
     retryable: bool
     contact: Literal["bank", "support", "none"]
     message: str
 
 
-class PaymentOut(BaseModel):
+class PaymentOut(Answer):
     """A payment attempt; its amounts derive from `events`, the provider's facts."""
 
     id: str
@@ -79,7 +79,7 @@ class PaymentOut(BaseModel):
     events: list[dict[str, Any]]
 
 
-class MoneyOut(BaseModel):
+class MoneyOut(Answer):
     currency: str
     captured: int
     refunded: int
@@ -89,7 +89,7 @@ class MoneyOut(BaseModel):
     net: int
 
 
-class ShipmentOut(BaseModel):
+class ShipmentOut(Answer):
     id: str
     seller_id: str
     carrier: str
@@ -97,7 +97,7 @@ class ShipmentOut(BaseModel):
     tracking_number: str | None
 
 
-class OrderOut(BaseModel):
+class OrderOut(Answer):
     id: str
     status: str
     currency: str
@@ -114,7 +114,7 @@ class OrderOut(BaseModel):
     shipments: list[ShipmentOut] | None = None
 
 
-class OrderList(BaseModel):
+class OrderList(Answer):
     orders: list[OrderOut]
     next_cursor: str | None
 
@@ -146,7 +146,7 @@ class PaymentIn(Strict):
         return value
 
 
-class OperationOut(BaseModel):
+class OperationOut(Answer):
     id: str
     kind: str
     subject: str
