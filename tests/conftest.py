@@ -43,6 +43,7 @@ FAST = {
     "http_retries": 1,
     "log_level": "INFO",
     "allow_sandbox": True,
+    "validate_responses": True,
 }
 
 

@@ -39,7 +39,8 @@ def served(tmp_path_factory: pytest.TempPathFactory,
     port = unused_tcp_port_factory()
     env = {**os.environ, "MALL_PORT": str(port), "MALL_SQLITE_PATH": str(home / "m.sqlite"),
            "MALL_KEYS_FILE": str(home / "keys.json"), "MALL_REDIS_URL": "",
-           "MALL_DATABASE_URL": "", "MALL_LOG_LEVEL": "WARNING"}
+           "MALL_DATABASE_URL": "", "MALL_LOG_LEVEL": "WARNING",
+           "MALL_VALIDATE_RESPONSES": "true"}  # an answer off its model is a 500
     subprocess.run([sys.executable, "-m", "entrypoints.cli", "create-admin", "--email",
                     "ops@example.com", "--password", "admin password 1"], env=env,
                    check=True, capture_output=True, timeout=60)
