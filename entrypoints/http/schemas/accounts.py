@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from domain.customers import MAX_PASSWORD_LENGTH
+from domain.customers import MAX_PASSWORD_LENGTH, Role
 from entrypoints.http.schemas.fields import Answer, Country, Email, NewPassword, Strict
 
 
@@ -34,7 +34,7 @@ class TokenOut(Answer):
 class CustomerOut(Answer):
     id: str
     email: str
-    role: str
+    role: Role
     created_at: str | None
     email_verified: bool
     identity_verified: bool

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from domain.orders import OrderStatus
 from entrypoints.http.schemas.fields import MAX_MINOR, Answer, Strict
 from entrypoints.http.schemas.orders import MoneyOut, OrderOut, PaymentOut, ShipmentOut
 
@@ -22,7 +23,7 @@ class RefundOut(MoneyOut):
     status: Literal["refunded", "pending", "failed"]
     message: str
     order_id: str
-    order_status: str
+    order_status: OrderStatus
     payments: list[PaymentOut]
 
 

@@ -7,7 +7,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from domain.orders import OrderStatus
+from domain.payments import PaymentStatus
 from domain.redaction import has_card_number
+from domain.shipments import ShipmentStatus
 from entrypoints.http.schemas.fields import MAX_MINOR, Answer, Country, Currency, Strict
 
 
@@ -62,7 +65,7 @@ class PaymentOut(Answer):
     provider_reference: str | None = Field(
         description="the payment's id at its provider (Stripe pi_..., Toss paymentKey)")
     method: str
-    status: str
+    status: PaymentStatus
     amount: int
     currency: str
     authorized: int
@@ -93,13 +96,13 @@ class ShipmentOut(Answer):
     id: str
     seller_id: str
     carrier: str
-    status: str
+    status: ShipmentStatus
     tracking_number: str | None
 
 
 class OrderOut(Answer):
     id: str
-    status: str
+    status: OrderStatus
     currency: str
     total: int
     total_display: str

@@ -7,9 +7,10 @@ from typing import Literal
 from pydantic import BaseModel
 
 from entrypoints.http.schemas.accounts import ProviderAccountOut
+from entrypoints.http.schemas.fields import Answer
 
 
-class WebhookAck(BaseModel):
+class WebhookAck(Answer):
     status: Literal["accepted", "duplicate"]
 
 
@@ -37,6 +38,6 @@ class SignInConflict(Problem):
     account: ProviderAccountOut | None = None
 
 
-class Health(BaseModel):
-    status: str
+class Health(Answer):
+    status: Literal["ok", "ready", "degraded", "not ready"]
     checks: dict[str, str] = {}
