@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from entrypoints.http.schemas.accounts import ProviderAccountOut
 from entrypoints.http.schemas.fields import Answer
@@ -23,6 +23,11 @@ class Problem(BaseModel):
     detail: str
     retryable: bool
     instance: str | None = None
+    alternatives: list[str] | None = Field(
+        None, description="when a partner is unavailable: the other gateways, or the other "
+                          "ways to sign in, that work now")
+    reason: str | None = Field(None, description="a refused sign-in: which check it failed")
+    ways_in: list[str] | None = Field(None, description="a refused sign-in: the ways in left")
 
 
 class SignInConflict(Problem):
