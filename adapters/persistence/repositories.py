@@ -677,7 +677,7 @@ class AuthFlowRepository:
             state_hash=flow.state_hash, provider=flow.provider, purpose=flow.purpose.value,
             nonce=flow.nonce, code_verifier=flow.code_verifier, redirect_uri=flow.redirect_uri,
             customer_id=flow.customer_id, channel=flow.channel, campaign=flow.campaign,
-            created_at=flow.created_at.isoformat(), used=False, browser_hash=flow.browser_hash,
+            created_at=flow.created_at, used=False, browser_hash=flow.browser_hash,
             session_id=flow.session_id,
         ))
 
@@ -697,14 +697,14 @@ class AuthFlowRepository:
             state_hash=row["state_hash"], provider=row["provider"],
             purpose=FlowPurpose(row["purpose"]), nonce=row["nonce"],
             code_verifier=row["code_verifier"], redirect_uri=row["redirect_uri"],
-            created_at=datetime.fromisoformat(row["created_at"]),
+            created_at=_at(row["created_at"]),
             customer_id=row["customer_id"], channel=row["channel"], campaign=row["campaign"],
             used=not taken, browser_hash=row["browser_hash"], session_id=row["session_id"],
         )
 
     async def purge(self, created_before: datetime) -> int:
         gone = await t.AuthFlow.delete().where(
-            t.AuthFlow.created_at < created_before.isoformat()).returning(
+            t.AuthFlow.created_at < created_before).returning(
             t.AuthFlow.state_hash)
         return len(gone)
 
@@ -713,7 +713,7 @@ class PendingLinkRepository:
     async def add(self, link: PendingLink) -> None:
         await t.PendingLink.insert(t.PendingLink(
             token_hash=link.token_hash, customer_id=link.customer_id, provider=link.provider,
-            subject=link.subject, email=link.email, created_at=link.created_at.isoformat(),
+            subject=link.subject, email=link.email, created_at=link.created_at,
             used=False))
 
     async def get(self, token_hash: str) -> PendingLink | None:
@@ -721,8 +721,8 @@ class PendingLinkRepository:
         if row is None:
             return None
         return PendingLink(row["token_hash"], row["customer_id"], row["provider"],
-                           row["subject"], row["email"],
-                           datetime.fromisoformat(row["created_at"]), bool(row["used"]))
+                           row["subject"], row["email"], _at(row["created_at"]),
+                           bool(row["used"]))
 
     async def save(self, link: PendingLink) -> None:
         await t.PendingLink.update({t.PendingLink.used: link.used}).where(
@@ -735,15 +735,14 @@ class SessionRepository:
         if row is None:
             return None
         return Session(row["id"], row["customer_id"], row["family_id"], row["refresh_hash"],
-                       datetime.fromisoformat(row["created_at"]),
-                       datetime.fromisoformat(row["expires_at"]),
+                       _at(row["created_at"]), _at(row["expires_at"]),
                        SessionStatus(row["status"]), row["replaced_by"])
 
     async def add(self, session: Session) -> None:
         await t.AuthSession.insert(t.AuthSession(
             id=session.id, customer_id=session.customer_id, family_id=session.family_id,
-            refresh_hash=session.refresh_hash, created_at=session.created_at.isoformat(),
-            expires_at=session.expires_at.isoformat(), status=session.status.value,
+            refresh_hash=session.refresh_hash, created_at=session.created_at,
+            expires_at=session.expires_at, status=session.status.value,
             replaced_by=session.replaced_by))
 
     async def get(self, session_id: str) -> Session | None:
@@ -878,10 +877,12 @@ class PrivacyRepository:
             "consents": await t.Consent.select(
                 t.Consent.purpose, t.Consent.granted, t.Consent.updated_at,
             ).where(t.Consent.customer_id == customer_id),
-            "sessions": await t.AuthSession.select(
+            "sessions": [{**row, "created_at": _at(row["created_at"]).isoformat(),
+                          "expires_at": _at(row["expires_at"]).isoformat()}
+                         for row in await t.AuthSession.select(
                 t.AuthSession.id, t.AuthSession.created_at, t.AuthSession.expires_at,
                 t.AuthSession.status,
-            ).where(t.AuthSession.customer_id == customer_id),
+            ).where(t.AuthSession.customer_id == customer_id)],
             "login_failures": [_at(row["at"]).timestamp() for row in await t.LoginFailure.select(
                 t.LoginFailure.at).where(t.LoginFailure.customer_id == customer_id)],
             "notifications": await t.NotificationLog.select(
@@ -1015,7 +1016,7 @@ class PrivacyRepository:
 
     async def purge_sign_in_leftovers(self, before: datetime) -> int:
         flows = await t.AuthFlow.delete().where(
-            t.AuthFlow.created_at < before.isoformat()).returning(t.AuthFlow.state_hash)
+            t.AuthFlow.created_at < before).returning(t.AuthFlow.state_hash)
         links = await t.PendingLink.delete().where(
-            t.PendingLink.created_at < before.isoformat()).returning(t.PendingLink.token_hash)
+            t.PendingLink.created_at < before).returning(t.PendingLink.token_hash)
         return len(flows) + len(links)

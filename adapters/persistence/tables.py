@@ -53,7 +53,7 @@ class AuthFlow(Table, tablename="auth_flow"):
     customer_id = Varchar(length=40, null=True, default=None)
     channel = Varchar(length=64, default="")
     campaign = Varchar(length=64, default="")
-    created_at = Varchar(length=40, index=True)
+    created_at = Timestamptz(index=True)
     used = Boolean(default=False)
     browser_hash = Varchar(length=64, default="")
     session_id = Varchar(length=40, null=True, default=None)
@@ -65,7 +65,7 @@ class PendingLink(Table, tablename="pending_link"):
     provider = Varchar(length=40)
     subject = Varchar(length=255)
     email = Varchar(length=254)
-    created_at = Varchar(length=40)
+    created_at = Timestamptz()
     used = Boolean(default=False)
 
 
@@ -74,8 +74,8 @@ class AuthSession(Table, tablename="auth_session"):
     customer_id = Varchar(length=40, index=True)
     family_id = Varchar(length=40, index=True)
     refresh_hash = Varchar(length=64, unique=True)
-    created_at = Varchar(length=40)
-    expires_at = Varchar(length=40)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
     status = Varchar(length=16)
     replaced_by = Varchar(length=40, null=True, default=None)
 

@@ -377,7 +377,7 @@ async def test_a_jurisdiction_without_a_policy_of_its_own_follows_the_default(
 async def test_retention_clears_abandoned_sign_ins(shop: Any) -> None:
     start = await shop.client.get("/v1/auth/sandbox/start", allow_redirects=False)
     assert start.status == 302
-    old = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    old = datetime.now(UTC) - timedelta(days=2)
     await t.AuthFlow.update({t.AuthFlow.created_at: old}).where(
         t.AuthFlow.provider == "sandbox")
     report = await shop.container.privacy().enforce_retention()

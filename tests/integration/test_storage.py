@@ -319,6 +319,10 @@ async def test_times_become_timestamptz_with_their_rows(
         "INSERT INTO retained_record (id, record_class, subject, jurisdiction, payload, "
         "created_at, retain_until) VALUES ('ret_1', 'complaints', 'anon_1', 'KR', {}, {}, {})",
         "{}", start.isoformat(), (start + timedelta(days=1095)).timestamp())
+    await PeriodicRun.raw(
+        "INSERT INTO auth_session (id, customer_id, family_id, refresh_hash, created_at, "
+        "expires_at, status) VALUES ('ses_1', 'c', 'fam_1', 'r', {}, {}, 'active')",
+        start.isoformat(), (start + timedelta(days=30)).isoformat())
 
     await migrate(engine)
 
@@ -339,6 +343,11 @@ async def test_times_become_timestamptz_with_their_rows(
         assert kept["retain_until"] == (start + timedelta(days=1095)).timestamp()
         assert await u.privacy.purge_retained(start + timedelta(days=1094)) == 0
         assert await u.privacy.purge_retained(start + timedelta(days=1095)) == 1
+        session = await u.sessions.get("ses_1")
+        assert session is not None
+        assert (session.created_at, session.expires_at) == (start, start + timedelta(days=30))
+        [exported] = (await u.privacy.export("c"))["sessions"]
+        assert exported["expires_at"] == (start + timedelta(days=30)).isoformat()
     later = PiccoloUnitOfWorkFactory(engine, MovableClock(start + timedelta(seconds=61)))
     async with later() as u:
         assert await u.outbox.unfinished(older_than_seconds=60, limit=10) == ["obx_old"]
