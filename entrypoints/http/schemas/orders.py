@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
 
 from domain.orders import OrderStatus
-from domain.payments import PaymentStatus
+from domain.payments import EventType, PaymentStatus
 from domain.redaction import has_card_number
 from domain.shipments import ShipmentStatus
 from entrypoints.http.schemas.fields import MAX_MINOR, Answer, Country, Currency, Strict
@@ -57,6 +57,35 @@ class FailureOut(Answer):
     message: str
 
 
+class PaymentEventOut(Answer):
+    """One fact the provider told us about the payment."""
+
+    type: EventType
+    amount: int | None = Field(description="minor units; null: the whole payment")
+    reference: str = Field(description="the provider's id of this fact (a refund, a dispute)")
+    running_total: bool = Field(description="the amount is a running total")
+    occurred_at: str | None = Field(description="the provider's clock")
+    settles: str = Field(description="the refund request it answers, if any")
+
+
+class NextActionOut(Answer):
+    """What the customer must do before the payment can go on (3-D Secure)."""
+
+    type: str = Field(examples=["redirect_to_url"])
+    url: str | None = None
+
+
+class DepositAccountOut(Answer):
+    """The virtual account the customer transfers the money to."""
+
+    bank: str
+    account_number: str
+    holder: str
+    amount: int
+    currency: str
+    expires_at: str | None
+
+
 class PaymentOut(Answer):
     """A payment attempt; its amounts derive from `events`, the provider's facts."""
 
@@ -77,9 +106,9 @@ class PaymentOut(Answer):
     net: int
     failure_code: str | None
     failure: FailureOut | None = None
-    next_action: dict[str, Any] | None
-    deposit_account: dict[str, Any] | None
-    events: list[dict[str, Any]]
+    next_action: NextActionOut | None
+    deposit_account: DepositAccountOut | None
+    events: list[PaymentEventOut]
 
 
 class MoneyOut(Answer):
@@ -149,6 +178,27 @@ class PaymentIn(Strict):
         return value
 
 
+class OperationFailureOut(Answer):
+    reason: str
+    retryable: bool
+    contact: Literal["bank", "support", "none"]
+    message: dict[str, str] = Field(description="the explanation by language (en, ko)")
+
+
+class PaymentResultOut(Answer):
+    """Where a payment operation ended: the payment's outcome and what the customer does next."""
+
+    payment_id: str
+    order_id: str
+    status: PaymentStatus
+    failure_code: str | None
+    next_action: NextActionOut | None
+    deposit_account: DepositAccountOut | None
+    failure: OperationFailureOut | None = None
+    alternatives: list[str] | None = Field(
+        None, description="other gateways to pay with, when the chosen one was unavailable")
+
+
 class OperationOut(Answer):
     id: str
     kind: str
@@ -157,4 +207,4 @@ class OperationOut(Answer):
     message: str
     still_processing: bool
     elapsed_seconds: float
-    result: dict[str, Any] | None
+    result: PaymentResultOut | None
