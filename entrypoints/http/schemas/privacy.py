@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from entrypoints.http.schemas.accounts import CustomerOut, IdentityOut
 from entrypoints.http.schemas.fields import Answer
 from entrypoints.http.schemas.orders import OrderOut
 
@@ -19,22 +20,8 @@ class RealNameOut(Answer):
     verified_at: str
 
 
-class ExportedCustomer(Answer):
-    id: str
-    email: str
-    role: str
-    created_at: str | None
-    email_verified: bool
-    identity_verified: bool
-    jurisdiction: str
-
-
-class ExportedIdentity(Answer):
-    provider: str
-    subject: str
-    email: str | None
-    email_verified: bool
-    linked_at: str
+class ExportedIdentity(IdentityOut):
+    subject: str = Field(description="the account's id at the provider")
 
 
 class ExportedRealName(Answer):
@@ -67,7 +54,7 @@ class ExportOut(Answer):
 
     format: str = Field(examples=["mall-export/1"])
     generated_at: str
-    customer: ExportedCustomer
+    customer: CustomerOut
     identities: list[ExportedIdentity]
     real_name_verification: ExportedRealName | None
     consents: list[ExportedConsent]
