@@ -1,0 +1,50 @@
+"""Row conversions the repositories share: JSON text and timestamps."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, overload
+
+
+def _dump(value: Any) -> str:
+    text = json.dumps(value, separators=(",", ":"), default=str)
+    if "\\u0000" in text:  # rare: only then walk the value
+        text = json.dumps(_storable(value), separators=(",", ":"), default=str)
+    return text
+
+
+def _storable(value: Any) -> Any:
+    """The value with U+0000 replaced by U+FFFD: PostgreSQL keeps no NUL in text or jsonb."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
+
+
+def _load(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@overload
+def _at(value: datetime | str) -> datetime: ...
+@overload
+def _at(value: None) -> None: ...
+def _at(value: datetime | str | None) -> datetime | None:
+    """A timestamptz column's value; SQLite gives RETURNING columns back as their text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,62 @@
+"""Customer accounts in and out of their table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from adapters.persistence import tables as t
+from adapters.persistence.repositories._rows import _dt, _iso
+from domain.customers import Customer, Role
+
+
+class CustomerRepository:
+    async def lock(self, customer_id: str) -> None:
+        """Hold the customer until the unit of work ends (merges and erasures go one at a
+        time); SQLite's IMMEDIATE transactions already run one writer at a time."""
+        if t.Customer._meta.db.engine_type == "postgres":
+            await t.Customer.select(t.Customer.id).where(
+                t.Customer.id == customer_id).lock_rows("UPDATE")
+
+    async def add(self, customer: Customer) -> bool:
+        inserted = await t.Customer.insert(t.Customer(
+            id=customer.id, email=customer.email, password_hash=customer.password_hash,
+            role=customer.role.value, created_at=_iso(customer.created_at),
+            identity_verified=customer.identity_verified,
+            email_verified=customer.email_verified, jurisdiction=customer.jurisdiction,
+        )).on_conflict(target=t.Customer.email, action="DO NOTHING").returning(t.Customer.id)
+        return bool(inserted)
+
+    @staticmethod
+    def _from(row: dict[str, Any] | None) -> Customer | None:
+        if row is None:
+            return None
+        return Customer(row["id"], row["email"], row["password_hash"], Role(row["role"]),
+                        _dt(row["created_at"]), bool(row["identity_verified"]),
+                        bool(row["email_verified"]), row["jurisdiction"])
+
+    async def get(self, customer_id: str) -> Customer | None:
+        return self._from(await t.Customer.select().where(t.Customer.id == customer_id).first())
+
+    async def by_email(self, email: str) -> Customer | None:
+        return self._from(await t.Customer.select().where(t.Customer.email == email).first())
+
+    async def save(self, customer: Customer) -> None:
+        await t.Customer.update({
+            t.Customer.email: customer.email, t.Customer.password_hash: customer.password_hash,
+            t.Customer.email_verified: customer.email_verified,
+            t.Customer.jurisdiction: customer.jurisdiction,
+            t.Customer.identity_verified: customer.identity_verified,
+        }).where(t.Customer.id == customer.id)
+
+    async def set_identity_verified(self, customer_id: str, verified: bool) -> None:
+        await t.Customer.update({t.Customer.identity_verified: verified}).where(
+            t.Customer.id == customer_id)
+
+    async def record_login_failure(self, customer_id: str, at: datetime) -> None:
+        await t.LoginFailure.insert(t.LoginFailure(customer_id=customer_id, at=at))
+
+    async def login_failures_since(self, customer_id: str, since: datetime) -> int:
+        return int(await t.LoginFailure.count().where(
+            (t.LoginFailure.customer_id == customer_id) & (t.LoginFailure.at >= since)
+        ))

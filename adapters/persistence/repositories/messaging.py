@@ -1,0 +1,151 @@
+"""The outbox, the inbox and idempotency records: at-least-once delivery, exactly-once effects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from adapters.persistence import tables as t
+from adapters.persistence.repositories._rows import _at, _dump, _load
+from application.ports import Clock, IdempotencyRecord, InboundEvent, InboxMessage, OutboxMessage
+from domain.redaction import card_safe_id
+
+
+class OutboxRepository:
+    def __init__(self, created: list[str], clock: Clock) -> None:
+        self._created = created
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return self._clock.now()
+
+    async def add(self, topic: str, payload: dict[str, Any]) -> str:
+        message_id = card_safe_id("obx")
+        now = self._now()
+        await t.OutboxMessage.insert(t.OutboxMessage(
+            id=message_id, topic=topic, payload=_dump(payload), status="pending", attempts=0,
+            created_at=now, available_at=now,
+        ))
+        self._created.append(message_id)
+        return message_id
+
+    async def claim(self, message_id: str, lease_seconds: float) -> OutboxMessage | None:
+        now = self._now()
+        m = t.OutboxMessage
+        # One conditional UPDATE decides who runs the message, on both engines.
+        lease_end = now + timedelta(seconds=lease_seconds)
+        claimed = await m.update({m.status: "processing", m.available_at: lease_end}).where(
+            (m.id == message_id)
+            & ((m.status == "pending") | ((m.status == "processing") & (m.available_at < now)))
+        ).returning(m.id, m.topic, m.payload, m.attempts)
+        if not claimed:
+            return None
+        row = claimed[0]
+        return OutboxMessage(row["id"], row["topic"], json.loads(row["payload"]),
+                             row["attempts"], "processing")
+
+    async def complete(self, message_id: str) -> None:
+        m = t.OutboxMessage
+        await m.update({m.status: "done"}).where(m.id == message_id)
+
+    async def release(self, message_id: str, error: str, dead: bool) -> None:
+        m = t.OutboxMessage
+        await m.update({
+            m.status: "dead" if dead else "pending",
+            m.attempts: m.attempts + 1,
+            m.last_error: error[:500],
+            m.available_at: self._now(),
+        }).where(m.id == message_id)
+
+    async def unfinished(self, older_than_seconds: float, limit: int) -> list[str]:
+        m = t.OutboxMessage
+        cutoff = self._now() - timedelta(seconds=older_than_seconds)
+        rows = await m.select(m.id).where(
+            m.status.is_in(["pending", "processing"]) & (m.available_at < cutoff)
+        ).order_by(m.created_at).limit(limit)
+        return [row["id"] for row in rows]
+
+
+class InboxRepository:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def add(self, provider: str, event: InboundEvent) -> str | None:
+        now = self._clock.now()
+        m = t.InboxMessage
+        message_id = card_safe_id("ibx")
+        inserted = await m.insert(m(
+            id=message_id, dedupe_key=f"{provider}:{event.event_id}", provider=provider,
+            event_id=event.event_id, kind=event.kind, payload=_dump(event.payload),
+            status="received", received_at=now, available_at=now,
+        )).on_conflict(target=m.dedupe_key, action="DO NOTHING").returning(m.id)
+        return message_id if inserted else None
+
+    async def claim(self, message_id: str) -> InboxMessage | None:
+        m = t.InboxMessage
+        claimed = await m.update({m.status: "processing"}).where(
+            (m.id == message_id) & m.status.is_in(["received", "processing"])
+        ).returning(m.id, m.provider, m.event_id, m.kind, m.payload, m.received_at)
+        if not claimed:
+            return None
+        row = claimed[0]
+        return InboxMessage(row["id"], row["provider"], row["event_id"], row["kind"],
+                            json.loads(row["payload"]), "processing", _at(row["received_at"]))
+
+    async def complete(self, message_id: str, status: str) -> None:
+        m = t.InboxMessage
+        await m.update({m.status: status}).where(m.id == message_id)
+
+    async def unprocessed(self, older_than_seconds: float, limit: int) -> list[str]:
+        m = t.InboxMessage
+        cutoff = self._clock.now() - timedelta(seconds=older_than_seconds)
+        rows = await m.select(m.id).where(
+            m.status.is_in(["received", "processing"]) & (m.received_at < cutoff)
+        ).order_by(m.received_at).limit(limit)
+        return [row["id"] for row in rows]
+
+
+class IdempotencyRepository:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    @staticmethod
+    def _id(customer_id: str, key: str) -> str:
+        return hashlib.sha256(f"{customer_id}\x00{key}".encode()).hexdigest()
+
+    async def reserve(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        m = t.IdempotencyKey
+        row_id = self._id(record.customer_id, record.key)
+        now = self._clock.now()
+        # An expired key is free again.
+        await m.delete().where((m.id == row_id) & (m.expires_at < now))
+        inserted = await m.insert(m(
+            id=row_id, customer_id=record.customer_id, request_hash=record.request_hash,
+            request_target=record.request_target, status="in_flight",
+            expires_at=record.expires_at,
+        )).on_conflict(target=m.id, action="DO NOTHING").returning(m.id)
+        if inserted:
+            return None
+        row = await m.select().where(m.id == row_id).first()
+        assert row is not None
+        return IdempotencyRecord(
+            record.customer_id, record.key, row["request_hash"], row["status"],
+            row["response_status"], _load(row["response_body"]),
+            _at(row["expires_at"]), row["request_target"],
+        )
+
+    async def complete(self, customer_id: str, key: str, status: int, body: Any) -> None:
+        m = t.IdempotencyKey
+        await m.update({m.status: "completed", m.response_status: status,
+                        m.response_body: _dump(body)}).where(m.id == self._id(customer_id, key))
+
+    async def forget(self, customer_id: str, key: str) -> None:
+        m = t.IdempotencyKey
+        await m.delete().where(m.id == self._id(customer_id, key))
+
+    async def purge_expired(self, now: datetime) -> int:
+        m = t.IdempotencyKey
+        removed = await m.delete().where(m.expires_at < now).returning(m.id)
+        return len(removed)

@@ -1,0 +1,48 @@
+"""Long-running operations and their results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from adapters.persistence import tables as t
+from adapters.persistence.repositories._rows import _dt, _dump, _iso, _load
+from domain.operations import Operation, OperationStatus
+
+
+class OperationRepository:
+    @staticmethod
+    def _from(row: dict[str, Any] | None) -> Operation | None:
+        if row is None:
+            return None
+        return Operation(
+            id=row["id"], customer_id=row["customer_id"], kind=row["kind"],
+            subject=row["subject"], created_at=datetime.fromisoformat(row["created_at"]),
+            status=OperationStatus(row["status"]), message=row["message"],
+            result=_load(row["result"]), updated_at=_dt(row["updated_at"]),
+        )
+
+    async def add(self, operation: Operation) -> None:
+        await t.Operation.insert(t.Operation(
+            id=operation.id, customer_id=operation.customer_id, kind=operation.kind,
+            subject=operation.subject, status=operation.status.value, message=operation.message,
+            result=_dump(operation.result) if operation.result is not None else None,
+            created_at=_iso(operation.created_at), updated_at=_iso(operation.updated_at),
+        ))
+
+    async def get(self, operation_id: str) -> Operation | None:
+        return self._from(
+            await t.Operation.select().where(t.Operation.id == operation_id).first())
+
+    async def by_subject(self, subject: str) -> Operation | None:
+        return self._from(
+            await t.Operation.select().where(t.Operation.subject == subject).first())
+
+    async def save(self, operation: Operation) -> None:
+        await t.Operation.update({
+            t.Operation.status: operation.status.value,
+            t.Operation.message: operation.message,
+            t.Operation.result: (
+                _dump(operation.result) if operation.result is not None else None),
+            t.Operation.updated_at: _iso(operation.updated_at),
+        }).where(t.Operation.id == operation.id)

@@ -1,0 +1,83 @@
+"""Orders and their lines in and out of their tables."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from adapters.persistence import tables as t
+from adapters.persistence.repositories._rows import _at, _dump
+from domain.money import Money
+from domain.orders import Order, OrderLine, OrderStatus, ShippingAddress
+
+
+class OrderRepository:
+    async def lock(self, order_id: str) -> None:
+        # SQLite's IMMEDIATE transactions already run one writer at a time.
+        if t.Order._meta.db.engine_type == "postgres":
+            await t.Order.select(t.Order.id).where(t.Order.id == order_id).lock_rows("UPDATE")
+    @staticmethod
+    def _values(order: Order) -> dict[Any, Any]:
+        return {
+            t.Order.status: order.status.value,
+            t.Order.held_for_review: order.held_for_review,
+        }
+
+    async def add(self, order: Order) -> None:
+        address = order.shipping_address
+        await t.Order.insert(t.Order(
+            id=order.id, customer_id=order.customer_id, currency=order.currency,
+            status=order.status.value, carrier=order.carrier, note=order.note,
+            lines=_dump([
+                {"sku": line.sku, "title": line.title, "seller_id": line.seller_id,
+                 "quantity": line.quantity, "unit_price": line.unit_price.amount}
+                for line in order.lines
+            ]),
+            shipping_address=_dump({
+                "recipient": address.recipient, "line1": address.line1, "line2": address.line2,
+                "city": address.city, "postal_code": address.postal_code,
+                "country": address.country,
+            }),
+            created_at=order.created_at, total=order.total.amount,
+            held_for_review=order.held_for_review,
+        ))
+
+    @staticmethod
+    def _from(row: dict[str, Any]) -> Order:
+        currency = row["currency"]
+        return Order(
+            id=row["id"], customer_id=row["customer_id"], currency=currency,
+            lines=[
+                OrderLine(line["sku"], line["title"], line["seller_id"], line["quantity"],
+                          Money(line["unit_price"], currency))
+                for line in json.loads(row["lines"])
+            ],
+            shipping_address=ShippingAddress(**json.loads(row["shipping_address"])),
+            carrier=row["carrier"], note=row["note"], status=OrderStatus(row["status"]),
+            created_at=_at(row["created_at"]), held_for_review=bool(row["held_for_review"]),
+        )
+
+    async def get(self, order_id: str) -> Order | None:
+        row = await t.Order.select().where(t.Order.id == order_id).first()
+        return self._from(row) if row else None
+
+    async def save(self, order: Order) -> None:
+        await t.Order.update(self._values(order)).where(t.Order.id == order.id)
+
+    async def paid_totals(self, limit: int) -> list[tuple[str, int]]:
+        """(currency, total) of the latest orders whose money was taken, for risk models."""
+        rows = await t.Order.select(t.Order.currency, t.Order.total).where(
+            t.Order.status.is_in(["paid", "shipped", "delivered", "partially_refunded"])
+        ).order_by(t.Order.created_at, ascending=False).limit(limit)
+        return [(row["currency"], int(row["total"])) for row in rows]
+
+    async def of_customer(
+        self, customer_id: str, limit: int, before: str | None = None
+    ) -> list[Order]:
+        condition = t.Order.customer_id == customer_id
+        if before:
+            condition &= t.Order.created_at < datetime.fromisoformat(before)
+        rows = await t.Order.select().where(condition).order_by(
+            t.Order.created_at, ascending=False).limit(limit)
+        return [self._from(row) for row in rows]

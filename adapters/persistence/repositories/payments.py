@@ -1,0 +1,114 @@
+"""Payments and their event histories in and out of their tables."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from adapters.persistence import tables as t
+from adapters.persistence.repositories._rows import _at, _dump, _load
+from application.ports import Clock
+from domain.money import Money
+from domain.payments import UNSETTLED, Payment, PaymentEvent, PaymentStatus
+
+
+class PaymentRepository:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    @staticmethod
+    def _row(payment: Payment) -> dict[str, Any]:
+        return {
+            "id": payment.id, "order_id": payment.order_id, "customer_id": payment.customer_id,
+            "provider": payment.provider, "provider_reference": payment.provider_reference,
+            "amount": payment.amount.amount, "currency": payment.amount.currency,
+            "method": payment.method, "idempotency_key": payment.idempotency_key,
+            "status": payment.status.value, "failure_code": payment.failure_code,
+            "next_action": _dump(payment.next_action) if payment.next_action else None,
+            "deposit_account": _dump(payment.deposit_account) if payment.deposit_account else None,
+            "callback_secret_hash": payment.callback_secret_hash, "capture": payment.capture,
+            "history": _dump(payment.history), "created_at": payment.created_at,
+        }
+
+    async def _hydrate(self, rows: list[dict[str, Any]]) -> list[Payment]:
+        if not rows:
+            return []
+        events = await t.PaymentEvent.select(t.PaymentEvent.payment_id, t.PaymentEvent.body).where(
+            t.PaymentEvent.payment_id.is_in([row["id"] for row in rows])
+        ).order_by(t.PaymentEvent.seq)
+        log: dict[str, list[PaymentEvent]] = {}
+        for event in events:
+            log.setdefault(event["payment_id"], []).append(
+                PaymentEvent.from_dict(json.loads(event["body"])))
+        return [Payment(
+            id=row["id"], order_id=row["order_id"], customer_id=row["customer_id"],
+            provider=row["provider"], amount=Money(row["amount"], row["currency"]),
+            method=row["method"], idempotency_key=row["idempotency_key"],
+            status=PaymentStatus(row["status"]), provider_reference=row["provider_reference"],
+            failure_code=row["failure_code"], next_action=_load(row["next_action"]),
+            deposit_account=_load(row["deposit_account"]),
+            callback_secret_hash=row["callback_secret_hash"], capture=row["capture"],
+            created_at=_at(row["created_at"]), history=json.loads(row["history"]),
+            events=log.get(row["id"], []),
+        ) for row in rows]
+
+    async def _one(self, row: dict[str, Any] | None) -> Payment | None:
+        found = await self._hydrate([row] if row else [])
+        return found[0] if found else None
+
+    async def add(self, payment: Payment) -> None:
+        await t.Payment.insert(t.Payment(**self._row(payment)))
+        await self._append_events(payment)
+
+    async def get(self, payment_id: str) -> Payment | None:
+        return await self._one(await t.Payment.select().where(t.Payment.id == payment_id).first())
+
+    async def by_reference(self, provider: str, reference: str) -> Payment | None:
+        return await self._one(await t.Payment.select().where(
+            (t.Payment.provider == provider) & (t.Payment.provider_reference == reference)
+        ).first())
+
+    async def save(self, payment: Payment) -> None:
+        row = self._row(payment)
+        del row["id"]
+        await t.Payment.update({getattr(t.Payment, k): v for k, v in row.items()}).where(
+            t.Payment.id == payment.id)
+        await self._append_events(payment)
+
+    async def _append_events(self, payment: Payment) -> None:
+        """Append the facts learned since loading; the log itself is never rewritten."""
+        if not payment.new_events:
+            return
+        first = len(payment.events) - len(payment.new_events)
+        now = self._clock.now()
+        await t.PaymentEvent.insert(*[t.PaymentEvent(
+            dedupe_key=f"{payment.id}|{event.key}", payment_id=payment.id, seq=first + index,
+            body=_dump(event.as_dict()), recorded_at=now,
+        ) for index, event in enumerate(payment.new_events)])
+        payment.new_events.clear()
+
+    async def of_order(self, order_id: str) -> list[Payment]:
+        rows = await t.Payment.select().where(t.Payment.order_id == order_id).order_by(
+            t.Payment.created_at)
+        return await self._hydrate(rows)
+
+    async def waiting_on_customer(self, created_before: datetime, limit: int) -> list[Payment]:
+        rows = await t.Payment.select().where(
+            t.Payment.status.is_in(["awaiting_deposit", "requires_action"])
+            & (t.Payment.created_at < created_before)
+        ).order_by(t.Payment.created_at).limit(limit)
+        return await self._hydrate(rows)
+
+    async def unsettled(self, created_before: datetime, limit: int) -> list[Payment]:
+        rows = await t.Payment.select().where(
+            t.Payment.status.is_in([s.value for s in UNSETTLED])
+            & (t.Payment.created_at < created_before)
+        ).order_by(t.Payment.created_at).limit(limit)
+        return await self._hydrate(rows)
+
+    async def failures_of_customer(self, customer_id: str, since: datetime) -> int:
+        return int(await t.Payment.count().where(
+            (t.Payment.customer_id == customer_id) & (t.Payment.status == "failed")
+            & (t.Payment.created_at >= since)
+        ))

@@ -1,0 +1,185 @@
+"""Erasure, export and retention of personal data."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from piccolo.columns.combination import WhereRaw
+
+from adapters.persistence import tables as t
+from adapters.persistence.repositories._rows import _at, _dump
+from application.ports import Clock
+from domain.redaction import card_safe_id
+
+ERASED = "[erased]"
+
+
+class PrivacyRepository:
+    """Erasure, export and retention across every table that can hold personal data."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def export(self, customer_id: str) -> dict[str, Any]:
+        customer = await t.Customer.select(
+            t.Customer.id, t.Customer.email, t.Customer.role, t.Customer.created_at,
+            t.Customer.email_verified, t.Customer.identity_verified, t.Customer.jurisdiction,
+        ).where(t.Customer.id == customer_id).first()
+        real_name = await t.RealNameIdentity.select(
+            t.RealNameIdentity.verified_at, t.RealNameIdentity.adult,
+        ).where(t.RealNameIdentity.customer_id == customer_id).first()
+        return {
+            "customer": customer,
+            "identities": await t.IdentityLink.select(
+                t.IdentityLink.provider, t.IdentityLink.subject, t.IdentityLink.email,
+                t.IdentityLink.email_verified, t.IdentityLink.linked_at,
+            ).where(t.IdentityLink.customer_id == customer_id),
+            "real_name_verification": real_name,
+            "consents": await t.Consent.select(
+                t.Consent.purpose, t.Consent.granted, t.Consent.updated_at,
+            ).where(t.Consent.customer_id == customer_id),
+            "sessions": [{**row, "created_at": _at(row["created_at"]).isoformat(),
+                          "expires_at": _at(row["expires_at"]).isoformat()}
+                         for row in await t.AuthSession.select(
+                t.AuthSession.id, t.AuthSession.created_at, t.AuthSession.expires_at,
+                t.AuthSession.status,
+            ).where(t.AuthSession.customer_id == customer_id)],
+            "login_failures": [_at(row["at"]).timestamp() for row in await t.LoginFailure.select(
+                t.LoginFailure.at).where(t.LoginFailure.customer_id == customer_id)],
+            "notifications": await t.NotificationLog.select(
+                t.NotificationLog.channel, t.NotificationLog.template,
+                t.NotificationLog.subject, t.NotificationLog.sent_at,
+            ).where(t.NotificationLog.owner == customer_id),
+        }
+
+    async def erase(self, customer_id: str, pseudonym: str) -> dict[str, int]:
+        """Delete what identifies the customer and cut the links from what must stay: orders
+        and payments keep their amounts under a pseudonym, without name or address."""
+        counts: dict[str, int] = {}
+
+        async def deleted(table: type[Any], condition: Any) -> None:
+            rows = await table.delete().where(condition).returning(
+                table._meta.primary_key)
+            counts[table._meta.tablename] = len(rows)
+
+        await deleted(t.IdentityLink, t.IdentityLink.customer_id == customer_id)
+        await deleted(t.AuthFlow, t.AuthFlow.customer_id == customer_id)
+        await deleted(t.PendingLink, t.PendingLink.customer_id == customer_id)
+        await deleted(t.AuthSession, t.AuthSession.customer_id == customer_id)
+        await deleted(t.RealNameIdentity, t.RealNameIdentity.customer_id == customer_id)
+        await deleted(t.Consent, t.Consent.customer_id == customer_id)
+        await deleted(t.LoginFailure, t.LoginFailure.customer_id == customer_id)
+        await deleted(t.IdempotencyKey, t.IdempotencyKey.customer_id == customer_id)
+        orders = await t.Order.select(t.Order.id, t.Order.shipping_address).where(
+            t.Order.customer_id == customer_id)
+        for order in orders:
+            address = json.loads(order["shipping_address"])
+            scrubbed = {key: (value if key == "country" else ERASED)
+                        for key, value in address.items()}
+            await t.Order.update({t.Order.customer_id: pseudonym, t.Order.note: "",
+                                  t.Order.shipping_address: _dump(scrubbed)}).where(
+                t.Order.id == order["id"])
+        counts["orders"] = len(orders)
+        for table in (t.Payment, t.Operation, t.FraudReview):
+            moved = await table.update({table.customer_id: pseudonym}).where(
+                table.customer_id == customer_id).returning(table._meta.primary_key)
+            counts[table._meta.tablename] = len(moved)
+        await t.FraudReview.update({t.FraudReview.note: ""}).where(
+            t.FraudReview.customer_id == pseudonym)
+        logged = await t.NotificationLog.update({t.NotificationLog.owner: pseudonym}).where(
+            t.NotificationLog.owner == customer_id).returning(t.NotificationLog.id)
+        counts["notification_log"] = len(logged)
+        # Work not yet done for the customer (a notice, an event) must not resurrect them.
+        pending = await t.OutboxMessage.select(t.OutboxMessage.id, t.OutboxMessage.payload).where(
+            WhereRaw("CAST(payload AS TEXT) LIKE {}", f"%{customer_id}%"))
+        for message in pending:
+            await t.OutboxMessage.update({
+                t.OutboxMessage.payload: message["payload"].replace(customer_id, pseudonym),
+            }).where(t.OutboxMessage.id == message["id"])
+        counts["outbox_message"] = len(pending)
+        await deleted(t.Customer, t.Customer.id == customer_id)
+        return counts
+
+    async def merge(self, from_customer: str, to_customer: str) -> dict[str, int]:
+        """Move everything of one customer to another, then close the first account."""
+        counts: dict[str, int] = {}
+        for table in (t.Order, t.Payment, t.Operation, t.FraudReview, t.IdentityLink,
+                      t.LoginFailure):
+            moved = await table.update({table.customer_id: to_customer}).where(
+                table.customer_id == from_customer).returning(table._meta.primary_key)
+            counts[table._meta.tablename] = len(moved)
+        kept = await t.Consent.select(t.Consent.purpose).where(
+            t.Consent.customer_id == to_customer)
+        mine = {row["purpose"] for row in kept}
+        theirs = await t.Consent.select().where(t.Consent.customer_id == from_customer)
+        for row in theirs:
+            if row["purpose"] not in mine:
+                await t.Consent.insert(t.Consent(
+                    dedupe_key=f"{to_customer}|{row['purpose']}", customer_id=to_customer,
+                    purpose=row["purpose"], granted=row["granted"],
+                    updated_at=row["updated_at"]))
+        await t.Consent.delete().where(t.Consent.customer_id == from_customer)
+        counts["consent"] = len(theirs)
+        if await t.RealNameIdentity.count().where(
+                t.RealNameIdentity.customer_id == to_customer) == 0:
+            await t.RealNameIdentity.update({t.RealNameIdentity.customer_id: to_customer}).where(
+                t.RealNameIdentity.customer_id == from_customer)
+        await t.NotificationLog.update({t.NotificationLog.owner: to_customer}).where(
+            t.NotificationLog.owner == from_customer)
+        for table in (t.AuthSession, t.AuthFlow, t.PendingLink, t.IdempotencyKey,
+                      t.RealNameIdentity):
+            await table.delete().where(table.customer_id == from_customer)
+        await t.Customer.delete().where(t.Customer.id == from_customer)
+        return counts
+
+    async def keep(self, record_class: str, subject: str, jurisdiction: str,
+                   payload: dict[str, Any], retain_until: datetime) -> None:
+        await t.RetainedRecord.insert(t.RetainedRecord(
+            id=card_safe_id("ret"), record_class=record_class, subject=subject,
+            jurisdiction=jurisdiction, payload=_dump(payload),
+            created_at=self._clock.now(), retain_until=retain_until))
+
+    async def retained(self, subject: str) -> list[dict[str, Any]]:
+        rows = await t.RetainedRecord.select().where(t.RetainedRecord.subject == subject)
+        # As before: the creation time in ISO-8601, the end of retention in epoch seconds.
+        return [{**row, "payload": json.loads(row["payload"]),
+                 "created_at": _at(row["created_at"]).isoformat(),
+                 "retain_until": _at(row["retain_until"]).timestamp()} for row in rows]
+
+    async def purge_retained(self, now: datetime) -> int:
+        gone = await t.RetainedRecord.delete().where(
+            t.RetainedRecord.retain_until <= now).returning(t.RetainedRecord.id)
+        return len(gone)
+
+    async def purge_access_logs(self, jurisdiction: str, before: datetime) -> int:
+        """Access logs of the jurisdiction's customers older than its retention period."""
+        customers = [row["id"] for row in await t.Customer.select(t.Customer.id).where(
+            t.Customer.jurisdiction == jurisdiction)]
+        removed = 0
+        for start in range(0, len(customers), 500):
+            batch = customers[start:start + 500]
+            gone = await t.LoginFailure.delete().where(
+                t.LoginFailure.customer_id.is_in(batch)
+                & (t.LoginFailure.at < before)).returning(t.LoginFailure.id)
+            removed += len(gone)
+        return removed
+
+    async def purge_finished_work(self, before: datetime) -> int:
+        """Outbox work done and callbacks settled long ago: their payloads name customers
+        and nothing needs them any more (providers stop re-sending within days)."""
+        done = await t.OutboxMessage.delete().where(
+            (t.OutboxMessage.status == "done") & (t.OutboxMessage.created_at < before)
+        ).returning(t.OutboxMessage.id)
+        settled = await t.InboxMessage.delete().where(
+            t.InboxMessage.status.is_in(["applied", "no_change", "ignored"])
+            & (t.InboxMessage.received_at < before)).returning(t.InboxMessage.id)
+        return len(done) + len(settled)
+
+    async def purge_sign_in_leftovers(self, before: datetime) -> int:
+        flows = await t.AuthFlow.delete().where(
+            t.AuthFlow.created_at < before).returning(t.AuthFlow.state_hash)
+        links = await t.PendingLink.delete().where(
+            t.PendingLink.created_at < before).returning(t.PendingLink.token_hash)
+        return len(flows) + len(links)

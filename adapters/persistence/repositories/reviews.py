@@ -1,0 +1,43 @@
+"""Fraud reviews held for a person's decision."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from adapters.persistence import tables as t
+from adapters.persistence.repositories._rows import _dt, _dump, _iso
+from application.ports import FraudReview
+
+
+class FraudReviewRepository:
+    @staticmethod
+    def _from(row: dict[str, Any]) -> FraudReview:
+        return FraudReview(
+            order_id=row["order_id"], customer_id=row["customer_id"], score=row["score"],
+            reasons=json.loads(row["reasons"]), status=row["status"],
+            opened_at=datetime.fromisoformat(row["opened_at"]),
+            decided_at=_dt(row["decided_at"]), decided_by=row["decided_by"], note=row["note"])
+
+    async def add(self, review: FraudReview) -> None:
+        await t.FraudReview.insert(t.FraudReview(
+            order_id=review.order_id, customer_id=review.customer_id, score=review.score,
+            reasons=_dump(review.reasons), status=review.status,
+            opened_at=review.opened_at.isoformat(), note=review.note,
+        )).on_conflict(target=t.FraudReview.order_id, action="DO NOTHING")
+
+    async def get(self, order_id: str) -> FraudReview | None:
+        row = await t.FraudReview.select().where(t.FraudReview.order_id == order_id).first()
+        return self._from(row) if row else None
+
+    async def save(self, review: FraudReview) -> None:
+        await t.FraudReview.update({
+            t.FraudReview.status: review.status, t.FraudReview.decided_at: _iso(review.decided_at),
+            t.FraudReview.decided_by: review.decided_by, t.FraudReview.note: review.note,
+        }).where(t.FraudReview.order_id == review.order_id)
+
+    async def pending(self, limit: int) -> list[FraudReview]:
+        rows = await t.FraudReview.select().where(t.FraudReview.status == "pending").order_by(
+            t.FraudReview.opened_at).limit(limit)
+        return [self._from(row) for row in rows]
