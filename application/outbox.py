@@ -27,8 +27,11 @@ class OutboxRelay:
             await uow.commit()
         if message is None:
             return True
-        command = deserialize(message.topic, message.payload)
+        command: Command | None = None
         try:
+            # Inside the try: a row the bus cannot read (a command renamed away) is retried
+            # and then set aside like any other failure, never retried forever.
+            command = deserialize(message.topic, message.payload)
             await self._bus.handle(command, message_id=message.id)
         except Exception as exc:
             dead = message.attempts + 1 >= self._max_attempts
@@ -36,7 +39,7 @@ class OutboxRelay:
                 try:
                     # Settle the consequences (fail the payment, alert) before the message is
                     # marked dead: if this fails too, the message stays to be tried again.
-                    await self._give_up(command, exc)
+                    await self._give_up(command, exc, message.topic)
                 except Exception:
                     dead = False
             async with self._uow() as uow:
@@ -55,11 +58,12 @@ class OutboxRelay:
             await uow.commit()
         return True
 
-    async def _give_up(self, command: Command, exc: Exception) -> None:
-        name = type(command).__name__
+    async def _give_up(self, command: Command | None, exc: Exception, stored_as: str) -> None:
+        name = type(command).__name__ if command is not None else stored_as
         log.error("%s gave up after %d attempts: %s", name, self._max_attempts,
                   type(exc).__name__)
-        await self._bus.given_up(command, exc)
+        if command is not None:
+            await self._bus.given_up(command, exc)
         await self._alerts.alert(Alert(
             "critical", name, f"{name} failed after {self._max_attempts} attempts",
             {"error": type(exc).__name__},

@@ -144,3 +144,17 @@ async def test_a_seller_notification_goes_to_the_seller_and_is_logged(mall: Mall
     assert sent.recipient == "seller:seller-a"
     [logged] = mall.db.rows("notifications")
     assert (logged["customer_id"], logged["subject"]) == ("seller:seller-a", "ord_1")
+
+
+async def test_a_stored_command_nobody_can_read_is_set_aside_after_its_retries(
+        mall: Mall) -> None:
+    async with mall.container.uow()() as unit:
+        message_id = await unit.outbox.add("NoSuchCommand", {"x": 1})
+        await unit.commit()
+    relay = mall.container.outbox()
+    for _ in range(MAX_ATTEMPTS - 1):
+        with pytest.raises(ValueError, match="NoSuchCommand"):
+            await relay.run(message_id)
+    assert await relay.run(message_id) is True  # the last attempt sets it aside
+    assert _message(mall, message_id) == ("dead", MAX_ATTEMPTS)
+    assert [a.source for a in mall.alerts.alerts] == ["NoSuchCommand"]
