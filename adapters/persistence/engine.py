@@ -16,6 +16,7 @@ import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.table import Table
 
 from adapters.persistence.tables import ALL_TABLES, EvidenceHead
 from domain.evidence import GENESIS
@@ -35,7 +36,7 @@ class LoopLocalPostgresEngine(PostgresEngine):
         self._pools: dict[asyncio.AbstractEventLoop, Any] = {}
         super().__init__(*args, **kwargs)
 
-    @property  # type: ignore[override]
+    @property
     def pool(self) -> Any:
         try:
             return self._pools.get(asyncio.get_running_loop())
@@ -54,18 +55,18 @@ class LoopLocalPostgresEngine(PostgresEngine):
             self._pools[loop] = value
 
 
-async def open_pool(engine: Engine, size: int) -> None:
+async def open_pool(engine: Engine[Any], size: int) -> None:
     """Give the running loop a connection pool (PostgreSQL only; SQLite needs none)."""
     if size > 0 and isinstance(engine, PostgresEngine) and engine.pool is None:
         await engine.start_connection_pool(min_size=1, max_size=size)
 
 
-async def close_pool(engine: Engine) -> None:
+async def close_pool(engine: Engine[Any]) -> None:
     if isinstance(engine, PostgresEngine) and engine.pool is not None:
         await engine.close_connection_pool()
 
 
-def engine_for(database_url: str, sqlite_path: str) -> Engine:
+def engine_for(database_url: str, sqlite_path: str) -> Engine[Any]:
     """PostgreSQL when a postgres:// URL is given, else the embedded SQLite file."""
     if database_url:
         url = urlparse(database_url)
@@ -83,21 +84,22 @@ def engine_for(database_url: str, sqlite_path: str) -> Engine:
     return SQLiteEngine(path=sqlite_path, timeout=30)
 
 
-_in_use: Engine | None = None
+_in_use: Engine[Any] | None = None
 
 
-def use_engine(engine: Engine) -> None:
+def use_engine(engine: Engine[Any]) -> None:
     """Point every table, and piccolo's migration runner, at `engine`."""
     global _in_use
     os.environ["PICCOLO_CONF"] = PICCOLO_CONF
     from piccolo.apps.migrations.tables import Migration
 
     _in_use = engine  # what piccolo_conf.DB answers from now on
-    for table in [*ALL_TABLES, Migration]:
+    tables: list[type[Table]] = [*ALL_TABLES, Migration]
+    for table in tables:
         table._meta.db = engine
 
 
-def engine_in_use() -> Engine | None:
+def engine_in_use() -> Engine[Any] | None:
     """The engine `use_engine` chose in this process, if it was called."""
     return _in_use
 
@@ -107,7 +109,7 @@ _MIGRATION_LOCK_KEY = 0x6D616C6C
 
 
 @contextlib.asynccontextmanager
-async def _migration_lock(engine: Engine) -> AsyncIterator[None]:
+async def _migration_lock(engine: Engine[Any]) -> AsyncIterator[None]:
     """On PostgreSQL, processes starting together migrate one at a time (an advisory lock
     held on a connection of its own); SQLite's file lock already does that."""
     if not isinstance(engine, PostgresEngine):
@@ -124,7 +126,7 @@ async def _migration_lock(engine: Engine) -> AsyncIterator[None]:
             await connection.close()
 
 
-async def migrate(engine: Engine) -> None:
+async def migrate(engine: Engine[Any]) -> None:
     """Apply every migration not applied yet, then make sure the ledger has its head row."""
     use_engine(engine)
     if isinstance(engine, SQLiteEngine):

@@ -12,7 +12,7 @@ from application.ports import Clock
 
 
 class PiccoloUnitOfWork:
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine[Any], clock: Clock) -> None:
         self._engine = engine
         self.new_outbox_ids: list[str] = []
         self.customers = r.CustomerRepository()
@@ -65,7 +65,7 @@ class PiccoloUnitOfWork:
 
 
 class PiccoloUnitOfWorkFactory:
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine[Any], clock: Clock) -> None:
         self._engine, self._clock = engine, clock
 
     def __call__(self) -> PiccoloUnitOfWork:

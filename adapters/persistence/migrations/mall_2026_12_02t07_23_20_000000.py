@@ -276,7 +276,7 @@ SCHEMA: dict[tuple[str, str], dict[str, Column]] = {
 }
 
 
-async def forwards():
+async def forwards() -> MigrationManager:
     manager = MigrationManager(migration_id=ID, app_name="mall", description=DESCRIPTION)
     for (class_name, tablename), columns in SCHEMA.items():
         manager.add_table(class_name=class_name, tablename=tablename, schema=None, columns=None)

@@ -10,7 +10,7 @@ VERSION = "1.38.0"
 DESCRIPTION = "Periodic runs keep their times as timestamptz"
 
 
-async def forwards():
+async def forwards() -> MigrationManager:
     manager = MigrationManager(migration_id=ID, app_name="mall", description=DESCRIPTION)
     convert_in(manager, "PeriodicRun", "periodic_run", {
         "id": Varchar(length=120, primary_key=True),

@@ -12,7 +12,7 @@ VERSION = "1.38.0"
 DESCRIPTION = "Retained records, failed sign-ins and the sign-in funnel keep timestamptz"
 
 
-async def forwards():
+async def forwards() -> MigrationManager:
     manager = MigrationManager(migration_id=ID, app_name="mall", description=DESCRIPTION)
     convert_in(manager, "RetainedRecord", "retained_record", {
         "id": Varchar(length=40, primary_key=True),

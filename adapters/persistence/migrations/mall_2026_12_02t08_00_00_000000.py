@@ -12,7 +12,7 @@ VERSION = "1.38.0"
 DESCRIPTION = "Orders, payments and payment events keep their times as timestamptz"
 
 
-async def forwards():
+async def forwards() -> MigrationManager:
     manager = MigrationManager(migration_id=ID, app_name="mall", description=DESCRIPTION)
     convert_in(manager, "Order", "orders", {
         "id": Varchar(length=40, primary_key=True),

@@ -11,7 +11,7 @@ VERSION = "1.38.0"
 DESCRIPTION = "Sign-in flows, pending links and sessions keep their times as timestamptz"
 
 
-async def forwards():
+async def forwards() -> MigrationManager:
     manager = MigrationManager(migration_id=ID, app_name="mall", description=DESCRIPTION)
     convert_in(manager, "AuthFlow", "auth_flow", {
         "state_hash": Varchar(length=64, primary_key=True),

@@ -19,10 +19,10 @@ RENAMED = {
 }
 
 
-async def forwards():
+async def forwards() -> MigrationManager:
     manager = MigrationManager(migration_id=ID, app_name="mall", description=DESCRIPTION)
 
-    async def rename():
+    async def rename() -> None:
         from adapters.persistence.tables import OutboxMessage
 
         for old, new in RENAMED.items():

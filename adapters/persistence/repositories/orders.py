@@ -6,6 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from piccolo.custom_types import Combinable
+
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump
 from domain.money import Money
@@ -75,7 +77,7 @@ class OrderRepository:
     async def of_customer(
         self, customer_id: str, limit: int, before: str | None = None
     ) -> list[Order]:
-        condition = t.Order.customer_id == customer_id
+        condition: Combinable = t.Order.customer_id == customer_id
         if before:
             condition &= t.Order.created_at < datetime.fromisoformat(before)
         rows = await t.Order.select().where(condition).order_by(

@@ -89,7 +89,7 @@ class PrivacyRepository:
         await t.FraudReview.update({t.FraudReview.note: ""}).where(
             t.FraudReview.customer_id == pseudonym)
         logged = await t.NotificationLog.update({t.NotificationLog.owner: pseudonym}).where(
-            t.NotificationLog.owner == customer_id).returning(t.NotificationLog.id)
+            t.NotificationLog.owner == customer_id).returning(t.NotificationLog._meta.primary_key)
         counts["notification_log"] = len(logged)
         # Work not yet done for the customer (a notice, an event) must not resurrect them.
         pending = await t.OutboxMessage.select(t.OutboxMessage.id, t.OutboxMessage.payload).where(
@@ -128,9 +128,9 @@ class PrivacyRepository:
                 t.RealNameIdentity.customer_id == from_customer)
         await t.NotificationLog.update({t.NotificationLog.owner: to_customer}).where(
             t.NotificationLog.owner == from_customer)
-        for table in (t.AuthSession, t.AuthFlow, t.PendingLink, t.IdempotencyKey,
+        for owned in (t.AuthSession, t.AuthFlow, t.PendingLink, t.IdempotencyKey,
                       t.RealNameIdentity):
-            await table.delete().where(table.customer_id == from_customer)
+            await owned.delete().where(owned.customer_id == from_customer)
         await t.Customer.delete().where(t.Customer.id == from_customer)
         return counts
 
@@ -162,7 +162,7 @@ class PrivacyRepository:
             batch = customers[start:start + 500]
             gone = await t.LoginFailure.delete().where(
                 t.LoginFailure.customer_id.is_in(batch)
-                & (t.LoginFailure.at < before)).returning(t.LoginFailure.id)
+                & (t.LoginFailure.at < before)).returning(t.LoginFailure._meta.primary_key)
             removed += len(gone)
         return removed
 
