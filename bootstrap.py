@@ -143,6 +143,14 @@ def _first(values: list[str]) -> str:
     return values[0]
 
 
+def _sandbox_webhooks(http: Any, name: str, route: str, base_url: Any, secrets: Any,
+                      signature: Any) -> Any:
+    """The sender a sandbox partner calls our webhook route with, signing with its first key."""
+    return providers.Singleton(
+        SandboxWebhookSender, http, name, providers.Callable(f"{{}}{route}".format, base_url),
+        providers.Callable(_first, secrets), signature)
+
+
 def _contracts(raw: list[dict[str, Any]]) -> list[ProviderContract]:
     return [ProviderContract(
         provider=item["provider"], countries=frozenset(item.get("countries", ["*"])),
@@ -184,11 +192,9 @@ class Container(containers.DeclarativeContainer):
     # --- integrations: each chosen by configuration -------------------------------------
     sandbox_gateway = providers.Singleton(
         SandboxGateway,
-        webhooks=providers.Singleton(
-            SandboxWebhookSender, http, "sandbox-payments-webhooks",
-            providers.Callable("{}/v1/webhooks/sandbox".format, config.base_url),
-            providers.Callable(_first, config.sandbox_webhook_secrets), PAYMENT_SIGNATURE,
-        ),
+        webhooks=_sandbox_webhooks(http, "sandbox-payments-webhooks", "/v1/webhooks/sandbox",
+                                   config.base_url, config.sandbox_webhook_secrets,
+                                   PAYMENT_SIGNATURE),
         ledger=ledger, secrets=config.sandbox_webhook_secrets,
         public_base_url=config.base_url, stall_seconds=config.sandbox_stall_seconds,
         deposit_delay_seconds=config.sandbox_deposit_delay_seconds,
@@ -209,11 +215,9 @@ class Container(containers.DeclarativeContainer):
 
     sandbox_carrier = providers.Singleton(
         SandboxCarrier,
-        webhooks=providers.Singleton(
-            SandboxWebhookSender, http, "sandbox-carrier-webhooks",
-            providers.Callable("{}/v1/webhooks/sandbox-express".format, config.base_url),
-            providers.Callable(_first, config.sandbox_carrier_secrets), CARRIER_SIGNATURE,
-        ),
+        webhooks=_sandbox_webhooks(http, "sandbox-carrier-webhooks",
+                                   "/v1/webhooks/sandbox-express", config.base_url,
+                                   config.sandbox_carrier_secrets, CARRIER_SIGNATURE),
         ledger=ledger, secrets=config.sandbox_carrier_secrets,
         step_seconds=config.sandbox_tracking_step_seconds,
     )

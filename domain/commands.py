@@ -18,26 +18,30 @@ class Command:
 
 
 @dataclass(frozen=True)
-class AuthorizePayment(Command):
+class PaymentCommand(Command):
+    """Something to ask of the provider about one payment."""
+
     payment_id: str
+
+
+@dataclass(frozen=True)
+class AuthorizePayment(PaymentCommand):
     operation_id: str
     method_token: str
 
 
 @dataclass(frozen=True)
-class CapturePayment(Command):
-    payment_id: str
+class CapturePayment(PaymentCommand):
+    pass
 
 
 @dataclass(frozen=True)
-class VoidPayment(Command):
-    payment_id: str
+class VoidPayment(PaymentCommand):
     reason: str = ""
 
 
 @dataclass(frozen=True)
-class RefundPayment(Command):
-    payment_id: str
+class RefundPayment(PaymentCommand):
     refund_id: str
     amount: int
     reason: str = ""
@@ -86,7 +90,13 @@ class ApplyProviderEvent(Command):
 
 
 def _types() -> dict[str, type[Command]]:
-    return {cls.__name__: cls for cls in Command.__subclasses__()}
+    found: dict[str, type[Command]] = {}
+    kinds = list(Command.__subclasses__())
+    while kinds:
+        kind = kinds.pop()
+        found[kind.__name__] = kind
+        kinds.extend(kind.__subclasses__())
+    return found
 
 
 def serialize(command: Command) -> tuple[str, dict[str, Any]]:

@@ -16,100 +16,85 @@ class CustomerRegistered(Event):
 
 
 @dataclass(frozen=True)
-class OrderPlaced(Event):
+class OrderEvent(Event):
+    """A fact about one order, and so about the customer who placed it."""
+
     order_id: str
     customer_id: str
+
+
+@dataclass(frozen=True)
+class OrderPlaced(OrderEvent):
     total_minor: int
     currency: str
 
 
 @dataclass(frozen=True)
-class OrderPaid(Event):
-    order_id: str
-    customer_id: str
+class OrderPaid(OrderEvent):
+    pass
 
 
 @dataclass(frozen=True)
-class PaymentFailed(Event):
-    order_id: str
-    customer_id: str
+class PaymentFailed(OrderEvent):
     reason: str
 
 
 @dataclass(frozen=True)
-class PaymentAwaitingDeposit(Event):
-    order_id: str
-    customer_id: str
+class PaymentAwaitingDeposit(OrderEvent):
+    pass
 
 
 @dataclass(frozen=True)
-class ShipmentStatusChanged(Event):
-    order_id: str
-    customer_id: str
+class ShipmentStatusChanged(OrderEvent):
     shipment_id: str
     status: str
 
 
 @dataclass(frozen=True)
-class DeliveryExceptionRaised(Event):
-    order_id: str
-    customer_id: str
+class DeliveryExceptionRaised(OrderEvent):
     seller_id: str
     shipment_id: str
     reason: str
 
 
 @dataclass(frozen=True)
-class OrderDelivered(Event):
-    order_id: str
-    customer_id: str
+class OrderDelivered(OrderEvent):
+    pass
 
 
 @dataclass(frozen=True)
-class PaymentRefunded(Event):
-    order_id: str
-    customer_id: str
+class PaymentRefunded(OrderEvent):
     amount_minor: int
     currency: str
 
 
 @dataclass(frozen=True)
-class DisputeOpened(Event):
-    order_id: str
-    customer_id: str
+class DisputeOpened(OrderEvent):
     payment_id: str
     amount_minor: int
     currency: str
 
 
 @dataclass(frozen=True)
-class DisputeClosed(Event):
-    order_id: str
-    customer_id: str
+class DisputeClosed(OrderEvent):
     payment_id: str
     outcome: str  # "won" | "lost"
 
 
 @dataclass(frozen=True)
-class OrderCancelled(Event):
-    order_id: str
-    customer_id: str
+class OrderCancelled(OrderEvent):
     reason: str  # a FailureReason value
 
 
 @dataclass(frozen=True)
-class OrderHeld(Event):
+class OrderHeld(OrderEvent):
     """The fraud screen held the order for a human: nothing ships until they decide."""
 
-    order_id: str
-    customer_id: str
     score: float
     reasons: tuple[str, ...]
 
 
 @dataclass(frozen=True)
-class ReviewDecided(Event):
-    order_id: str
-    customer_id: str
+class ReviewDecided(OrderEvent):
     decision: str  # "approved" | "rejected"
     decided_by: str

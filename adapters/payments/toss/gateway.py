@@ -154,12 +154,7 @@ class TossGateway:
         response = await self._get(f"/v1/payments/{_segment(provider_reference)}", subject)
         if response.status == 404:
             return await self._lookup_order(provider_reference, subject)
-        if not _succeeded(response):
-            code, message = _refusal(response)
-            raise ProviderUnavailable(
-                f"Toss Payments would not show payment {provider_reference} ({code}: {message})",
-                request_sent=True)
-        return payment_update(_payment_of(response))
+        return _shown(response, f"payment {provider_reference}")
 
     async def available(self) -> bool:
         return await self._http.available(PROVIDER)
@@ -236,12 +231,7 @@ class TossGateway:
 
     async def _lookup_order(self, order_id: str, subject: str) -> PaymentUpdate:
         response = await self._get(f"/v1/payments/orders/{_segment(order_id)}", subject)
-        if not _succeeded(response):
-            code, message = _refusal(response)
-            raise ProviderUnavailable(
-                f"Toss Payments would not show order {order_id} ({code}: {message})",
-                request_sent=True)
-        return payment_update(_payment_of(response))
+        return _shown(response, f"order {order_id}")
 
     @staticmethod
     def _cancel_path(payment_key: str) -> str:
@@ -253,6 +243,15 @@ class TossGateway:
 
 def _succeeded(response: HttpResponse) -> bool:
     return 200 <= response.status < 300
+
+
+def _shown(response: HttpResponse, what: str) -> PaymentUpdate:
+    """The payment a lookup answered with; a refusal means the provider would not say."""
+    if not _succeeded(response):
+        code, message = _refusal(response)
+        raise ProviderUnavailable(f"Toss Payments would not show {what} ({code}: {message})",
+                                  request_sent=True)
+    return payment_update(_payment_of(response))
 
 
 def _raise_if_transient(response: HttpResponse) -> None:
