@@ -27,7 +27,7 @@ from joserfc.jwk import ECKey, Key, RSAKey
 from adapters.http import OutboundHttp
 from adapters.identity.oidc import OidcProvider
 from application.ports import AuthorizationRequest, CallbackParams, VerifiedIdentity
-from domain.errors import SignInRefused
+from domain.errors import ProviderUnavailable, SignInRefused
 from tests.helpers import NoAlerts, RecordingLedger
 
 CLIENT_ID = "mall-web"
@@ -203,6 +203,11 @@ async def sign_in(provider: OidcProvider, op: FakeOpenIdProvider, *, nonce: str 
     return await provider.exchange_code(
         CallbackParams(code, iss), code_verifier=verifier,
         nonce=expected_nonce or nonce, redirect_uri=REDIRECT)
+
+
+async def unavailable(attempt: Awaitable[Any]) -> None:
+    with pytest.raises(ProviderUnavailable):
+        await attempt
 
 
 async def refused(attempt: Awaitable[Any]) -> SignInRefused:
