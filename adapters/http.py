@@ -44,6 +44,14 @@ class HttpResponse:
     def json(self) -> Any:
         return json.loads(self.body or b"null")
 
+    def json_object(self) -> dict[str, Any] | None:
+        """The body as a JSON object; None when it is not JSON or not an object."""
+        try:
+            body = self.json()
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
 
 class ProviderHttpError(Exception):
     """A provider answered with a status that counts as its failure (5xx, 429)."""

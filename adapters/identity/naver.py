@@ -132,11 +132,8 @@ class NaverProvider:
         if response.status >= 500:
             raise ProviderUnavailable(f"Naver failed to {what} (HTTP {response.status}); "
                                       "try again later")
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
+        body = response.json_object()
+        if body is None:
             if 400 <= response.status < 500:
                 self._refuse(refusal, (
                     f"Naver refused to {what} (HTTP {response.status}); start the sign-in "

@@ -17,24 +17,32 @@ REFERENCE = {"name": "provider_reference", "in": "path", "required": True,
              "description": "the payment's provider_reference, as the order view shows it"}
 
 
-@table.add("POST", "/sandbox/payments/{provider_reference}/deposit",
-           "Sandbox: deposit into a virtual account now (the gateway then calls us back)",
-           responses={200: s.SandboxStatusOut, 404: None}, auth=None, params=[REFERENCE])
-async def sandbox_deposit(request: web.Request) -> web.Response:
-    gateway = container(request).sandbox_gateway()
-    if not await gateway.deposit(request.match_info["provider_reference"]):
-        raise NotFound("no sandbox virtual account awaiting a deposit with this reference")
-    return json_response({"status": "deposited"})
+def _payment_action(method: str, path: str, summary: str, act: str, done: str,
+                    missing: str) -> None:
+    """A route that does what the customer or the bank would do to a sandbox payment."""
+
+    async def action(request: web.Request) -> web.Response:
+        gateway = container(request).sandbox_gateway()
+        if not await getattr(gateway, act)(request.match_info["provider_reference"]):
+            raise NotFound(missing)
+        return json_response({"status": done})
+
+    table.add(method, path, summary, responses={200: s.SandboxStatusOut, 404: None},
+              auth=None, params=[REFERENCE])(action)
 
 
-@table.add("GET", "/sandbox/3ds/{provider_reference}",
-           "Sandbox: the bank's 3-D Secure page; visiting it approves the payment",
-           responses={200: s.SandboxStatusOut, 404: None}, auth=None, params=[REFERENCE])
-async def sandbox_three_ds(request: web.Request) -> web.Response:
-    gateway = container(request).sandbox_gateway()
-    if not await gateway.complete_action(request.match_info["provider_reference"]):
-        raise NotFound("no sandbox payment waiting for authentication with this reference")
-    return json_response({"status": "authenticated"})
+_payment_action("POST", "/sandbox/payments/{provider_reference}/deposit",
+                "Sandbox: deposit into a virtual account now (the gateway then calls us back)",
+                "deposit", "deposited",
+                "no sandbox virtual account awaiting a deposit with this reference")
+_payment_action("GET", "/sandbox/3ds/{provider_reference}",
+                "Sandbox: the bank's 3-D Secure page; visiting it approves the payment",
+                "complete_action", "authenticated",
+                "no sandbox payment waiting for authentication with this reference")
+_payment_action("POST", "/sandbox/payments/{provider_reference}/dispute",
+                "Sandbox: the card holder disputes the charge (then /won or /lost decides it)",
+                "dispute", "disputed",
+                "no captured sandbox payment without an open dispute has this reference")
 
 
 @table.add("GET", "/sandbox/identity/authorize",
@@ -55,16 +63,6 @@ async def sandbox_authorize(request: web.Request) -> web.Response:
         code_challenge=query["code_challenge"], redirect_uri=redirect_uri)
     back = urlencode({"code": code, "state": query["state"], "iss": c.config.base_url()})
     raise web.HTTPFound(f"{redirect_uri}?{back}")
-
-
-@table.add("POST", "/sandbox/payments/{provider_reference}/dispute",
-           "Sandbox: the card holder disputes the charge (then /won or /lost decides it)",
-           responses={200: s.SandboxStatusOut, 404: None}, auth=None, params=[REFERENCE])
-async def sandbox_dispute(request: web.Request) -> web.Response:
-    gateway = container(request).sandbox_gateway()
-    if not await gateway.dispute(request.match_info["provider_reference"]):
-        raise NotFound("no captured sandbox payment without an open dispute has this reference")
-    return json_response({"status": "disputed"})
 
 
 @table.add("POST", "/sandbox/payments/{provider_reference}/dispute/{outcome}",

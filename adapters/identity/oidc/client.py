@@ -126,11 +126,8 @@ class OidcClient:
             raise ProviderUnavailable(
                 f"{self.name} did not serve {what} (HTTP {response.status}); "
                 "sign-in with it is unavailable for now")
-        try:
-            document = response.json()
-        except ValueError:
-            document = None
-        if not isinstance(document, dict):
+        document = response.json_object()
+        if document is None:
             raise ProviderUnavailable(f"{self.name} served {what} in an unreadable form")
         return document
 

@@ -65,11 +65,8 @@ class OidcTokens(OidcDiscovery):
             raise ProviderUnavailable(
                 f"{self.name} failed to redeem the sign-in code (HTTP {response.status}); "
                 "start the sign-in again later")
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        error = body.get("error") if isinstance(body, dict) else None
+        body = response.json_object()
+        error = body.get("error") if body is not None else None
         if response.status >= 400 or error:
             if error == "invalid_grant":
                 self._refuse("invalid_grant", (

@@ -244,11 +244,8 @@ class StripeGateway:
     def _answer(self, response: HttpResponse) -> dict[str, Any]:
         """The JSON object Stripe answered; ProviderUnavailable when it answered "not now"
         (rate limited, a lock held by a concurrent request, its own failure) or garbage."""
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status == 429 or response.status >= 500 or not isinstance(body, dict):
+        body = response.json_object()
+        if response.status == 429 or response.status >= 500 or body is None:
             raise ProviderUnavailable(
                 f"stripe answered HTTP {response.status} without a usable body; retry later")
         error = _error_of(body)

@@ -266,21 +266,15 @@ def _raise_if_transient(response: HttpResponse) -> None:
 
 def _refusal(response: HttpResponse) -> tuple[str, str]:
     """Toss's error object {code, message}."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and body.get("code"):
+    body = response.json_object()
+    if body is not None and body.get("code"):
         return str(body["code"]), str(body.get("message") or "")
     return f"HTTP_{response.status}", ""
 
 
 def _payment_of(response: HttpResponse) -> Mapping[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict) or not body.get("status"):
+    body = response.json_object()
+    if body is None or not body.get("status"):
         raise ProviderUnavailable("Toss Payments answered with something that is not a payment",
                                   request_sent=True)
     return body
