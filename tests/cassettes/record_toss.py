@@ -30,7 +30,7 @@ from aiohttp import web
 from adapters.payments.toss import TossGateway
 from domain.payments import PaymentUpdate
 from tests.cassettes.toss_mock import make_app
-from tests.integration.test_toss_gateway import (
+from tests.integration.toss_scenarios import (
     CASSETTES,
     RECORDED_URL,
     STAND_IN_SECRET_KEY,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,11 +30,12 @@ import vcr
 import yaml
 from vcr.request import Request
 
-from adapters.http import OutboundHttp
 from adapters.identity.oidc import SECRET_IN_FORM, OidcProvider
 from application.ports import CallbackParams, VerifiedIdentity
 from domain.errors import SignInRefused
-from tests.helpers import NoAlerts, RecordingLedger
+from tests.helpers import RecordingLedger
+from tests.integration.cassette_filters import blank_json_fields, rewrite_body, without_cookies
+from tests.integration.replay_http import replaying_http
 from tests.oidc_provider import (
     MALL_TEST_CLIENT_ID,
     MALL_TEST_CLIENT_SECRET,
@@ -75,20 +75,9 @@ def scrub_request(request: Request) -> Request:
 
 
 def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    response = copy.deepcopy(response)
-    response["headers"] = {name: values for name, values in response["headers"].items()
-                           if name.lower() != "set-cookie"}
-    raw = response.get("body", {}).get("string")
-    if not raw:
-        return response
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    for field in SECRET_ANSWER_FIELDS:
-        text = re.sub(rf'("{field}"\s*:\s*)"[^"]*"', rf'\1"{FILTERED}"', text)
-    response["body"]["string"] = text.encode() if isinstance(raw, bytes) else text
-    for name in response["headers"]:
-        if name.lower() == "content-length":
-            response["headers"][name] = [str(len(text.encode()))]
-    return response
+    response = without_cookies(copy.deepcopy(response))
+    return rewrite_body(response, lambda text: blank_json_fields(
+        text, SECRET_ANSWER_FIELDS, FILTERED))
 
 
 def oidc_vcr(record_mode: str = "none") -> vcr.VCR:
@@ -117,13 +106,11 @@ async def redeem(issuer: str, clock: Any, code: str, code_verifier: str,
     """A fresh OidcProvider redeems the callback's code `times` times (inside a cassette when
     one is active): each outcome is the verified identity or the refusal."""
     ledger = RecordingLedger()
-    http = OutboundHttp(ledger, NoAlerts(), timeout_seconds=10, retries=0,
-                        breaker_threshold=5, breaker_ttl_seconds=30)
-    provider = OidcProvider(http, clock, name="oidc", issuer=issuer,
-                            client_id=MALL_TEST_CLIENT_ID, client_secret=MALL_TEST_CLIENT_SECRET,
-                            token_auth=SECRET_IN_FORM)
     outcomes: list[VerifiedIdentity | SignInRefused] = []
-    try:
+    async with replaying_http(ledger) as http:
+        provider = OidcProvider(
+            http, clock, name="oidc", issuer=issuer, client_id=MALL_TEST_CLIENT_ID,
+            client_secret=MALL_TEST_CLIENT_SECRET, token_auth=SECRET_IN_FORM)
         for _ in range(times):
             try:
                 outcomes.append(await provider.exchange_code(
@@ -131,8 +118,6 @@ async def redeem(issuer: str, clock: Any, code: str, code_verifier: str,
                     redirect_uri=MALL_TEST_REDIRECT_URI))
             except SignInRefused as refusal:
                 outcomes.append(refusal)
-    finally:
-        await http.close()
     return outcomes, ledger
 
 
