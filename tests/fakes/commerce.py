@@ -1,0 +1,167 @@
+"""Repositories of what is bought and paid for: customers, orders, payments, their fraud
+reviews and shipments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from application.ports import FraudReview
+from domain.customers import Customer
+from domain.orders import Order
+from domain.payments import UNSETTLED, Payment
+from domain.shipments import Shipment
+from tests.fakes.clock import START
+from tests.fakes.storage import AggregateRepository
+
+
+class FakeCustomers(AggregateRepository[Customer]):
+    name = "customers"
+
+    async def get(self, customer_id: str) -> Customer | None:
+        return self._one(customer_id)
+
+    async def save(self, customer: Customer) -> None:
+        self._save(customer)
+
+    async def add(self, customer: Customer) -> bool:
+        if any(c.email == customer.email for c in self._rows.values()):
+            return False
+        self._put(customer.id, customer)
+        return True
+
+    async def by_email(self, email: str) -> Customer | None:
+        found: Customer | None = self._first(lambda c: c.email == email)
+        return found
+
+    async def lock(self, customer_id: str) -> None:
+        return None  # one unit of work writes at a time already
+
+    async def set_identity_verified(self, customer_id: str, verified: bool) -> None:
+        customer = await self.get(customer_id)
+        if customer is not None:
+            customer.identity_verified = verified
+            self._put(customer_id, customer)
+
+    async def record_login_failure(self, customer_id: str, at: datetime) -> None:
+        failures = self._unit.table("login_failures")
+        failures[len(failures)] = (customer_id, at)
+
+    async def login_failures_since(self, customer_id: str, since: datetime) -> int:
+        return sum(1 for who, at in self._unit.table("login_failures").values()
+                   if who == customer_id and at >= since)
+
+
+class FakeOrders(AggregateRepository[Order]):
+    name, noun = "orders", "order"
+
+    async def get(self, order_id: str) -> Order | None:
+        return self._one(order_id)
+
+    async def save(self, order: Order) -> None:
+        self._save(order)
+
+    async def lock(self, order_id: str) -> None:
+        return None
+
+    async def add(self, order: Order) -> None:
+        self._add_new(order)
+
+    async def of_customer(self, customer_id: str, limit: int,
+                          before: str | None = None) -> list[Order]:
+        cursor = datetime.fromisoformat(before) if before else None
+        mine = [o for o in self._all() if o.customer_id == customer_id
+                and (cursor is None or (o.created_at is not None and o.created_at < cursor))]
+        mine.sort(key=lambda o: o.created_at or START, reverse=True)
+        return mine[:limit]
+
+    async def paid_totals(self, limit: int) -> list[tuple[str, int]]:
+        paid = [o for o in self._all() if o.status.value in
+                ("paid", "shipped", "delivered", "partially_refunded")]
+        paid.sort(key=lambda o: o.created_at or START, reverse=True)
+        return [(o.currency, o.total.amount) for o in paid[:limit]]
+
+
+class FakePayments(AggregateRepository[Payment]):
+    name, noun = "payments", "payment"
+
+    async def get(self, payment_id: str) -> Payment | None:
+        return self._one(payment_id)
+
+    async def add(self, payment: Payment) -> None:
+        self._add_new(payment)
+        payment.new_events.clear()  # appended to the log, as the real repository does
+
+    async def by_reference(self, provider: str, reference: str) -> Payment | None:
+        found: Payment | None = self._first(
+            lambda p: p.provider == provider and p.provider_reference == reference)
+        return found
+
+    async def save(self, payment: Payment) -> None:
+        if payment.id in self._rows:
+            self._put(payment.id, payment)
+            payment.new_events.clear()
+
+    def _oldest_first(self, matches: Callable[[Payment], bool]) -> list[Payment]:
+        return sorted((p for p in self._all() if matches(p)),
+                      key=lambda p: p.created_at or START)
+
+    async def of_order(self, order_id: str) -> list[Payment]:
+        return self._oldest_first(lambda p: p.order_id == order_id)
+
+    async def waiting_on_customer(self, created_before: datetime, limit: int) -> list[Payment]:
+        return self._oldest_first(lambda p: p.status.value in (
+            "awaiting_deposit", "requires_action") and _before(p, created_before))[:limit]
+
+    async def unsettled(self, created_before: datetime, limit: int) -> list[Payment]:
+        return self._oldest_first(
+            lambda p: p.status in UNSETTLED and _before(p, created_before))[:limit]
+
+    async def failures_of_customer(self, customer_id: str, since: datetime) -> int:
+        return sum(1 for p in self._all() if p.customer_id == customer_id
+                   and p.status.value == "failed" and p.created_at is not None
+                   and p.created_at >= since)
+
+
+def _before(payment: Payment, moment: datetime) -> bool:
+    return payment.created_at is not None and payment.created_at < moment
+
+
+class FakeFraudReviews(AggregateRepository[FraudReview]):
+    name, key_field = "reviews", "order_id"
+
+    async def get(self, order_id: str) -> FraudReview | None:
+        return self._one(order_id)
+
+    async def save(self, review: FraudReview) -> None:
+        self._save(review)
+
+    async def add(self, review: FraudReview) -> None:
+        if review.order_id not in self._rows:  # one review per order
+            self._put(review.order_id, review)
+
+    async def pending(self, limit: int) -> list[FraudReview]:
+        waiting = [r for r in self._all() if r.status == "pending"]
+        return sorted(waiting, key=lambda r: r.opened_at)[:limit]
+
+
+class FakeShipments(AggregateRepository[Shipment]):
+    name, noun = "shipments", "shipment"
+
+    async def get(self, shipment_id: str) -> Shipment | None:
+        return self._one(shipment_id)
+
+    async def save(self, shipment: Shipment) -> None:
+        self._save(shipment)
+
+    async def add(self, shipment: Shipment) -> None:
+        self._add_new(shipment)
+
+    async def by_tracking(self, carrier: str, tracking_number: str) -> Shipment | None:
+        found: Shipment | None = self._first(
+            lambda s: s.carrier == carrier and s.tracking_number == tracking_number)
+        return found
+
+    async def of_order(self, order_id: str) -> list[Shipment]:
+        return sorted((s for s in self._all() if s.order_id == order_id),
+                      key=lambda s: s.seller_id)

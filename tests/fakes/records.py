@@ -1,0 +1,121 @@
+"""What is kept for the record: the evidence ledger and its signed checkpoints, incidents,
+the log of notifications sent, and the privacy store (not modelled here)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from domain.evidence import GENESIS, Checkpoint, EvidenceDraft, EvidenceRecord, LedgerHead, seal
+from domain.redaction import card_safe_id
+from tests.fakes.breakable import Breakable
+from tests.fakes.storage import Repository, as_json
+
+
+class FakeEvidence(Repository):
+    """A hash chain sealed exactly as the real ledger seals it (domain.evidence.seal)."""
+
+    name = "evidence"
+
+    async def append(self, draft: EvidenceDraft) -> EvidenceRecord:
+        context, payload, payload_hash = draft.redacted()
+        context, payload = as_json(context), as_json(payload)
+        head = await self.head()
+        seq, received_at = head.seq + 1, self._now()
+        digest = seal(seq=seq, source=draft.source, kind=draft.kind, subject=draft.subject,
+                      received_at=received_at, context=context, payload_hash=payload_hash,
+                      payload=payload, prev_hash=head.hash)
+        record = EvidenceRecord(seq, draft.source, draft.kind, draft.subject, received_at,
+                                context, payload_hash, payload, head.hash, digest)
+        self._rows[seq] = record
+        return record
+
+    async def of_subject(self, subject: str, limit: int) -> list[EvidenceRecord]:
+        return [r for r in await self.chain(0, 10**9) if r.subject == subject][:limit]
+
+    async def chain(self, after_seq: int, limit: int) -> list[EvidenceRecord]:
+        return [r for _, r in sorted(self._rows.items()) if r.seq > after_seq][:limit]
+
+    async def head(self) -> LedgerHead:
+        if not self._rows:
+            return LedgerHead(0, GENESIS)  # as the migration seeds it
+        last = self._rows[max(self._rows)]
+        return LedgerHead(last.seq, last.hash)
+
+
+class FakeCheckpointStore(Breakable):
+    """Signed checkpoints kept in a list, as the append-only file would keep their lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.error: OSError | None = None
+
+    async def append(self, checkpoint: Checkpoint) -> None:
+        self._fail_if_told()
+        self.lines.append(checkpoint.to_line())
+
+    async def read(self) -> list[str]:
+        self._fail_if_told()
+        return list(self.lines)
+
+
+class FakeIncidents(Repository):
+    name = "incidents"
+
+    async def open(self, kind: str, subject: str, detail: dict[str, Any]) -> str:
+        incident_id = card_safe_id("inc")
+        self._rows[incident_id] = {"id": incident_id, "kind": kind, "subject": subject,
+                                   "detail": as_json(detail), "status": "open",
+                                   "opened_at": self._now().isoformat()}
+        return incident_id
+
+    async def of_subject(self, subject: str) -> list[dict[str, Any]]:
+        return [{k: i[k] for k in ("id", "kind", "opened_at", "status")}
+                for i in self._all() if i["subject"] == subject]
+
+
+class FakeNotifications(Repository):
+    name = "notifications"
+
+    async def log(self, customer_id: str, channel: str, template: str, subject: str) -> None:
+        self._append({"customer_id": customer_id, "channel": channel, "template": template,
+                      "subject": subject, "sent_at": self._now().isoformat()})
+
+
+class FakePrivacyStore(Repository):
+    """Erasure, export and retention reach into every table: those use cases are tested on
+    the real databases (tests/e2e/test_privacy.py), not here."""
+
+    name = "privacy"
+
+    def _not_here(self, what: str) -> Any:
+        raise NotImplementedError(f"PrivacyStore.{what} is tested against the real databases "
+                                  "(tests/e2e/test_privacy.py); the fake does not model it")
+
+    async def export(self, customer_id: str) -> dict[str, Any]:
+        return self._not_here("export")  # type: ignore[no-any-return]
+
+    async def erase(self, customer_id: str, pseudonym: str) -> dict[str, int]:
+        return self._not_here("erase")  # type: ignore[no-any-return]
+
+    async def merge(self, from_customer: str, to_customer: str) -> dict[str, int]:
+        return self._not_here("merge")  # type: ignore[no-any-return]
+
+    async def keep(self, record_class: str, subject: str, jurisdiction: str,
+                   payload: dict[str, Any], retain_until: datetime) -> None:
+        self._not_here("keep")
+
+    async def retained(self, subject: str) -> list[dict[str, Any]]:
+        return self._not_here("retained")  # type: ignore[no-any-return]
+
+    async def purge_retained(self, now: datetime) -> int:
+        return 0
+
+    async def purge_access_logs(self, jurisdiction: str, before: datetime) -> int:
+        return 0
+
+    async def purge_sign_in_leftovers(self, before: datetime) -> int:
+        return await self._unit.flows.purge(before)
+
+    async def purge_finished_work(self, before: datetime) -> int:
+        return 0

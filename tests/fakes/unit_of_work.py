@@ -1,0 +1,87 @@
+"""The UnitOfWork port in memory, behaving as adapters/persistence/uow.py does: one writer at
+a time, reads see the unit's own writes, changes are kept only on `commit()`, and leaving
+without it rolls back."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from application import ports
+from tests.fakes import commerce, identity_store, messaging_store, records
+from tests.fakes.clock import FakeClock
+from tests.fakes.storage import FakeDatabase
+
+
+class FakeUnitOfWork:
+    """The UnitOfWork port in memory."""
+
+    def __init__(self, db: FakeDatabase, clock: FakeClock) -> None:
+        self._db, self._clock = db, clock
+        self._tables: dict[str, dict[Any, Any]] | None = None
+        self._committed = False
+        self.new_outbox_ids: list[str] = []
+        self.customers: ports.Customers = commerce.FakeCustomers(self)
+        self.orders: ports.Orders = commerce.FakeOrders(self)
+        self.payments: ports.Payments = commerce.FakePayments(self)
+        self.reviews: ports.FraudReviews = commerce.FakeFraudReviews(self)
+        self.identities: ports.IdentityLinks = identity_store.FakeIdentityLinks(self)
+        self.flows: ports.AuthFlows = identity_store.FakeAuthFlows(self)
+        self.pending_links: ports.PendingLinks = identity_store.FakePendingLinks(self)
+        self.sessions: ports.Sessions = identity_store.FakeSessions(self)
+        self.real_names: ports.RealNames = identity_store.FakeRealNames(self)
+        self.consents: ports.Consents = identity_store.FakeConsents(self)
+        self.auth_events: ports.AuthEvents = identity_store.FakeAuthEvents(self)
+        self.privacy: ports.PrivacyStore = records.FakePrivacyStore(self)
+        self.shipments: ports.Shipments = commerce.FakeShipments(self)
+        self.operations: ports.Operations = messaging_store.FakeOperations(self)
+        self.outbox: ports.Outbox = messaging_store.FakeOutbox(self)
+        self.inbox: ports.Inbox = messaging_store.FakeInbox(self)
+        self.idempotency: ports.IdempotencyKeys = messaging_store.FakeIdempotencyKeys(self)
+        self.evidence: ports.Evidence = records.FakeEvidence(self)
+        self.incidents: ports.Incidents = records.FakeIncidents(self)
+        self.notifications: ports.Notifications = records.FakeNotifications(self)
+
+    @property
+    def clock(self) -> FakeClock:
+        return self._clock
+
+    @property
+    def db(self) -> FakeDatabase:
+        return self._db
+
+    def table(self, name: str) -> dict[Any, Any]:
+        if self._tables is None:
+            raise RuntimeError("a repository was used outside `async with uow() as unit`")
+        return self._tables.setdefault(name, {})
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        task = asyncio.current_task()
+        if self._db._holder is task:
+            # The real one would wait for its own write lock until the database times out.
+            raise RuntimeError("a unit of work was opened inside another in the same task")
+        await self._db._lock.acquire()
+        self._db._holder = task
+        self._tables = {name: dict(rows) for name, rows in self._db.tables.items()}
+        self._committed = False
+        return self
+
+    async def commit(self) -> None:
+        assert self._tables is not None, "commit() outside `async with`"
+        self._db.tables = self._tables
+        self._db.commits += 1
+        self._tables = {name: dict(rows) for name, rows in self._db.tables.items()}
+        self._committed = True
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._tables = None  # uncommitted writes are dropped: a rollback
+        self._db._holder = None
+        self._db._lock.release()
+
+
+class FakeUnitOfWorkFactory:
+    def __init__(self, db: FakeDatabase, clock: FakeClock) -> None:
+        self.db, self._clock = db, clock
+
+    def __call__(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.db, self._clock)
