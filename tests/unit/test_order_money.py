@@ -32,35 +32,41 @@ def paid() -> Order:
     return placed
 
 
-def test_a_held_order_waits_on_hold_and_pays_only_when_approved() -> None:
+def held_then_paid() -> Order:
+    """An order held for review whose payment went through."""
     held = order()
     held.hold_for_review()
     held.start_payment()
     held.mark_paid()
+    return held
+
+
+def assert_waits_for_the_capture(held: Order) -> None:
+    """Held, with nothing to ship, until the capture is confirmed; then paid."""
     assert held.status == S.ON_HOLD
-    assert not any(isinstance(e, OrderPaid) for e in held.events)
-    held.approve(money_taken=False)  # only authorized: it waits for the capture
-    assert held.status == S.ON_HOLD and not held.held_for_review
     assert not any(isinstance(e, OrderPaid) for e in held.events)
     held.capture_confirmed()
     assert held.status == S.PAID
     assert any(isinstance(e, OrderPaid) for e in held.events)
 
 
+def test_a_held_order_waits_on_hold_and_pays_only_when_approved() -> None:
+    held = held_then_paid()
+    assert held.status == S.ON_HOLD
+    assert not any(isinstance(e, OrderPaid) for e in held.events)
+    held.approve(money_taken=False)  # only authorized: it waits for the capture
+    assert held.status == S.ON_HOLD and not held.held_for_review
+    assert_waits_for_the_capture(held)
+
+
 def test_a_held_order_whose_money_was_taken_pays_on_approval() -> None:
-    held = order()
-    held.hold_for_review()
-    held.start_payment()
-    held.mark_paid()
+    held = held_then_paid()
     held.approve(money_taken=True)
     assert held.status == S.PAID
 
 
 def test_a_released_authorization_takes_a_held_order_back_to_payment() -> None:
-    held = order()
-    held.hold_for_review()
-    held.start_payment()
-    held.mark_paid()
+    held = held_then_paid()
     held.payment_failed()
     assert held.status == S.PENDING_PAYMENT and held.held_for_review
 
@@ -81,18 +87,11 @@ def test_an_order_approved_during_3ds_waits_for_the_capture_of_its_authorization
     held.start_payment()  # the customer is at the bank's 3-D Secure page
     held.approve(money_taken=False)
     held.mark_paid(captured=False)  # 3-D Secure passed: only authorized, as asked
-    assert held.status == S.ON_HOLD
-    assert not any(isinstance(e, OrderPaid) for e in held.events)  # nothing ships yet
-    held.capture_confirmed()
-    assert held.status == S.PAID
-    assert any(isinstance(e, OrderPaid) for e in held.events)
+    assert_waits_for_the_capture(held)  # nothing ships yet
 
 
 def test_a_rejected_order_is_cancelled_and_cannot_be_decided_twice() -> None:
-    held = order()
-    held.hold_for_review()
-    held.start_payment()
-    held.mark_paid()
+    held = held_then_paid()
     held.reject()
     assert held.status == S.CANCELLED
     with pytest.raises(InvalidTransition):

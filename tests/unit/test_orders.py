@@ -188,14 +188,6 @@ def test_mark_paid_twice_emits_order_paid_once() -> None:
     assert order.events.count(OrderPaid("o-1", "c-1")) == 1
 
 
-def test_late_confirmation_after_shipping_changes_nothing() -> None:
-    order = paid_order()
-    order.shipments_progressed(["in_transit"])
-    order.mark_paid()
-    assert order.status == OrderStatus.SHIPPED
-    assert sum(isinstance(e, OrderPaid) for e in order.events) == 1
-
-
 def test_payment_failed_returns_to_pending_payment() -> None:
     order = place()
     order.start_payment()
@@ -249,16 +241,24 @@ def test_cancelled_order_cannot_be_paid() -> None:
     assert not any(isinstance(e, OrderPaid) for e in order.events)
 
 
-def test_delivered_is_final() -> None:
+@pytest.mark.parametrize(("shipped_as", "status"), [
+    pytest.param("in_transit", OrderStatus.SHIPPED,
+                 id="late_confirmation_after_shipping_changes_nothing"),
+    pytest.param("delivered", OrderStatus.DELIVERED, id="delivered_is_final"),
+])
+def test_news_after_the_parcels_left_changes_nothing(shipped_as: str,
+                                                     status: OrderStatus) -> None:
     order = paid_order()
-    order.shipments_progressed(["delivered"])
-    assert order.status == OrderStatus.DELIVERED
+    order.shipments_progressed([shipped_as])
+    assert order.status == status
     with pytest.raises(InvalidTransition):
         order.cancel()
     order.shipments_progressed(["in_transit"])  # ignored once delivered
-    order.mark_paid()
-    assert order.status == OrderStatus.DELIVERED
-    assert sum(isinstance(e, OrderDelivered) for e in order.events) == 1
+    order.mark_paid()  # a late confirmation
+    assert order.status == status
+    assert sum(isinstance(e, OrderPaid) for e in order.events) == 1
+    delivered = sum(isinstance(e, OrderDelivered) for e in order.events)
+    assert delivered == (1 if status == OrderStatus.DELIVERED else 0)
 
 
 def test_an_invalid_transition_names_the_order() -> None:
@@ -270,30 +270,25 @@ def test_an_invalid_transition_names_the_order() -> None:
     assert "o-1" in raised.value.detail
 
 
-def test_delivered_only_when_every_shipment_is_delivered() -> None:
+@pytest.mark.parametrize("steps", [
+    pytest.param([(["delivered", "in_transit"], OrderStatus.SHIPPED),
+                  (["delivered", "out_for_delivery"], OrderStatus.SHIPPED),
+                  (["delivered", "delivered"], OrderStatus.DELIVERED)],
+                 id="delivered_only_when_every_shipment_is_delivered"),
+    pytest.param([(["created", "created"], OrderStatus.PAID), ([], OrderStatus.PAID)],
+                 id="shipments_not_yet_left_keep_the_order_paid"),
+    pytest.param([(["requested", "created"], OrderStatus.PAID)],
+                 id="requested_shipment_has_not_left"),
+])
+def test_a_paid_order_follows_its_shipments(
+        steps: list[tuple[list[str], OrderStatus]]) -> None:
+    """After each step, the order's status; it says it was delivered once, and only then."""
     order = paid_order()
-    order.shipments_progressed(["delivered", "in_transit"])
-    assert order.status == OrderStatus.SHIPPED
-    order.shipments_progressed(["delivered", "out_for_delivery"])
-    assert order.status == OrderStatus.SHIPPED
-    assert not any(isinstance(e, OrderDelivered) for e in order.events)
-    order.shipments_progressed(["delivered", "delivered"])
-    assert order.status == OrderStatus.DELIVERED
-    assert sum(isinstance(e, OrderDelivered) for e in order.events) == 1
-
-
-def test_shipments_not_yet_left_keep_the_order_paid() -> None:
-    order = paid_order()
-    order.shipments_progressed(["created", "created"])
-    assert order.status == OrderStatus.PAID
-    order.shipments_progressed([])
-    assert order.status == OrderStatus.PAID
-
-
-def test_requested_shipment_has_not_left() -> None:
-    order = paid_order()
-    order.shipments_progressed(["requested", "created"])
-    assert order.status == OrderStatus.PAID
+    for shipment_statuses, status in steps:
+        order.shipments_progressed(shipment_statuses)
+        assert order.status == status
+        delivered = sum(isinstance(e, OrderDelivered) for e in order.events)
+        assert delivered == (1 if status == OrderStatus.DELIVERED else 0)
 
 
 def test_shipments_progressed_is_ignored_before_payment() -> None:

@@ -121,14 +121,20 @@ async def test_a_held_order_approved_during_3ds_is_captured_once_authorized(
     assert len(await mall.shipments_of(order.id)) == 2
 
 
-async def test_a_held_order_whose_gateway_cannot_hold_is_refunded_in_full_when_rejected(
-        mall: Mall) -> None:
+async def _held_after_capture(mall: Mall) -> Order:
+    """An order held for review, paid through a gateway that cannot hold money: captured."""
     mall.gateway.supports_manual_capture = False
     mall.fraud.decision = "review"
     customer = await mall.customer()
     order = await mall.place(customer)
     await mall.pay(customer, order)
     await mall.run_outbox()
+    return order
+
+
+async def test_a_held_order_whose_gateway_cannot_hold_is_refunded_in_full_when_rejected(
+        mall: Mall) -> None:
+    order = await _held_after_capture(mall)
     [payment] = await mall.payments_of(order.id)
     assert payment.status == PaymentStatus.CAPTURED  # the money was taken at once
     assert (await mall.order(order.id)).status == OrderStatus.ON_HOLD
@@ -144,12 +150,7 @@ async def test_a_held_order_whose_gateway_cannot_hold_is_refunded_in_full_when_r
 
 
 async def test_money_that_could_not_be_given_back_goes_to_a_human(mall: Mall) -> None:
-    mall.gateway.supports_manual_capture = False
-    mall.fraud.decision = "review"
-    customer = await mall.customer()
-    order = await mall.place(customer)
-    await mall.pay(customer, order)
-    await mall.run_outbox()
+    order = await _held_after_capture(mall)
     mall.gateway.refuse.add("refund")
     await mall.container.payments().decide_review(order.id, approve=False, admin_id="adm_1")
     await mall.run_outbox()
