@@ -169,25 +169,23 @@ async def test_orders_after_the_screened_one_are_not_counted() -> None:
 
 # --- mismatched countries ---------------------------------------------------------------------
 
-async def test_ip_country_other_than_shipping_fires() -> None:
-    risk = await assess(order(country="KR"), signals(ip_country="us"))
-    assert_only(risk, W_IP_COUNTRY_MISMATCH, "IP address is in a different country")
+@pytest.mark.parametrize(("signal", "country", "weight", "reason"), [
+    ("ip_country", "us", W_IP_COUNTRY_MISMATCH, "IP address is in a different country"),
+    ("billing_country", "JP", W_BILLING_COUNTRY_MISMATCH, "billing country differs"),
+])
+async def test_a_country_other_than_shipping_fires(signal: str, country: str, weight: float,
+                                                   reason: str) -> None:
+    risk = await assess(order(country="KR"), signals(**{signal: country}))
+    assert_only(risk, weight, reason)
 
 
-async def test_ip_country_matching_in_another_case_does_not_fire() -> None:
-    assert_clean(await assess(order(country="KR"), signals(ip_country="kr ")))
-    assert_clean(await assess(order(country="KR"), signals(ip_country=None)))
-    assert_clean(await assess(order(country="KR"), signals(ip_country="")))
-
-
-async def test_billing_country_other_than_shipping_fires() -> None:
-    risk = await assess(order(country="KR"), signals(billing_country="JP"))
-    assert_only(risk, W_BILLING_COUNTRY_MISMATCH, "billing country differs")
-
-
-async def test_billing_country_matching_or_unknown_does_not_fire() -> None:
-    assert_clean(await assess(order(country="KR"), signals(billing_country="kr")))
-    assert_clean(await assess(order(country="KR"), signals(billing_country=None)))
+@pytest.mark.parametrize(("signal", "country"), [
+    ("ip_country", "kr "), ("ip_country", None), ("ip_country", ""),  # in another case
+    ("billing_country", "kr"), ("billing_country", None),
+])
+async def test_a_country_matching_shipping_or_unknown_does_not_fire(signal: str,
+                                                                    country: str | None) -> None:
+    assert_clean(await assess(order(country="KR"), signals(**{signal: country})))
 
 
 async def test_two_mismatched_countries_reach_review() -> None:

@@ -28,32 +28,27 @@ def test_no_error_of_the_core_knows_http() -> None:
     assert [k.__name__ for k in core if "status" in vars(k)] == []
 
 
+# Every kind of error by the status it answers with.
+BY_STATUS: dict[int, list[errors.DomainError]] = {
+    400: [errors.InvalidSignature("x"), BadRequest("x")],
+    401: [errors.Unauthorized("x"), errors.SignInRefused("x", reason="state_mismatch"),
+          FlowRefused("x", reason="flow_expired"), RefreshReused("x")],
+    403: [errors.Forbidden("x")],
+    404: [errors.NotFound("x")],
+    409: [errors.Conflict("x"), errors.AlreadyExists("x"), errors.InvalidTransition("x"),
+          LastWayIn("x"), RequestInFlight("x")],
+    415: [UnsupportedMediaType("x")],
+    422: [errors.DomainError("x"), RefundTooLarge("x"), UnsupportedRoute("x"), KeyReused("x"),
+          IdentityVerificationRequired("x"), MethodCannotAwaitReview("x"), InvalidBody("x"),
+          CardNumberRefused("x")],
+    429: [errors.TooManyAttempts("x", retry_after=3)],
+    503: [errors.ProviderUnavailable("x")],
+}
+
+
 @pytest.mark.parametrize(("error", "status"), [
-    (errors.DomainError("x"), 422),
-    (errors.NotFound("x"), 404),
-    (errors.Conflict("x"), 409),
-    (errors.AlreadyExists("x"), 409),
-    (errors.InvalidTransition("x"), 409),
-    (errors.Unauthorized("x"), 401),
-    (errors.SignInRefused("x", reason="state_mismatch"), 401),
-    (errors.Forbidden("x"), 403),
-    (errors.InvalidSignature("x"), 400),
-    (errors.ProviderUnavailable("x"), 503),
-    (errors.TooManyAttempts("x", retry_after=3), 429),
-    (FlowRefused("x", reason="flow_expired"), 401),
-    (LastWayIn("x"), 409),
-    (RefreshReused("x"), 401),
-    (RefundTooLarge("x"), 422),
-    (UnsupportedRoute("x"), 422),
-    (KeyReused("x"), 422),
-    (RequestInFlight("x"), 409),
-    (IdentityVerificationRequired("x"), 422),
-    (MethodCannotAwaitReview("x"), 422),
-    (BadRequest("x"), 400),
-    (InvalidBody("x"), 422),
-    (UnsupportedMediaType("x"), 415),
-    (CardNumberRefused("x"), 422),
-])
+    pytest.param(error, status, id=f"{type(error).__name__}-{status}")
+    for status, kinds in BY_STATUS.items() for error in kinds])
 def test_each_kind_of_error_answers_with_its_status(error: errors.DomainError,
                                                      status: int) -> None:
     assert http_status(error) == status
