@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -94,8 +96,10 @@ def configure_logging(level: str, *, show_actor_tracebacks: bool = False) -> Err
     return tally
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_URL)
+async def admin_sql(url: str, sql: str) -> None:
+    """Run one statement on a connection of its own (CREATE and DROP DATABASE cannot run
+    inside a transaction). The test suite makes its scratch database with it too."""
+    conn = await asyncpg.connect(url)
     try:
         await conn.execute(sql)
     finally:
@@ -106,11 +110,11 @@ async def _admin(sql: str) -> None:
 async def scratch_postgres() -> AsyncIterator[str]:
     """CREATE DATABASE mall_bench_<random>; yield its URL; drop it (even on failure)."""
     name = f"mall_bench_{uuid.uuid4().hex[:10]}"
-    await _admin(f'CREATE DATABASE "{name}"')
+    await admin_sql(ADMIN_URL, f'CREATE DATABASE "{name}"')
     try:
         yield urlparse(ADMIN_URL)._replace(path=f"/{name}").geturl()
     finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin_sql(ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass
@@ -177,6 +181,27 @@ async def _database(sqlite: bool, scratch: Path) -> AsyncIterator[str]:
         yield url
 
 
+def count_password_checks(container: bootstrap.Container) -> list[int]:
+    """Count the argon2 checks the app runs from now on, in the list's one item (one hasher
+    per container; code from before the checks moved off the event loop has a plain
+    function). The sign-in throttling tests count with it too."""
+    hasher = container.hasher()
+    verify = hasher.verify
+    checks = [0]
+
+    async def counted(stored: str, password: str) -> bool:
+        checks[0] += 1
+        return bool(await verify(stored, password))
+
+    def counted_on_the_loop(stored: str, password: str) -> bool:
+        checks[0] += 1
+        return bool(verify(stored, password))
+
+    hasher.verify = (counted if inspect.iscoroutinefunction(verify)  # type: ignore[method-assign]
+                     else counted_on_the_loop)
+    return checks
+
+
 def percentile(values: Sequence[float], p: float) -> float:
     """The p-th percentile (0..100) by linear interpolation between closest ranks."""
     if not values:
@@ -197,12 +222,50 @@ def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
     }
 
 
+def quarter_medians(trips: Sequence[float]) -> dict[str, float]:
+    """The median round trip of the first and of the last quarter of the run, in ms: does
+    it slow down as the tables grow?"""
+    quarter = max(1, len(trips) // 4)
+    return {
+        "round_trip_p50_first_quarter_ms": round(percentile(trips[:quarter], 50) * 1000, 2),
+        "round_trip_p50_last_quarter_ms": round(percentile(trips[-quarter:], 50) * 1000, 2),
+    }
+
+
+def quarter_medians_line(result: dict[str, Any]) -> str:
+    return (f"  round-trip p50, first quarter {result['round_trip_p50_first_quarter_ms']:.2f} "
+            f"ms, last quarter {result['round_trip_p50_last_quarter_ms']:.2f} ms")
+
+
+def latency_row(name: str, s: dict[str, float], *, name_width: int, digits: int) -> str:
+    """One line of a report: a name, then p50, p90, p99, max and mean in ms."""
+    return (f"  {name:<{name_width}} p50 {s['p50_ms']:{digits}.2f}  "
+            f"p90 {s['p90_ms']:{digits}.2f}  p99 {s['p99_ms']:{digits}.2f}  "
+            f"max {s['max_ms']:{digits}.2f}  mean {s['mean_ms']:{digits}.2f}  ms")
+
+
+def result_header(benchmark: str, app: Running) -> dict[str, Any]:
+    """The fields every result starts with: which benchmark, when, and on what database."""
+    return {"benchmark": benchmark, "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+            "engine": app.engine, "database": app.database, "pool_size": app.pool_size}
+
+
 def error_lines(counts: dict[str, int]) -> list[str]:
     if not counts:
         return ["  errors logged       none"]
     lines = [f"  errors logged       {sum(counts.values())} (failed actor runs are retried):"]
     lines += [f"    {n:>5} x {what}" for what, n in sorted(counts.items(), key=lambda i: -i[1])]
     return lines
+
+
+def report_footer(result: dict[str, Any], label_width: int) -> list[str]:
+    """The lines every report ends with (run_and_report adds them): the errors the app
+    logged, the commit and date, and the command line."""
+    return [
+        *error_lines(result.get("errors_logged", {})),
+        f"  {'code':<{label_width}}{result['code']}   date {result['date']}",
+        f"  {'command':<{label_width}}{result['command']}",
+    ]
 
 
 def emit(result: dict[str, Any], lines: list[str], as_json: bool) -> None:
@@ -214,17 +277,51 @@ def emit(result: dict[str, Any], lines: list[str], as_json: bool) -> None:
 
 def run_and_report(args: argparse.Namespace,
             run: Callable[[argparse.Namespace], Awaitable[dict[str, Any]]],
-            report: Callable[[dict[str, Any]], list[str]]) -> dict[str, Any]:
+            report: Callable[[dict[str, Any]], list[str]], label_width: int) -> dict[str, Any]:
     """Run a benchmark and print its result, stamped with the commit its code came from and
-    the errors the app logged meanwhile."""
+    the errors the app logged meanwhile (the report's footer, its labels `label_width`
+    wide)."""
     code = code_version()  # at start-up: the commit whose code this run imported
     tally = configure_logging(args.log_level, show_actor_tracebacks=args.show_actor_tracebacks)
     result = asyncio.run(run(args))
     moved = code_version()
     result["code"] = code if moved == code else f"{code} (HEAD moved to {moved} during the run)"
+    result["command"] = command_line()
     result["errors_logged"] = dict(tally.counts)
-    emit(result, report(result), args.json)
+    emit(result, report(result) + report_footer(result, label_width), args.json)
     return result
+
+
+def benchmark_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A benchmark's command line, described by the first paragraph of its docstring."""
+    return argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+
+
+def add_count(parser: argparse.ArgumentParser, *flags: str, default: int, what: str) -> None:
+    """A whole-number flag; its help says what it counts and its default."""
+    parser.add_argument(*flags, type=int, default=default, help=f"{what} (default {default})")
+
+
+def parse_and_run(parser: argparse.ArgumentParser,
+                  run: Callable[[argparse.Namespace], Awaitable[dict[str, Any]]],
+                  report: Callable[[dict[str, Any]], list[str]], *, label_width: int,
+                  valid: Callable[[argparse.Namespace], bool], complaint: str) -> dict[str, Any]:
+    """Add the common flags, parse the command line (refused with `complaint` unless
+    `valid`), then run the benchmark and print its result (see run_and_report)."""
+    add_common_arguments(parser)
+    args = parser.parse_args()
+    if not valid(args):
+        parser.error(complaint)
+    return run_and_report(args, run, report, label_width)
+
+
+def add_load_flags(parser: argparse.ArgumentParser, *, requests: tuple[int, str],
+                   concurrency: tuple[int, str], warmup: tuple[int, str]) -> None:
+    """-n/--requests, -c/--concurrency and --warmup, each given its default and what it
+    counts."""
+    add_count(parser, "-n", "--requests", default=requests[0], what=requests[1])
+    add_count(parser, "-c", "--concurrency", default=concurrency[0], what=concurrency[1])
+    add_count(parser, "--warmup", default=warmup[0], what=warmup[1])
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:

@@ -22,29 +22,10 @@ from typing import Any
 import aiohttp
 
 from adapters.persistence.tables import InboxMessage, OutboxMessage
-from bench._harness import (
-    add_common_arguments,
-    command_line,
-    error_lines,
-    percentile,
-    run_and_report,
-    running_app,
-    summary_ms,
-)
+from bench import _harness as harness
+from tests.helpers import ORDER
 
 PASSWORD = "bench password 123"
-ORDER = {
-    "currency": "KRW",
-    "lines": [
-        {"sku": "TEA-01", "title": "Jeju green tea", "seller_id": "seller-a", "quantity": 2,
-         "unit_price": 15000},
-        {"sku": "CUP-02", "title": "Celadon cup", "seller_id": "seller-b", "quantity": 1,
-         "unit_price": 9000},
-    ],
-    "shipping_address": {"recipient": "Bench Customer", "line1": "1 Sejong-daero",
-                         "city": "Seoul", "postal_code": "04524", "country": "KR"},
-    "carrier": "sandbox-express",
-}
 FAST_SANDBOX = {
     "sandbox_webhook_delay_seconds": 0.0,
     "sandbox_deposit_delay_seconds": 0.0,
@@ -112,7 +93,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     orders: list[float] = []
     payments: list[float] = []
     trips: list[float] = []
-    async with running_app(sqlite=args.sqlite, start_worker=True, pool_size=args.pool_size,
+    async with harness.running_app(sqlite=args.sqlite, start_worker=True, pool_size=args.pool_size,
                            **FAST_SANDBOX) as app:
         timeout = aiohttp.ClientTimeout(total=args.timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session:
@@ -127,25 +108,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 trips.append(order_s + payment_s)
             elapsed = time.perf_counter() - began
         left = await drain(args.drain)
-    quarter = max(1, len(trips) // 4)
     return {
-        "benchmark": "order_payment_roundtrip", "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        "engine": app.engine, "database": app.database, "pool_size": app.pool_size,
-        "embedded_worker": True,
+        **harness.result_header("order_payment_roundtrip", app), "embedded_worker": True,
         "iterations": args.iterations, "warmup": args.warmup, "elapsed_s": round(elapsed, 3),
-        "round_trip": summary_ms(trips), "order": summary_ms(orders),
-        "payment": summary_ms(payments),
-        "round_trip_p50_first_quarter_ms": round(percentile(trips[:quarter], 50) * 1000, 2),
-        "round_trip_p50_last_quarter_ms": round(percentile(trips[-quarter:], 50) * 1000, 2),
+        "round_trip": harness.summary_ms(trips), "order": harness.summary_ms(orders),
+        "payment": harness.summary_ms(payments), **harness.quarter_medians(trips),
         "background_work_left": left, "settings": FAST_SANDBOX,
-        "code": None, "command": command_line(),  # code: filled in by main()
     }
 
 
 def report(result: dict[str, Any]) -> list[str]:
     def row(name: str, s: dict[str, float]) -> str:
-        return (f"  {name:<11} p50 {s['p50_ms']:8.2f}  p90 {s['p90_ms']:8.2f}  "
-                f"p99 {s['p99_ms']:8.2f}  max {s['max_ms']:8.2f}  mean {s['mean_ms']:8.2f}  ms")
+        return harness.latency_row(name, s, name_width=11, digits=8)
 
     return [
         f"order+payment round trip on {result['database']}, embedded worker ON, "
@@ -155,29 +129,22 @@ def report(result: dict[str, Any]) -> list[str]:
         row("round trip", result["round_trip"]),
         row("  order", result["order"]),
         row("  payment", result["payment"]),
-        f"  round-trip p50, first quarter {result['round_trip_p50_first_quarter_ms']:.2f} ms, "
-        f"last quarter {result['round_trip_p50_last_quarter_ms']:.2f} ms",
+        harness.quarter_medians_line(result),
         f"  background work left at shutdown: {result['background_work_left']}",
-        *error_lines(result.get("errors_logged", {})),
-        f"  code        {result['code']}   date {result['date']}",
-        f"  command     {result['command']}",
     ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-m", "--iterations", type=int, default=200,
-                        help="orders placed and paid, one after another (default 200)")
-    parser.add_argument("--warmup", type=int, default=0,
-                        help="extra round trips first, not measured (default 0)")
+    parser = harness.benchmark_parser(__doc__)
+    harness.add_count(parser, "-m", "--iterations", default=200,
+              what="orders placed and paid, one after another")
+    harness.add_count(parser, "--warmup", default=0, what="extra round trips first, not measured")
     parser.add_argument("--drain", type=float, default=15.0,
                         help="seconds to wait for background work before shutdown (default 15)")
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    if args.iterations < 1 or args.warmup < 0:
-        parser.error("--iterations must be positive, --warmup not negative")
     try:
-        run_and_report(args, run, report)
+        harness.parse_and_run(parser, run, report, label_width=12,
+                      valid=lambda a: a.iterations >= 1 and a.warmup >= 0,
+                      complaint="--iterations must be positive, --warmup not negative")
     except BenchFailure as exc:
         parser.exit(1, f"benchmark failed: {exc}\n")
 

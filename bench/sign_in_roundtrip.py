@@ -40,11 +40,13 @@ from adapters.persistence.tables import (
 )
 from bench._harness import (
     ID_LIKE,
-    add_common_arguments,
-    command_line,
-    error_lines,
-    percentile,
-    run_and_report,
+    add_count,
+    benchmark_parser,
+    latency_row,
+    parse_and_run,
+    quarter_medians,
+    quarter_medians_line,
+    result_header,
     running_app,
     summary_ms,
 )
@@ -238,11 +240,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     new = [s for s in done if s.new]
     returning = [s for s in done if not s.new]
     trips = [s.total for s in done]
-    quarter = max(1, len(trips) // 4)
     return {
-        "benchmark": "sign_in_roundtrip", "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        "engine": app.engine, "database": app.database, "pool_size": app.pool_size,
-        "embedded_worker": not args.no_worker,
+        **result_header("sign_in_roundtrip", app), "embedded_worker": not args.no_worker,
         "sign_ins": args.sign_ins, "warmup": args.warmup,
         "succeeded": {"new": len(new), "returning": len(returning), "refresh": len(rotated)},
         "sign_in_elapsed_s": round(sign_in_elapsed, 3),
@@ -254,19 +253,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "returning": {"round_trip": summary_ms([s.total for s in returning]),
                       "callback": summary_ms([s.phases["callback"] for s in returning])},
         "refresh": summary_ms(rotated),
-        "round_trip_p50_first_quarter_ms": round(percentile(trips[:quarter], 50) * 1000, 2),
-        "round_trip_p50_last_quarter_ms": round(percentile(trips[-quarter:], 50) * 1000, 2),
+        **quarter_medians(trips),
         "failures": dict(failures), "warmup_failures": dict(warmup_failures),
         "background_work_left": left, "database_checks": database,
         "includes": INCLUDES, "excludes": EXCLUDES,
-        "code": None, "command": command_line(),  # code: filled in by main()
     }
 
 
 def report(result: dict[str, Any]) -> list[str]:
     def row(name: str, s: dict[str, float]) -> str:
-        return (f"  {name:<22} p50 {s['p50_ms']:7.2f}  p90 {s['p90_ms']:7.2f}  "
-                f"p99 {s['p99_ms']:7.2f}  max {s['max_ms']:7.2f}  mean {s['mean_ms']:7.2f}  ms")
+        return latency_row(name, s, name_width=22, digits=7)
 
     ok = result["succeeded"]
     failed = sum(result["failures"].values())
@@ -282,8 +278,7 @@ def report(result: dict[str, Any]) -> list[str]:
         row("  callback, sign-up", result["new"]["callback"]),
         row("round trip, returning", result["returning"]["round_trip"]),
         row("  callback, returning", result["returning"]["callback"]),
-        f"  round-trip p50, first quarter {result['round_trip_p50_first_quarter_ms']:.2f} ms, "
-        f"last quarter {result['round_trip_p50_last_quarter_ms']:.2f} ms",
+        quarter_medians_line(result),
         f"  refreshes   {ok['refresh']} rotated, one per signed-in session, "
         f"{result['refresh_elapsed_s']:.1f} s",
         row("refresh (rotation)", result["refresh"]),
@@ -303,34 +298,29 @@ def report(result: dict[str, Any]) -> list[str]:
         f"    outbox {checks['outbox_by_topic_status']}",
         "  background work left at shutdown: "
         + ("not waited for (worker off)" if left is None else str(left)),
-        *error_lines(result.get("errors_logged", {})),
         *textwrap.wrap(result["includes"], 92, initial_indent="  includes    ",
                        subsequent_indent=" " * 14),
         *textwrap.wrap(result["excludes"], 92, initial_indent="  excludes    ",
                        subsequent_indent=" " * 14),
-        f"  code        {result['code']}   date {result['date']}",
-        f"  command     {result['command']}",
     ]
     return lines
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-n", "--sign-ins", type=int, default=200,
-                        help="sign-ins, one after another, alternating new and returning "
-                             "customers; as many refreshes follow (default 200)")
-    parser.add_argument("--warmup", type=int, default=0,
-                        help="extra sign-ins and refreshes first, not measured (default 0)")
+    parser = benchmark_parser(__doc__)
+    add_count(parser, "-n", "--sign-ins", default=200,
+              what="sign-ins, one after another, alternating new and returning customers; "
+                   "as many refreshes follow")
+    add_count(parser, "--warmup", default=0,
+              what="extra sign-ins and refreshes first, not measured")
     parser.add_argument("--no-worker", action="store_true",
                         help="embedded worker off: the funnel's outbox messages wait in the "
                              "broker")
     parser.add_argument("--drain", type=float, default=15.0,
                         help="seconds to wait for the outbox before shutdown (default 15)")
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    if args.sign_ins < 2 or args.warmup < 0:
-        parser.error("--sign-ins must be at least 2, --warmup not negative")
-    result = run_and_report(args, run, report)
+    result = parse_and_run(parser, run, report, label_width=12,
+                           valid=lambda a: a.sign_ins >= 2 and a.warmup >= 0,
+                           complaint="--sign-ins must be at least 2, --warmup not negative")
     if result["failures"]:
         raise SystemExit(1)
 

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
-import json
 import time
 import uuid
 from collections import Counter
@@ -32,32 +30,20 @@ from typing import Any
 import aiohttp
 
 import bootstrap
-from adapters.payments.sandbox import SIGNATURE_HEADER
-from adapters.signing import sign
 from bench._harness import (
     Running,
-    add_common_arguments,
-    command_line,
-    error_lines,
-    run_and_report,
+    add_count,
+    add_load_flags,
+    benchmark_parser,
+    count_password_checks,
+    parse_and_run,
+    result_header,
     running_app,
     summary_ms,
 )
+from bench._webhooks import PATH, signed_headers, unmatched_event
 
-SECRET = "whsec_sandbox_payments_dev"  # Settings.sandbox_webhook_secrets[0]
-WEBHOOKS = "/v1/webhooks/sandbox"
 PASSWORD = "the right passphrase"
-
-
-def event_body(run: str, index: int) -> bytes:
-    event = {
-        "id": f"evt_throttle_{run}_{index:06d}", "type": "payment.succeeded",
-        "created": int(time.time()),
-        "data": {"reference": f"sbx_throttle_nomatch_{run}_{index:06d}", "order_id": None,
-                 "status": "succeeded", "amount": 10_000, "currency": "KRW",
-                 "failure_code": None},
-    }
-    return json.dumps(event, separators=(",", ":")).encode()
 
 
 async def webhook_stream(session: aiohttp.ClientSession, url: str, run: str, *,
@@ -75,9 +61,9 @@ async def webhook_stream(session: aiohttp.ClientSession, url: str, run: str, *,
     async def sender() -> None:
         nonlocal sent
         while more():
-            body = event_body(run, sent)
+            body = unmatched_event("throttle", run, sent)
             sent += 1
-            headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(SECRET, body)}
+            headers = signed_headers(body)
             began = time.perf_counter()
             try:
                 async with session.post(url, data=body, headers=headers) as response:
@@ -122,37 +108,6 @@ async def guessing_burst(session: aiohttp.ClientSession, url: str, email: str, *
             "throttled_without_retry_after": missing_retry_after}
 
 
-def counting_checks(app: Running) -> list[int]:
-    """Count the argon2 checks the app runs (one hasher per container; code from before
-    the checks moved off the event loop has a plain function)."""
-    hasher = app.container.hasher()
-    verify = hasher.verify
-    checks = [0]
-
-    async def counted(stored: str, password: str) -> bool:
-        checks[0] += 1
-        return bool(await verify(stored, password))
-
-    def counted_on_the_loop(stored: str, password: str) -> bool:
-        checks[0] += 1
-        return bool(verify(stored, password))
-
-    hasher.verify = (counted if inspect.iscoroutinefunction(verify)  # type: ignore[method-assign]
-                     else counted_on_the_loop)
-    return checks
-
-
-def rate_limits(pairs: list[str]) -> dict[str, str]:
-    limits: dict[str, str] = {}
-    for pair in pairs:
-        scope, _, rule = pair.partition("=")
-        if not rule:
-            raise SystemExit(f"--rate-limit {pair!r}: give scope=rule, e.g. "
-                             "'sign_in.account=10 per 15 minutes'")
-        limits[scope.strip()] = rule.strip()
-    return limits
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     fields = bootstrap.Settings.model_fields
@@ -179,14 +134,14 @@ async def measure(args: argparse.Namespace, app: Running) -> dict[str, Any]:
         if registered.status != 201:
             raise SystemExit(f"could not register the target: {registered.status} "
                              f"{await registered.text()}")
-        hooks = app.base_url + WEBHOOKS
+        hooks = app.base_url + PATH
         if args.warmup:
             await webhook_stream(session, hooks, f"{run_id}w", at_least=args.warmup,
                                  concurrency=args.concurrency)
         alone, alone_outcomes = await webhook_stream(
             session, hooks, f"{run_id}a", at_least=args.requests, concurrency=args.concurrency)
 
-        checks = counting_checks(app)
+        checks = count_password_checks(app.container)
         burst_over = asyncio.Event()
 
         async def burst() -> dict[str, Any]:
@@ -205,8 +160,7 @@ async def measure(args: argparse.Namespace, app: Running) -> dict[str, Any]:
                                    json={"email": email, "password": PASSWORD})
         right_status = right.status
     return {
-        "benchmark": "sign_in_throttle", "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        "engine": app.engine, "database": app.database, "pool_size": app.pool_size,
+        **result_header("sign_in_throttle", app),
         "webhooks": args.requests, "concurrency": args.concurrency, "warmup": args.warmup,
         "burst": args.burst, "burst_concurrency": args.burst_concurrency,
         "hashing_threads": getattr(settings, "password_hashing_concurrency",
@@ -218,7 +172,6 @@ async def measure(args: argparse.Namespace, app: Running) -> dict[str, Any]:
                          "outcomes": dict(during_outcomes)},
         "sign_ins": guessed, "argon2_checks_during_burst": checks[0],
         "right_password_after_burst": right_status,
-        "code": None, "command": command_line(),  # code: filled in by run_and_report
     }
 
 
@@ -245,35 +198,36 @@ def report(result: dict[str, Any]) -> list[str]:
         f"  argon2 checks       {result['argon2_checks_during_burst']} for "
         f"{result['burst']} guesses; the right password afterwards: "
         f"{result['right_password_after_burst']}",
-        *error_lines(result.get("errors_logged", {})),
-        f"  code                {result['code']}   date {result['date']}",
-        f"  command             {result['command']}",
     ]
 
 
+def rate_limits(pairs: list[str]) -> dict[str, str]:
+    limits: dict[str, str] = {}
+    for pair in pairs:
+        scope, _, rule = pair.partition("=")
+        if not rule:
+            raise SystemExit(f"--rate-limit {pair!r}: give scope=rule, e.g. "
+                             "'sign_in.account=10 per 15 minutes'")
+        limits[scope.strip()] = rule.strip()
+    return limits
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-n", "--requests", type=int, default=500,
-                        help="webhooks per phase, at least (default 500)")
-    parser.add_argument("-c", "--concurrency", type=int, default=8,
-                        help="webhooks in flight (default 8)")
-    parser.add_argument("--warmup", type=int, default=100,
-                        help="webhooks sent first and not measured (default 100)")
-    parser.add_argument("--burst", type=int, default=200,
-                        help="wrong passwords for the one account (default 200)")
-    parser.add_argument("--burst-concurrency", type=int, default=8,
-                        help="sign-ins in flight (default 8)")
-    parser.add_argument("--hashing-threads", type=int, default=2,
-                        help="password_hashing_concurrency (default 2)")
+    parser = benchmark_parser(__doc__)
+    add_load_flags(parser, requests=(500, "webhooks per phase, at least"),
+                   concurrency=(8, "webhooks in flight"),
+                   warmup=(100, "webhooks sent first and not measured"))
+    add_count(parser, "--burst", default=200, what="wrong passwords for the one account")
+    add_count(parser, "--burst-concurrency", default=8, what="sign-ins in flight")
+    add_count(parser, "--hashing-threads", default=2, what="password_hashing_concurrency")
     parser.add_argument("--rate-limit", action="append", default=[],
                         help="override a limit, e.g. 'sign_in.account=10 per 15 minutes' "
                              "(repeatable)")
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    if min(args.requests, args.concurrency, args.burst, args.burst_concurrency,
-           args.hashing_threads) < 1 or args.warmup < 0:
-        parser.error("counts must be positive, --warmup not negative")
-    run_and_report(args, run, report)
+    parse_and_run(parser, run, report, label_width=20,
+                  valid=lambda a: a.warmup >= 0 and min(
+                      a.requests, a.concurrency, a.burst, a.burst_concurrency,
+                      a.hashing_threads) >= 1,
+                  complaint="counts must be positive, --warmup not negative")
 
 
 if __name__ == "__main__":

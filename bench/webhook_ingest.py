@@ -24,33 +24,18 @@ from typing import Any
 
 import aiohttp
 
-from adapters.payments.sandbox import SIGNATURE_HEADER
 from adapters.persistence.tables import EvidenceRecord, InboxMessage
 from adapters.queue import QUEUE
-from adapters.signing import sign
 from bench._harness import (
     Running,
-    add_common_arguments,
-    command_line,
-    error_lines,
-    run_and_report,
+    add_load_flags,
+    benchmark_parser,
+    parse_and_run,
+    result_header,
     running_app,
     summary_ms,
 )
-
-SECRET = "whsec_sandbox_payments_dev"  # Settings.sandbox_webhook_secrets[0]
-PATH = "/v1/webhooks/sandbox"
-
-
-def event_body(run: str, index: int) -> bytes:
-    event = {
-        "id": f"evt_bench_{run}_{index:06d}", "type": "payment.succeeded",
-        "created": int(time.time()),
-        "data": {"reference": f"sbx_bench_nomatch_{run}_{index:06d}", "order_id": None,
-                 "status": "succeeded", "amount": 10_000, "currency": "KRW",
-                 "failure_code": None},
-    }
-    return json.dumps(event, separators=(",", ":")).encode()
+from bench._webhooks import PATH, signed_headers, unmatched_event
 
 
 async def fire(session: aiohttp.ClientSession, url: str, bodies: list[bytes],
@@ -63,8 +48,7 @@ async def fire(session: aiohttp.ClientSession, url: str, bodies: list[bytes],
     async def sender() -> None:
         for index in pending:
             body = bodies[index]
-            headers = {"Content-Type": "application/json",
-                       SIGNATURE_HEADER: sign(SECRET, body)}
+            headers = signed_headers(body)
             started = time.perf_counter()
             try:
                 async with session.post(url, data=body, headers=headers) as response:
@@ -99,9 +83,9 @@ async def measure(args: argparse.Namespace, app: Running, run_id: str) -> dict[s
     timeout = aiohttp.ClientTimeout(total=args.timeout)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         if args.warmup:
-            warm = [event_body(f"{run_id}w", i) for i in range(args.warmup)]
+            warm = [unmatched_event("bench", f"{run_id}w", i) for i in range(args.warmup)]
             await fire(session, url, warm, args.concurrency)
-        bodies = [event_body(run_id, i) for i in range(args.requests)]
+        bodies = [unmatched_event("bench", run_id, i) for i in range(args.requests)]
         latencies, outcomes, elapsed = await fire(session, url, bodies, args.concurrency)
     stored = await InboxMessage.count().where(
         InboxMessage.event_id.like(f"evt_bench_{run_id}_%"))
@@ -109,8 +93,7 @@ async def measure(args: argparse.Namespace, app: Running, run_id: str) -> dict[s
     queued = None if app.worker else app.container.broker().queues[QUEUE].qsize()
     ok = sum(n for key, n in outcomes.items() if not key.startswith(("http_", "error_")))
     return {
-        "benchmark": "webhook_ingest", "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        "engine": app.engine, "database": app.database, "pool_size": app.pool_size,
+        **result_header("webhook_ingest", app),
         "embedded_worker": app.worker,
         "requests": args.requests, "concurrency": args.concurrency, "warmup": args.warmup,
         "elapsed_s": round(elapsed, 3),
@@ -119,7 +102,6 @@ async def measure(args: argparse.Namespace, app: Running, run_id: str) -> dict[s
         "non_2xx": args.requests - ok, "outcomes": dict(outcomes),
         "inbox_rows_stored": stored, "evidence_webhook_records": evidence,
         "messages_left_in_broker": queued,
-        "code": None, "command": command_line(),  # code: filled in by main()
     }
 
 
@@ -141,27 +123,20 @@ def report(result: dict[str, Any]) -> list[str]:
         f"  inbox rows stored   {result['inbox_rows_stored']}   evidence webhook records: "
         f"{result['evidence_webhook_records']}   left in broker: "
         f"{result['messages_left_in_broker']}",
-        *error_lines(result.get("errors_logged", {})),
-        f"  code                {result['code']}   date {result['date']}",
-        f"  command             {result['command']}",
     ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-n", "--requests", type=int, default=2000,
-                        help="distinct webhook events to send (default 2000)")
-    parser.add_argument("-c", "--concurrency", type=int, default=32,
-                        help="requests in flight (default 32)")
-    parser.add_argument("--warmup", type=int, default=0,
-                        help="extra events sent first and not measured (default 0)")
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--with-worker", action="store_true",
                         help="also run the embedded worker (default: ingest only)")
-    add_common_arguments(parser)
-    args = parser.parse_args()
-    if args.requests < 1 or args.concurrency < 1 or args.warmup < 0:
-        parser.error("--requests and --concurrency must be positive, --warmup not negative")
-    run_and_report(args, run, report)
+    add_load_flags(parser, requests=(2000, "distinct webhook events to send"),
+                   concurrency=(32, "requests in flight"),
+                   warmup=(0, "extra events sent first and not measured"))
+    parse_and_run(parser, run, report, label_width=20,
+                  valid=lambda a: a.requests >= 1 and a.concurrency >= 1 and a.warmup >= 0,
+                  complaint="--requests and --concurrency must be positive, "
+                            "--warmup not negative")
 
 
 if __name__ == "__main__":
