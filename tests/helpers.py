@@ -23,19 +23,29 @@ async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 15.0
     raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
 
 
-ORDER = {
-    "currency": "KRW",
-    "lines": [
-        {"sku": "TEA-01", "title": "Jeju green tea", "seller_id": "seller-a", "quantity": 2,
-         "unit_price": 15000},
-        {"sku": "CUP-02", "title": "Celadon cup", "seller_id": "seller-b", "quantity": 1,
-         "unit_price": 9000},
-    ],
-    "shipping_address": {"recipient": "Ada Lovelace", "line1": "1 Sejong-daero",
-                         "city": "Seoul", "postal_code": "04524", "country": "KR"},
-    "carrier": "sandbox-express",
-    "note": "please ring twice",
-}
+def order_line(sku: str, title: str, seller_id: str, quantity: int,
+               unit_price: int) -> dict[str, Any]:
+    return {"sku": sku, "title": title, "seller_id": seller_id, "quantity": quantity,
+            "unit_price": unit_price}
+
+
+def address(recipient: str, line1: str, city: str, postal_code: str,
+            country: str) -> dict[str, str]:
+    return {"recipient": recipient, "line1": line1, "city": city,
+            "postal_code": postal_code, "country": country}
+
+
+def order_request(currency: str, lines: list[dict[str, Any]], shipping_address: dict[str, str],
+                  note: str) -> dict[str, Any]:
+    """The body of POST /v1/orders, sent with the sandbox carrier."""
+    return {"currency": currency, "lines": lines, "shipping_address": shipping_address,
+            "carrier": "sandbox-express", "note": note}
+
+
+ORDER = order_request("KRW", [order_line("TEA-01", "Jeju green tea", "seller-a", 2, 15000),
+                              order_line("CUP-02", "Celadon cup", "seller-b", 1, 9000)],
+                      address("Ada Lovelace", "1 Sejong-daero", "Seoul", "04524", "KR"),
+                      note="please ring twice")
 
 
 class RecordingLedger:
@@ -55,19 +65,10 @@ class NoAlerts:
         raise AssertionError(f"unexpected alert {alert}")
 
 
-USD_ORDER = {
-    "currency": "USD",
-    "lines": [
-        {"sku": "MUG-01", "title": "Stoneware mug", "seller_id": "seller-a", "quantity": 2,
-         "unit_price": 1250},
-        {"sku": "TEA-09", "title": "Loose leaf tea", "seller_id": "seller-b", "quantity": 1,
-         "unit_price": 1800},
-    ],
-    "shipping_address": {"recipient": "Grace Hopper", "line1": "1 Main Street",
-                         "city": "Arlington", "postal_code": "22201", "country": "US"},
-    "carrier": "sandbox-express",
-    "note": "",
-}
+USD_ORDER = order_request("USD", [order_line("MUG-01", "Stoneware mug", "seller-a", 2, 1250),
+                                  order_line("TEA-09", "Loose leaf tea", "seller-b", 1, 1800)],
+                          address("Grace Hopper", "1 Main Street", "Arlington", "22201", "US"),
+                          note="")
 # Stripe first for US dollar cards, the sandbox for everything else.
 STRIPE_FIRST = [
     {"provider": "stripe", "countries": ["US"], "currencies": ["USD"], "methods": ["card"],
