@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import asyncpg
 import pytest
 
 import bootstrap
 from adapters.persistence.engine import migrate
 from adapters.persistence.tables import ALL_TABLES
+from bench._harness import admin_sql
 
 POSTGRES_URL = os.environ.get("MALL_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -70,18 +70,10 @@ def postgres_database() -> Any:
     """One scratch database for the session, dropped at the end."""
     need("PostgreSQL", POSTGRES_URL, 5432)
     name = f"mall_test_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(POSTGRES_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_sql(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
     parsed = urlparse(POSTGRES_URL)
     yield parsed._replace(path=f"/{name}").geturl()
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(admin_sql(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

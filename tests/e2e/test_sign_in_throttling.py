@@ -5,11 +5,13 @@ address, answered 429 with Retry-After and a message, and a refused guess costs 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from adapters.persistence import tables as t
+from bench._harness import count_password_checks
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.timeout(120)
@@ -23,23 +25,19 @@ def engine_name() -> str:
     return "sqlite"
 
 
-def count_checks(shop: Any) -> list[int]:
-    """Count the argon2 checks the app runs (its hasher is one per container)."""
-    hasher = shop.container.hasher()
-    verify = hasher.verify
-    checks = [0]
-
-    async def counted(stored: str, password: str) -> bool:
-        checks[0] += 1
-        return bool(await verify(stored, password))
-
-    hasher.verify = counted
-    return checks
-
-
 async def login(shop: Any, email: str, password: str, **headers: str) -> Any:
     return await shop.client.post("/v1/auth/login", json={"email": email, "password": password},
                                   headers=headers)
+
+
+async def statuses_of(times: int, send: Callable[[], Awaitable[Any]]) -> tuple[list[int], Any]:
+    """Send one request `times` times, one after another: the statuses, and the last
+    response."""
+    statuses = []
+    for _ in range(times):
+        response = await send()
+        statuses.append(response.status)
+    return statuses, response
 
 
 async def assert_throttled(response: Any, *, whose: str, longest: int) -> dict[str, Any]:
@@ -58,7 +56,7 @@ async def test_a_burst_of_wrong_passwords_is_stopped_and_the_refusals_cost_no_ar
 ) -> None:
     email = f"target.{uuid.uuid4().hex[:8]}@example.com"
     await shop.sign_up(email)
-    checks = count_checks(shop)
+    checks = count_password_checks(shop.container)
 
     statuses = [(await login(shop, email, f"guess number {n}")).status for n in range(30)]
     # The default: 10 failed sign-ins per account per 15 minutes.
@@ -135,13 +133,10 @@ async def test_sign_ups_are_limited_per_address_and_per_email(shop_factory: Any)
 
 async def test_registering_one_email_over_and_over_is_limited(shop: Any) -> None:
     email = f"again.{uuid.uuid4().hex[:8]}@example.com"
-    statuses = []
-    for _ in range(6):
-        response = await shop.client.post("/v1/auth/register",
-                                          json={"email": email, "password": PASSWORD})
-        statuses.append(response.status)
+    statuses, last = await statuses_of(6, lambda: shop.client.post(
+        "/v1/auth/register", json={"email": email, "password": PASSWORD}))
     assert statuses == [201, 409, 409, 409, 409, 429]  # default: 5 per email per hour
-    await assert_throttled(response, whose="for this account", longest=3600)
+    await assert_throttled(last, whose="for this account", longest=3600)
 
 
 async def test_emailed_links_are_limited_per_account_whichever_way_they_are_asked_for(
@@ -161,23 +156,17 @@ async def test_emailed_links_are_limited_per_account_whichever_way_they_are_aske
     resend = await shop.client.post("/v1/auth/email/verification", headers=auth)
     await assert_throttled(resend, whose="for this account", longest=3600)
     # An address without an account gets the same answers (nothing tells them apart).
-    statuses = []
-    for _ in range(6):
-        response = await shop.client.post("/v1/auth/password/forgot",
-                                          json={"email": "ghost@example.com"})
-        statuses.append(response.status)
+    statuses, _ = await statuses_of(6, lambda: shop.client.post(
+        "/v1/auth/password/forgot", json={"email": "ghost@example.com"}))
     assert statuses == [202] * 5 + [429]
 
 
 async def test_password_resets_are_limited_per_address(shop_factory: Any) -> None:
     shop = await shop_factory(rate_limits={"password_reset.address": "2 per hour"})
-    statuses = []
-    for _ in range(3):
-        response = await shop.client.post("/v1/auth/password/reset", json={
-            "token": "not.a.token-but-long-enough", "password": "a brand new passphrase"})
-        statuses.append(response.status)
+    statuses, last = await statuses_of(3, lambda: shop.client.post("/v1/auth/password/reset", json={
+        "token": "not.a.token-but-long-enough", "password": "a brand new passphrase"}))
     assert statuses == [401, 401, 429]
-    await assert_throttled(response, whose="from your network", longest=3600)
+    await assert_throttled(last, whose="from your network", longest=3600)
 
 
 async def test_provider_sign_ins_are_limited_per_address(shop_factory: Any) -> None:
