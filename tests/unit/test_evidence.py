@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import ANY
+
+import pytest
 
 from domain.evidence import (
     GENESIS,
@@ -93,73 +97,56 @@ def test_seal_is_deterministic_and_covers_every_field() -> None:
         assert seal(**{**fields, name: value}) != digest, name
 
 
-def test_altered_payload_is_detected() -> None:
-    records = chain()
-    records[2] = dataclasses.replace(records[2], payload={"event": "evt_3", "status": "failed"})
-    report = verify_chain(records)
-    assert not report.ok
-    assert report.first_bad_seq == 3
-    assert report.checked == 2
-    assert "altered" in (report.reason or "")
+Tamper = Callable[[list[EvidenceRecord]], object]
 
 
-def test_altered_context_is_detected() -> None:
-    records = chain()
-    records[1] = dataclasses.replace(records[1], context={"delivery": 99})
-    report = verify_chain(records)
-    assert (report.ok, report.first_bad_seq) == (False, 2)
+def edited(index: int, edit: Callable[[EvidenceRecord], EvidenceRecord]) -> Tamper:
+    def tamper(records: list[EvidenceRecord]) -> None:
+        records[index] = edit(records[index])
+    return tamper
 
 
-def test_altered_received_at_is_detected() -> None:
-    records = chain()
-    records[3] = dataclasses.replace(records[3], received_at=records[3].received_at
-                                     + timedelta(seconds=1))
-    report = verify_chain(records)
-    assert (report.ok, report.first_bad_seq) == (False, 4)
-
-
-def test_altered_first_record_is_detected() -> None:
-    records = chain()
-    records[0] = dataclasses.replace(records[0], subject="order:o-2")
-    report = verify_chain(records)
-    assert (report.ok, report.first_bad_seq, report.checked) == (False, 1, 0)
-
-
-def test_altered_and_resealed_record_breaks_the_next_link() -> None:
-    records = chain()
-    records[1] = reseal(dataclasses.replace(records[1], payload={"forged": True}))
-    report = verify_chain(records)
-    assert not report.ok
-    assert report.first_bad_seq == 3
-    assert "link" in (report.reason or "")
-
-
-def test_deleted_middle_record_is_detected() -> None:
-    records = chain()
-    del records[2]  # seq 3
-    report = verify_chain(records)
-    assert not report.ok
-    assert report.first_bad_seq == 4
-    assert report.checked == 2
-    assert "removed" in (report.reason or "")
-
-
-def test_swapped_records_are_detected() -> None:
-    records = chain()
+def swapped(records: list[EvidenceRecord]) -> None:
     records[1], records[2] = records[2], records[1]
-    report = verify_chain(records)
-    assert not report.ok
-    assert report.first_bad_seq == 3
-    assert report.checked == 1
 
 
-def test_swapped_then_renumbered_records_are_detected() -> None:
-    records = chain()
+def swapped_and_renumbered(records: list[EvidenceRecord]) -> None:
     second, third = records[1], records[2]
     records[1] = dataclasses.replace(third, seq=2)
     records[2] = dataclasses.replace(second, seq=3)
+
+
+# How a five-record chain is tampered with, and what the verifier reports: the first bad
+# seq, how many records it checked before (ANY where that is not the point), and its reason.
+TAMPERING = [
+    pytest.param(edited(2, lambda r: dataclasses.replace(
+        r, payload={"event": "evt_3", "status": "failed"})), 3, 2, "altered",
+        id="altered_payload"),
+    pytest.param(edited(1, lambda r: dataclasses.replace(r, context={"delivery": 99})),
+                 2, ANY, "", id="altered_context"),
+    pytest.param(edited(3, lambda r: dataclasses.replace(
+        r, received_at=r.received_at + timedelta(seconds=1))), 4, ANY, "",
+        id="altered_received_at"),
+    pytest.param(edited(0, lambda r: dataclasses.replace(r, subject="order:o-2")), 1, 0, "",
+                 id="altered_first_record"),
+    pytest.param(edited(1, lambda r: reseal(dataclasses.replace(r, payload={"forged": True}))),
+                 3, ANY, "link", id="altered_and_resealed_record_breaks_the_next_link"),
+    pytest.param(lambda records: records.pop(2), 4, 2, "removed",  # seq 3
+                 id="deleted_middle_record"),
+    pytest.param(swapped, 3, 1, "", id="swapped_records"),
+    pytest.param(swapped_and_renumbered, 2, ANY, "", id="swapped_then_renumbered_records"),
+]
+
+
+@pytest.mark.parametrize(("tamper", "first_bad_seq", "checked", "reason"), TAMPERING)
+def test_tampering_is_detected(tamper: Tamper, first_bad_seq: int, checked: int,
+                               reason: str) -> None:
+    records = chain()
+    tamper(records)
     report = verify_chain(records)
-    assert (report.ok, report.first_bad_seq) == (False, 2)
+    assert (report.ok, report.first_bad_seq) == (False, first_bad_seq)
+    assert report.checked == checked
+    assert reason in (report.reason or "")
 
 
 def test_as_dict_serialises_the_record() -> None:

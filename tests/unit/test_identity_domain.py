@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -29,13 +31,14 @@ from domain.identity import (
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
-def flow(**overrides: object) -> AuthFlow:
-    values: dict[str, object] = {
-        "state_hash": digest("state"), "provider": "google", "purpose": FlowPurpose.LOGIN,
-        "nonce": "n", "code_verifier": "v" * 64,
-        "redirect_uri": "http://127.0.0.1:8080/v1/auth/google/callback", "created_at": NOW}
-    values.update(overrides)
-    return AuthFlow(**values)  # type: ignore[arg-type]
+FLOW = AuthFlow(state_hash=digest("state"), provider="google", purpose=FlowPurpose.LOGIN,
+                nonce="n", code_verifier="v" * 64,
+                redirect_uri="http://127.0.0.1:8080/v1/auth/google/callback", created_at=NOW)
+
+
+def flow(**overrides: Any) -> AuthFlow:
+    """A fresh copy of FLOW with `overrides`."""
+    return dataclasses.replace(FLOW, **overrides)
 
 
 # --- AuthFlow.redeem --------------------------------------------------------------------------
@@ -77,12 +80,9 @@ def test_a_flow_used_already_is_refused_first() -> None:
 # --- PendingLink.confirm ----------------------------------------------------------------------
 
 
-def pending(**overrides: object) -> PendingLink:
-    values: dict[str, object] = {"token_hash": digest("link"), "customer_id": "cus_owner",
-                                 "provider": "google", "subject": "g-1",
-                                 "email": "ada@example.com", "created_at": NOW}
-    values.update(overrides)
-    return PendingLink(**values)  # type: ignore[arg-type]
+def pending(**overrides: Any) -> PendingLink:
+    return dataclasses.replace(PendingLink(digest("link"), "cus_owner", "google", "g-1",
+                                           "ada@example.com", NOW), **overrides)
 
 
 def test_the_owner_confirms_a_pending_link_once() -> None:
