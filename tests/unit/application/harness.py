@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dependency_injector import providers
 
@@ -20,6 +20,7 @@ from application.payments.checkout import PaymentChoice, PaymentStarted
 from domain.commands import ApplyProviderEvent
 from domain.customers import Customer
 from domain.orders import Order
+from domain.payments import Payment
 from tests.fakes import (
     FakeAlerts,
     FakeAnalytics,
@@ -39,6 +40,16 @@ from tests.fakes import (
 from tests.helpers import ORDER
 
 MAX_ATTEMPTS = 3
+
+
+class Attempt(NamedTuple):
+    """A new customer's order and the payment started on it, as they stand once the outbox
+    has run."""
+
+    customer: Customer
+    order: Order
+    started: PaymentStarted
+    payment: Payment
 
 
 @dataclass
@@ -98,6 +109,19 @@ class Mall:
         batch, self.queue.inbox[:] = list(self.queue.inbox), []
         for message_id in batch:
             await bus.handle(ApplyProviderEvent(message_id))
+
+    async def attempt(self, token: str = "tok_visa") -> Attempt:
+        """A new customer places an order and pays with `token`; the outbox runs."""
+        customer = await self.customer()
+        order = await self.place(customer)
+        started = await self.pay(customer, order, token)
+        await self.run_outbox()
+        [payment] = await self.payments_of(order.id)
+        return Attempt(customer, order, started, payment)
+
+    async def operation(self, customer: Customer, started: PaymentStarted) -> dict[str, Any]:
+        """The operation a payment started, as its customer sees it."""
+        return await self.container.operations().get(customer.id, started.operation["id"])
 
     async def paid_order(self, customer: Customer | None = None) -> tuple[Customer, Order]:
         """A customer and an order paid by card, with everything that follows delivered."""

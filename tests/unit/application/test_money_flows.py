@@ -62,11 +62,7 @@ async def test_a_timed_out_attempt_that_charged_after_all_is_given_back(mall: Ma
 
 
 async def test_a_capture_of_less_than_the_total_does_not_pay_the_order(mall: Mall) -> None:
-    customer = await mall.customer()
-    order = await mall.place(customer)
-    await mall.pay(customer, order, THREE_DS)
-    await mall.run_outbox()
-    [payment] = await mall.payments_of(order.id)
+    _, order, _, payment = await mall.attempt(THREE_DS)
     await _deliver(mall, "evt_part", "captured", reference=payment.provider_reference,
                    amount=10000)
     [incident] = mall.db.incidents("partial_capture")
@@ -104,10 +100,7 @@ async def test_a_lost_chargeback_leaves_the_order_dispute_lost_not_refunded(
 async def test_a_held_order_approved_during_3ds_is_captured_once_authorized(
         mall: Mall) -> None:
     mall.fraud.decision = "review"
-    customer = await mall.customer()
-    order = await mall.place(customer)
-    await mall.pay(customer, order, THREE_DS)
-    await mall.run_outbox()
+    order = (await mall.attempt(THREE_DS)).order
     await mall.container.payments().decide_review(order.id, approve=True, admin_id="adm_1")
     await mall.run_outbox()
     assert mall.db.commands(CapturePayment, status=None) == []  # nothing held yet
@@ -125,10 +118,7 @@ async def _held_after_capture(mall: Mall) -> Order:
     """An order held for review, paid through a gateway that cannot hold money: captured."""
     mall.gateway.supports_manual_capture = False
     mall.fraud.decision = "review"
-    customer = await mall.customer()
-    order = await mall.place(customer)
-    await mall.pay(customer, order)
-    await mall.run_outbox()
+    order = (await mall.attempt()).order
     return order
 
 

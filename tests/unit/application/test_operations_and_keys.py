@@ -37,10 +37,7 @@ async def test_an_operation_is_only_shown_to_its_customer(mall: Mall) -> None:
 
 
 async def test_following_an_operation_ends_with_its_outcome(mall: Mall) -> None:
-    customer = await mall.customer()
-    order = await mall.place(customer)
-    started = await mall.pay(customer, order)
-    await mall.run_outbox()
+    customer, _, started, _ = await mall.attempt()
     views = [v async for v in mall.container.operations().follow(customer.id,
                                                                  started.operation["id"])]
     assert [v["status"] for v in views] == ["succeeded"]

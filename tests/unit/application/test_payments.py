@@ -76,11 +76,8 @@ async def test_the_gateway_is_asked_once_with_a_pseudonymous_customer_and_the_at
 
 
 async def test_the_customers_operation_ends_with_the_outcome(mall: Mall) -> None:
-    customer = await mall.customer()
-    order = await mall.place(customer)
-    started = await mall.pay(customer, order)
-    await mall.run_outbox()
-    view = await mall.container.operations().get(customer.id, started.operation["id"])
+    customer, _, started, _ = await mall.attempt()
+    view = await mall.operation(customer, started)
     assert view["status"] == "succeeded"
     assert view["result"]["status"] == "captured"
     assert view["message"].startswith("Payment succeeded")
@@ -88,15 +85,10 @@ async def test_the_customers_operation_ends_with_the_outcome(mall: Mall) -> None
 
 async def test_a_declined_card_fails_the_payment_and_lets_the_customer_pay_again(
         mall: Mall) -> None:
-    customer = await mall.customer()
-    order = await mall.place(customer)
-    started = await mall.pay(customer, order, DECLINED)
-    await mall.run_outbox()
-
-    [payment] = await mall.payments_of(order.id)
+    customer, order, started, payment = await mall.attempt(DECLINED)
     assert (payment.status, payment.failure_code) == (PaymentStatus.FAILED, "declined")
     assert (await mall.order(order.id)).status == OrderStatus.PENDING_PAYMENT
-    view = await mall.container.operations().get(customer.id, started.operation["id"])
+    view = await mall.operation(customer, started)
     assert view["status"] == "failed"
     assert view["result"]["failure"]["reason"] == "declined"
     assert set(view["result"]["failure"]["message"]) == {"en", "ko"}
@@ -110,14 +102,11 @@ async def test_a_declined_card_fails_the_payment_and_lets_the_customer_pay_again
 
 async def test_a_gateway_that_never_got_the_request_fails_the_attempt_at_once(
         mall: Mall) -> None:
-    customer = await mall.customer()
-    order = await mall.place(customer)
-    started = await mall.pay(customer, order, UNREACHABLE)
-    await mall.run_outbox()  # no retry: nothing reached the provider
-    [payment] = await mall.payments_of(order.id)
+    # The outbox runs once, with no retry: nothing reached the provider.
+    customer, _, started, payment = await mall.attempt(UNREACHABLE)
     assert (payment.status, payment.failure_code) == (PaymentStatus.FAILED,
                                                        "provider_unavailable")
-    view = await mall.container.operations().get(customer.id, started.operation["id"])
+    view = await mall.operation(customer, started)
     assert view["result"]["alternatives"] == []
     assert [m.status for m in mall.db.outbox() if m.topic == "AuthorizePayment"] == ["done"]
 
@@ -152,14 +141,10 @@ async def test_an_authorization_without_an_answer_is_retried_then_given_up(
 
 async def test_three_d_secure_waits_for_the_customer_with_the_banks_next_step(
         mall: Mall) -> None:
-    customer = await mall.customer()
-    order = await mall.place(customer)
-    started = await mall.pay(customer, order, THREE_DS)
-    await mall.run_outbox()
-    [payment] = await mall.payments_of(order.id)
+    customer, order, started, payment = await mall.attempt(THREE_DS)
     assert payment.status == PaymentStatus.REQUIRES_ACTION
     assert payment.next_action == {"redirect_url": "https://bank.test/3ds"}
-    view = await mall.container.operations().get(customer.id, started.operation["id"])
+    view = await mall.operation(customer, started)
     assert view["result"]["next_action"] == {"redirect_url": "https://bank.test/3ds"}
     assert (await mall.order(order.id)).status == OrderStatus.PAYMENT_PROCESSING
     assert await mall.shipments_of(order.id) == []
@@ -167,11 +152,7 @@ async def test_three_d_secure_waits_for_the_customer_with_the_banks_next_step(
 
 async def test_a_virtual_account_waits_for_the_deposit_and_tells_the_customer(
         mall: Mall) -> None:
-    customer = await mall.customer()
-    order = await mall.place(customer)
-    await mall.pay(customer, order, DEPOSIT)
-    await mall.run_outbox()
-    [payment] = await mall.payments_of(order.id)
+    customer, order, _, payment = await mall.attempt(DEPOSIT)
     assert payment.status == PaymentStatus.AWAITING_DEPOSIT
     assert payment.method == "virtual_account"
     assert payment.deposit_account is not None
@@ -228,10 +209,7 @@ async def test_a_provider_the_order_cannot_use_is_refused(mall: Mall) -> None:
 
 async def _held(mall: Mall, token: str = "tok_visa") -> tuple[Customer, Order]:
     mall.fraud.decision, mall.fraud.score, mall.fraud.reasons = "review", 0.7, ["new account"]
-    customer = await mall.customer()
-    order = await mall.place(customer)
-    await mall.pay(customer, order, token)
-    await mall.run_outbox()
+    customer, order, _, _ = await mall.attempt(token)
     return customer, order
 
 

@@ -152,11 +152,7 @@ async def test_a_refund_that_may_have_been_paid_stays_reserved_for_a_human(
 
 async def test_reconciliation_applies_what_the_provider_says_of_a_stuck_payment(
         mall: Mall) -> None:
-    customer = await mall.customer()
-    order = await mall.place(customer)
-    await mall.pay(customer, order, THREE_DS)
-    await mall.run_outbox()
-    [payment] = await mall.payments_of(order.id)
+    _, order, _, payment = await mall.attempt(THREE_DS)
     assert payment.provider_reference == FakeGateway.reference(payment.id)
     mall.gateway.lookups[payment.provider_reference] = PaymentUpdate.of(
         EventType.CAPTURED, payment.provider_reference)
@@ -173,10 +169,7 @@ async def test_reconciliation_applies_what_the_provider_says_of_a_stuck_payment(
 
 
 async def test_reconciliation_counts_an_unreachable_provider_and_goes_on(mall: Mall) -> None:
-    customer = await mall.customer()
-    order = await mall.place(customer)
-    await mall.pay(customer, order, THREE_DS)
-    await mall.run_outbox()
+    order = (await mall.attempt(THREE_DS)).order
     mall.gateway.lookup_error = ProviderUnavailable("down")
     mall.clock.advance(minutes=11)
     report = await mall.container.payments().reconcile(older_than=timedelta(minutes=10))
@@ -187,10 +180,7 @@ async def test_reconciliation_counts_an_unreachable_provider_and_goes_on(mall: M
 
 async def test_an_abandoned_three_d_secure_step_is_cancelled_here_and_at_the_provider(
         mall: Mall) -> None:
-    customer = await mall.customer()
-    order = await mall.place(customer)
-    await mall.pay(customer, order, THREE_DS)
-    await mall.run_outbox()
+    order = (await mall.attempt(THREE_DS)).order
     payments = mall.container.payments()
     assert await payments.expire_abandoned(timedelta(minutes=30)) == 0
     mall.clock.advance(minutes=31)

@@ -17,11 +17,7 @@ from tests.unit.application.harness import Mall
 
 async def _waiting(mall: Mall, token: str = THREE_DS) -> tuple[Customer, Order, Payment]:
     """An order whose payment waits for the provider's word (3-D Secure by default)."""
-    customer = await mall.customer()
-    order = await mall.place(customer)
-    await mall.pay(customer, order, token)
-    await mall.run_outbox()
-    [payment] = await mall.payments_of(order.id)
+    customer, order, _, payment = await mall.attempt(token)
     return customer, order, payment
 
 
