@@ -9,7 +9,7 @@ import pytest
 from domain.commands import RefundPayment, VoidPayment
 from domain.errors import InvalidTransition, ProviderUnavailable
 from domain.orders import Order, OrderStatus
-from domain.payments import EventType, PaymentStatus, PaymentUpdate, RefundTooLarge
+from domain.payments import EventType, Payment, PaymentStatus, PaymentUpdate, RefundTooLarge
 from tests.fakes import DEPOSIT, THREE_DS, FakeGateway
 from tests.unit.application.harness import MAX_ATTEMPTS, Mall
 
@@ -178,14 +178,23 @@ async def test_reconciliation_counts_an_unreachable_provider_and_goes_on(mall: M
     assert payment.status == PaymentStatus.REQUIRES_ACTION
 
 
+async def _expire(mall: Mall, token: str, older_than: timedelta,
+                  *waits: dict[str, float]) -> tuple[Order, Payment]:
+    """Pays with `token`, then lets each wait pass and expires abandoned payments: nothing
+    expires until the last wait has passed, and then the payment does."""
+    order = (await mall.attempt(token)).order
+    payments = mall.container.payments()
+    for waited, wait in enumerate(waits, start=1):
+        mall.clock.advance(**wait)
+        expired = await payments.expire_abandoned(older_than)
+        assert expired == (1 if waited == len(waits) else 0)
+    [payment] = await mall.payments_of(order.id)
+    return order, payment
+
+
 async def test_an_abandoned_three_d_secure_step_is_cancelled_here_and_at_the_provider(
         mall: Mall) -> None:
-    order = (await mall.attempt(THREE_DS)).order
-    payments = mall.container.payments()
-    assert await payments.expire_abandoned(timedelta(minutes=30)) == 0
-    mall.clock.advance(minutes=31)
-    assert await payments.expire_abandoned(timedelta(minutes=30)) == 1
-    [payment] = await mall.payments_of(order.id)
+    order, payment = await _expire(mall, THREE_DS, timedelta(minutes=30), {}, {"minutes": 31})
     assert (payment.status, payment.failure_code) == (PaymentStatus.CANCELLED,
                                                        "authentication_abandoned")
     assert [v.reason for v in mall.db.commands(VoidPayment)] == ["abandoned"]
@@ -193,16 +202,8 @@ async def test_an_abandoned_three_d_secure_step_is_cancelled_here_and_at_the_pro
 
 
 async def test_a_virtual_account_is_only_expired_past_its_own_deadline(mall: Mall) -> None:
-    customer = await mall.customer()
-    order = await mall.place(customer)
-    await mall.pay(customer, order, DEPOSIT)  # the fake's account expires 2026-12-04 09:00
-    await mall.run_outbox()
-    payments = mall.container.payments()
-    mall.clock.advance(hours=2)
-    assert await payments.expire_abandoned(timedelta(hours=1)) == 0
-    mall.clock.advance(days=3)
-    assert await payments.expire_abandoned(timedelta(hours=1)) == 1
-    [payment] = await mall.payments_of(order.id)
+    # The fake's account expires 2026-12-04 09:00: two hours is not enough, three days are.
+    order, payment = await _expire(mall, DEPOSIT, timedelta(hours=1), {"hours": 2}, {"days": 3})
     assert (payment.status, payment.failure_code) == (PaymentStatus.CANCELLED,
                                                        "deposit_expired")
     # The deposit will never come: the order is called off.
