@@ -6,17 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 import bootstrap
 from adapters.clock import SystemClock
@@ -24,8 +19,9 @@ from adapters.persistence.periodic import PiccoloPeriodicRuns
 from adapters.persistence.tables import PeriodicRun
 from domain.evidence import EvidenceDraft
 from entrypoints import actors
-from tests.conftest import REDIS_URL, need, reset_database
+from tests.conftest import reset_database
 from tests.helpers import eventually
+from tests.integration.worker_processes import on_redis, start_worker, stop_workers
 
 PERIODS = {"sweep_interval_seconds": 1.0, "reconcile_interval_seconds": 2.0,
            "retention_interval_seconds": 3.0, "evidence_checkpoint_interval_seconds": 2.0}
@@ -50,31 +46,16 @@ async def test_one_claim_per_period_among_concurrent_claimants(settings_factory:
     assert await PeriodicRun.count().where(PeriodicRun.job == "reconcile") == 1
 
 
-def _worker(settings: bootstrap.Settings, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "MALL_LOG_LEVEL": "INFO", "MALL_REDIS_URL": settings.redis_url,
-           "MALL_DATABASE_URL": settings.database_url, "MALL_SQLITE_PATH": settings.sqlite_path,
-           "MALL_KEYS_FILE": settings.keys_file, "MALL_ALLOW_SANDBOX": "true",
-           "MALL_EVIDENCE_CHECKPOINT_FILE": settings.evidence_checkpoint_path,
-           "MALL_WORKER_THREADS": "2"}
-    env.update({f"MALL_{k.upper()}": str(v) for k, v in PERIODS.items()})
-    return subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "worker"], env=env,
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
 @pytest.mark.redis
 @pytest.mark.timeout(120)
 async def test_three_workers_run_each_periodic_job_once_per_period(
     settings_factory: Any, tmp_path: Path,
 ) -> None:
-    need("Redis", REDIS_URL, 6379)
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    settings = settings_factory(redis_url=REDIS_URL, **PERIODS)
-    container = bootstrap.build(settings)
-    await reset_database(container)
+    settings, container = await on_redis(settings_factory, **PERIODS)
     await container.ledger().record(EvidenceDraft("test", "note", "order:o1", {}, {"n": 1}))
 
     logs = [tmp_path / f"worker-{n}.log" for n in range(3)]
-    workers = [_worker(settings, log) for log in logs]
+    workers = [start_worker(settings, log, worker_threads=2, **PERIODS) for log in logs]
     try:
         async def all_running() -> bool:
             return all(log.exists() and b"worker running" in log.read_bytes() for log in logs)
@@ -84,13 +65,7 @@ async def test_three_workers_run_each_periodic_job_once_per_period(
         await asyncio.sleep(10)
         last = time.time()
     finally:
-        for worker in workers:
-            worker.send_signal(signal.SIGTERM)
-        for worker in workers:
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        stop_workers(*workers)
     output = "\n".join(log.read_text()[-2000:] for log in logs)
 
     rows = await PeriodicRun.select()

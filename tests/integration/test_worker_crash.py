@@ -5,22 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
-import bootstrap
 from adapters.persistence.tables import EvidenceRecord, OutboxMessage, Payment, SandboxCharge
 from application.ordering import LineInput, PlaceOrder
 from domain.commands import AuthorizePayment
-from tests.conftest import REDIS_URL, need, reset_database
 from tests.helpers import eventually
+from tests.integration.worker_processes import on_redis, start_worker, stop_workers
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
 
@@ -32,24 +27,18 @@ TIMINGS = {
 }
 
 
-def _worker(settings: bootstrap.Settings, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "MALL_LOG_LEVEL": "INFO", "MALL_REDIS_URL": settings.redis_url,
-           "MALL_DATABASE_URL": settings.database_url, "MALL_SQLITE_PATH": settings.sqlite_path,
-           "MALL_KEYS_FILE": settings.keys_file, "MALL_ALLOW_SANDBOX": "true",
-           "MALL_EVIDENCE_CHECKPOINT_FILE": settings.evidence_checkpoint_path}
-    env.update({f"MALL_{k.upper()}": str(v) for k, v in TIMINGS.items()})
-    return subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "worker"], env=env,
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+async def _payment_reaches(payment_id: str, status: str, *, timeout: float, what: str) -> None:
+    async def reached() -> bool:
+        row = await Payment.select(Payment.status).where(Payment.id == payment_id).first()
+        return bool(row["status"] == status)
+
+    await eventually(reached, timeout=timeout, what=what)
 
 
 async def test_a_killed_worker_leaves_the_job_to_finish_once_after_restart(
     settings_factory: Any, tmp_path: Path,
 ) -> None:
-    need("Redis", REDIS_URL, 6379)
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    settings = settings_factory(redis_url=REDIS_URL, **TIMINGS)
-    container = bootstrap.build(settings)
-    await reset_database(container)
+    settings, container = await on_redis(settings_factory, **TIMINGS)
 
     customer = await container.accounts().register("kill@example.com", "long enough password")
     order = await container.ordering().place(PlaceOrder(
@@ -64,35 +53,23 @@ async def test_a_killed_worker_leaves_the_job_to_finish_once_after_restart(
     assert not started.final  # queued on Redis; no worker runs yet
 
     log = tmp_path / "worker.log"
-    first = _worker(settings, log)
+    first = start_worker(settings, log, **TIMINGS)
     try:
-        async def processing() -> bool:
-            row = await Payment.select(Payment.status).where(
-                Payment.id == started.payment_id).first()
-            return row["status"] == "processing"
-
-        await eventually(processing, timeout=30, what="the first worker to take the job")
+        await _payment_reaches(started.payment_id, "processing", timeout=30,
+                               what="the first worker to take the job")
         await asyncio.sleep(1.0)  # it is now waiting on the (stalled) provider
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     assert await SandboxCharge.count() == 0, "the provider was not reached before the kill"
 
-    second = _worker(settings, log)
+    second = start_worker(settings, log, **TIMINGS)
     try:
-        async def succeeded() -> bool:
-            row = await Payment.select(Payment.status).where(
-                Payment.id == started.payment_id).first()
-            return row["status"] == "captured"
-
-        await eventually(succeeded, timeout=60, what="the restarted worker to finish the job")
+        await _payment_reaches(started.payment_id, "captured", timeout=60,
+                               what="the restarted worker to finish the job")
         await asyncio.sleep(2.0)  # give a duplicate, if any, the time to show itself
     finally:
-        second.send_signal(signal.SIGTERM)
-        try:
-            second.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            second.kill()
+        stop_workers(second)
 
     assert await SandboxCharge.count() == 1, log.read_text()[-3000:]
     rows = await EvidenceRecord.select(EvidenceRecord.payload).where(
