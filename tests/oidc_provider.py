@@ -102,6 +102,11 @@ def unavailable_reason() -> str:
     return _unavailable_reason or ""
 
 
+def _under_issuer(path: str) -> property:
+    """A read-only attribute: the provider's URL for `path` (oidc-provider's routes)."""
+    return property(lambda self: f"{self.issuer}{path}")
+
+
 class OidcProviderProcess:
     """A running `tests/oidc/server.mjs`; a (sync or async) context manager that stops it."""
 
@@ -120,21 +125,10 @@ class OidcProviderProcess:
         assert port is not None
         return port
 
-    @property
-    def discovery_url(self) -> str:
-        return f"{self.issuer}/.well-known/openid-configuration"
-
-    @property
-    def authorization_endpoint(self) -> str:
-        return f"{self.issuer}/auth"
-
-    @property
-    def token_endpoint(self) -> str:
-        return f"{self.issuer}/token"
-
-    @property
-    def jwks_uri(self) -> str:
-        return f"{self.issuer}/jwks"
+    discovery_url = _under_issuer("/.well-known/openid-configuration")
+    authorization_endpoint = _under_issuer("/auth")
+    token_endpoint = _under_issuer("/token")
+    jwks_uri = _under_issuer("/jwks")
 
     def output(self) -> str:
         """The provider's recent stdout and stderr lines (for failure messages)."""
