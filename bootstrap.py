@@ -35,7 +35,13 @@ from adapters.payments.toss import TossGateway
 from adapters.persistence.engine import close_pool, engine_for, migrate, open_pool
 from adapters.persistence.periodic import PiccoloPeriodicRuns
 from adapters.persistence.uow import LedgerWriter, PiccoloUnitOfWorkFactory
-from adapters.queue import PROCESS_INBOX, RUN_OUTBOX, DramatiqTaskQueue, make_broker
+from adapters.queue import (
+    PROCESS_INBOX,
+    RUN_OUTBOX,
+    RUN_OUTBOX_ONE,
+    DramatiqTaskQueue,
+    make_broker,
+)
 from adapters.sandbox_webhooks import SandboxWebhookSender
 from adapters.security import Argon2PasswordHasher, JwtTokenIssuer
 from adapters.settings import Settings as Settings  # entrypoints read settings from here
@@ -62,7 +68,7 @@ from domain.redaction import redact_card_numbers
 from domain.routing import ProviderContract
 
 # Actor names the task queue adapter sends to; the entrypoints declare actors under them.
-ACTOR_NAMES = {"outbox": RUN_OUTBOX, "inbox": PROCESS_INBOX}
+ACTOR_NAMES = {"outbox": RUN_OUTBOX, "outbox_one": RUN_OUTBOX_ONE, "inbox": PROCESS_INBOX}
 
 # The settings that choose providers, and the container provider each one chooses from (it
 # offers the names adapters.settings.PROVIDER_CHOICES allows).

@@ -20,7 +20,10 @@ log = logging.getLogger("mall.worker")
 Cleanup = Callable[[], Coroutine[Any, Any, None]]
 
 QUEUE = "default"
-RUN_OUTBOX = "run_outbox_message"
+RUN_OUTBOX = "run_outbox_messages"
+# Messages queued before batches (one id each) are still delivered, under their own name.
+RUN_OUTBOX_ONE = "run_outbox_message"
+OUTBOX_BATCH = 100  # ids per broker message: one claim statement for each
 PROCESS_INBOX = "process_inbox_message"
 
 
@@ -93,7 +96,7 @@ class DramatiqTaskQueue:
                                                    default_ttl=retry_after_seconds)
         self._down = False
 
-    def _send(self, actor_name: str, *args: str) -> None:
+    def _send(self, actor_name: str, *args: str | list[str]) -> None:
         message: dramatiq.Message[None] = dramatiq.Message(
             queue_name=QUEUE, actor_name=actor_name, args=args, kwargs={}, options={},
         )
@@ -116,8 +119,9 @@ class DramatiqTaskQueue:
             log.info("the broker takes messages again")
 
     def dispatch_outbox(self, message_ids: Sequence[str]) -> None:
-        for message_id in message_ids:
-            self._send(RUN_OUTBOX, message_id)
+        ids = list(message_ids)
+        for start in range(0, len(ids), OUTBOX_BATCH):
+            self._send(RUN_OUTBOX, ids[start:start + OUTBOX_BATCH])
 
     def dispatch_inbox(self, message_id: str) -> None:
         self._send(PROCESS_INBOX, message_id)

@@ -70,7 +70,7 @@ class Accounts:
                 payload={"customer_id": customer.id, "jurisdiction": customer.jurisdiction},
             ))
             await publish(uow, customer.events)
-            await uow.auth_events.add("signed_up", "password", at=self._clock.now().timestamp())
+            await uow.sign_ins.events.add("signed_up", "password", at=self._clock.now().timestamp())
             await send(uow, SendNotification("verify_email", customer_id=customer.id,
                                              mint="verify_email"))
             await commit_and_dispatch(uow, self._queue)
@@ -105,7 +105,7 @@ class Accounts:
             raise refused
         async with self._uow() as uow:
             pair = await self._sessions.open(uow, customer)
-            await uow.auth_events.add("login_succeeded", "password",
+            await uow.sign_ins.events.add("login_succeeded", "password",
                                       at=self._clock.now().timestamp())
             await commit_and_dispatch(uow, self._queue)
         await self._throttle.succeeded(SIGN_IN, account=email)
@@ -113,7 +113,7 @@ class Accounts:
 
     async def _funnel(self, name: str, reason: str = "") -> None:
         async with self._uow() as uow:
-            await uow.auth_events.add(name, "password", reason=reason,
+            await uow.sign_ins.events.add(name, "password", reason=reason,
                                       at=self._clock.now().timestamp())
             await uow.commit()
 
@@ -195,13 +195,13 @@ class Accounts:
             customer.password_hash = password_hash
             customer.email_verified = True  # the link reached the inbox
             await uow.customers.save(customer)
-            revoked = await uow.sessions.revoke_customer(customer.id)
+            revoked = await uow.sign_ins.sessions.revoke_customer(customer.id)
             removed = []
             if unproven:
                 # Whoever used the account before the mailbox was proven may have left a way
                 # in; the owner starts clean.
-                for identity in await uow.identities.of_customer(customer.id):
-                    await uow.identities.remove(identity.provider, identity.subject)
+                for identity in await uow.customers.identities.of_customer(customer.id):
+                    await uow.customers.identities.remove(identity.provider, identity.subject)
                     removed.append(identity.provider)
             await uow.evidence.append(EvidenceDraft(
                 source="auth", kind="account.password_reset", subject=f"customer:{customer.id}",
@@ -232,16 +232,16 @@ class Accounts:
 
     async def consents(self, customer_id: str) -> dict[str, bool]:
         async with self._uow() as uow:
-            return await uow.consents.of_customer(customer_id)
+            return await uow.customers.consents.of_customer(customer_id)
 
     async def set_consents(self, customer_id: str, changes: dict[str, bool]) -> dict[str, bool]:
         async with self._uow() as uow:
             for purpose, granted in changes.items():
-                await uow.consents.set(customer_id, purpose, granted)
+                await uow.customers.consents.set(customer_id, purpose, granted)
             await uow.evidence.append(EvidenceDraft(
                 source="storefront", kind="consent.changed", subject=f"customer:{customer_id}",
                 context={}, payload={"changes": changes}))
-            current = await uow.consents.of_customer(customer_id)
+            current = await uow.customers.consents.of_customer(customer_id)
             await uow.commit()
         return current
 

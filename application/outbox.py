@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from application.bus import MessageBus
-from application.ports import Alert, AlertSink, TaskQueue, UnitOfWorkFactory
+from application.ports import Alert, AlertSink, OutboxMessage, TaskQueue, UnitOfWorkFactory
+from application.transactions import performing
 from domain.commands import Command, deserialize
 
 log = logging.getLogger("mall.outbox")
@@ -22,41 +24,65 @@ class OutboxRelay:
 
     async def run(self, message_id: str) -> bool:
         """Perform one message; True when it is done (now or before). Raises to be retried."""
+        await self.run_batch([message_id])
+        return True
+
+    async def run_batch(self, message_ids: Sequence[str]) -> int:
+        """Claim the messages in one statement and perform each; how many were claimed.
+        Messages done before or held by another worker are skipped. When one fails and will
+        be tried again, the others are still performed and the failure is raised at the end,
+        so the batch is retried for what is left."""
         async with self._uow() as uow:
-            message = await uow.outbox.claim(message_id, self._lease)
+            claimed = await uow.messages.outbox.claim_batch(list(message_ids), self._lease)
             await uow.commit()
-        if message is None:
-            return True
+        retry: Exception | None = None
+        for message in claimed:
+            try:
+                await self._perform(message)
+            except Exception as exc:
+                retry = retry or exc
+        if retry is not None:
+            raise retry
+        return len(claimed)
+
+    async def _perform(self, message: OutboxMessage) -> None:
         command: Command | None = None
         try:
             # Inside the try: a row the bus cannot read (a command renamed away) is retried
             # and then set aside like any other failure, never retried forever.
             command = deserialize(message.topic, message.payload)
-            await self._bus.handle(command, message_id=message.id)
+            with performing(message.id) as in_hand:
+                await self._bus.handle(command, message_id=message.id)
         except Exception as exc:
-            dead = message.attempts + 1 >= self._max_attempts
-            if dead:
-                try:
-                    # Settle the consequences (fail the payment, alert) before the message is
-                    # marked dead: if this fails too, the message stays to be tried again.
-                    await self._give_up(command, exc, message.topic)
-                except Exception:
-                    dead = False
+            if not await self._fail(message, command, exc):
+                raise
+            return
+        if not in_hand.completed:
+            # The handler committed nothing of its own (an alert, an analytics call).
             async with self._uow() as uow:
-                await uow.outbox.release(message_id, f"{type(exc).__name__}: {exc}", dead)
-                if dead:
-                    await uow.incidents.open(
-                        "job_failed", f"outbox:{message_id}",
-                        {"command": message.topic, "error": type(exc).__name__},
-                    )
+                await uow.messages.outbox.complete(message.id)
                 await uow.commit()
-            if dead:
-                return True
-            raise
+
+    async def _fail(self, message: OutboxMessage, command: Command | None,
+                    exc: Exception) -> bool:
+        """Record a failed attempt; True when the message is set aside for good."""
+        dead = message.attempts + 1 >= self._max_attempts
+        if dead:
+            try:
+                # Settle the consequences (fail the payment, alert) before the message is
+                # marked dead: if this fails too, the message stays to be tried again.
+                await self._give_up(command, exc, message.topic)
+            except Exception:
+                dead = False
         async with self._uow() as uow:
-            await uow.outbox.complete(message_id)
+            await uow.messages.outbox.release(message.id, f"{type(exc).__name__}: {exc}", dead)
+            if dead:
+                await uow.incidents.open(
+                    "job_failed", f"outbox:{message.id}",
+                    {"command": message.topic, "error": type(exc).__name__},
+                )
             await uow.commit()
-        return True
+        return dead
 
     async def _give_up(self, command: Command | None, exc: Exception, stored_as: str) -> None:
         name = type(command).__name__ if command is not None else stored_as
@@ -72,8 +98,8 @@ class OutboxRelay:
     async def sweep(self, older_than_seconds: float, limit: int = 500) -> int:
         """Re-send work nobody finished (a lost broker message, a worker that died)."""
         async with self._uow() as uow:
-            stale = await uow.outbox.unfinished(older_than_seconds, limit)
-            inbox = await uow.inbox.unprocessed(older_than_seconds, limit)
+            stale = await uow.messages.outbox.unfinished(older_than_seconds, limit)
+            inbox = await uow.messages.inbox.unprocessed(older_than_seconds, limit)
         if stale:
             self._queue.dispatch_outbox(stale)
         for inbox_id in inbox:

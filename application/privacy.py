@@ -219,18 +219,18 @@ class RealNameIdentities:
         result = await self._verifier.verify(token)
         di_index = self._cipher.blind_index(result.di, "kr-di")
         async with self._uow() as uow:
-            mine = await uow.real_names.of_customer(customer_id)
+            mine = await uow.customers.real_names.of_customer(customer_id)
             if mine is not None and mine["di_index"] != di_index:
                 raise Conflict("this account was verified as another person already; an "
                                "account belongs to one person. Contact customer support if "
                                "this is a mistake")
-            owner = await uow.real_names.owner_of(di_index)
+            owner = await uow.customers.real_names.owner_of(di_index)
             if owner is not None and owner != customer_id:
                 raise Conflict("this person already has an account with us (one account per "
                                "person): sign in to it, or merge the two accounts")
             if owner is None:
                 sealed = self._cipher.seal(result.ci, context=customer_id)
-                if not await uow.real_names.add(customer_id, di_index, sealed,
+                if not await uow.customers.real_names.add(customer_id, di_index, sealed,
                                                 self._cipher.key_id_of(sealed),
                                                 result.verified_at, result.adult):
                     raise Conflict("this account or person was verified at the same moment")
@@ -249,13 +249,13 @@ class RealNameIdentities:
         current, rotated = self._cipher.current_key_id, 0
         async with self._uow() as uow:
             for key_id in await self._stale_key_ids(uow, current):
-                for row in await uow.real_names.under_key(key_id, limit):
+                for row in await uow.customers.real_names.under_key(key_id, limit):
                     sealed = self._cipher.rewrap(row["ci_ciphertext"], row["customer_id"])
-                    await uow.real_names.rekey(row["customer_id"], sealed, current)
+                    await uow.customers.real_names.rekey(row["customer_id"], sealed, current)
                     rotated += 1
             await uow.commit()
         return rotated
 
     @staticmethod
     async def _stale_key_ids(uow: UnitOfWork, current: str) -> list[str]:
-        return [key_id for key_id in await uow.real_names.key_ids() if key_id != current]
+        return [key_id for key_id in await uow.customers.real_names.key_ids() if key_id != current]

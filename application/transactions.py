@@ -3,6 +3,10 @@ outbox with the change, commit then hand the new work to the workers, incidents.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from application.ports import TaskQueue, UnitOfWork
@@ -14,9 +18,46 @@ def new_id(prefix: str) -> str:
     return card_safe_id(prefix)
 
 
-async def commit_and_dispatch(uow: UnitOfWork, queue: TaskQueue) -> None:
-    """Commit, then hand the new outbox rows to the workers (a lost hand-off is swept later)."""
+@dataclass
+class MessageInHand:
+    """The outbox message a handler is performing, completed with the handler's result."""
+
+    message_id: str
+    completed: bool = False
+
+
+_in_hand: ContextVar[MessageInHand | None] = ContextVar("message_in_hand", default=None)
+
+
+@contextmanager
+def performing(message_id: str) -> Iterator[MessageInHand]:
+    """While a handler performs `message_id`, the first transaction that commits its result
+    (`commit_result`, `commit_and_dispatch`) marks the message done in the same commit: the
+    result and the message's end are recorded together or not at all."""
+    in_hand = MessageInHand(message_id)
+    token = _in_hand.set(in_hand)
+    try:
+        yield in_hand
+    finally:
+        _in_hand.reset(token)
+
+
+async def commit_result(uow: UnitOfWork) -> None:
+    """Commit what a handler did; the outbox message it performs, if any, ends in the same
+    commit. A step before a partner's call commits with `uow.commit()` instead, so the message
+    stays open until the result is in."""
+    in_hand = _in_hand.get()
+    if in_hand is not None and not in_hand.completed:
+        await uow.messages.outbox.complete(in_hand.message_id)
     await uow.commit()
+    if in_hand is not None:
+        in_hand.completed = True
+
+
+async def commit_and_dispatch(uow: UnitOfWork, queue: TaskQueue) -> None:
+    """`commit_result`, then hand the new outbox rows to the workers (a lost hand-off is
+    swept later)."""
+    await commit_result(uow)
     if uow.new_outbox_ids:
         queue.dispatch_outbox(list(uow.new_outbox_ids))
         uow.new_outbox_ids.clear()
@@ -25,7 +66,7 @@ async def commit_and_dispatch(uow: UnitOfWork, queue: TaskQueue) -> None:
 async def send(uow: UnitOfWork, command: Command) -> str:
     """Have `command` done once this transaction commits: it is written to the outbox with
     the change that asks for it, and the relay hands it to the bus."""
-    return await uow.outbox.add(*serialize(command))
+    return await uow.messages.outbox.add(*serialize(command))
 
 
 async def open_incident(uow: UnitOfWork, kind: str, subject: str, detail: dict[str, Any], *,

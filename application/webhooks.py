@@ -61,7 +61,7 @@ class Webhooks:
                              redact_card_numbers(verified.kind), redact(verified.payload))
         async with self._uow() as uow:
             subject = await self._inspect(uow, provider, verified)
-            inbox_id = await uow.inbox.add(provider, event)
+            inbox_id = await uow.messages.inbox.add(provider, event)
             if inbox_id is None:
                 return "duplicate"
             await uow.evidence.append(EvidenceDraft(
@@ -96,7 +96,7 @@ class Webhooks:
     async def process(self, inbox_id: str) -> None:
         """Apply a stored callback; a second run of the same message does nothing."""
         async with self._uow() as uow:
-            message = await uow.inbox.claim(inbox_id)
+            message = await uow.messages.inbox.claim(inbox_id)
             if message is None:
                 return
             event = InboundEvent(message.event_id, message.kind, message.payload)
@@ -116,7 +116,8 @@ class Webhooks:
             if self._clock.now() - message.received_at < self._give_up_after:
                 raise
             async with self._uow() as uow:
-                await uow.inbox.complete(inbox_id, "unconfirmed")  # the provider knows no such
+                # the provider never confirmed it in time: set aside, unconfirmed
+                await uow.messages.inbox.complete(inbox_id, "unconfirmed")
                 await uow.commit()
             return
         async with self._uow() as uow:
@@ -159,7 +160,7 @@ class Webhooks:
             status = "rejected"
             await self._report_unmatched(uow, message.id, provider, event,
                                          kind="webhook_rejected", reason=exc.detail)
-        await uow.inbox.complete(message.id, status)
+        await uow.messages.inbox.complete(message.id, status)
         await commit_and_dispatch(uow, self._queue)
 
     async def _report_unmatched(

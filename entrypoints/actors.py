@@ -42,6 +42,9 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
     retries = {"max_retries": settings.outbox_max_attempts(), "min_backoff": 1_000,
                "max_backoff": 60_000}
 
+    async def run_outbox_messages(message_ids: list[str]) -> None:
+        await container.outbox().run_batch(message_ids)
+
     async def run_outbox_message(message_id: str) -> None:
         await container.outbox().run(message_id)
 
@@ -86,6 +89,8 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
         await container.evidence().checkpoint()
 
     dramatiq.actor(broker=broker, actor_name=ACTOR_NAMES["outbox"], **retries)(
+        run_outbox_messages)
+    dramatiq.actor(broker=broker, actor_name=ACTOR_NAMES["outbox_one"], **retries)(
         run_outbox_message)
     dramatiq.actor(broker=broker, actor_name=ACTOR_NAMES["inbox"], **retries)(
         process_inbox_message)

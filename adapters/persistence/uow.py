@@ -8,33 +8,51 @@ from piccolo.engine.base import Engine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from adapters.persistence import repositories as r
+from application import ports
 from application.ports import Clock
+
+
+class CustomerRecords(r.CustomerRepository):
+    """The customer, and the parts of it kept in records of their own."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.identities: ports.IdentityLinks = r.IdentityLinkRepository()
+        self.real_names: ports.RealNames = r.RealNameRepository()
+        self.consents: ports.Consents = r.ConsentRepository(clock)
+
+
+class SignInRecords:
+    def __init__(self) -> None:
+        self.flows: ports.AuthFlows = r.AuthFlowRepository()
+        self.pending_links: ports.PendingLinks = r.PendingLinkRepository()
+        self.sessions: ports.Sessions = r.SessionRepository()
+        self.events: ports.AuthEvents = r.AuthEventRepository()
+
+
+class MessageRecords:
+    def __init__(self, created: list[str], clock: Clock) -> None:
+        self.outbox: ports.Outbox = r.OutboxRepository(created, clock)
+        self.inbox: ports.Inbox = r.InboxRepository(clock)
+        self.notifications: ports.Notifications = r.NotificationRepository(clock)
 
 
 class PiccoloUnitOfWork:
     def __init__(self, engine: Engine[Any], clock: Clock) -> None:
         self._engine = engine
         self.new_outbox_ids: list[str] = []
-        self.customers = r.CustomerRepository()
-        self.orders = r.OrderRepository()
-        self.payments = r.PaymentRepository(clock)
-        self.reviews = r.FraudReviewRepository()
-        self.identities = r.IdentityLinkRepository()
-        self.flows = r.AuthFlowRepository()
-        self.pending_links = r.PendingLinkRepository()
-        self.sessions = r.SessionRepository()
-        self.real_names = r.RealNameRepository()
-        self.consents = r.ConsentRepository(clock)
-        self.auth_events = r.AuthEventRepository()
-        self.privacy = r.PrivacyRepository(clock)
-        self.shipments = r.ShipmentRepository()
-        self.operations = r.OperationRepository()
-        self.outbox = r.OutboxRepository(self.new_outbox_ids, clock)
-        self.inbox = r.InboxRepository(clock)
-        self.idempotency = r.IdempotencyRepository(clock)
-        self.evidence = r.EvidenceRepository(clock)
-        self.incidents = r.IncidentRepository(clock)
-        self.notifications = r.NotificationRepository(clock)
+        self.customers: ports.Customers = CustomerRecords(clock)
+        self.orders: ports.Orders = r.OrderRepository()
+        self.payments: ports.Payments = r.PaymentRepository(clock)
+        self.reviews: ports.FraudReviews = r.FraudReviewRepository()
+        self.shipments: ports.Shipments = r.ShipmentRepository()
+        self.operations: ports.Operations = r.OperationRepository()
+        self.evidence: ports.Evidence = r.EvidenceRepository(clock)
+        self.incidents: ports.Incidents = r.IncidentRepository(clock)
+        self.sign_ins: ports.SignIns = SignInRecords()
+        self.messages: ports.Messages = MessageRecords(self.new_outbox_ids, clock)
+        self.idempotency: ports.IdempotencyKeys = r.IdempotencyRepository(clock)
+        self.privacy: ports.PrivacyStore = r.PrivacyRepository(clock)
         self._transaction: Any = None
         self._committed = False
 
@@ -68,7 +86,8 @@ class PiccoloUnitOfWorkFactory:
     def __init__(self, engine: Engine[Any], clock: Clock) -> None:
         self._engine, self._clock = engine, clock
 
-    def __call__(self) -> PiccoloUnitOfWork:
+    def __call__(self) -> ports.UnitOfWork:
+        # Typed as the port: mypy checks here that every repository honours its own.
         return PiccoloUnitOfWork(self._engine, self._clock)
 
 
@@ -82,3 +101,4 @@ class LedgerWriter:
         async with self._uow() as uow:
             await uow.evidence.append(draft)
             await uow.commit()
+

@@ -14,6 +14,7 @@ from application.ports import (
     Notifier,
     UnitOfWorkFactory,
 )
+from application.transactions import commit_result
 from domain.commands import RaiseAlert, SendNotification, TrackEvent
 from domain.customers import Customer
 from domain.privacy import pseudonym
@@ -39,9 +40,9 @@ async def send_notification(command: SendNotification, uow: UnitOfWorkFactory,
             params = {**params, **links.mint(command.mint, customer)}
     await notifier.send(Notification("email", recipient, command.template, params))
     async with uow() as unit:
-        await unit.notifications.log(owner, "email", command.template,
-                                     str(params.get("order_id", "")))
-        await unit.commit()
+        await unit.messages.notifications.log(owner, "email", command.template,
+                                              str(params.get("order_id", "")))
+        await commit_result(unit)
 
 
 async def track_event(command: TrackEvent, analytics: AnalyticsSink, clock: Clock,

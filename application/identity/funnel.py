@@ -36,7 +36,7 @@ class SignInFunnel(SignInBase):
                      customer_id: str | None = None, reason: str = "") -> None:
         anon = self._anon(customer_id) if customer_id else ""
         flow_ref = pseudonym(flow.state_hash, self._key, purpose="auth-flow")
-        await uow.auth_events.add(name, flow.provider, channel=flow.channel,
+        await uow.sign_ins.events.add(name, flow.provider, channel=flow.channel,
                                   campaign=flow.campaign, reason=reason, flow=flow_ref,
                                   anon_id=anon, at=epoch_of(self._clock))
         await send(uow, TrackEvent(
@@ -57,7 +57,7 @@ class SignInFunnel(SignInBase):
         if end <= start:
             raise DomainError("the end of the range must be after its start")
         async with self._uow() as uow:
-            rows = await uow.auth_events.between(start.timestamp(), end.timestamp())
+            rows = await uow.sign_ins.events.between(start.timestamp(), end.timestamp())
         groups: dict[tuple[str, str], dict[str, Any]] = {}
         for row in rows:
             group = groups.setdefault((row["provider"], row["channel"]), {

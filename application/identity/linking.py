@@ -23,7 +23,7 @@ class Linking(SignInFunnel):
         """The owner, signed in another way, confirms a pending link."""
         now = self._clock.now()
         async with self._uow() as uow:
-            pending = await uow.pending_links.get(digest(link_token))
+            pending = await uow.sign_ins.pending_links.get(digest(link_token))
             if pending is None:
                 raise Unauthorized("this link request does not exist; sign in with the "
                                    "provider again")
@@ -31,13 +31,14 @@ class Linking(SignInFunnel):
             owner = await uow.customers.get(customer_id)
             if owner is None or not owner.email_verified:
                 raise InvalidTransition("confirm your email address first, then link")
-            await uow.pending_links.save(pending)
+            await uow.sign_ins.pending_links.save(pending)
             # A pending link keeps an email only when the provider verified it.
             identity = Identity(customer_id, pending.provider, pending.subject,
                                 pending.email or None, bool(pending.email), now)
             await self._add_link(uow, identity, via="confirmed_pending_link")
-            await uow.auth_events.add("identity_linked", pending.provider, at=epoch_of(self._clock),
-                                      anon_id=self._anon(customer_id))
+            await uow.sign_ins.events.add("identity_linked", pending.provider,
+                                          at=epoch_of(self._clock),
+                                          anon_id=self._anon(customer_id))
             await commit_and_dispatch(uow, self._queue)
         return identity
 
@@ -48,7 +49,8 @@ class Linking(SignInFunnel):
         name = verified.provider.title()
         account = ProviderAccount.of(verified)
         async with self._uow() as uow:
-            existing = await uow.identities.by_subject(verified.provider, verified.subject)
+            existing = await uow.customers.identities.by_subject(verified.provider,
+                                                                 verified.subject)
             if existing is not None and existing.customer_id == customer_id:
                 return SignInResult("linked", f"This {name} account ({account.display}) is "
                                     "already linked to your account.", customer_id=customer_id,
@@ -59,7 +61,7 @@ class Linking(SignInFunnel):
                     "accounts: sign in with it and merge the two accounts instead")
             token = secrets.token_urlsafe(32)
             email = email_or_none(verified.email) if verified.email_verified else None
-            await uow.pending_links.add(PendingLink(
+            await uow.sign_ins.pending_links.add(PendingLink(
                 digest(token), customer_id, verified.provider, verified.subject, email or "",
                 self._clock.now()))
             await commit_and_dispatch(uow, self._queue)
@@ -72,12 +74,12 @@ class Linking(SignInFunnel):
             customer_id=customer_id, link_token=token, account=account)
 
     async def _add_link(self, uow: UnitOfWork, identity: Identity, via: str) -> None:
-        existing = await uow.identities.by_subject(identity.provider, identity.subject)
+        existing = await uow.customers.identities.by_subject(identity.provider, identity.subject)
         if existing is not None and existing.customer_id != identity.customer_id:
             raise Conflict(
                 f"this {identity.provider} account is linked to another of our accounts: sign "
                 "in with it and merge the two accounts instead")
-        if existing is None and not await uow.identities.add(identity):
+        if existing is None and not await uow.customers.identities.add(identity):
             raise Conflict("this identity was linked at the same moment; try again")
         await uow.evidence.append(EvidenceDraft(
             source="auth", kind="identity.linked", subject=f"customer:{identity.customer_id}",
@@ -87,21 +89,21 @@ class Linking(SignInFunnel):
 
     async def identities(self, customer_id: str) -> list[Identity]:
         async with self._uow() as uow:
-            return await uow.identities.of_customer(customer_id)
+            return await uow.customers.identities.of_customer(customer_id)
 
     async def unlink(self, customer_id: str, provider: str) -> None:
         async with self._uow() as uow:
             customer = await uow.customers.get(customer_id)
-            linked = await uow.identities.of_customer(customer_id)
+            linked = await uow.customers.identities.of_customer(customer_id)
             target = next((i for i in linked if i.provider == provider), None)
             if customer is None or target is None:
                 raise NotFound(f"{provider} is not linked to your account")
             check_unlink(target, linked, customer.has_password)
-            await uow.identities.remove(target.provider, target.subject)
+            await uow.customers.identities.remove(target.provider, target.subject)
             await uow.evidence.append(EvidenceDraft(
                 source="auth", kind="identity.unlinked", subject=f"customer:{customer_id}",
                 context={}, payload={"provider": provider}))
-            await uow.auth_events.add("identity_unlinked", provider, at=epoch_of(self._clock),
+            await uow.sign_ins.events.add("identity_unlinked", provider, at=epoch_of(self._clock),
                                       anon_id=self._anon(customer_id))
             await send(uow, TrackEvent(customer_id, "Identity Unlinked", {"provider": provider}))
             await commit_and_dispatch(uow, self._queue)
@@ -119,8 +121,8 @@ class Linking(SignInFunnel):
             if await uow.customers.get(customer_id) is None or \
                     await uow.customers.get(other.id) is None:
                 raise Conflict("one of the accounts was just closed or merged; sign in again")
-            this_real = await uow.real_names.of_customer(customer_id)
-            other_real = await uow.real_names.of_customer(other.id)
+            this_real = await uow.customers.real_names.of_customer(customer_id)
+            other_real = await uow.customers.real_names.of_customer(other.id)
             if this_real and other_real and this_real["di_index"] != other_real["di_index"]:
                 raise Conflict("these accounts belong to two different verified people")
             if other_real and not this_real and self._cipher is not None:
@@ -128,7 +130,8 @@ class Linking(SignInFunnel):
                 # moves to, or it could never be opened (nor re-keyed) there.
                 ci = self._cipher.open(other_real["ci_ciphertext"], other.id)
                 sealed = self._cipher.seal(ci, context=customer_id)
-                await uow.real_names.rekey(other.id, sealed, self._cipher.key_id_of(sealed))
+                await uow.customers.real_names.rekey(other.id, sealed,
+                                                     self._cipher.key_id_of(sealed))
             moved = await uow.privacy.merge(other.id, customer_id)
             if other.identity_verified:
                 # The verification (real-name or checked documents) came along with it.

@@ -39,14 +39,14 @@ class SessionService:
         refresh = secrets.token_urlsafe(32)
         session = Session(new_id("ses"), customer.id, family_id or new_id("fam"),
                           digest(refresh), now, now + self._refresh_lifetime)
-        await uow.sessions.add(session)
+        await uow.sign_ins.sessions.add(session)
         access, lifetime = self._tokens.issue(customer, session.id)
         return TokenPair(access, lifetime, refresh,
                          int(self._refresh_lifetime.total_seconds()))
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         async with self._uow() as uow:
-            session = await uow.sessions.by_refresh(digest(refresh_token))
+            session = await uow.sign_ins.sessions.by_refresh(digest(refresh_token))
             if session is None:
                 raise Unauthorized("this refresh token is not valid; sign in again")
             try:
@@ -55,9 +55,9 @@ class SessionService:
                 if customer is None:
                     raise Unauthorized("this account no longer exists")
                 pair = await self.open(uow, customer, session.family_id)
-                successor = await uow.sessions.by_refresh(digest(pair.refresh_token))
+                successor = await uow.sign_ins.sessions.by_refresh(digest(pair.refresh_token))
                 assert successor is not None
-                if not await uow.sessions.rotate(session.id, successor.id):
+                if not await uow.sign_ins.sessions.rotate(session.id, successor.id):
                     raise RefreshReused("this refresh token was used already: every session "
                                         "of this sign-in is revoked; sign in again")
             except RefreshReused:
@@ -73,7 +73,7 @@ class SessionService:
         """A rotated token came back: someone kept a copy. End every session of it (in a
         transaction of its own, so the refusal cannot undo it)."""
         async with self._uow() as uow:
-            await uow.sessions.revoke_family(session.family_id)
+            await uow.sign_ins.sessions.revoke_family(session.family_id)
             await uow.evidence.append(EvidenceDraft(
                 source="auth", kind="session.refresh_reused",
                 subject=f"customer:{session.customer_id}",
@@ -84,10 +84,11 @@ class SessionService:
         claims = self._tokens.claims(access_token)
         async with self._uow() as uow:
             if everywhere:
-                revoked = await uow.sessions.revoke_customer(str(claims["sub"]))
+                revoked = await uow.sign_ins.sessions.revoke_customer(str(claims["sub"]))
             else:
-                session = await uow.sessions.get(str(claims.get("sid", "")))
-                revoked = await uow.sessions.revoke_family(session.family_id) if session else 0
+                session = await uow.sign_ins.sessions.get(str(claims.get("sid", "")))
+                revoked = (await uow.sign_ins.sessions.revoke_family(session.family_id)
+                           if session else 0)
             await uow.commit()
         return revoked
 
@@ -104,7 +105,7 @@ class SessionService:
         claims = self._tokens.claims(access_token)
         async with self._uow() as uow:
             if claims.get("sid"):
-                session = await uow.sessions.get(str(claims["sid"]))
+                session = await uow.sign_ins.sessions.get(str(claims["sid"]))
                 if session is None or session.status == SessionStatus.REVOKED:
                     raise Unauthorized("you signed out of this session; sign in again")
             customer = await uow.customers.get(str(claims["sub"]))

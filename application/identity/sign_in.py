@@ -97,7 +97,7 @@ class SignIn(Linking):
             customer_id=customer_id, channel=channel, campaign=campaign,
             browser_hash=digest(browser_secret), session_id=session_id)
         async with self._uow() as uow:
-            await uow.flows.add(flow)
+            await uow.sign_ins.flows.add(flow)
             await self._event(uow, "link_started" if customer_id else "login_started", flow,
                               customer_id)
             await commit_and_dispatch(uow, self._queue)
@@ -132,7 +132,7 @@ class SignIn(Linking):
         idp = self._provider(provider)
         state = params.get("state", "")
         async with self._uow() as uow:
-            flow = await uow.flows.take(digest(state)) if state else None
+            flow = await uow.sign_ins.flows.take(digest(state)) if state else None
             await uow.commit()
         if flow is None:
             await self._record("login_failed", provider, "", "", "", reason="state_mismatch")
@@ -192,7 +192,7 @@ class SignIn(Linking):
         if flow.session_id is None:
             return
         async with self._uow() as uow:
-            session = await uow.sessions.get(flow.session_id)
+            session = await uow.sign_ins.sessions.get(flow.session_id)
         if session is None or session.status == SessionStatus.REVOKED:
             await self._record("login_failed", provider, flow.channel, flow.campaign,
                                flow.state_hash, reason="session_ended")
@@ -204,7 +204,7 @@ class SignIn(Linking):
     async def _sign_in(self, identity: VerifiedIdentity, flow: AuthFlow) -> SignInResult:
         now = self._clock.now()
         async with self._uow() as uow:
-            linked = await uow.identities.by_subject(identity.provider, identity.subject)
+            linked = await uow.customers.identities.by_subject(identity.provider, identity.subject)
             if linked is not None:
                 customer = await uow.customers.get(linked.customer_id)
                 if customer is None:
@@ -225,8 +225,9 @@ class SignIn(Linking):
             customer.email_verified = bool(email and identity.email_verified)
             if not await uow.customers.add(customer):
                 raise Conflict("this account was just created by another sign-in; try again")
-            await uow.identities.add(Identity(customer.id, identity.provider, identity.subject,
-                                              email, identity.email_verified, now))
+            await uow.customers.identities.add(Identity(
+                customer.id, identity.provider, identity.subject, email,
+                identity.email_verified, now))
             await uow.evidence.append(EvidenceDraft(
                 source=identity.provider, kind="account.registered",
                 subject=f"customer:{customer.id}", context={"method": identity.provider},
@@ -242,7 +243,7 @@ class SignIn(Linking):
     async def _email_in_use(self, uow: UnitOfWork, owner: Customer,
                             identity: VerifiedIdentity, flow: AuthFlow) -> SignInResult:
         """Never link by email alone: the owner must prove it is them first."""
-        linked = await uow.identities.of_customer(owner.id)
+        linked = await uow.customers.identities.of_customer(owner.id)
         ways = ways_in(has_password=owner.has_password,
                        providers=[i.provider for i in linked], email_recovery=True)
         await self._event(uow, "login_failed", flow, reason="email_in_use")
@@ -261,7 +262,7 @@ class SignIn(Linking):
                 f"email with the link we sent), then link {name} from your account.",
                 ways_in=ways)
         token = secrets.token_urlsafe(32)
-        await uow.pending_links.add(PendingLink(
+        await uow.sign_ins.pending_links.add(PendingLink(
             digest(token), owner.id, identity.provider, identity.subject,
             email_or_none(identity.email) or "", self._clock.now()))
         await commit_and_dispatch(uow, self._queue)

@@ -1,4 +1,5 @@
-"""The database: one repository per kind of record, and the unit of work that holds them in
+"""The database: one repository per aggregate (the customer's parts reached through the
+customer's), the stores of sign-in and of messages, and the unit of work that holds them in
 one transaction."""
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ class Customers(Protocol):
     async def set_identity_verified(self, customer_id: str, verified: bool) -> None: ...
     async def record_login_failure(self, customer_id: str, at: datetime) -> None: ...
     async def login_failures_since(self, customer_id: str, since: datetime) -> int: ...
+
+    # The parts of a customer kept in records of their own, reached through the customer's
+    # repository: the identities linked to it, its real-name identity, its consents.
+    identities: IdentityLinks
+    real_names: RealNames
+    consents: Consents
 
 
 class Orders(Protocol):
@@ -212,6 +219,11 @@ class Outbox(Protocol):
         """Take the message for one worker for a while; None if done or held by another."""
         ...
 
+    async def claim_batch(self, message_ids: list[str],
+                          lease_seconds: float) -> list[OutboxMessage]:
+        """`claim` for many messages in one statement: those taken, in the order asked."""
+        ...
+
     async def complete(self, message_id: str) -> None: ...
     async def release(self, message_id: str, error: str, dead: bool) -> None: ...
 
@@ -263,6 +275,25 @@ class Notifications(Protocol):
         ...
 
 
+class SignIns(Protocol):
+    """The ways in: sign-in flows under way, links waiting for a confirmation, sessions, and
+    the sign-in funnel's anonymous events."""
+
+    flows: AuthFlows
+    pending_links: PendingLinks
+    sessions: Sessions
+    events: AuthEvents
+
+
+class Messages(Protocol):
+    """What comes and goes: commands waiting in the outbox, provider callbacks in the inbox,
+    and the log of what was sent to customers."""
+
+    outbox: Outbox
+    inbox: Inbox
+    notifications: Notifications
+
+
 class UnitOfWork(Protocol):
     """One database transaction; leaving without commit() rolls everything back."""
 
@@ -270,22 +301,14 @@ class UnitOfWork(Protocol):
     orders: Orders
     payments: Payments
     reviews: FraudReviews
-    identities: IdentityLinks
-    flows: AuthFlows
-    pending_links: PendingLinks
-    sessions: Sessions
-    real_names: RealNames
-    consents: Consents
-    auth_events: AuthEvents
-    privacy: PrivacyStore
     shipments: Shipments
     operations: Operations
-    outbox: Outbox
-    inbox: Inbox
-    idempotency: IdempotencyKeys
     evidence: Evidence
     incidents: Incidents
-    notifications: Notifications
+    sign_ins: SignIns
+    messages: Messages
+    idempotency: IdempotencyKeys
+    privacy: PrivacyStore
     new_outbox_ids: list[str]
 
     async def __aenter__(self) -> UnitOfWork: ...

@@ -63,6 +63,11 @@ class FakeOutbox(Repository):
         self._rows[message_id] = row
         return copy.deepcopy(row.message)
 
+    async def claim_batch(self, message_ids: list[str],
+                          lease_seconds: float) -> list[OutboxMessage]:
+        claimed = [await self.claim(message_id, lease_seconds) for message_id in message_ids]
+        return [message for message in claimed if message is not None]
+
     def _update(self, message_id: str, **changes: Any) -> None:
         row = self._get(message_id)
         if row is None:

@@ -13,6 +13,31 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.storage import FakeDatabase
 
 
+class FakeCustomerRecords(commerce.FakeCustomers):
+    """The customer, and the parts of it kept in records of their own."""
+
+    def __init__(self, unit: FakeUnitOfWork) -> None:
+        super().__init__(unit)
+        self.identities: ports.IdentityLinks = identity_store.FakeIdentityLinks(unit)
+        self.real_names: ports.RealNames = identity_store.FakeRealNames(unit)
+        self.consents: ports.Consents = identity_store.FakeConsents(unit)
+
+
+class FakeSignIns:
+    def __init__(self, unit: FakeUnitOfWork) -> None:
+        self.flows: ports.AuthFlows = identity_store.FakeAuthFlows(unit)
+        self.pending_links: ports.PendingLinks = identity_store.FakePendingLinks(unit)
+        self.sessions: ports.Sessions = identity_store.FakeSessions(unit)
+        self.events: ports.AuthEvents = identity_store.FakeAuthEvents(unit)
+
+
+class FakeMessages:
+    def __init__(self, unit: FakeUnitOfWork) -> None:
+        self.outbox: ports.Outbox = messaging_store.FakeOutbox(unit)
+        self.inbox: ports.Inbox = messaging_store.FakeInbox(unit)
+        self.notifications: ports.Notifications = records.FakeNotifications(unit)
+
+
 class FakeUnitOfWork:
     """The UnitOfWork port in memory."""
 
@@ -21,26 +46,18 @@ class FakeUnitOfWork:
         self._tables: dict[str, dict[Any, Any]] | None = None
         self._committed = False
         self.new_outbox_ids: list[str] = []
-        self.customers: ports.Customers = commerce.FakeCustomers(self)
+        self.customers = FakeCustomerRecords(self)
         self.orders: ports.Orders = commerce.FakeOrders(self)
         self.payments: ports.Payments = commerce.FakePayments(self)
         self.reviews: ports.FraudReviews = commerce.FakeFraudReviews(self)
-        self.identities: ports.IdentityLinks = identity_store.FakeIdentityLinks(self)
-        self.flows: ports.AuthFlows = identity_store.FakeAuthFlows(self)
-        self.pending_links: ports.PendingLinks = identity_store.FakePendingLinks(self)
-        self.sessions: ports.Sessions = identity_store.FakeSessions(self)
-        self.real_names: ports.RealNames = identity_store.FakeRealNames(self)
-        self.consents: ports.Consents = identity_store.FakeConsents(self)
-        self.auth_events: ports.AuthEvents = identity_store.FakeAuthEvents(self)
-        self.privacy: ports.PrivacyStore = records.FakePrivacyStore(self)
         self.shipments: ports.Shipments = commerce.FakeShipments(self)
         self.operations: ports.Operations = messaging_store.FakeOperations(self)
-        self.outbox: ports.Outbox = messaging_store.FakeOutbox(self)
-        self.inbox: ports.Inbox = messaging_store.FakeInbox(self)
-        self.idempotency: ports.IdempotencyKeys = messaging_store.FakeIdempotencyKeys(self)
         self.evidence: ports.Evidence = records.FakeEvidence(self)
         self.incidents: ports.Incidents = records.FakeIncidents(self)
-        self.notifications: ports.Notifications = records.FakeNotifications(self)
+        self.sign_ins = FakeSignIns(self)
+        self.messages = FakeMessages(self)
+        self.idempotency: ports.IdempotencyKeys = messaging_store.FakeIdempotencyKeys(self)
+        self.privacy: ports.PrivacyStore = records.FakePrivacyStore(self)
 
     @property
     def clock(self) -> FakeClock:

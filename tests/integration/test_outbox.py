@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.persistence.tables import Incident, OutboxMessage
-from application.ports import Alert, InboundEvent, Notification
+from application.ports import InboundEvent, Notification
 from application.transactions import send
 from domain.commands import Command, SendNotification, TrackEvent
 from domain.errors import ProviderUnavailable
+from tests.fakes import FakeAlerts
 
 
 class FailingNotifier:
@@ -18,14 +19,6 @@ class FailingNotifier:
     async def send(self, notification: Notification) -> None:
         self.calls += 1
         raise ProviderUnavailable("the e-mail provider is down")
-
-
-class RecordingAlerts:
-    def __init__(self) -> None:
-        self.alerts: list[Alert] = []
-
-    async def alert(self, alert: Alert) -> None:
-        self.alerts.append(alert)
 
 
 class RecordingQueue:
@@ -55,7 +48,7 @@ async def test_a_failing_job_is_retried_then_gives_up_with_incident_and_alert(
 
     container = bootstrap.build(settings_factory(outbox_max_attempts=3))
     await reset_database(container)
-    notifier, alerts = FailingNotifier(), RecordingAlerts()
+    notifier, alerts = FailingNotifier(), FakeAlerts()
     container.notifier.override(notifier)
     container.alerts.override(alerts)
     message_id = await _add(container, SendNotification("order_paid", audience="seller",
@@ -86,7 +79,8 @@ async def test_the_sweep_resends_work_that_was_never_delivered(container: Any) -
     container.outbox.reset()
     lost = await _add(container, TrackEvent("c", "x"))
     async with container.uow()() as uow:
-        inbox_id = await uow.inbox.add("sandbox", InboundEvent("evt_lost", "payment.x", {}))
+        inbox_id = await uow.messages.inbox.add("sandbox",
+                                                InboundEvent("evt_lost", "payment.x", {}))
         await uow.commit()
     relay = container.outbox()
     assert await relay.sweep(older_than_seconds=3600) == 0

@@ -37,7 +37,7 @@ async def test_an_error_inside_rolls_back(container: Any) -> None:
     with pytest.raises(RuntimeError):
         async with uow() as u:
             await u.customers.add(_customer(3))
-            await u.outbox.add("notify", {"x": 1})
+            await u.messages.outbox.add("notify", {"x": 1})
             raise RuntimeError("boom")
     assert await CustomerRow.count() == 0
     assert await OutboxMessage.count() == 0
@@ -49,7 +49,7 @@ async def test_the_inbox_keeps_one_copy_per_provider_and_event(container: Any) -
 
     async def store(provider: str) -> str | None:
         async with uow() as u:
-            inbox_id = await u.inbox.add(provider, event)
+            inbox_id = await u.messages.inbox.add(provider, event)
             await u.commit()
             return inbox_id
 
@@ -61,19 +61,19 @@ async def test_the_inbox_keeps_one_copy_per_provider_and_event(container: Any) -
 async def test_only_one_worker_claims_an_outbox_message(container: Any) -> None:
     uow = container.uow()
     async with uow() as u:
-        message_id = await u.outbox.add("notify", {"x": 1})
+        message_id = await u.messages.outbox.add("notify", {"x": 1})
         await u.commit()
 
     async def claim() -> Any:
         async with uow() as u:
-            message = await u.outbox.claim(message_id, 30)
+            message = await u.messages.outbox.claim(message_id, 30)
             await u.commit()
             return message
 
     claims = await asyncio.gather(*[claim() for _ in range(8)])
     assert sum(1 for c in claims if c is not None) == 1
     async with uow() as u:
-        await u.outbox.complete(message_id)
+        await u.messages.outbox.complete(message_id)
         await u.commit()
     assert await claim() is None
 
@@ -81,15 +81,15 @@ async def test_only_one_worker_claims_an_outbox_message(container: Any) -> None:
 async def test_an_expired_lease_lets_another_worker_take_over(container: Any) -> None:
     uow = container.uow()
     async with uow() as u:
-        message_id = await u.outbox.add("notify", {"x": 1})
+        message_id = await u.messages.outbox.add("notify", {"x": 1})
         await u.commit()
     async with uow() as u:
-        assert await u.outbox.claim(message_id, 0.01) is not None
+        assert await u.messages.outbox.claim(message_id, 0.01) is not None
         await u.commit()
     await asyncio.sleep(0.05)
     async with uow() as u:
-        assert await u.outbox.claim(message_id, 30) is not None
-        assert await u.outbox.unfinished(older_than_seconds=-60, limit=10) == [message_id]
+        assert await u.messages.outbox.claim(message_id, 30) is not None
+        assert await u.messages.outbox.unfinished(older_than_seconds=-60, limit=10) == [message_id]
 
 
 async def _append(container: Any, count: int) -> None:

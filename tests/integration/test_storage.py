@@ -40,8 +40,9 @@ async def test_the_outbox_and_inbox_keep_time_by_the_injected_clock(container: A
     clock = MovableClock(datetime(2031, 5, 1, 12, 0, tzinfo=UTC))
     uow = PiccoloUnitOfWorkFactory(container.engine(), clock)
     async with uow() as u:
-        message_id = await u.outbox.add("notify", {"x": 1})
-        inbox_id = await u.inbox.add("sandbox", InboundEvent("evt_1", "payment.succeeded", {}))
+        message_id = await u.messages.outbox.add("notify", {"x": 1})
+        inbox_id = await u.messages.inbox.add("sandbox",
+                                              InboundEvent("evt_1", "payment.succeeded", {}))
         await u.commit()
     outbox = await OutboxMessage.select().where(OutboxMessage.id == message_id).first()
     inbox = await InboxMessage.select().where(InboxMessage.id == inbox_id).first()
@@ -49,17 +50,17 @@ async def test_the_outbox_and_inbox_keep_time_by_the_injected_clock(container: A
     assert _epoch(inbox["received_at"]) == clock.at.timestamp()
     async with uow() as u:
         # Nothing is overdue by the clock's time, whatever the wall clock says...
-        assert await u.outbox.unfinished(older_than_seconds=60, limit=10) == []
-        assert await u.inbox.unprocessed(older_than_seconds=60, limit=10) == []
-        claimed = await u.outbox.claim(message_id, lease_seconds=30)
+        assert await u.messages.outbox.unfinished(older_than_seconds=60, limit=10) == []
+        assert await u.messages.inbox.unprocessed(older_than_seconds=60, limit=10) == []
+        claimed = await u.messages.outbox.claim(message_id, lease_seconds=30)
         assert claimed is not None
         await u.commit()
     clock.at += timedelta(minutes=2)
     async with uow() as u:
         # ...and once the clock moves on, the lease has ended and both are due.
-        assert await u.outbox.unfinished(older_than_seconds=60, limit=10) == [message_id]
-        assert await u.inbox.unprocessed(older_than_seconds=60, limit=10) == [inbox_id]
-        assert await u.outbox.claim(message_id, lease_seconds=30) is not None
+        assert await u.messages.outbox.unfinished(older_than_seconds=60, limit=10) == [message_id]
+        assert await u.messages.inbox.unprocessed(older_than_seconds=60, limit=10) == [inbox_id]
+        assert await u.messages.outbox.claim(message_id, lease_seconds=30) is not None
 
 
 async def test_an_idempotency_key_expires_by_the_injected_clock(container: Any) -> None:
@@ -100,17 +101,19 @@ async def test_json_columns_are_jsonb_on_postgresql(container: Any, engine_name:
     # Read back as the JSON that was written, on either engine; a NUL, which PostgreSQL
     # cannot store, arrives as U+FFFD, and the evidence that holds one still verifies.
     async with container.uow()() as u:
-        message_id = await u.outbox.add("notify", {"text": "a\x00b", "n": 7, "list": [1.5]})
-        inbox_id = await u.inbox.add("sandbox", InboundEvent("evt_nul", "k", {"x": "\x00"}))
+        message_id = await u.messages.outbox.add("notify",
+                                                 {"text": "a\x00b", "n": 7, "list": [1.5]})
+        inbox_id = await u.messages.inbox.add("sandbox",
+                                              InboundEvent("evt_nul", "k", {"x": "\x00"}))
         await u.evidence.append(EvidenceDraft("test", "note", "order:o1", {"n": "\x00"},
                                               {"body": "nul\x00here"}))
         await u.commit()
     async with container.uow()() as u:
-        claimed = await u.outbox.claim(message_id, 30)
+        claimed = await u.messages.outbox.claim(message_id, 30)
         assert claimed is not None
         assert claimed.payload == {"text": "a\ufffdb", "n": 7, "list": [1.5]}
         assert inbox_id is not None
-        taken = await u.inbox.claim(inbox_id)
+        taken = await u.messages.inbox.claim(inbox_id)
         assert taken is not None and taken.payload == {"x": "\ufffd"}
     report = await container.evidence().verify()
     assert report.ok and report.checked == 1
@@ -118,7 +121,8 @@ async def test_json_columns_are_jsonb_on_postgresql(container: Any, engine_name:
 
 async def test_erasure_finds_the_customer_in_pending_outbox_payloads(container: Any) -> None:
     async with container.uow()() as u:
-        message_id = await u.outbox.add("notify", {"customer_id": "cus_9", "template": "t"})
+        message_id = await u.messages.outbox.add("notify",
+                                                 {"customer_id": "cus_9", "template": "t"})
         await u.privacy.erase("cus_9", "anon_9")
         await u.commit()
     row = await OutboxMessage.select(OutboxMessage.payload).where(
@@ -240,7 +244,7 @@ async def test_a_database_of_the_old_migrations_keeps_its_rows_under_the_baselin
         assert await u.orders.of_customer("cus_old", 10, before=order.created_at.isoformat()) == []
         assert [o.id for o in await u.orders.of_customer(
             "cus_old", 10, before="2026-11-30T10:00:01.000001+00:00")] == ["ord_old"]
-        claimed = await u.outbox.claim(message_id, 30)
+        claimed = await u.messages.outbox.claim(message_id, 30)
         assert claimed is not None and claimed.payload == {"customer_id": "cus_old"}
         # The columns and tables the later old migrations added are there.
         assert await u.idempotency.reserve(IdempotencyRecord(
@@ -343,19 +347,19 @@ async def test_times_become_timestamptz_with_their_rows(
         assert kept["retain_until"] == (start + timedelta(days=1095)).timestamp()
         assert await u.privacy.purge_retained(start + timedelta(days=1094)) == 0
         assert await u.privacy.purge_retained(start + timedelta(days=1095)) == 1
-        session = await u.sessions.get("ses_1")
+        session = await u.sign_ins.sessions.get("ses_1")
         assert session is not None
         assert (session.created_at, session.expires_at) == (start, start + timedelta(days=30))
         [exported] = (await u.privacy.export("c"))["sessions"]
         assert exported["expires_at"] == (start + timedelta(days=30)).isoformat()
     later = PiccoloUnitOfWorkFactory(engine, MovableClock(start + timedelta(seconds=61)))
     async with later() as u:
-        assert await u.outbox.unfinished(older_than_seconds=60, limit=10) == ["obx_old"]
-        assert await u.inbox.unprocessed(older_than_seconds=60, limit=10) == ["ibx_old"]
-        taken = await u.inbox.claim("ibx_old")
+        assert await u.messages.outbox.unfinished(older_than_seconds=60, limit=10) == ["obx_old"]
+        assert await u.messages.inbox.unprocessed(older_than_seconds=60, limit=10) == ["ibx_old"]
+        taken = await u.messages.inbox.claim("ibx_old")
         assert taken is not None and taken.received_at == start
     async with PiccoloUnitOfWorkFactory(engine, MovableClock(start + timedelta(seconds=59)))() as u:
-        assert await u.outbox.unfinished(older_than_seconds=60, limit=10) == []
+        assert await u.messages.outbox.unfinished(older_than_seconds=60, limit=10) == []
     if engine.engine_type == "sqlite":
         indexes = await PeriodicRun.raw(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'periodic_run'")

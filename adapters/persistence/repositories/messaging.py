@@ -32,19 +32,25 @@ class OutboxRepository:
         return message_id
 
     async def claim(self, message_id: str, lease_seconds: float) -> OutboxMessage | None:
+        claimed = await self.claim_batch([message_id], lease_seconds)
+        return claimed[0] if claimed else None
+
+    async def claim_batch(self, message_ids: list[str],
+                          lease_seconds: float) -> list[OutboxMessage]:
+        if not message_ids:
+            return []
         now = self._now()
         m = t.OutboxMessage
-        # One conditional UPDATE decides who runs the message, on both engines.
+        # One conditional UPDATE decides who runs each message, on both engines.
         lease_end = now + timedelta(seconds=lease_seconds)
         claimed = await m.update({m.status: "processing", m.available_at: lease_end}).where(
-            (m.id == message_id)
+            m.id.is_in(message_ids)
             & ((m.status == "pending") | ((m.status == "processing") & (m.available_at < now)))
         ).returning(m.id, m.topic, m.payload, m.attempts)
-        if not claimed:
-            return None
-        row = claimed[0]
-        return OutboxMessage(row["id"], row["topic"], json.loads(row["payload"]),
-                             row["attempts"], "processing")
+        order = {message_id: i for i, message_id in enumerate(message_ids)}
+        return sorted((OutboxMessage(row["id"], row["topic"], json.loads(row["payload"]),
+                                     row["attempts"], "processing") for row in claimed),
+                      key=lambda message: order[message.id])
 
     async def complete(self, message_id: str) -> None:
         m = t.OutboxMessage

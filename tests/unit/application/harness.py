@@ -17,7 +17,8 @@ from adapters.checkpoints import checkpoint_keys
 from application.evidence import EvidenceService
 from application.ordering import LineInput, PlaceOrder
 from application.payments.checkout import PaymentChoice, PaymentStarted
-from domain.commands import ApplyProviderEvent
+from application.transactions import commit_and_dispatch, send
+from domain.commands import ApplyProviderEvent, Command
 from domain.customers import Customer
 from domain.orders import Order
 from domain.payments import Payment
@@ -102,6 +103,15 @@ class Mall:
                 await relay.run(message_id)
                 delivered += 1
         raise AssertionError("the outbox kept producing work")
+
+    async def queued(self, *commands: Command) -> list[str]:
+        """Commands written to the outbox in one transaction, as a use case writes them; the
+        hand-off to the workers is dropped, for the test to deliver them itself."""
+        async with self.container.uow()() as unit:
+            ids = [await send(unit, command) for command in commands]
+            await commit_and_dispatch(unit, self.queue)
+        self.queue.outbox.clear()
+        return ids
 
     async def run_inbox(self) -> None:
         """What the inbox actor does: each stored callback becomes a command on the bus."""

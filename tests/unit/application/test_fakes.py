@@ -58,7 +58,7 @@ async def test_leaving_without_commit_rolls_everything_back(
         uow: FakeUnitOfWorkFactory) -> None:
     async with uow() as unit:
         await unit.orders.add(_order())
-        await unit.outbox.add("RaiseAlert", {"severity": "warning", "source": "t",
+        await unit.messages.outbox.add("RaiseAlert", {"severity": "warning", "source": "t",
                                              "summary": "s", "detail": {}})
         assert await unit.orders.get("ord_1") is not None  # it reads its own writes
     async with uow() as unit:
@@ -103,20 +103,20 @@ async def test_outbox_messages_are_claimed_once_until_their_lease_runs_out() -> 
     clock = FakeClock()
     uow = FakeUnitOfWorkFactory(FakeDatabase(), clock)
     async with uow() as unit:
-        message_id = await unit.outbox.add("CapturePayment", {"payment_id": "pay_1"})
+        message_id = await unit.messages.outbox.add("CapturePayment", {"payment_id": "pay_1"})
         assert unit.new_outbox_ids == [message_id]
         await unit.commit()
     async with uow() as unit:
-        assert await unit.outbox.claim(message_id, lease_seconds=10) is not None
-        assert await unit.outbox.claim(message_id, lease_seconds=10) is None
+        assert await unit.messages.outbox.claim(message_id, lease_seconds=10) is not None
+        assert await unit.messages.outbox.claim(message_id, lease_seconds=10) is None
         await unit.commit()
     clock.advance(seconds=11)
     async with uow() as unit:
-        again = await unit.outbox.claim(message_id, lease_seconds=10)
+        again = await unit.messages.outbox.claim(message_id, lease_seconds=10)
         assert again is not None and again.status == "processing"
-        await unit.outbox.release(message_id, "boom", dead=False)
-        await unit.outbox.complete(message_id)
-        assert await unit.outbox.claim(message_id, lease_seconds=10) is None
+        await unit.messages.outbox.release(message_id, "boom", dead=False)
+        await unit.messages.outbox.complete(message_id)
+        assert await unit.messages.outbox.claim(message_id, lease_seconds=10) is None
         await unit.commit()
     assert [(m.status, m.attempts) for m in uow.db.outbox()] == [("done", 1)]
 
@@ -125,10 +125,10 @@ async def test_an_inbox_message_is_stored_once_per_provider_event(
         uow: FakeUnitOfWorkFactory) -> None:
     event = ports.InboundEvent("evt_1", "captured", {"reference": "r"})
     async with uow() as unit:
-        first = await unit.inbox.add("sandbox", event)
+        first = await unit.messages.inbox.add("sandbox", event)
         assert first is not None
-        assert await unit.inbox.add("sandbox", event) is None
-        assert await unit.inbox.add("other", event) is not None
+        assert await unit.messages.inbox.add("sandbox", event) is None
+        assert await unit.messages.inbox.add("other", event) is not None
         await unit.commit()
 
 

@@ -6,18 +6,9 @@ from __future__ import annotations
 import pytest
 
 from application.transactions import commit_and_dispatch, send
-from domain.commands import Command, RaiseAlert, SendNotification, TrackEvent
+from domain.commands import RaiseAlert, SendNotification, TrackEvent
 from domain.errors import ProviderUnavailable
 from tests.unit.application.harness import MAX_ATTEMPTS, Mall
-
-
-async def _queued(mall: Mall, *commands: Command) -> list[str]:
-    """Commands written to the outbox in one transaction, as a use case writes them."""
-    async with mall.container.uow()() as unit:
-        ids = [await send(unit, command) for command in commands]
-        await commit_and_dispatch(unit, mall.queue)
-    mall.queue.outbox.clear()
-    return ids
 
 
 def _message(mall: Mall, message_id: str) -> tuple[str, int]:
@@ -40,7 +31,7 @@ async def test_commands_are_stored_and_handed_on_only_when_the_transaction_commi
 
 async def test_a_command_is_delivered_once_even_when_the_broker_sends_it_twice(
         mall: Mall) -> None:
-    [message_id] = await _queued(mall, RaiseAlert("warning", "test", "once"))
+    [message_id] = await mall.queued(RaiseAlert("warning", "test", "once"))
     relay = mall.container.outbox()
     assert await relay.run(message_id) is True
     assert await relay.run(message_id) is True
@@ -52,7 +43,7 @@ async def test_a_failure_is_released_for_a_retry_with_its_error(mall: Mall) -> N
     customer = await mall.customer()
     await mall.run_outbox()
     mall.notifier.error = ProviderUnavailable("smtp down")
-    [message_id] = await _queued(mall, SendNotification("hello", customer_id=customer.id))
+    [message_id] = await mall.queued(SendNotification("hello", customer_id=customer.id))
     relay = mall.container.outbox()
     with pytest.raises(ProviderUnavailable):
         await relay.run(message_id)
@@ -68,7 +59,7 @@ async def test_a_command_that_never_succeeds_ends_dead_with_an_incident_and_an_a
     customer = await mall.customer()
     await mall.run_outbox()
     mall.notifier.error = ProviderUnavailable("smtp down")
-    [message_id] = await _queued(mall, SendNotification("hello", customer_id=customer.id))
+    [message_id] = await mall.queued(SendNotification("hello", customer_id=customer.id))
     relay = mall.container.outbox()
     for _ in range(MAX_ATTEMPTS - 1):
         with pytest.raises(ProviderUnavailable):
@@ -91,7 +82,7 @@ async def test_a_give_up_that_fails_too_keeps_the_message_to_be_tried_again(
     await mall.run_outbox()
     mall.notifier.error = ProviderUnavailable("smtp down")
     mall.alerts.error = ProviderUnavailable("pager down")
-    [message_id] = await _queued(mall, SendNotification("hello", customer_id=customer.id))
+    [message_id] = await mall.queued(SendNotification("hello", customer_id=customer.id))
     relay = mall.container.outbox()
     for _ in range(MAX_ATTEMPTS):
         with pytest.raises(ProviderUnavailable):
@@ -102,10 +93,10 @@ async def test_a_give_up_that_fails_too_keeps_the_message_to_be_tried_again(
 
 async def test_the_sweep_resends_what_the_broker_lost_and_not_what_a_worker_holds(
         mall: Mall) -> None:
-    lost, held = await _queued(mall, RaiseAlert("warning", "t", "lost"),
+    lost, held = await mall.queued(RaiseAlert("warning", "t", "lost"),
                                RaiseAlert("warning", "t", "held"))
     async with mall.container.uow()() as unit:
-        assert await unit.outbox.claim(held, lease_seconds=600) is not None
+        assert await unit.messages.outbox.claim(held, lease_seconds=600) is not None
         await unit.commit()
     relay = mall.container.outbox()
     assert await relay.sweep(older_than_seconds=30) == 0  # too recent to call lost
@@ -119,7 +110,7 @@ async def test_the_sweep_resends_what_the_broker_lost_and_not_what_a_worker_hold
 
 
 async def test_analytics_events_keep_one_id_across_retries(mall: Mall) -> None:
-    [message_id] = await _queued(mall, TrackEvent("cus_1", "Order Placed",
+    [message_id] = await mall.queued(TrackEvent("cus_1", "Order Placed",
                                                   {"order_ref": "ord_1"}))
     relay = mall.container.outbox()
     assert await relay.run(message_id)
@@ -129,14 +120,14 @@ async def test_analytics_events_keep_one_id_across_retries(mall: Mall) -> None:
 
 
 async def test_a_notification_for_an_erased_customer_is_dropped_quietly(mall: Mall) -> None:
-    [message_id] = await _queued(mall, SendNotification("hello", customer_id="cus_gone"))
+    [message_id] = await mall.queued(SendNotification("hello", customer_id="cus_gone"))
     assert await mall.container.outbox().run(message_id) is True
     assert mall.notifier.sent == []
     assert _message(mall, message_id) == ("done", 0)
 
 
 async def test_a_seller_notification_goes_to_the_seller_and_is_logged(mall: Mall) -> None:
-    [message_id] = await _queued(mall, SendNotification(
+    [message_id] = await mall.queued(SendNotification(
         "delivery_exception_seller", {"order_id": "ord_1"}, audience="seller",
         seller_id="seller-a"))
     await mall.container.outbox().run(message_id)
@@ -149,7 +140,7 @@ async def test_a_seller_notification_goes_to_the_seller_and_is_logged(mall: Mall
 async def test_a_stored_command_nobody_can_read_is_set_aside_after_its_retries(
         mall: Mall) -> None:
     async with mall.container.uow()() as unit:
-        message_id = await unit.outbox.add("NoSuchCommand", {"x": 1})
+        message_id = await unit.messages.outbox.add("NoSuchCommand", {"x": 1})
         await unit.commit()
     relay = mall.container.outbox()
     for _ in range(MAX_ATTEMPTS - 1):
