@@ -1,6 +1,7 @@
 """Piccolo tables. JSON is `jsonb` on PostgreSQL (text on SQLite). Times are `timestamptz`
-where converted so far (`adapters.persistence.retype`), elsewhere still ISO strings or epoch
-seconds in UTC, which sort and compare the same on both engines."""
+(`adapters.persistence.retype` converted the older columns, rows included), but for the
+evidence ledger's (text, sealed by its hash) and the sandbox providers' books (epoch seconds,
+as the sandbox adapters keep them)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class Customer(Table, tablename="customer"):
     email = Varchar(length=254, unique=True)
     password_hash = Text()
     role = Varchar(length=16, default="customer")
-    created_at = Varchar(length=40)
+    created_at = Timestamptz()
     identity_verified = Boolean(default=False)  # KYC: a verified real-name identity
     email_verified = Boolean(default=False)
     jurisdiction = Varchar(length=16, default="default")  # which retention rules apply
@@ -38,7 +39,7 @@ class IdentityLink(Table, tablename="identity_link"):
     subject = Varchar(length=255)
     email = Varchar(length=254, null=True, default=None)
     email_verified = Boolean(default=False)
-    linked_at = Varchar(length=40)
+    linked_at = Timestamptz()
 
 
 class AuthFlow(Table, tablename="auth_flow"):
@@ -88,7 +89,7 @@ class RealNameIdentity(Table, tablename="real_name_identity"):
     di_index = Varchar(length=64, unique=True)
     ci_ciphertext = Text()
     key_id = Varchar(length=40)
-    verified_at = Varchar(length=40)
+    verified_at = Timestamptz()
     adult = Boolean(default=False)
 
 
@@ -97,7 +98,7 @@ class Consent(Table, tablename="consent"):
     customer_id = Varchar(length=40, index=True)
     purpose = Varchar(length=40)
     granted = Boolean(default=False)
-    updated_at = Varchar(length=40)
+    updated_at = Timestamptz()
 
 
 class AuthEvent(Table, tablename="auth_event"):
@@ -185,8 +186,8 @@ class FraudReview(Table, tablename="fraud_review"):
     score = DoublePrecision()
     reasons = Json(default="[]")
     status = Varchar(length=16, index=True)  # pending | approved | rejected
-    opened_at = Varchar(length=40)
-    decided_at = Varchar(length=40, null=True, default=None)
+    opened_at = Timestamptz()
+    decided_at = Timestamptz(null=True, default=None)
     decided_by = Varchar(length=40, null=True, default=None)
     note = Text(default="")
 
@@ -198,7 +199,7 @@ class Shipment(Table, tablename="shipment"):
     carrier = Varchar(length=40)
     status = Varchar(length=32)
     tracking_number = Varchar(length=64, null=True, default=None, index=True)
-    last_event_at = Varchar(length=40, null=True, default=None)
+    last_event_at = Timestamptz(null=True, default=None)
     history = Json(default="[]")
 
 
@@ -210,8 +211,8 @@ class Operation(Table, tablename="operation"):
     status = Varchar(length=16)
     message = Text()
     result = Json(null=True, default=None)
-    created_at = Varchar(length=40)
-    updated_at = Varchar(length=40, null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz(null=True, default=None)
 
 
 class OutboxMessage(Table, tablename="outbox_message"):
@@ -254,6 +255,9 @@ class EvidenceRecord(Table, tablename="evidence_record"):
     source = Varchar(length=64)
     kind = Varchar(length=64)
     subject = Varchar(length=80, index=True)
+    # ISO-8601 text, as sealed: the hash covers this very text, and a timestamptz would keep
+    # the instant but not its spelling (an offset other than +00:00 would read back as UTC
+    # and the record would no longer verify). A sealed record's bytes never change.
     received_at = Varchar(length=40)
     context = Json()
     payload_hash = Varchar(length=64)
@@ -276,7 +280,7 @@ class Incident(Table, tablename="incident"):
     subject = Varchar(length=80, index=True)
     detail = Json()
     status = Varchar(length=16, default="open")
-    opened_at = Varchar(length=40)
+    opened_at = Timestamptz()
 
 
 class NotificationLog(Table, tablename="notification_log"):
@@ -284,7 +288,7 @@ class NotificationLog(Table, tablename="notification_log"):
     channel = Varchar(length=16)
     template = Varchar(length=64)
     subject = Varchar(length=80)
-    sent_at = Varchar(length=40)
+    sent_at = Timestamptz()
 
 
 class PeriodicRun(Table, tablename="periodic_run"):

@@ -20,6 +20,7 @@ from piccolo.apps.migrations.tables import Migration
 from piccolo.querystring import QueryString
 
 from adapters.clock import SystemClock
+from adapters.persistence import repositories as r
 from adapters.persistence.periodic import PiccoloPeriodicRuns
 from adapters.persistence.tables import EvidenceHead, InboxMessage, OutboxMessage
 from adapters.persistence.uow import PiccoloUnitOfWorkFactory
@@ -364,3 +365,118 @@ async def test_times_become_timestamptz_with_their_rows(
         indexes = await PeriodicRun.raw(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'periodic_run'")
         assert "periodic_run_job" in {index["name"] for index in indexes}
+
+
+# Rows as the code before timestamptz wrote them: times as ISO-8601 text. One is written
+# with +09:00, where the text and the time sort differently.
+TEXT_TIME_ROWS = [
+    "INSERT INTO customer (id, email, password_hash, role, created_at, identity_verified, "
+    "email_verified, jurisdiction) VALUES ('cus_t', 't@example.com', 'h', 'customer', "
+    "'2026-11-30T10:00:00.250000+00:00', false, true, 'KR')",
+    "INSERT INTO identity_link (dedupe_key, customer_id, provider, subject, email, "
+    "email_verified, linked_at) VALUES ('p|late', 'cus_t', 'p', 'late', NULL, false, "
+    "'2026-11-30T11:00:00+00:00')",
+    "INSERT INTO identity_link (dedupe_key, customer_id, provider, subject, email, "
+    "email_verified, linked_at) VALUES ('p|early', 'cus_t', 'p', 'early', NULL, false, "
+    "'2026-11-30T19:00:00+09:00')",
+    "INSERT INTO real_name_identity (customer_id, di_index, ci_ciphertext, key_id, "
+    "verified_at, adult) VALUES ('cus_t', 'di', 'ci', 'k1', '2026-11-30T10:00:00+00:00', true)",
+    "INSERT INTO consent (dedupe_key, customer_id, purpose, granted, updated_at) VALUES "
+    "('cus_t|marketing', 'cus_t', 'marketing', true, '2026-11-30T10:00:00+00:00')",
+    "INSERT INTO fraud_review (order_id, customer_id, score, reasons, status, opened_at, "
+    "decided_at, decided_by, note) VALUES ('ord_late', 'cus_t', 0.9, '[]', 'pending', "
+    "'2026-11-30T11:00:00+00:00', NULL, NULL, '')",
+    "INSERT INTO fraud_review (order_id, customer_id, score, reasons, status, opened_at, "
+    "decided_at, decided_by, note) VALUES ('ord_early', 'cus_t', 0.9, '[]', 'pending', "
+    "'2026-11-30T19:00:00+09:00', NULL, NULL, '')",
+    "INSERT INTO fraud_review (order_id, customer_id, score, reasons, status, opened_at, "
+    "decided_at, decided_by, note) VALUES ('ord_done', 'cus_t', 0.9, '[]', 'approved', "
+    "'2026-11-30T10:00:00+00:00', '2026-11-30T10:05:00+00:00', 'adm_1', '')",
+    "INSERT INTO shipment (id, order_id, seller_id, carrier, status, tracking_number, "
+    "last_event_at, history) VALUES ('shp_1', 'ord_done', 's', 'sandbox', 'in_transit', 'T1', "
+    "'2026-11-30T12:00:00+00:00', '[]')",
+    "INSERT INTO shipment (id, order_id, seller_id, carrier, status, tracking_number, "
+    "last_event_at, history) VALUES ('shp_2', 'ord_done', 't', 'sandbox', 'requested', NULL, "
+    "NULL, '[]')",
+    "INSERT INTO operation (id, customer_id, kind, subject, status, message, result, "
+    "created_at, updated_at) VALUES ('op_1', 'cus_t', 'export', 'exp_1', 'succeeded', '', "
+    "NULL, '2026-11-30T10:00:00+00:00', '2026-11-30T10:00:30+00:00')",
+    "INSERT INTO operation (id, customer_id, kind, subject, status, message, result, "
+    "created_at, updated_at) VALUES ('op_2', 'cus_t', 'export', 'exp_2', 'pending', '', "
+    "NULL, '2026-11-30T10:00:00+00:00', NULL)",
+    "INSERT INTO notification_log (owner, channel, template, subject, sent_at) VALUES "
+    "('cus_t', 'email', 'welcome', 'Welcome', '2026-11-30T10:00:00+00:00')",
+]
+
+
+async def test_text_times_become_timestamptz_with_their_rows(
+    settings_factory: Any, empty_database: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bootstrap
+    from adapters.persistence.engine import migrate
+    from adapters.persistence.piccolo_app import APP_CONFIG
+    from adapters.persistence.tables import Customer
+
+    container = bootstrap.build(settings_factory(database_url=empty_database))
+    engine = container.engine()
+    await _run_old_migrations(engine, Path(APP_CONFIG.migrations_folder_path),
+                              "2026-12-02T08:30:00:000000", monkeypatch)
+    for statement in TEXT_TIME_ROWS:
+        await Customer.raw(statement)
+    await Customer.raw(
+        "INSERT INTO incident (id, kind, subject, detail, status, opened_at) VALUES ('inc_1', "
+        "'complaint', 'order:ord_done', {}, 'open', '2026-11-30T10:00:00+00:00')", "{}")
+    async with container.uow()() as u:  # sealed over the text the ledger keeps
+        await u.evidence.append(EvidenceDraft("test", "note", "order:ord_done", {"n": 1},
+                                              {"body": "before timestamptz"}))
+        await u.commit()
+
+    await migrate(engine)
+
+    # Straight through the repositories: each read is a statement of its own.
+    at = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    clock = MovableClock(at)
+    customer = await r.CustomerRepository().get("cus_t")
+    assert customer is not None
+    assert customer.created_at == at + timedelta(seconds=0.25)
+    linked = await r.IdentityLinkRepository().of_customer("cus_t")  # by time, not by text
+    assert [(i.subject, i.linked_at) for i in linked] == [
+        ("early", at), ("late", at + timedelta(hours=1))]
+    real_name = await r.RealNameRepository().of_customer("cus_t")
+    assert real_name is not None and real_name["verified_at"] == at.isoformat()
+    reviews = r.FraudReviewRepository()
+    assert [review.order_id for review in await reviews.pending(10)] == [
+        "ord_early", "ord_late"]
+    done, late = await reviews.get("ord_done"), await reviews.get("ord_late")
+    assert done is not None and late is not None
+    assert (done.opened_at, done.decided_at) == (at, at + timedelta(minutes=5))
+    assert late.decided_at is None
+    moving, waiting = await r.ShipmentRepository().of_order("ord_done")
+    assert moving.last_event_at == at + timedelta(hours=2)
+    assert waiting.last_event_at is None
+    operations = r.OperationRepository()
+    finished, pending = await operations.get("op_1"), await operations.get("op_2")
+    assert finished is not None and pending is not None
+    assert (finished.created_at, finished.updated_at) == (at, at + timedelta(seconds=30))
+    assert (pending.created_at, pending.updated_at) == (at, None)
+    [incident] = await r.IncidentRepository(clock).of_subject("order:ord_done")
+    assert incident["opened_at"] == at.isoformat()
+    privacy = r.PrivacyRepository(clock)
+    exported = await privacy.export("cus_t")
+    assert exported["customer"]["created_at"] == "2026-11-30T10:00:00.250000+00:00"
+    assert {i["subject"]: i["linked_at"] for i in exported["identities"]} == {
+        "early": at.isoformat(), "late": (at + timedelta(hours=1)).isoformat()}
+    assert exported["real_name_verification"]["verified_at"] == at.isoformat()
+    assert [c["updated_at"] for c in exported["consents"]] == [at.isoformat()]
+    assert [n["sent_at"] for n in exported["notifications"]] == [at.isoformat()]
+    # Rows written from now on keep times too, beside the converted ones.
+    clock.at = at + timedelta(days=1)
+    await r.ConsentRepository(clock).set("cus_t", "marketing", False)
+    await r.NotificationRepository(clock).log("cus_t", "email", "goodbye", "Goodbye")
+    exported = await privacy.export("cus_t")
+    assert exported["consents"] == [
+        {"purpose": "marketing", "granted": False, "updated_at": clock.at.isoformat()}]
+    assert sorted(n["sent_at"] for n in exported["notifications"]) == [
+        at.isoformat(), clock.at.isoformat()]
+    report = await container.evidence().verify()
+    assert report.ok and report.checked == 1

@@ -29,12 +29,10 @@ def _load(value: str | None) -> Any:
     return None if value is None else json.loads(value)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+def _with_iso(row: dict[str, Any], *columns: str) -> dict[str, Any]:
+    """The row with its timestamptz `columns` as ISO-8601 text, as the application reads
+    times in rows handed out whole."""
+    return {**row, **{column: _at(row[column]).isoformat() for column in columns}}
 
 
 @overload

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from adapters.persistence import tables as t
-from adapters.persistence.repositories._rows import _dt, _iso
+from adapters.persistence.repositories._rows import _at
 from domain.customers import Customer, Role
 
 
@@ -21,7 +21,7 @@ class CustomerRepository:
     async def add(self, customer: Customer) -> bool:
         inserted = await t.Customer.insert(t.Customer(
             id=customer.id, email=customer.email, password_hash=customer.password_hash,
-            role=customer.role.value, created_at=_iso(customer.created_at),
+            role=customer.role.value, created_at=customer.created_at,
             identity_verified=customer.identity_verified,
             email_verified=customer.email_verified, jurisdiction=customer.jurisdiction,
         )).on_conflict(target=t.Customer.email, action="DO NOTHING").returning(t.Customer.id)
@@ -32,7 +32,7 @@ class CustomerRepository:
         if row is None:
             return None
         return Customer(row["id"], row["email"], row["password_hash"], Role(row["role"]),
-                        _dt(row["created_at"]), bool(row["identity_verified"]),
+                        _at(row["created_at"]), bool(row["identity_verified"]),
                         bool(row["email_verified"]), row["jurisdiction"])
 
     async def get(self, customer_id: str) -> Customer | None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.persistence import tables as t
-from adapters.persistence.repositories._rows import _at
+from adapters.persistence.repositories._rows import _at, _with_iso
 from application.ports import Clock
 from domain.identity import AuthFlow, FlowPurpose, Identity, PendingLink, Session, SessionStatus
 
@@ -15,13 +15,13 @@ class IdentityLinkRepository:
     @staticmethod
     def _from(row: dict[str, Any]) -> Identity:
         return Identity(row["customer_id"], row["provider"], row["subject"], row["email"],
-                        bool(row["email_verified"]), datetime.fromisoformat(row["linked_at"]))
+                        bool(row["email_verified"]), _at(row["linked_at"]))
 
     async def add(self, identity: Identity) -> bool:
         inserted = await t.IdentityLink.insert(t.IdentityLink(
             dedupe_key=identity.key, customer_id=identity.customer_id,
             provider=identity.provider, subject=identity.subject, email=identity.email,
-            email_verified=identity.email_verified, linked_at=identity.linked_at.isoformat(),
+            email_verified=identity.email_verified, linked_at=identity.linked_at,
         )).on_conflict(target=t.IdentityLink.dedupe_key, action="DO NOTHING").returning(
             t.IdentityLink.dedupe_key)
         return bool(inserted)
@@ -162,7 +162,7 @@ class RealNameRepository:
         """False when this person (DI) already has an account."""
         inserted = await t.RealNameIdentity.insert(t.RealNameIdentity(
             customer_id=customer_id, di_index=di_index, ci_ciphertext=ci_ciphertext,
-            key_id=key_id, verified_at=verified_at.isoformat(), adult=adult,
+            key_id=key_id, verified_at=verified_at, adult=adult,
         )).on_conflict(action="DO NOTHING").returning(t.RealNameIdentity.customer_id)
         return bool(inserted)
 
@@ -174,7 +174,7 @@ class RealNameRepository:
     async def of_customer(self, customer_id: str) -> dict[str, Any] | None:
         row = await t.RealNameIdentity.select().where(
             t.RealNameIdentity.customer_id == customer_id).first()
-        return dict(row) if row else None
+        return _with_iso(row, "verified_at") if row else None
 
     async def rekey(self, customer_id: str, ci_ciphertext: str, key_id: str) -> None:
         await t.RealNameIdentity.update({t.RealNameIdentity.ci_ciphertext: ci_ciphertext,
@@ -188,7 +188,7 @@ class RealNameRepository:
     async def under_key(self, key_id: str, limit: int) -> list[dict[str, Any]]:
         rows = await t.RealNameIdentity.select().where(
             t.RealNameIdentity.key_id == key_id).limit(limit)
-        return [dict(row) for row in rows]
+        return [_with_iso(row, "verified_at") for row in rows]
 
 
 class ConsentRepository:
@@ -196,7 +196,7 @@ class ConsentRepository:
         self._clock = clock
 
     async def set(self, customer_id: str, purpose: str, granted: bool) -> None:
-        now = self._clock.now().isoformat()
+        now = self._clock.now()
         await t.Consent.insert(t.Consent(
             dedupe_key=f"{customer_id}|{purpose}", customer_id=customer_id, purpose=purpose,
             granted=granted, updated_at=now,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from adapters.persistence import tables as t
-from adapters.persistence.repositories._rows import _dt, _dump, _iso, _load
+from adapters.persistence.repositories._rows import _at, _dump, _load
 from domain.operations import Operation, OperationStatus
 
 
@@ -17,9 +16,9 @@ class OperationRepository:
             return None
         return Operation(
             id=row["id"], customer_id=row["customer_id"], kind=row["kind"],
-            subject=row["subject"], created_at=datetime.fromisoformat(row["created_at"]),
+            subject=row["subject"], created_at=_at(row["created_at"]),
             status=OperationStatus(row["status"]), message=row["message"],
-            result=_load(row["result"]), updated_at=_dt(row["updated_at"]),
+            result=_load(row["result"]), updated_at=_at(row["updated_at"]),
         )
 
     async def add(self, operation: Operation) -> None:
@@ -27,7 +26,7 @@ class OperationRepository:
             id=operation.id, customer_id=operation.customer_id, kind=operation.kind,
             subject=operation.subject, status=operation.status.value, message=operation.message,
             result=_dump(operation.result) if operation.result is not None else None,
-            created_at=_iso(operation.created_at), updated_at=_iso(operation.updated_at),
+            created_at=operation.created_at, updated_at=operation.updated_at,
         ))
 
     async def get(self, operation_id: str) -> Operation | None:
@@ -44,5 +43,5 @@ class OperationRepository:
             t.Operation.message: operation.message,
             t.Operation.result: (
                 _dump(operation.result) if operation.result is not None else None),
-            t.Operation.updated_at: _iso(operation.updated_at),
+            t.Operation.updated_at: operation.updated_at,
         }).where(t.Operation.id == operation.id)

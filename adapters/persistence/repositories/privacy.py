@@ -9,7 +9,7 @@ from typing import Any
 from piccolo.columns.combination import WhereRaw
 
 from adapters.persistence import tables as t
-from adapters.persistence.repositories._rows import _at, _dump
+from adapters.persistence.repositories._rows import _at, _dump, _with_iso
 from application.ports import Clock
 from domain.redaction import card_safe_id
 
@@ -23,6 +23,8 @@ class PrivacyRepository:
         self._clock = clock
 
     async def export(self, customer_id: str) -> dict[str, Any]:
+        """Everything held about the customer; times in ISO-8601, failed sign-ins in epoch
+        seconds, as the export has always given them."""
         customer = await t.Customer.select(
             t.Customer.id, t.Customer.email, t.Customer.role, t.Customer.created_at,
             t.Customer.email_verified, t.Customer.identity_verified, t.Customer.jurisdiction,
@@ -30,28 +32,32 @@ class PrivacyRepository:
         real_name = await t.RealNameIdentity.select(
             t.RealNameIdentity.verified_at, t.RealNameIdentity.adult,
         ).where(t.RealNameIdentity.customer_id == customer_id).first()
+        identities = await t.IdentityLink.select(
+            t.IdentityLink.provider, t.IdentityLink.subject, t.IdentityLink.email,
+            t.IdentityLink.email_verified, t.IdentityLink.linked_at,
+        ).where(t.IdentityLink.customer_id == customer_id)
+        consents = await t.Consent.select(
+            t.Consent.purpose, t.Consent.granted, t.Consent.updated_at,
+        ).where(t.Consent.customer_id == customer_id)
+        sessions = await t.AuthSession.select(
+            t.AuthSession.id, t.AuthSession.created_at, t.AuthSession.expires_at,
+            t.AuthSession.status,
+        ).where(t.AuthSession.customer_id == customer_id)
+        failures = await t.LoginFailure.select(t.LoginFailure.at).where(
+            t.LoginFailure.customer_id == customer_id)
+        notifications = await t.NotificationLog.select(
+            t.NotificationLog.channel, t.NotificationLog.template,
+            t.NotificationLog.subject, t.NotificationLog.sent_at,
+        ).where(t.NotificationLog.owner == customer_id)
         return {
-            "customer": customer,
-            "identities": await t.IdentityLink.select(
-                t.IdentityLink.provider, t.IdentityLink.subject, t.IdentityLink.email,
-                t.IdentityLink.email_verified, t.IdentityLink.linked_at,
-            ).where(t.IdentityLink.customer_id == customer_id),
-            "real_name_verification": real_name,
-            "consents": await t.Consent.select(
-                t.Consent.purpose, t.Consent.granted, t.Consent.updated_at,
-            ).where(t.Consent.customer_id == customer_id),
-            "sessions": [{**row, "created_at": _at(row["created_at"]).isoformat(),
-                          "expires_at": _at(row["expires_at"]).isoformat()}
-                         for row in await t.AuthSession.select(
-                t.AuthSession.id, t.AuthSession.created_at, t.AuthSession.expires_at,
-                t.AuthSession.status,
-            ).where(t.AuthSession.customer_id == customer_id)],
-            "login_failures": [_at(row["at"]).timestamp() for row in await t.LoginFailure.select(
-                t.LoginFailure.at).where(t.LoginFailure.customer_id == customer_id)],
-            "notifications": await t.NotificationLog.select(
-                t.NotificationLog.channel, t.NotificationLog.template,
-                t.NotificationLog.subject, t.NotificationLog.sent_at,
-            ).where(t.NotificationLog.owner == customer_id),
+            "customer": _with_iso(customer, "created_at") if customer else None,
+            "identities": [_with_iso(row, "linked_at") for row in identities],
+            "real_name_verification": (
+                _with_iso(real_name, "verified_at") if real_name else None),
+            "consents": [_with_iso(row, "updated_at") for row in consents],
+            "sessions": [_with_iso(row, "created_at", "expires_at") for row in sessions],
+            "login_failures": [_at(row["at"]).timestamp() for row in failures],
+            "notifications": [_with_iso(row, "sent_at") for row in notifications],
         }
 
     async def erase(self, customer_id: str, pseudonym: str) -> dict[str, int]:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from adapters.persistence import tables as t
-from adapters.persistence.repositories._rows import _dt, _dump, _iso
+from adapters.persistence.repositories._rows import _at, _dump
 from application.ports import FraudReview
 
 
@@ -17,14 +16,14 @@ class FraudReviewRepository:
         return FraudReview(
             order_id=row["order_id"], customer_id=row["customer_id"], score=row["score"],
             reasons=json.loads(row["reasons"]), status=row["status"],
-            opened_at=datetime.fromisoformat(row["opened_at"]),
-            decided_at=_dt(row["decided_at"]), decided_by=row["decided_by"], note=row["note"])
+            opened_at=_at(row["opened_at"]),
+            decided_at=_at(row["decided_at"]), decided_by=row["decided_by"], note=row["note"])
 
     async def add(self, review: FraudReview) -> None:
         await t.FraudReview.insert(t.FraudReview(
             order_id=review.order_id, customer_id=review.customer_id, score=review.score,
             reasons=_dump(review.reasons), status=review.status,
-            opened_at=review.opened_at.isoformat(), note=review.note,
+            opened_at=review.opened_at, note=review.note,
         )).on_conflict(target=t.FraudReview.order_id, action="DO NOTHING")
 
     async def get(self, order_id: str) -> FraudReview | None:
@@ -33,7 +32,7 @@ class FraudReviewRepository:
 
     async def save(self, review: FraudReview) -> None:
         await t.FraudReview.update({
-            t.FraudReview.status: review.status, t.FraudReview.decided_at: _iso(review.decided_at),
+            t.FraudReview.status: review.status, t.FraudReview.decided_at: review.decided_at,
             t.FraudReview.decided_by: review.decided_by, t.FraudReview.note: review.note,
         }).where(t.FraudReview.order_id == review.order_id)
 

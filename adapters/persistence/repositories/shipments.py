@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from adapters.persistence import tables as t
-from adapters.persistence.repositories._rows import _dt, _dump, _iso
+from adapters.persistence.repositories._rows import _at, _dump
 from domain.shipments import Shipment, ShipmentStatus
 
 
@@ -18,7 +18,7 @@ class ShipmentRepository:
         return Shipment(
             id=row["id"], order_id=row["order_id"], seller_id=row["seller_id"],
             carrier=row["carrier"], status=ShipmentStatus(row["status"]),
-            tracking_number=row["tracking_number"], last_event_at=_dt(row["last_event_at"]),
+            tracking_number=row["tracking_number"], last_event_at=_at(row["last_event_at"]),
             history=json.loads(row["history"]),
         )
 
@@ -27,7 +27,7 @@ class ShipmentRepository:
             id=shipment.id, order_id=shipment.order_id, seller_id=shipment.seller_id,
             carrier=shipment.carrier, status=shipment.status.value,
             tracking_number=shipment.tracking_number,
-            last_event_at=_iso(shipment.last_event_at), history=_dump(shipment.history),
+            last_event_at=shipment.last_event_at, history=_dump(shipment.history),
         ))
 
     async def get(self, shipment_id: str) -> Shipment | None:
@@ -42,7 +42,7 @@ class ShipmentRepository:
         await t.Shipment.update({
             t.Shipment.status: shipment.status.value,
             t.Shipment.tracking_number: shipment.tracking_number,
-            t.Shipment.last_event_at: _iso(shipment.last_event_at),
+            t.Shipment.last_event_at: shipment.last_event_at,
             t.Shipment.history: _dump(shipment.history),
         }).where(t.Shipment.id == shipment.id)
 
