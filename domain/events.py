@@ -17,7 +17,8 @@ class CustomerRegistered(Event):
 
 @dataclass(frozen=True)
 class OrderEvent(Event):
-    """A fact about one order, and so about the customer who placed it."""
+    """A fact about one order, and so about the customer who placed it. A subclass without
+    fields of its own needs no decorator: it is the same frozen dataclass under its own name."""
 
     order_id: str
     customer_id: str
@@ -29,9 +30,8 @@ class OrderPlaced(OrderEvent):
     currency: str
 
 
-@dataclass(frozen=True)
 class OrderPaid(OrderEvent):
-    pass
+    """The order's money was taken in full: it can ship."""
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,8 @@ class PaymentFailed(OrderEvent):
     reason: str
 
 
-@dataclass(frozen=True)
 class PaymentAwaitingDeposit(OrderEvent):
-    pass
+    """The customer has a virtual account to pay into; the order waits for the deposit."""
 
 
 @dataclass(frozen=True)
@@ -57,9 +56,8 @@ class DeliveryExceptionRaised(OrderEvent):
     reason: str
 
 
-@dataclass(frozen=True)
 class OrderDelivered(OrderEvent):
-    pass
+    """Every parcel of the order reached the customer."""
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,19 @@ class DepositAccountOut(Answer):
     expires_at: str | None
 
 
-class PaymentOut(Answer):
+class MoneyOut(Answer):
+    """What money moved: taken, given back, held by disputes, and what stays (`net`)."""
+
+    currency: str
+    captured: int
+    refunded: int
+    refund_pending: int
+    disputed: int
+    dispute_lost: int
+    net: int
+
+
+class PaymentOut(MoneyOut):
     """A payment attempt; its amounts derive from `events`, the provider's facts."""
 
     id: str
@@ -96,29 +108,12 @@ class PaymentOut(Answer):
     method: str
     status: PaymentStatus
     amount: int
-    currency: str
     authorized: int
-    captured: int
-    refunded: int
-    refund_pending: int
-    disputed: int
-    dispute_lost: int
-    net: int
     failure_code: str | None
     failure: FailureOut | None = None
     next_action: NextActionOut | None
     deposit_account: DepositAccountOut | None
     events: list[PaymentEventOut]
-
-
-class MoneyOut(Answer):
-    currency: str
-    captured: int
-    refunded: int
-    refund_pending: int
-    disputed: int
-    dispute_lost: int
-    net: int
 
 
 class ShipmentOut(Answer):
