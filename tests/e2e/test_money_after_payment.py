@@ -9,18 +9,11 @@ from datetime import timedelta
 from typing import Any
 
 from adapters.persistence.tables import EvidenceRecord, Incident, NotificationLog, SandboxCharge
-from domain.customers import Role
+from tests.e2e.identity_steps import admin_of
+from tests.e2e.payment_steps import decide, payment_becomes
 from tests.helpers import ORDER, eventually
 
 BIG_ORDER = {**ORDER, "lines": [{**ORDER["lines"][0], "unit_price": 2_500_000, "quantity": 1}]}
-
-
-async def admin_of(shop: Any) -> dict[str, str]:
-    email = f"admin-{uuid.uuid4().hex[:6]}@example.com"
-    await shop.container.accounts().register(email, "admin password 1", role=Role.ADMIN)
-    response = await shop.client.post("/v1/auth/login",
-                                      json={"email": email, "password": "admin password 1"})
-    return {"Authorization": f"Bearer {(await response.json())['access_token']}"}
 
 
 async def paid_order(shop: Any, auth: dict[str, str], order: dict[str, Any] = ORDER
@@ -162,11 +155,8 @@ async def test_a_lost_chargeback_leaves_the_order_dispute_lost_not_refunded(
     await _dispute(shop, reference)
     await _dispute(shop, reference, "lost")
 
-    async def lost() -> dict[str, Any] | None:
-        view = await shop.order(auth, order["id"])
-        return view if view["payments"][0]["status"] == "dispute_lost" else None
-
-    view = await eventually(lost, what="the lost dispute")
+    view = await payment_becomes(shop, auth, order["id"], "dispute_lost",
+                                  what="the lost dispute")
     assert view["status"] == "dispute_lost"
     assert view["money"]["dispute_lost"] == order["total"] and view["money"]["net"] == 0
     assert view["money"]["refunded"] == 0  # nobody refunded it: the bank took it back
@@ -210,15 +200,9 @@ async def test_a_rejected_order_is_cancelled_and_its_hold_released(shop: Any) ->
     auth, admin = await shop.sign_up(), await admin_of(shop)
     order = await shop.place(auth, BIG_ORDER)
     await shop.pay(auth, order["id"], "pm_sandbox_success")
-    response = await shop.client.post(f"/v1/admin/reviews/{order['id']}",
-                                      json={"decision": "reject"}, headers=admin)
-    assert response.status == 200
-
-    async def released() -> dict[str, Any] | None:
-        view = await shop.order(auth, order["id"])
-        return view if view["payments"][0]["status"] == "cancelled" else None
-
-    view = await eventually(released, what="the authorization to be released")
+    await decide(shop, admin, order["id"], "reject")
+    view = await payment_becomes(shop, auth, order["id"], "cancelled",
+                                  what="the authorization to be released")
     assert view["status"] == "cancelled" and view["shipments"] == []
     assert view["money"]["captured"] == 0
     charge = await SandboxCharge.select().where(SandboxCharge.order_id == order["id"]).first()
@@ -235,11 +219,8 @@ async def _held_through_3ds(shop: Any, auth: dict[str, str]) -> dict[str, Any]:
     response = await shop.client.get("/" + url.split("/", 3)[3])  # the bank's page
     assert response.status == 200, await response.text()
 
-    async def authorized() -> dict[str, Any] | None:
-        view = await shop.order(auth, order["id"])
-        return view if view["payments"][0]["status"] == "authorized" else None
-
-    held = await eventually(authorized, what="the authorization after 3-D Secure")
+    held = await payment_becomes(shop, auth, order["id"], "authorized",
+                                  what="the authorization after 3-D Secure")
     assert held["status"] == "on_hold" and held["review"] == "pending"
     [payment] = held["payments"]
     assert (payment["captured"], payment["authorized"]) == (0, order["total"])
@@ -254,15 +235,9 @@ async def test_a_held_order_paid_through_3ds_is_only_authorized_until_approved(
 ) -> None:
     auth, admin = await shop.sign_up(), await admin_of(shop)
     order = await _held_through_3ds(shop, auth)
-    response = await shop.client.post(f"/v1/admin/reviews/{order['id']}",
-                                      json={"decision": "approve"}, headers=admin)
-    assert response.status == 200, await response.text()
-
-    async def captured() -> dict[str, Any] | None:
-        view = await shop.order(auth, order["id"])
-        return view if view["payments"][0]["status"] == "captured" else None
-
-    view = await eventually(captured, what="the capture after approval")
+    await decide(shop, admin, order["id"], "approve")
+    view = await payment_becomes(shop, auth, order["id"], "captured",
+                                  what="the capture after approval")
     assert view["status"] in ("paid", "shipped", "delivered")
     assert view["money"]["captured"] == order["total"]
 
@@ -270,15 +245,9 @@ async def test_a_held_order_paid_through_3ds_is_only_authorized_until_approved(
 async def test_a_held_order_paid_through_3ds_and_rejected_is_released(shop: Any) -> None:
     auth, admin = await shop.sign_up(), await admin_of(shop)
     order = await _held_through_3ds(shop, auth)
-    response = await shop.client.post(f"/v1/admin/reviews/{order['id']}",
-                                      json={"decision": "reject"}, headers=admin)
-    assert response.status == 200, await response.text()
-
-    async def released() -> dict[str, Any] | None:
-        view = await shop.order(auth, order["id"])
-        return view if view["payments"][0]["status"] == "cancelled" else None
-
-    view = await eventually(released, what="the authorization to be released")
+    await decide(shop, admin, order["id"], "reject")
+    view = await payment_becomes(shop, auth, order["id"], "cancelled",
+                                  what="the authorization to be released")
     assert view["status"] == "cancelled" and view["money"]["captured"] == 0
     charge = await SandboxCharge.select().where(SandboxCharge.order_id == order["id"]).first()
     assert charge["status"] == "cancelled"
@@ -291,20 +260,15 @@ async def test_a_held_order_approved_during_3ds_is_captured_once_authorized(
     order = await shop.place(auth, BIG_ORDER)
     _, operation = await shop.pay(auth, order["id"], "pm_sandbox_action_required")
     assert operation["result"]["status"] == "requires_action", operation
-    response = await shop.client.post(f"/v1/admin/reviews/{order['id']}",
-                                      json={"decision": "approve"}, headers=admin)
-    assert response.status == 200, await response.text()
+    await decide(shop, admin, order["id"], "approve")
     charge = await SandboxCharge.select().where(SandboxCharge.order_id == order["id"]).first()
     assert charge["capture_method"] == "manual"
     url = operation["result"]["next_action"]["url"]
     response = await shop.client.get("/" + url.split("/", 3)[3])
     assert response.status == 200
 
-    async def captured() -> dict[str, Any] | None:
-        view = await shop.order(auth, order["id"])
-        return view if view["payments"][0]["status"] == "captured" else None
-
-    view = await eventually(captured, what="the capture of the approved order")
+    view = await payment_becomes(shop, auth, order["id"], "captured",
+                                  what="the capture of the approved order")
     assert view["status"] in ("paid", "shipped", "delivered")
     kinds = [t["status"] for t in await transitions(order["id"])]
     assert kinds.index("authorized") < kinds.index("captured")
@@ -378,26 +342,6 @@ async def test_kyc_asks_for_a_verified_identity_above_the_threshold(shop_factory
     assert status == 200 and operation["status"] == "succeeded"
 
 
-async def test_reconciliation_applies_what_a_lost_webhook_would_have_said(
-    shop_factory: Any,
-) -> None:
-    # The sandbox never calls back for deposits here: only reconciliation can learn of one.
-    shop = await shop_factory(sandbox_deposit_delay_seconds=3600)
-    auth, admin = await shop.sign_up(), await admin_of(shop)
-    order = await shop.place(auth, ORDER)
-    _, operation = await shop.pay(auth, order["id"], "pm_sandbox_virtual_account")
-    assert operation["result"]["status"] == "awaiting_deposit"
-    # The money arrives at the provider; its webhook is lost.
-    await SandboxCharge.update({SandboxCharge.status: "succeeded"}).where(
-        SandboxCharge.order_id == order["id"])
-    response = await shop.client.post("/v1/admin/payments/reconcile", headers=admin)
-    report = await response.json()
-    assert response.status == 200 and report["checked"] >= 1 and report["changed"] >= 1
-    view = await shop.order(auth, order["id"])
-    assert view["payments"][0]["status"] == "captured"
-    assert view["status"] in ("paid", "shipped", "delivered")
-
-
 async def test_the_dispute_bundle_holds_the_orders_evidence_with_provenance(
     shop: Any,
 ) -> None:
@@ -416,6 +360,26 @@ async def test_the_dispute_bundle_holds_the_orders_evidence_with_provenance(
     forbidden = await shop.client.get(f"/v1/admin/orders/{order['id']}/dispute-bundle",
                                       headers=auth)
     assert forbidden.status == 403
+
+
+async def test_reconciliation_applies_what_a_lost_webhook_would_have_said(
+    shop_factory: Any,
+) -> None:
+    # The sandbox never calls back for deposits here: only reconciliation can learn of one.
+    shop = await shop_factory(sandbox_deposit_delay_seconds=3600)
+    auth, admin = await shop.sign_up(), await admin_of(shop)
+    order = await shop.place(auth, ORDER)
+    _, operation = await shop.pay(auth, order["id"], "pm_sandbox_virtual_account")
+    assert operation["result"]["status"] == "awaiting_deposit"
+    # The money arrives at the provider; its webhook is lost.
+    await SandboxCharge.update({SandboxCharge.status: "succeeded"}).where(
+        SandboxCharge.order_id == order["id"])
+    response = await shop.client.post("/v1/admin/payments/reconcile", headers=admin)
+    report = await response.json()
+    assert response.status == 200 and report["checked"] >= 1 and report["changed"] >= 1
+    view = await shop.order(auth, order["id"])
+    assert view["payments"][0]["status"] == "captured"
+    assert view["status"] in ("paid", "shipped", "delivered")
 
 
 async def test_a_refund_that_may_have_been_paid_out_is_never_freed_for_a_second_one(

@@ -13,6 +13,7 @@ import pytest
 from adapters.persistence.tables import EvidenceRecord, InboxMessage, NotificationLog, Payment
 from tests.cassettes.toss_mock import BOOKS, Books
 from tests.cassettes.toss_mock import make_app as make_toss_app
+from tests.e2e.payment_steps import CardNumbers, tables_holding_card_numbers, webhook_filed_under
 from tests.helpers import ORDER, eventually, work_done
 
 pytestmark = pytest.mark.timeout(60)
@@ -47,6 +48,30 @@ async def pay(shop: Any, auth: dict[str, str], order_id: str,
     return response.status, dict(await response.json())
 
 
+VIRTUAL_ACCOUNT = {"payment_method": "toss_virtual_account", "method": "virtual_account"}
+
+
+async def virtual_account_payment(shop: Any) -> tuple[dict[str, str], dict[str, Any], int,
+                                                      dict[str, Any]]:
+    """A new customer orders and asks to pay into a virtual account: the customer's auth, the
+    order, and the payment's answer (status and operation)."""
+    auth = await shop.sign_up()
+    order = await shop.place(auth, ORDER)
+    status, operation = await pay(shop, auth, order["id"], VIRTUAL_ACCOUNT)
+    return auth, order, status, operation
+
+
+async def deposit(shop: Any, toss_url: str, payment_id: str) -> None:
+    """The customer transfers the money into the virtual account (the stand-in's control)."""
+    async with shop.client.session.post(f"{toss_url}/stand-in/deposit/{payment_id}") as done:
+        assert done.status == 200
+
+
+async def post_callback(shop: Any, body: bytes | str) -> Any:
+    return await shop.client.post("/v1/webhooks/toss", data=body,
+                                  headers={"Content-Type": "application/json"})
+
+
 def deposit_callback(books: Books, payment_id: str, secret: str,
                      status: str = "DONE") -> bytes:
     """A DEPOSIT_CALLBACK as Toss posts it to the endpoint set for virtual accounts."""
@@ -62,10 +87,7 @@ async def test_a_virtual_account_order_is_paid_on_the_deposit_callback_and_the_c
     shop_factory: Any, aiohttp_server: Any,
 ) -> None:
     shop, books, toss_url = await toss_shop(shop_factory, aiohttp_server)
-    auth = await shop.sign_up()
-    order = await shop.place(auth, ORDER)
-    status, operation = await pay(shop, auth, order["id"], {
-        "payment_method": "toss_virtual_account", "method": "virtual_account"})
+    auth, order, status, operation = await virtual_account_payment(shop)
     assert status == 200, operation
     result = operation["result"]
     assert result["status"] == "awaiting_deposit", operation
@@ -96,10 +118,7 @@ async def test_a_virtual_account_order_is_paid_on_the_deposit_callback_and_the_c
 
     # A callback with another secret is refused, and nothing is kept or changed: a made-up
     # one, a near miss, none, or the real secret of another customer's virtual account.
-    other_auth = await shop.sign_up()
-    other = await shop.place(other_auth, ORDER)
-    status, other_operation = await pay(shop, other_auth, other["id"], {
-        "payment_method": "toss_virtual_account", "method": "virtual_account"})
+    _, _, status, other_operation = await virtual_account_payment(shop)
     assert status == 200 and other_operation["result"]["status"] == "awaiting_deposit"
     other_secret = books.payments[books.orders[other_operation["result"]["payment_id"]]][
         "secret"]
@@ -107,9 +126,7 @@ async def test_a_virtual_account_order_is_paid_on_the_deposit_callback_and_the_c
     evidence_before = await EvidenceRecord.count().where(
         EvidenceRecord.kind == "webhook.received")
     for forged in ("not-the-secret", secret[:-1], "", other_secret):
-        body = deposit_callback(books, payment_id, forged)
-        response = await shop.client.post("/v1/webhooks/toss", data=body,
-                                          headers={"Content-Type": "application/json"})
+        response = await post_callback(shop, deposit_callback(books, payment_id, forged))
         assert response.status == 400, forged
         assert response.content_type == "application/problem+json"
         assert (await response.json())["type"] == "/problems/invalid-signature"
@@ -120,11 +137,8 @@ async def test_a_virtual_account_order_is_paid_on_the_deposit_callback_and_the_c
     assert (await shop.order(auth, order["id"]))["status"] == "awaiting_deposit"
 
     # The customer transfers the money; Toss calls back with the payment's secret.
-    async with shop.client.session.post(f"{toss_url}/stand-in/deposit/{payment_id}") as done:
-        assert done.status == 200
-    body = deposit_callback(books, payment_id, secret)
-    response = await shop.client.post("/v1/webhooks/toss", data=body,
-                                      headers={"Content-Type": "application/json"})
+    await deposit(shop, toss_url, payment_id)
+    response = await post_callback(shop, deposit_callback(books, payment_id, secret))
     assert response.status == 200, await response.text()
     assert (await response.json())["status"] == "accepted"
 
@@ -168,19 +182,14 @@ async def test_a_deposit_callback_is_filed_as_evidence_of_its_order(
     shop_factory: Any, aiohttp_server: Any,
 ) -> None:
     shop, books, _ = await toss_shop(shop_factory, aiohttp_server)
-    auth = await shop.sign_up()
-    order = await shop.place(auth, ORDER)
-    status, operation = await pay(shop, auth, order["id"], {
-        "payment_method": "toss_virtual_account", "method": "virtual_account"})
+    _, order, status, operation = await virtual_account_payment(shop)
     assert status == 200 and operation["result"]["status"] == "awaiting_deposit"
     payment_id = operation["result"]["payment_id"]
     secret = books.payments[books.orders[payment_id]]["secret"]
     response = await shop.client.post("/v1/webhooks/toss",
                                       data=deposit_callback(books, payment_id, secret))
     assert response.status == 200
-    [record] = await EvidenceRecord.select(EvidenceRecord.subject).where(
-        EvidenceRecord.kind == "webhook.received")
-    assert record["subject"] == f"order:{order['id']}"
+    assert await webhook_filed_under() == f"order:{order['id']}"
 
 
 async def test_card_numbers_in_any_toss_callback_are_never_kept(
@@ -188,40 +197,25 @@ async def test_card_numbers_in_any_toss_callback_are_never_kept(
 ) -> None:
     """A deposit callback and a status-change hint carrying card numbers in every form:
     acknowledged, acted on, and kept only redacted."""
-    import random
-
-    from adapters.persistence.tables import ALL_TABLES
-    from tests.e2e.test_no_card_numbers import PANS, SEPARATORS, WRAPS, leaks, typed
-
-    rng = random.Random(11)
-
-    def pan() -> str:
-        return typed(rng.choice(PANS), rng.choice(SEPARATORS), rng.choice(WRAPS))
-
+    numbers = CardNumbers(11)
     shop, books, toss_url = await toss_shop(shop_factory, aiohttp_server)
-    auth = await shop.sign_up()
-    order = await shop.place(auth, ORDER)
-    status, operation = await pay(shop, auth, order["id"], {
-        "payment_method": "toss_virtual_account", "method": "virtual_account"})
+    auth, order, status, operation = await virtual_account_payment(shop)
     assert status == 200, operation
     payment_id = operation["result"]["payment_id"]
     issued = books.payments[books.orders[payment_id]]
-    async with shop.client.session.post(f"{toss_url}/stand-in/deposit/{payment_id}") as done:
-        assert done.status == 200
+    await deposit(shop, toss_url, payment_id)
     callback = {**json.loads(deposit_callback(books, payment_id, issued["secret"])),
-                "depositorName": pan(), "memo": pan(), "cardNumber": rng.choice(PANS)}
+                "depositorName": numbers.typed(), "memo": numbers.typed(),
+                "cardNumber": numbers.plain()}
     hint = {"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": issued["requestedAt"],
-            "data": {**issued, "orderName": pan(), "card": {"number": rng.choice(PANS)},
-                     "receipt": {"url": f"https://toss.example/{pan()}"}}}
+            "data": {**issued, "orderName": numbers.typed(), "card": {"number": numbers.plain()},
+                     "receipt": {"url": f"https://toss.example/{numbers.typed()}"}}}
     for body in (callback, hint):
-        response = await shop.client.post("/v1/webhooks/toss", data=json.dumps(body),
-                                          headers={"Content-Type": "application/json"})
+        response = await post_callback(shop, json.dumps(body))
         assert response.status == 200, await response.text()
 
     async def paid() -> bool:
         return (await shop.order(auth, order["id"]))["status"] in PAID
 
     await eventually(paid, what="the deposit to pay the order")
-    found = {table._meta.tablename: leaks(json.dumps(await table.select(), default=str))
-             for table in ALL_TABLES}
-    assert {name: hits for name, hits in found.items() if hits} == {}
+    assert await tables_holding_card_numbers() == {}
