@@ -9,19 +9,8 @@ import pytest
 
 from adapters.persistence.tables import AuthSession, IdentityLink
 from tests.e2e.conftest import Shop
-from tests.e2e.oidc_sign_in.steps import (
-    PASSWORD,
-    bearer,
-    callback,
-    me,
-    sign_in_with,
-    start,
-    stored,
-)
-from tests.oidc_provider import (
-    OidcProviderProcess,
-    sign_in,
-)
+from tests.e2e.oidc_sign_in import steps
+from tests.oidc_provider import OidcProviderProcess, sign_in
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -31,14 +20,14 @@ async def test_an_account_whose_email_is_unproven_cannot_be_linked_or_take_a_lin
     """Someone who registered another person's address first plants no way in: no provider
     links to the account until its mailbox is proven, and a provider sign-in with that
     verified address gets no link offer for it."""
-    squatter = await shop.sign_up("owner@example.com", PASSWORD)  # never verified
+    squatter = await shop.sign_up("owner@example.com", steps.PASSWORD)  # never verified
     response = await shop.client.post("/v1/me/identities/oidc", headers=squatter)
     assert response.status == 409
     assert "confirm your email address first" in (await response.json())["detail"]
-    before = await stored()
-    status, body = await sign_in_with(shop, "owner@example.com")
+    before = await steps.stored()
+    status, body = await steps.sign_in_with(shop, "owner@example.com")
     assert status == 409 and body["outcome"] == "email_in_use" and "link_token" not in body
-    assert await stored() == before
+    assert await steps.stored() == before
     # The provider did verify the address: the unproven side is the account here, and the
     # message says so instead of blaming the provider.
     assert "Oidc did not confirm" not in body["message"]
@@ -46,8 +35,8 @@ async def test_an_account_whose_email_is_unproven_cannot_be_linked_or_take_a_lin
 
 
 async def test_a_signed_in_customer_links_and_unlinks_the_provider(shop: Shop) -> None:
-    auth = await shop.sign_up("linker@example.com", PASSWORD, verified=True)
-    customer_id = (await me(shop, auth["Authorization"].split()[1]))[1]["id"]
+    auth = await shop.sign_up("linker@example.com", steps.PASSWORD, verified=True)
+    customer_id = (await steps.me(shop, auth["Authorization"].split()[1]))[1]["id"]
 
     response = await shop.client.post("/v1/me/identities/oidc", headers=auth)
     assert response.status == 200, await response.text()
@@ -55,7 +44,8 @@ async def test_a_signed_in_customer_links_and_unlinks_the_provider(shop: Shop) -
     assert urlsplit(url).netloc == urlsplit(shop.container.config.identity_provider_settings()
                                             ["oidc"]["issuer"]).netloc
     sessions = await AuthSession.count()
-    status, pending = await callback(shop, await sign_in(url, login="linker-at-op@example.com"))
+    status, pending = await steps.callback(
+        shop, await sign_in(url, login="linker-at-op@example.com"))
 
     assert status == 200, pending
     assert pending["status"] == "link_pending" and pending["customer_id"] == customer_id
@@ -72,7 +62,7 @@ async def test_a_signed_in_customer_links_and_unlinks_the_provider(shop: Shop) -
     assert [i["provider"] for i in listed["identities"]] == ["oidc"]
 
     # Signing in with the provider now reaches the same account.
-    status, signed_in = await sign_in_with(shop, "linker-at-op@example.com")
+    status, signed_in = await steps.sign_in_with(shop, "linker-at-op@example.com")
     assert status == 200 and signed_in["customer_id"] == customer_id, signed_in
 
     # The password is still a way in, so the provider can go.
@@ -86,11 +76,11 @@ async def test_a_link_makes_the_person_sign_in_at_the_provider_and_names_the_acc
     """A browser still signed in at the provider as someone else (a shared computer) must not
     link that account silently: the provider is asked to sign the person in again, and the
     account it comes back with is shown for the customer to confirm, or not."""
-    auth = await shop.sign_up("careful@example.com", PASSWORD, verified=True)
-    customer_id = (await me(shop, auth["Authorization"].split()[1]))[1]["id"]
+    auth = await shop.sign_up("careful@example.com", steps.PASSWORD, verified=True)
+    customer_id = (await steps.me(shop, auth["Authorization"].split()[1]))[1]["id"]
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
         # Someone signed in to the provider in this browser earlier.
-        await sign_in(await start(shop), login="someone-else@example.com", session=browser)
+        await sign_in(await steps.start(shop), login="someone-else@example.com", session=browser)
 
         response = await shop.client.post("/v1/me/identities/oidc", headers=auth)
         url = (await response.json())["authorization_url"]
@@ -101,7 +91,7 @@ async def test_a_link_makes_the_person_sign_in_at_the_provider_and_names_the_acc
             assert urlsplit(first.headers["Location"]).path.startswith("/interaction/"), \
                 first.headers["Location"]
 
-        status, pending = await callback(shop, await sign_in(
+        status, pending = await steps.callback(shop, await sign_in(
             url, login="someone-else@example.com", session=browser))
     assert status == 200 and pending["status"] == "link_pending", pending
     assert pending["account"] == {
@@ -112,7 +102,7 @@ async def test_a_link_makes_the_person_sign_in_at_the_provider_and_names_the_acc
     assert await IdentityLink.count() == 0
     # Not the customer's account: they do not confirm, and nothing is ever linked. Another
     # customer cannot confirm it for them either.
-    other = await shop.sign_up("other@example.com", PASSWORD, verified=True)
+    other = await shop.sign_up("other@example.com", steps.PASSWORD, verified=True)
     response = await shop.client.post("/v1/me/identities/confirm", headers=other,
                                       json={"link_token": pending["link_token"]})
     assert response.status == 401, await response.text()
@@ -121,7 +111,7 @@ async def test_a_link_makes_the_person_sign_in_at_the_provider_and_names_the_acc
     # Linking again, as their own account this time, and confirming it.
     response = await shop.client.post("/v1/me/identities/oidc", headers=auth)
     url = (await response.json())["authorization_url"]
-    status, pending = await callback(shop, await sign_in(url, login="careful@example.com"))
+    status, pending = await steps.callback(shop, await sign_in(url, login="careful@example.com"))
     assert status == 200 and pending["account"]["email"] == "careful@example.com", pending
     response = await shop.client.post("/v1/me/identities/confirm", headers=auth,
                                       json={"link_token": pending["link_token"]})
@@ -132,9 +122,9 @@ async def test_a_link_makes_the_person_sign_in_at_the_provider_and_names_the_acc
 
 
 async def test_the_last_way_in_cannot_be_unlinked(shop: Shop) -> None:
-    status, signed_in = await sign_in_with(shop, "solo@example.com")
+    status, signed_in = await steps.sign_in_with(shop, "solo@example.com")
     assert status == 201, signed_in
-    auth = bearer(signed_in["access_token"])
+    auth = steps.bearer(signed_in["access_token"])
 
     response = await shop.client.delete("/v1/me/identities/oidc", headers=auth)
 
@@ -145,5 +135,5 @@ async def test_the_last_way_in_cannot_be_unlinked(shop: Shop) -> None:
     assert "only way to sign in" in problem["detail"]
     assert await IdentityLink.count() == 1
     # Still signed in with it.
-    status, again = await sign_in_with(shop, "solo@example.com")
+    status, again = await steps.sign_in_with(shop, "solo@example.com")
     assert status == 200 and again["customer_id"] == signed_in["customer_id"]

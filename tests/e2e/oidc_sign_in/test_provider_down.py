@@ -9,25 +9,9 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Shop
+from tests.e2e.oidc_sign_in import steps
 from tests.e2e.oidc_sign_in.defective_provider import DefectiveProvider
-from tests.e2e.oidc_sign_in.steps import (
-    CLIENT_SECRET,
-    at_provider,
-    callback,
-    closed_port,
-    fake_settings,
-    oidc_client,
-    oidc_settings,
-    oidc_shop,
-    refused,
-    sign_in_with,
-    stored,
-)
-from tests.oidc_provider import (
-    OidcProviderProcess,
-    require_node,
-    start_oidc_provider,
-)
+from tests.oidc_provider import OidcProviderProcess, require_node, start_oidc_provider
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -36,10 +20,10 @@ async def test_with_the_provider_down_the_customer_is_offered_the_other_ways_in(
         shop_factory: Any, app_port: int, fake: DefectiveProvider) -> None:
     """Acceptance: with the provider down, the customer is told so and offered the other
     ways in."""
-    shop = await oidc_shop(shop_factory, app_port, {
-        "oidc": oidc_settings(f"http://127.0.0.1:{closed_port()}"),
-        "fakeop": fake_settings(fake)}, breaker_threshold=1)
-    before = await stored()
+    shop = await steps.oidc_shop(shop_factory, app_port, {
+        "oidc": steps.oidc_settings(f"http://127.0.0.1:{steps.closed_port()}"),
+        "fakeop": steps.fake_settings(fake)}, breaker_threshold=1)
+    before = await steps.stored()
 
     response = await shop.client.get("/v1/auth/oidc/start", allow_redirects=False)
 
@@ -51,7 +35,7 @@ async def test_with_the_provider_down_the_customer_is_offered_the_other_ways_in(
         "in with Fakeop, your password or a recovery link sent to your email.")
     assert problem["retryable"] is True
     assert problem["alternatives"] == ["provider:fakeop", "password", "email_recovery_link"]
-    assert await stored() == before
+    assert await steps.stored() == before
 
     # The circuit is open now: the list of providers says so, and a second try is answered
     # at once, without calling the provider.
@@ -71,15 +55,15 @@ async def test_a_provider_that_stops_during_the_sign_in_is_reported_with_the_way
     """The real provider stops while the customer is there: our callback cannot redeem the
     code, says so with the other ways in, and from then on no one is sent to it."""
     require_node()
-    with start_oidc_provider([oidc_client(app_port)]) as doomed:
-        shop = await oidc_shop(shop_factory, app_port, {
-            "oidc": oidc_settings(doomed.issuer), "fakeop": fake_settings(fake)},
+    with start_oidc_provider([steps.oidc_client(app_port)]) as doomed:
+        shop = await steps.oidc_shop(shop_factory, app_port, {
+            "oidc": steps.oidc_settings(doomed.issuer), "fakeop": steps.fake_settings(fake)},
             breaker_threshold=1)
-        params = await at_provider(shop, "ada@example.com")
+        params = await steps.at_provider(shop, "ada@example.com")
         doomed.stop()
-        before = await stored()
+        before = await steps.stored()
 
-        status, problem = await callback(shop, params)
+        status, problem = await steps.callback(shop, params)
 
     assert status == 503, problem
     # The customer was there: the message must not say we did not send them.
@@ -88,7 +72,7 @@ async def test_a_provider_that_stops_during_the_sign_in_is_reported_with_the_way
         "in your account. You can still sign in with Fakeop"), problem["detail"]
     assert "did not send you there" not in problem["detail"]
     assert problem["alternatives"] == ["provider:fakeop", "password", "email_recovery_link"]
-    assert await stored() == before
+    assert await steps.stored() == before
     # Its discovery document is still cached, but the failed exchange opened the circuit:
     # the next customer is told at the start instead of being sent to a provider that is down.
     response = await shop.client.get("/v1/auth/oidc/start", allow_redirects=False)
@@ -105,10 +89,10 @@ async def test_a_provider_gone_down_since_the_last_sign_in_gets_no_more_customer
     its circuit closed: the next customer gets the other ways in at once instead of being
     sent to a dead page."""
     require_node()
-    with start_oidc_provider([oidc_client(app_port)]) as doomed:
-        shop = await oidc_shop(shop_factory, app_port, {
-            "oidc": oidc_settings(doomed.issuer), "fakeop": fake_settings(fake)})
-        status, body = await sign_in_with(shop, "ada@example.com")
+    with start_oidc_provider([steps.oidc_client(app_port)]) as doomed:
+        shop = await steps.oidc_shop(shop_factory, app_port, {
+            "oidc": steps.oidc_settings(doomed.issuer), "fakeop": steps.fake_settings(fake)})
+        status, body = await steps.sign_in_with(shop, "ada@example.com")
         assert status == 201, body
         doomed.stop()
 
@@ -127,8 +111,8 @@ async def test_an_issuer_set_with_a_trailing_slash_is_listed_unavailable_with_th
     """oidc-provider names itself without the slash, so no login could pass the exact issuer
     check: the provider list says so (and why) instead of showing it available, and a start
     keeps the customer here with the other ways in instead of a 401 later."""
-    shop = await oidc_shop(shop_factory, app_port, {
-        "oidc": oidc_settings(f"{op.issuer}/")})
+    shop = await steps.oidc_shop(shop_factory, app_port, {
+        "oidc": steps.oidc_settings(f"{op.issuer}/")})
     response = await shop.client.get("/v1/auth/providers")
     [listed] = (await response.json())["providers"]
     assert listed["name"] == "oidc" and listed["available"] is False
@@ -150,28 +134,28 @@ async def test_an_id_token_signed_with_another_algorithm_than_registered_is_refu
     of ours registered there for PS256 gets PS256 tokens, which we refuse although the
     provider's discovery lists PS256; with matching registrations ES256 signs in."""
     require_node()
-    clients = [{"client_id": f"mall-{alg.lower()}", "client_secret": CLIENT_SECRET,
+    clients = [{"client_id": f"mall-{alg.lower()}", "client_secret": steps.CLIENT_SECRET,
                 "id_token_signed_response_alg": alg,
                 "redirect_uris": [f"http://127.0.0.1:{app_port}/v1/auth/{name}/callback"]}
                for name, alg in (("es", "ES256"), ("ps", "PS256"))]
     with start_oidc_provider(clients, id_token_algs=["RS256", "PS256", "ES256"]) as multi:
-        shop = await oidc_shop(shop_factory, app_port, {
-            name: {**oidc_settings(multi.issuer), "client_id": client_id,
+        shop = await steps.oidc_shop(shop_factory, app_port, {
+            name: {**steps.oidc_settings(multi.issuer), "client_id": client_id,
                    "id_token_signed_response_alg": "ES256"}
             for name, client_id in (("es", "mall-es256"), ("ps", "mall-ps256"))})
 
-        body = await refused(shop, await at_provider(shop, "ada@example.com", "ps"),
+        body = await steps.refused(shop, await steps.at_provider(shop, "ada@example.com", "ps"),
                              "invalid_token", "ps")
         assert "'PS256'" in body["detail"] and "ES256" in body["detail"]
 
-        status, signed_in = await sign_in_with(shop, "ada@example.com", "es")
+        status, signed_in = await steps.sign_in_with(shop, "ada@example.com", "es")
         assert status == 201, signed_in
 
 
 async def test_a_customer_who_refuses_at_the_provider_is_told_the_ways_in(shop: Shop) -> None:
-    params = await at_provider(shop, "deny")
+    params = await steps.at_provider(shop, "deny")
     assert params["error"] == "access_denied" and params["state"], params
 
-    body = await refused(shop, params, "access_denied")
+    body = await steps.refused(shop, params, "access_denied")
 
     assert "cancelled" in body["detail"]

@@ -6,55 +6,50 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import Shop
-from tests.e2e.oidc_sign_in.steps import (
-    bearer,
-    me,
-    refresh,
-    sign_in_with,
-)
+from tests.e2e.oidc_sign_in import steps
 
 pytestmark = pytest.mark.timeout(60)
 
 
 async def test_refresh_tokens_rotate_and_a_reused_one_ends_the_whole_sign_in(
         shop: Shop) -> None:
-    status, signed_in = await sign_in_with(shop, "ada@example.com")
+    status, signed_in = await steps.sign_in_with(shop, "ada@example.com")
     assert status == 201, signed_in
 
-    status, rotated = await refresh(shop, signed_in["refresh_token"])
+    status, rotated = await steps.refresh(shop, signed_in["refresh_token"])
     assert status == 200, rotated
     assert rotated["refresh_token"] != signed_in["refresh_token"]
     assert rotated["access_token"] != signed_in["access_token"]
-    assert (await me(shop, rotated["access_token"]))[0] == 200
+    assert (await steps.me(shop, rotated["access_token"]))[0] == 200
 
     # The old refresh token comes back: someone kept a copy.
-    status, problem = await refresh(shop, signed_in["refresh_token"])
+    status, problem = await steps.refresh(shop, signed_in["refresh_token"])
     assert status == 401, problem
     assert problem["type"] == "/problems/refresh-token-reused"
 
     # Every session of that sign-in ended: its newest refresh token and its access tokens.
-    status, problem = await refresh(shop, rotated["refresh_token"])
+    status, problem = await steps.refresh(shop, rotated["refresh_token"])
     assert status == 401, problem
     for token in (rotated["access_token"], signed_in["access_token"]):
-        status, problem = await me(shop, token)
+        status, problem = await steps.me(shop, token)
         assert status == 401, problem
 
     # Another sign-in is not affected.
-    status, fresh = await sign_in_with(shop, "ada@example.com")
+    status, fresh = await steps.sign_in_with(shop, "ada@example.com")
     assert status == 200, fresh
-    assert (await me(shop, fresh["access_token"]))[0] == 200
+    assert (await steps.me(shop, fresh["access_token"]))[0] == 200
 
 
 async def test_logout_revokes_the_session(shop: Shop) -> None:
-    status, signed_in = await sign_in_with(shop, "ada@example.com")
+    status, signed_in = await steps.sign_in_with(shop, "ada@example.com")
     assert status == 201, signed_in
-    assert (await me(shop, signed_in["access_token"]))[0] == 200
+    assert (await steps.me(shop, signed_in["access_token"]))[0] == 200
 
     response = await shop.client.post("/v1/auth/logout",
-                                      headers=bearer(signed_in["access_token"]))
+                                      headers=steps.bearer(signed_in["access_token"]))
     assert response.status == 200, await response.text()
     assert (await response.json())["revoked_sessions"] == 1
 
-    assert (await me(shop, signed_in["access_token"]))[0] == 401
-    status, problem = await refresh(shop, signed_in["refresh_token"])
+    assert (await steps.me(shop, signed_in["access_token"]))[0] == 401
+    status, problem = await steps.refresh(shop, signed_in["refresh_token"])
     assert status == 401, problem
