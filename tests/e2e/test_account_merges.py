@@ -11,13 +11,8 @@ from typing import Any
 import pytest
 
 from adapters.persistence import tables as t
-from tests.e2e.identity_steps import (
-    bearer,
-)
-from tests.e2e.privacy_steps import (
-    PASSWORD,
-    register,
-)
+from tests.e2e import privacy_steps as privacy
+from tests.e2e.identity_steps import bearer
 from tests.helpers import ORDER
 
 pytestmark = pytest.mark.timeout(90)
@@ -29,11 +24,11 @@ async def test_erasure_and_merging_need_a_recent_sign_in(
     import adapters.security
 
     email = f"stale.{uuid.uuid4().hex[:8]}@example.com"
-    await register(shop, email)
+    await privacy.register(shop, email)
     real_time = time.time
     # A token still valid, but from a sign-in 11 minutes ago (lifetimes are 15 minutes).
     monkeypatch.setattr(adapters.security.time, "time", lambda: real_time() - 660)
-    stale = await bearer(shop, email, PASSWORD)
+    stale = await bearer(shop, email, privacy.PASSWORD)
     monkeypatch.setattr(adapters.security.time, "time", real_time)
     assert (await shop.client.get("/v1/me", headers=stale)).status == 200
     for path, body in (("/v1/me/erasure", {"confirm": email}),
@@ -41,7 +36,7 @@ async def test_erasure_and_merging_need_a_recent_sign_in(
         response = await shop.client.post(path, headers=stale, json=body)
         assert response.status == 401, path
         assert "recent sign-in" in (await response.json())["detail"]
-    fresh = await bearer(shop, email, PASSWORD)
+    fresh = await bearer(shop, email, privacy.PASSWORD)
     response = await shop.client.post("/v1/me/erasure", headers=fresh,
                                       json={"confirm": email})
     assert response.status == 200
@@ -51,7 +46,8 @@ async def test_two_merges_racing_in_opposite_directions_keep_one_account(shop: A
 
     tag = uuid.uuid4().hex[:8]
     first, second = f"first.{tag}@example.com", f"second.{tag}@example.com"
-    auth_first, auth_second = await register(shop, first), await register(shop, second)
+    auth_first = await privacy.register(shop, first)
+    auth_second = await privacy.register(shop, second)
     await shop.place(auth_first, ORDER)
     await shop.place(auth_second, ORDER)
     token_first = auth_first["Authorization"].split()[1]

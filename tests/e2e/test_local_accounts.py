@@ -60,6 +60,12 @@ def auth_of(pair: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {pair['access_token']}"}
 
 
+async def signed_up(shop: Any, kind: str) -> tuple[str, dict[str, str]]:
+    """A new customer with a password, under an address of its own: its email and auth."""
+    email = f"{kind}.{uuid.uuid4().hex[:8]}@example.com"
+    return email, await shop.sign_up(email)
+
+
 # --- 5. emailed links -------------------------------------------------------------------------
 
 
@@ -67,8 +73,7 @@ async def test_the_emailed_verification_link_verifies_the_address_it_was_sent_to
     shop: Any, caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    email = f"verify.{uuid.uuid4().hex[:8]}@example.com"
-    auth = await shop.sign_up(email)
+    email, auth = await signed_up(shop, "verify")
     assert (await (await shop.client.get("/v1/me", headers=auth)).json())[
         "email_verified"] is False
 
@@ -117,8 +122,7 @@ async def test_a_password_reset_link_works_once_and_ends_every_session(
     shop: Any, caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    email = f"reset.{uuid.uuid4().hex[:8]}@example.com"
-    await shop.sign_up(email)
+    email, _ = await signed_up(shop, "reset")
     laptop, phone = await tokens(shop, email, PASSWORD), await tokens(shop, email, PASSWORD)
     for device in (laptop, phone):
         assert (await shop.client.get("/v1/me", headers=auth_of(device))).status == 200
@@ -196,8 +200,7 @@ async def test_a_password_reset_link_works_once_and_ends_every_session(
 
 
 async def test_a_second_reset_link_replaces_the_first_once_used(shop: Any) -> None:
-    email = f"twice.{uuid.uuid4().hex[:8]}@example.com"
-    await shop.sign_up(email)
+    email, _ = await signed_up(shop, "twice")
     await shop.client.post("/v1/auth/password/forgot", json={"email": email})
     first = token_of(await emailed_link(shop, email, "password_reset"))
     await shop.client.post("/v1/auth/password/forgot", json={"email": email})
@@ -321,8 +324,7 @@ async def test_the_emailed_link_opens_as_a_page_and_can_be_sent_again(
     shop: Any, caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    email = f"click.{uuid.uuid4().hex[:8]}@example.com"
-    auth = await shop.sign_up(email)
+    email, auth = await signed_up(shop, "click")
     response = await shop.client.post("/v1/auth/email/verification", headers=auth)
     assert response.status == 202  # sent again
     await outbox_drained()
@@ -360,8 +362,7 @@ async def test_two_refreshes_racing_with_one_token_leave_one_winner_and_a_revoke
 ) -> None:
     import asyncio
 
-    email = f"race.{uuid.uuid4().hex[:8]}@example.com"
-    await shop.sign_up(email)
+    email, _ = await signed_up(shop, "race")
     login = await (await shop.client.post("/v1/auth/login", json={
         "email": email, "password": "correct horse battery"})).json()
     answers = await asyncio.gather(*[

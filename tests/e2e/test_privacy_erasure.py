@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from adapters.persistence import tables as t
+from tests.e2e import privacy_steps as privacy
 from tests.e2e.identity_steps import (
     analytics_lines,
     link_sandbox,
@@ -19,17 +20,6 @@ from tests.e2e.identity_steps import (
     sandbox_sign_in,
     scan_logs,
     scan_tables,
-)
-from tests.e2e.privacy_steps import (
-    PASSWORD,
-    ci_di,
-    close_to,
-    customer_keyed,
-    me,
-    paid_order_with_a_delivery_problem,
-    real_name_token,
-    register,
-    verify_real_name,
 )
 from tests.helpers import ORDER
 
@@ -47,8 +37,8 @@ async def test_after_erasure_no_personal_data_remains_and_the_legal_records_stay
     hint, person = f"erasure-{tag}", f"person-{tag}"
 
     # A Korean customer who used everything that keeps personal data.
-    auth = await register(shop, email, country="KR")
-    customer = await me(shop, auth)
+    auth = await privacy.register(shop, email, country="KR")
+    customer = await privacy.me(shop, auth)
     customer_id = customer["id"]
     refused = await shop.client.post("/v1/auth/login",
                                      json={"email": email, "password": "not my password!"})
@@ -57,11 +47,11 @@ async def test_after_erasure_no_personal_data_remains_and_the_legal_records_stay
         "consents": {"marketing_email": True, "personalization": False}})
     assert response.status == 200, await response.text()
     await link_sandbox(shop, auth, hint)
-    token = await real_name_token(shop, person)
-    ci, di = await ci_di(shop, token)
-    response = await verify_real_name(shop, auth, token)
+    token = await privacy.real_name_token(shop, person)
+    ci, di = await privacy.ci_di(shop, token)
+    response = await privacy.verify_real_name(shop, auth, token)
     assert response.status == 200, await response.text()
-    order = await paid_order_with_a_delivery_problem(shop, auth, {
+    order = await privacy.paid_order_with_a_delivery_problem(shop, auth, {
         **ORDER, "lines": ORDER["lines"][:1], "note": note,
         "shipping_address": {**ORDER["shipping_address"], "recipient": recipient,
                              "line1": line1, "postal_code": "00000"}})
@@ -71,7 +61,7 @@ async def test_after_erasure_no_personal_data_remains_and_the_legal_records_stay
     assert waiting.status == 409 and "in progress" in (await waiting.json())["detail"]
     await t.Order.update({t.Order.status: "delivered"}).where(t.Order.id == order["id"])
     login = await shop.client.post("/v1/auth/login", json={"email": email,
-                                                           "password": PASSWORD})
+                                                           "password": privacy.PASSWORD})
     refresh_token = (await login.json())["refresh_token"]
 
     personal = {"email": email, "recipient": recipient, "address line": line1, "note": note,
@@ -80,7 +70,7 @@ async def test_after_erasure_no_personal_data_remains_and_the_legal_records_stay
     before = {f.needle for f in await scan_tables(personal)}
     assert before == set(personal) - {"CI", "DI"}, before
     assert {f.needle for f in await scan_tables({"id": customer_id},
-                                                customer_keyed())} == {"id"}
+                                                privacy.customer_keyed())} == {"id"}
 
     response = await shop.client.post("/v1/me/erasure", headers=auth,
                                       json={"confirm": email.upper()})
@@ -94,7 +84,7 @@ async def test_after_erasure_no_personal_data_remains_and_the_legal_records_stay
     # No table holds the customer's personal data, nor the id where rows are per customer.
     leftovers = await scan_tables(personal)
     assert not leftovers, "\n".join(map(str, leftovers))
-    keyed = await scan_tables({"customer id": customer_id}, customer_keyed())
+    keyed = await scan_tables({"customer id": customer_id}, privacy.customer_keyed())
     assert not keyed, "\n".join(map(str, keyed))
     # Nor the logs, nor the analytics events sent.
     logged = scan_logs(caplog.records, personal)
@@ -114,7 +104,7 @@ async def test_after_erasure_no_personal_data_remains_and_the_legal_records_stay
     for record_class, days in (("payment_records", 1825), ("contract_records", 1825),
                                ("complaints", 1095)):
         for row in by_class[record_class]:
-            assert close_to(row["retain_until"], now + timedelta(days=days)), (
+            assert privacy.close_to(row["retain_until"], now + timedelta(days=days)), (
                 record_class, row["retain_until"])
     [contract] = [json.loads(r["payload"]) for r in by_class["contract_records"]]
     assert contract["order_id"] == order["id"] and contract["total"] == order["total"]
@@ -146,7 +136,7 @@ async def test_after_erasure_no_personal_data_remains_and_the_legal_records_stay
                                       json={"refresh_token": refresh_token})
     assert response.status == 401
     assert (await shop.client.post("/v1/auth/login", json={
-        "email": email, "password": PASSWORD})).status == 401
+        "email": email, "password": privacy.PASSWORD})).status == 401
 
     # The provider account is free again: it signs up as a new customer.
     status, body = await sandbox_sign_in(shop, hint)
@@ -154,7 +144,8 @@ async def test_after_erasure_no_personal_data_remains_and_the_legal_records_stay
     assert body["customer_id"] != customer_id
     # And the person can verify again, on the new account.
     new_auth = {"Authorization": f"Bearer {body['access_token']}"}
-    response = await verify_real_name(shop, new_auth, await real_name_token(shop, person))
+    token = await privacy.real_name_token(shop, person)
+    response = await privacy.verify_real_name(shop, new_auth, token)
     assert response.status == 200, await response.text()
 
 

@@ -10,16 +10,8 @@ from typing import Any
 import pytest
 
 from adapters.persistence import tables as t
-from tests.e2e.identity_steps import (
-    link_sandbox,
-)
-from tests.e2e.privacy_steps import (
-    ci_di,
-    me,
-    real_name_token,
-    register,
-    verify_real_name,
-)
+from tests.e2e import privacy_steps as privacy
+from tests.e2e.identity_steps import link_sandbox
 from tests.helpers import ORDER, eventually
 
 pytestmark = pytest.mark.timeout(90)
@@ -28,14 +20,14 @@ pytestmark = pytest.mark.timeout(90)
 async def test_export_holds_everything_about_the_customer_but_no_ci_or_di(shop: Any) -> None:
     tag = uuid.uuid4().hex[:8]
     email = f"export.{tag}@example.com"
-    auth = await register(shop, email, country="DE")
-    customer_id = (await me(shop, auth))["id"]
+    auth = await privacy.register(shop, email, country="DE")
+    customer_id = (await privacy.me(shop, auth))["id"]
     await shop.client.put("/v1/me/consents", headers=auth,
                           json={"consents": {"marketing_email": True}})
     await link_sandbox(shop, auth, f"export-{tag}")
-    token = await real_name_token(shop, f"export-person-{tag}")
-    ci, di = await ci_di(shop, token)
-    assert (await verify_real_name(shop, auth, token)).status == 200
+    token = await privacy.real_name_token(shop, f"export-person-{tag}")
+    ci, di = await privacy.ci_di(shop, token)
+    assert (await privacy.verify_real_name(shop, auth, token)).status == 200
     placed = await shop.place(auth, {**ORDER, "lines": ORDER["lines"][:1]})
     status, _ = await shop.pay(auth, placed["id"], "pm_sandbox_success")
     assert status == 200

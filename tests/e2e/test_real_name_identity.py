@@ -16,6 +16,7 @@ import pytest
 import bootstrap
 from adapters.persistence import tables as t
 from application.privacy import RealNameIdentities
+from tests.e2e import privacy_steps as privacy
 from tests.e2e.identity_steps import (
     admin_of,
     analytics_payloads,
@@ -23,13 +24,6 @@ from tests.e2e.identity_steps import (
     sandbox_sign_in,
     scan_logs,
     scan_tables,
-)
-from tests.e2e.privacy_steps import (
-    ci_di,
-    me,
-    real_name_token,
-    register,
-    verify_real_name,
 )
 from tests.helpers import ORDER
 
@@ -43,29 +37,32 @@ async def test_one_account_per_person_with_ci_sealed_and_di_blind_indexed(
     old_key, new_key = (base64.b64encode(k * 32).decode() for k in (b"1", b"2"))
     shop = await shop_factory(data_keys={"k1": old_key}, data_key_id="k1")
     person = f"hong-gildong-{uuid.uuid4().hex[:6]}"
-    first = await register(shop, f"first.{uuid.uuid4().hex[:6]}@example.com", country="KR")
-    second = await register(shop, f"second.{uuid.uuid4().hex[:6]}@example.com", country="KR")
-    first_id = (await me(shop, first))["id"]
+    first = await privacy.register(shop, f"first.{uuid.uuid4().hex[:6]}@example.com",
+                                   country="KR")
+    second = await privacy.register(shop, f"second.{uuid.uuid4().hex[:6]}@example.com",
+                                    country="KR")
+    first_id = (await privacy.me(shop, first))["id"]
 
-    token = await real_name_token(shop, person)
-    ci, di = await ci_di(shop, token)
-    response = await verify_real_name(shop, first, token)
+    token = await privacy.real_name_token(shop, person)
+    ci, di = await privacy.ci_di(shop, token)
+    response = await privacy.verify_real_name(shop, first, token)
     assert response.status == 200, await response.text()
     body = await response.json()
     assert body["verified"] is True and body["adult"] is True
-    assert (await me(shop, first))["identity_verified"] is True
+    assert (await privacy.me(shop, first))["identity_verified"] is True
     # The same account verifying again is fine.
-    assert (await verify_real_name(shop, first, await real_name_token(shop, person))
+    assert (await privacy.verify_real_name(shop, first, await privacy.real_name_token(shop, person))
             ).status == 200
 
     # The same person on another account: one account per person.
-    response = await verify_real_name(shop, second, await real_name_token(shop, person))
+    response = await privacy.verify_real_name(shop, second,
+                                              await privacy.real_name_token(shop, person))
     assert response.status == 409, await response.text()
     assert "one account per person" in (await response.json())["detail"]
-    assert (await me(shop, second))["identity_verified"] is False
+    assert (await privacy.me(shop, second))["identity_verified"] is False
     # A token the sandbox did not sign is refused.
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
-    assert (await verify_real_name(shop, second, forged)).status == 401
+    assert (await privacy.verify_real_name(shop, second, forged)).status == 401
 
     [row] = await t.RealNameIdentity.select()
     assert row["customer_id"] == first_id and row["key_id"] == "k1"
@@ -88,7 +85,8 @@ async def test_one_account_per_person_with_ci_sealed_and_di_blind_indexed(
     assert await real_names.rotate_keys() == 0  # nothing left under k1
     # The blind index does not depend on the master key: duplicates are still found.
     assert rotated.blind_index(di, "kr-di") == row["di_index"]
-    response = await verify_real_name(shop, second, await real_name_token(shop, person))
+    response = await privacy.verify_real_name(shop, second,
+                                              await privacy.real_name_token(shop, person))
     assert response.status == 409
 
     # CI and DI appear in no event, evidence, outbox message or log.
@@ -111,9 +109,9 @@ async def test_the_admin_report_and_events_never_show_a_verified_persons_ci(
     status, body = await sandbox_sign_in(shop, f"kyc-{uuid.uuid4().hex[:6]}")
     assert status == 201
     auth = {"Authorization": f"Bearer {body['access_token']}"}
-    token = await real_name_token(shop, f"verified-{uuid.uuid4().hex[:6]}")
-    ci, di = await ci_di(shop, token)
-    assert (await verify_real_name(shop, auth, token)).status == 200
+    token = await privacy.real_name_token(shop, f"verified-{uuid.uuid4().hex[:6]}")
+    ci, di = await privacy.ci_di(shop, token)
+    assert (await privacy.verify_real_name(shop, auth, token)).status == 200
     await shop.place(auth, {**ORDER, "lines": ORDER["lines"][:1]})
     await outbox_drained()
     today = datetime.now(UTC).date().isoformat()
@@ -131,14 +129,15 @@ async def test_a_merged_in_verification_keeps_its_ci_readable_and_rotatable(
     open for its new owner, and key rotation must still get through it."""
     old_key, new_key = (base64.b64encode(k * 32).decode() for k in (b"1", b"2"))
     shop = await shop_factory(data_keys={"k1": old_key}, data_key_id="k1")
-    keeper = await register(shop, f"keeper.{uuid.uuid4().hex[:6]}@example.com", country="KR")
+    keeper = await privacy.register(shop, f"keeper.{uuid.uuid4().hex[:6]}@example.com",
+                                    country="KR")
     merged_email = f"merged.{uuid.uuid4().hex[:6]}@example.com"
-    merged = await register(shop, merged_email, country="KR")
-    keeper_id = (await me(shop, keeper))["id"]
+    merged = await privacy.register(shop, merged_email, country="KR")
+    keeper_id = (await privacy.me(shop, keeper))["id"]
     person = f"merge-person-{uuid.uuid4().hex[:6]}"
-    token = await real_name_token(shop, person)
-    ci, di = await ci_di(shop, token)
-    assert (await verify_real_name(shop, merged, token)).status == 200
+    token = await privacy.real_name_token(shop, person)
+    ci, di = await privacy.ci_di(shop, token)
+    assert (await privacy.verify_real_name(shop, merged, token)).status == 200
 
     response = await shop.client.post("/v1/me/merge", headers=keeper, json={
         "access_token": merged["Authorization"].removeprefix("Bearer ")})
@@ -147,9 +146,9 @@ async def test_a_merged_in_verification_keeps_its_ci_readable_and_rotatable(
     assert row["customer_id"] == keeper_id
     assert shop.container.cipher().open(row["ci_ciphertext"], keeper_id) == ci
     # The same person is still one account, now the keeper's.
-    assert (await verify_real_name(shop, keeper, await real_name_token(shop, person))
-            ).status == 200
-    assert (await me(shop, keeper))["identity_verified"] is True
+    assert (await privacy.verify_real_name(
+        shop, keeper, await privacy.real_name_token(shop, person))).status == 200
+    assert (await privacy.me(shop, keeper))["identity_verified"] is True
 
     rotated = bootstrap.build(settings_factory(
         data_keys={"k1": old_key, "k2": new_key}, data_key_id="k2")).cipher()
