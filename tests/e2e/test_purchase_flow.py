@@ -10,6 +10,7 @@ import pytest
 
 from adapters.persistence.tables import Incident, NotificationLog
 from domain.customers import Role
+from tests.e2e.order_steps import customer_with_order, shop_with_order
 from tests.helpers import ORDER, eventually
 
 pytestmark = pytest.mark.timeout(60)
@@ -97,8 +98,7 @@ async def _login(shop: Any, email: str, password: str) -> dict[str, str]:
 
 
 async def test_card_payment_succeeds_at_once(shop: Any) -> None:
-    auth = await shop.sign_up()
-    order = await shop.place(auth, ORDER)
+    auth, order = await customer_with_order(shop)
     status, operation = await shop.pay(auth, order["id"], "pm_sandbox_success")
     assert status == 200
     assert operation["status"] == "succeeded"
@@ -109,8 +109,7 @@ async def test_card_payment_succeeds_at_once(shop: Any) -> None:
 
 
 async def test_declined_card_tells_the_customer_what_to_do_and_allows_a_retry(shop: Any) -> None:
-    auth = await shop.sign_up()
-    order = await shop.place(auth, ORDER)
+    auth, order = await customer_with_order(shop)
     status, operation = await shop.pay(auth, order["id"],
                                        "pm_sandbox_decline_insufficient_funds")
     assert status == 200
@@ -125,8 +124,7 @@ async def test_declined_card_tells_the_customer_what_to_do_and_allows_a_retry(sh
 
 
 async def test_action_required_gives_the_next_step_and_completes_by_webhook(shop: Any) -> None:
-    auth = await shop.sign_up()
-    order = await shop.place(auth, ORDER)
+    auth, order = await customer_with_order(shop)
     status, operation = await shop.pay(auth, order["id"], "pm_sandbox_action_required")
     assert status == 200
     next_action = operation["result"]["next_action"]
@@ -182,9 +180,7 @@ async def test_abandoned_attempts_are_cancelled_and_the_order_can_be_paid_again(
 ) -> None:
     from datetime import timedelta
 
-    shop = await shop_factory(sandbox_deposit_delay_seconds=3600)
-    auth = await shop.sign_up()
-    three_ds = await shop.place(auth, ORDER)
+    shop, auth, three_ds = await shop_with_order(shop_factory, sandbox_deposit_delay_seconds=3600)
     transfer = await shop.place(auth, ORDER)
     assert (await shop.pay(auth, three_ds["id"], "pm_sandbox_action_required"))[0] == 200
     assert (await shop.pay(auth, transfer["id"], "pm_sandbox_virtual_account"))[0] == 200
@@ -209,9 +205,7 @@ async def test_an_expired_virtual_account_cancels_the_order_and_tells_the_custom
 
     from adapters.persistence.tables import NotificationLog, Payment
 
-    shop = await shop_factory(sandbox_deposit_delay_seconds=3600)
-    auth = await shop.sign_up()
-    order = await shop.place(auth, ORDER)
+    shop, auth, order = await shop_with_order(shop_factory, sandbox_deposit_delay_seconds=3600)
     _, operation = await shop.pay(auth, order["id"], "pm_sandbox_virtual_account")
     account = operation["result"]["deposit_account"]
     assert account["expires_at"] and account["account_number"]

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from adapters.persistence.tables import IdempotencyKey, Payment
+from tests.e2e.order_steps import customer_with_order, operation_ends, shop_with_order
 from tests.helpers import ORDER, eventually
 
 pytestmark = pytest.mark.timeout(60)
@@ -93,8 +94,7 @@ async def test_bad_order_input_is_a_4xx_problem_never_a_500(shop: Any, body: byt
 
 
 async def test_same_key_same_body_replays_the_first_answer(shop: Any) -> None:
-    auth = await shop.sign_up()
-    order = await shop.place(auth, ORDER)
+    auth, order = await customer_with_order(shop)
     key = uuid.uuid4().hex
     first = await shop.client.post(f"/v1/orders/{order['id']}/payments",
                                    json={"payment_method": "pm_sandbox_success"},
@@ -115,8 +115,7 @@ async def test_same_key_same_body_replays_the_first_answer(shop: Any) -> None:
 
 
 async def test_a_request_still_in_flight_is_a_409(shop: Any) -> None:
-    auth = await shop.sign_up()
-    order = await shop.place(auth, ORDER)
+    auth, order = await customer_with_order(shop)
     key = uuid.uuid4().hex
     first = asyncio.create_task(shop.pay(auth, order["id"], "pm_sandbox_stall", key))
 
@@ -141,8 +140,7 @@ async def test_keys_are_scoped_per_customer(shop: Any) -> None:
 
 
 async def test_missing_idempotency_key_is_a_400(shop: Any) -> None:
-    auth = await shop.sign_up()
-    order = await shop.place(auth, ORDER)
+    auth, order = await customer_with_order(shop)
     response = await shop.client.post(f"/v1/orders/{order['id']}/payments",
                                       json={"payment_method": "pm_sandbox_success"},
                                       headers=auth)
@@ -151,9 +149,7 @@ async def test_missing_idempotency_key_is_a_400(shop: Any) -> None:
 
 
 async def test_a_slow_provider_gives_202_then_updates_until_the_end(shop_factory: Any) -> None:
-    shop = await shop_factory(sandbox_stall_seconds=4)
-    auth = await shop.sign_up()
-    order = await shop.place(auth, ORDER)
+    shop, auth, order = await shop_with_order(shop_factory, sandbox_stall_seconds=4)
     status, operation = await shop.pay(auth, order["id"], "pm_sandbox_stall")
     assert status == 202
     assert operation["status"] in ("pending", "processing")
@@ -191,10 +187,9 @@ async def test_another_customers_operation_is_a_404(shop: Any) -> None:
 
 
 async def test_an_unsupported_route_is_a_clear_422(shop_factory: Any) -> None:
-    shop = await shop_factory(payment_contracts=[
-        {"provider": "sandbox", "countries": ["KR"], "currencies": ["KRW"], "methods": ["*"]}])
-    auth = await shop.sign_up()
-    order = await shop.place(auth, {**ORDER, "currency": "USD"})
+    shop, auth, order = await shop_with_order(
+        shop_factory, {**ORDER, "currency": "USD"}, payment_contracts=[
+            {"provider": "sandbox", "countries": ["KR"], "currencies": ["KRW"], "methods": ["*"]}])
     status, problem = await shop.pay(auth, order["id"], "pm_sandbox_success")
     assert status == 422
     assert problem["type"] == "/problems/unsupported-payment-route"
@@ -204,17 +199,11 @@ async def test_an_unsupported_route_is_a_clear_422(shop_factory: Any) -> None:
 async def test_a_provider_that_stays_down_fails_the_payment_with_advice(
     shop_factory: Any,
 ) -> None:
-    shop = await shop_factory(outbox_max_attempts=2)
-    auth = await shop.sign_up()
-    order = await shop.place(auth, ORDER)
+    shop, auth, order = await shop_with_order(shop_factory, outbox_max_attempts=2)
     status, operation = await shop.pay(auth, order["id"], "pm_sandbox_unavailable")
     assert status in (200, 202)
-
-    async def failed() -> dict[str, Any] | None:
-        view = await shop.operation(auth, operation["id"])
-        return view if view["status"] == "failed" else None
-
-    view = await eventually(failed, timeout=30, what="the payment to give up")
+    view = await operation_ends(shop, auth, operation["id"], "failed", timeout=30,
+                                what="the payment to give up")
     assert view["result"]["failure_code"] == "provider_unavailable"
     assert "did not go through" in view["message"] and "Try again" in view["message"]
     assert (await shop.order(auth, order["id"]))["status"] == "pending_payment"
@@ -271,9 +260,8 @@ async def test_nul_characters_and_odd_keys_are_4xx_not_500(shop: Any) -> None:
 async def test_a_shutdown_ends_open_event_streams_at_once(shop_factory: Any) -> None:
     """Streams do not hold a stopping server until their operation's next update: each gets
     a `closing` event (reconnect later) as soon as shutdown begins."""
-    shop = await shop_factory(sandbox_stall_seconds=60, operation_update_every_seconds=60)
-    auth = await shop.sign_up()
-    order = await shop.place(auth, ORDER)
+    shop, auth, order = await shop_with_order(shop_factory, sandbox_stall_seconds=60,
+                                              operation_update_every_seconds=60)
     status, operation = await shop.pay(auth, order["id"], "pm_sandbox_stall")
     assert status == 202
     response = await shop.client.get(f"/v1/operations/{operation['id']}/events",

@@ -12,15 +12,15 @@ import pytest
 
 from adapters.persistence.tables import EvidenceRecord, InboxMessage, NotificationLog, Payment
 from adapters.signing import sign
-from tests.helpers import ORDER, eventually, work_done
+from tests.e2e.order_steps import customer_with_order, operation_ends, shop_with_order
+from tests.helpers import eventually, work_done
 
 pytestmark = pytest.mark.timeout(90)
 SECRET = "whsec_sandbox_payments_dev"
 
 
 async def _awaiting_deposit(shop: Any) -> tuple[dict[str, str], dict[str, Any], str]:
-    auth = await shop.sign_up()
-    order = await shop.place(auth, ORDER)
+    auth, order = await customer_with_order(shop)
     status, operation = await shop.pay(auth, order["id"], "pm_sandbox_virtual_account")
     assert status == 200 and operation["result"]["status"] == "awaiting_deposit"
     row = await Payment.select(Payment.provider_reference).where(
@@ -28,13 +28,24 @@ async def _awaiting_deposit(shop: Any) -> tuple[dict[str, str], dict[str, Any], 
     return auth, order, row["provider_reference"]
 
 
+def _event(kind: str, data: dict[str, Any], event_id: str | None = None) -> bytes:
+    """A sandbox callback's body: a new event id unless given, created now."""
+    return json.dumps({"id": event_id or f"evt_{uuid.uuid4().hex}", "type": kind,
+                       "created": int(time.time()), "data": data}).encode()
+
+
 def _deposit_event(reference: str, order_id: str, event_id: str | None = None) -> bytes:
-    return json.dumps({
-        "id": event_id or f"evt_{uuid.uuid4().hex}", "type": "virtual_account.deposited",
-        "created": int(time.time()),
-        "data": {"reference": reference, "order_id": order_id, "status": "succeeded",
-                 "amount": 39000, "currency": "KRW", "failure_code": None},
-    }).encode()
+    return _event("virtual_account.deposited", {
+        "reference": reference, "order_id": order_id, "status": "succeeded",
+        "amount": 39000, "currency": "KRW", "failure_code": None}, event_id)
+
+
+async def _acknowledged(shop: Any, body: bytes, secret: str = SECRET) -> Any:
+    """Deliver a callback signed with `secret`; the app answers 200."""
+    response = await shop.client.post("/v1/webhooks/sandbox", data=body,
+                                      headers={"Sandbox-Signature": sign(secret, body)})
+    assert response.status == 200, secret
+    return response
 
 
 async def _transitions(order_id: str, status: str) -> int:
@@ -65,10 +76,7 @@ async def test_fifty_concurrent_copies_give_fifty_acks_and_one_state_change(
 
     await eventually(paid, what="the deposit to mark the order paid")
     # A later copy under another event id (the provider re-sent it) changes nothing either.
-    again = _deposit_event(reference, order["id"])
-    response = await shop.client.post("/v1/webhooks/sandbox", data=again, headers={
-        "Sandbox-Signature": sign(SECRET, again)})
-    assert response.status == 200
+    await _acknowledged(shop, _deposit_event(reference, order["id"]))
     await eventually(work_done, what="the later copy to be processed")
     assert await InboxMessage.count().where(InboxMessage.provider == "sandbox") == 2
     assert await _transitions(order["id"], "captured") == 1
@@ -108,10 +116,7 @@ async def test_both_secrets_are_accepted_during_a_rotation(shop_factory: Any) ->
                               sandbox_webhook_secrets=["whsec_new", SECRET])
     _, order, reference = await _awaiting_deposit(shop)
     for secret in ("whsec_new", SECRET):
-        body = _deposit_event(reference, order["id"])
-        response = await shop.client.post("/v1/webhooks/sandbox", data=body,
-                                          headers={"Sandbox-Signature": sign(secret, body)})
-        assert response.status == 200, secret
+        await _acknowledged(shop, _deposit_event(reference, order["id"]), secret)
 
 
 async def test_unknown_provider_is_a_404(shop: Any) -> None:
@@ -126,15 +131,9 @@ async def test_a_callback_that_never_matches_is_set_aside_with_an_incident(
     from adapters.persistence.tables import Incident
 
     shop = await shop_factory(inbox_give_up_after_seconds=0)
-    body = _deposit_event("sbx_not_ours", "ord_unknown")
-    response = await shop.client.post("/v1/webhooks/sandbox", data=body,
-                                      headers={"Sandbox-Signature": sign(SECRET, body)})
-    assert response.status == 200
-
-    async def set_aside() -> list[dict[str, Any]]:
-        return await InboxMessage.select().where(InboxMessage.status == "unmatched")
-
-    await eventually(set_aside, what="the unmatched callback to be set aside")
+    await _acknowledged(shop, _deposit_event("sbx_not_ours", "ord_unknown"))
+    await eventually(lambda: InboxMessage.select().where(InboxMessage.status == "unmatched"),
+                     what="the unmatched callback to be set aside")
     incidents = await Incident.select().where(Incident.kind == "webhook_unmatched")
     assert len(incidents) == 1 and "virtual_account.deposited" in incidents[0]["detail"]
 
@@ -144,16 +143,9 @@ async def test_a_late_charge_for_an_order_paid_otherwise_is_refunded_with_an_inc
 ) -> None:
     from adapters.persistence.tables import Incident
 
-    shop = await shop_factory(outbox_max_attempts=1)
-    auth = await shop.sign_up()
-    order = await shop.place(auth, ORDER)
+    shop, auth, order = await shop_with_order(shop_factory, outbox_max_attempts=1)
     _, first = await shop.pay(auth, order["id"], "pm_sandbox_unavailable")
-
-    async def failed() -> bool:
-        view = await shop.operation(auth, first["id"])
-        return view["status"] == "failed"
-
-    await eventually(failed, what="the first attempt to give up")
+    await operation_ends(shop, auth, first["id"], "failed", what="the first attempt to give up")
     status, second = await shop.pay(auth, order["id"], "pm_sandbox_success")
     assert status == 200 and second["status"] == "succeeded"
 
@@ -165,19 +157,12 @@ async def test_a_late_charge_for_an_order_paid_otherwise_is_refunded_with_an_inc
         idempotency_key=first_payment, reference="sbx_late", status="succeeded",
         amount=order["total"], currency=order["currency"], scenario="success",
         order_id=order["id"], merchant_reference=first_payment, created_at=time.time()))
-    body = json.dumps({
-        "id": f"evt_{uuid.uuid4().hex}", "type": "payment.succeeded", "created": int(time.time()),
-        "data": {"reference": "sbx_late", "order_id": order["id"], "status": "succeeded",
-                 "metadata": {"payment_id": first_payment}},
-    }).encode()
-    response = await shop.client.post("/v1/webhooks/sandbox", data=body,
-                                      headers={"Sandbox-Signature": sign(SECRET, body)})
-    assert response.status == 200
-
-    async def incident() -> list[dict[str, Any]]:
-        return await Incident.select().where(Incident.kind == "surplus_charge")
-
-    [found] = await eventually(incident, what="a surplus-charge incident")
+    await _acknowledged(shop, _event("payment.succeeded", {
+        "reference": "sbx_late", "order_id": order["id"], "status": "succeeded",
+        "metadata": {"payment_id": first_payment}}))
+    [found] = await eventually(
+        lambda: Incident.select().where(Incident.kind == "surplus_charge"),
+        what="a surplus-charge incident")
     assert first_payment in found["detail"]
     # The customer is never charged twice: the late charge is given back at once.
     async def returned() -> dict[str, Any] | None:
@@ -195,24 +180,15 @@ async def test_a_callback_that_contradicts_what_we_know_is_set_aside_not_retried
 ) -> None:
     from adapters.persistence.tables import Incident
 
-    auth = await shop.sign_up()
-    order = await shop.place(auth, ORDER)
+    auth, order = await customer_with_order(shop)
     _, operation = await shop.pay(auth, order["id"], "pm_sandbox_success")
     payment_id = operation["result"]["payment_id"]
     # It names our payment, but with a reference the payment does not have.
-    body = json.dumps({
-        "id": f"evt_{uuid.uuid4().hex}", "type": "payment.succeeded", "created": time.time(),
-        "data": {"reference": "sbx_someone_else", "order_id": order["id"],
-                 "status": "succeeded", "metadata": {"payment_id": payment_id}},
-    }).encode()
-    response = await shop.client.post("/v1/webhooks/sandbox", data=body,
-                                      headers={"Sandbox-Signature": sign(SECRET, body)})
-    assert response.status == 200
-
-    async def set_aside() -> list[dict[str, Any]]:
-        return await InboxMessage.select().where(InboxMessage.status == "rejected")
-
-    [_] = await eventually(set_aside, what="the contradicting callback set aside")
+    await _acknowledged(shop, _event("payment.succeeded", {
+        "reference": "sbx_someone_else", "order_id": order["id"], "status": "succeeded",
+        "metadata": {"payment_id": payment_id}}))
+    [_] = await eventually(lambda: InboxMessage.select().where(InboxMessage.status == "rejected"),
+                           what="the contradicting callback set aside")
     [incident] = await Incident.select().where(Incident.kind == "webhook_rejected")
     assert "does not belong to payment" in incident["detail"]
     view = await shop.order(auth, order["id"])
