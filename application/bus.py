@@ -10,6 +10,7 @@ Adding behaviour is one function in `application/handlers/` and one line here.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -67,19 +68,16 @@ async def publish(uow: UnitOfWork, events: Iterable[ev.Event]) -> None:
 _PER_MESSAGE = frozenset({"error", "message_id"})
 
 
-def _bind(handler: Handler, dependencies: Mapping[str, Any]) -> Handler:
+def _bind(handler: Handler, dependencies: Mapping[str, Any]) -> tuple[Handler, frozenset[str]]:
+    """The handler with its dependencies filled in (a partial: no frame of its own on the way
+    to the work), and the per-message parameters it takes."""
     names = list(inspect.signature(handler).parameters)[1:]
     missing = [n for n in names if n not in dependencies and n not in _PER_MESSAGE]
     if missing:
         raise TypeError(f"{handler.__qualname__} needs {', '.join(missing)}, which the bus "
                         "was not given")
     bound = {n: dependencies[n] for n in names if n in dependencies}
-    wanted = _PER_MESSAGE.intersection(names)
-
-    async def call(message: Any, **per_message: Any) -> None:
-        await handler(message, **bound, **{k: v for k, v in per_message.items() if k in wanted})
-
-    return call
+    return functools.partial(handler, **bound), _PER_MESSAGE.intersection(names)
 
 
 class MessageBus:
@@ -91,13 +89,15 @@ class MessageBus:
                           for kind, h in GIVEN_UP_HANDLERS.items()}
 
     async def handle(self, command: c.Command, *, message_id: str = "") -> None:
-        handler = self._handlers.get(type(command))
-        if handler is None:
+        found = self._handlers.get(type(command))
+        if found is None:
             raise LookupError(f"no handler for {type(command).__name__}")
-        await handler(command, message_id=message_id)
+        handler, wanted = found
+        await handler(command, **({"message_id": message_id} if "message_id" in wanted else {}))
 
     async def given_up(self, command: c.Command, error: Exception) -> None:
         """Settle what must be settled once `command` will never be done."""
-        handler = self._given_up.get(type(command))
-        if handler is not None:
-            await handler(command, error=error)
+        found = self._given_up.get(type(command))
+        if found is not None:
+            handler, wanted = found
+            await handler(command, **({"error": error} if "error" in wanted else {}))
