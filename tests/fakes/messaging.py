@@ -44,11 +44,9 @@ class FakeTaskQueue:
 class FakeNotifier(Breakable):
     def __init__(self) -> None:
         self.sent: list[Notification] = []
-        self.error: Exception | None = None
 
     async def send(self, notification: Notification) -> None:
-        self._fail_if_told()
-        self.sent.append(notification)
+        self._record(self.sent, notification)
 
     def templates(self, recipient: str | None = None) -> list[str]:
         return [n.template for n in self.sent if recipient is None or n.recipient == recipient]
@@ -69,8 +67,6 @@ class FakeAnalytics:
 class FakeAlerts(Breakable):
     def __init__(self) -> None:
         self.alerts: list[Alert] = []
-        self.error: Exception | None = None
 
     async def alert(self, alert: Alert) -> None:
-        self._fail_if_told()
-        self.alerts.append(alert)
+        self._record(self.alerts, alert)

@@ -48,11 +48,9 @@ class FakeCheckpointStore(Breakable):
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.error: OSError | None = None
 
     async def append(self, checkpoint: Checkpoint) -> None:
-        self._fail_if_told()
-        self.lines.append(checkpoint.to_line())
+        self._record(self.lines, checkpoint.to_line())
 
     async def read(self) -> list[str]:
         self._fail_if_told()
@@ -115,7 +113,7 @@ class FakePrivacyStore(Repository):
         return 0
 
     async def purge_sign_in_leftovers(self, before: datetime) -> int:
-        return await self._unit.flows.purge(before)
+        return await self._unit.sign_ins.flows.purge(before)
 
     async def purge_finished_work(self, before: datetime) -> int:
         return 0
