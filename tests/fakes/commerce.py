@@ -1,38 +1,46 @@
-"""Repositories of what is bought and paid for: customers, orders, payments, their fraud
-reviews and shipments."""
+"""Repositories of what is bought and paid for: customers (with the parts of them kept in
+records of their own), orders, payments, their fraud reviews and shipments."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from application import ports
 from application.ports import FraudReview
 from domain.customers import Customer
 from domain.orders import Order
 from domain.payments import UNSETTLED, Payment
 from domain.shipments import Shipment
+from tests.fakes import identity_store
 from tests.fakes.clock import START
 from tests.fakes.storage import AggregateRepository
 
+if TYPE_CHECKING:
+    from tests.fakes.unit_of_work import FakeUnitOfWork
 
-class FakeCustomers(AggregateRepository[Customer]):
+
+class FakeCustomers(AggregateRepository[Customer], key="customer_id", value="customer"):
+    """The customer, and the parts of it kept in records of their own."""
+
     name = "customers"
 
-    async def get(self, customer_id: str) -> Customer | None:
-        return self._one(customer_id)
+    def __init__(self, unit: FakeUnitOfWork) -> None:
+        super().__init__(unit)
+        self.identities: ports.IdentityLinks = identity_store.FakeIdentityLinks(unit)
+        self.real_names: ports.RealNames = identity_store.FakeRealNames(unit)
+        self.consents: ports.Consents = identity_store.FakeConsents(unit)
 
-    async def save(self, customer: Customer) -> None:
-        self._save(customer)
-
-    async def add(self, customer: Customer) -> bool:
+    # Unlike the other ports' `add`, this one says whether the email was free.
+    async def add(self, customer: Customer) -> bool:  # type: ignore[override]
         if any(c.email == customer.email for c in self._rows.values()):
             return False
         self._put(customer.id, customer)
         return True
 
     async def by_email(self, email: str) -> Customer | None:
-        found: Customer | None = self._first(lambda c: c.email == email)
-        return found
+        return self._find(lambda c: c.email == email)
 
     async def lock(self, customer_id: str) -> None:
         return None  # one unit of work writes at a time already
@@ -52,20 +60,11 @@ class FakeCustomers(AggregateRepository[Customer]):
                    if who == customer_id and at >= since)
 
 
-class FakeOrders(AggregateRepository[Order]):
-    name, noun = "orders", "order"
-
-    async def get(self, order_id: str) -> Order | None:
-        return self._one(order_id)
-
-    async def save(self, order: Order) -> None:
-        self._save(order)
+class FakeOrders(AggregateRepository[Order], key="order_id", value="order"):
+    name, added_once = "orders", True
 
     async def lock(self, order_id: str) -> None:
         return None
-
-    async def add(self, order: Order) -> None:
-        self._add_new(order)
 
     async def of_customer(self, customer_id: str, limit: int,
                           before: str | None = None) -> list[Order]:
@@ -82,20 +81,15 @@ class FakeOrders(AggregateRepository[Order]):
         return [(o.currency, o.total.amount) for o in paid[:limit]]
 
 
-class FakePayments(AggregateRepository[Payment]):
-    name, noun = "payments", "payment"
-
-    async def get(self, payment_id: str) -> Payment | None:
-        return self._one(payment_id)
+class FakePayments(AggregateRepository[Payment], key="payment_id"):
+    name, added_once = "payments", True
 
     async def add(self, payment: Payment) -> None:
-        self._add_new(payment)
+        await super().add(payment)
         payment.new_events.clear()  # appended to the log, as the real repository does
 
     async def by_reference(self, provider: str, reference: str) -> Payment | None:
-        found: Payment | None = self._first(
-            lambda p: p.provider == provider and p.provider_reference == reference)
-        return found
+        return self._find(lambda p: p.provider == provider and p.provider_reference == reference)
 
     async def save(self, payment: Payment) -> None:
         if payment.id in self._rows:
@@ -127,14 +121,8 @@ def _before(payment: Payment, moment: datetime) -> bool:
     return payment.created_at is not None and payment.created_at < moment
 
 
-class FakeFraudReviews(AggregateRepository[FraudReview]):
+class FakeFraudReviews(AggregateRepository[FraudReview], key="order_id", value="review"):
     name, key_field = "reviews", "order_id"
-
-    async def get(self, order_id: str) -> FraudReview | None:
-        return self._one(order_id)
-
-    async def save(self, review: FraudReview) -> None:
-        self._save(review)
 
     async def add(self, review: FraudReview) -> None:
         if review.order_id not in self._rows:  # one review per order
@@ -145,22 +133,11 @@ class FakeFraudReviews(AggregateRepository[FraudReview]):
         return sorted(waiting, key=lambda r: r.opened_at)[:limit]
 
 
-class FakeShipments(AggregateRepository[Shipment]):
-    name, noun = "shipments", "shipment"
-
-    async def get(self, shipment_id: str) -> Shipment | None:
-        return self._one(shipment_id)
-
-    async def save(self, shipment: Shipment) -> None:
-        self._save(shipment)
-
-    async def add(self, shipment: Shipment) -> None:
-        self._add_new(shipment)
+class FakeShipments(AggregateRepository[Shipment], key="shipment_id", value="shipment"):
+    name, added_once = "shipments", True
 
     async def by_tracking(self, carrier: str, tracking_number: str) -> Shipment | None:
-        found: Shipment | None = self._first(
-            lambda s: s.carrier == carrier and s.tracking_number == tracking_number)
-        return found
+        return self._find(lambda s: s.carrier == carrier and s.tracking_number == tracking_number)
 
     async def of_order(self, order_id: str) -> list[Shipment]:
         return sorted((s for s in self._all() if s.order_id == order_id),

@@ -56,34 +56,18 @@ class FakeAuthFlows(Repository):
         return self._purge(lambda flow: flow.created_at < created_before)
 
 
-class FakePendingLinks(AggregateRepository[PendingLink]):
+class FakePendingLinks(AggregateRepository[PendingLink], key="token_hash", value="link"):
     name, key_field = "pending_links", "token_hash"
-
-    async def get(self, token_hash: str) -> PendingLink | None:
-        return self._one(token_hash)
-
-    async def save(self, link: PendingLink) -> None:
-        self._save(link)
 
     async def add(self, link: PendingLink) -> None:
         self._put(link.token_hash, replace(link, used=False))
 
 
-class FakeSessions(AggregateRepository[Session]):
+class FakeSessions(AggregateRepository[Session], key="session_id", value="session"):
     name = "sessions"
 
-    async def get(self, session_id: str) -> Session | None:
-        return self._one(session_id)
-
-    async def save(self, session: Session) -> None:
-        self._save(session)
-
-    async def add(self, session: Session) -> None:
-        self._put(session.id, session)
-
     async def by_refresh(self, refresh_hash: str) -> Session | None:
-        found: Session | None = self._first(lambda s: s.refresh_hash == refresh_hash)
-        return found
+        return self._find(lambda s: s.refresh_hash == refresh_hash)
 
     async def rotate(self, session_id: str, successor_id: str) -> bool:
         session = await self.get(session_id)

@@ -14,21 +14,11 @@ from domain.redaction import card_safe_id
 from tests.fakes.storage import AggregateRepository, Repository, as_json
 
 
-class FakeOperations(AggregateRepository[Operation]):
+class FakeOperations(AggregateRepository[Operation], key="operation_id", value="operation"):
     name = "operations"
 
-    async def get(self, operation_id: str) -> Operation | None:
-        return self._one(operation_id)
-
-    async def save(self, operation: Operation) -> None:
-        self._save(operation)
-
-    async def add(self, operation: Operation) -> None:
-        self._put(operation.id, operation)
-
     async def by_subject(self, subject: str) -> Operation | None:
-        found: Operation | None = self._first(lambda o: o.subject == subject)
-        return found
+        return self._find(lambda o: o.subject == subject)
 
 
 @dataclass

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import inspect
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -117,27 +118,56 @@ class Repository:
 
 
 class AggregateRepository(Repository, Generic[T]):
-    """Rows keyed by one field of what they hold. Each fake still spells out `get` and
-    `save` with the port's own parameter names (tests/unit/application/test_fakes.py checks
-    them); these do the work."""
+    """Rows keyed by one field of what they hold, with the `get`, `save` and `add` the ports
+    declare. A port names their parameters (`get(self, order_id)`, `save(self, order)`) and
+    its fake must too (tests/unit/application/test_fakes.py compares them): a fake class
+    gives those names as `key=` and `value=`, and gets the three methods under them, but for
+    any it writes itself."""
 
     key_field = "id"
-    noun = ""  # what one row is, for the message when it is added twice
+    added_once = False  # True: adding a key twice fails, as the table's primary key would
+
+    def __init_subclass__(cls, *, key: str = "", value: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for method, parameter in (("get", key), ("save", value), ("add", value)):
+            if parameter and method not in vars(cls):
+                setattr(cls, method, _under_name(getattr(AggregateRepository, method),
+                                                 parameter))
 
     def _key(self, value: T) -> Any:
         return getattr(value, self.key_field)
 
-    def _add_new(self, value: T) -> None:
-        key = self._key(value)
-        assert key not in self._rows, f"{self.noun} {key} exists already"
-        self._put(key, value)
+    def _find(self, matches: Callable[[T], bool]) -> T | None:
+        found: T | None = self._first(matches)
+        return found
 
-    def _one(self, key: Any) -> T | None:
+    async def get(self, key: str) -> T | None:
         found: T | None = self._get(key)
         return found
 
-    def _save(self, value: T) -> None:
+    async def save(self, value: T) -> None:
         """Saving what was never added does nothing, as an UPDATE of no row."""
         key = self._key(value)
         if key in self._rows:
             self._put(key, value)
+
+    async def add(self, value: T) -> None:
+        key = self._key(value)
+        assert not (self.added_once and key in self._rows), f"{self.name}: {key} exists already"
+        self._put(key, value)
+
+
+def _under_name(method: Callable[[Any, Any], Awaitable[Any]],
+                parameter: str) -> Callable[..., Awaitable[Any]]:
+    """`method(self, argument)` with its argument named `parameter`: callable by that keyword
+    as the port's would be, and shown so by `inspect.signature`."""
+    signature = inspect.Signature([inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                                   for name in ("self", parameter)])
+
+    async def named(*args: Any, **kwargs: Any) -> Any:
+        self, argument = signature.bind(*args, **kwargs).args
+        return await method(self, argument)
+
+    named.__signature__ = signature  # type: ignore[attr-defined]
+    named.__name__ = named.__qualname__ = method.__name__
+    return named

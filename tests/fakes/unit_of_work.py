@@ -13,16 +13,6 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.storage import FakeDatabase
 
 
-class FakeCustomerRecords(commerce.FakeCustomers):
-    """The customer, and the parts of it kept in records of their own."""
-
-    def __init__(self, unit: FakeUnitOfWork) -> None:
-        super().__init__(unit)
-        self.identities: ports.IdentityLinks = identity_store.FakeIdentityLinks(unit)
-        self.real_names: ports.RealNames = identity_store.FakeRealNames(unit)
-        self.consents: ports.Consents = identity_store.FakeConsents(unit)
-
-
 class FakeSignIns:
     def __init__(self, unit: FakeUnitOfWork) -> None:
         self.flows: ports.AuthFlows = identity_store.FakeAuthFlows(unit)
@@ -46,7 +36,7 @@ class FakeUnitOfWork:
         self._tables: dict[str, dict[Any, Any]] | None = None
         self._committed = False
         self.new_outbox_ids: list[str] = []
-        self.customers = FakeCustomerRecords(self)
+        self.customers: ports.Customers = commerce.FakeCustomers(self)
         self.orders: ports.Orders = commerce.FakeOrders(self)
         self.payments: ports.Payments = commerce.FakePayments(self)
         self.reviews: ports.FraudReviews = commerce.FakeFraudReviews(self)

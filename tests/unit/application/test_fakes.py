@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import typing
+from collections.abc import Iterator
 
 import pytest
 
@@ -31,19 +32,51 @@ def _methods(protocol: type) -> dict[str, inspect.Signature]:
             if callable(member) and not name.startswith("_")}
 
 
+def _is_protocol(hint: object) -> bool:
+    return isinstance(hint, type) and getattr(hint, "_is_protocol", False)
+
+
+def _fakes_of(holder: object, port: type) -> Iterator[tuple[object, type]]:
+    """Each repository `port` names, as `holder` holds it, with its port; and those the
+    repository holds in turn (the customer's parts, the sign-in and message stores)."""
+    for name, hint in typing.get_type_hints(port).items():
+        assert hasattr(holder, name), f"{type(holder).__name__} has no {name}"
+        if _is_protocol(hint):
+            fake = getattr(holder, name)
+            yield fake, hint
+            yield from _fakes_of(fake, hint)
+
+
+def _parameters(signature: inspect.Signature) -> list[tuple[str, object, object]]:
+    """Name, kind and default of each parameter but `self`: how a caller may pass them."""
+    return [(p.name, p.kind, p.default) for p in signature.parameters.values()
+            if p.name != "self"]
+
+
 def test_the_fake_unit_of_work_has_a_repository_for_every_one_the_port_names() -> None:
     unit = FakeUnitOfWork(FakeDatabase(), FakeClock())
-    hints = typing.get_type_hints(ports.UnitOfWork)
-    for name, protocol in hints.items():
-        assert hasattr(unit, name), f"FakeUnitOfWork has no {name}"
-        if not isinstance(protocol, type) or not getattr(protocol, "_is_protocol", False):
-            continue
-        fake = getattr(unit, name)
+    checked = 0
+    for fake, protocol in _fakes_of(unit, ports.UnitOfWork):
         for method, signature in _methods(protocol).items():
             assert hasattr(fake, method), f"{type(fake).__name__} lacks {method}"
             mine = inspect.signature(getattr(fake, method))
-            wanted = [p for p in signature.parameters if p != "self"]
-            assert list(mine.parameters) == wanted, f"{type(fake).__name__}.{method}"
+            assert _parameters(mine) == _parameters(signature), \
+                f"{type(fake).__name__}.{method}"
+            checked += 1
+    assert checked >= 90  # with the stores the customer's, sign-ins and messages hold
+
+
+async def test_get_save_and_add_take_their_arguments_by_the_port_names_too(
+        uow: FakeUnitOfWorkFactory) -> None:
+    async with uow() as unit:
+        await unit.orders.add(order=_order())
+        order = await unit.orders.get(order_id="ord_1")
+        assert order is not None
+        order.cancel()
+        await unit.orders.save(order=order)
+        assert (await unit.orders.get("ord_1")).status == OrderStatus.CANCELLED  # type: ignore[union-attr]
+        with pytest.raises(TypeError):
+            await unit.orders.get(key="ord_1")  # type: ignore[call-arg]
 
 
 async def test_changes_are_kept_on_commit(uow: FakeUnitOfWorkFactory) -> None:
