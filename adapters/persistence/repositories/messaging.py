@@ -7,10 +7,22 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from piccolo.columns import Timestamptz, Varchar
+
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump, _load
 from application.ports import Clock, IdempotencyRecord, InboundEvent, InboxMessage, OutboxMessage
 from domain.redaction import card_safe_id
+
+
+async def _left_behind(status: Varchar, statuses: list[str], *, due: Timestamptz,
+                       cutoff: datetime, oldest: Timestamptz, limit: int) -> list[str]:
+    """Ids of the messages still in one of `statuses` whose `due` time passed before
+    `cutoff`, the `oldest` first: work a stopped process may have left behind."""
+    table = status._meta.table
+    rows = await table.select(table._meta.primary_key).where(
+        status.is_in(statuses) & (due < cutoff)).order_by(oldest).limit(limit)
+    return [row["id"] for row in rows]
 
 
 class OutboxRepository:
@@ -67,11 +79,10 @@ class OutboxRepository:
 
     async def unfinished(self, older_than_seconds: float, limit: int) -> list[str]:
         m = t.OutboxMessage
-        cutoff = self._now() - timedelta(seconds=older_than_seconds)
-        rows = await m.select(m.id).where(
-            m.status.is_in(["pending", "processing"]) & (m.available_at < cutoff)
-        ).order_by(m.created_at).limit(limit)
-        return [row["id"] for row in rows]
+        return await _left_behind(
+            m.status, ["pending", "processing"], due=m.available_at,
+            cutoff=self._now() - timedelta(seconds=older_than_seconds), oldest=m.created_at,
+            limit=limit)
 
 
 class InboxRepository:
@@ -106,11 +117,10 @@ class InboxRepository:
 
     async def unprocessed(self, older_than_seconds: float, limit: int) -> list[str]:
         m = t.InboxMessage
-        cutoff = self._clock.now() - timedelta(seconds=older_than_seconds)
-        rows = await m.select(m.id).where(
-            m.status.is_in(["received", "processing"]) & (m.received_at < cutoff)
-        ).order_by(m.received_at).limit(limit)
-        return [row["id"] for row in rows]
+        return await _left_behind(
+            m.status, ["received", "processing"], due=m.received_at,
+            cutoff=self._clock.now() - timedelta(seconds=older_than_seconds),
+            oldest=m.received_at, limit=limit)
 
 
 class IdempotencyRepository:
