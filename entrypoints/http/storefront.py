@@ -21,6 +21,7 @@ from entrypoints.http.api import (
     CLOSING,
     BadRequest,
     RouteTable,
+    answer_mismatch,
     container,
     current_customer,
     json_response,
@@ -162,7 +163,7 @@ async def pay_order(request: web.Request) -> web.Response:
                 ip_country=ip_country.upper() if len(ip_country) == 2 else None),
         )
         status = 200 if started.final or started.operation["result"] else 202
-        return status, started.operation, {
+        return status, _in_language(started.operation, request), {
             "Location": f"/v1/operations/{started.operation['id']}"}
 
     return await answer_once(request, customer.id, raw, pay, required=True)
@@ -181,6 +182,17 @@ def _cursor(value: str | None) -> str | None:
     return moment.astimezone(UTC).isoformat()
 
 
+def _in_language(view: dict[str, Any], request: web.Request) -> dict[str, Any]:
+    """An operation as its customer reads it: a failure's explanation, kept in every language,
+    given in the one the request asks for, as a payment's failure is."""
+    failure = (view.get("result") or {}).get("failure")
+    if failure is None or not isinstance(failure.get("message"), dict):
+        return view
+    language = preferred_language(request.headers.get("Accept-Language"))
+    message = failure["message"].get(language) or failure["message"].get("en", "")
+    return {**view, "result": {**view["result"], "failure": {**failure, "message": message}}}
+
+
 def _content_type(status: int) -> str:
     return "application/problem+json" if status >= 400 else "application/json"
 
@@ -189,8 +201,9 @@ def _content_type(status: int) -> str:
            responses={200: s.OperationOut, 404: None}, params=[ID])
 async def get_operation(request: web.Request) -> web.Response:
     customer = await current_customer(request)
-    return json_response(
-        await container(request).operations().get(customer.id, request.match_info["id"]))
+    return json_response(_in_language(
+        await container(request).operations().get(customer.id, request.match_info["id"]),
+        request))
 
 
 @table.add("GET", "/v1/operations/{id}/events",
@@ -207,6 +220,7 @@ async def follow_operation(request: web.Request) -> web.StreamResponse:
     })
     await response.prepare(request)
     updates = operations.follow(customer.id, operation_id)
+    validate = container(request).config.validate_responses()
     closing = asyncio.ensure_future(request.app[CLOSING].wait())
     try:
         while True:
@@ -223,7 +237,15 @@ async def follow_operation(request: web.Request) -> web.StreamResponse:
             except StopAsyncIteration:
                 break
             event = "done" if view["status"] in ("succeeded", "failed") else "progress"
-            await response.write(f"event: {event}\ndata: {json.dumps(view)}\n\n".encode())
+            data = json.dumps(_in_language(view, request))
+            if validate:
+                # Each event is an OperationOut, as the document says (MALL_VALIDATE_RESPONSES).
+                mismatch = answer_mismatch(s.OperationOut, data.encode())
+                if mismatch:  # the stream has begun: it ends here, loudly in the log
+                    log.error("an event of %s does not match OperationOut: %s",
+                              request.path, mismatch)
+                    break
+            await response.write(f"event: {event}\ndata: {data}\n\n".encode())
     finally:
         closing.cancel()
         await updates.aclose()

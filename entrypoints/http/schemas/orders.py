@@ -51,6 +51,9 @@ class OrderLineOut(Answer):
 
 
 class FailureOut(Answer):
+    """Why a payment failed and what the customer can do; `message` is in the language the
+    request asked for (Accept-Language: en or ko)."""
+
     reason: str
     retryable: bool
     contact: Literal["bank", "support", "none"]
@@ -173,13 +176,6 @@ class PaymentIn(Strict):
         return value
 
 
-class OperationFailureOut(Answer):
-    reason: str
-    retryable: bool
-    contact: Literal["bank", "support", "none"]
-    message: dict[str, str] = Field(description="the explanation by language (en, ko)")
-
-
 class PaymentResultOut(Answer):
     """Where a payment operation ended: the payment's outcome and what the customer does next."""
 
@@ -189,7 +185,7 @@ class PaymentResultOut(Answer):
     failure_code: str | None
     next_action: NextActionOut | None
     deposit_account: DepositAccountOut | None
-    failure: OperationFailureOut | None = None
+    failure: FailureOut | None = None
     alternatives: list[str] | None = Field(
         None, description="other gateways to pay with, when the chosen one was unavailable")
 
