@@ -88,7 +88,7 @@ class Accounts:
             await self._throttle.attempt(SIGN_IN, address=client)
             raise refused from exc
         await self._throttle.attempt(SIGN_IN, account=email, address=client)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             customer = await uow.customers.by_email(email)
         if customer is None or not customer.has_password:
             if self._timing_decoy is None:
@@ -212,7 +212,7 @@ class Accounts:
         await self._throttle.succeeded(SIGN_IN, account=customer.email)
 
     async def me(self, customer_id: str) -> Customer:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             customer = await uow.customers.get(customer_id)
         if customer is None:
             raise NotFound("account not found")
@@ -231,7 +231,7 @@ class Accounts:
             await uow.commit()
 
     async def consents(self, customer_id: str) -> dict[str, bool]:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await uow.customers.consents.of_customer(customer_id)
 
     async def set_consents(self, customer_id: str, changes: dict[str, bool]) -> dict[str, bool]:

@@ -20,7 +20,7 @@ class OperationsService:
             slow_after_seconds, update_every_seconds, poll_seconds)
 
     async def get(self, customer_id: str, operation_id: str) -> dict[str, Any]:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             operation = await uow.operations.get(operation_id)
         if operation is None or operation.customer_id != customer_id:
             raise NotFound(f"operation {operation_id} not found")

@@ -64,7 +64,7 @@ class Ordering:
         return order
 
     async def get(self, customer_id: str, order_id: str, language: str = "en") -> dict[str, Any]:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             order = await uow.orders.get(order_id)
             if order is None or order.customer_id != customer_id:
                 raise NotFound(f"order {order_id} not found")
@@ -78,7 +78,7 @@ class Ordering:
         """A page of the customer's orders, newest first, and the cursor of the next page."""
         if not 1 <= limit <= MAX_PAGE:
             raise DomainError(f"limit must be between 1 and {MAX_PAGE}")
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             orders = await uow.orders.of_customer(customer_id, limit + 1, cursor)
         page = orders[:limit]
         last = page[-1].created_at if len(orders) > limit else None

@@ -97,7 +97,7 @@ class OutboxRelay:
 
     async def sweep(self, older_than_seconds: float, limit: int = 500) -> int:
         """Re-send work nobody finished (a lost broker message, a worker that died)."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             stale = await uow.messages.outbox.unfinished(older_than_seconds, limit)
             inbox = await uow.messages.inbox.unprocessed(older_than_seconds, limit)
         if stale:

@@ -182,7 +182,7 @@ class Privacy:
         return sorted(kept.values(), key=lambda k: str(k["record_class"]))
 
     async def retained(self, subject: str) -> list[dict[str, Any]]:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await uow.privacy.retained(subject)
 
     async def enforce_retention(self) -> dict[str, int]:

@@ -28,7 +28,7 @@ class Fulfilment:
 
     async def create_shipment(self, shipment_id: str) -> None:
         """Book one shipment with its carrier; repeating it books nothing new."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             shipment = await uow.shipments.get(shipment_id)
             if shipment is None:
                 raise NotFound(f"shipment {shipment_id} not found")

@@ -38,8 +38,8 @@ class MessageRecords:
 
 
 class PiccoloUnitOfWork:
-    def __init__(self, engine: Engine[Any], clock: Clock) -> None:
-        self._engine = engine
+    def __init__(self, engine: Engine[Any], clock: Clock, read_only: bool = False) -> None:
+        self._engine, self._read_only = engine, read_only
         self.new_outbox_ids: list[str] = []
         self.customers: ports.Customers = CustomerRecords(clock)
         self.orders: ports.Orders = r.OrderRepository()
@@ -57,6 +57,11 @@ class PiccoloUnitOfWork:
         self._committed = False
 
     async def __aenter__(self) -> PiccoloUnitOfWork:
+        self._committed = False
+        if self._read_only:
+            # Reads only: each statement runs on its own, with no BEGIN and no ROLLBACK around
+            # it, and on SQLite without taking the write lock.
+            return self
         if isinstance(self._engine, SQLiteEngine):
             # IMMEDIATE takes the write lock up front: two writers queue instead of deadlocking.
             self._transaction = self._engine.transaction(
@@ -68,10 +73,14 @@ class PiccoloUnitOfWork:
         return self
 
     async def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work has nothing to commit")
         await self._transaction.commit()
         self._committed = True
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._read_only:
+            return
         transaction, self._transaction = self._transaction, None
         if not self._committed:
             await transaction.rollback()
@@ -86,9 +95,9 @@ class PiccoloUnitOfWorkFactory:
     def __init__(self, engine: Engine[Any], clock: Clock) -> None:
         self._engine, self._clock = engine, clock
 
-    def __call__(self) -> ports.UnitOfWork:
+    def __call__(self, *, read_only: bool = False) -> ports.UnitOfWork:
         # Typed as the port: mypy checks here that every repository honours its own.
-        return PiccoloUnitOfWork(self._engine, self._clock)
+        return PiccoloUnitOfWork(self._engine, self._clock, read_only)
 
 
 class LedgerWriter:

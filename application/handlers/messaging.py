@@ -30,7 +30,7 @@ async def send_notification(command: SendNotification, uow: UnitOfWorkFactory,
     if command.audience == "seller":
         recipient = owner = f"seller:{command.seller_id}"
     else:
-        async with uow() as unit:
+        async with uow(read_only=True) as unit:
             customer = await unit.customers.get(command.customer_id)
         if customer is None:
             return  # the customer was erased; there is nobody to tell

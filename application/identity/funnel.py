@@ -56,7 +56,7 @@ class SignInFunnel(SignInBase):
         """Sign-up conversion and attribution by provider and channel: counts only."""
         if end <= start:
             raise DomainError("the end of the range must be after its start")
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             rows = await uow.sign_ins.events.between(start.timestamp(), end.timestamp())
         groups: dict[tuple[str, str], dict[str, Any]] = {}
         for row in rows:

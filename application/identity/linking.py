@@ -88,7 +88,7 @@ class Linking(SignInFunnel):
                                    {"provider": identity.provider}))
 
     async def identities(self, customer_id: str) -> list[Identity]:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await uow.customers.identities.of_customer(customer_id)
 
     async def unlink(self, customer_id: str, provider: str) -> None:

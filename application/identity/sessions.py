@@ -103,7 +103,7 @@ class SessionService:
 
     async def authenticate(self, access_token: str) -> Customer:
         claims = self._tokens.claims(access_token)
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             if claims.get("sid"):
                 session = await uow.sign_ins.sessions.get(str(claims["sid"]))
                 if session is None or session.status == SessionStatus.REVOKED:

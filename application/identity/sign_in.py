@@ -107,7 +107,7 @@ class SignIn(Linking):
         """Only an account whose owner proved the mailbox links providers: otherwise someone
         who registered another person's address first could plant a way into the account
         that survives the real owner taking it back."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             customer = await uow.customers.get(customer_id)
         if customer is None or not customer.email_verified:
             raise InvalidTransition(
@@ -191,7 +191,7 @@ class SignIn(Linking):
         was noticed) is not completed."""
         if flow.session_id is None:
             return
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             session = await uow.sign_ins.sessions.get(flow.session_id)
         if session is None or session.status == SessionStatus.REVOKED:
             await self._record("login_failed", provider, flow.channel, flow.campaign,

@@ -97,7 +97,7 @@ class StartingPayments(PaymentServiceBase):
         if (not force and self._model_fitted_at is not None
                 and now - self._model_fitted_at < self._model_max_age):
             return False
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             totals = await uow.orders.paid_totals(limit=20_000)
         await self._fraud.learn(totals)
         self._model_fitted_at = now
@@ -214,7 +214,7 @@ class StartingPayments(PaymentServiceBase):
         loop = asyncio.get_running_loop()
         deadline, interval = loop.time() + self._sync_wait, self._poll
         while True:
-            async with self._uow() as uow:
+            async with self._uow(read_only=True) as uow:
                 operation = await uow.operations.get(operation_id)
             assert operation is not None
             if operation.is_final or operation.result is not None:

@@ -63,7 +63,7 @@ class ProviderCalls(PaymentServiceBase):
 
     async def _call(self, payment_id: str, action: str, call_id: str,
                     amount: int | None = None, reason: str = "") -> None:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             payment = await uow.payments.get(payment_id)
         if payment is None:
             raise NotFound(f"payment {payment_id} not found")
@@ -79,7 +79,7 @@ class ProviderCalls(PaymentServiceBase):
 
     async def capture(self, payment_id: str) -> None:
         await self._call(payment_id, "capture", f"{payment_id}-capture")
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             payment = await uow.payments.get(payment_id)
         if payment is not None and payment.status == PaymentStatus.AUTHORIZED:
             # The provider refused or did not confirm: retried, then an incident and an alert
@@ -92,7 +92,7 @@ class ProviderCalls(PaymentServiceBase):
         await self._call(payment_id, "void", f"{payment_id}-void", reason=reason)
 
     async def refund(self, payment_id: str, refund_id: str, amount: int, reason: str) -> None:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             payment = await uow.payments.get(payment_id)
         if payment is None:
             raise NotFound(f"payment {payment_id} not found")

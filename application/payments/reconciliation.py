@@ -17,7 +17,7 @@ from domain.payments import CancellationReason, EventType, Payment, PaymentStatu
 class Reconciliation(PaymentServiceBase):
     async def lookup(self, payment_id: str) -> bool:
         """Ask the provider where a payment stands and apply the answer (reconciliation)."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             payment = await uow.payments.get(payment_id)
         if payment is None or not payment.provider_reference:
             return False
@@ -27,7 +27,7 @@ class Reconciliation(PaymentServiceBase):
     async def reconcile(self, older_than: timedelta, limit: int = 200) -> dict[str, int]:
         """Ask the providers about payments stuck before a final answer, so a lost webhook
         loses nothing. Provider failures are counted and left for the next run."""
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             stuck = await uow.payments.unsettled(self._clock.now() - older_than, limit)
         report = {"checked": 0, "changed": 0, "unreachable": 0}
         for payment in stuck:
@@ -44,7 +44,7 @@ class Reconciliation(PaymentServiceBase):
         """Cancel attempts the customer abandoned: a virtual account past its deadline (the
         order is cancelled), a 3-D Secure step never finished (the order can be paid again)."""
         now = self._clock.now()
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             waiting = await uow.payments.waiting_on_customer(now - action_timeout, limit)
         expired = 0
         for payment in waiting:

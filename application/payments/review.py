@@ -64,5 +64,5 @@ class FraudReviews(PaymentServiceBase):
         return review
 
     async def pending_reviews(self, limit: int = 50) -> list[FraudReview]:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await uow.reviews.pending(limit)

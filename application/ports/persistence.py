@@ -317,4 +317,7 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """A unit of work; `read_only`: for reads alone, without a transaction around them
+        (each statement sees what is committed when it runs) and with nothing to commit."""
+        ...

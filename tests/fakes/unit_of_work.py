@@ -5,6 +5,7 @@ without it rolls back."""
 from __future__ import annotations
 
 import asyncio
+from types import MappingProxyType
 from typing import Any
 
 from application import ports
@@ -31,8 +32,8 @@ class FakeMessages:
 class FakeUnitOfWork:
     """The UnitOfWork port in memory."""
 
-    def __init__(self, db: FakeDatabase, clock: FakeClock) -> None:
-        self._db, self._clock = db, clock
+    def __init__(self, db: FakeDatabase, clock: FakeClock, read_only: bool = False) -> None:
+        self._db, self._clock, self._read_only = db, clock, read_only
         self._tables: dict[str, dict[Any, Any]] | None = None
         self._committed = False
         self.new_outbox_ids: list[str] = []
@@ -60,9 +61,14 @@ class FakeUnitOfWork:
     def table(self, name: str) -> dict[Any, Any]:
         if self._tables is None:
             raise RuntimeError("a repository was used outside `async with uow() as unit`")
-        return self._tables.setdefault(name, {})
+        rows = self._tables.setdefault(name, {})
+        # A read-only unit refuses writes (the real one would commit each at once).
+        return MappingProxyType(rows) if self._read_only else rows  # type: ignore[return-value]
 
     async def __aenter__(self) -> FakeUnitOfWork:
+        if self._read_only:  # no lock: reads see what is committed
+            self._tables = {name: dict(rows) for name, rows in self._db.tables.items()}
+            return self
         task = asyncio.current_task()
         if self._db._holder is task:
             # The real one would wait for its own write lock until the database times out.
@@ -74,6 +80,8 @@ class FakeUnitOfWork:
         return self
 
     async def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work has nothing to commit")
         assert self._tables is not None, "commit() outside `async with`"
         self._db.tables = self._tables
         self._db.commits += 1
@@ -81,6 +89,9 @@ class FakeUnitOfWork:
         self._committed = True
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._read_only:
+            self._tables = None
+            return
         self._tables = None  # uncommitted writes are dropped: a rollback
         self._db._holder = None
         self._db._lock.release()
@@ -90,5 +101,5 @@ class FakeUnitOfWorkFactory:
     def __init__(self, db: FakeDatabase, clock: FakeClock) -> None:
         self.db, self._clock = db, clock
 
-    def __call__(self) -> FakeUnitOfWork:
-        return FakeUnitOfWork(self.db, self._clock)
+    def __call__(self, *, read_only: bool = False) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.db, self._clock, read_only)
