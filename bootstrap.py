@@ -245,13 +245,13 @@ class Container(containers.DeclarativeContainer):
                                   config.fraud_reject_threshold),
     )
     sandbox_identity = providers.Singleton(SandboxIdentityProvider, config.secret_key,
-                                           config.base_url)
+                                           config.base_url, clock)
     identity_providers = providers.Singleton(
         _identity_providers, config.identity_providers, config.identity_provider_settings,
         http, clock, sandbox_identity.provider)
     real_name_verifier = providers.Selector(
         config.real_name_provider,
-        sandbox=providers.Singleton(SandboxRealNameVerifier, config.secret_key),
+        sandbox=providers.Singleton(SandboxRealNameVerifier, config.secret_key, clock),
         none=providers.Object(None),
     )
     cipher = providers.Singleton(_cipher, config.data_keys, config.data_key_id,
@@ -261,7 +261,7 @@ class Container(containers.DeclarativeContainer):
         Throttle, providers.Singleton(LimitsRateLimiter, config.rate_limits, config.redis_url),
         pseudonym_key)
     tokens = providers.Singleton(JwtTokenIssuer, config.secret_key,
-                                 config.access_token_ttl_seconds)
+                                 config.access_token_ttl_seconds, clock)
 
     # --- use cases ------------------------------------------------------------------------
     sessions = providers.Singleton(SessionService, uow, tokens, clock,

@@ -6,7 +6,6 @@ import asyncio
 import os
 import sys
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -17,6 +16,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
+from application.ports import Clock
 from domain.customers import Customer
 from domain.errors import Unauthorized
 from domain.identity import binding_of
@@ -65,17 +65,19 @@ def _yield_cpu_to_the_loop() -> None:
 
 
 class JwtTokenIssuer:
-    """HS256 access tokens with issuer, audience, expiry and a unique id."""
+    """HS256 access tokens with issuer, audience, expiry and a unique id; issued and checked
+    by the injected clock."""
 
     ISSUER = "mall-integrations"
     AUDIENCE = "storefront"
 
-    def __init__(self, secret: str, lifetime_seconds: int) -> None:
+    def __init__(self, secret: str, lifetime_seconds: int, clock: Clock) -> None:
         self._key = OctKey.import_key(secret.encode())
         self._lifetime = lifetime_seconds
+        self._clock = clock
 
     def issue(self, customer: Customer, session_id: str = "") -> tuple[str, int]:
-        now = int(time.time())
+        now = self._now()
         claims: dict[str, Any] = {
             "iss": self.ISSUER, "aud": self.AUDIENCE, "sub": customer.id,
             "iat": now, "exp": now + self._lifetime, "jti": uuid.uuid4().hex,
@@ -90,7 +92,7 @@ class JwtTokenIssuer:
         try:
             decoded = jwt.decode(token, self._key, algorithms=["HS256"])
             jwt.JWTClaimsRegistry(
-                iss={"essential": True, "value": self.ISSUER},
+                now=self._now, iss={"essential": True, "value": self.ISSUER},
                 aud={"essential": True, "value": audience},
                 exp={"essential": True}, sub={"essential": True},
             ).validate(decoded.claims)
@@ -98,11 +100,14 @@ class JwtTokenIssuer:
             raise refused from exc
         return dict(decoded.claims)
 
+    def _now(self) -> int:
+        return int(self._clock.now().timestamp())  # JWT times are whole epoch seconds
+
     def subject(self, token: str) -> str:
         return str(self.claims(token)["sub"])
 
     def purpose_token(self, purpose: str, subject: str, binding: str, lifetime: int) -> str:
-        now = int(time.time())
+        now = self._now()
         claims = {"iss": self.ISSUER, "aud": f"purpose:{purpose}", "sub": subject,
                   "iat": now, "exp": now + lifetime, "bnd": binding_of(binding)}
         return jwt.encode({"alg": "HS256"}, claims, self._key)

@@ -11,14 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import time
-from datetime import UTC, datetime
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
-from application.ports import RealNameVerification
+from application.ports import Clock, RealNameVerification
 from domain.errors import SignInRefused
 
 TOKEN_LIFETIME_SECONDS = 600
@@ -27,14 +25,15 @@ TOKEN_LIFETIME_SECONDS = 600
 class SandboxRealNameVerifier:
     name = "sandbox-real-name"
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, clock: Clock) -> None:
         self._key = hashlib.sha256(f"sandbox-real-name:{secret}".encode()).digest()
         self._token_key = OctKey.import_key(self._key)
+        self._clock = clock
 
     def issue_token(self, person: str, adult: bool = True) -> str:
+        expires = self._clock.now().timestamp() + TOKEN_LIFETIME_SECONDS
         return jwt.encode({"alg": "HS256"}, {"person": person[:64], "adult": adult,
-                                              "exp": time.time() + TOKEN_LIFETIME_SECONDS},
-                          self._token_key)
+                                              "exp": expires}, self._token_key)
 
     async def verify(self, token: str) -> RealNameVerification:
         refused = SignInRefused("the identity verification could not be confirmed; "
@@ -43,9 +42,10 @@ class SandboxRealNameVerifier:
             claims = jwt.decode(token, self._token_key, algorithms=["HS256"]).claims
         except (JoseError, ValueError):
             raise refused from None
-        if not isinstance(claims.get("exp"), int | float) or claims["exp"] < time.time():
+        now = self._clock.now()
+        if not isinstance(claims.get("exp"), int | float) or claims["exp"] < now.timestamp():
             raise refused
         person = str(claims["person"]).encode()
         ci = base64.b64encode(hmac.new(self._key, b"ci:" + person, hashlib.sha512).digest())
         di = hmac.new(self._key, b"di:" + person, hashlib.sha256).hexdigest()
-        return RealNameVerification(ci.decode(), di, datetime.now(UTC), bool(claims["adult"]))
+        return RealNameVerification(ci.decode(), di, now, bool(claims["adult"]))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from typing import NoReturn
 from urllib.parse import urlencode
 
@@ -19,7 +18,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
-from application.ports import AuthorizationRequest, CallbackParams, VerifiedIdentity
+from application.ports import AuthorizationRequest, CallbackParams, Clock, VerifiedIdentity
 from domain.errors import SignInRefused
 from domain.identity import pkce_challenge
 
@@ -30,13 +29,14 @@ class SandboxIdentityProvider:
     name = "sandbox"
     response_mode = "query"
 
-    def __init__(self, signing_key: str, public_base_url: str) -> None:
+    def __init__(self, signing_key: str, public_base_url: str, clock: Clock) -> None:
         self._key = OctKey.import_key(
             hashlib.sha256(f"sandbox-identity:{signing_key}".encode()).digest())
         # The sign-in page sends the configured base URL as `iss`; compared exactly.
         self._issuer = public_base_url
         self._base = public_base_url.rstrip("/")
         self._redeemed: dict[str, float] = {}
+        self._clock = clock
 
     async def authorization_url(self, request: AuthorizationRequest) -> str:
         params = {
@@ -60,7 +60,7 @@ class SandboxIdentityProvider:
                    redirect_uri: str) -> str:
         """What the authorization endpoint does once the test user has signed in."""
         grant = {"sub": subject, "nonce": nonce, "cc": code_challenge, "ru": redirect_uri,
-                 "exp": time.time() + CODE_LIFETIME_SECONDS, "jti": secrets.token_hex(8)}
+                 "exp": self._now() + CODE_LIFETIME_SECONDS, "jti": secrets.token_hex(8)}
         return jwt.encode({"alg": "HS256"}, grant, self._key)
 
     async def exchange_code(
@@ -73,7 +73,7 @@ class SandboxIdentityProvider:
             grant = jwt.decode(callback.code, self._key, algorithms=["HS256"]).claims
         except (JoseError, ValueError):
             _refuse("invalid_grant", "the sign-in code is not one the sandbox issued")
-        now = time.time()
+        now = self._now()
         self._redeemed = {k: v for k, v in self._redeemed.items() if v > now}
         if (
             grant["exp"] < now
@@ -89,6 +89,9 @@ class SandboxIdentityProvider:
         self._redeemed[grant["jti"]] = grant["exp"]
         subject = str(grant["sub"])
         return VerifiedIdentity(self.name, subject, f"{subject}@sandbox-id.example", True)
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()  # JWT times are epoch seconds
 
 
 def _refuse(reason: str, detail: str) -> NoReturn:

@@ -401,7 +401,7 @@ async def auth_report(request: web.Request) -> web.Response:
         raise BadRequest("give ?from=YYYY-MM-DD (and optionally &to=YYYY-MM-DD)")
     start = _day(request.query["from"], "from")
     end = _day(request.query["to"], "to") if request.query.get("to") else \
-        datetime.now(UTC) + timedelta(seconds=1)
+        container(request).clock().now() + timedelta(seconds=1)
     try:
         report = await container(request).sign_in().report(start, end)
     except DomainError as exc:

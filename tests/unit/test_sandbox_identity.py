@@ -1,9 +1,10 @@
-"""The sandbox identity provider checks what a real OpenID provider's token endpoint checks."""
+"""The sandbox identity provider checks what a real OpenID provider's token endpoint checks,
+by the injected clock; so does the sandbox identity verification."""
 
 from __future__ import annotations
 
 import json
-import time
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,6 +17,7 @@ from adapters.identity.sandbox import SandboxIdentityProvider
 from application.ports import AuthorizationRequest, CallbackParams
 from domain.errors import SignInRefused
 from domain.identity import pkce_challenge as s256
+from tests.fakes import START, FakeClock
 
 VERIFIER = "v" * 64
 BASE = "http://127.0.0.1:8080"
@@ -38,7 +40,7 @@ async def _exchange(idp: SandboxIdentityProvider, code: str, **overrides: Any) -
 
 
 async def test_the_authorization_url_carries_pkce_state_nonce_and_hint() -> None:
-    idp = SandboxIdentityProvider("key", BASE)
+    idp = SandboxIdentityProvider("key", BASE, FakeClock())
     url = await idp.authorization_url(AuthorizationRequest(
         state="s-1", nonce="n-1", code_challenge=s256(VERIFIER), redirect_uri=REDIRECT,
         login_hint="alice"))
@@ -50,7 +52,7 @@ async def test_the_authorization_url_carries_pkce_state_nonce_and_hint() -> None
 
 
 async def test_a_valid_code_gives_a_verified_identity_once() -> None:
-    idp = SandboxIdentityProvider("key", BASE)
+    idp = SandboxIdentityProvider("key", BASE, FakeClock())
     code = _code(idp)
     identity = await _exchange(idp, code, iss=BASE)
     assert (identity.provider, identity.subject, identity.email_verified) == (
@@ -65,7 +67,7 @@ async def test_a_valid_code_gives_a_verified_identity_once() -> None:
     ("signature", "invalid_grant"), ("key", "invalid_grant"), ("issuer", "issuer_mismatch"),
 ])
 async def test_anything_that_does_not_match_is_refused(change: str, reason: str) -> None:
-    idp = SandboxIdentityProvider("key", BASE)
+    idp = SandboxIdentityProvider("key", BASE, FakeClock())
     code = _code(idp)
     kwargs: dict[str, Any] = {}
     if change == "verifier":
@@ -79,29 +81,50 @@ async def test_anything_that_does_not_match_is_refused(change: str, reason: str)
     elif change == "issuer":
         kwargs["iss"] = "http://evil.example"
     else:
-        idp = SandboxIdentityProvider("another key", BASE)
+        idp = SandboxIdentityProvider("another key", BASE, FakeClock())
     with pytest.raises(SignInRefused) as refused:
         await _exchange(idp, code, **kwargs)
     assert refused.value.reason == reason
 
 
-async def test_an_expired_code_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    idp = SandboxIdentityProvider("key", BASE)
+async def test_an_expired_code_is_refused() -> None:
+    clock = FakeClock()
+    idp = SandboxIdentityProvider("key", BASE, clock)
     code = _code(idp)
-    later = time.time() + 120
-    monkeypatch.setattr(time, "time", lambda: later)
+    clock.advance(seconds=120)  # past the code's 60 seconds, without waiting for them
     with pytest.raises(SignInRefused) as refused:
         await _exchange(idp, code)
     assert refused.value.reason == "invalid_grant"
 
 
+async def test_a_code_is_good_until_the_clock_passes_its_lifetime() -> None:
+    clock = FakeClock()
+    idp = SandboxIdentityProvider("key", BASE, clock)
+    code = _code(idp)
+    clock.advance(seconds=59)
+    assert (await _exchange(idp, code)).subject == "alice"
+
+
+async def test_a_verification_expires_and_is_dated_by_the_injected_clock() -> None:
+    clock = FakeClock()
+    verifier = SandboxRealNameVerifier("key", clock)
+    token = verifier.issue_token("kim")
+    clock.advance(minutes=9)
+    verified = await verifier.verify(token)
+    assert verified.verified_at == START + timedelta(minutes=9)
+    clock.advance(minutes=2)  # past the token's ten minutes
+    with pytest.raises(SignInRefused) as refused:
+        await verifier.verify(token)
+    assert refused.value.reason == "verification_invalid"
+
+
 async def test_codes_and_verification_tokens_are_standard_hs256_jwts() -> None:
-    idp = SandboxIdentityProvider("key", BASE)
-    verifier = SandboxRealNameVerifier("key")
+    idp = SandboxIdentityProvider("key", BASE, FakeClock())
+    verifier = SandboxRealNameVerifier("key", FakeClock())
     for token in (_code(idp), verifier.issue_token("kim")):
         assert extract_compact(token.encode()).protected == {"typ": "JWT", "alg": "HS256"}
     header, payload = (b64(json.dumps(part).encode()) for part in (
-        {"alg": "none"}, {"person": "kim", "adult": True, "exp": time.time() + 60}))
+        {"alg": "none"}, {"person": "kim", "adult": True, "exp": START.timestamp() + 60}))
     unsigned = f"{header}.{payload}."
     with pytest.raises(SignInRefused):
         await verifier.verify(unsigned)

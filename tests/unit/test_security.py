@@ -6,7 +6,6 @@ import asyncio
 import os
 import sys
 import threading
-import time
 
 import pytest
 from joserfc import jwt
@@ -15,10 +14,12 @@ from joserfc.jwk import OctKey
 from adapters.security import Argon2PasswordHasher, JwtTokenIssuer
 from domain.customers import Customer, Role
 from domain.errors import Unauthorized
+from tests.fakes import START, FakeClock
 
 PASSWORD = "correct horse battery staple"
 SECRET = "test-jwt-secret-0123456789abcdef-0123456789"
 OTHER_SECRET = "another-jwt-secret-0123456789abcdef-01234"
+NOW = int(START.timestamp())  # where a FakeClock starts
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +123,7 @@ async def test_hashing_threads_give_the_cpu_to_the_loop_first() -> None:
 # --- JwtTokenIssuer ---------------------------------------------------------------------------
 
 def test_issue_and_subject_roundtrip() -> None:
-    issuer = JwtTokenIssuer(SECRET, 900)
+    issuer = JwtTokenIssuer(SECRET, 900, FakeClock())
     token, lifetime = issuer.issue(customer())
     assert lifetime == 900
     assert token.count(".") == 2
@@ -130,30 +131,41 @@ def test_issue_and_subject_roundtrip() -> None:
 
 
 def test_issued_claims() -> None:
-    token, _ = JwtTokenIssuer(SECRET, 900).issue(customer(Role.ADMIN))
+    token, _ = JwtTokenIssuer(SECRET, 900, FakeClock()).issue(customer(Role.ADMIN))
     claims = jwt.decode(token, OctKey.import_key(SECRET.encode()), algorithms=["HS256"]).claims
     assert claims["iss"] == "mall-integrations"
     assert claims["aud"] == "storefront"
     assert claims["sub"] == "c-42"
     assert claims["role"] == "admin"
     assert claims["exp"] - claims["iat"] == 900
-    assert abs(claims["iat"] - time.time()) < 5
-    other, _ = JwtTokenIssuer(SECRET, 900).issue(customer())
+    assert claims["iat"] == NOW  # the injected clock's time
+    other, _ = JwtTokenIssuer(SECRET, 900, FakeClock()).issue(customer())
     assert jwt.decode(other, OctKey.import_key(SECRET.encode())).claims["jti"] != claims["jti"]
 
 
 def test_token_signed_with_another_secret_is_refused() -> None:
-    token, _ = JwtTokenIssuer(OTHER_SECRET, 900).issue(customer())
+    token, _ = JwtTokenIssuer(OTHER_SECRET, 900, FakeClock()).issue(customer())
     with pytest.raises(Unauthorized):
-        JwtTokenIssuer(SECRET, 900).subject(token)
+        JwtTokenIssuer(SECRET, 900, FakeClock()).subject(token)
 
 
 def test_expired_token_is_refused() -> None:
-    issuer = JwtTokenIssuer(SECRET, -1)
+    issuer = JwtTokenIssuer(SECRET, -1, FakeClock())
     token, _ = issuer.issue(customer())
     with pytest.raises(Unauthorized) as raised:
         issuer.subject(token)
     assert raised.value.code == "unauthorized"
+
+
+def test_a_token_expires_when_the_injected_clock_passes_its_lifetime() -> None:
+    clock = FakeClock()
+    issuer = JwtTokenIssuer(SECRET, 900, clock)
+    token, _ = issuer.issue(customer())
+    clock.advance(seconds=899)
+    assert issuer.subject(token) == "c-42"
+    clock.advance(seconds=2)
+    with pytest.raises(Unauthorized):
+        issuer.subject(token)
 
 
 def craft(claims: dict[str, object], secret: str = SECRET) -> str:
@@ -161,21 +173,20 @@ def craft(claims: dict[str, object], secret: str = SECRET) -> str:
 
 
 def valid_claims(**overrides: object) -> dict[str, object]:
-    now = int(time.time())
     claims: dict[str, object] = {"iss": "mall-integrations", "aud": "storefront", "sub": "c-42",
-                                 "iat": now, "exp": now + 60}
+                                 "iat": NOW, "exp": NOW + 60}
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
 
 
 def test_crafted_valid_token_is_accepted() -> None:
-    assert JwtTokenIssuer(SECRET, 900).subject(craft(valid_claims())) == "c-42"
+    assert JwtTokenIssuer(SECRET, 900, FakeClock()).subject(craft(valid_claims())) == "c-42"
 
 
 @pytest.mark.parametrize(
     "overrides",
     [
-        {"exp": int(time.time()) - 3600},
+        {"exp": NOW - 3600},
         {"exp": None},
         {"sub": None},
         {"iss": "someone-else"},
@@ -186,17 +197,17 @@ def test_crafted_valid_token_is_accepted() -> None:
 )
 def test_crafted_bad_claims_are_refused(overrides: dict[str, object]) -> None:
     with pytest.raises(Unauthorized):
-        JwtTokenIssuer(SECRET, 900).subject(craft(valid_claims(**overrides)))
+        JwtTokenIssuer(SECRET, 900, FakeClock()).subject(craft(valid_claims(**overrides)))
 
 
 def test_unsigned_token_is_refused() -> None:
     token = craft(valid_claims())
     header_payload = token.rsplit(".", 1)[0]
     with pytest.raises(Unauthorized):
-        JwtTokenIssuer(SECRET, 900).subject(header_payload + ".")
+        JwtTokenIssuer(SECRET, 900, FakeClock()).subject(header_payload + ".")
 
 
 @pytest.mark.parametrize("garbage", ["", "garbage", "a.b.c", "a.b", "é.é.é", "...."])
 def test_garbage_token_is_refused(garbage: str) -> None:
     with pytest.raises(Unauthorized, match="sign in again"):
-        JwtTokenIssuer(SECRET, 900).subject(garbage)
+        JwtTokenIssuer(SECRET, 900, FakeClock()).subject(garbage)
