@@ -204,7 +204,7 @@ class Container(containers.DeclarativeContainer):
         ledger=ledger, secrets=config.sandbox_webhook_secrets,
         public_base_url=config.base_url, stall_seconds=config.sandbox_stall_seconds,
         deposit_delay_seconds=config.sandbox_deposit_delay_seconds,
-        webhook_delay_seconds=config.sandbox_webhook_delay_seconds,
+        webhook_delay_seconds=config.sandbox_webhook_delay_seconds, clock=clock,
     )
     stripe_gateway = providers.Singleton(
         StripeGateway, http, config.stripe_api_key, config.stripe_webhook_secrets,
@@ -225,7 +225,7 @@ class Container(containers.DeclarativeContainer):
                                    "/v1/webhooks/sandbox-express", config.base_url,
                                    config.sandbox_carrier_secrets, CARRIER_SIGNATURE),
         ledger=ledger, secrets=config.sandbox_carrier_secrets,
-        step_seconds=config.sandbox_tracking_step_seconds,
+        step_seconds=config.sandbox_tracking_step_seconds, clock=clock,
     )
     carriers = providers.Singleton(
         _enabled, config.carriers, **{"sandbox-express": sandbox_carrier.provider})

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
@@ -31,7 +30,7 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from adapters.persistence.tables import SandboxCharge
 from adapters.sandbox_webhooks import SandboxWebhookSender
 from adapters.signing import verified_event
-from application.ports import EvidenceLedger, InboundEvent, PaymentRequest, ProviderCall
+from application.ports import Clock, EvidenceLedger, InboundEvent, PaymentRequest, ProviderCall
 from domain.errors import ProviderUnavailable
 from domain.evidence import EvidenceDraft
 from domain.failures import FailureReason
@@ -86,8 +85,10 @@ class SandboxGateway:
         stall_seconds: float,
         deposit_delay_seconds: float,
         webhook_delay_seconds: float,
+        clock: Clock,
     ) -> None:
         self._webhooks, self._ledger, self._secrets = webhooks, ledger, list(secrets)
+        self._clock = clock
         self._base = public_base_url.rstrip("/")
         self._stall, self._deposit_delay = stall_seconds, deposit_delay_seconds
         self._webhook_delay = webhook_delay_seconds
@@ -115,7 +116,7 @@ class SandboxGateway:
             idempotency_key=request.idempotency_key, reference=card_safe_id("sbx", 24),
             status=status, amount=request.amount.amount, currency=request.amount.currency,
             scenario=scenario, order_id=request.order_id,
-            merchant_reference=request.payment_id, created_at=time.time(),
+            merchant_reference=request.payment_id, created_at=self._clock.now(),
             capture_method="automatic" if request.capture else "manual",
         )
         inserted = await SandboxCharge.insert(row).on_conflict(
@@ -151,10 +152,9 @@ class SandboxGateway:
                 (self._webhook_delay, self._event(f"payment.{status}", charge)),
             ])
 
-    @staticmethod
-    def _event(kind: str, charge: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    def _event(self, kind: str, charge: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
         return {
-            "id": card_safe_id("evt"), "type": kind, "created": time.time(),
+            "id": card_safe_id("evt"), "type": kind, "created": self._clock.now().timestamp(),
             "data": {"reference": charge["reference"], "order_id": charge["order_id"],
                      "status": charge["status"], "amount": charge["amount"],
                      "currency": charge["currency"],
@@ -166,7 +166,8 @@ class SandboxGateway:
     def _update(self, charge: Mapping[str, Any]) -> PaymentUpdate:
         """Everything the sandbox knows about a charge, as facts."""
         status, reference = charge["status"], charge["reference"]
-        created = float(charge["created_at"])
+        created_at: datetime = charge["created_at"]
+        created = created_at.timestamp()  # events carry the provider's time as epoch seconds
         facts: list[PaymentEvent] = []
         fields: dict[str, Any] = {"merchant_reference": charge["merchant_reference"] or None}
         if status == "failed":
@@ -182,8 +183,7 @@ class SandboxGateway:
                 "bank": "Sandbox Bank", "account_number": f"9900-{reference[-8:]}",
                 "holder": "MALL SANDBOX", "amount": charge["amount"],
                 "currency": charge["currency"],
-                "expires_at": (datetime.fromtimestamp(created, UTC)
-                               + timedelta(days=3)).isoformat(),
+                "expires_at": (created_at + timedelta(days=3)).isoformat(),
             }
         elif status == "authorized":
             facts.append(PaymentEvent(EventType.AUTHORIZED, occurred_at=created))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from piccolo.columns import (
     BigInt,
+    BigSerial,
     Boolean,
     DoublePrecision,
     Integer,
@@ -266,8 +267,23 @@ class EvidenceRecord(Table, tablename="evidence_record"):
     hash = Varchar(length=64)
 
 
+class EvidencePending(Table, tablename="evidence_pending"):
+    """Evidence appended and not sealed yet, in the order of `id`: an append is one INSERT
+    here, and the sealer moves the rows into `evidence_record` as the chain's next ones."""
+
+    id = BigSerial(primary_key=True)
+    source = Varchar(length=64)
+    kind = Varchar(length=64)
+    subject = Varchar(length=80)
+    received_at = Varchar(length=40)  # as EvidenceRecord's: the text the seal will cover
+    context = Json()
+    payload_hash = Varchar(length=64)
+    payload = Json()
+
+
 class EvidenceHead(Table, tablename="evidence_head"):
-    """One row: the last sequence number and hash. Updating it serializes appends."""
+    """One row: the last sequence number and hash sealed. Only the sealer updates it, once
+    per batch, holding it locked until commit so that sealers never fork the chain."""
 
     id = Integer(primary_key=True)
     seq = BigInt(default=0)
@@ -317,7 +333,7 @@ class SandboxCharge(Table, tablename="sandbox_charge"):
     merchant_reference = Varchar(length=40, default="")  # our payment id, echoed in webhooks
     # "manual": authorized only, after 3-D Secure too, until the merchant captures.
     capture_method = Varchar(length=16, default="automatic")
-    created_at = DoublePrecision()
+    created_at = Timestamptz()
     refunds = Json(default="[]")  # [{"id", "amount", "key"}]
     disputes = Json(default="[]")  # [{"id", "amount", "status"}]
 
@@ -329,12 +345,12 @@ class SandboxParcel(Table, tablename="sandbox_parcel"):
     tracking_number = Varchar(length=40, unique=True)
     scenario = Varchar(length=40)
     order_id = Varchar(length=40)
-    created_at = DoublePrecision()
+    created_at = Timestamptz()
 
 
 ALL_TABLES: list[type[Table]] = [
     Customer, IdentityLink, AuthFlow, PendingLink, AuthSession, RealNameIdentity, Consent,
     AuthEvent, RetainedRecord, LoginFailure, Order, Payment, PaymentEvent, FraudReview,
     Shipment, Operation, OutboxMessage, InboxMessage, IdempotencyKey, EvidenceRecord,
-    EvidenceHead, Incident, NotificationLog, PeriodicRun, SandboxCharge, SandboxParcel,
+    EvidencePending, EvidenceHead, Incident, NotificationLog, PeriodicRun, SandboxCharge, SandboxParcel,
 ]

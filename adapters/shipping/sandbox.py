@@ -6,16 +6,15 @@ picked up, goes in transit, out for delivery, and is delivered.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.persistence.tables import SandboxParcel
 from adapters.sandbox_webhooks import SandboxWebhookSender
 from adapters.signing import verified_event
-from application.ports import EvidenceLedger, InboundEvent, ShipmentRequest
+from application.ports import Clock, EvidenceLedger, InboundEvent, ShipmentRequest
 from domain.evidence import EvidenceDraft
 from domain.redaction import card_safe_id
 from domain.shipments import ShipmentStatus, TrackingUpdate
@@ -36,10 +35,10 @@ class SandboxCarrier:
 
     def __init__(
         self, webhooks: SandboxWebhookSender, ledger: EvidenceLedger, secrets: Sequence[str],
-        step_seconds: float,
+        step_seconds: float, clock: Clock,
     ) -> None:
         self._webhooks, self._ledger, self._secrets = webhooks, ledger, list(secrets)
-        self._step = step_seconds
+        self._step, self._clock = step_seconds, clock
 
     async def create_shipment(self, request: ShipmentRequest) -> str:
         existing = await SandboxParcel.select().where(
@@ -49,9 +48,10 @@ class SandboxCarrier:
         scenario = ("address_error" if request.address.postal_code == EXCEPTION_POSTAL_CODE
                     else "normal")
         tracking = f"SBX{uuid.uuid4().int % 10**12:012d}"
+        start = self._clock.now()
         inserted = await SandboxParcel.insert(SandboxParcel(
             idempotency_key=request.idempotency_key, tracking_number=tracking,
-            scenario=scenario, order_id=request.order_id, created_at=time.time(),
+            scenario=scenario, order_id=request.order_id, created_at=start,
         )).on_conflict(target=SandboxParcel.idempotency_key, action="DO NOTHING").returning(
             SandboxParcel.tracking_number)
         if not inserted:
@@ -65,7 +65,6 @@ class SandboxCarrier:
             payload={"tracking_number": tracking, "items": request.items,
                      "destination_country": request.address.country},
         ))
-        start = datetime.now(UTC)
         steps = [self._step * (index + 1) for index in range(len(JOURNEYS[scenario]))]
         self._webhooks.schedule([
             (delay, self._event(tracking, request.order_id, status, detail,

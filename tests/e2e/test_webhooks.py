@@ -156,7 +156,8 @@ async def test_a_late_charge_for_an_order_paid_otherwise_is_refunded_with_an_inc
     await SandboxCharge.insert(SandboxCharge(
         idempotency_key=first_payment, reference="sbx_late", status="succeeded",
         amount=order["total"], currency=order["currency"], scenario="success",
-        order_id=order["id"], merchant_reference=first_payment, created_at=time.time()))
+        order_id=order["id"], merchant_reference=first_payment,
+        created_at=shop.container.clock().now()))
     await _acknowledged(shop, _event("payment.succeeded", {
         "reference": "sbx_late", "order_id": order["id"], "status": "succeeded",
         "metadata": {"payment_id": first_payment}}))

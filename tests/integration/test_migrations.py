@@ -184,7 +184,13 @@ async def test_times_become_timestamptz_with_their_rows(
     from adapters.persistence.engine import migrate
     from adapters.persistence.piccolo_app import APP_CONFIG
     from adapters.persistence.squashed import BASELINE
-    from adapters.persistence.tables import LoginFailure, PeriodicRun, RetainedRecord
+    from adapters.persistence.tables import (
+        LoginFailure,
+        PeriodicRun,
+        RetainedRecord,
+        SandboxCharge,
+        SandboxParcel,
+    )
 
     container = bootstrap.build(settings_factory(database_url=empty_database))
     engine = container.engine()
@@ -214,6 +220,14 @@ async def test_times_become_timestamptz_with_their_rows(
         "INSERT INTO auth_session (id, customer_id, family_id, refresh_hash, created_at, "
         "expires_at, status) VALUES ('ses_1', 'c', 'fam_1', 'r', {}, {}, 'active')",
         start.isoformat(), (start + timedelta(days=30)).isoformat())
+    await SandboxCharge.raw(
+        "INSERT INTO sandbox_charge (idempotency_key, reference, status, amount, currency, "
+        "scenario, order_id, merchant_reference, capture_method, created_at, refunds, "
+        "disputes) VALUES ('k1', 'sbx_1', 'succeeded', 1000, 'KRW', 'success', 'ord_1', "
+        "'pay_1', 'automatic', {}, '[]', '[]')", start.timestamp())
+    await SandboxParcel.raw(
+        "INSERT INTO sandbox_parcel (idempotency_key, tracking_number, scenario, order_id, "
+        "created_at) VALUES ('k1', 'SBX1', 'normal', 'ord_1', {})", start.timestamp())
 
     await migrate(engine)
 
@@ -224,6 +238,10 @@ async def test_times_become_timestamptz_with_their_rows(
     runs = PiccoloPeriodicRuns(FakeClock(start + timedelta(days=2)))
     assert await runs.claim("sweep", start + timedelta(days=2))  # and purges the old row
     assert await PeriodicRun.count().where(PeriodicRun.id == "sweep@x") == 0
+    charge = await SandboxCharge.select().first()
+    assert (charge["reference"], charge["amount"], charge["created_at"]) == ("sbx_1", 1000, start)
+    parcel = await SandboxParcel.select().first()
+    assert (parcel["tracking_number"], parcel["created_at"]) == ("SBX1", start)
     failure = await LoginFailure.select().first()
     assert (failure["id"], failure["at"]) == (7, start)
     async with PiccoloUnitOfWorkFactory(engine, FakeClock(start))() as u:

@@ -10,11 +10,17 @@ from typing import Any
 
 from piccolo.querystring import QueryString
 
-from adapters.persistence.tables import InboxMessage, OutboxMessage
+from adapters.payments.sandbox import SandboxGateway
+from adapters.persistence.tables import InboxMessage, OutboxMessage, SandboxCharge, SandboxParcel
 from adapters.persistence.uow import PiccoloUnitOfWorkFactory
-from application.ports import IdempotencyRecord, InboundEvent
+from adapters.sandbox_webhooks import SandboxWebhookSender
+from adapters.shipping.sandbox import SandboxCarrier
+from application.ports import IdempotencyRecord, InboundEvent, PaymentRequest, ShipmentRequest
 from domain.evidence import EvidenceDraft
+from domain.money import Money
+from domain.orders import ShippingAddress
 from tests.fakes import FakeClock
+from tests.helpers import eventually
 
 
 async def test_the_outbox_and_inbox_keep_time_by_the_injected_clock(container: Any) -> None:
@@ -61,6 +67,53 @@ async def test_an_idempotency_key_expires_by_the_injected_clock(container: Any) 
     clock.advance(hours=2)
     async with uow() as u:
         assert await u.idempotency.reserve(record("b" * 64)) is None  # expired: free again
+
+
+class KeptCallbacks(SandboxWebhookSender):
+    """A sandbox partner's callbacks, kept instead of sent."""
+
+    def __init__(self, http: Any) -> None:
+        super().__init__(http, "sandbox", "http://127.0.0.1:9/unused", "secret", "Signature")
+        self.scheduled: list[tuple[float, dict[str, Any]]] = []
+        self.sent: list[dict[str, Any]] = []
+
+    def schedule(self, delays_and_events: list[tuple[float, dict[str, Any]]]) -> None:
+        self.scheduled += delays_and_events
+
+    async def deliver(self, event: dict[str, Any]) -> bool:
+        self.sent.append(event)
+        return True
+
+
+async def test_the_sandbox_partners_keep_their_books_by_the_injected_clock(
+    container: Any,
+) -> None:
+    clock = FakeClock(datetime(2031, 5, 1, 12, 0, tzinfo=UTC))
+    callbacks = KeptCallbacks(container.http())
+    gateway = SandboxGateway(callbacks, container.ledger(), ["whsec"], "http://127.0.0.1:9",
+                             0, 0, 0, clock)
+    update = await gateway.authorize(PaymentRequest(
+        "pay_1", "ord_1", Money(1000, "KRW"), "card", "pm_sandbox_action_required", "key_1",
+        "cus_1"))
+    assert [event.occurred_at for event in update.events] == [clock.now().timestamp()]
+    charge = await SandboxCharge.select().first()
+    assert charge["created_at"] == clock.now()  # a time, read back as one on either engine
+    clock.advance(minutes=5)
+    assert await gateway.complete_action(update.provider_reference)
+    [called_back] = await eventually(lambda: _kept(callbacks.sent), what="the callback")
+    assert called_back["created"] == clock.now().timestamp()
+
+    carrier = SandboxCarrier(callbacks, container.ledger(), ["whsec"], 30, clock)
+    await carrier.create_shipment(ShipmentRequest("shp_1", "ord_1", "key_2", ShippingAddress(
+        "R", "L", "", "Seoul", "04524", "KR"), []))
+    parcel = await SandboxParcel.select().first()
+    assert parcel["created_at"] == clock.now()
+    assert [event["data"]["occurred_at"] for _, event in callbacks.scheduled] == [
+        (clock.now() + timedelta(seconds=30 * step)).isoformat() for step in range(1, 5)]
+
+
+async def _kept(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return events
 
 
 def _epoch(value: Any) -> float:
