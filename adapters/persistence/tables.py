@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from piccolo.columns import (
     BigInt,
-    BigSerial,
     Boolean,
     DoublePrecision,
     Integer,
@@ -267,23 +266,8 @@ class EvidenceRecord(Table, tablename="evidence_record"):
     hash = Varchar(length=64)
 
 
-class EvidencePending(Table, tablename="evidence_pending"):
-    """Evidence appended and not sealed yet, in the order of `id`: an append is one INSERT
-    here, and the sealer moves the rows into `evidence_record` as the chain's next ones."""
-
-    id = BigSerial(primary_key=True)
-    source = Varchar(length=64)
-    kind = Varchar(length=64)
-    subject = Varchar(length=80)
-    received_at = Varchar(length=40)  # as EvidenceRecord's: the text the seal will cover
-    context = Json()
-    payload_hash = Varchar(length=64)
-    payload = Json()
-
-
 class EvidenceHead(Table, tablename="evidence_head"):
-    """One row: the last sequence number and hash sealed. Only the sealer updates it, once
-    per batch, holding it locked until commit so that sealers never fork the chain."""
+    """One row: the last sequence number and hash. Updating it serializes appends."""
 
     id = Integer(primary_key=True)
     seq = BigInt(default=0)
@@ -352,5 +336,5 @@ ALL_TABLES: list[type[Table]] = [
     Customer, IdentityLink, AuthFlow, PendingLink, AuthSession, RealNameIdentity, Consent,
     AuthEvent, RetainedRecord, LoginFailure, Order, Payment, PaymentEvent, FraudReview,
     Shipment, Operation, OutboxMessage, InboxMessage, IdempotencyKey, EvidenceRecord,
-    EvidencePending, EvidenceHead, Incident, NotificationLog, PeriodicRun, SandboxCharge, SandboxParcel,
+    EvidenceHead, Incident, NotificationLog, PeriodicRun, SandboxCharge, SandboxParcel,
 ]
