@@ -28,6 +28,7 @@ from adapters.logs import REQUEST_ID as REQUEST_ID  # the edge sets it per reque
 from adapters.logs import JsonLineFormatter
 from adapters.messaging.console import ConsoleNotifier, LogAlertSink, LogAnalyticsSink
 from adapters.messaging.segment import SegmentAnalyticsSink
+from adapters.operation_watch import operation_watch as operation_watch_for
 from adapters.payments.sandbox import SIGNATURE_HEADER as PAYMENT_SIGNATURE
 from adapters.payments.sandbox import SandboxGateway
 from adapters.payments.stripe import StripeGateway
@@ -174,7 +175,8 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     engine = providers.Singleton(engine_for, config.database_url, config.sqlite_path)
-    uow = providers.Singleton(PiccoloUnitOfWorkFactory, engine, clock)
+    operation_watch = providers.Singleton(operation_watch_for, config.database_url)
+    uow = providers.Singleton(PiccoloUnitOfWorkFactory, engine, clock, operation_watch)
     ledger = providers.Singleton(LedgerWriter, uow)
     pseudonym_key = providers.Callable(str.encode, config.pseudonym_key)
 
@@ -278,7 +280,8 @@ class Container(containers.DeclarativeContainer):
         Ordering, uow, clock, queue, providers.Callable(frozenset, config.carriers))
     payments = providers.Singleton(
         PaymentService, uow, payment_gateways, payment_contracts, fraud, clock, queue,
-        pseudonym_key, config.payment_sync_wait_seconds, config.operation_slow_after_seconds,
+        operation_watch, pseudonym_key, config.payment_sync_wait_seconds,
+        config.operation_slow_after_seconds,
         kyc_rules=providers.Callable(_kyc_rules, config.kyc_rules),
         fraud_model_max_age=settings.provided.fraud_model_max_age_minutes,
     )
@@ -288,7 +291,7 @@ class Container(containers.DeclarativeContainer):
         settings.provided.inbox_give_up_after_seconds,
     )
     operations = providers.Singleton(
-        OperationsService, uow, clock, config.operation_slow_after_seconds,
+        OperationsService, uow, clock, operation_watch, config.operation_slow_after_seconds,
         config.operation_update_every_seconds,
     )
     idempotency = providers.Singleton(IdempotencyGuard, uow, clock,

@@ -1,4 +1,4 @@
-"""Reading operations: poll once or follow them until they end."""
+"""Reading operations: once, or following them until they end."""
 
 from __future__ import annotations
 
@@ -6,18 +6,20 @@ import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from application.ports import Clock, UnitOfWorkFactory
+from application.ports import Clock, OperationWatch, UnitOfWorkFactory
 from domain.errors import NotFound
 
 
 class OperationsService:
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Clock, slow_after_seconds: float,
-        update_every_seconds: float, poll_seconds: float = 0.25,
+        self, uow: UnitOfWorkFactory, clock: Clock, watch: OperationWatch,
+        slow_after_seconds: float, update_every_seconds: float, recheck_seconds: float = 1.0,
     ) -> None:
-        self._uow, self._clock = uow, clock
-        self._slow_after, self._every, self._poll = (
-            slow_after_seconds, update_every_seconds, poll_seconds)
+        self._uow, self._clock, self._watch = uow, clock, watch
+        # Changes wake the stream at once; time alone (the slow threshold, the next update
+        # due) is noticed within `recheck_seconds`.
+        self._slow_after, self._every = slow_after_seconds, update_every_seconds
+        self._recheck = min(recheck_seconds, update_every_seconds)
 
     async def get(self, customer_id: str, operation_id: str) -> dict[str, Any]:
         async with self._uow(read_only=True) as uow:
@@ -43,4 +45,4 @@ class OperationsService:
                 last, last_sent = key, loop.time()
             if view["status"] in ("succeeded", "failed"):
                 return
-            await asyncio.sleep(self._poll)
+            await self._watch.wait(operation_id, self._recheck)

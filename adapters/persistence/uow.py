@@ -7,7 +7,9 @@ from typing import Any
 from piccolo.engine.base import Engine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
+from adapters.operation_watch import CHANNEL, LocalOperationWatch
 from adapters.persistence import repositories as r
+from adapters.persistence import tables as t
 from application import ports
 from application.ports import Clock
 
@@ -38,15 +40,17 @@ class MessageRecords:
 
 
 class PiccoloUnitOfWork:
-    def __init__(self, engine: Engine[Any], clock: Clock, read_only: bool = False) -> None:
-        self._engine, self._read_only = engine, read_only
+    def __init__(self, engine: Engine[Any], clock: Clock, watch: LocalOperationWatch,
+                 read_only: bool = False) -> None:
+        self._engine, self._watch, self._read_only = engine, watch, read_only
         self.new_outbox_ids: list[str] = []
+        self._changed_operations: list[str] = []
         self.customers: ports.Customers = CustomerRecords(clock)
         self.orders: ports.Orders = r.OrderRepository()
         self.payments: ports.Payments = r.PaymentRepository(clock)
         self.reviews: ports.FraudReviews = r.FraudReviewRepository()
         self.shipments: ports.Shipments = r.ShipmentRepository()
-        self.operations: ports.Operations = r.OperationRepository()
+        self.operations: ports.Operations = r.OperationRepository(self._changed_operations)
         self.evidence: ports.Evidence = r.EvidenceRepository(clock)
         self.incidents: ports.Incidents = r.IncidentRepository(clock)
         self.sign_ins: ports.SignIns = SignInRecords()
@@ -75,8 +79,15 @@ class PiccoloUnitOfWork:
     async def commit(self) -> None:
         if self._read_only:
             raise RuntimeError("a read-only unit of work has nothing to commit")
+        changed = list(dict.fromkeys(self._changed_operations))
+        if changed and not isinstance(self._engine, SQLiteEngine):
+            # Delivered on commit, to every process that waits (see adapters/operation_watch).
+            for operation_id in changed:
+                await t.Operation.raw("SELECT pg_notify({}, {})", CHANNEL, operation_id)
         await self._transaction.commit()
         self._committed = True
+        self._changed_operations.clear()
+        self._watch.changed(changed)
 
     async def __aexit__(self, *exc: object) -> None:
         if self._read_only:
@@ -92,12 +103,14 @@ class PiccoloUnitOfWork:
 
 
 class PiccoloUnitOfWorkFactory:
-    def __init__(self, engine: Engine[Any], clock: Clock) -> None:
+    def __init__(self, engine: Engine[Any], clock: Clock,
+                 watch: LocalOperationWatch | None = None) -> None:
         self._engine, self._clock = engine, clock
+        self._watch = watch or LocalOperationWatch()
 
     def __call__(self, *, read_only: bool = False) -> ports.UnitOfWork:
         # Typed as the port: mypy checks here that every repository honours its own.
-        return PiccoloUnitOfWork(self._engine, self._clock, read_only)
+        return PiccoloUnitOfWork(self._engine, self._clock, self._watch, read_only)
 
 
 class LedgerWriter:

@@ -22,6 +22,8 @@ from domain.orders import Order
 from domain.payments import Payment, can_defer_capture
 from domain.routing import eligible_providers
 
+RECHECK = 0.5  # seconds: the longest a waiter goes without reading the operation again
+
 
 class IdentityVerificationRequired(DomainError):
     code = "identity-verification-required"
@@ -209,18 +211,17 @@ class StartingPayments(PaymentServiceBase):
         return not self._gateways[provider].supports_manual_capture
 
     async def _wait_for(self, operation_id: str) -> dict[str, Any]:
-        """Poll the operation until it has a result or the wait is over; the interval grows
-        (up to 0.25 s) so a slow provider does not turn into a stream of queries."""
+        """Read the operation until it has a result or the wait is over, again each time a
+        change to it commits (OperationWatch), not on a timer. A change that commits between
+        a read and the wait is caught by reading again at least every RECHECK seconds."""
         loop = asyncio.get_running_loop()
-        deadline, interval = loop.time() + self._sync_wait, self._poll
+        deadline = loop.time() + self._sync_wait
         while True:
             async with self._uow(read_only=True) as uow:
                 operation = await uow.operations.get(operation_id)
             assert operation is not None
-            if operation.is_final or operation.result is not None:
+            left = deadline - loop.time()
+            if operation.is_final or operation.result is not None or left <= 0:
                 break
-            if loop.time() >= deadline:
-                break
-            await asyncio.sleep(min(interval, max(0.0, deadline - loop.time())))
-            interval = min(interval * 1.5, 0.25)
+            await self._watch.wait(operation_id, min(left, RECHECK))
         return operation.view(self._clock.now(), self._slow_after)

@@ -12,6 +12,7 @@ from application.payments.settle import apply_payment_update
 from application.ports import (
     Clock,
     FraudScreen,
+    OperationWatch,
     PaymentGateway,
     TaskQueue,
     UnitOfWork,
@@ -45,18 +46,18 @@ class PaymentServiceBase:
         fraud: FraudScreen,
         clock: Clock,
         queue: TaskQueue,
+        watch: OperationWatch,
         pseudonym_key: bytes,
         sync_wait_seconds: float,
         slow_after_seconds: float,
-        poll_interval_seconds: float = 0.02,
         kyc_rules: Sequence[KycRule] = (),
         fraud_model_max_age: timedelta = timedelta(hours=1),
     ) -> None:
         self._uow, self._gateways, self._contracts = uow, gateways, contracts
         self._fraud, self._clock, self._queue = fraud, clock, queue
         self._key = pseudonym_key
+        self._watch = watch
         self._sync_wait, self._slow_after = sync_wait_seconds, slow_after_seconds
-        self._poll = poll_interval_seconds
         self._kyc = list(kyc_rules)
         self._model_max_age = fraud_model_max_age
         self._model_fitted_at: datetime | None = None

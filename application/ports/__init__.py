@@ -62,7 +62,7 @@ from application.ports.persistence import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from application.ports.runtime import Clock, PeriodicRuns, TaskQueue
+from application.ports.runtime import Clock, OperationWatch, PeriodicRuns, TaskQueue
 from application.ports.security import DataCipher, PasswordHasher, TokenIssuer
 from application.ports.shipping import Carrier, ShipmentRequest
 from application.ports.webhooks import InboundEvent
@@ -99,6 +99,7 @@ __all__ = [
     "Notification",
     "Notifications",
     "Notifier",
+    "OperationWatch",
     "Operations",
     "Orders",
     "Outbox",

@@ -34,3 +34,13 @@ class PeriodicRuns(Protocol):
     async def finish(self, job: str, period_start: datetime, outcome: str) -> None:
         """Record how the run this process claimed ended ("done" or "failed")."""
         ...
+
+
+class OperationWatch(Protocol):
+    """Wakes whoever waits on an operation once a change to it is committed, in this process
+    or (on PostgreSQL) in any other: a waiter reads the operation again instead of polling."""
+
+    async def wait(self, operation_id: str, within: float) -> bool:
+        """Return once the operation has changed, True, or after `within` seconds, False;
+        the caller reads it again either way."""
+        ...

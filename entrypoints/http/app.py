@@ -51,6 +51,7 @@ def create_app(container: Container, *, start_worker: bool | None = None) -> web
         if worker is not None:
             worker.stop()
         await container.http().close()
+        await container.operation_watch().close()
         await container.close_database_pool()()
 
     app.cleanup_ctx.append(lifecycle)

@@ -10,6 +10,9 @@ from domain.operations import Operation, OperationStatus
 
 
 class OperationRepository:
+    def __init__(self, changed: list[str]) -> None:
+        self._changed = changed  # ids saved in this unit of work, announced on commit
+
     @staticmethod
     def _from(row: dict[str, Any] | None) -> Operation | None:
         if row is None:
@@ -45,3 +48,4 @@ class OperationRepository:
                 _dump(operation.result) if operation.result is not None else None),
             t.Operation.updated_at: operation.updated_at,
         }).where(t.Operation.id == operation.id)
+        self._changed.append(operation.id)
