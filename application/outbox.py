@@ -36,16 +36,28 @@ class OutboxRelay:
             claimed = await uow.messages.outbox.claim_batch(list(message_ids), self._lease)
             await uow.commit()
         retry: Exception | None = None
-        for message in claimed:
-            try:
-                await self._perform(message)
-            except Exception as exc:
-                retry = retry or exc
+        unended: list[str] = []
+        try:
+            for message in claimed:
+                try:
+                    if not await self._perform(message):
+                        unended.append(message.id)
+                except Exception as exc:
+                    retry = retry or exc
+        finally:
+            if unended:
+                # Handlers that committed nothing of their own (an alert, an analytics call)
+                # are ended together, in one statement.
+                async with self._uow() as uow:
+                    await uow.messages.outbox.complete(*unended)
+                    await uow.commit()
         if retry is not None:
             raise retry
         return len(claimed)
 
-    async def _perform(self, message: OutboxMessage) -> None:
+    async def _perform(self, message: OutboxMessage) -> bool:
+        """Hand the message to the bus; True once it has ended (done in the handler's own
+        commit, or set aside), False when the handler committed nothing of its own."""
         command: Command | None = None
         try:
             # Inside the try: a row the bus cannot read (a command renamed away) is retried
@@ -56,12 +68,8 @@ class OutboxRelay:
         except Exception as exc:
             if not await self._fail(message, command, exc):
                 raise
-            return
-        if not in_hand.completed:
-            # The handler committed nothing of its own (an alert, an analytics call).
-            async with self._uow() as uow:
-                await uow.messages.outbox.complete(message.id)
-                await uow.commit()
+            return True
+        return in_hand.completed
 
     async def _fail(self, message: OutboxMessage, command: Command | None,
                     exc: Exception) -> bool:

@@ -69,8 +69,9 @@ class FakeOutbox(Repository):
                 setattr(row, name, value)
         self._rows[message_id] = row
 
-    async def complete(self, message_id: str) -> None:
-        self._update(message_id, status="done")
+    async def complete(self, *message_ids: str) -> None:
+        for message_id in message_ids:
+            self._update(message_id, status="done")
 
     async def release(self, message_id: str, error: str, dead: bool) -> None:
         row = self._rows.get(message_id)

@@ -64,9 +64,9 @@ class OutboxRepository:
                                      row["attempts"], "processing") for row in claimed),
                       key=lambda message: order[message.id])
 
-    async def complete(self, message_id: str) -> None:
+    async def complete(self, *message_ids: str) -> None:
         m = t.OutboxMessage
-        await m.update({m.status: "done"}).where(m.id == message_id)
+        await m.update({m.status: "done"}).where(m.id.is_in(list(message_ids)))
 
     async def release(self, message_id: str, error: str, dead: bool) -> None:
         m = t.OutboxMessage

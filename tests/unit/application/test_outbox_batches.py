@@ -118,3 +118,12 @@ async def test_one_failure_in_a_batch_does_not_hold_back_the_others(
     mall.alerts.error = None
     assert await relay.run_batch([failing, note]) == 1  # the retry finds what is left
     assert _status(mall, failing) == "done"
+
+
+async def test_handlers_that_commit_nothing_are_ended_together(mall: Mall,
+                                                               relay: OutboxRelay) -> None:
+    ids = await mall.queued(*(RaiseAlert("warning", "t", f"a{n}") for n in range(20)))
+    commits = mall.db.commits
+    assert await relay.run_batch(ids) == 20
+    assert {_status(mall, message_id) for message_id in ids} == {"done"}
+    assert mall.db.commits - commits == 2  # the claim, and one end for all twenty
