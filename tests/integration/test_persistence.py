@@ -37,7 +37,7 @@ async def test_an_error_inside_rolls_back(container: Any) -> None:
     with pytest.raises(RuntimeError):
         async with uow() as u:
             await u.customers.add(_customer(3))
-            await u.messages.outbox.add("notify", {"x": 1})
+            await u.messages.outbox.add("SendNotification", {"x": 1})
             raise RuntimeError("boom")
     assert await CustomerRow.count() == 0
     assert await OutboxMessage.count() == 0
@@ -61,7 +61,7 @@ async def test_the_inbox_keeps_one_copy_per_provider_and_event(container: Any) -
 async def test_only_one_worker_claims_an_outbox_message(container: Any) -> None:
     uow = container.uow()
     async with uow() as u:
-        message_id = await u.messages.outbox.add("notify", {"x": 1})
+        message_id = await u.messages.outbox.add("SendNotification", {"x": 1})
         await u.commit()
 
     async def claim() -> Any:
@@ -81,7 +81,7 @@ async def test_only_one_worker_claims_an_outbox_message(container: Any) -> None:
 async def test_an_expired_lease_lets_another_worker_take_over(container: Any) -> None:
     uow = container.uow()
     async with uow() as u:
-        message_id = await u.messages.outbox.add("notify", {"x": 1})
+        message_id = await u.messages.outbox.add("SendNotification", {"x": 1})
         await u.commit()
     async with uow() as u:
         assert await u.messages.outbox.claim(message_id, 0.01) is not None

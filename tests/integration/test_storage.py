@@ -27,7 +27,7 @@ async def test_the_outbox_and_inbox_keep_time_by_the_injected_clock(container: A
     clock = FakeClock(datetime(2031, 5, 1, 12, 0, tzinfo=UTC))
     uow = PiccoloUnitOfWorkFactory(container.engine(), clock)
     async with uow() as u:
-        message_id = await u.messages.outbox.add("notify", {"x": 1})
+        message_id = await u.messages.outbox.add("SendNotification", {"x": 1})
         inbox_id = await u.messages.inbox.add("sandbox",
                                               InboundEvent("evt_1", "payment.succeeded", {}))
         await u.commit()
@@ -135,7 +135,7 @@ async def test_json_columns_are_jsonb_on_postgresql(container: Any, engine_name:
     # Read back as the JSON that was written, on either engine; a NUL, which PostgreSQL
     # cannot store, arrives as U+FFFD, and the evidence that holds one still verifies.
     async with container.uow()() as u:
-        message_id = await u.messages.outbox.add("notify",
+        message_id = await u.messages.outbox.add("SendNotification",
                                                  {"text": "a\x00b", "n": 7, "list": [1.5]})
         inbox_id = await u.messages.inbox.add("sandbox",
                                               InboundEvent("evt_nul", "k", {"x": "\x00"}))
@@ -155,7 +155,7 @@ async def test_json_columns_are_jsonb_on_postgresql(container: Any, engine_name:
 
 async def test_erasure_finds_the_customer_in_pending_outbox_payloads(container: Any) -> None:
     async with container.uow()() as u:
-        message_id = await u.messages.outbox.add("notify",
+        message_id = await u.messages.outbox.add("SendNotification",
                                                  {"customer_id": "cus_9", "template": "t"})
         await u.privacy.erase("cus_9", "anon_9")
         await u.commit()
