@@ -138,20 +138,23 @@ class Running:
 
 @asynccontextmanager
 async def running_app(*, sqlite: bool, start_worker: bool, pool_size: int | None = None,
+                      database_url: str | None = None,
+                      prepare: Callable[[web.Application], None] | None = None,
                       **overrides: Any) -> AsyncIterator[Running]:
     """A fresh database (PostgreSQL, or SQLite in a temporary directory) and the app on
     127.0.0.1:<free port>, torn down afterwards. Keys live in the temporary directory too,
     so nothing under var/ is touched. `pool_size` sets `database_pool_size` (None: the
-    app's default)."""
+    app's default). `database_url` reuses a PostgreSQL database the caller owns instead
+    of a fresh one; `prepare` may add middlewares to the app before it starts."""
     if pool_size is not None:
         if "database_pool_size" not in bootstrap.Settings.model_fields:
             raise SystemExit("--pool-size: this version of the app has no database_pool_size")
         overrides["database_pool_size"] = pool_size
     with tempfile.TemporaryDirectory(prefix="mall_bench_") as scratch:
-        async with _database(sqlite, Path(scratch)) as database_url:
+        async with _database(sqlite, Path(scratch), database_url) as url:
             port = free_port()
             settings = bootstrap.Settings(
-                database_url=database_url, redis_url="", embedded_worker=start_worker,
+                database_url=url, redis_url="", embedded_worker=start_worker,
                 sqlite_path=str(Path(scratch) / "mall.sqlite"),
                 keys_file=str(Path(scratch) / "keys.json"),
                 host="127.0.0.1", port=port, public_base_url=f"http://127.0.0.1:{port}",
@@ -159,8 +162,10 @@ async def running_app(*, sqlite: bool, start_worker: bool, pool_size: int | None
                 **overrides,
             )
             container = bootstrap.build(settings)
-            runner = web.AppRunner(create_app(container, start_worker=start_worker),
-                                   access_log=None)
+            app = create_app(container, start_worker=start_worker)
+            if prepare is not None:
+                prepare(app)
+            runner = web.AppRunner(app, access_log=None)
             await runner.setup()  # runs the lifecycle: migrations, then the worker if asked
             try:
                 site = web.TCPSite(runner, "127.0.0.1", port)
@@ -173,9 +178,9 @@ async def running_app(*, sqlite: bool, start_worker: bool, pool_size: int | None
 
 
 @asynccontextmanager
-async def _database(sqlite: bool, scratch: Path) -> AsyncIterator[str]:
-    if sqlite:
-        yield ""
+async def _database(sqlite: bool, scratch: Path, given: str | None) -> AsyncIterator[str]:
+    if sqlite or given:
+        yield "" if sqlite else str(given)
         return
     async with scratch_postgres() as url:
         yield url

@@ -17,7 +17,8 @@ import asyncio
 import json
 import time
 import uuid
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import aiohttp
 
@@ -57,9 +58,14 @@ async def sign_in(session: aiohttp.ClientSession, base: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def round_trip(session: aiohttp.ClientSession, base: str,
-                     auth: dict[str, str]) -> tuple[float, float]:
-    """One order and its payment; (order seconds, payment seconds)."""
+class Trip(NamedTuple):
+    order_s: float
+    payment_s: float
+    order_id: str
+
+
+async def round_trip(session: aiohttp.ClientSession, base: str, auth: dict[str, str]) -> Trip:
+    """One order and its payment: the seconds each took, and the order's id."""
     started = time.perf_counter()
     async with session.post(f"{base}/v1/orders", json=ORDER, headers=auth) as response:
         order = await expect(response, 201, "place order")
@@ -73,7 +79,7 @@ async def round_trip(session: aiohttp.ClientSession, base: str,
     result = operation.get("result") or {}
     if result.get("status") != "captured":
         raise BenchFailure(f"pay order {order['id']}: result is not captured: {operation}")
-    return placed - started, paid - placed
+    return Trip(placed - started, paid - placed, order["id"])
 
 
 async def drain(seconds: float) -> int:
@@ -89,30 +95,45 @@ async def drain(seconds: float) -> int:
         await asyncio.sleep(0.2)
 
 
+@dataclass
+class Timed:
+    orders: list[float] = field(default_factory=list)
+    payments: list[float] = field(default_factory=list)
+    trips: list[float] = field(default_factory=list)
+    elapsed: float = 0.0
+
+
+async def timed_round_trips(session: aiohttp.ClientSession, base: str, auth: dict[str, str], *,
+                            iterations: int, warmup: int) -> Timed:
+    """`warmup` round trips, then `iterations` timed ones, one after another."""
+    for _ in range(warmup):
+        await round_trip(session, base, auth)
+    timed = Timed()
+    began = time.perf_counter()
+    for _ in range(iterations):
+        order_s, payment_s, _ = await round_trip(session, base, auth)
+        timed.orders.append(order_s)
+        timed.payments.append(payment_s)
+        timed.trips.append(order_s + payment_s)
+    timed.elapsed = time.perf_counter() - began
+    return timed
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    orders: list[float] = []
-    payments: list[float] = []
-    trips: list[float] = []
     async with harness.running_app(sqlite=args.sqlite, start_worker=True, pool_size=args.pool_size,
                            **FAST_SANDBOX) as app:
         timeout = aiohttp.ClientTimeout(total=args.timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             auth = await sign_in(session, app.base_url)
-            for _ in range(args.warmup):
-                await round_trip(session, app.base_url, auth)
-            began = time.perf_counter()
-            for _ in range(args.iterations):
-                order_s, payment_s = await round_trip(session, app.base_url, auth)
-                orders.append(order_s)
-                payments.append(payment_s)
-                trips.append(order_s + payment_s)
-            elapsed = time.perf_counter() - began
+            timed = await timed_round_trips(session, app.base_url, auth,
+                                            iterations=args.iterations, warmup=args.warmup)
         left = await drain(args.drain)
     return {
         **harness.result_header("order_payment_roundtrip", app), "embedded_worker": True,
-        "iterations": args.iterations, "warmup": args.warmup, "elapsed_s": round(elapsed, 3),
-        "round_trip": harness.summary_ms(trips), "order": harness.summary_ms(orders),
-        "payment": harness.summary_ms(payments), **harness.quarter_medians(trips),
+        "iterations": args.iterations, "warmup": args.warmup,
+        "elapsed_s": round(timed.elapsed, 3), "round_trip": harness.summary_ms(timed.trips),
+        "order": harness.summary_ms(timed.orders), "payment": harness.summary_ms(timed.payments),
+        **harness.quarter_medians(timed.trips),
         "background_work_left": left, "settings": FAST_SANDBOX,
     }
 
