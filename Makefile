@@ -33,10 +33,8 @@ test: lint  ## the whole suite: checks, unit, integration and end-to-end tests
 unit: install
 	$(BIN)/pytest tests/unit
 
-bench: install
-	$(BIN)/python -m bench.webhook_ingest
-	$(BIN)/python -m bench.order_payment_roundtrip
-	$(BIN)/python -m bench.sign_in_throttle
+bench: install  ## every performance figure in one table, under 5 minutes (bench/README.md)
+	$(BIN)/python -m bench.suite
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

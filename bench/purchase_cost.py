@@ -1,0 +1,81 @@
+"""What one purchase costs the database: orders placed and paid one after another while
+every asyncpg round trip in the process is counted, until each order is settled (paid, its
+shipments requested, the outbox and inbox drained, its evidence sealed)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiohttp
+import asyncpg
+
+from bench.order_payment_roundtrip import round_trip
+from bench.sql_count import BACKGROUND, CALLBACK, CUSTOMER, SqlCounter, Tally, counting
+
+SETTLED = """
+SELECT
+  (SELECT count(*) FROM orders WHERE id = ANY($1) AND status = 'paid') = cardinality($1)
+  AND (SELECT count(DISTINCT order_id) FROM shipment WHERE order_id = ANY($1))
+      = cardinality($1)
+  AND NOT EXISTS (SELECT 1 FROM outbox_message
+                  WHERE status IN ('pending', 'processing') AND created_at >= $2)
+  AND NOT EXISTS (SELECT 1 FROM inbox_message
+                  WHERE status IN ('received', 'processing') AND received_at >= $2)
+"""  # $2: when counting began (earlier phases leave callbacks nobody processed)
+UNSEALED = "SELECT to_regclass('evidence_pending') IS NULL OR NOT EXISTS " \
+           "(SELECT 1 FROM evidence_pending)"
+
+
+@dataclass
+class Cost:
+    purchases: int
+    customer: Tally  # the customer's own requests: the order and the payment
+    callbacks: Tally  # the provider's webhooks about the payment
+    background: Tally  # workers: outbox, inbox, sealing; anything outside a request
+    settle_s: float  # from the first order to the last one settled
+    settled: bool
+
+    @property
+    def total(self) -> Tally:
+        summed = Tally()
+        for part in (self.customer, self.callbacks, self.background):
+            summed.add(part)
+        return summed
+
+    def per_purchase(self, value: int) -> float:
+        return value / self.purchases
+
+
+async def counted_purchases(session: aiohttp.ClientSession, base: str, auth: dict[str, str],
+                            database_url: str, *, purchases: int, wait: float = 20.0) -> Cost:
+    """`purchases` orders placed and paid back to back, counted until all are settled (at
+    most `wait` seconds after the last). The benchmark watches with a connection of its own,
+    opened before counting starts and left out of the counts."""
+    watcher = await asyncpg.connect(database_url)
+    counter = SqlCounter()
+    counter.ignore(watcher)
+    try:
+        since = await watcher.fetchval("SELECT now()")
+        began = time.perf_counter()
+        with counting(counter):
+            orders = [(await round_trip(session, base, auth)).order_id
+                      for _ in range(purchases)]
+            settled = await _wait_settled(watcher, orders, since, wait)
+        settle_s = time.perf_counter() - began
+    finally:
+        await watcher.close()
+    return Cost(purchases, counter.total(CUSTOMER), counter.total(CALLBACK),
+                counter.total(BACKGROUND), settle_s, settled)
+
+
+async def _wait_settled(watcher: asyncpg.Connection, orders: list[str], since: datetime,
+                        wait: float) -> bool:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+        if await watcher.fetchval(SETTLED, orders, since) and await watcher.fetchval(UNSEALED):
+            return True
+    return False
