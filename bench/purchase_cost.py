@@ -25,8 +25,9 @@ SELECT
   AND NOT EXISTS (SELECT 1 FROM inbox_message
                   WHERE status IN ('received', 'processing') AND received_at >= $2)
 """  # $2: when counting began (earlier phases leave callbacks nobody processed)
-UNSEALED = "SELECT to_regclass('evidence_pending') IS NULL OR NOT EXISTS " \
-           "(SELECT 1 FROM evidence_pending)"
+# Evidence appended and not sealed yet, where the app keeps such a table.
+HAS_PENDING = "SELECT to_regclass('evidence_pending') IS NOT NULL"
+SEALED = "SELECT NOT EXISTS (SELECT 1 FROM evidence_pending)"
 
 
 @dataclass
@@ -74,8 +75,10 @@ async def counted_purchases(session: aiohttp.ClientSession, base: str, auth: dic
 async def _wait_settled(watcher: asyncpg.Connection, orders: list[str], since: datetime,
                         wait: float) -> bool:
     deadline = time.monotonic() + wait
+    sealing = await watcher.fetchval(HAS_PENDING)
     while time.monotonic() < deadline:
         await asyncio.sleep(0.02)
-        if await watcher.fetchval(SETTLED, orders, since) and await watcher.fetchval(UNSEALED):
+        if (await watcher.fetchval(SETTLED, orders, since)
+                and (not sealing or await watcher.fetchval(SEALED))):
             return True
     return False
