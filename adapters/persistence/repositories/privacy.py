@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from piccolo.columns.combination import WhereRaw
+from piccolo.custom_types import Combinable
+from piccolo.table import Table
 
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump, _with_iso
@@ -19,8 +21,9 @@ ERASED = "[erased]"
 class PrivacyRepository:
     """Erasure, export and retention across every table that can hold personal data."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, purge_batch: int = 5_000) -> None:
         self._clock = clock
+        self._purge_batch = purge_batch  # rows deleted per statement by retention
 
     async def export(self, customer_id: str) -> dict[str, Any]:
         """Everything held about the customer; times in ISO-8601, failed sign-ins in epoch
@@ -155,37 +158,47 @@ class PrivacyRepository:
                  "retain_until": _at(row["retain_until"]).timestamp()} for row in rows]
 
     async def purge_retained(self, now: datetime) -> int:
-        gone = await t.RetainedRecord.delete().where(
-            t.RetainedRecord.retain_until <= now).returning(t.RetainedRecord.id)
-        return len(gone)
+        return await self._delete_in_batches(
+            t.RetainedRecord, t.RetainedRecord.retain_until <= now)
 
     async def purge_access_logs(self, jurisdiction: str, before: datetime) -> int:
         """Access logs of the jurisdiction's customers older than its retention period."""
-        customers = [row["id"] for row in await t.Customer.select(t.Customer.id).where(
-            t.Customer.jurisdiction == jurisdiction)]
-        removed = 0
-        for start in range(0, len(customers), 500):
-            batch = customers[start:start + 500]
-            gone = await t.LoginFailure.delete().where(
-                t.LoginFailure.customer_id.is_in(batch)
-                & (t.LoginFailure.at < before)).returning(t.LoginFailure._meta.primary_key)
-            removed += len(gone)
-        return removed
+        # Asked of each log due, by its customer's key: the few logs due are read, not every
+        # customer of the jurisdiction.
+        of_jurisdiction = WhereRaw(
+            "(SELECT jurisdiction FROM customer WHERE customer.id = login_failure.customer_id)"
+            " = {}", jurisdiction)
+        return await self._delete_in_batches(
+            t.LoginFailure, (t.LoginFailure.at < before) & of_jurisdiction)
 
     async def purge_finished_work(self, before: datetime) -> int:
         """Outbox work done and callbacks settled long ago: their payloads name customers
         and nothing needs them any more (providers stop re-sending within days)."""
-        done = await t.OutboxMessage.delete().where(
-            (t.OutboxMessage.status == "done") & (t.OutboxMessage.created_at < before)
-        ).returning(t.OutboxMessage.id)
-        settled = await t.InboxMessage.delete().where(
-            t.InboxMessage.status.is_in(["applied", "no_change", "ignored"])
-            & (t.InboxMessage.received_at < before)).returning(t.InboxMessage.id)
-        return len(done) + len(settled)
+        done = await self._delete_in_batches(t.OutboxMessage, (
+            t.OutboxMessage.status == "done") & (t.OutboxMessage.created_at < before))
+        settled = await self._delete_in_batches(t.InboxMessage, t.InboxMessage.status.is_in(
+            ["applied", "no_change", "ignored"]) & (t.InboxMessage.received_at < before))
+        return done + settled
 
     async def purge_sign_in_leftovers(self, before: datetime) -> int:
-        flows = await t.AuthFlow.delete().where(
-            t.AuthFlow.created_at < before).returning(t.AuthFlow.state_hash)
-        links = await t.PendingLink.delete().where(
-            t.PendingLink.created_at < before).returning(t.PendingLink.token_hash)
-        return len(flows) + len(links)
+        flows = await self._delete_in_batches(t.AuthFlow, t.AuthFlow.created_at < before)
+        links = await self._delete_in_batches(t.PendingLink, t.PendingLink.created_at < before)
+        return flows + links
+
+    async def _delete_in_batches(self, table: type[Table], condition: Combinable) -> int:
+        """Delete the rows that meet `condition`, at most a batch per statement: a purge
+        of many rows never holds them all in one statement, nor their keys in memory."""
+        key = table._meta.primary_key
+        batch = table.select(key).where(condition).limit(self._purge_batch)
+        chosen: Combinable = key.is_in(batch)
+        if table._meta.db.engine_type == "postgres":
+            # As an array, the batch is looked up by key; PostgreSQL would join `IN` by
+            # reading the whole table.
+            chosen = WhereRaw(f'"{key._meta.db_column_name}" = ANY(ARRAY({{}}))',
+                              batch.querystrings[0])
+        removed = 0
+        while True:
+            gone = len(await table.delete().where(chosen).returning(key))
+            removed += gone
+            if gone < self._purge_batch:
+                return removed
