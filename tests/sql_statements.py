@@ -15,6 +15,7 @@ from adapters.persistence.tables import OutboxMessage
 class Statements:
     count: int = 0
     texts: list[str] = field(default_factory=list)
+    querystrings: list[Any] = field(default_factory=list)  # whole, arguments included
 
 
 @contextmanager
@@ -29,6 +30,7 @@ def count_statements() -> Iterator[Statements]:
         if self is engine:
             seen.count += 1
             seen.texts.append(str(querystring).split(" ", 1)[0])
+            seen.querystrings.append(querystring)
         return await run(self, querystring, *args, **kwargs)
 
     kind.run_querystring = counted

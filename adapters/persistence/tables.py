@@ -51,7 +51,7 @@ class AuthFlow(Table, tablename="auth_flow"):
     nonce = Varchar(length=128)
     code_verifier = Varchar(length=128)
     redirect_uri = Varchar(length=500)
-    customer_id = Varchar(length=40, null=True, default=None)
+    customer_id = Varchar(length=40, null=True, default=None, index=True)
     channel = Varchar(length=64, default="")
     campaign = Varchar(length=64, default="")
     created_at = Timestamptz(index=True)
@@ -66,7 +66,7 @@ class PendingLink(Table, tablename="pending_link"):
     provider = Varchar(length=40)
     subject = Varchar(length=255)
     email = Varchar(length=254)
-    created_at = Timestamptz()
+    created_at = Timestamptz(index=True)
     used = Boolean(default=False)
 
 
@@ -135,20 +135,26 @@ class LoginFailure(Table, tablename="login_failure"):
 
 
 class Order(Table, tablename="orders"):
+    """Also indexed by (customer_id, created_at), for a customer's pages (SQL of its own,
+    migration 2026-12-02T11:52)."""
+
     id = Varchar(length=40, primary_key=True)
-    customer_id = Varchar(length=40, index=True)
+    customer_id = Varchar(length=40)
     currency = Varchar(length=3)
     status = Varchar(length=32)
     carrier = Varchar(length=40)
     note = Text(default="")
     lines = Json(default="[]")
     shipping_address = Json()
-    created_at = Timestamptz()
+    created_at = Timestamptz(index=True)  # the latest paid orders
     total = BigInt(default=0)  # minor units, for statistics over orders
     held_for_review = Boolean(default=False)
 
 
 class Payment(Table, tablename="payment"):
+    """Also indexed by (customer_id, created_at), for fraud velocity, and by (status,
+    created_at), for the sweep and reconciliation (migration 2026-12-02T11:52)."""
+
     id = Varchar(length=40, primary_key=True)
     order_id = Varchar(length=40, index=True)
     customer_id = Varchar(length=40)
@@ -165,7 +171,7 @@ class Payment(Table, tablename="payment"):
     callback_secret_hash = Varchar(length=64, null=True, default=None)
     capture = Varchar(length=16, default="automatic")
     history = Json(default="[]")
-    created_at = Timestamptz(index=True)
+    created_at = Timestamptz()
 
 
 class PaymentEvent(Table, tablename="payment_event"):
@@ -182,7 +188,7 @@ class FraudReview(Table, tablename="fraud_review"):
     """An order the fraud screen held for a human decision."""
 
     order_id = Varchar(length=40, primary_key=True)
-    customer_id = Varchar(length=40)
+    customer_id = Varchar(length=40, index=True)
     score = DoublePrecision()
     reasons = Json(default="[]")
     status = Varchar(length=16, index=True)  # pending | approved | rejected
@@ -205,7 +211,7 @@ class Shipment(Table, tablename="shipment"):
 
 class Operation(Table, tablename="operation"):
     id = Varchar(length=40, primary_key=True)
-    customer_id = Varchar(length=40)
+    customer_id = Varchar(length=40, index=True)
     kind = Varchar(length=32)
     subject = Varchar(length=80, index=True)
     status = Varchar(length=16)
@@ -216,10 +222,13 @@ class Operation(Table, tablename="operation"):
 
 
 class OutboxMessage(Table, tablename="outbox_message"):
+    """Indexed by (status, created_at), for the sweep and retention (migration
+    2026-12-02T11:52)."""
+
     id = Varchar(length=40, primary_key=True)
     topic = Varchar(length=64)
     payload = Json()
-    status = Varchar(length=16, index=True)  # pending | processing | done | dead
+    status = Varchar(length=16)  # pending | processing | done | dead
     attempts = Integer(default=0)
     last_error = Text(null=True, default=None)
     created_at = Timestamptz()
@@ -227,20 +236,23 @@ class OutboxMessage(Table, tablename="outbox_message"):
 
 
 class InboxMessage(Table, tablename="inbox_message"):
+    """Indexed by (status, received_at), for the sweep and retention (migration
+    2026-12-02T11:52)."""
+
     id = Varchar(length=40, primary_key=True)
     dedupe_key = Varchar(length=300, unique=True)  # "{provider}:{event id}"
     provider = Varchar(length=40)
     event_id = Varchar(length=255)
     kind = Varchar(length=80)
     payload = Json()
-    status = Varchar(length=16, index=True)  # received | processing | applied | ...
+    status = Varchar(length=16)  # received | processing | applied | ...
     received_at = Timestamptz()
     available_at = Timestamptz()
 
 
 class IdempotencyKey(Table, tablename="idempotency_key"):
     id = Varchar(length=64, primary_key=True)  # sha256 of customer id and key
-    customer_id = Varchar(length=40)
+    customer_id = Varchar(length=40, index=True)
     request_hash = Varchar(length=64)  # sha256 of the canonical JSON body
     # Method and path the key was used for, so a refusal can say what differs.
     request_target = Text(null=True, default=None)
