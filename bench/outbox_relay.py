@@ -65,7 +65,7 @@ async def wait_done(url: str, ids: list[str], seconds: float) -> int:
                 ids)
             if done == len(ids) or time.monotonic() > deadline:
                 return int(done)
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)  # a batch of 100 takes about as long
     finally:
         await connection.close()
 

@@ -28,7 +28,9 @@ PAYMENTS = (
 async def grow(url: str, have: int, want: int, *, chunk: int = 100_000,
                seconds: float = 120.0) -> int:
     """Add seeded orders and payments from `have` up to `want` in chunks, stopping early
-    once `seconds` are spent; how many there are then. The tables are analyzed after."""
+    once `seconds` are spent; how many there are then. Afterwards the tables are vacuumed
+    and analyzed and a checkpoint is forced, so that what follows is measured on tables
+    at rest rather than beside autovacuum and the bulk load's writes to disk."""
     connection = await asyncpg.connect(url)
     deadline = time.monotonic() + seconds
     try:
@@ -38,7 +40,8 @@ async def grow(url: str, have: int, want: int, *, chunk: int = 100_000,
                 await connection.execute(ORDERS, have + 1, upto, CUSTOMERS)
                 await connection.execute(PAYMENTS, have + 1, upto, CUSTOMERS)
             have = upto
-        await connection.execute("ANALYZE orders, payment")
+        await connection.execute("VACUUM (ANALYZE) orders, payment")
+        await connection.execute("CHECKPOINT")
     finally:
         await connection.close()
     return have

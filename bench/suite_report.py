@@ -119,7 +119,8 @@ class Report:
         reached = "all" if grown >= wanted else f"stopped at {grown:,} (time budget)"
         self.row("seeded orders and payments", f"{small:,} -> {grown:,}",
                  f"asked for {wanted:,}: {reached}; {seconds:.0f} s; other customers' "
-                 f"history, INSERT ... SELECT generate_series")
+                 f"history, INSERT ... SELECT generate_series, then VACUUM ANALYZE and "
+                 f"CHECKPOINT")
 
     def finish(self, seconds: float, errors: dict[str, int], code_after: str) -> None:
         if code_after != self.code:
