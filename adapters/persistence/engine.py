@@ -19,6 +19,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.table import Table
 
 from adapters.persistence.tables import ALL_TABLES, EvidenceHead
+from adapters.persistence.warm_sqlite import WarmSQLiteEngine
 from domain.evidence import GENESIS
 
 PICCOLO_CONF = "adapters.persistence.piccolo_conf"
@@ -55,15 +56,36 @@ class LoopLocalPostgresEngine(PostgresEngine):
             self._pools[loop] = value
 
 
+class ResetOnlyWhenListened(asyncpg.Connection):
+    """A pooled connection that skips asyncpg's reset query on release (advisory unlock,
+    CLOSE ALL, UNLISTEN *, RESET ALL: one more round trip per transaction) unless it listened
+    for notifications since the last release. asyncpg still rolls back a transaction left
+    open. Nothing here takes session advisory locks (the migration lock has a connection of
+    its own), declares WITH HOLD cursors or SETs session variables on a pooled connection."""
+
+    _listened = False
+
+    async def add_listener(self, channel: str, callback: Any) -> None:
+        self._listened = True
+        await super().add_listener(channel, callback)
+
+    def get_reset_query(self) -> str:  # asked by reset(), once per release
+        listened, self._listened = self._listened, False
+        return str(super().get_reset_query()) if listened else ""
+
+
 async def open_pool(engine: Engine[Any], size: int) -> None:
-    """Give the running loop a connection pool (PostgreSQL only; SQLite needs none)."""
+    """Give the running loop a connection pool (PostgreSQL only; SQLite keeps its own)."""
     if size > 0 and isinstance(engine, PostgresEngine) and engine.pool is None:
-        await engine.start_connection_pool(min_size=1, max_size=size)
+        await engine.start_connection_pool(min_size=1, max_size=size,
+                                           connection_class=ResetOnlyWhenListened)
 
 
 async def close_pool(engine: Engine[Any]) -> None:
     if isinstance(engine, PostgresEngine) and engine.pool is not None:
         await engine.close_connection_pool()
+    elif isinstance(engine, WarmSQLiteEngine):
+        await engine.close_idle()
 
 
 def engine_for(database_url: str, sqlite_path: str) -> Engine[Any]:
@@ -81,7 +103,7 @@ def engine_for(database_url: str, sqlite_path: str) -> Engine[Any]:
         })
     Path(sqlite_path).parent.mkdir(parents=True, exist_ok=True)
     # A generous busy timeout: concurrent writers wait for each other instead of failing.
-    return SQLiteEngine(path=sqlite_path, timeout=30)
+    return WarmSQLiteEngine(sqlite_path, timeout=30)
 
 
 _in_use: Engine[Any] | None = None
