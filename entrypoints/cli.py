@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -37,11 +38,17 @@ def _container(*, starting: bool = False) -> tuple[bootstrap.Settings, bootstrap
     return settings, container
 
 
-def serve() -> None:
-    from entrypoints.http.access_log import PathOnlyAccessLogger
-    from entrypoints.http.app import create_app
+def serve(workers: int = 1) -> int:
+    """The HTTP server; with `workers` above 1, that many processes sharing the port."""
+    from entrypoints.processes import run_processes
 
     settings, container = _container(starting=True)
+    if workers > 1 and not settings.database_url:
+        raise StartupError(
+            "configuration error: --workers needs PostgreSQL (MALL_DATABASE_URL): the embedded "
+            "SQLite database takes one writer at a time and the embedded worker's queue lives "
+            "in one process; run one server process, or set MALL_DATABASE_URL (and "
+            "MALL_REDIS_URL, with `mall worker --processes M` for the background work)")
     mode = "embedded" if settings.runs_worker_in_process else "api only"
     database = "PostgreSQL" if settings.database_url else f"SQLite ({settings.sqlite_path})"
     try:  # before anything starts: run_app would start the embedded worker, then fail
@@ -49,15 +56,64 @@ def serve() -> None:
     except OSError as exc:
         raise StartupError(cannot_listen(settings.host, settings.port, exc)) from None
 
-    def announce(_: str) -> None:  # called by run_app once the port is open, not before
-        print(f"Mall integrations backend on {settings.base_url} ({mode}; {database}); "
-              f"API description at {settings.base_url}/v1/openapi.json", flush=True)
+    def announce(_: str = "") -> None:  # once the port is open, not before
+        processes = f"{workers} processes; " if workers > 1 else ""
+        print(f"Mall integrations backend on {settings.base_url} ({processes}{mode}; "
+              f"{database}); API description at {settings.base_url}/v1/openapi.json",
+              flush=True)
+
+    if workers > 1:
+        return run_processes(workers, _serve_one, name="web", on_ready=announce)
+    _listen(settings, container, announce)
+    return 0
+
+
+def _serve_one(ready: Any) -> int:
+    """One of the processes of `mall serve --workers N`, on the port the others share."""
+    def serving() -> int:
+        settings, container = _container(starting=True)
+        _listen(settings, container, lambda _: ready.put(os.getpid()), reuse_port=True)
+        return 0
+
+    return _guarded(serving)
+
+
+def _listen(settings: bootstrap.Settings, container: bootstrap.Container,
+            announce: Callable[[str], None], *, reuse_port: bool = False) -> None:
+    from entrypoints.http.access_log import PathOnlyAccessLogger
+    from entrypoints.http.app import create_app
 
     try:
         web.run_app(create_app(container), host=settings.host, port=settings.port,
-                    print=announce, access_log_class=PathOnlyAccessLogger)
+                    print=announce, access_log_class=PathOnlyAccessLogger,
+                    reuse_port=reuse_port or None)
     except OSError as exc:
         raise StartupError(cannot_listen(settings.host, settings.port, exc)) from None
+
+
+def work(processes: int = 1) -> int:
+    """The Dramatiq worker; with `processes` above 1, that many worker processes."""
+    from entrypoints.processes import run_processes
+    from entrypoints.worker import main as worker_main
+
+    if processes <= 1:
+        worker_main(*_container(starting=True))
+        return 0
+    _container(starting=True)  # a setting that would stop every process stops the start
+    return run_processes(
+        processes, _work_one, name="worker",
+        on_ready=lambda: print(f"{processes} worker processes running", flush=True))
+
+
+def _work_one(ready: Any) -> int:
+    """One of the processes of `mall worker --processes N`."""
+    from entrypoints.worker import main as worker_main
+
+    def working() -> int:
+        worker_main(*_container(starting=True), ready=lambda: ready.put(os.getpid()))
+        return 0
+
+    return _guarded(working)
 
 
 def cannot_listen(host: str, port: int, exc: OSError) -> str:
@@ -104,8 +160,13 @@ def evidence_problem(report: dict[str, Any], checkpoint_file: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mall", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run the HTTP server (and, in embedded mode, the worker)")
-    sub.add_parser("worker", help="run the Dramatiq worker (with REDIS_URL)")
+    serving = sub.add_parser("serve", help="run the HTTP server (and, in embedded mode, the "
+                                           "worker)")
+    serving.add_argument("--workers", type=_positive, default=1, metavar="N",
+                         help="N server processes sharing the port (PostgreSQL only)")
+    working = sub.add_parser("worker", help="run the Dramatiq worker (with REDIS_URL)")
+    working.add_argument("--processes", type=_positive, default=1, metavar="N",
+                         help="N worker processes")
     sub.add_parser("migrate", help="bring the database schema up to date")
     admin = sub.add_parser("create-admin", help="create an account with the admin role")
     admin.add_argument("--email", required=True)
@@ -121,43 +182,52 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("verify-evidence", help="the same as `evidence verify`")
     args = parser.parse_args(argv)
 
-    try:
-        if args.command == "serve":
-            serve()
-        elif args.command == "worker":
-            from entrypoints.worker import main as worker_main
+    return _guarded(lambda: _run(args))
 
-            worker_main(*_container(starting=True))
-        elif args.command == "migrate":
-            _, container = _container()
-            asyncio.run(bootstrap.prepare(container))
-            print("database schema is up to date")
-        elif args.command == "create-admin":
-            password = (args.password or os.environ.get("MALL_ADMIN_PASSWORD")
-                        or getpass.getpass("admin password: "))
-            customer_id = asyncio.run(_create_admin(args.email, password))
-            print(f"admin {customer_id} created")
-        elif args.command in ("evidence", "verify-evidence"):
-            report, checkpoint_file = asyncio.run(
-                _evidence(getattr(args, "action", "verify")))
-            print(json.dumps(report))
-            if not report["ok"]:
-                print(evidence_problem(report, checkpoint_file), file=sys.stderr)
-                return 1
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        return serve(args.workers)
+    if args.command == "worker":
+        return work(args.processes)
+    if args.command == "migrate":
+        _, container = _container()
+        asyncio.run(bootstrap.prepare(container))
+        print("database schema is up to date")
+    elif args.command == "create-admin":
+        password = (args.password or os.environ.get("MALL_ADMIN_PASSWORD")
+                    or getpass.getpass("admin password: "))
+        customer_id = asyncio.run(_create_admin(args.email, password))
+        print(f"admin {customer_id} created")
+    elif args.command in ("evidence", "verify-evidence"):
+        report, checkpoint_file = asyncio.run(_evidence(getattr(args, "action", "verify")))
+        print(json.dumps(report))
+        if not report["ok"]:
+            print(evidence_problem(report, checkpoint_file), file=sys.stderr)
+            return 1
+    return 0
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, not {text!r}")
+    return int(text)
+
+
+def _guarded(command: Callable[[], int]) -> int:
+    """Run a command; what stops it before it starts is printed, with exit code 2."""
+    try:
+        return command()
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
-        return 2
     except ValidationError as exc:
         print(configuration_error(exc), file=sys.stderr)
-        return 2
     except SettingsError as exc:
         cause = f" ({exc.__cause__})" if exc.__cause__ else ""
         print(f"configuration error: {exc}{cause}", file=sys.stderr)
-        return 2
     except StartupError as exc:
         print(exc, file=sys.stderr)
-        return 2
-    return 0
+    return 2
 
 
 # Settings whose values are not printed back: keys, secrets, URLs that may hold a password.

@@ -9,6 +9,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 import dramatiq
 
@@ -64,9 +65,10 @@ class EmbeddedWorker:
                     log.warning("could not schedule %s; will retry", name, exc_info=True)
 
 
-def main(settings: bootstrap.Settings, container: Container) -> None:
+def main(settings: bootstrap.Settings, container: Container,
+         ready: Callable[[], None] | None = None) -> None:
     """Run the worker until SIGINT or SIGTERM, with the settings `mall worker` read and
-    checked."""
+    checked; `ready` is told once it takes messages (`mall worker --processes N`)."""
     asyncio.run(bootstrap.prepare(container))
     worker = EmbeddedWorker(container)
     stopping = threading.Event()
@@ -74,6 +76,8 @@ def main(settings: bootstrap.Settings, container: Container) -> None:
         signal.signal(sig, lambda *_: stopping.set())
     worker.start()
     log.info("worker running (%s broker)", "redis" if settings.redis_url else "in-memory")
+    if ready is not None:
+        ready()
     stopping.wait()
     log.info("worker stopping")
     worker.stop()
