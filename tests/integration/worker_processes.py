@@ -32,12 +32,18 @@ def start_worker(settings: bootstrap.Settings, log: Path,
                  **overrides: Any) -> subprocess.Popen[bytes]:
     """`entrypoints.cli worker` on the test's database, keys and Redis, with `overrides` as
     MALL_* variables; its output appended to `log`."""
+    return start_cli(settings, log, ["worker"], **overrides)
+
+
+def start_cli(settings: bootstrap.Settings, log: Path, command: list[str],
+              **overrides: Any) -> subprocess.Popen[bytes]:
+    """`entrypoints.cli <command>` (worker, serve, ...) as `start_worker` starts it."""
     env = {**os.environ, "MALL_LOG_LEVEL": "INFO", "MALL_REDIS_URL": settings.redis_url,
            "MALL_DATABASE_URL": settings.database_url, "MALL_SQLITE_PATH": settings.sqlite_path,
            "MALL_KEYS_FILE": settings.keys_file, "MALL_ALLOW_SANDBOX": "true",
            "MALL_EVIDENCE_CHECKPOINT_FILE": settings.evidence_checkpoint_path}
     env.update({f"MALL_{k.upper()}": str(v) for k, v in overrides.items()})
-    return subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "worker"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "entrypoints.cli", *command], env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
