@@ -145,6 +145,9 @@ class Report:
 
     def markdown(self) -> str:
         """The results file: the same table, the run's details, the key lines."""
-        return "\n".join(["# `make bench` results", "", *self.table(), "",
+        return "\n".join(["# `make bench` results", "",
+                          "Written by `.venv/bin/python -m bench.suite --results "
+                          "bench/RESULTS.md`; how to read it: README.md, Benchmarks.", "",
+                          *self.table(), "",
                           *(f"    {line}" for line in self.footer), "", "```",
                           *self.key_lines(), "```", ""])
