@@ -3,6 +3,8 @@
 Each record's hash covers its own content and the hash of the record before it, so changing,
 removing or reordering any stored record breaks verification from that point on. The database
 also records the head (last sequence number and hash), so records removed from the end are found.
+Appending stores a record unsealed, touching nothing shared; a sealer chains the pending ones onto
+the head in batches, in the order they were appended, so appends never wait for one another.
 Whoever can write the database could still recompute every hash; signed checkpoints over
 (sequence, head hash), kept outside the database, make such a rewrite show.
 """
@@ -70,6 +72,50 @@ class EvidenceRecord:
             "prev_hash": self.prev_hash,
             "hash": self.hash,
         }
+
+
+@dataclass(frozen=True)
+class PendingEvidence:
+    """A record appended but not sealed yet: its content as stored, `id` giving the order it
+    was appended in. The sealer gives it its place in the chain (seq) and its hash; until then
+    audits list it with those null."""
+
+    id: int
+    source: str
+    kind: str
+    subject: str
+    received_at: datetime
+    context: dict[str, Any]
+    payload_hash: str
+    payload: Any
+
+    def sealed_after(self, head: LedgerHead) -> EvidenceRecord:
+        """This record as the next one of the chain ending at `head`."""
+        content = {"source": self.source, "kind": self.kind, "subject": self.subject,
+                   "received_at": self.received_at, "context": self.context,
+                   "payload_hash": self.payload_hash, "payload": self.payload}
+        seq = head.seq + 1
+        digest = seal(seq=seq, **content, prev_hash=head.hash)
+        return EvidenceRecord(seq=seq, **content, prev_hash=head.hash, hash=digest)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": None, "source": self.source, "kind": self.kind, "subject": self.subject,
+                "received_at": self.received_at.isoformat(), "context": self.context,
+                "payload_hash": self.payload_hash, "payload": self.payload,
+                "prev_hash": None, "hash": None}
+
+
+def chain_onto(head: LedgerHead, pending: Iterable[PendingEvidence]) -> list[EvidenceRecord]:
+    """Seal `pending`, in the order given, as the records following `head`."""
+    sealed: list[EvidenceRecord] = []
+    for entry in pending:
+        sealed.append(entry.sealed_after(head))
+        head = LedgerHead(sealed[-1].seq, sealed[-1].hash)
+    return sealed
+
+
+# What an audit lists: the sealed records, then the pending ones.
+LedgerEntry = EvidenceRecord | PendingEvidence
 
 
 def canonical(value: Any) -> bytes:

@@ -19,7 +19,9 @@ from domain.evidence import (
     EvidenceDraft,
     EvidenceRecord,
     LedgerHead,
+    PendingEvidence,
     canonical,
+    chain_onto,
     payload_digest,
     read_checkpoints,
     seal,
@@ -64,6 +66,30 @@ def test_chain_starts_at_genesis_and_links() -> None:
     for before, after in itertools.pairwise(records):
         assert after.prev_hash == before.hash
     assert len({r.hash for r in records}) == len(records)
+
+
+def pending(records: list[EvidenceRecord]) -> list[PendingEvidence]:
+    """The records as they waited before the sealer chained them."""
+    return [PendingEvidence(n, r.source, r.kind, r.subject, r.received_at, r.context,
+                            r.payload_hash, r.payload) for n, r in enumerate(records, start=10)]
+
+
+def test_pending_records_are_sealed_as_the_chain_always_sealed_them() -> None:
+    records = chain()
+    assert chain_onto(LedgerHead(0, GENESIS), pending(records)) == records
+    # In batches: each one chained onto the head the one before left.
+    first = chain_onto(LedgerHead(0, GENESIS), pending(records[:2]))
+    assert chain_onto(LedgerHead(2, first[-1].hash), pending(records[2:])) == records[2:]
+    assert verify_chain(records, LedgerHead(5, records[-1].hash)).ok
+    assert chain_onto(LedgerHead(5, records[-1].hash), []) == []
+
+
+def test_a_pending_record_is_listed_with_no_place_in_the_chain() -> None:
+    listed = pending(chain(1))[0].as_dict()
+    assert (listed["seq"], listed["prev_hash"], listed["hash"]) == (None, None, None)
+    assert {k: v for k, v in listed.items() if v is not None} == {
+        k: v for k, v in chain(1)[0].as_dict().items()
+        if k not in ("seq", "prev_hash", "hash")}
 
 
 def test_intact_chain_verifies() -> None:
