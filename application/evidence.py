@@ -24,8 +24,11 @@ from domain.evidence import (
 log = logging.getLogger("mall.evidence")
 
 
+SEAL_BATCH = 500  # records chained per transaction
+
+
 class EvidenceService:
-    """Reads and verifies the ledger, and anchors it outside the database with signed
+    """Seals, reads and verifies the ledger, and anchors it outside the database with signed
     checkpoints over (sequence, head hash)."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, checkpoints: CheckpointStore,
@@ -33,14 +36,31 @@ class EvidenceService:
         self._uow, self._clock = uow, clock
         self._checkpoints, self._keys, self._alerts = checkpoints, keys, alerts
 
+    async def seal(self, batch: int = SEAL_BATCH) -> int:
+        """Chain every pending record into the ledger, a batch per transaction, off the
+        requests that appended them (the periodic job, and before each verification); how
+        many were sealed."""
+        total = 0
+        while True:
+            async with self._uow() as uow:
+                sealed = await uow.evidence.seal(batch)
+                await uow.commit()
+            total += len(sealed)
+            if len(sealed) < batch:
+                return total
+
     async def of_subject(self, subject: str, limit: int = 500) -> list[dict[str, Any]]:
+        """The records about `subject`: the sealed ones, then those still pending (with seq,
+        prev_hash and hash null until the sealer chains them)."""
         async with self._uow() as uow:
             records = await uow.evidence.of_subject(subject, limit)
         return [record.as_dict() for record in records]
 
     async def verify(self, page: int = 1000) -> ChainReport:
-        """Verify the whole chain, a page at a time: every link and hash, the head the
-        database records, and every signed checkpoint; then sign a checkpoint of the head."""
+        """Seal what is pending, then verify the whole chain, a page at a time: every link and
+        hash, the head the database records, and every signed checkpoint; then sign a
+        checkpoint of the head."""
+        await self.seal()
         stored = await self._read_checkpoints()
         if isinstance(stored, ChainReport):
             return stored
@@ -58,6 +78,7 @@ class EvidenceService:
         """Check the records added since the newest checkpoint, then sign one of the head (the
         periodic job). A chain that does not check out is not signed, and the operators are
         alerted directly (not through the database, which may be what was tampered with)."""
+        await self.seal()
         stored = await self._read_checkpoints()
         if isinstance(stored, ChainReport):
             return await self._not_signed(stored)
@@ -129,6 +150,7 @@ class EvidenceService:
         """One JSON document for a chargeback answer or an audit: the order, its payments
         with the provider's facts, its shipments, and every evidence record about it with its
         provenance and hash, plus the verification of the chain the records belong to."""
+        await self.seal()  # so that its records carry their place in the chain
         async with self._uow() as uow:
             order = await uow.orders.get(order_id)
             if order is None:

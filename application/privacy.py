@@ -115,9 +115,11 @@ class Privacy:
                 "statement": "Personal data was erased or pseudonymized; sessions, identity "
                              "links and real-name (CI/DI) records were removed.",
             }
-            record = await uow.evidence.append(EvidenceDraft(
+            pending = await uow.evidence.append(EvidenceDraft(
                 source="privacy", kind="erasure.certificate", subject=f"erasure:{subject}",
                 context={"jurisdiction": policy.jurisdiction}, payload=certificate))
+            # The certificate names its place in the chain: sealed now, not by the sealer.
+            record = await uow.evidence.sealed(pending)
             await commit_and_dispatch(uow, self._queue)
         return {**certificate, "evidence": {"seq": record.seq, "hash": record.hash}}
 

@@ -263,7 +263,10 @@ class IdempotencyKey(Table, tablename="idempotency_key"):
 
 
 class EvidenceRecord(Table, tablename="evidence_record"):
-    seq = BigInt(unique=True)
+    """An append inserts a row with no seq, prev_hash or hash (pending, in the order of `id`);
+    the sealer chains pending rows in batches and fills those in once."""
+
+    seq = BigInt(unique=True, null=True, default=None)
     source = Varchar(length=64)
     kind = Varchar(length=64)
     subject = Varchar(length=80, index=True)
@@ -274,12 +277,13 @@ class EvidenceRecord(Table, tablename="evidence_record"):
     context = Json()
     payload_hash = Varchar(length=64)
     payload = Json()
-    prev_hash = Varchar(length=64)
-    hash = Varchar(length=64)
+    prev_hash = Varchar(length=64, null=True, default=None)
+    hash = Varchar(length=64, null=True, default=None)
 
 
 class EvidenceHead(Table, tablename="evidence_head"):
-    """One row: the last sequence number and hash. Updating it serializes appends."""
+    """One row: the last sequence number and hash sealed. Only the sealer updates it, once
+    per batch, holding it locked until commit so that sealers never fork the chain."""
 
     id = Integer(primary_key=True)
     seq = BigInt(default=0)

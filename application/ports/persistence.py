@@ -10,7 +10,13 @@ from typing import Any, Protocol
 
 from application.ports.webhooks import InboundEvent
 from domain.customers import Customer
-from domain.evidence import EvidenceDraft, EvidenceRecord, LedgerHead
+from domain.evidence import (
+    EvidenceDraft,
+    EvidenceRecord,
+    LedgerEntry,
+    LedgerHead,
+    PendingEvidence,
+)
 from domain.identity import AuthFlow, Identity, PendingLink, Session
 from domain.operations import Operation
 from domain.orders import Order
@@ -253,14 +259,31 @@ class IdempotencyKeys(Protocol):
 
 
 class Evidence(Protocol):
-    async def append(self, draft: EvidenceDraft) -> EvidenceRecord: ...
-    async def of_subject(self, subject: str, limit: int) -> list[EvidenceRecord]: ...
+    async def append(self, draft: EvidenceDraft) -> PendingEvidence:
+        """Keep the record unsealed: one write that waits for no other append."""
+        ...
+
+    async def seal(self, limit: int) -> list[EvidenceRecord]:
+        """Chain up to `limit` of the oldest pending records onto the head, in the order they
+        were appended; the head stays locked until the unit of work ends."""
+        ...
+
+    async def sealed(self, pending: PendingEvidence) -> EvidenceRecord:
+        """Seal every record pending up to `pending`, appended in this unit of work, and
+        return it sealed: for a caller that hands out its place in the chain at once."""
+        ...
+
+    async def of_subject(self, subject: str, limit: int) -> list[LedgerEntry]:
+        """The sealed records about `subject` in sequence order, then the pending ones."""
+        ...
+
     async def chain(self, after_seq: int, limit: int) -> list[EvidenceRecord]:
-        """Records with seq greater than `after_seq`, in sequence order, at most `limit`."""
+        """Sealed records with seq greater than `after_seq`, in sequence order, at most
+        `limit`."""
         ...
 
     async def head(self) -> LedgerHead:
-        """Where the chain ends, as recorded with each append (sequence number and hash)."""
+        """Where the sealed chain ends, as the sealer records it (sequence number and hash)."""
         ...
 
 

@@ -33,9 +33,11 @@ async def refund(shop: Any, admin: dict[str, str], order_id: str, amount: int | 
 
 
 async def transitions(order_id: str) -> list[dict[str, Any]]:
+    """In the order they were appended: a record has no seq until the sealer chains it."""
     rows = await EvidenceRecord.select(EvidenceRecord.payload).where(
         (EvidenceRecord.subject == f"order:{order_id}")
-        & (EvidenceRecord.kind == "payment.transition")).order_by(EvidenceRecord.seq)
+        & (EvidenceRecord.kind == "payment.transition")).order_by(
+        EvidenceRecord._meta.primary_key)
     return [json.loads(row["payload"]) for row in rows]
 
 

@@ -6,37 +6,66 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from domain.evidence import GENESIS, Checkpoint, EvidenceDraft, EvidenceRecord, LedgerHead, seal
+from domain.evidence import (
+    GENESIS,
+    Checkpoint,
+    EvidenceDraft,
+    EvidenceRecord,
+    LedgerEntry,
+    LedgerHead,
+    PendingEvidence,
+    chain_onto,
+)
 from domain.redaction import card_safe_id
 from tests.fakes.breakable import Breakable
 from tests.fakes.storage import Repository, as_json
 
 
 class FakeEvidence(Repository):
-    """A hash chain sealed exactly as the real ledger seals it (domain.evidence.seal)."""
+    """The ledger as the real one behaves: an append waits unsealed (here in a table of its
+    own, numbered in the order it came), and sealing chains the oldest pending records onto
+    the head exactly as the real ledger seals them (domain.evidence.seal)."""
 
     name = "evidence"
 
-    async def append(self, draft: EvidenceDraft) -> EvidenceRecord:
-        context, payload, payload_hash = draft.redacted()
-        context, payload = as_json(context), as_json(payload)
-        head = await self.head()
-        seq, received_at = head.seq + 1, self._now()
-        digest = seal(seq=seq, source=draft.source, kind=draft.kind, subject=draft.subject,
-                      received_at=received_at, context=context, payload_hash=payload_hash,
-                      payload=payload, prev_hash=head.hash)
-        record = EvidenceRecord(seq, draft.source, draft.kind, draft.subject, received_at,
-                                context, payload_hash, payload, head.hash, digest)
-        self._rows[seq] = record
-        return record
+    @property
+    def _pending(self) -> dict[int, PendingEvidence]:
+        return self._unit.table("evidence_pending")
 
-    async def of_subject(self, subject: str, limit: int) -> list[EvidenceRecord]:
-        return [r for r in await self.chain(0, 10**9) if r.subject == subject][:limit]
+    async def append(self, draft: EvidenceDraft) -> PendingEvidence:
+        context, payload, payload_hash = draft.redacted()
+        entry = PendingEvidence(next(self._unit.db.evidence_ids), draft.source, draft.kind,
+                                draft.subject, self._now(), as_json(context), payload_hash,
+                                as_json(payload))
+        self._pending[entry.id] = entry
+        return entry
+
+    async def seal(self, limit: int) -> list[EvidenceRecord]:
+        return [record for _, record in self._seal_batch(limit)]
+
+    async def sealed(self, pending: PendingEvidence) -> EvidenceRecord:
+        batch = self._seal_batch(len(self._pending))
+        return next(record for pending_id, record in batch if pending_id == pending.id)
+
+    def _seal_batch(self, limit: int) -> list[tuple[int, EvidenceRecord]]:
+        pending = [self._pending[key] for key in sorted(self._pending)[:limit]]
+        sealed = chain_onto(self._head(), pending)
+        for entry, record in zip(pending, sealed, strict=True):
+            del self._pending[entry.id]
+            self._rows[record.seq] = record
+        return [(entry.id, record) for entry, record in zip(pending, sealed, strict=True)]
+
+    async def of_subject(self, subject: str, limit: int) -> list[LedgerEntry]:
+        entries = [*await self.chain(0, 10**9), *(e for _, e in sorted(self._pending.items()))]
+        return [e for e in entries if e.subject == subject][:limit]
 
     async def chain(self, after_seq: int, limit: int) -> list[EvidenceRecord]:
         return [r for _, r in sorted(self._rows.items()) if r.seq > after_seq][:limit]
 
     async def head(self) -> LedgerHead:
+        return self._head()
+
+    def _head(self) -> LedgerHead:
         if not self._rows:
             return LedgerHead(0, GENESIS)  # as the migration seeds it
         last = self._rows[max(self._rows)]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from application.ports import InboxMessage, OutboxMessage
 from domain.commands import Command, deserialize
 from domain.customers import Customer
-from domain.evidence import EvidenceRecord
+from domain.evidence import LedgerEntry
 from domain.orders import Order
 from domain.payments import Payment
 from domain.shipments import Shipment
@@ -51,6 +51,7 @@ class FakeDatabase:
         self._lock = asyncio.Lock()
         self._holder: asyncio.Task[Any] | None = None
         self._seq = itertools.count(1)
+        self.evidence_ids = itertools.count(1)  # pending evidence's serial key
 
     def rows(self, table: str) -> list[Any]:
         return [copy.deepcopy(row) for row in self.tables.get(table, {}).values()]
@@ -71,8 +72,11 @@ class FakeDatabase:
     def incidents(self, kind: str | None = None) -> list[dict[str, Any]]:
         return [i for i in self.rows("incidents") if kind is None or i["kind"] == kind]
 
-    def evidence(self, kind: str | None = None) -> list[EvidenceRecord]:
-        return [e for e in self.rows("evidence") if kind is None or e.kind == kind]
+    def evidence(self, kind: str | None = None) -> list[LedgerEntry]:
+        """The sealed records in sequence order, then those still pending."""
+        entries = [*sorted(self.rows("evidence"), key=lambda e: e.seq),
+                   *sorted(self.rows("evidence_pending"), key=lambda e: e.id)]
+        return [e for e in entries if kind is None or e.kind == kind]
 
     def inbox(self) -> list[InboxMessage]:
         return self.rows("inbox")

@@ -28,6 +28,7 @@ from adapters.persistence.uow import PiccoloUnitOfWorkFactory
 from application.ports import IdempotencyRecord
 from domain.evidence import GENESIS, EvidenceDraft
 from tests.conftest import POSTGRES_URL, need
+from tests.evidence_rows import append_sealed
 from tests.fakes import FakeClock
 
 OLD_MIGRATIONS_AT = "3ec0b7d"
@@ -121,8 +122,8 @@ async def test_a_database_of_the_old_migrations_keeps_its_rows_under_the_baselin
         "available_at) VALUES ({}, 'notify', {}, 'pending', 0, {}, {})",
         message_id, json.dumps({"customer_id": "cus_old"}), 1796000000.25, 1796000000.25)
     async with container.uow()() as u:
-        await u.evidence.append(EvidenceDraft("test", "note", "order:ord_old", {"n": 1},
-                                              {"body": "before the baseline"}))
+        await append_sealed(EvidenceDraft("test", "note", "order:ord_old", {"n": 1},
+                                          {"body": "before the baseline"}))
         await u.commit()
 
     await migrate(engine)
@@ -331,8 +332,8 @@ async def test_text_times_become_timestamptz_with_their_rows(
         "INSERT INTO incident (id, kind, subject, detail, status, opened_at) VALUES ('inc_1', "
         "'complaint', 'order:ord_done', {}, 'open', '2026-11-30T10:00:00+00:00')", "{}")
     async with container.uow()() as u:  # sealed over the text the ledger keeps
-        await u.evidence.append(EvidenceDraft("test", "note", "order:ord_done", {"n": 1},
-                                              {"body": "before timestamptz"}))
+        await append_sealed(EvidenceDraft("test", "note", "order:ord_done", {"n": 1},
+                                          {"body": "before timestamptz"}))
         await u.commit()
 
     await migrate(engine)

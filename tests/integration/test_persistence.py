@@ -100,6 +100,7 @@ async def _append(container: Any, count: int) -> None:
             await u.commit()
 
     await asyncio.gather(*[one(n) for n in range(count)])
+    await container.evidence().seal()  # as the worker's sealer does: what is tampered is sealed
 
 
 async def test_concurrent_appends_form_one_verifiable_chain(container: Any) -> None:

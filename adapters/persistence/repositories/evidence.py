@@ -1,4 +1,10 @@
-"""The evidence ledger: an append-only, hash-chained record."""
+"""The evidence ledger: an append-only, hash-chained record.
+
+An append is one INSERT of a record with no seq, prev_hash or hash: no append waits for
+another. Sealing takes the head (locked until commit), chains the oldest pending records onto
+it, fills in their seq, prev_hash and hash in one UPDATE and moves the head once: one
+transaction per batch.
+"""
 
 from __future__ import annotations
 
@@ -9,49 +15,114 @@ from typing import Any
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _dump, _storable
 from application.ports import Clock
-from domain.evidence import EvidenceDraft, EvidenceRecord, LedgerHead, seal
+from domain.evidence import (
+    EvidenceDraft,
+    EvidenceRecord,
+    LedgerEntry,
+    LedgerHead,
+    PendingEvidence,
+    chain_onto,
+)
+
+SEAL_BATCH = 500  # pending rows sealed at once when a caller needs its own record sealed
+# Every record of a batch sealed in one statement (PostgreSQL and SQLite 3.33+ alike).
+SEAL_ROWS = (
+    "WITH sealed (id, seq, prev_hash, hash) AS (VALUES {}) "
+    "UPDATE evidence_record SET seq = sealed.seq, prev_hash = sealed.prev_hash, "
+    "hash = sealed.hash FROM sealed WHERE evidence_record.id = sealed.id "
+    "AND evidence_record.seq IS NULL"
+)
+
+ARRIVAL = t.EvidenceRecord._meta.primary_key  # its serial `id`: the order appends came in
 
 
 class EvidenceRepository:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
-    async def append(self, draft: EvidenceDraft) -> EvidenceRecord:
+    async def append(self, draft: EvidenceDraft) -> PendingEvidence:
         context, payload, payload_hash = draft.redacted()
-        # Sealed as stored: what a verifier reads back must hash the same.
+        # Kept as stored: the sealer reads it back, and the hash covers what it reads.
         context, payload = _storable(context), _storable(payload)
         received_at = self._clock.now()
-        # Bumping the head row locks it until commit, so appends form one unbroken chain.
-        head = await t.EvidenceHead.raw(
-            "UPDATE evidence_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, head_hash"
-        )
-        seq, prev_hash = head[0]["seq"], head[0]["head_hash"]
-        digest = seal(seq=seq, source=draft.source, kind=draft.kind, subject=draft.subject,
-                      received_at=received_at, context=context, payload_hash=payload_hash,
-                      payload=payload, prev_hash=prev_hash)
-        await t.EvidenceRecord.insert(t.EvidenceRecord(
-            seq=seq, source=draft.source, kind=draft.kind, subject=draft.subject,
+        [row] = await t.EvidenceRecord.insert(t.EvidenceRecord(
+            source=draft.source, kind=draft.kind, subject=draft.subject,
             received_at=received_at.isoformat(), context=_dump(context),
-            payload_hash=payload_hash, payload=_dump(payload), prev_hash=prev_hash, hash=digest,
+            payload_hash=payload_hash, payload=_dump(payload),
         ))
-        await t.EvidenceHead.update({t.EvidenceHead.head_hash: digest}).where(
+        return PendingEvidence(row["id"], draft.source, draft.kind, draft.subject, received_at,
+                               context, payload_hash, payload)
+
+    async def seal(self, limit: int) -> list[EvidenceRecord]:
+        return [record for _, record in await self._seal_batch(limit)]
+
+    async def sealed(self, pending: PendingEvidence) -> EvidenceRecord:
+        while True:
+            batch = await self._seal_batch(SEAL_BATCH)
+            for pending_id, record in batch:
+                if pending_id == pending.id:
+                    return record
+            if not batch:
+                raise LookupError(f"pending evidence {pending.id} could not be sealed")
+
+    async def _seal_batch(self, limit: int) -> list[tuple[int, EvidenceRecord]]:
+        """Chain the oldest `limit` pending records onto the head: (pending id, record)."""
+        head = await self._locked_head()
+        if head is None:  # migrate() inserts it; verifying reports it missing
+            return []
+        e = t.EvidenceRecord
+        rows = await e.select().where(e.seq.is_null()).order_by(ARRIVAL).limit(limit)
+        if not rows:
+            return []
+        pending = [self._pending(row) for row in rows]
+        sealed = chain_onto(head, pending)
+        values = ", ".join(["(CAST({} AS BIGINT), CAST({} AS BIGINT), {}, {})"] * len(sealed))
+        await e.raw(SEAL_ROWS.format(values), *(
+            value for entry, record in zip(pending, sealed, strict=True)
+            for value in (entry.id, record.seq, record.prev_hash, record.hash)))
+        await t.EvidenceHead.update({t.EvidenceHead.seq: sealed[-1].seq,
+                                     t.EvidenceHead.head_hash: sealed[-1].hash}).where(
             t.EvidenceHead.id == 1)
-        return EvidenceRecord(seq, draft.source, draft.kind, draft.subject, received_at,
-                              context, payload_hash, payload, prev_hash, digest)
+        return [(entry.id, record) for entry, record in zip(pending, sealed, strict=True)]
 
     @staticmethod
-    def _from(row: dict[str, Any]) -> EvidenceRecord:
-        return EvidenceRecord(
-            seq=row["seq"], source=row["source"], kind=row["kind"], subject=row["subject"],
-            received_at=datetime.fromisoformat(row["received_at"]),
-            context=json.loads(row["context"]), payload_hash=row["payload_hash"],
-            payload=json.loads(row["payload"]), prev_hash=row["prev_hash"], hash=row["hash"],
-        )
+    async def _locked_head() -> LedgerHead | None:
+        """The head, locked until commit on PostgreSQL (SQLite's IMMEDIATE transaction holds
+        the whole database already), so that two sealers never chain onto the same head."""
+        h = t.EvidenceHead
+        query = h.select(h.seq, h.head_hash).where(h.id == 1)
+        if h._meta.db.engine_type == "postgres":
+            query = query.lock_rows("UPDATE")
+        rows = await query
+        return LedgerHead(rows[0]["seq"], rows[0]["head_hash"]) if rows else None
 
-    async def of_subject(self, subject: str, limit: int) -> list[EvidenceRecord]:
+    @staticmethod
+    def _content(row: dict[str, Any]) -> dict[str, Any]:
+        """What a stored record says, as it was sealed or will be."""
+        return {"source": row["source"], "kind": row["kind"], "subject": row["subject"],
+                "received_at": datetime.fromisoformat(row["received_at"]),
+                "context": json.loads(row["context"]), "payload_hash": row["payload_hash"],
+                "payload": json.loads(row["payload"])}
+
+    @classmethod
+    def _pending(cls, row: dict[str, Any]) -> PendingEvidence:
+        return PendingEvidence(id=row["id"], **cls._content(row))
+
+    @classmethod
+    def _from(cls, row: dict[str, Any]) -> EvidenceRecord:
+        return EvidenceRecord(seq=row["seq"], **cls._content(row), prev_hash=row["prev_hash"],
+                              hash=row["hash"])
+
+    async def of_subject(self, subject: str, limit: int) -> list[LedgerEntry]:
         e = t.EvidenceRecord
-        rows = await e.select().where(e.subject == subject).order_by(e.seq).limit(limit)
-        return [self._from(row) for row in rows]
+        about = e.subject == subject
+        rows = await e.select().where(about & e.seq.is_not_null()).order_by(e.seq).limit(limit)
+        entries: list[LedgerEntry] = [self._from(row) for row in rows]
+        if len(entries) < limit:
+            rows = await e.select().where(about & e.seq.is_null()).order_by(ARRIVAL).limit(
+                limit - len(entries))
+            entries += [self._pending(row) for row in rows]
+        return entries
 
     async def chain(self, after_seq: int, limit: int) -> list[EvidenceRecord]:
         e = t.EvidenceRecord

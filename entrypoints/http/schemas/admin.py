@@ -55,7 +55,10 @@ class ReconciliationOut(Answer):
 
 
 class EvidenceOut(Answer):
-    seq: int
+    """A record of the ledger; one appended but not sealed yet (listed after the sealed ones)
+    has no place in the chain yet: its seq, prev_hash and hash are null."""
+
+    seq: int | None = Field(description="its place in the chain; null until sealed")
     source: str
     kind: str
     subject: str
@@ -63,8 +66,8 @@ class EvidenceOut(Answer):
     context: dict[str, Any]
     payload_hash: str
     payload: Any
-    prev_hash: str
-    hash: str
+    prev_hash: str | None = Field(description="the hash of the record before; null until sealed")
+    hash: str | None = Field(description="null until sealed")
 
 
 class EvidenceList(Answer):

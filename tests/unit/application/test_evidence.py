@@ -11,8 +11,10 @@ from domain.errors import NotFound
 from tests.unit.application.harness import Mall
 
 
-def _rewrite(mall: Mall, seq: int, **changes: object) -> None:
-    """What someone who can write the database could do to a record."""
+async def _rewrite(mall: Mall, seq: int, **changes: object) -> None:
+    """What someone who can write the database could do to a record, once the sealer has
+    chained it."""
+    await mall.container.evidence().seal()
     rows = mall.db.tables["evidence"]
     rows[seq] = dataclasses.replace(rows[seq], **changes)
 
@@ -31,7 +33,7 @@ async def test_the_ledger_of_a_purchase_verifies_and_is_anchored_once(mall: Mall
 
 async def test_a_rewritten_record_is_found_by_its_sequence_number(mall: Mall) -> None:
     await mall.paid_order()
-    _rewrite(mall, 3, payload={"amount": 1})
+    await _rewrite(mall, 3, payload={"amount": 1})
     report = await mall.container.evidence().verify()
     assert not report.ok and report.first_bad_seq == 3
     assert mall.checkpoints.lines == []  # nothing is signed over a broken chain
@@ -50,7 +52,7 @@ async def test_the_periodic_checkpoint_refuses_a_broken_chain_and_alerts_directl
         mall: Mall) -> None:
     await mall.paid_order()
     alerts_before = len(mall.alerts.alerts)
-    _rewrite(mall, 2, subject="order:someone-else")
+    await _rewrite(mall, 2, subject="order:someone-else")
     report = await mall.container.evidence().checkpoint()
     assert not report.ok and report.first_bad_seq == 2
     [alert] = mall.alerts.alerts[alerts_before:]

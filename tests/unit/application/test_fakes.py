@@ -170,8 +170,10 @@ async def test_the_evidence_chain_links_each_record_to_the_one_before(
     from domain.evidence import EvidenceDraft
 
     async with uow() as unit:
-        one = await unit.evidence.append(EvidenceDraft("t", "k", "order:1", {}, {"a": 1}))
-        two = await unit.evidence.append(EvidenceDraft("t", "k", "order:1", {}, {"a": 2}))
+        await unit.evidence.append(EvidenceDraft("t", "k", "order:1", {}, {"a": 1}))
+        await unit.evidence.append(EvidenceDraft("t", "k", "order:1", {}, {"a": 2}))
+        assert await unit.evidence.chain(0, 10) == []  # pending until sealed
+        one, two = await unit.evidence.seal(10)
         await unit.commit()
     assert (one.seq, two.seq, two.prev_hash) == (1, 2, one.hash)
     async with uow() as unit:
