@@ -183,6 +183,9 @@ class Settings(BaseSettings):
     evidence_checkpoint_key_id: str = ""
     evidence_checkpoint_file: str = ""
     evidence_checkpoint_interval_seconds: Seconds = timedelta(minutes=5)
+    # How often the worker seals the evidence appended since (appends wait for no lock; audits
+    # list what is not sealed yet, and verifying seals first).
+    evidence_seal_interval_seconds: Seconds = timedelta(seconds=2)
     segment_url: str = "https://api.segment.io"
     segment_write_key: str = ""
     fraud_review_threshold: float = 0.5

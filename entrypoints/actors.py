@@ -22,6 +22,7 @@ SWEEP = "sweep_unfinished_work"
 RECONCILE = "reconcile_payments"
 RETENTION = "enforce_retention"
 ANCHOR = "anchor_evidence"
+SEAL = "seal_evidence"
 
 
 def periods(container: Container) -> dict[str, float]:
@@ -33,6 +34,7 @@ def periods(container: Container) -> dict[str, float]:
         RECONCILE: config.reconcile_interval_seconds(),
         RETENTION: config.retention_interval_seconds(),
         ANCHOR: config.evidence_checkpoint_interval_seconds(),
+        SEAL: config.evidence_seal_interval_seconds(),
     }
 
 
@@ -88,6 +90,11 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
         head, kept outside the database (a chain that does not check out is logged, unsigned)."""
         await container.evidence().checkpoint()
 
+    async def seal_evidence() -> None:
+        """Chain the evidence appended since the last run into the ledger, in batches, off
+        the requests that appended it."""
+        await container.evidence().seal()
+
     dramatiq.actor(broker=broker, actor_name=ACTOR_NAMES["outbox"], **retries)(
         run_outbox_messages)
     dramatiq.actor(broker=broker, actor_name=ACTOR_NAMES["outbox_one"], **retries)(
@@ -98,3 +105,4 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
     periodic(RECONCILE, reconcile_payments)
     periodic(RETENTION, enforce_retention)
     periodic(ANCHOR, anchor_evidence)
+    periodic(SEAL, seal_evidence)
