@@ -31,6 +31,7 @@ class Tally:
     resets: int = 0  # the pool's reset of a connection given back
     transactions: int = 0  # explicit ones, plus each statement sent outside one
     read_only: int = 0  # explicit transactions that wrote nothing
+    single: int = 0  # statements outside an explicit transaction (each one on its own)
 
     @property
     def work(self) -> int:
@@ -85,6 +86,7 @@ class SqlCounter:
             opened = self._open.get(key)
             if opened is None:
                 tally.transactions += 1
+                tally.single += 1
             elif word in WRITES or (word == "WITH" and any(w in text for w in WRITES[:3])):
                 opened[1] = True
 

@@ -49,7 +49,7 @@ class Sizes:
     counted: int = 5  # purchases whose SQL is counted
     outbox: int = 5000  # messages the relay drains
     sqlite_trips: int = 20
-    process_ingest: int = 1000  # callbacks per server-process run
+    process_ingest: int = 1500  # callbacks per server-process run
     orders: tuple[int, int] = (10_000, 1_000_000)  # seeded first, then grown to
     seed_seconds: float = 100.0  # growing stops there, however far it got
 
@@ -101,7 +101,7 @@ async def relay(url: str, scratch: Path, count: int) -> tuple[float, int, str]:
     return rate, left, f"2 `mall worker` processes on Redis ({redis_url.rsplit('/', 1)[1]})"
 
 
-async def processes(url: str, scratch: Path, requests: int, rounds: int = 2) -> tuple[
+async def processes(url: str, scratch: Path, requests: int, rounds: int = 3) -> tuple[
         list[server_processes.Ingest], list[server_processes.Ingest], bool]:
     """Ingest with 1 and with 2 server processes, alternating for `rounds` rounds (the
     machine's other load drifts); whether the 2 shared one port."""

@@ -83,7 +83,8 @@ class Report:
     def _tally(t: Tally, per: Any) -> str:
         return (f"{per(t.statements):.1f} statements ({per(t.work):.1f} work, "
                 f"{per(t.control):.1f} BEGIN/COMMIT/ROLLBACK, {per(t.resets):.1f} pool resets) "
-                f"in {per(t.transactions):.1f} transactions, {per(t.read_only):.1f} read-only")
+                f"in {per(t.transactions):.1f} transactions ({per(t.single):.1f} of them a "
+                f"single statement without BEGIN), {per(t.read_only):.1f} read-only")
 
     def relay(self, rate: float, left: int, how: str, count: int) -> None:
         self.keys["outbox_msgs_per_s"] = f"{rate:.0f}"
