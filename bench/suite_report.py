@@ -124,8 +124,10 @@ class Report:
                  f"CHECKPOINT")
 
     def finish(self, seconds: float, errors: dict[str, int], code_after: str) -> None:
-        if code_after != self.code:
+        if code_after.split("+")[0] != self.code.split("+")[0]:
             self.code += f" (HEAD moved to {code_after} during the run)"
+        elif code_after != self.code:
+            self.code += f" ({code_after} at the end: files changed during the run)"
         logged = sum(errors.values())
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         self.footer = [f"{self.date}, code {self.code}, {os.cpu_count()} cores (load average "
