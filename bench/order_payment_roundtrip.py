@@ -27,7 +27,7 @@ from bench import _harness as harness
 from tests.helpers import ORDER
 
 PASSWORD = "bench password 123"
-FAST_SANDBOX = {
+FAST_SANDBOX: dict[str, Any] = {
     "sandbox_webhook_delay_seconds": 0.0,
     "sandbox_deposit_delay_seconds": 0.0,
     "sandbox_tracking_step_seconds": 3600.0,

@@ -91,38 +91,42 @@ class SqlCounter:
                 opened[1] = True
 
 
+# Where asyncpg sends statements: a simple query (transaction control, resets, execute
+# without arguments), an extended-protocol one (fetch, execute with arguments, executemany)
+# and a prepared statement's. Private names, swapped on the classes while counting.
+PATCHED = ((Connection, "execute"), (Connection, "_do_execute"),
+           (PreparedStatement, "_PreparedStatement__do_execute"))
+
+
 @contextmanager
 def counting(counter: SqlCounter) -> Iterator[SqlCounter]:
-    """Count every round trip asyncpg makes in this process while the block runs: simple
-    queries (transaction control, resets), extended-protocol statements (fetch, execute
-    with arguments, executemany: one each) and prepared statements."""
-    execute, do_execute = Connection.execute, Connection._do_execute
-    prepared = PreparedStatement._PreparedStatement__do_execute  # type: ignore[attr-defined]
+    """Count every statement asyncpg sends from this process while the block runs."""
+    originals = [getattr(kind, name) for kind, name in PATCHED]
+    execute, do_execute, prepared = originals
 
-    async def counted_execute(self: Connection, query: str, *args: Any, **kw: Any) -> Any:
+    async def counted_execute(self: Any, query: str, *args: Any, **kw: Any) -> Any:
         if not args:  # with arguments it goes through _do_execute, counted there
             counter.saw(self, query)
         return await execute(self, query, *args, **kw)
 
-    async def counted_do_execute(self: Connection, query: Any, *args: Any, **kw: Any) -> Any:
+    async def counted_do_execute(self: Any, query: Any, *args: Any, **kw: Any) -> Any:
         # (executor, timeout, retry): a retry after a stale cached statement is the same one
         if kw.get("retry", args[2] if len(args) > 2 else True):
             counter.saw(self, query if isinstance(query, str) else str(query))
         return await do_execute(self, query, *args, **kw)
 
-    async def counted_prepared(self: PreparedStatement, executor: Any) -> Any:
+    async def counted_prepared(self: Any, executor: Any) -> Any:
         counter.saw(self._connection, self._query)
         return await prepared(self, executor)
 
-    Connection.execute = counted_execute  # type: ignore[method-assign]
-    Connection._do_execute = counted_do_execute  # type: ignore[method-assign]
-    PreparedStatement._PreparedStatement__do_execute = counted_prepared  # type: ignore[attr-defined]
+    for (kind, name), patch in zip(PATCHED, (counted_execute, counted_do_execute,
+                                             counted_prepared), strict=True):
+        setattr(kind, name, patch)
     try:
         yield counter
     finally:
-        Connection.execute = execute  # type: ignore[method-assign]
-        Connection._do_execute = do_execute  # type: ignore[method-assign]
-        PreparedStatement._PreparedStatement__do_execute = prepared  # type: ignore[attr-defined]
+        for (kind, name), original in zip(PATCHED, originals, strict=True):
+            setattr(kind, name, original)
 
 
 def tag_requests(app: web.Application) -> None:

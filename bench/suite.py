@@ -35,9 +35,9 @@ from bench.webhook_ingest import measure
 SENDERS = 8
 # Periodic jobs (sweep, reconciliation, retention, checkpoints) pushed an hour away, so
 # they do not land in the counted purchases by chance.
-QUIET_PERIODIC = {"sweep_interval_seconds": 3600, "reconcile_interval_seconds": 3600,
-                  "retention_interval_seconds": 3600,
-                  "evidence_checkpoint_interval_seconds": 3600}
+QUIET_PERIODIC: dict[str, Any] = dict.fromkeys(
+    ("sweep_interval_seconds", "reconcile_interval_seconds", "retention_interval_seconds",
+     "evidence_checkpoint_interval_seconds"), 3600)
 
 
 @dataclass(frozen=True)

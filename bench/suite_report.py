@@ -17,11 +17,11 @@ KEYS = ("ingest_ratio", "ingest_p99_ms", "statements_per_purchase",
 
 
 def _ms(trips: list[float], p: float) -> float:
-    return percentile(trips, p) * 1000
+    return float(percentile(trips, p)) * 1000
 
 
 def _mean(runs: list[Ingest], field: str) -> float:
-    return sum(getattr(run, field) for run in runs) / len(runs)
+    return sum(float(getattr(run, field)) for run in runs) / len(runs)
 
 
 class Report:
