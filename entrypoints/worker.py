@@ -18,6 +18,7 @@ from bootstrap import Container
 from entrypoints import actors
 
 log = logging.getLogger("mall.worker")
+CATCH_UP = 3  # periods a late scheduler tick still sends, per job
 
 
 class EmbeddedWorker:
@@ -54,15 +55,17 @@ class EmbeddedWorker:
             now = time.time()
             for name, period in periods.items():
                 index = int(now // period)
-                if index == sent[name]:
-                    continue
-                try:
-                    # The message names its period: however late it is taken, it claims
-                    # the period it was sent for.
-                    self._broker.get_actor(name).send(index * period)
-                    sent[name] = index
-                except Exception:  # the broker may be briefly away; the next tick tries again
-                    log.warning("could not schedule %s; will retry", name, exc_info=True)
+                # A tick that came late (a busy machine) still sends the periods it passed,
+                # the last few of them: each runs once, late rather than never.
+                for missed in range(max(sent[name] + 1, index - CATCH_UP + 1), index + 1):
+                    try:
+                        # The message names its period: however late it is taken, it claims
+                        # the period it was sent for.
+                        self._broker.get_actor(name).send(missed * period)
+                        sent[name] = missed
+                    except Exception:  # the broker may be away; the next tick tries again
+                        log.warning("could not schedule %s; will retry", name, exc_info=True)
+                        break
 
 
 def main(settings: bootstrap.Settings, container: Container,

@@ -10,8 +10,9 @@ from domain.operations import Operation, OperationStatus
 
 
 class OperationRepository:
-    def __init__(self, changed: list[str]) -> None:
-        self._changed = changed  # ids saved in this unit of work, announced on commit
+    def __init__(self, changed: list[str] | None = None) -> None:
+        # Ids saved in this unit of work, announced when it commits (adapters/operation_watch).
+        self._changed = [] if changed is None else changed
 
     @staticmethod
     def _from(row: dict[str, Any] | None) -> Operation | None:
