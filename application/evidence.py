@@ -9,7 +9,14 @@ from typing import Any
 
 from application.ordering import order_view
 from application.payments.views import payment_view
-from application.ports import Alert, AlertSink, CheckpointStore, Clock, UnitOfWorkFactory
+from application.ports import (
+    Alert,
+    AlertSink,
+    CheckpointStore,
+    Clock,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from domain.errors import NotFound
 from domain.evidence import (
     ChainReport,
@@ -17,7 +24,9 @@ from domain.evidence import (
     CheckpointKeys,
     CheckpointLog,
     EvidenceDraft,
+    LedgerEntry,
     LedgerHead,
+    PendingEvidence,
     read_checkpoints,
 )
 
@@ -146,18 +155,28 @@ class EvidenceService:
         log.info("evidence checkpoint %s", checkpoint.to_line())
         return ChainReport(True, report.checked, head_seq=head.seq, anchored_seq=head.seq)
 
+    @staticmethod
+    async def _sealed_about(uow: UnitOfWork, subject: str) -> list[LedgerEntry]:
+        """The records about `subject` as they are now, those found pending sealed on the
+        spot, so that each carries its place in the chain."""
+        records = await uow.evidence.of_subject(subject, 5000)
+        pending = [record for record in records if isinstance(record, PendingEvidence)]
+        if not pending:
+            return records
+        return [*records[:-len(pending)], *await uow.evidence.sealed(pending)]
+
     async def dispute_bundle(self, order_id: str, generated_by: str) -> dict[str, Any]:
         """One JSON document for a chargeback answer or an audit: the order, its payments
         with the provider's facts, its shipments, and every evidence record about it with its
         provenance and hash, plus the verification of the chain the records belong to."""
-        await self.seal()  # so that its records carry their place in the chain
         async with self._uow() as uow:
             order = await uow.orders.get(order_id)
             if order is None:
                 raise NotFound(f"order {order_id} not found")
             payments = await uow.payments.of_order(order_id)
             shipments = await uow.shipments.of_order(order_id)
-            records = await uow.evidence.of_subject(f"order:{order_id}", 5000)
+            records = await self._sealed_about(uow, f"order:{order_id}")
+            await uow.commit()
         chain = await self.verify()
         bundle: dict[str, Any] = {
             "order": order_view(order),

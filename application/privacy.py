@@ -119,7 +119,7 @@ class Privacy:
                 source="privacy", kind="erasure.certificate", subject=f"erasure:{subject}",
                 context={"jurisdiction": policy.jurisdiction}, payload=certificate))
             # The certificate names its place in the chain: sealed now, not by the sealer.
-            record = await uow.evidence.sealed(pending)
+            [record] = await uow.evidence.sealed([pending])
             await commit_and_dispatch(uow, self._queue)
         return {**certificate, "evidence": {"seq": record.seq, "hash": record.hash}}
 

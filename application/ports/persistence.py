@@ -268,9 +268,10 @@ class Evidence(Protocol):
         were appended; the head stays locked until the unit of work ends."""
         ...
 
-    async def sealed(self, pending: PendingEvidence) -> EvidenceRecord:
-        """Seal every record pending up to `pending`, appended in this unit of work, and
-        return it sealed: for a caller that hands out its place in the chain at once."""
+    async def sealed(self, pending: list[PendingEvidence]) -> list[EvidenceRecord]:
+        """`pending` (listed, or appended in this unit of work) sealed, in chain order: what
+        is pending up to the last of them is sealed now unless a sealer did it already. For
+        a caller that hands out the records' places in the chain at once."""
         ...
 
     async def of_subject(self, subject: str, limit: int) -> list[LedgerEntry]:

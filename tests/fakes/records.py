@@ -43,9 +43,10 @@ class FakeEvidence(Repository):
     async def seal(self, limit: int) -> list[EvidenceRecord]:
         return [record for _, record in self._seal_batch(limit)]
 
-    async def sealed(self, pending: PendingEvidence) -> EvidenceRecord:
-        batch = self._seal_batch(len(self._pending))
-        return next(record for pending_id, record in batch if pending_id == pending.id)
+    async def sealed(self, pending: list[PendingEvidence]) -> list[EvidenceRecord]:
+        self._seal_batch(len(self._pending))
+        seqs = self._unit.table("evidence_seq_of")
+        return [self._rows[seqs[entry.id]] for entry in sorted(pending, key=lambda e: e.id)]
 
     def _seal_batch(self, limit: int) -> list[tuple[int, EvidenceRecord]]:
         pending = [self._pending[key] for key in sorted(self._pending)[:limit]]
@@ -53,6 +54,7 @@ class FakeEvidence(Repository):
         for entry, record in zip(pending, sealed, strict=True):
             del self._pending[entry.id]
             self._rows[record.seq] = record
+            self._unit.table("evidence_seq_of")[entry.id] = record.seq  # the row keeps its id
         return [(entry.id, record) for entry, record in zip(pending, sealed, strict=True)]
 
     async def of_subject(self, subject: str, limit: int) -> list[LedgerEntry]:

@@ -96,6 +96,27 @@ async def test_audits_list_pending_records_after_the_sealed_ones(container: Any)
     assert [r["seq"] for r in listed] == [1, 2]
 
 
+async def test_records_listed_pending_are_handed_out_sealed_whoever_sealed_them(
+        container: Any) -> None:
+    """What an erasure certificate and a dispute bundle rely on."""
+    async with container.uow()() as u:
+        own = await u.evidence.append(_draft(1))
+        assert [r.seq for r in await u.evidence.sealed([own])] == [1]  # before its commit
+        await u.commit()
+    await _append(container, 2)
+    await _append(container, 3)
+    async with container.uow()() as u:
+        listed = [r for r in await u.evidence.of_subject("order:o1", 10)
+                  if isinstance(r, PendingEvidence)]
+    assert [p.payload["n"] for p in listed] == [2, 3]
+    assert await container.evidence().seal() == 2  # the periodic sealer came first
+    async with container.uow()() as u:
+        sealed = await u.evidence.sealed(listed)
+        await u.commit()
+    assert [(r.seq, r.payload["n"]) for r in sealed] == [(2, 2), (3, 3)]
+    assert sealed == (await _chain(container))[1:]
+
+
 async def test_records_sealed_before_appends_were_pending_still_verify(container: Any) -> None:
     """Two records written as appends used to write them (sealed at once, head updated), then
     pending ones chained after them; a record sealed by the sealer and then altered is found."""

@@ -56,14 +56,18 @@ class EvidenceRepository:
     async def seal(self, limit: int) -> list[EvidenceRecord]:
         return [record for _, record in await self._seal_batch(limit)]
 
-    async def sealed(self, pending: PendingEvidence) -> EvidenceRecord:
-        while True:
+    async def sealed(self, pending: list[PendingEvidence]) -> list[EvidenceRecord]:
+        ids = [entry.id for entry in pending]
+        last = max(ids)
+        while True:  # batches go in id order: past `last`, every one of them is sealed
             batch = await self._seal_batch(SEAL_BATCH)
-            for pending_id, record in batch:
-                if pending_id == pending.id:
-                    return record
-            if not batch:
-                raise LookupError(f"pending evidence {pending.id} could not be sealed")
+            if len(batch) < SEAL_BATCH or batch[-1][0] >= last:
+                break
+        e = t.EvidenceRecord
+        rows = await e.select().where(ARRIVAL.is_in(ids) & e.seq.is_not_null()).order_by(e.seq)
+        if len(rows) < len(ids):
+            raise LookupError(f"pending evidence {sorted(ids)} could not all be sealed")
+        return [self._from(row) for row in rows]
 
     async def _seal_batch(self, limit: int) -> list[tuple[int, EvidenceRecord]]:
         """Chain the oldest `limit` pending records onto the head: (pending id, record)."""

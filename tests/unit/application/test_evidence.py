@@ -76,6 +76,7 @@ async def test_a_dispute_bundle_holds_the_order_its_money_and_its_evidence(
     assert len(bundle["shipments"]) == 2
     kinds = {record["kind"] for record in bundle["evidence"]}
     assert {"payment.requested", "payment.transition", "shipment.created"} <= kinds
+    assert all(record["seq"] and record["hash"] for record in bundle["evidence"])  # sealed
     assert bundle["chain"]["ok"] is True
     [generated] = mall.db.evidence("dispute.bundle_generated")
     assert generated.context == {"admin_id": "adm_1"}
