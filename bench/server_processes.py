@@ -30,6 +30,7 @@ class Ingest:
     p50_ms: float
     p99_ms: float
     failed: int  # answers other than 2xx, and transport errors
+    client_cores: float  # the sending process's CPU time over the wall time
 
 
 def serve_has_workers_flag() -> bool:
@@ -98,7 +99,9 @@ async def ingest(urls: list[str], *, requests: int, concurrency: int, warmup: in
 
         if warmup:
             await spread("w", warmup)
+        cpu = time.process_time()
         latencies, outcomes, elapsed = await spread("m", requests)
+        cpu = time.process_time() - cpu
     failed = sum(n for key, n in outcomes.items() if key.startswith(("http_", "error_")))
     return Ingest(requests / elapsed, percentile(latencies, 50) * 1000,
-                  percentile(latencies, 99) * 1000, failed)
+                  percentile(latencies, 99) * 1000, failed, cpu / elapsed)

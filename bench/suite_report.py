@@ -28,6 +28,7 @@ class Report:
     def __init__(self, code: str, command: str) -> None:
         self.code, self.command = code, command
         self.date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        self._load_before = os.getloadavg()[0]
         self.rows: list[tuple[str, str, str]] = []
         self.keys: dict[str, str] = dict.fromkeys(KEYS, "n/a")
         self._ceiling = 0.0
@@ -101,7 +102,8 @@ class Report:
                      f"p99 {_mean(runs, 'p99_ms'):.1f} ms",
                      f"mean of {len(runs)} runs alternating 1 and 2 processes ("
                      f"{', '.join(f'{i.rate:.0f}/s' for i in runs)}); `python -m "
-                     f"entrypoints.cli serve`, no worker; failed {sum(i.failed for i in runs)}")
+                     f"entrypoints.cli serve`, no worker; failed {sum(i.failed for i in runs)}; "
+                     f"the sending client used {_mean(runs, 'client_cores'):.2f} of a core")
         if shared:
             self.keys["scale_2_over_1"] = f"{ratio:.2f}"
             self.row("2 processes over 1", f"{ratio:.2f}", "`serve --workers 2`, one port "
@@ -129,10 +131,10 @@ class Report:
         elif code_after != self.code:
             self.code += f" ({code_after} at the end: files changed during the run)"
         logged = sum(errors.values())
-        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-        self.footer = [f"{self.date}, code {self.code}, {os.cpu_count()} cores (load average "
-                       f"at the end {load}: other work shares them), {seconds:.0f} s; errors "
-                       f"logged: {logged or 'none'}",
+        self.footer = [f"{self.date}, code {self.code}, {os.cpu_count()} cores (1-minute "
+                       f"load average {self._load_before:.1f} at the start, "
+                       f"{os.getloadavg()[0]:.1f} at the end: other work shares them), "
+                       f"{seconds:.0f} s; errors logged: {logged or 'none'}",
                        *(f"  {n} x {what}" for what, n in errors.items()),
                        f"command: {self.command}"]
 
