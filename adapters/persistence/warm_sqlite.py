@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import threading
 import weakref
+from functools import partial
 from typing import Any
 
 import aiosqlite
+from aiosqlite.core import _STOP_RUNNING_SENTINEL
 from piccolo.engine.sqlite import SQLiteEngine, dict_factory
 
 # Enough for the web server's loop and the worker's threads to find one idle most of the time.
@@ -115,7 +117,17 @@ async def _close_quietly(connection: aiosqlite.Connection) -> None:
 
 
 def _stop_all(idle: list[aiosqlite.Connection]) -> None:
-    """When the engine is collected: stop the threads of the connections it kept."""
+    """When the engine is collected: close the connections it kept and end their threads.
+    Connection.stop() would make a future on whatever loop is current, maybe a closed one
+    the thread would then fail to answer; nobody waits here, so the request goes without."""
     for connection in idle:
-        connection.stop()
-    idle.clear()
+        connection._tx.put_nowait((None, partial(_close_in_its_thread, connection)))
+    idle.clear()  # the queued request holds each connection until it is closed
+
+
+def _close_in_its_thread(connection: aiosqlite.Connection) -> object:
+    connection._running = False
+    if connection._connection is not None:
+        connection._connection.close()
+        connection._connection = None
+    return _STOP_RUNNING_SENTINEL  # ends the thread's loop
