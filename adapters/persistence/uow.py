@@ -41,8 +41,9 @@ class MessageRecords:
 
 class PiccoloUnitOfWork:
     def __init__(self, engine: Engine[Any], clock: Clock, watch: LocalOperationWatch,
-                 read_only: bool = False) -> None:
+                 read_only: bool = False, one_statement: bool = False) -> None:
         self._engine, self._watch, self._read_only = engine, watch, read_only
+        self._alone = read_only or one_statement  # no transaction around the statements
         self.new_outbox_ids: list[str] = []
         self._changed_operations: list[str] = []
         self.customers: ports.Customers = CustomerRecords(clock)
@@ -62,9 +63,9 @@ class PiccoloUnitOfWork:
 
     async def __aenter__(self) -> PiccoloUnitOfWork:
         self._committed = False
-        if self._read_only:
-            # Reads only: each statement runs on its own, with no BEGIN and no ROLLBACK around
-            # it, and on SQLite without taking the write lock.
+        if self._alone:
+            # Reads only, or one statement: each runs (and commits) on its own, with no BEGIN
+            # and no COMMIT or ROLLBACK around it; reads take no SQLite write lock.
             return self
         if isinstance(self._engine, SQLiteEngine):
             # IMMEDIATE takes the write lock up front: two writers queue instead of deadlocking.
@@ -79,6 +80,8 @@ class PiccoloUnitOfWork:
     async def commit(self) -> None:
         if self._read_only:
             raise RuntimeError("a read-only unit of work has nothing to commit")
+        if self._alone:
+            return  # the statement committed as it ran
         changed = list(dict.fromkeys(self._changed_operations))
         if changed and not isinstance(self._engine, SQLiteEngine):
             # Delivered on commit, to every process that waits (see adapters/operation_watch).
@@ -90,7 +93,7 @@ class PiccoloUnitOfWork:
         self._watch.changed(changed)
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._read_only:
+        if self._alone:
             return
         transaction, self._transaction = self._transaction, None
         if not self._committed:
@@ -108,19 +111,21 @@ class PiccoloUnitOfWorkFactory:
         self._engine, self._clock = engine, clock
         self._watch = watch or LocalOperationWatch()
 
-    def __call__(self, *, read_only: bool = False) -> ports.UnitOfWork:
+    def __call__(self, *, read_only: bool = False,
+                 one_statement: bool = False) -> ports.UnitOfWork:
         # Typed as the port: mypy checks here that every repository honours its own.
-        return PiccoloUnitOfWork(self._engine, self._clock, self._watch, read_only)
+        return PiccoloUnitOfWork(self._engine, self._clock, self._watch, read_only,
+                                 one_statement)
 
 
 class LedgerWriter:
-    """The EvidenceLedger port: one append in a transaction of its own."""
+    """The EvidenceLedger port: one append (one INSERT, committed as it runs)."""
 
     def __init__(self, uow: PiccoloUnitOfWorkFactory) -> None:
         self._uow = uow
 
     async def record(self, draft: Any) -> None:
-        async with self._uow() as uow:
+        async with self._uow(one_statement=True) as uow:
             await uow.evidence.append(draft)
             await uow.commit()
 

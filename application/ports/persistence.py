@@ -341,7 +341,9 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
-        """A unit of work; `read_only`: for reads alone, without a transaction around them
-        (each statement sees what is committed when it runs) and with nothing to commit."""
+    def __call__(self, *, read_only: bool = False, one_statement: bool = False) -> UnitOfWork:
+        """A unit of work. `read_only`: for reads alone, without a transaction around them
+        (each statement sees what is committed when it runs) and with nothing to commit.
+        `one_statement`: for a single write, which commits as it runs (no BEGIN, no COMMIT);
+        `commit()` has nothing left to do."""
         ...

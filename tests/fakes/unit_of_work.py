@@ -32,8 +32,10 @@ class FakeMessages:
 class FakeUnitOfWork:
     """The UnitOfWork port in memory."""
 
-    def __init__(self, db: FakeDatabase, clock: FakeClock, read_only: bool = False) -> None:
+    def __init__(self, db: FakeDatabase, clock: FakeClock, read_only: bool = False,
+                 one_statement: bool = False) -> None:
         self._db, self._clock, self._read_only = db, clock, read_only
+        self._one_statement = one_statement  # kept when the block ends without an error
         self._tables: dict[str, dict[Any, Any]] | None = None
         self._committed = False
         self.new_outbox_ids: list[str] = []
@@ -82,6 +84,8 @@ class FakeUnitOfWork:
     async def commit(self) -> None:
         if self._read_only:
             raise RuntimeError("a read-only unit of work has nothing to commit")
+        if self._one_statement:
+            return  # kept as the block ends, as the real statement commits as it runs
         assert self._tables is not None, "commit() outside `async with`"
         self._db.tables = self._tables
         self._db.commits += 1
@@ -92,6 +96,9 @@ class FakeUnitOfWork:
         if self._read_only:
             self._tables = None
             return
+        if self._one_statement and exc[0] is None and self._tables is not None:
+            self._db.tables = self._tables
+            self._db.commits += 1
         self._tables = None  # uncommitted writes are dropped: a rollback
         self._db._holder = None
         self._db._lock.release()
@@ -101,5 +108,6 @@ class FakeUnitOfWorkFactory:
     def __init__(self, db: FakeDatabase, clock: FakeClock) -> None:
         self.db, self._clock = db, clock
 
-    def __call__(self, *, read_only: bool = False) -> FakeUnitOfWork:
-        return FakeUnitOfWork(self.db, self._clock, read_only)
+    def __call__(self, *, read_only: bool = False,
+                 one_statement: bool = False) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.db, self._clock, read_only, one_statement)

@@ -21,6 +21,7 @@ from domain.money import Money
 from domain.orders import ShippingAddress
 from tests.fakes import FakeClock
 from tests.helpers import eventually
+from tests.sql_statements import count_statements
 
 
 async def test_the_outbox_and_inbox_keep_time_by_the_injected_clock(container: Any) -> None:
@@ -65,8 +66,10 @@ async def test_an_idempotency_key_expires_by_the_injected_clock(container: Any) 
         taken = await u.idempotency.reserve(record("b" * 64))
         assert taken is not None and taken.request_hash == "a" * 64
     clock.advance(hours=2)
-    async with uow() as u:
-        assert await u.idempotency.reserve(record("b" * 64)) is None  # expired: free again
+    async with uow(one_statement=True) as u:
+        with count_statements() as statements:
+            assert await u.idempotency.reserve(record("b" * 64)) is None  # expired: free again
+    assert statements.count == 1  # the key taken over in the same upsert
 
 
 class KeptCallbacks(SandboxWebhookSender):

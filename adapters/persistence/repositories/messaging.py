@@ -135,13 +135,17 @@ class IdempotencyRepository:
         m = t.IdempotencyKey
         row_id = self._id(record.customer_id, record.key)
         now = self._clock.now()
-        # An expired key is free again.
-        await m.delete().where((m.id == row_id) & (m.expires_at < now))
+        # One statement: the key is taken, or it was free or expired (taken over, as new).
         inserted = await m.insert(m(
             id=row_id, customer_id=record.customer_id, request_hash=record.request_hash,
             request_target=record.request_target, status="in_flight",
             expires_at=record.expires_at,
-        )).on_conflict(target=m.id, action="DO NOTHING").returning(m.id)
+        )).on_conflict(
+            target=m.id, action="DO UPDATE",
+            values=[m.customer_id, m.request_hash, m.request_target, m.status,
+                    m.response_status, m.response_body, m.expires_at],
+            where=m.expires_at < now,
+        ).returning(m.id)
         if inserted:
             return None
         row = await m.select().where(m.id == row_id).first()
