@@ -38,6 +38,7 @@ class Cost:
     background: Tally  # workers: outbox, inbox, sealing; anything outside a request
     settle_s: float  # from the first order to the last one settled
     settled: bool
+    kinds: dict[str, int]  # work statements by first word (SELECT, INSERT, ...), all origins
 
     @property
     def total(self) -> Tally:
@@ -69,7 +70,7 @@ async def counted_purchases(session: aiohttp.ClientSession, base: str, auth: dic
     finally:
         await watcher.close()
     return Cost(purchases, counter.total(CUSTOMER), counter.total(CALLBACK),
-                counter.total(BACKGROUND), settle_s, settled)
+                counter.total(BACKGROUND), settle_s, settled, dict(counter.kinds))
 
 
 async def _wait_settled(watcher: asyncpg.Connection, orders: list[str], since: datetime,

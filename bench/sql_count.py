@@ -5,7 +5,7 @@ work they were: the customer's own requests, a provider's callback, or backgroun
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -47,6 +47,7 @@ class SqlCounter:
 
     def __init__(self) -> None:
         self.by_origin: dict[str, Tally] = defaultdict(Tally)
+        self.kinds: Counter[str] = Counter()  # work statements by their first word
         self._open: dict[int, list[Any]] = {}  # connection id -> [origin, wrote anything]
         self._ignored: set[int] = set()
 
@@ -83,6 +84,7 @@ class SqlCounter:
         elif "RESET ALL" in text:
             tally.resets += 1
         else:
+            self.kinds[word or "?"] += 1
             opened = self._open.get(key)
             if opened is None:
                 tally.transactions += 1

@@ -79,6 +79,10 @@ class Report:
                  "the sandbox's webhook requests")
         self.row("  of which background work", self._tally(cost.background, per),
                  "worker: outbox, inbox, sealing; anything outside a request")
+        most_first = sorted(cost.kinds.items(), key=lambda item: -item[1])
+        self.row("  work statements by kind",
+                 ", ".join(f"{kind} {per(n):.1f}" for kind, n in most_first),
+                 "all origins, per purchase")
 
     @staticmethod
     def _tally(t: Tally, per: Any) -> str:
