@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 import aiohttp
 import asyncpg
@@ -28,6 +28,8 @@ SELECT
 # Evidence appended and not sealed yet, where the app keeps such a table.
 HAS_PENDING = "SELECT to_regclass('evidence_pending') IS NOT NULL"
 SEALED = "SELECT NOT EXISTS (SELECT 1 FROM evidence_pending)"
+OUTBOX_IDLE = ("SELECT NOT EXISTS (SELECT 1 FROM outbox_message "
+               "WHERE status IN ('pending', 'processing'))")
 
 
 @dataclass
@@ -54,32 +56,44 @@ class Cost:
 async def counted_purchases(session: aiohttp.ClientSession, base: str, auth: dict[str, str],
                             database_url: str, *, purchases: int, wait: float = 20.0) -> Cost:
     """`purchases` orders placed and paid back to back, counted until all are settled (at
-    most `wait` seconds after the last). The benchmark watches with a connection of its own,
-    opened before counting starts and left out of the counts."""
+    most `wait` seconds after the last), once the work of earlier purchases is done (at most
+    `wait` seconds too). The benchmark watches with a connection of its own, opened before
+    counting starts and left out of the counts."""
     watcher = await asyncpg.connect(database_url)
     counter = SqlCounter()
     counter.ignore(watcher)
+    sealing = await watcher.fetchval(HAS_PENDING)
+
+    async def sealed() -> bool:
+        return not sealing or bool(await watcher.fetchval(SEALED))
+
+    async def quiet() -> bool:  # the work of the purchases timed before is done
+        return bool(await watcher.fetchval(OUTBOX_IDLE)) and await sealed()
+
     try:
+        await _wait_until(quiet, wait)
         since = await watcher.fetchval("SELECT now()")
         began = time.perf_counter()
         with counting(counter):
             orders = [(await round_trip(session, base, auth)).order_id
                       for _ in range(purchases)]
-            settled = await _wait_settled(watcher, orders, since, wait)
+
+            async def settled() -> bool:
+                return bool(await watcher.fetchval(SETTLED, orders, since)) and await sealed()
+
+            done = await _wait_until(settled, wait)
         settle_s = time.perf_counter() - began
     finally:
         await watcher.close()
     return Cost(purchases, counter.total(CUSTOMER), counter.total(CALLBACK),
-                counter.total(BACKGROUND), settle_s, settled, dict(counter.kinds))
+                counter.total(BACKGROUND), settle_s, done, dict(counter.kinds))
 
 
-async def _wait_settled(watcher: asyncpg.Connection, orders: list[str], since: datetime,
-                        wait: float) -> bool:
-    deadline = time.monotonic() + wait
-    sealing = await watcher.fetchval(HAS_PENDING)
+async def _wait_until(check: Callable[[], Awaitable[bool]], seconds: float) -> bool:
+    """Ask every 20 ms until `check` says yes (True) or `seconds` pass (False)."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-        if (await watcher.fetchval(SETTLED, orders, since)
-                and (not sealing or await watcher.fetchval(SEALED))):
+        if await check():
             return True
+        await asyncio.sleep(0.02)
     return False
