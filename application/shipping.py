@@ -65,11 +65,9 @@ class Fulfilment:
         if found is None:
             raise NotFound(f"no shipment with {carrier} tracking number {update.tracking_number}")
         # Shipments of one order arrive together: lock the order, then read its current state.
-        await uow.orders.lock(found.order_id)
+        order = await uow.orders.lock(found.order_id)
         shipment = await uow.shipments.get(found.id)
-        assert shipment is not None
-        order = await uow.orders.get(shipment.order_id)
-        assert order is not None
+        assert shipment is not None and order is not None
         if not shipment.apply(update, order.customer_id):
             return False
         await uow.shipments.save(shipment)

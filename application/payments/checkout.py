@@ -114,8 +114,7 @@ class StartingPayments(PaymentServiceBase):
         method = choice.method or method_of(method_token)
         await self.refresh_fraud_model()
         async with self._uow() as uow:
-            await uow.orders.lock(order_id)
-            order = await uow.orders.get(order_id)
+            order = await uow.orders.lock(order_id)
             if order is None or order.customer_id != customer_id:
                 raise NotFound(f"order {order_id} not found")
             if not order.can_pay():

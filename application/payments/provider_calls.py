@@ -23,10 +23,9 @@ class ProviderCalls(PaymentServiceBase):
                 raise NotFound(f"payment {payment_id} not found")
             # Same order as apply_payment_update: lock, then read, so a provider answer
             # committed meanwhile is never overwritten with "processing".
-            await uow.orders.lock(found.order_id)
+            order = await uow.orders.lock(found.order_id)
             payment = await uow.payments.get(payment_id)
             operation = await uow.operations.get(operation_id)
-            order = await uow.orders.get(found.order_id)
             if payment is None or operation is None or order is None:
                 raise NotFound(f"payment {payment_id} not found")
             if payment.status not in (PaymentStatus.PENDING, PaymentStatus.PROCESSING):

@@ -28,8 +28,7 @@ class Refunds(PaymentServiceBase):
         same key is the same refund; the total never exceeds what was captured."""
         refund_id = refund_id_for(order_id, key)
         async with self._uow() as uow:
-            await uow.orders.lock(order_id)
-            order = await uow.orders.get(order_id)
+            order = await uow.orders.lock(order_id)
             if order is None:
                 raise NotFound(f"order {order_id} not found")
             payments = await uow.payments.of_order(order_id)

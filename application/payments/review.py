@@ -23,8 +23,7 @@ class FraudReviews(PaymentServiceBase):
         """Approve (fulfilment goes on, held funds are captured) or reject (the order is
         cancelled, authorizations released, captured money refunded)."""
         async with self._uow() as uow:
-            await uow.orders.lock(order_id)
-            order = await uow.orders.get(order_id)
+            order = await uow.orders.lock(order_id)
             review = await uow.reviews.get(order_id)
             if order is None or review is None:
                 raise NotFound(f"no review for order {order_id}")

@@ -37,14 +37,12 @@ async def apply_payment_update(
     payment = await uow.payments.get(payment_id)
     if payment is None:
         raise NotFound(f"payment {payment_id} not found")
-    await uow.orders.lock(payment.order_id)
+    order = await uow.orders.lock(payment.order_id)
     payment = await uow.payments.get(payment_id)
-    assert payment is not None
+    assert payment is not None and order is not None
     before = Before.of(payment)
     if not payment.apply(update):
         return False
-    order = await uow.orders.get(payment.order_id)
-    assert order is not None
     another_secured = needs_other_payments(payment, before) and any(
         p.secured for p in await uow.payments.of_order(order.id) if p.id != payment.id)
     settled = settle(order, payment, before, another_secured=another_secured)

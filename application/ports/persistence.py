@@ -78,8 +78,9 @@ class Customers(Protocol):
 
 
 class Orders(Protocol):
-    async def lock(self, order_id: str) -> None:
-        """Hold the order until the unit of work ends: changes to one order go one at a time."""
+    async def lock(self, order_id: str) -> Order | None:
+        """Hold the order until the unit of work ends (changes to one order go one at a
+        time) and read it, in one statement; None when there is no such order."""
         ...
 
     async def add(self, order: Order) -> None: ...

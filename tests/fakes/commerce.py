@@ -63,8 +63,8 @@ class FakeCustomers(AggregateRepository[Customer], key="customer_id", value="cus
 class FakeOrders(AggregateRepository[Order], key="order_id", value="order"):
     name, added_once = "orders", True
 
-    async def lock(self, order_id: str) -> None:
-        return None
+    async def lock(self, order_id: str) -> Order | None:
+        return await self.get(order_id)  # one unit of work writes at a time already
 
     async def of_customer(self, customer_id: str, limit: int,
                           before: str | None = None) -> list[Order]:

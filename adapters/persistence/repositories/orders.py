@@ -15,10 +15,13 @@ from domain.orders import Order, OrderLine, OrderStatus, ShippingAddress
 
 
 class OrderRepository:
-    async def lock(self, order_id: str) -> None:
+    async def lock(self, order_id: str) -> Order | None:
+        query = t.Order.select().where(t.Order.id == order_id)
         # SQLite's IMMEDIATE transactions already run one writer at a time.
         if t.Order._meta.db.engine_type == "postgres":
-            await t.Order.select(t.Order.id).where(t.Order.id == order_id).lock_rows("UPDATE")
+            query = query.lock_rows("UPDATE")
+        rows = await query
+        return self._from(rows[0]) if rows else None
     @staticmethod
     def _values(order: Order) -> dict[Any, Any]:
         return {
