@@ -47,62 +47,56 @@ class EvidenceDraft:
 
 
 @dataclass(frozen=True)
-class EvidenceRecord:
-    seq: int
-    source: str
+class EvidenceContent:
+    """What a record of the ledger says, whether sealed yet or not."""
+
+    source: str  # who said it
     kind: str
     subject: str
     received_at: datetime
     context: dict[str, Any]
     payload_hash: str
     payload: Any
+
+    def content(self) -> dict[str, Any]:
+        return {"source": self.source, "kind": self.kind, "subject": self.subject,
+                "received_at": self.received_at, "context": self.context,
+                "payload_hash": self.payload_hash, "payload": self.payload}
+
+    def _listed(self, seq: int | None, prev_hash: str | None,
+                digest: str | None) -> dict[str, Any]:
+        return {"seq": seq, **self.content(), "received_at": self.received_at.isoformat(),
+                "prev_hash": prev_hash, "hash": digest}
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvidenceRecord(EvidenceContent):
+    """A sealed record: its place in the chain, the hash of the one before and its own."""
+
+    seq: int
     prev_hash: str
     hash: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "source": self.source,
-            "kind": self.kind,
-            "subject": self.subject,
-            "received_at": self.received_at.isoformat(),
-            "context": self.context,
-            "payload_hash": self.payload_hash,
-            "payload": self.payload,
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
-        }
+        return self._listed(self.seq, self.prev_hash, self.hash)
 
 
-@dataclass(frozen=True)
-class PendingEvidence:
-    """A record appended but not sealed yet: its content as stored, `id` giving the order it
-    was appended in. The sealer gives it its place in the chain (seq) and its hash; until then
-    audits list it with those null."""
+@dataclass(frozen=True, kw_only=True)
+class PendingEvidence(EvidenceContent):
+    """A record appended but not sealed yet, `id` giving the order it was appended in. The
+    sealer gives it its place in the chain (seq) and its hash; until then audits list it with
+    those null."""
 
     id: int
-    source: str
-    kind: str
-    subject: str
-    received_at: datetime
-    context: dict[str, Any]
-    payload_hash: str
-    payload: Any
 
     def sealed_after(self, head: LedgerHead) -> EvidenceRecord:
         """This record as the next one of the chain ending at `head`."""
-        content = {"source": self.source, "kind": self.kind, "subject": self.subject,
-                   "received_at": self.received_at, "context": self.context,
-                   "payload_hash": self.payload_hash, "payload": self.payload}
-        seq = head.seq + 1
+        seq, content = head.seq + 1, self.content()
         digest = seal(seq=seq, **content, prev_hash=head.hash)
-        return EvidenceRecord(seq=seq, **content, prev_hash=head.hash, hash=digest)
+        return EvidenceRecord(**content, seq=seq, prev_hash=head.hash, hash=digest)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"seq": None, "source": self.source, "kind": self.kind, "subject": self.subject,
-                "received_at": self.received_at.isoformat(), "context": self.context,
-                "payload_hash": self.payload_hash, "payload": self.payload,
-                "prev_hash": None, "hash": None}
+        return self._listed(None, None, None)
 
 
 def chain_onto(head: LedgerHead, pending: Iterable[PendingEvidence]) -> list[EvidenceRecord]:

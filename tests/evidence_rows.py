@@ -13,9 +13,9 @@ from domain.evidence import EvidenceDraft, LedgerHead, PendingEvidence
 
 async def append_sealed(draft: EvidenceDraft, received_at: datetime | None = None) -> None:
     context, payload, payload_hash = draft.redacted()
-    entry = PendingEvidence(0, draft.source, draft.kind, draft.subject,
+    entry = PendingEvidence(draft.source, draft.kind, draft.subject,
                             received_at or datetime.now(UTC), _storable(context), payload_hash,
-                            _storable(payload))
+                            _storable(payload), id=0)
     [head] = await EvidenceHead.raw(
         "UPDATE evidence_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, head_hash")
     record = entry.sealed_after(LedgerHead(head["seq"] - 1, head["head_hash"]))

@@ -34,9 +34,9 @@ class FakeEvidence(Repository):
 
     async def append(self, draft: EvidenceDraft) -> PendingEvidence:
         context, payload, payload_hash = draft.redacted()
-        entry = PendingEvidence(next(self._unit.db.evidence_ids), draft.source, draft.kind,
-                                draft.subject, self._now(), as_json(context), payload_hash,
-                                as_json(payload))
+        entry = PendingEvidence(draft.source, draft.kind, draft.subject, self._now(),
+                                as_json(context), payload_hash, as_json(payload),
+                                id=next(self._unit.db.evidence_ids))
         self._pending[entry.id] = entry
         return entry
 

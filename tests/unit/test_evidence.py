@@ -70,8 +70,7 @@ def test_chain_starts_at_genesis_and_links() -> None:
 
 def pending(records: list[EvidenceRecord]) -> list[PendingEvidence]:
     """The records as they waited before the sealer chained them."""
-    return [PendingEvidence(n, r.source, r.kind, r.subject, r.received_at, r.context,
-                            r.payload_hash, r.payload) for n, r in enumerate(records, start=10)]
+    return [PendingEvidence(**r.content(), id=n) for n, r in enumerate(records, start=10)]
 
 
 def test_pending_records_are_sealed_as_the_chain_always_sealed_them() -> None:

@@ -16,9 +16,9 @@ from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _dump, _storable
 from application.ports import Clock
 from domain.evidence import (
+    EvidenceContent,
     EvidenceDraft,
     EvidenceRecord,
-    LedgerEntry,
     LedgerHead,
     PendingEvidence,
     chain_onto,
@@ -50,8 +50,8 @@ class EvidenceRepository:
             received_at=received_at.isoformat(), context=_dump(context),
             payload_hash=payload_hash, payload=_dump(payload),
         ))
-        return PendingEvidence(row["id"], draft.source, draft.kind, draft.subject, received_at,
-                               context, payload_hash, payload)
+        return PendingEvidence(draft.source, draft.kind, draft.subject, received_at, context,
+                               payload_hash, payload, id=row["id"])
 
     async def seal(self, limit: int) -> list[EvidenceRecord]:
         return [record for _, record in await self._seal_batch(limit)]
@@ -101,27 +101,27 @@ class EvidenceRepository:
         return LedgerHead(rows[0]["seq"], rows[0]["head_hash"]) if rows else None
 
     @staticmethod
-    def _content(row: dict[str, Any]) -> dict[str, Any]:
+    def _content(row: dict[str, Any]) -> EvidenceContent:
         """What a stored record says, as it was sealed or will be."""
-        return {"source": row["source"], "kind": row["kind"], "subject": row["subject"],
-                "received_at": datetime.fromisoformat(row["received_at"]),
-                "context": json.loads(row["context"]), "payload_hash": row["payload_hash"],
-                "payload": json.loads(row["payload"])}
+        return EvidenceContent(
+            row["source"], row["kind"], row["subject"], datetime.fromisoformat(row["received_at"]),
+            json.loads(row["context"]), row["payload_hash"], json.loads(row["payload"]))
 
     @classmethod
     def _pending(cls, row: dict[str, Any]) -> PendingEvidence:
-        return PendingEvidence(id=row["id"], **cls._content(row))
+        return PendingEvidence(**cls._content(row).content(), id=row["id"])
 
     @classmethod
     def _from(cls, row: dict[str, Any]) -> EvidenceRecord:
-        return EvidenceRecord(seq=row["seq"], **cls._content(row), prev_hash=row["prev_hash"],
-                              hash=row["hash"])
+        return EvidenceRecord(**cls._content(row).content(), seq=row["seq"],
+                              prev_hash=row["prev_hash"], hash=row["hash"])
 
-    async def of_subject(self, subject: str, limit: int) -> list[LedgerEntry]:
+    async def of_subject(self, subject: str,
+                         limit: int) -> list[EvidenceRecord | PendingEvidence]:
         e = t.EvidenceRecord
         about = e.subject == subject
         rows = await e.select().where(about & e.seq.is_not_null()).order_by(e.seq).limit(limit)
-        entries: list[LedgerEntry] = [self._from(row) for row in rows]
+        entries: list[EvidenceRecord | PendingEvidence] = [self._from(row) for row in rows]
         if len(entries) < limit:
             rows = await e.select().where(about & e.seq.is_null()).order_by(ARRIVAL).limit(
                 limit - len(entries))
