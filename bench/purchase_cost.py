@@ -25,9 +25,8 @@ SELECT
   AND NOT EXISTS (SELECT 1 FROM inbox_message
                   WHERE status IN ('received', 'processing') AND received_at >= $2)
 """  # $2: when counting began (earlier phases leave callbacks nobody processed)
-# Evidence appended and not sealed yet, where the app keeps such a table.
-HAS_PENDING = "SELECT to_regclass('evidence_pending') IS NOT NULL"
-SEALED = "SELECT NOT EXISTS (SELECT 1 FROM evidence_pending)"
+# Evidence appended and not sealed into the chain yet has no sequence number.
+SEALED = "SELECT NOT EXISTS (SELECT 1 FROM evidence_record WHERE seq IS NULL)"
 OUTBOX_IDLE = ("SELECT NOT EXISTS (SELECT 1 FROM outbox_message "
                "WHERE status IN ('pending', 'processing'))")
 
@@ -62,10 +61,9 @@ async def counted_purchases(session: aiohttp.ClientSession, base: str, auth: dic
     watcher = await asyncpg.connect(database_url)
     counter = SqlCounter()
     counter.ignore(watcher)
-    sealing = await watcher.fetchval(HAS_PENDING)
 
     async def sealed() -> bool:
-        return not sealing or bool(await watcher.fetchval(SEALED))
+        return bool(await watcher.fetchval(SEALED))
 
     async def quiet() -> bool:  # the work of the purchases timed before is done
         return bool(await watcher.fetchval(OUTBOX_IDLE)) and await sealed()
