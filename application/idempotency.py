@@ -77,7 +77,7 @@ class IdempotencyGuard:
         now = self._clock.now()
         record = IdempotencyRecord(customer_id, key, fingerprint.body_hash, "in_flight", None,
                                    None, now + self._ttl, fingerprint.target)
-        async with self._uow(one_statement=True) as uow:  # one upsert, unless the key is taken
+        async with self._uow(autocommit=True) as uow:  # one upsert, unless the key is taken
             existing = await uow.idempotency.reserve(record)
             if existing is not None and self._abandoned(existing):
                 await uow.idempotency.forget(customer_id, key)
@@ -97,7 +97,7 @@ class IdempotencyGuard:
                 and self._clock.now() - started > self._abandoned_after)
 
     async def finish(self, customer_id: str, key: str, status: int, body: Any) -> None:
-        async with self._uow(one_statement=True) as uow:
+        async with self._uow(autocommit=True) as uow:
             if status >= 500:
                 # Not a final answer: let the client retry the same key.
                 await uow.idempotency.forget(customer_id, key)
@@ -106,7 +106,7 @@ class IdempotencyGuard:
             await uow.commit()
 
     async def purge(self) -> int:
-        async with self._uow(one_statement=True) as uow:
+        async with self._uow(autocommit=True) as uow:
             removed = await uow.idempotency.purge_expired(self._clock.now())
             await uow.commit()
         return removed

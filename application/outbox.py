@@ -32,7 +32,7 @@ class OutboxRelay:
         Messages done before or held by another worker are skipped. When one fails and will
         be tried again, the others are still performed and the failure is raised at the end,
         so the batch is retried for what is left."""
-        async with self._uow(one_statement=True) as uow:
+        async with self._uow(autocommit=True) as uow:
             claimed = await uow.messages.outbox.claim_batch(list(message_ids), self._lease)
         retry: Exception | None = None
         unended: list[str] = []
@@ -47,7 +47,7 @@ class OutboxRelay:
             if unended:
                 # Handlers that committed nothing of their own (an alert, an analytics call)
                 # are ended together, in one statement.
-                async with self._uow(one_statement=True) as uow:
+                async with self._uow(autocommit=True) as uow:
                     await uow.messages.outbox.complete(*unended)
         if retry is not None:
             raise retry
@@ -80,7 +80,7 @@ class OutboxRelay:
                 await self._give_up(command, exc, message.topic)
             except Exception:
                 dead = False
-        async with self._uow(one_statement=not dead) as uow:  # dead: an incident with it
+        async with self._uow(autocommit=not dead) as uow:  # dead: an incident with it
             await uow.messages.outbox.release(message.id, f"{type(exc).__name__}: {exc}", dead)
             if dead:
                 await uow.incidents.open(

@@ -41,9 +41,9 @@ class MessageRecords:
 
 class PiccoloUnitOfWork:
     def __init__(self, engine: Engine[Any], clock: Clock, watch: LocalOperationWatch,
-                 read_only: bool = False, one_statement: bool = False) -> None:
+                 read_only: bool = False, autocommit: bool = False) -> None:
         self._engine, self._watch, self._read_only = engine, watch, read_only
-        self._alone = read_only or one_statement  # no transaction around the statements
+        self._alone = read_only or autocommit  # no transaction around the statements
         self.new_outbox_ids: list[str] = []
         self._changed_operations: list[str] = []
         self.customers: ports.Customers = CustomerRecords(clock)
@@ -64,8 +64,8 @@ class PiccoloUnitOfWork:
     async def __aenter__(self) -> PiccoloUnitOfWork:
         self._committed = False
         if self._alone:
-            # Reads only, or one statement: each runs (and commits) on its own, with no BEGIN
-            # and no COMMIT or ROLLBACK around it; reads take no SQLite write lock.
+            # Reads only, or autocommit: each statement runs (and commits) on its own, with no
+            # BEGIN and no COMMIT or ROLLBACK around it; reads take no SQLite write lock.
             return self
         if isinstance(self._engine, SQLiteEngine):
             # IMMEDIATE takes the write lock up front: two writers queue instead of deadlocking.
@@ -112,10 +112,10 @@ class PiccoloUnitOfWorkFactory:
         self._watch = watch or LocalOperationWatch()
 
     def __call__(self, *, read_only: bool = False,
-                 one_statement: bool = False) -> ports.UnitOfWork:
+                 autocommit: bool = False) -> ports.UnitOfWork:
         # Typed as the port: mypy checks here that every repository honours its own.
         return PiccoloUnitOfWork(self._engine, self._clock, self._watch, read_only,
-                                 one_statement)
+                                 autocommit)
 
 
 class LedgerWriter:
@@ -125,7 +125,7 @@ class LedgerWriter:
         self._uow = uow
 
     async def record(self, draft: Any) -> None:
-        async with self._uow(one_statement=True) as uow:
+        async with self._uow(autocommit=True) as uow:
             await uow.evidence.append(draft)
             await uow.commit()
 

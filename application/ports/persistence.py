@@ -342,9 +342,10 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, *, read_only: bool = False, one_statement: bool = False) -> UnitOfWork:
+    def __call__(self, *, read_only: bool = False, autocommit: bool = False) -> UnitOfWork:
         """A unit of work. `read_only`: for reads alone, without a transaction around them
         (each statement sees what is committed when it runs) and with nothing to commit.
-        `one_statement`: for a single write, which commits as it runs (no BEGIN, no COMMIT);
-        `commit()` has nothing left to do."""
+        `autocommit`: each statement commits as it runs (no BEGIN, no COMMIT), for a single
+        write or for statements that stand alone (retention's batches); `commit()` has
+        nothing left to do."""
         ...

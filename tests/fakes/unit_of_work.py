@@ -33,9 +33,9 @@ class FakeUnitOfWork:
     """The UnitOfWork port in memory."""
 
     def __init__(self, db: FakeDatabase, clock: FakeClock, read_only: bool = False,
-                 one_statement: bool = False) -> None:
+                 autocommit: bool = False) -> None:
         self._db, self._clock, self._read_only = db, clock, read_only
-        self._one_statement = one_statement  # kept when the block ends without an error
+        self._autocommit = autocommit  # kept when the block ends without an error
         self._tables: dict[str, dict[Any, Any]] | None = None
         self._committed = False
         self.new_outbox_ids: list[str] = []
@@ -84,7 +84,7 @@ class FakeUnitOfWork:
     async def commit(self) -> None:
         if self._read_only:
             raise RuntimeError("a read-only unit of work has nothing to commit")
-        if self._one_statement:
+        if self._autocommit:
             return  # kept as the block ends, as the real statement commits as it runs
         assert self._tables is not None, "commit() outside `async with`"
         self._db.tables = self._tables
@@ -96,7 +96,7 @@ class FakeUnitOfWork:
         if self._read_only:
             self._tables = None
             return
-        if self._one_statement and exc[0] is None and self._tables is not None:
+        if self._autocommit and exc[0] is None and self._tables is not None:
             self._db.tables = self._tables
             self._db.commits += 1
         self._tables = None  # uncommitted writes are dropped: a rollback
@@ -109,5 +109,5 @@ class FakeUnitOfWorkFactory:
         self.db, self._clock = db, clock
 
     def __call__(self, *, read_only: bool = False,
-                 one_statement: bool = False) -> FakeUnitOfWork:
-        return FakeUnitOfWork(self.db, self._clock, read_only, one_statement)
+                 autocommit: bool = False) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.db, self._clock, read_only, autocommit)

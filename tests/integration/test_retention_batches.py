@@ -99,3 +99,26 @@ async def test_finished_work_and_sign_in_leftovers_go_in_batches(container: Any)
         "state_3"]
     assert [row["token_hash"] for row in await t.PendingLink.select(
         t.PendingLink.token_hash)] == ["link_2"]
+
+
+async def test_each_batch_of_a_retention_run_commits_on_its_own(container: Any) -> None:
+    past = container.clock().now() - timedelta(days=1)  # the service runs on the real clock
+    await t.RetainedRecord.insert(*[t.RetainedRecord(
+        id=f"ret_{n}", record_class="contract_records", subject=f"anon_{n}",
+        jurisdiction="default", payload="{}", created_at=past, retain_until=past,
+    ) for n in range(3)])
+    engine = t.RetainedRecord._meta.db
+    in_transaction: list[bool] = []
+    purge = PrivacyRepository.purge_retained
+
+    async def watched(self: PrivacyRepository, now: datetime) -> int:
+        in_transaction.append(engine.current_transaction.get() is not None)
+        return await purge(self, now)
+
+    PrivacyRepository.purge_retained = watched  # type: ignore[method-assign]
+    try:
+        report = await container.privacy().enforce_retention()
+    finally:
+        PrivacyRepository.purge_retained = purge  # type: ignore[method-assign]
+    assert report["retained_records"] == 3
+    assert in_transaction == [False]  # no transaction holds the run: each DELETE commits

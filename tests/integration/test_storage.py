@@ -66,7 +66,7 @@ async def test_an_idempotency_key_expires_by_the_injected_clock(container: Any) 
         taken = await u.idempotency.reserve(record("b" * 64))
         assert taken is not None and taken.request_hash == "a" * 64
     clock.advance(hours=2)
-    async with uow(one_statement=True) as u:
+    async with uow(autocommit=True) as u:
         with count_statements() as statements:
             assert await u.idempotency.reserve(record("b" * 64)) is None  # expired: free again
     assert statements.count == 1  # the key taken over in the same upsert
