@@ -78,10 +78,10 @@ class PiccoloUnitOfWork:
         return self
 
     async def commit(self) -> None:
-        if self._read_only:
-            raise RuntimeError("a read-only unit of work has nothing to commit")
         if self._alone:
-            return  # the statement committed as it ran
+            if self._read_only:
+                raise RuntimeError("a read-only unit of work has nothing to commit")
+            return  # each statement committed as it ran
         changed = list(dict.fromkeys(self._changed_operations))
         if changed and not isinstance(self._engine, SQLiteEngine):
             # Delivered on commit, to every process that waits (see adapters/operation_watch).
