@@ -22,10 +22,16 @@ MAX_KEY_LENGTH = 255
 
 
 class KeyReused(DomainError):
+    """The key came back with another request (another route or another body): a key
+    stands for one request only, so the client needs a new key for a new request."""
+
     code = "idempotency-key-reused"
 
 
 class RequestInFlight(Conflict):
+    """The first request with this key is still being answered; retrying the same request
+    in a moment gives its answer."""
+
     code = "request-in-flight"
 
 

@@ -121,14 +121,22 @@ def _where(exc: ValidationError) -> str:
 
 
 class BadRequest(DomainError):
+    """The request cannot be read as the route expects it (a query parameter, a header, a
+    form that cannot be read): the client fixes the request before trying again."""
+
     code = "bad-request"
 
 
 class InvalidBody(DomainError):
+    """The JSON body is well formed but breaks the operation's model (a field missing, of
+    the wrong type or out of bounds): the problem names each field and rule."""
+
     code = "invalid-body"
 
 
 class UnsupportedMediaType(DomainError):
+    """The body is not UTF-8 JSON (or, for a form_post callback, not a form)."""
+
     code = "unsupported-media-type"
 
 
