@@ -105,6 +105,10 @@ class SessionService:
         claims = self._tokens.claims(access_token)
         async with self._uow(read_only=True) as uow:
             if claims.get("sid"):
+                # One statement when all is well; what went wrong is read only when it did.
+                customer = await uow.customers.signed_in(str(claims["sub"]), str(claims["sid"]))
+                if customer is not None:
+                    return customer
                 session = await uow.sign_ins.sessions.get(str(claims["sid"]))
                 if session is None or session.status == SessionStatus.REVOKED:
                     raise Unauthorized("you signed out of this session; sign in again")

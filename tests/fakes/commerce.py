@@ -39,6 +39,12 @@ class FakeCustomers(AggregateRepository[Customer], key="customer_id", value="cus
         self._put(customer.id, customer)
         return True
 
+    async def signed_in(self, customer_id: str, session_id: str) -> Customer | None:
+        session = await self._unit.sign_ins.sessions.get(session_id)
+        if session is None or session.customer_id != customer_id or session.status == "revoked":
+            return None
+        return await self.get(customer_id)
+
     async def by_email(self, email: str) -> Customer | None:
         return self._find(lambda c: c.email == email)
 

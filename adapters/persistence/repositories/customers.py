@@ -38,6 +38,13 @@ class CustomerRepository:
     async def get(self, customer_id: str) -> Customer | None:
         return self._from(await t.Customer.select().where(t.Customer.id == customer_id).first())
 
+    async def signed_in(self, customer_id: str, session_id: str) -> Customer | None:
+        s = t.AuthSession
+        live = s.select(s.customer_id).where((s.id == session_id) & (s.status != "revoked"))
+        row = await t.Customer.select().where(
+            (t.Customer.id == customer_id) & t.Customer.id.is_in(live)).first()
+        return self._from(row) if row else None
+
     async def by_email(self, email: str) -> Customer | None:
         return self._from(await t.Customer.select().where(t.Customer.email == email).first())
 
