@@ -47,6 +47,7 @@ from adapters.sandbox_webhooks import SandboxWebhookSender
 from adapters.security import Argon2PasswordHasher, JwtTokenIssuer
 from adapters.settings import Settings as Settings  # entrypoints read settings from here
 from adapters.settings import load_keys as load_keys
+from adapters.shipping.easypost import EasyPostCarrier
 from adapters.shipping.sandbox import SIGNATURE_HEADER as CARRIER_SIGNATURE
 from adapters.shipping.sandbox import SandboxCarrier
 from adapters.throttling import LimitsRateLimiter
@@ -229,8 +230,14 @@ class Container(containers.DeclarativeContainer):
         ledger=ledger, secrets=config.sandbox_carrier_secrets,
         step_seconds=config.sandbox_tracking_step_seconds, clock=clock,
     )
+    easypost_carrier = providers.Singleton(
+        EasyPostCarrier, http, ledger, config.easypost_api_key,
+        config.easypost_webhook_secrets, config.easypost_base_url,
+        config.easypost_origin_address,
+    )
     carriers = providers.Singleton(
-        _enabled, config.carriers, **{"sandbox-express": sandbox_carrier.provider})
+        _enabled, config.carriers, **{"sandbox-express": sandbox_carrier.provider,
+                                      "easypost": easypost_carrier.provider})
 
     notifier = providers.Selector(
         config.notifier_provider, console=providers.Singleton(ConsoleNotifier))

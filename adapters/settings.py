@@ -37,7 +37,7 @@ from application.throttling import DEFAULT_RATE_LIMITS
 # it (tests/unit/test_settings.py holds the two together).
 PROVIDER_CHOICES: dict[str, tuple[str, ...]] = {
     "payment_providers": ("sandbox", "stripe", "toss"),
-    "carriers": ("sandbox-express",),
+    "carriers": ("sandbox-express", "easypost"),
     "notifier_provider": ("console",),
     "analytics_provider": ("log", "segment"),
     "alert_provider": ("log",),
@@ -215,6 +215,12 @@ class Settings(BaseSettings):
     toss_base_url: str = "https://api.tosspayments.com"
     toss_virtual_account_hours: Hours = timedelta(hours=72)
     toss_virtual_account_bank: str = "20"
+    easypost_api_key: str = ""
+    easypost_webhook_secrets: list[str] = []
+    easypost_base_url: str = "https://api.easypost.com"
+    # Where EasyPost parcels leave from: {"company", "street1", "city", "state", "zip",
+    # "country", "phone"}; without it the carrier quotes and tracks but books nothing.
+    easypost_origin_address: dict[str, str] = {}
     reconcile_after_minutes: Minutes = timedelta(minutes=10)
     reconcile_interval_seconds: Seconds = timedelta(minutes=5)
 
@@ -302,6 +308,10 @@ class Settings(BaseSettings):
                              "MALL_STRIPE_WEBHOOK_SECRETS (a JSON list, newest first)")
         if "toss" in self.payment_providers and not self.toss_secret_key:
             raise ValueError("toss is enabled: set MALL_TOSS_SECRET_KEY")
+        if "easypost" in self.carriers and not (
+                self.easypost_api_key and self.easypost_webhook_secrets):
+            raise ValueError("easypost is enabled: set MALL_EASYPOST_API_KEY and "
+                             "MALL_EASYPOST_WEBHOOK_SECRETS (a JSON list, newest first)")
         return self
 
     @field_validator("rate_limits", mode="after")
