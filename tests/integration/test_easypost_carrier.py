@@ -14,8 +14,8 @@ from domain.shipments import ShipmentStatus
 from tests.integration.easypost_replay import (
     CUSTOMS_INFO,
     FULL_SHIPMENT,
-    ONE_CALL_BUY,
     LOCAL_API_KEY,
+    ONE_CALL_BUY,
     replayed,
 )
 
