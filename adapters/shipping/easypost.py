@@ -199,10 +199,7 @@ class EasyPostCarrier:
 
     async def shipment(self, shipment_id: str, subject: str = "") -> Quote:
         """A shipment as EasyPost has it now: its rates, label and refund status."""
-        found = await self._call("GET", f"/shipments/{_segment(shipment_id)}",
-                                 f"show shipment {shipment_id}",
-                                 subject or _subject(shipment_id), personal=True)
-        return _quote(found)
+        return _quote(await self._show("shipments", shipment_id, subject))
 
     async def buy(self, shipment_id: str, rate_id: str, subject: str = "") -> Quote:
         """Buy one rate of a shipment; its label URL and tracking code come back."""
@@ -250,15 +247,18 @@ class EasyPostCarrier:
         return _tracker(created)
 
     async def retrieve_tracker(self, tracker_id: str, subject: str = "") -> Tracker:
-        found = await self._call("GET", f"/trackers/{_segment(tracker_id)}",
-                                 f"show tracker {tracker_id}",
-                                 subject or _subject(tracker_id), personal=True)
-        return _tracker(found)
+        return _tracker(await self._show("trackers", tracker_id, subject))
 
     async def available(self) -> bool:
         return await self._http.available(PROVIDER)
 
     # --- plumbing -----------------------------------------------------------------------------
+
+    async def _show(self, collection: str, reference: str, subject: str) -> Any:
+        """One object as EasyPost has it now (shipments and trackers may name people)."""
+        return await self._call("GET", f"/{collection}/{_segment(reference)}",
+                                f"show {collection.removesuffix('s')} {reference}",
+                                subject or _subject(reference), personal=True)
 
     async def _call(self, method: str, path: str, action: str, subject: str,
                     body: Mapping[str, Any] | None = None, *, personal: bool = False,
