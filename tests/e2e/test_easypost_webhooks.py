@@ -12,6 +12,7 @@ import pytest
 import bootstrap
 from adapters.persistence.tables import EvidenceRecord, InboxMessage
 from adapters.shipping.easypost_tracking import signature
+from tests.helpers import eventually
 
 pytestmark = pytest.mark.timeout(90)
 FIXTURES = Path(__file__).parent.parent / "cassettes" / "easypost"
@@ -19,6 +20,18 @@ BODY = (FIXTURES / "event-body.json").read_bytes().rstrip(b"\n")
 HOOK = json.loads((FIXTURES / "webhook-fixture.json").read_text())["webhooks"]
 EASYPOST = {"carriers": ["sandbox-express", "easypost"], "easypost_api_key": "EZTK_unused",
             "easypost_webhook_secrets": ["whsec_next", HOOK["secret"]]}
+
+
+async def settled(event_id: str) -> str:
+    """How the worker ended an EasyPost event kept in the inbox."""
+
+    async def outcome() -> str | None:
+        row = await InboxMessage.select(InboxMessage.status).where(
+            (InboxMessage.provider == "easypost") & (InboxMessage.event_id == event_id)).first()
+        done = row is not None and row["status"] not in ("received", "processing")
+        return row["status"] if done else None
+
+    return await eventually(outcome, what=f"the worker to settle {event_id}")
 
 
 def test_mall_carriers_enables_easypost(monkeypatch: pytest.MonkeyPatch,
@@ -53,6 +66,14 @@ async def test_the_official_webhook_is_accepted_once_and_a_forged_one_refused(
     assert [json.loads(row["context"])["event_id"] for row in kept] == ["evt_1"]
 
 
+async def test_a_tracker_we_do_not_know_is_set_aside_for_operators(shop_factory: Any) -> None:
+    shop = await shop_factory(**EASYPOST, inbox_give_up_after_seconds=0)
+    response = await shop.client.post("/v1/webhooks/easypost", data=BODY, headers={
+        "X-Hmac-Signature": HOOK["hmac_signature"]})
+    assert response.status == 200
+    assert await settled("evt_1") == "unmatched"
+
+
 async def test_a_refund_event_is_kept_and_acknowledged(shop_factory: Any) -> None:
     shop = await shop_factory(**EASYPOST)
     body = json.dumps({"id": "evt_refund_1", "object": "Event", "description": "refund.successful",
@@ -61,3 +82,4 @@ async def test_a_refund_event_is_kept_and_acknowledged(shop_factory: Any) -> Non
     response = await shop.client.post("/v1/webhooks/easypost", data=body, headers={
         "X-Hmac-Signature": signature("whsec_next", body)})
     assert response.status == 200 and (await response.json())["status"] == "accepted"
+    assert await settled("evt_refund_1") == "ignored"  # recorded; no shipment moves
