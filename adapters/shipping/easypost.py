@@ -208,7 +208,7 @@ class EasyPostCarrier:
                                     subject, {"rate": {"id": rate_id}}, personal=True)
         if _error(response).get("code") == _ALREADY_BOUGHT:
             return await self.shipment(shipment_id, subject)
-        return _quote(_answer(response, f"buy a label for shipment {shipment_id}"))
+        return _quote(read_answer(response, f"buy a label for shipment {shipment_id}"))
 
     async def buy_lowest(self, quote: Quote, carriers: Sequence[str] = (),
                          services: Sequence[str] = (), subject: str = "") -> Quote:
@@ -265,7 +265,7 @@ class EasyPostCarrier:
                     idempotent: bool = True) -> Any:
         response = await self._send(method, path, subject, body, personal=personal,
                                     idempotent=idempotent)
-        return _answer(response, action)
+        return read_answer(response, action)
 
     async def _send(self, method: str, path: str, subject: str,
                     body: Mapping[str, Any] | None = None, *, personal: bool = False,
@@ -285,7 +285,7 @@ class EasyPostCarrier:
 # --- answers --------------------------------------------------------------------------------
 
 
-def _answer(response: HttpResponse, action: str) -> Any:
+def read_answer(response: HttpResponse, action: str) -> Any:
     """EasyPost's answer, or its refusal as our error: {"error": {code, message, errors}}."""
     if 200 <= response.status < 300:
         try:
