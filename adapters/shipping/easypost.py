@@ -95,15 +95,22 @@ def easypost_address(address: ShippingAddress) -> dict[str, str]:
 
 def customs_info(items: Sequence[Mapping[str, Any]], origin_country: str,
                  signer: str) -> dict[str, Any]:
-    """A customs declaration for the items of an international parcel."""
+    """A customs declaration for the items of an international parcel. Each item's `value`
+    (the total of its line, in the shipment's currency) is required: a guessed value would be
+    a false declaration. Without its `weight`, an item gets an even share of the parcel's."""
+    missing = [str(item.get("sku") or "?") for item in items if item.get("value") is None]
+    if missing or not items:
+        raise DomainError("customs needs the declared value of every item shipped abroad; "
+                          f"missing for {', '.join(missing) or 'an empty parcel'}")
+    share = round(DEFAULT_PARCEL["weight"] / len(items), 1)
     return {
         "customs_certify": True, "customs_signer": signer, "contents_type": "merchandise",
         "restriction_type": "none", "non_delivery_option": "return", "eel_pfc": "NOEEI 30.37(a)",
         "customs_items": [{
             "description": str(item.get("description") or item.get("sku") or "merchandise"),
             "quantity": int(item.get("quantity", 1)),
-            "weight": item.get("weight", DEFAULT_PARCEL["weight"]),
-            "value": item.get("value", 1),
+            "weight": item.get("weight", share),
+            "value": item["value"],
             "origin_country": origin_country,
             **({"hs_tariff_number": item["hs_tariff_number"]}
                if item.get("hs_tariff_number") else {}),

@@ -26,14 +26,17 @@ RECORDED = yaml.safe_load((CASSETTES / "test_shipment_buy.yaml").read_text())["i
 LOWEST_RATE = json.loads(RECORDED[1]["request"]["body"])["rate"]["id"]
 
 
-def request(country: str) -> ShipmentRequest:
+ITEMS = [{"sku": "TEE-RED-M", "quantity": 2, "value": 46.5}]
+
+
+def request(country: str, items: list[dict[str, Any]]) -> ShipmentRequest:
     address = ShippingAddress("Kim Minji", "12 Teheran-ro", "Apt 1201", "Seoul", "06234", country)
-    return ShipmentRequest("shp_local_1", "ord_local_1", "shp_local_1", address,
-                           [{"sku": "TEE-RED-M", "quantity": 2}])
+    return ShipmentRequest("shp_local_1", "ord_local_1", "shp_local_1", address, items)
 
 
 async def book(aiohttp_server: ServerFactory, country: str,
-               origin: dict[str, str] | None = ORIGIN) -> tuple[str, list[Any], RecordingLedger]:
+               origin: dict[str, str] | None = ORIGIN, items: list[dict[str, Any]] = ITEMS,
+               ) -> tuple[str, list[Any], RecordingLedger]:
     received: list[Any] = []
 
     async def answer(incoming: web.Request) -> web.Response:
@@ -51,7 +54,7 @@ async def book(aiohttp_server: ServerFactory, country: str,
     async with replaying_http(ledger) as http:
         carrier = EasyPostCarrier(http, ledger, LOCAL_API_KEY, ["sécret"],
                                   base_url=str(server.make_url("")), origin=origin)
-        tracking = await carrier.create_shipment(request(country))
+        tracking = await carrier.create_shipment(request(country, items))
     return tracking, received, ledger
 
 
@@ -66,7 +69,7 @@ async def test_an_order_abroad_is_booked_with_customs_at_the_lowest_rate(
                                       "country": "KR"}  # no e-mail, no phone
     assert shipment["from_address"] == ORIGIN and shipment["reference"] == "shp_local_1"
     assert shipment["customs_info"]["customs_items"] == [{
-        "description": "TEE-RED-M", "quantity": 2, "weight": 16, "value": 1,
+        "description": "TEE-RED-M", "quantity": 2, "weight": 16.0, "value": 46.5,
         "origin_country": "US"}]
     assert buy_path.endswith("/buy") and bought == {"rate": {"id": LOWEST_RATE}}
     assert authorization == "Basic RVpUS19sb2NhbF9zdGFuZF9pbl81ZTFmOg=="  # key, empty password
@@ -77,8 +80,15 @@ async def test_an_order_abroad_is_booked_with_customs_at_the_lowest_rate(
 
 
 async def test_a_domestic_order_needs_no_customs(aiohttp_server: ServerFactory) -> None:
-    _, received, _ = await book(aiohttp_server, "US")
+    _, received, _ = await book(aiohttp_server, "US", items=[{"sku": "TEE-RED-M",
+                                                              "quantity": 2}])
     assert "customs_info" not in received[0][2]["shipment"]
+
+
+async def test_an_item_abroad_without_a_declared_value_is_refused_not_guessed(
+        aiohttp_server: ServerFactory) -> None:
+    with pytest.raises(DomainError, match=r"declared value .* missing for TEE-BLUE-S"):
+        await book(aiohttp_server, "KR", items=[*ITEMS, {"sku": "TEE-BLUE-S", "quantity": 1}])
 
 
 async def test_the_evidence_of_a_booking_holds_no_address_or_phone(
