@@ -39,7 +39,11 @@ class Fulfilment:
         request = ShipmentRequest(
             shipment_id=shipment.id, order_id=order.id, idempotency_key=shipment.id,
             address=order.shipping_address,
-            items=[{"sku": line.sku, "quantity": line.quantity}
+            # What a customs declaration needs abroad: what it is, and the line's value in
+            # major units of the order's currency (carriers at home ignore them).
+            items=[{"sku": line.sku, "quantity": line.quantity, "description": line.title,
+                    "value": str((line.unit_price * line.quantity).decimal),
+                    "currency": line.unit_price.currency}
                    for line in order.lines_of(shipment.seller_id)],
         )
         tracking_number = await self._carriers[shipment.carrier].create_shipment(request)

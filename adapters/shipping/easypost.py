@@ -111,6 +111,7 @@ def customs_info(items: Sequence[Mapping[str, Any]], origin_country: str,
             "quantity": int(item.get("quantity", 1)),
             "weight": item.get("weight", share),
             "value": item["value"],
+            **({"currency": item["currency"]} if item.get("currency") else {}),
             "origin_country": origin_country,
             **({"hs_tariff_number": item["hs_tariff_number"]}
                if item.get("hs_tariff_number") else {}),

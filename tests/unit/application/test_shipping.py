@@ -36,8 +36,12 @@ async def test_each_sellers_parcel_is_booked_with_its_own_lines(mall: Mall) -> N
     for shipment in shipments:
         request = by_seller[shipment.id]
         assert request.idempotency_key == shipment.id
-        assert request.items == [{"sku": line.sku, "quantity": line.quantity}
-                                 for line in order.lines_of(shipment.seller_id)]
+        assert [(i["sku"], i["quantity"], i["description"]) for i in request.items] == [
+            (line.sku, line.quantity, line.title) for line in order.lines_of(shipment.seller_id)]
+        # Declared at the line's value, in major units: what customs abroad asks for.
+        assert [(i["value"], i["currency"]) for i in request.items] == [
+            (str((line.unit_price * line.quantity).decimal), order.currency)
+            for line in order.lines_of(shipment.seller_id)]
         assert request.address == order.shipping_address
         assert shipment.status == ShipmentStatus.CREATED
         assert shipment.tracking_number == f"TRK-{shipment.id}"
