@@ -49,7 +49,8 @@ def test_an_unknown_carrier_is_refused_with_the_known_ones() -> None:
     ("kr.hanjin", "12345678901", "10 or 12 or 14 digits"),
     ("kr.logen", "1234567890A", "11 digits"),
     ("kr.lotte", "234567890122", "12 digits, the last one a check digit"),
-    ("kr.epost", "６０１２３４５６７８９０１", "13 digits"),  # full-width digits are not ours
+    # Full-width digits, as a Korean keyboard can type them, are not the carrier's.
+    ("kr.epost", "".join(chr(0xFF10 + int(d)) for d in "6012345678901"), "13 digits"),
 ])
 def test_a_malformed_number_is_refused_with_the_expected_format(
         carrier_id: str, raw: str, expected: str) -> None:
