@@ -221,6 +221,11 @@ class Settings(BaseSettings):
     # Where EasyPost parcels leave from: {"company", "street1", "city", "state", "zip",
     # "country", "phone"}; without it the carrier quotes and tracks but books nothing.
     easypost_origin_address: dict[str, str] = {}
+    # Delivery Tracker (tracker.delivery) follows Korean domestic parcels; without credentials
+    # the URL is a self-hosted Delivery Tracker server.
+    delivery_tracker_url: str = "https://apis.tracker.delivery/graphql"
+    delivery_tracker_client_id: str = ""
+    delivery_tracker_client_secret: str = ""
     reconcile_after_minutes: Minutes = timedelta(minutes=10)
     reconcile_interval_seconds: Seconds = timedelta(minutes=5)
 
