@@ -47,6 +47,7 @@ from adapters.sandbox_webhooks import SandboxWebhookSender
 from adapters.security import Argon2PasswordHasher, JwtTokenIssuer
 from adapters.settings import Settings as Settings  # entrypoints read settings from here
 from adapters.settings import load_keys as load_keys
+from adapters.shipping.delivery_tracker import DeliveryTrackerClient
 from adapters.shipping.easypost import EasyPostCarrier
 from adapters.shipping.sandbox import SIGNATURE_HEADER as CARRIER_SIGNATURE
 from adapters.shipping.sandbox import SandboxCarrier
@@ -234,6 +235,11 @@ class Container(containers.DeclarativeContainer):
         EasyPostCarrier, http, ledger, config.easypost_api_key,
         config.easypost_webhook_secrets, config.easypost_base_url,
         config.easypost_origin_address,
+    )
+    # Tracks Korean domestic parcels; built on first use (nothing calls it at start-up).
+    delivery_tracker = providers.Singleton(
+        DeliveryTrackerClient, http, ledger, config.delivery_tracker_client_id,
+        config.delivery_tracker_client_secret, config.delivery_tracker_url,
     )
     carriers = providers.Singleton(
         _enabled, config.carriers, **{"sandbox-express": sandbox_carrier.provider,
