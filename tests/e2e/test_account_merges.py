@@ -4,8 +4,8 @@ account."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,15 +21,15 @@ pytestmark = pytest.mark.timeout(90)
 async def test_erasure_and_merging_need_a_recent_sign_in(
     shop: Any, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import adapters.security
-
     email = f"stale.{uuid.uuid4().hex[:8]}@example.com"
     await privacy.register(shop, email)
-    real_time = time.time
-    # A token still valid, but from a sign-in 11 minutes ago (lifetimes are 15 minutes).
-    monkeypatch.setattr(adapters.security.time, "time", lambda: real_time() - 660)
+    clock = shop.container.clock()
+    real_now = clock.now
+    # A token still valid, but from a sign-in 11 minutes ago (lifetimes are 15 minutes):
+    # tokens are issued by the injected clock.
+    monkeypatch.setattr(clock, "now", lambda: real_now() - timedelta(seconds=660))
     stale = await bearer(shop, email, privacy.PASSWORD)
-    monkeypatch.setattr(adapters.security.time, "time", real_time)
+    monkeypatch.setattr(clock, "now", real_now)
     assert (await shop.client.get("/v1/me", headers=stale)).status == 200
     for path, body in (("/v1/me/erasure", {"confirm": email}),
                        ("/v1/me/merge", {"access_token": "x" * 20})):
