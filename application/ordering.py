@@ -64,7 +64,7 @@ class Ordering:
         return order
 
     async def get(self, customer_id: str, order_id: str, language: str = "en") -> dict[str, Any]:
-        async with self._uow(read_only=True) as uow:
+        async with self._uow(snapshot=True) as uow:  # the order and its payments of one moment
             order = await uow.orders.get(order_id)
             if order is None or order.customer_id != customer_id:
                 raise NotFound(f"order {order_id} not found")

@@ -41,9 +41,12 @@ class MessageRecords:
 
 class PiccoloUnitOfWork:
     def __init__(self, engine: Engine[Any], clock: Clock, watch: LocalOperationWatch,
-                 read_only: bool = False, autocommit: bool = False) -> None:
-        self._engine, self._watch, self._read_only = engine, watch, read_only
-        self._alone = read_only or autocommit  # no transaction around the statements
+                 read_only: bool = False, autocommit: bool = False,
+                 snapshot: bool = False) -> None:
+        self._engine, self._watch = engine, watch
+        self._read_only, self._snapshot = read_only or snapshot, snapshot
+        # No transaction around the statements (a snapshot has one, to see one moment).
+        self._alone = (read_only or autocommit) and not snapshot
         self.new_outbox_ids: list[str] = []
         self._changed_operations: list[str] = []
         self.customers: ports.Customers = CustomerRecords(clock)
@@ -69,18 +72,22 @@ class PiccoloUnitOfWork:
             return self
         if isinstance(self._engine, SQLiteEngine):
             # IMMEDIATE takes the write lock up front: two writers queue instead of deadlocking.
+            # A snapshot takes none: in WAL mode its first read fixes what it sees.
             self._transaction = self._engine.transaction(
-                transaction_type=TransactionType.immediate, allow_nested=False)
+                transaction_type=(TransactionType.deferred if self._snapshot
+                                  else TransactionType.immediate), allow_nested=False)
         else:
             self._transaction = self._engine.transaction(allow_nested=False)
         await self._transaction.__aenter__()
-        self._committed = False
+        if self._snapshot and not isinstance(self._engine, SQLiteEngine):
+            # Every read sees the same moment (READ COMMITTED gives each statement its own).
+            await t.Order.raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         return self
 
     async def commit(self) -> None:
+        if self._read_only:  # a snapshot too
+            raise RuntimeError("a read-only unit of work has nothing to commit")
         if self._alone:
-            if self._read_only:
-                raise RuntimeError("a read-only unit of work has nothing to commit")
             return  # each statement committed as it ran
         changed = list(dict.fromkeys(self._changed_operations))
         if changed and not isinstance(self._engine, SQLiteEngine):
@@ -111,11 +118,11 @@ class PiccoloUnitOfWorkFactory:
         self._engine, self._clock = engine, clock
         self._watch = watch or LocalOperationWatch()
 
-    def __call__(self, *, read_only: bool = False,
-                 autocommit: bool = False) -> ports.UnitOfWork:
+    def __call__(self, *, read_only: bool = False, autocommit: bool = False,
+                 snapshot: bool = False) -> ports.UnitOfWork:
         # Typed as the port: mypy checks here that every repository honours its own.
         return PiccoloUnitOfWork(self._engine, self._clock, self._watch, read_only,
-                                 autocommit)
+                                 autocommit, snapshot)
 
 
 class LedgerWriter:

@@ -59,7 +59,7 @@ class Refunds(PaymentServiceBase):
 
     async def money_of(self, order_id: str, refund_id: str | None = None) -> dict[str, Any]:
         """The order's money; with `refund_id`, where that refund stands ("refund_status")."""
-        async with self._uow(read_only=True) as uow:
+        async with self._uow(snapshot=True) as uow:
             order = await uow.orders.get(order_id)
             if order is None:
                 raise NotFound(f"order {order_id} not found")

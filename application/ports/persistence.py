@@ -348,10 +348,12 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, *, read_only: bool = False, autocommit: bool = False) -> UnitOfWork:
+    def __call__(self, *, read_only: bool = False, autocommit: bool = False,
+                 snapshot: bool = False) -> UnitOfWork:
         """A unit of work. `read_only`: for reads alone, without a transaction around them
         (each statement sees what is committed when it runs) and with nothing to commit.
         `autocommit`: each statement commits as it runs (no BEGIN, no COMMIT), for a single
         write or for statements that stand alone (retention's batches); `commit()` has
-        nothing left to do."""
+        nothing left to do. `snapshot`: reads only, all of them seeing one moment (a view
+        made of several reads: an order with its payments), with nothing to commit."""
         ...

@@ -108,6 +108,7 @@ class FakeUnitOfWorkFactory:
     def __init__(self, db: FakeDatabase, clock: FakeClock) -> None:
         self.db, self._clock = db, clock
 
-    def __call__(self, *, read_only: bool = False,
-                 autocommit: bool = False) -> FakeUnitOfWork:
-        return FakeUnitOfWork(self.db, self._clock, read_only, autocommit)
+    def __call__(self, *, read_only: bool = False, autocommit: bool = False,
+                 snapshot: bool = False) -> FakeUnitOfWork:
+        # A snapshot reads a copy of one moment, as a read-only unit already does here.
+        return FakeUnitOfWork(self.db, self._clock, read_only or snapshot, autocommit)
