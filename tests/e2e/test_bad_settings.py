@@ -47,7 +47,7 @@ def test_an_unknown_provider_names_the_variable_the_value_and_the_choices(
 
 
 @pytest.mark.parametrize(("variable", "value", "bad", "allowed"), [
-    ("MALL_CARRIERS", '["sandbox-express", "ups"]', "'ups'", "allowed: sandbox-express"),
+    ("MALL_CARRIERS", '["sandbox-express", "ups"]', "'ups'", "allowed: easypost, sandbox-express"),
     ("MALL_NOTIFIER_PROVIDER", "smtp", "'smtp'", "allowed: console"),
     ("MALL_ANALYTICS_PROVIDER", "mixpanel", "'mixpanel'", "allowed: log, segment"),
     ("MALL_ALERT_PROVIDER", "pagerduty", "'pagerduty'", "allowed: log"),
