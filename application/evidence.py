@@ -61,7 +61,8 @@ class EvidenceService:
     async def of_subject(self, subject: str, limit: int = 500) -> list[dict[str, Any]]:
         """The records about `subject`: the sealed ones, then those still pending (with seq,
         prev_hash and hash null until the sealer chains them)."""
-        async with self._uow() as uow:
+        # One moment for both reads: a record sealed between them would be in neither.
+        async with self._uow(snapshot=True) as uow:
             records = await uow.evidence.of_subject(subject, limit)
         return [record.as_dict() for record in records]
 
@@ -120,7 +121,7 @@ class EvidenceService:
         return read_checkpoints(lines, self._keys)
 
     async def _head(self) -> LedgerHead:
-        async with self._uow() as uow:
+        async with self._uow(read_only=True) as uow:
             return await uow.evidence.head()
 
     async def _walk(self, verifier: ChainVerifier, after: int, head: LedgerHead,
@@ -129,7 +130,7 @@ class EvidenceService:
         head was read) to `verifier`."""
         while after < head.seq:
             limit = min(page, head.seq - after)
-            async with self._uow() as uow:
+            async with self._uow(read_only=True) as uow:
                 records = await uow.evidence.chain(after, limit)
             for record in records:
                 if not verifier.check(record):
