@@ -54,6 +54,7 @@ class DeliveryExceptionRaised(OrderEvent):
     seller_id: str
     shipment_id: str
     reason: str
+    problem: str = "other"  # a domain.shipments.DeliveryProblem value
 
 
 class OrderDelivered(OrderEvent):

@@ -207,6 +207,9 @@ class Shipment(Table, tablename="shipment"):
     tracking_number = Varchar(length=64, null=True, default=None, index=True)
     last_event_at = Timestamptz(null=True, default=None)
     history = Json(default="[]")
+    lines = Json(default="{}")  # quantity per SKU; {} is all of the seller's lines
+    service = Varchar(length=40)
+    marks = Json(default="[]")  # every distinct tracking event, as domain.shipments folds them
 
 
 class Operation(Table, tablename="operation"):

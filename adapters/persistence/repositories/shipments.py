@@ -7,7 +7,7 @@ from typing import Any
 
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump
-from domain.shipments import Shipment, ShipmentStatus
+from domain.shipments import DeliveryProblem, Shipment, ShipmentStatus, TrackingUpdate
 
 
 class ShipmentRepository:
@@ -15,12 +15,30 @@ class ShipmentRepository:
     def _from(row: dict[str, Any] | None) -> Shipment | None:
         if row is None:
             return None
+        last_event_at = _at(row["last_event_at"])
+        tracking_number = row["tracking_number"] or ""
+        marks = [TrackingUpdate(
+            tracking_number, ShipmentStatus(mark["status"]), _at(mark["at"]), mark["detail"],
+            DeliveryProblem(mark["problem"]) if mark.get("problem") else None,
+        ) for mark in json.loads(row["marks"] or "[]")]
+        history = json.loads(row["history"])
+        if not marks and history and last_event_at is not None:
+            # Written before shipments kept their events: the statuses it went through, in order.
+            marks = [TrackingUpdate(tracking_number, ShipmentStatus(status), last_event_at)
+                     for status in dict.fromkeys(history)]
         return Shipment(
             id=row["id"], order_id=row["order_id"], seller_id=row["seller_id"],
             carrier=row["carrier"], status=ShipmentStatus(row["status"]),
-            tracking_number=row["tracking_number"], last_event_at=_at(row["last_event_at"]),
-            history=json.loads(row["history"]),
+            tracking_number=row["tracking_number"], last_event_at=last_event_at,
+            history=history, lines=json.loads(row["lines"] or "{}"), service=row["service"],
+            marks=marks,
         )
+
+    @staticmethod
+    def _marks(shipment: Shipment) -> str:
+        return _dump([{"status": m.status.value, "at": m.occurred_at.isoformat(),
+                       "detail": m.detail, "problem": m.problem.value if m.problem else None}
+                      for m in shipment.marks])
 
     async def add(self, shipment: Shipment) -> None:
         await t.Shipment.insert(t.Shipment(
@@ -28,6 +46,7 @@ class ShipmentRepository:
             carrier=shipment.carrier, status=shipment.status.value,
             tracking_number=shipment.tracking_number,
             last_event_at=shipment.last_event_at, history=_dump(shipment.history),
+            lines=_dump(shipment.lines), service=shipment.service, marks=self._marks(shipment),
         ))
 
     async def get(self, shipment_id: str) -> Shipment | None:
@@ -44,6 +63,7 @@ class ShipmentRepository:
             t.Shipment.tracking_number: shipment.tracking_number,
             t.Shipment.last_event_at: shipment.last_event_at,
             t.Shipment.history: _dump(shipment.history),
+            t.Shipment.marks: self._marks(shipment),
         }).where(t.Shipment.id == shipment.id)
 
     async def of_order(self, order_id: str) -> list[Shipment]:
