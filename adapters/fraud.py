@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 from application.ports import RiskAssessment, RiskSignals
 from domain.money import Money
-from domain.orders import Order, OrderStatus
+from domain.orders import FULFILMENT, Order
 from domain.risk import OUTLIER_Z, AmountModel
 
 W_NEW_ACCOUNT_HIGH_VALUE = 0.50
@@ -51,7 +51,7 @@ FAILED_LOGINS_LIMIT = 3
 FAILED_PAYMENTS_LIMIT = 3
 NEW_ACCOUNT_AGE = timedelta(days=1)
 
-_PAID = frozenset({OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED})
+_PAID = FULFILMENT
 
 Fired = list[tuple[float, str]]  # the (weight, reason) pairs of the rules that fired
 

@@ -29,7 +29,8 @@ from domain.privacy import pseudonym
 RECORD_CLASSES = ("payment_records", "contract_records", "complaints", "access_logs")
 # Orders whose money or goods are still moving: erasure waits for them.
 IN_PROGRESS = frozenset({OrderStatus.PAYMENT_PROCESSING, OrderStatus.AWAITING_DEPOSIT,
-                         OrderStatus.ON_HOLD, OrderStatus.PAID, OrderStatus.SHIPPED,
+                         OrderStatus.ON_HOLD, OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED,
+                         OrderStatus.SHIPPED, OrderStatus.PARTIALLY_DELIVERED,
                          OrderStatus.DISPUTED})
 FINISHED_WORK_KEPT = timedelta(days=30)  # done outbox work and settled callbacks
 

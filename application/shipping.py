@@ -77,7 +77,7 @@ class Fulfilment:
         await uow.shipments.save(shipment)
         events = list(shipment.events)
         siblings = await uow.shipments.of_order(order.id)
-        order.shipments_progressed([s.status.value for s in siblings])
+        order.shipments_progressed(siblings)
         await uow.orders.save(order)
         events.extend(order.events)
         order.events.clear()

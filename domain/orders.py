@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -10,6 +11,7 @@ from domain.errors import DomainError, InvalidTransition
 from domain.events import Event, OrderDelivered, OrderPaid, OrderPlaced
 from domain.money import Money
 from domain.redaction import redact_card_numbers
+from domain.shipments import LEFT, Shipment, ShipmentStatus
 
 
 class OrderStatus(StrEnum):
@@ -18,7 +20,9 @@ class OrderStatus(StrEnum):
     AWAITING_DEPOSIT = "awaiting_deposit"
     ON_HOLD = "on_hold"  # paid (or authorized) but held for a fraud review: nothing ships
     PAID = "paid"
+    PARTIALLY_SHIPPED = "partially_shipped"  # some of its parcels left, some wait at a seller
     SHIPPED = "shipped"
+    PARTIALLY_DELIVERED = "partially_delivered"
     DELIVERED = "delivered"
     PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
@@ -30,6 +34,9 @@ class OrderStatus(StrEnum):
 _MONEY_BACK = frozenset(
     {OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED, OrderStatus.DISPUTED,
      OrderStatus.DISPUTE_LOST})
+# A paid order on its way to the customer, stage by stage.
+FULFILMENT = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED,
+                        OrderStatus.PARTIALLY_DELIVERED, OrderStatus.DELIVERED})
 _ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING_PAYMENT: frozenset(
         {OrderStatus.PAYMENT_PROCESSING, OrderStatus.AWAITING_DEPOSIT, OrderStatus.PAID,
@@ -45,25 +52,17 @@ _ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     ),
     OrderStatus.ON_HOLD: frozenset(
         {OrderStatus.PAID, OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED}),
-    OrderStatus.PAID: frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED} | _MONEY_BACK),
-    OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED} | _MONEY_BACK),
-    OrderStatus.DELIVERED: _MONEY_BACK,
-    OrderStatus.PARTIALLY_REFUNDED: frozenset(
-        {OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED} | _MONEY_BACK),
+    # Between these the order follows its parcels, whichever way their news moves it.
+    **{stage: (FULFILMENT - {stage}) | _MONEY_BACK for stage in FULFILMENT},
+    OrderStatus.PARTIALLY_REFUNDED: FULFILMENT | _MONEY_BACK,
     OrderStatus.REFUNDED: _MONEY_BACK,
-    OrderStatus.DISPUTED: frozenset(
-        {OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED} | _MONEY_BACK),
+    OrderStatus.DISPUTED: FULFILMENT | _MONEY_BACK,
     # A lost chargeback is a fact no refund undoes; only another dispute moves the order on.
     OrderStatus.DISPUTE_LOST: frozenset({OrderStatus.DISPUTED}),
     OrderStatus.CANCELLED: frozenset(),
 }
 # Statuses of an order whose money was taken: refunds and disputes move it from here.
-SETTLED = frozenset({OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED}
-                    | _MONEY_BACK)
-
-# Shipment statuses that mean a parcel has left the seller.
-_ON_THE_WAY = frozenset(
-    {"picked_up", "in_transit", "out_for_delivery", "exception", "delivered", "returned"})
+SETTLED = FULFILMENT | _MONEY_BACK
 
 MAX_TOTAL_MINOR = 10**12
 MAX_LINES = 100
@@ -266,7 +265,7 @@ class Order:
         self._move(OrderStatus.CANCELLED)
 
     def follow_money(self, *, captured: int, refunded: int, disputed: int,
-                     shipment_statuses: list[str], dispute_lost: int = 0) -> None:
+                     shipments: Sequence[Shipment] = (), dispute_lost: int = 0) -> None:
         """Follow refunds and chargebacks of a settled order.
 
         `refunded` counts money we gave back; `dispute_lost` the money the card network took
@@ -286,14 +285,64 @@ class Order:
             self._move(OrderStatus.PARTIALLY_REFUNDED)
         elif self.status in _MONEY_BACK:
             self._move(OrderStatus.PAID)
-            self.shipments_progressed(shipment_statuses)
+            self.shipments_progressed(shipments)
 
-    def shipments_progressed(self, shipment_statuses: list[str]) -> None:
-        """Follow the shipments: shipped once one left, delivered once all arrived."""
-        if self.status not in (OrderStatus.PAID, OrderStatus.SHIPPED):
+    def ordered_quantities(self) -> dict[tuple[str, str], int]:
+        """How many of each SKU each seller owes the customer."""
+        wanted: dict[tuple[str, str], int] = {}
+        for line in self.lines:
+            key = (line.seller_id, line.sku)
+            wanted[key] = wanted.get(key, 0) + line.quantity
+        return wanted
+
+    def unshipped(self, seller_id: str, shipments: Sequence[Shipment]) -> dict[str, int]:
+        """What `seller_id` has not put in a parcel yet (a backorder, or a split not sent)."""
+        owed = {sku: n for (seller, sku), n in self.ordered_quantities().items()
+                if seller == seller_id}
+        for shipment in shipments:
+            if shipment.seller_id == seller_id:
+                for sku, n in shipment.quantities(owed).items():
+                    owed[sku] = owed.get(sku, 0) - n
+        return {sku: n for sku, n in owed.items() if n > 0}
+
+    def fulfilment_stage(self, shipments: Sequence[Shipment]) -> OrderStatus:
+        """Where the goods are, from every parcel: a function of the parcels' states alone,
+        so the order ends the same whatever order their tracking news came in."""
+        wanted = self.ordered_quantities()
+        left = dict.fromkeys(wanted, 0)
+        arrived = dict.fromkeys(wanted, 0)
+        for shipment in shipments:
+            owed = {sku: n for (seller, sku), n in wanted.items() if seller == shipment.seller_id}
+            for sku, n in shipment.quantities(owed).items():
+                key = (shipment.seller_id, sku)
+                if key in wanted and shipment.status in LEFT:
+                    left[key] += n
+                    if shipment.status == ShipmentStatus.DELIVERED:
+                        arrived[key] += n
+        if all(arrived[key] >= n for key, n in wanted.items()):
+            return OrderStatus.DELIVERED
+        if any(arrived.values()):
+            return OrderStatus.PARTIALLY_DELIVERED
+        if all(left[key] >= n for key, n in wanted.items()):
+            return OrderStatus.SHIPPED
+        return OrderStatus.PARTIALLY_SHIPPED if any(left.values()) else OrderStatus.PAID
+
+    def shipments_progressed(self, shipments: Sequence[Shipment]) -> None:
+        """Follow the parcels: partially shipped, shipped, partially delivered, delivered."""
+        if self.status not in FULFILMENT:
             return
-        if shipment_statuses and all(s == "delivered" for s in shipment_statuses):
-            self._move(OrderStatus.DELIVERED)
+        if self._move(self.fulfilment_stage(shipments)) and self.status == OrderStatus.DELIVERED:
             self.events.append(OrderDelivered(self.id, self.customer_id))
-        elif any(s in _ON_THE_WAY for s in shipment_statuses):
-            self._move(OrderStatus.SHIPPED)
+
+    def correct_shipping_address(self, address: ShippingAddress) -> None:
+        """The customer corrected where the goods go: what ships from now on goes there
+        (parcels already delivered stay where they were). Another country is another carrier
+        contract and another customs declaration, so it is a new order, not a correction."""
+        if self.status in (OrderStatus.DELIVERED, OrderStatus.REFUNDED, OrderStatus.CANCELLED,
+                           OrderStatus.DISPUTE_LOST):
+            raise InvalidTransition(f"order {self.id} is {self.status}; its shipping address "
+                                    "can no longer change")
+        if address.country != self.shipping_address.country:
+            raise DomainError(f"the corrected address must stay in {self.country}; to ship "
+                              "to another country, place a new order")
+        self.shipping_address = address

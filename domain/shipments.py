@@ -166,7 +166,10 @@ class Shipment:
         for mark in sorted(self.marks, key=_order):
             if mark.status == status or status in FINAL:
                 continue
-            if _RANK[mark.status] < _RANK[status] and status != ShipmentStatus.EXCEPTION:
+            # Out of an exception a parcel may move back to any leg of its journey, never
+            # to "not left yet": what has left the seller stays left, in any order of news.
+            if _RANK[mark.status] < _RANK[status] and not (
+                    status == ShipmentStatus.EXCEPTION and mark.status in LEFT):
                 continue
             status, last = mark.status, mark.occurred_at
             history.append(status.value)

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+# An order whose money is in: its goods may be anywhere on their way.
+PAID_OR_LATER = ("paid", "partially_shipped", "shipped", "partially_delivered", "delivered")
 
 
 async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 15.0,

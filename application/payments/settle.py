@@ -90,7 +90,7 @@ async def _follow_money(uow: UnitOfWork, order: Order, payment: Payment) -> None
         refunded=sum(p.refunded for p in paid),
         disputed=sum(p.disputed for p in paid),
         dispute_lost=sum(p.dispute_lost for p in paid),
-        shipment_statuses=[s.status.value for s in shipments],
+        shipments=shipments,
     )
 
 

@@ -20,12 +20,12 @@ from adapters.persistence.tables import (
     Payment,
     SandboxCharge,
 )
-from tests.helpers import STRIPE_FIRST, USD_ORDER, eventually
+from tests.helpers import PAID_OR_LATER, STRIPE_FIRST, USD_ORDER, eventually
 
 pytestmark = pytest.mark.timeout(60)
 
 CONTRACTS = STRIPE_FIRST
-PAID = ("paid", "shipped", "delivered")
+PAID = PAID_OR_LATER
 
 
 async def unreachable_stripe_shop(shop_factory: Any, closed_port: int, **overrides: Any) -> Any:

@@ -11,7 +11,7 @@ import pytest
 from adapters.persistence.tables import Incident, NotificationLog
 from domain.customers import Role
 from tests.e2e.order_steps import customer_with_order, shop_with_order
-from tests.helpers import ORDER, eventually
+from tests.helpers import ORDER, PAID_OR_LATER, eventually
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -105,7 +105,7 @@ async def test_card_payment_succeeds_at_once(shop: Any) -> None:
     assert operation["result"]["status"] == "captured"
     assert operation["message"].startswith("Payment succeeded")
     view = await shop.order(auth, order["id"])
-    assert view["status"] in ("paid", "shipped", "delivered")
+    assert view["status"] in PAID_OR_LATER
 
 
 async def test_declined_card_tells_the_customer_what_to_do_and_allows_a_retry(shop: Any) -> None:
@@ -133,8 +133,7 @@ async def test_action_required_gives_the_next_step_and_completes_by_webhook(shop
     assert (await shop.client.get("/" + path)).status == 200
 
     async def paid() -> bool:
-        return (await shop.order(auth, order["id"]))["status"] in ("paid", "shipped",
-                                                                   "delivered")
+        return (await shop.order(auth, order["id"]))["status"] in PAID_OR_LATER
 
     await eventually(paid, what="the payment to complete after 3-D Secure")
 

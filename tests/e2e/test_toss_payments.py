@@ -14,7 +14,7 @@ from adapters.persistence.tables import EvidenceRecord, InboxMessage, Notificati
 from tests.cassettes.toss_mock import BOOKS, Books
 from tests.cassettes.toss_mock import make_app as make_toss_app
 from tests.e2e.payment_steps import CardNumbers, tables_holding_card_numbers, webhook_filed_under
-from tests.helpers import ORDER, eventually, work_done
+from tests.helpers import ORDER, PAID_OR_LATER, eventually, work_done
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -23,7 +23,7 @@ CONTRACTS = [
     {"provider": "toss", "countries": ["KR"], "currencies": ["KRW"],
      "methods": ["virtual_account", "card"], "priority": 10},
 ]
-PAID = ("paid", "shipped", "delivered")
+PAID = PAID_OR_LATER
 
 
 async def toss_shop(shop_factory: Any, aiohttp_server: Any,

@@ -16,6 +16,7 @@ from domain.shipments import Shipment
 from tests.fakes import identity_store
 from tests.fakes.clock import START
 from tests.fakes.storage import AggregateRepository
+from tests.helpers import PAID_OR_LATER
 
 if TYPE_CHECKING:
     from tests.fakes.unit_of_work import FakeUnitOfWork
@@ -82,7 +83,7 @@ class FakeOrders(AggregateRepository[Order], key="order_id", value="order"):
 
     async def paid_totals(self, limit: int) -> list[tuple[str, int]]:
         paid = [o for o in self._all() if o.status.value in
-                ("paid", "shipped", "delivered", "partially_refunded")]
+                (*PAID_OR_LATER, "partially_refunded")]
         paid.sort(key=lambda o: o.created_at or START, reverse=True)
         return [(o.currency, o.total.amount) for o in paid[:limit]]
 

@@ -26,7 +26,7 @@ from adapters.persistence.tables import (
 )
 from bench._harness import free_port
 from bench._webhooks import PATH, signed_headers, unmatched_event
-from tests.helpers import ORDER, eventually
+from tests.helpers import ORDER, PAID_OR_LATER, eventually
 from tests.integration.worker_processes import on_redis, start_cli, stop_workers
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
@@ -43,7 +43,6 @@ TIMINGS = {
 }
 PURCHASES_PER_PHASE = 6
 CALLBACKS_PER_PHASE = 25  # each sent twice, at once
-PAID_OR_LATER = ("paid", "shipped", "delivered")
 
 
 def children(pid: int) -> list[int]:

@@ -11,6 +11,7 @@ from domain.events import OrderPaid
 from domain.failures import FailureReason, explain, preferred_language
 from domain.money import Money
 from domain.orders import Order, OrderLine, OrderStatus, ShippingAddress
+from domain.shipments import Shipment, ShipmentStatus
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 S = OrderStatus
@@ -22,6 +23,10 @@ def order() -> Order:
         lines=[OrderLine("SKU", "Mug", "seller-a", 1, Money(10000, "KRW"))],
         shipping_address=ShippingAddress("Kim", "1 Road", "", "Seoul", "06234", "KR"),
         carrier="sandbox-express", note="", now=NOW)
+
+
+DELIVERED_PARCEL = Shipment("shp-1", "o-1", "seller-a", "sandbox-express",
+                            status=ShipmentStatus.DELIVERED, tracking_number="T1")
 
 
 def paid() -> Order:
@@ -100,47 +105,45 @@ def test_a_rejected_order_is_cancelled_and_cannot_be_decided_twice() -> None:
 
 def test_refunds_move_a_settled_order() -> None:
     settled = paid()
-    settled.follow_money(captured=10000, refunded=3000, disputed=0, shipment_statuses=[])
+    settled.follow_money(captured=10000, refunded=3000, disputed=0)
     assert settled.status == S.PARTIALLY_REFUNDED
-    settled.follow_money(captured=10000, refunded=10000, disputed=0, shipment_statuses=[])
+    settled.follow_money(captured=10000, refunded=10000, disputed=0)
     assert settled.status == S.REFUNDED
 
 
 def test_a_dispute_and_its_outcome() -> None:
     settled = paid()
-    settled.shipments_progressed(["in_transit"])
-    settled.follow_money(captured=10000, refunded=0, disputed=10000, shipment_statuses=[])
+    settled.shipments_progressed([DELIVERED_PARCEL])
+    settled.follow_money(captured=10000, refunded=0, disputed=10000)
     assert settled.status == S.DISPUTED
     # Won: back to where the shipments say it is.
     settled.follow_money(captured=10000, refunded=0, disputed=0,
-                         shipment_statuses=["delivered"])
+                         shipments=[DELIVERED_PARCEL])
     assert settled.status == S.DELIVERED
-    settled.follow_money(captured=10000, refunded=0, disputed=10000, shipment_statuses=[])
+    settled.follow_money(captured=10000, refunded=0, disputed=10000)
     settled.follow_money(captured=10000, refunded=0, disputed=0, dispute_lost=10000,
-                         shipment_statuses=["delivered"])
+                         shipments=[DELIVERED_PARCEL])
     # Lost: the bank took the money back; that is not a refund anyone chose to give.
     assert settled.status == S.DISPUTE_LOST
 
 
 def test_a_lost_dispute_stays_lost_whatever_is_refunded_after() -> None:
     settled = paid()
-    settled.follow_money(captured=10000, refunded=2000, disputed=0, shipment_statuses=[])
-    settled.follow_money(captured=10000, refunded=2000, disputed=8000, shipment_statuses=[])
-    settled.follow_money(captured=10000, refunded=2000, disputed=0, dispute_lost=8000,
-                         shipment_statuses=[])
+    settled.follow_money(captured=10000, refunded=2000, disputed=0)
+    settled.follow_money(captured=10000, refunded=2000, disputed=8000)
+    settled.follow_money(captured=10000, refunded=2000, disputed=0, dispute_lost=8000)
     assert settled.status == S.DISPUTE_LOST
     assert settled.is_settled
-    settled.follow_money(captured=10000, refunded=10000, disputed=0, dispute_lost=8000,
-                         shipment_statuses=[])
+    settled.follow_money(captured=10000, refunded=10000, disputed=0, dispute_lost=8000)
     assert settled.status == S.DISPUTE_LOST
 
 
 def test_money_moves_never_touch_an_unpaid_or_cancelled_order() -> None:
     unpaid = order()
-    unpaid.follow_money(captured=10000, refunded=10000, disputed=0, shipment_statuses=[])
+    unpaid.follow_money(captured=10000, refunded=10000, disputed=0)
     assert unpaid.status == S.PENDING_PAYMENT
     unpaid.cancel()
-    unpaid.follow_money(captured=10000, refunded=0, disputed=10000, shipment_statuses=[])
+    unpaid.follow_money(captured=10000, refunded=0, disputed=10000)
     assert unpaid.status == S.CANCELLED
 
 

@@ -19,6 +19,7 @@ from domain.orders import (
     ShippingAddress,
 )
 from domain.redaction import CARD_PLACEHOLDER, luhn_valid
+from domain.shipments import Shipment, ShipmentStatus
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 CARDS = ["4242424242424242", "4242 4242 4242 4242", "4242-4242-4242-4242"]
@@ -50,8 +51,14 @@ def place(lines: list[OrderLine] | None = None, *, currency: str = "KRW", note: 
     )
 
 
-def paid_order() -> Order:
-    order = place()
+def parcel(status: str, seller: str = "seller-a", **lines: int) -> Shipment:
+    """A parcel of `seller` at `status`, holding `lines` (all of the seller's lines if none)."""
+    return Shipment(f"shp-{status}-{seller}", "o-1", seller, "sandbox-carrier",
+                    status=ShipmentStatus(status), tracking_number="T1", lines=lines)
+
+
+def paid_order(lines: list[OrderLine] | None = None) -> Order:
+    order = place(lines)
     order.start_payment()
     order.mark_paid()
     return order
@@ -172,9 +179,9 @@ def test_happy_path_to_delivered() -> None:
     assert order.status == OrderStatus.PAYMENT_PROCESSING
     order.mark_paid()
     assert order.status == OrderStatus.PAID
-    order.shipments_progressed(["in_transit"])
+    order.shipments_progressed([parcel("in_transit")])
     assert order.status == OrderStatus.SHIPPED
-    order.shipments_progressed(["delivered"])
+    order.shipments_progressed([parcel("delivered")])
     assert order.status == OrderStatus.DELIVERED
     assert [type(e) for e in order.events] == [OrderPlaced, OrderPaid, OrderDelivered]
     assert order.events[-1] == OrderDelivered("o-1", "c-1")
@@ -243,16 +250,15 @@ def test_a_refused_transition_changes_nothing(done: list[Step], refused: list[St
 @pytest.mark.parametrize(("shipped_as", "status"), [
     pytest.param("in_transit", OrderStatus.SHIPPED,
                  id="late_confirmation_after_shipping_changes_nothing"),
-    pytest.param("delivered", OrderStatus.DELIVERED, id="delivered_is_final"),
+    pytest.param("delivered", OrderStatus.DELIVERED, id="delivered_stays_delivered"),
 ])
 def test_news_after_the_parcels_left_changes_nothing(shipped_as: str,
                                                      status: OrderStatus) -> None:
     order = paid_order()
-    order.shipments_progressed([shipped_as])
+    order.shipments_progressed([parcel(shipped_as)])
     assert order.status == status
     with pytest.raises(InvalidTransition):
         order.cancel()
-    order.shipments_progressed(["in_transit"])  # ignored once delivered
     order.mark_paid()  # a late confirmation
     assert order.status == status
     assert sum(isinstance(e, OrderPaid) for e in order.events) == 1
@@ -269,28 +275,53 @@ def test_an_invalid_transition_names_the_order() -> None:
     assert "o-1" in raised.value.detail
 
 
+TWO_SELLERS = [line(sku="MUG", quantity=3), line(sku="TEA", seller="seller-b")]
+
+
 @pytest.mark.parametrize("steps", [
-    pytest.param([(["delivered", "in_transit"], OrderStatus.SHIPPED),
-                  (["delivered", "out_for_delivery"], OrderStatus.SHIPPED),
-                  (["delivered", "delivered"], OrderStatus.DELIVERED)],
-                 id="delivered_only_when_every_shipment_is_delivered"),
-    pytest.param([(["created", "created"], OrderStatus.PAID), ([], OrderStatus.PAID)],
-                 id="shipments_not_yet_left_keep_the_order_paid"),
-    pytest.param([(["requested", "created"], OrderStatus.PAID)],
-                 id="requested_shipment_has_not_left"),
+    pytest.param([([parcel("delivered"), parcel("in_transit", "seller-b")],
+                   OrderStatus.PARTIALLY_DELIVERED),
+                  ([parcel("delivered"), parcel("delivered", "seller-b")],
+                   OrderStatus.DELIVERED)],
+                 id="delivered_only_when_every_parcel_is_delivered"),
+    pytest.param([([parcel("created"), parcel("created", "seller-b")], OrderStatus.PAID),
+                  ([], OrderStatus.PAID), ([parcel("requested")], OrderStatus.PAID)],
+                 id="parcels_not_yet_left_keep_the_order_paid"),
+    pytest.param([([parcel("in_transit", MUG=2)], OrderStatus.PARTIALLY_SHIPPED),
+                  ([parcel("in_transit", MUG=2), parcel("in_transit", "seller-b")],
+                   OrderStatus.PARTIALLY_SHIPPED),
+                  ([parcel("in_transit", MUG=2), parcel("in_transit", "seller-b"),
+                    parcel("picked_up", "seller-a", MUG=1)], OrderStatus.SHIPPED),
+                  ([parcel("delivered", MUG=2), parcel("in_transit", "seller-b"),
+                    parcel("exception", "seller-a", MUG=1)], OrderStatus.PARTIALLY_DELIVERED)],
+                 id="a_backorder_keeps_the_order_partially_shipped"),
+    pytest.param([([parcel("returned"), parcel("delivered", "seller-b")],
+                   OrderStatus.PARTIALLY_DELIVERED),
+                  ([parcel("returned"), parcel("delivered", "seller-b"),
+                    parcel("delivered", "seller-a", MUG=3)], OrderStatus.DELIVERED)],
+                 id="a_reshipment_delivers_what_came_back"),
 ])
-def test_a_paid_order_follows_its_shipments(
-        steps: list[tuple[list[str], OrderStatus]]) -> None:
+def test_a_paid_order_follows_its_parcels(
+        steps: list[tuple[list[Shipment], OrderStatus]]) -> None:
     """After each step, the order's status; it says it was delivered once, and only then."""
-    order = paid_order()
-    for shipment_statuses, status in steps:
-        order.shipments_progressed(shipment_statuses)
+    order = paid_order(TWO_SELLERS)
+    for shipments, status in steps:
+        order.shipments_progressed(shipments)
         assert order.status == status
         delivered = sum(isinstance(e, OrderDelivered) for e in order.events)
         assert delivered == (1 if status == OrderStatus.DELIVERED else 0)
 
 
+def test_what_a_seller_has_not_sent_yet() -> None:
+    order = paid_order(TWO_SELLERS)
+    assert order.unshipped("seller-a", []) == {"MUG": 3}
+    assert order.unshipped("seller-a", [parcel("created", MUG=2)]) == {"MUG": 1}
+    assert order.unshipped("seller-a", [parcel("created", MUG=2),
+                                        parcel("created", "seller-b")]) == {"MUG": 1}
+    assert order.unshipped("seller-b", [parcel("requested", "seller-b")]) == {}
+
+
 def test_shipments_progressed_is_ignored_before_payment() -> None:
     order = place()
-    order.shipments_progressed(["delivered"])
+    order.shipments_progressed([parcel("delivered")])
     assert order.status == OrderStatus.PENDING_PAYMENT

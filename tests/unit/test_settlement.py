@@ -58,8 +58,7 @@ class Story:
             self.order.follow_money(captured=self.payment.captured,
                                     refunded=self.payment.refunded,
                                     disputed=self.payment.disputed,
-                                    dispute_lost=self.payment.dispute_lost,
-                                    shipment_statuses=[])
+                                    dispute_lost=self.payment.dispute_lost)
         self.events += money_moved(self.order, self.payment)
 
 

@@ -11,7 +11,10 @@ from piccolo.custom_types import Combinable
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump
 from domain.money import Money
-from domain.orders import Order, OrderLine, OrderStatus, ShippingAddress
+from domain.orders import FULFILMENT, Order, OrderLine, OrderStatus, ShippingAddress
+
+# Orders whose money was taken and kept, wherever their goods are.
+_MONEY_TAKEN = sorted({status.value for status in FULFILMENT} | {"partially_refunded"})
 
 
 class OrderRepository:
@@ -73,7 +76,7 @@ class OrderRepository:
     async def paid_totals(self, limit: int) -> list[tuple[str, int]]:
         """(currency, total) of the latest orders whose money was taken, for risk models."""
         rows = await t.Order.select(t.Order.currency, t.Order.total).where(
-            t.Order.status.is_in(["paid", "shipped", "delivered", "partially_refunded"])
+            t.Order.status.is_in(_MONEY_TAKEN)
         ).order_by(t.Order.created_at, ascending=False).limit(limit)
         return [(row["currency"], int(row["total"])) for row in rows]
 
