@@ -51,6 +51,8 @@ from adapters.shipping.delivery_tracker import DeliveryTrackerClient
 from adapters.shipping.easypost import EasyPostCarrier
 from adapters.shipping.sandbox import SIGNATURE_HEADER as CARRIER_SIGNATURE
 from adapters.shipping.sandbox import SandboxCarrier
+from adapters.shipping.sandbox_tracking import SandboxTrackingPlan
+from adapters.shipping.sandbox_tracking import poll_seconds as tracking_poll_seconds
 from adapters.throttling import LimitsRateLimiter
 from application.accounts import Accounts
 from application.bus import MessageBus
@@ -223,13 +225,19 @@ class Container(containers.DeclarativeContainer):
         stripe=stripe_gateway.provider, toss=toss_gateway.provider)
     payment_contracts = providers.Callable(_contracts, config.payment_contracts)
 
+    # The sandbox carrier's tracking webhooks, planned in the database; the web process
+    # sends them when due (entrypoints/http/app.py starts it).
+    sandbox_tracking = providers.Singleton(
+        SandboxTrackingPlan,
+        _sandbox_webhooks(http, "sandbox-carrier-webhooks", "/v1/webhooks/sandbox-express",
+                          config.base_url, config.sandbox_carrier_secrets, CARRIER_SIGNATURE),
+        clock, providers.Callable(tracking_poll_seconds, config.sandbox_tracking_step_seconds),
+    )
     sandbox_carrier = providers.Singleton(
         SandboxCarrier,
-        webhooks=_sandbox_webhooks(http, "sandbox-carrier-webhooks",
-                                   "/v1/webhooks/sandbox-express", config.base_url,
-                                   config.sandbox_carrier_secrets, CARRIER_SIGNATURE),
-        ledger=ledger, secrets=config.sandbox_carrier_secrets,
+        tracking=sandbox_tracking, ledger=ledger, secrets=config.sandbox_carrier_secrets,
         step_seconds=config.sandbox_tracking_step_seconds, clock=clock,
+        scenario=config.sandbox_carrier_scenario,
     )
     easypost_carrier = providers.Singleton(
         EasyPostCarrier, http, ledger, config.easypost_api_key,

@@ -30,6 +30,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.checkpoints import checkpoint_keys
 from adapters.identity.oidc import PRESETS
+from adapters.shipping.sandbox_scenarios import known_scenario
 from adapters.throttling import parse_rules
 from application.throttling import DEFAULT_RATE_LIMITS
 
@@ -235,6 +236,9 @@ class Settings(BaseSettings):
     sandbox_deposit_delay_seconds: Seconds = timedelta(seconds=5)
     sandbox_webhook_delay_seconds: Seconds = timedelta(seconds=0.5)
     sandbox_tracking_step_seconds: Seconds = timedelta(seconds=2)
+    # The journey a sandbox parcel plays unless its address line 2 says `scenario:<name>`
+    # (adapters/shipping/sandbox_scenarios.py lists them).
+    sandbox_carrier_scenario: str = "normal"
 
     http_timeout_seconds: Seconds = timedelta(seconds=30)
     http_retries: int = 2
@@ -318,6 +322,11 @@ class Settings(BaseSettings):
             raise ValueError("easypost is enabled: set MALL_EASYPOST_API_KEY and "
                              "MALL_EASYPOST_WEBHOOK_SECRETS (a JSON list, newest first)")
         return self
+
+    @field_validator("sandbox_carrier_scenario")
+    @classmethod
+    def _sandbox_scenario_known(cls, value: str) -> str:
+        return known_scenario(value)
 
     @field_validator("rate_limits", mode="after")
     @classmethod

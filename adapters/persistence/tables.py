@@ -351,9 +351,24 @@ class SandboxParcel(Table, tablename="sandbox_parcel"):
     created_at = Timestamptz()
 
 
+class SandboxParcelEvent(Table, tablename="sandbox_parcel_event"):
+    """The sandbox carrier's plan of tracking webhooks, one row an event, kept so that a
+    restart resumes it: sent in `sequence` order once due, each marked when it was."""
+
+    id = Varchar(length=60, primary_key=True)  # tracking number/sequence
+    tracking_number = Varchar(length=40, index=True)
+    sequence = Integer()
+    due_at = Timestamptz(index=True)
+    event = Json()
+    sent_at = Timestamptz(null=True, default=None)
+    # A sender working on the event holds it until then (another one takes over after).
+    claimed_until = Timestamptz(null=True, default=None)
+
+
 ALL_TABLES: list[type[Table]] = [
     Customer, IdentityLink, AuthFlow, PendingLink, AuthSession, RealNameIdentity, Consent,
     AuthEvent, RetainedRecord, LoginFailure, Order, Payment, PaymentEvent, FraudReview,
     Shipment, Operation, OutboxMessage, InboxMessage, IdempotencyKey, EvidenceRecord,
     EvidenceHead, Incident, NotificationLog, PeriodicRun, SandboxCharge, SandboxParcel,
+    SandboxParcelEvent,
 ]

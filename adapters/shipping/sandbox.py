@@ -1,7 +1,9 @@
 """The sandbox carrier: books parcels and reports tracking by signed webhooks over time.
 
-A postal code of 00000 plays a delivery exception (address not found); any other address is
-picked up, goes in transit, out for delivery, and is delivered.
+Each parcel plays a journey (adapters/shipping/sandbox_scenarios.py): `scenario:<name>` in the
+second address line picks one, a postal code of 00000 plays an address error, and any other
+parcel the configured default. The journey's events are planned in the database when the parcel
+is booked and sent when due (adapters/shipping/sandbox_tracking.py), so a restart resumes them.
 """
 
 from __future__ import annotations
@@ -12,75 +14,76 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.persistence.tables import SandboxParcel
-from adapters.sandbox_webhooks import SandboxWebhookSender
+from adapters.shipping.sandbox_scenarios import JOURNEYS, Step, choose_scenario, known_scenario
+from adapters.shipping.sandbox_tracking import SandboxTrackingPlan
 from adapters.signing import verified_event
 from application.ports import Clock, EvidenceLedger, InboundEvent, ShipmentRequest
 from domain.evidence import EvidenceDraft
 from domain.redaction import card_safe_id
-from domain.shipments import ShipmentStatus, TrackingUpdate
+from domain.shipments import DeliveryProblem, ShipmentStatus, TrackingUpdate
 
 SIGNATURE_HEADER = "Sandbox-Carrier-Signature"
-EXCEPTION_POSTAL_CODE = "00000"
-
-JOURNEYS = {
-    "normal": [("picked_up", ""), ("in_transit", "left the sorting centre"),
-               ("out_for_delivery", ""), ("delivered", "handed to the recipient")],
-    "address_error": [("picked_up", ""), ("in_transit", ""),
-                      ("exception", "address_error: the address could not be found")],
-}
 
 
 class SandboxCarrier:
     name = "sandbox-express"
 
     def __init__(
-        self, webhooks: SandboxWebhookSender, ledger: EvidenceLedger, secrets: Sequence[str],
-        step_seconds: float, clock: Clock,
+        self, tracking: SandboxTrackingPlan, ledger: EvidenceLedger, secrets: Sequence[str],
+        step_seconds: float, clock: Clock, scenario: str = "normal",
     ) -> None:
-        self._webhooks, self._ledger, self._secrets = webhooks, ledger, list(secrets)
+        self._tracking, self._ledger, self._secrets = tracking, ledger, list(secrets)
         self._step, self._clock = step_seconds, clock
+        self._default = known_scenario(scenario)
 
     async def create_shipment(self, request: ShipmentRequest) -> str:
         existing = await SandboxParcel.select().where(
             SandboxParcel.idempotency_key == request.idempotency_key).first()
-        if existing is not None:
-            return str(existing["tracking_number"])
-        scenario = ("address_error" if request.address.postal_code == EXCEPTION_POSTAL_CODE
-                    else "normal")
-        tracking = f"SBX{uuid.uuid4().int % 10**12:012d}"
-        start = self._clock.now()
-        inserted = await SandboxParcel.insert(SandboxParcel(
-            idempotency_key=request.idempotency_key, tracking_number=tracking,
-            scenario=scenario, order_id=request.order_id, created_at=start,
-        )).on_conflict(target=SandboxParcel.idempotency_key, action="DO NOTHING").returning(
-            SandboxParcel.tracking_number)
-        if not inserted:
-            stored = await SandboxParcel.select().where(
+        if existing is None:
+            choice = choose_scenario(request.address, self._default)
+            tracking = f"SBX{uuid.uuid4().int % 10**12:012d}"
+            inserted = await SandboxParcel.insert(SandboxParcel(
+                idempotency_key=request.idempotency_key, tracking_number=tracking,
+                scenario=choice.scenario, order_id=request.order_id,
+                created_at=self._clock.now(),
+            )).on_conflict(target=SandboxParcel.idempotency_key, action="DO NOTHING").returning(
+                SandboxParcel.tracking_number)
+            if inserted:
+                # What the carrier was asked, without the address: its country is enough.
+                await self._ledger.record(EvidenceDraft(
+                    source=self.name, kind="provider.parcel", subject=f"order:{request.order_id}",
+                    context={"shipment_id": request.shipment_id},
+                    payload={"tracking_number": tracking, "items": request.items,
+                             "destination_country": request.address.country,
+                             "scenario": choice.scenario, "scenario_chosen_by": choice.chosen_by},
+                ))
+            existing = await SandboxParcel.select().where(
                 SandboxParcel.idempotency_key == request.idempotency_key).first()
-            assert stored is not None
-            return str(stored["tracking_number"])
-        await self._ledger.record(EvidenceDraft(
-            source=self.name, kind="provider.parcel", subject=f"order:{request.order_id}",
-            context={"shipment_id": request.shipment_id},
-            payload={"tracking_number": tracking, "items": request.items,
-                     "destination_country": request.address.country},
-        ))
-        steps = [self._step * (index + 1) for index in range(len(JOURNEYS[scenario]))]
-        self._webhooks.schedule([
-            (delay, self._event(tracking, request.order_id, status, detail,
-                                start + timedelta(seconds=delay)))
-            for delay, (status, detail) in zip(steps, JOURNEYS[scenario], strict=True)
-        ])
-        return tracking
+            assert existing is not None
+        # Planned again on a retried booking: a crash between the two writes loses no journey.
+        await self._tracking.plan(str(existing["tracking_number"]), self.journey(
+            str(existing["tracking_number"]), str(existing["order_id"]),
+            str(existing["scenario"]), existing["created_at"]))
+        return str(existing["tracking_number"])
+
+    def journey(self, tracking: str, order_id: str, scenario: str,
+                booked_at: datetime) -> list[tuple[datetime, dict[str, Any]]]:
+        """The parcel's tracking events, each with the time it happens (and is sent)."""
+        events: list[tuple[datetime, dict[str, Any]]] = []
+        at = booked_at
+        for step in JOURNEYS.get(scenario, JOURNEYS["normal"]):
+            at += timedelta(seconds=self._step * step.wait)
+            events.append((at, self._event(tracking, order_id, step, at)))
+        return events
 
     @staticmethod
-    def _event(
-        tracking: str, order_id: str, status: str, detail: str, occurred_at: datetime
-    ) -> dict[str, Any]:
+    def _event(tracking: str, order_id: str, step: Step, occurred_at: datetime) -> dict[str, Any]:
         return {
             "id": card_safe_id("trk"), "type": "tracking.updated",
-            "data": {"tracking_number": tracking, "order_id": order_id, "status": status,
-                     "detail": detail, "occurred_at": occurred_at.isoformat()},
+            "data": {"tracking_number": tracking, "order_id": order_id,
+                     "status": step.status.value, "detail": step.detail,
+                     "problem": step.problem.value if step.problem else None,
+                     "occurred_at": occurred_at.isoformat()},
         }
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> InboundEvent:
@@ -99,6 +102,15 @@ class SandboxCarrier:
                 status=ShipmentStatus(data["status"]),
                 occurred_at=datetime.fromisoformat(data["occurred_at"]),
                 detail=str(data.get("detail", "")),
+                problem=_problem(data.get("problem")),
             )
-        except (KeyError, ValueError):
+        except (KeyError, TypeError, ValueError):
             return None
+
+
+def _problem(code: Any) -> DeliveryProblem | None:
+    """The problem an event names; an unknown or missing code leaves it to the detail."""
+    try:
+        return DeliveryProblem(code) if code else None
+    except ValueError:
+        return None

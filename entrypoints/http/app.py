@@ -47,7 +47,14 @@ def create_app(container: Container, *, start_worker: bool | None = None) -> web
         worker = EmbeddedWorker(container) if run_worker else None
         if worker is not None:
             worker.start()
+        # The sandbox carrier's tracking webhooks, sent from here when due (to this server).
+        tracking = (container.sandbox_tracking()
+                    if "sandbox-express" in container.config.carriers() else None)
+        if tracking is not None:
+            tracking.start()
         yield
+        if tracking is not None:
+            await tracking.stop()
         if worker is not None:
             worker.stop()
         await container.http().close()

@@ -15,6 +15,7 @@ from adapters.persistence.tables import InboxMessage, OutboxMessage, SandboxChar
 from adapters.persistence.uow import PiccoloUnitOfWorkFactory
 from adapters.sandbox_webhooks import SandboxWebhookSender
 from adapters.shipping.sandbox import SandboxCarrier
+from adapters.shipping.sandbox_tracking import SandboxTrackingPlan
 from application.ports import IdempotencyRecord, InboundEvent, PaymentRequest, ShipmentRequest
 from domain.evidence import EvidenceDraft
 from domain.money import Money
@@ -106,13 +107,17 @@ async def test_the_sandbox_partners_keep_their_books_by_the_injected_clock(
     [called_back] = await eventually(lambda: _kept(callbacks.sent), what="the callback")
     assert called_back["created"] == clock.now().timestamp()
 
-    carrier = SandboxCarrier(callbacks, container.ledger(), ["whsec"], 30, clock)
+    carrier = SandboxCarrier(SandboxTrackingPlan(callbacks, clock, 0.05), container.ledger(),
+                             ["whsec"], 30, clock)
     await carrier.create_shipment(ShipmentRequest("shp_1", "ord_1", "key_2", ShippingAddress(
         "R", "L", "", "Seoul", "04524", "KR"), []))
     parcel = await SandboxParcel.select().first()
     assert parcel["created_at"] == clock.now()
-    assert [event["data"]["occurred_at"] for _, event in callbacks.scheduled] == [
-        (clock.now() + timedelta(seconds=30 * step)).isoformat() for step in range(1, 5)]
+    booked_at, callbacks.sent = clock.now(), []
+    clock.advance(seconds=120)
+    await carrier._tracking.send_due()
+    assert [event["data"]["occurred_at"] for event in callbacks.sent] == [
+        (booked_at + timedelta(seconds=30 * step)).isoformat() for step in range(1, 5)]
 
 
 async def _kept(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
