@@ -1,9 +1,10 @@
 """The sandbox carrier: books parcels and reports tracking by signed webhooks over time.
 
 Each parcel plays a journey (adapters/shipping/sandbox_scenarios.py): `scenario:<name>` in the
-second address line picks one, a postal code of 00000 plays an address error, and any other
-parcel the configured default. The journey's events are planned in the database when the parcel
-is booked and sent when due (adapters/shipping/sandbox_tracking.py), so a restart resumes them.
+second address line picks one, a postal code of 00000 plays an address error, any other parcel
+the configured default, and a reshipment a normal journey. The journey's events are planned in
+the database when the parcel is booked and sent when due (adapters/shipping/sandbox_tracking.py),
+so a restart resumes them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.persistence.tables import SandboxParcel
+from adapters.persistence.tables import SandboxParcel, SandboxParcelEvent
 from adapters.shipping.sandbox_scenarios import JOURNEYS, Step, choose_scenario, known_scenario
 from adapters.shipping.sandbox_tracking import SandboxTrackingPlan
 from adapters.signing import verified_event
@@ -23,6 +24,7 @@ from domain.redaction import card_safe_id
 from domain.shipments import DeliveryProblem, ShipmentStatus, TrackingUpdate
 
 SIGNATURE_HEADER = "Sandbox-Carrier-Signature"
+PROBLEM_STATUSES = frozenset({ShipmentStatus.EXCEPTION.value, ShipmentStatus.RETURNED.value})
 
 
 class SandboxCarrier:
@@ -40,7 +42,8 @@ class SandboxCarrier:
         existing = await SandboxParcel.select().where(
             SandboxParcel.idempotency_key == request.idempotency_key).first()
         if existing is None:
-            choice = choose_scenario(request.address, self._default)
+            choice = choose_scenario(request.address, self._default,
+                                     reshipment=await self._reported_a_problem(request.order_id))
             tracking = f"SBX{uuid.uuid4().int % 10**12:012d}"
             inserted = await SandboxParcel.insert(SandboxParcel(
                 idempotency_key=request.idempotency_key, tracking_number=tracking,
@@ -65,6 +68,20 @@ class SandboxCarrier:
             str(existing["tracking_number"]), str(existing["order_id"]),
             str(existing["scenario"]), existing["created_at"]))
         return str(existing["tracking_number"])
+
+    @staticmethod
+    async def _reported_a_problem(order_id: str) -> bool:
+        """Whether an earlier parcel of the order already reported an exception or a return
+        (a parcel booked now replaces it)."""
+        parcels = await SandboxParcel.select(SandboxParcel.tracking_number).where(
+            SandboxParcel.order_id == order_id)
+        if not parcels:
+            return False
+        e = SandboxParcelEvent
+        sent = await e.select(e.event).where(
+            e.tracking_number.is_in([p["tracking_number"] for p in parcels])
+            & e.sent_at.is_not_null()).output(load_json=True)
+        return any(row["event"]["data"]["status"] in PROBLEM_STATUSES for row in sent)
 
     def journey(self, tracking: str, order_id: str, scenario: str,
                 booked_at: datetime) -> list[tuple[datetime, dict[str, Any]]]:

@@ -5,7 +5,8 @@ A storefront user picks a journey by typing `scenario:<name>` in the second addr
 example `scenario:failed_attempt`); a postal code of 00000 still plays an address error; any
 other parcel plays the configured default (MALL_SANDBOX_CARRIER_SCENARIO, `normal` unless set).
 Customs only hold parcels that cross a border: a domestic parcel asked to play `customs_hold`
-plays `normal`.
+plays `normal`. A reshipment (a parcel for an order whose earlier parcel reported a problem)
+plays `normal`, so the way out of a delivery incident can be shown too.
 """
 
 from __future__ import annotations
@@ -94,15 +95,24 @@ def known_scenario(name: str) -> str:
 @dataclass(frozen=True)
 class Choice:
     scenario: str
-    chosen_by: str  # marker, postal_code, default, unknown_marker, or domestic (no customs)
+    # marker, postal_code, default, unknown_marker, domestic (no customs) or reshipment
+    chosen_by: str
 
 
-def choose_scenario(address: ShippingAddress, default: str) -> Choice:
+def choose_scenario(address: ShippingAddress, default: str,
+                    reshipment: bool = False) -> Choice:
     """The journey a parcel to `address` plays: the `scenario:<name>` marker of its second
     line, else an address error for postal code 00000, else `default`. A marker naming no
-    scenario is ignored (the parcel is already booked: there is nobody to tell)."""
+    scenario is ignored (the parcel is already booked: there is nobody to tell). A
+    reshipment (the order's earlier parcel reported a problem) ignores the marker and the
+    default, so the incident's way out can be shown: it goes through unless the address is
+    still 00000."""
     match = MARKER.search(address.line2)
     named = match.group(1).lower().replace("-", "_") if match else None
+    if reshipment:
+        return (Choice("address_error", "postal_code")
+                if address.postal_code == ADDRESS_ERROR_POSTAL_CODE
+                else Choice("normal", "reshipment"))
     if named in JOURNEYS:
         choice = Choice(str(named), "marker")
     elif address.postal_code == ADDRESS_ERROR_POSTAL_CODE:

@@ -128,6 +128,25 @@ async def test_a_retried_booking_keeps_its_parcel_and_its_plan(
     assert await _rows() == planned
 
 
+async def test_a_reshipment_after_a_reported_problem_plays_a_normal_journey(
+    container: Any, receiver: Receiver,
+) -> None:
+    clock = FakeClock(BOOKED)
+    plan = _plan(container, receiver, clock)
+    carrier = SandboxCarrier(plan, container.ledger(), [SECRET], STEP, clock)
+    # Split over two parcels booked together: both play the marker.
+    await carrier.create_shipment(_request("scenario:lost", key="key_a"))
+    await carrier.create_shipment(_request("scenario:lost", key="key_b"))
+    clock.advance(seconds=STEP * 10)
+    assert await plan.send_due() == 6
+    assert receiver.statuses.count("exception") == 2
+    replacement = await carrier.create_shipment(_request("scenario:lost", key="key_c"))
+    planned = await SandboxParcelEvent.select().where(
+        SandboxParcelEvent.tracking_number == replacement).output(load_json=True)
+    assert [row["event"]["data"]["status"] for row in planned] == [
+        "picked_up", "in_transit", "out_for_delivery", "delivered"]
+
+
 async def test_a_new_sender_resumes_where_a_stopped_one_left_every_event_once_in_order(
     container: Any, receiver: Receiver,
 ) -> None:

@@ -56,6 +56,18 @@ def test_a_parcel_plays_its_marker_else_the_postal_code_else_the_default(
     assert (choice.scenario, choice.chosen_by) == expected
 
 
+@pytest.mark.parametrize(("line2", "postal_code", "expected"), [
+    ("scenario:lost", "04524", ("normal", "reshipment")),
+    ("", "04524", ("normal", "reshipment")),
+    ("scenario:lost", "00000", ("address_error", "postal_code")),  # still not corrected
+])
+def test_a_reshipment_ignores_the_marker_and_the_default(
+    line2: str, postal_code: str, expected: tuple[str, str],
+) -> None:
+    choice = choose_scenario(_address(line2, postal_code), "return", reshipment=True)
+    assert (choice.scenario, choice.chosen_by) == expected
+
+
 def test_an_unknown_default_scenario_is_refused_at_settings_load_naming_the_choices() -> None:
     with pytest.raises(ValidationError) as refused:
         Settings(sandbox_carrier_scenario="chaos")
