@@ -8,7 +8,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.persistence import raw
 from adapters.persistence.tables import OutboxMessage
+
+
+@dataclass(frozen=True)
+class RawStatement:
+    """A statement sent as fixed SQL (adapters/persistence/raw.py), shaped like piccolo's
+    QueryString where the tests read it."""
+
+    sql: str
+    args: tuple[Any, ...]
+
+    def compile_string(self, engine_type: str = "postgres") -> tuple[str, list[Any]]:
+        return self.sql, list(self.args)
 
 
 @dataclass
@@ -20,7 +33,8 @@ class Statements:
 
 @contextmanager
 def count_statements() -> Iterator[Statements]:
-    """Every query piccolo runs on the tables' engine while the block runs (DDL aside)."""
+    """Every query piccolo runs on the tables' engine while the block runs (DDL aside), and
+    every one sent as fixed SQL."""
     engine: Any = OutboxMessage._meta.db
     kind = type(engine)  # engines have slots: the method is swapped on the class
     run = kind.run_querystring
@@ -33,8 +47,18 @@ def count_statements() -> Iterator[Statements]:
             seen.querystrings.append(querystring)
         return await run(self, querystring, *args, **kwargs)
 
+    fetch = raw._fetch
+
+    async def counted_raw(sql: str, args: Any) -> Any:
+        seen.count += 1
+        seen.texts.append(sql.split(" ", 1)[0])
+        seen.querystrings.append(RawStatement(sql, tuple(args)))
+        return await fetch(sql, args)
+
     kind.run_querystring = counted
+    raw._fetch = counted_raw
     try:
         yield seen
     finally:
         kind.run_querystring = run
+        raw._fetch = fetch

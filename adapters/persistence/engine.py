@@ -18,6 +18,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.table import Table
 
+from adapters.persistence import raw
 from adapters.persistence.tables import ALL_TABLES, EvidenceHead
 from adapters.persistence.warm_sqlite import WarmSQLiteEngine
 from domain.evidence import GENESIS
@@ -54,6 +55,14 @@ class LoopLocalPostgresEngine(PostgresEngine):
             self._pools.pop(loop, None)
         else:
             self._pools[loop] = value
+
+    async def run_querystring(self, querystring: Any, in_pool: bool = True) -> Any:
+        await raw.flush()  # writes gathered for this transaction go first, in order
+        return await super().run_querystring(querystring, in_pool)
+
+    async def run_ddl(self, ddl: str, in_pool: bool = True) -> Any:
+        await raw.flush()
+        return await super().run_ddl(ddl, in_pool)
 
 
 class ResetOnlyWhenListened(asyncpg.Connection):

@@ -8,8 +8,10 @@ from piccolo.engine.base import Engine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from adapters.operation_watch import CHANNEL, LocalOperationWatch
+from adapters.persistence import raw
 from adapters.persistence import repositories as r
 from adapters.persistence import tables as t
+from adapters.persistence.engine import LoopLocalPostgresEngine
 from application import ports
 from application.ports import Clock
 
@@ -63,12 +65,17 @@ class PiccoloUnitOfWork:
         self.privacy: ports.PrivacyStore = r.PrivacyRepository(clock)
         self._transaction: Any = None
         self._committed = False
+        self._batch: Any = None  # the token of this transaction's write batch
+        # Writes gathered and sent as one statement (see raw.py) where every statement
+        # goes through the engine that sends them first.
+        self._gathers = isinstance(engine, LoopLocalPostgresEngine) and not snapshot
 
     async def __aenter__(self) -> PiccoloUnitOfWork:
         self._committed = False
         if self._alone:
             # Reads only, or autocommit: each statement runs (and commits) on its own, with no
             # BEGIN and no COMMIT or ROLLBACK around it; reads take no SQLite write lock.
+            self._batch = raw.suspend_batch()
             return self
         if isinstance(self._engine, SQLiteEngine):
             # IMMEDIATE takes the write lock up front: two writers queue instead of deadlocking.
@@ -79,6 +86,7 @@ class PiccoloUnitOfWork:
         else:
             self._transaction = self._engine.transaction(allow_nested=False)
         await self._transaction.__aenter__()
+        self._batch = raw.begin_batch() if self._gathers else raw.suspend_batch()
         if self._snapshot and not isinstance(self._engine, SQLiteEngine):
             # Every read sees the same moment (READ COMMITTED gives each statement its own).
             await t.Order.raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -93,13 +101,15 @@ class PiccoloUnitOfWork:
         if changed and not isinstance(self._engine, SQLiteEngine):
             # Delivered on commit, to every process that waits (see adapters/operation_watch).
             for operation_id in changed:
-                await t.Operation.raw("SELECT pg_notify({}, {})", CHANNEL, operation_id)
+                await raw.write("SELECT pg_notify($1, $2)", CHANNEL, operation_id)
+        await raw.flush()
         await self._transaction.commit()
         self._committed = True
         self._changed_operations.clear()
         self._watch.changed(changed)
 
     async def __aexit__(self, *exc: object) -> None:
+        raw.end_batch(self._batch)  # writes not sent by now are rolled back with the rest
         if self._alone:
             return
         transaction, self._transaction = self._transaction, None

@@ -48,9 +48,9 @@ async def _head(container: Any) -> Any:
 
 async def test_an_append_is_one_insert_and_leaves_the_head_alone(container: Any) -> None:
     async with container.uow()() as u:
-        with count_statements() as seen:
+        with count_statements() as seen:  # on PostgreSQL the INSERT goes with the commit
             pending = await u.evidence.append(_draft(1))
-        await u.commit()
+            await u.commit()
     assert (seen.count, seen.texts) == (1, ["INSERT"])
     assert pending.as_dict()["seq"] is None and pending.as_dict()["hash"] is None
     assert (await _head(container)).seq == 0

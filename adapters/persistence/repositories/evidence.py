@@ -12,6 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _dump, _storable
 from application.ports import Clock
@@ -34,6 +35,9 @@ SEAL_ROWS = (
 )
 
 ARRIVAL = t.EvidenceRecord._meta.primary_key  # its serial `id`: the order appends came in
+APPEND = ("INSERT INTO evidence_record (source, kind, subject, received_at, context, "
+          "payload_hash, payload, seq, prev_hash, hash) "
+          "VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, NULL) RETURNING id")
 
 
 class EvidenceRepository:
@@ -45,18 +49,30 @@ class EvidenceRepository:
         # Kept as stored: the sealer reads it back, and the hash covers what it reads.
         context, payload = _storable(context), _storable(payload)
         received_at = self._clock.now()
-        [row] = await t.EvidenceRecord.insert(t.EvidenceRecord(
-            source=draft.source, kind=draft.kind, subject=draft.subject,
-            received_at=received_at.isoformat(), context=_dump(context),
-            payload_hash=payload_hash, payload=_dump(payload),
-        ))
-        return PendingEvidence(draft.source, draft.kind, draft.subject, received_at, context,
-                               payload_hash, payload, id=row["id"])
+        received, context_text, payload_text = received_at.isoformat(), _dump(context), _dump(
+            payload)
+        if not raw.on_postgres():
+            [row] = await t.EvidenceRecord.insert(t.EvidenceRecord(
+                source=draft.source, kind=draft.kind, subject=draft.subject,
+                received_at=received, context=context_text, payload_hash=payload_hash,
+                payload=payload_text,
+            ))
+            return PendingEvidence(draft.source, draft.kind, draft.subject, received_at,
+                                   context, payload_hash, payload, id=row["id"])
+        # Sent with the transaction's next statement or its commit: until then the record
+        # has no id, and is handed out with 0, given its id once sent.
+        pending = PendingEvidence(draft.source, draft.kind, draft.subject, received_at,
+                                  context, payload_hash, payload, id=0)
+        await raw.write(APPEND, draft.source, draft.kind, draft.subject, received,
+                        context_text, payload_hash, payload_text,
+                        then=lambda sent: object.__setattr__(pending, "id", sent))
+        return pending
 
     async def seal(self, limit: int) -> list[EvidenceRecord]:
         return [record for _, record in await self._seal_batch(limit)]
 
     async def sealed(self, pending: list[PendingEvidence]) -> list[EvidenceRecord]:
+        await raw.flush()  # appends of this transaction not sent yet get their ids
         ids = [entry.id for entry in pending]
         last = max(ids)
         while True:  # batches go in id order: past `last`, every one of them is sealed

@@ -9,6 +9,7 @@ from typing import Any
 
 from piccolo.columns import Timestamptz, Varchar
 
+from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump, _load
 from application.ports import Clock, IdempotencyRecord, InboundEvent, InboxMessage, OutboxMessage
@@ -25,6 +26,25 @@ async def _left_behind(status: Varchar, statuses: list[str], *, due: Timestamptz
     return [row["id"] for row in rows]
 
 
+OUTBOX_ADD = ("INSERT INTO outbox_message (id, topic, payload, status, attempts, last_error, "
+              "created_at, available_at) VALUES ($1, $2, $3, 'pending', 0, NULL, $4, $4)")
+OUTBOX_CLAIM = (
+    "UPDATE outbox_message SET status = 'processing', available_at = $2 "
+    "WHERE id = ANY($1::varchar[]) AND (status = 'pending' "
+    "OR (status = 'processing' AND available_at < $3)) "
+    "RETURNING id, topic, payload, attempts")
+OUTBOX_DONE = "UPDATE outbox_message SET status = 'done' WHERE id = ANY($1::varchar[])"
+INBOX_ADD = (
+    "INSERT INTO inbox_message (id, dedupe_key, provider, event_id, kind, payload, status, "
+    "received_at, available_at) VALUES ($1, $2, $3, $4, $5, $6, 'received', $7, $7) "
+    "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id")
+INBOX_CLAIM = (
+    "UPDATE inbox_message SET status = 'processing' "
+    "WHERE id = $1 AND status IN ('received', 'processing') "
+    "RETURNING id, provider, event_id, kind, payload, received_at")
+INBOX_DONE = "UPDATE inbox_message SET status = $2 WHERE id = $1"
+
+
 class OutboxRepository:
     def __init__(self, created: list[str], clock: Clock) -> None:
         self._created = created
@@ -36,10 +56,13 @@ class OutboxRepository:
     async def add(self, topic: str, payload: dict[str, Any]) -> str:
         message_id = card_safe_id("obx")
         now = self._now()
-        await t.OutboxMessage.insert(t.OutboxMessage(
-            id=message_id, topic=topic, payload=_dump(payload), status="pending", attempts=0,
-            created_at=now, available_at=now,
-        ))
+        if raw.on_postgres():  # sent with the transaction's next statement
+            await raw.write(OUTBOX_ADD, message_id, topic, _dump(payload), now)
+        else:
+            await t.OutboxMessage.insert(t.OutboxMessage(
+                id=message_id, topic=topic, payload=_dump(payload), status="pending",
+                attempts=0, created_at=now, available_at=now,
+            ))
         self._created.append(message_id)
         return message_id
 
@@ -55,16 +78,24 @@ class OutboxRepository:
         m = t.OutboxMessage
         # One conditional UPDATE decides who runs each message, on both engines.
         lease_end = now + timedelta(seconds=lease_seconds)
-        claimed = await m.update({m.status: "processing", m.available_at: lease_end}).where(
-            m.id.is_in(message_ids)
-            & ((m.status == "pending") | ((m.status == "processing") & (m.available_at < now)))
-        ).returning(m.id, m.topic, m.payload, m.attempts)
+        claimed: list[Any]
+        if raw.on_postgres():
+            claimed = await raw.fetch(OUTBOX_CLAIM, message_ids, lease_end, now)
+        else:
+            claimed = await m.update({m.status: "processing", m.available_at: lease_end}).where(
+                m.id.is_in(message_ids)
+                & ((m.status == "pending")
+                   | ((m.status == "processing") & (m.available_at < now)))
+            ).returning(m.id, m.topic, m.payload, m.attempts)
         order = {message_id: i for i, message_id in enumerate(message_ids)}
         return sorted((OutboxMessage(row["id"], row["topic"], json.loads(row["payload"]),
                                      row["attempts"], "processing") for row in claimed),
                       key=lambda message: order[message.id])
 
     async def complete(self, *message_ids: str) -> None:
+        if raw.on_postgres():  # in a handler's transaction: sent with its commit
+            await raw.write(OUTBOX_DONE, list(message_ids))
+            return
         m = t.OutboxMessage
         await m.update({m.status: "done"}).where(m.id.is_in(list(message_ids)))
 
@@ -93,6 +124,10 @@ class InboxRepository:
         now = self._clock.now()
         m = t.InboxMessage
         message_id = card_safe_id("ibx")
+        if raw.on_postgres():
+            fields = (message_id, f"{provider}:{event.event_id}", provider, event.event_id,
+                      event.kind, _dump(event.payload), now)
+            return message_id if await raw.fetch(INBOX_ADD, *fields) else None
         inserted = await m.insert(m(
             id=message_id, dedupe_key=f"{provider}:{event.event_id}", provider=provider,
             event_id=event.event_id, kind=event.kind, payload=_dump(event.payload),
@@ -102,9 +137,13 @@ class InboxRepository:
 
     async def claim(self, message_id: str) -> InboxMessage | None:
         m = t.InboxMessage
-        claimed = await m.update({m.status: "processing"}).where(
-            (m.id == message_id) & m.status.is_in(["received", "processing"])
-        ).returning(m.id, m.provider, m.event_id, m.kind, m.payload, m.received_at)
+        claimed: list[Any]
+        if raw.on_postgres():
+            claimed = await raw.fetch(INBOX_CLAIM, message_id)
+        else:
+            claimed = await m.update({m.status: "processing"}).where(
+                (m.id == message_id) & m.status.is_in(["received", "processing"])
+            ).returning(m.id, m.provider, m.event_id, m.kind, m.payload, m.received_at)
         if not claimed:
             return None
         row = claimed[0]
@@ -112,6 +151,9 @@ class InboxRepository:
                             json.loads(row["payload"]), "processing", _at(row["received_at"]))
 
     async def complete(self, message_id: str, status: str) -> None:
+        if raw.on_postgres():
+            await raw.write(INBOX_DONE, message_id, status)
+            return
         m = t.InboxMessage
         await m.update({m.status: status}).where(m.id == message_id)
 

@@ -6,11 +6,19 @@ import json
 from datetime import datetime
 from typing import Any
 
+from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump, _load
 from application.ports import Clock
 from domain.money import Money
 from domain.payments import UNSETTLED, Payment, PaymentEvent, PaymentStatus
+
+# A payment with its event log in one statement (PostgreSQL): the bodies in log order.
+WITH_EVENTS = ("SELECT p.*, ARRAY(SELECT e.body::text FROM payment_event e "
+               "WHERE e.payment_id = p.id ORDER BY e.seq) AS event_bodies FROM payment p ")
+BY_ID = WITH_EVENTS + "WHERE p.id = $1"
+BY_REFERENCE = WITH_EVENTS + "WHERE p.provider = $1 AND p.provider_reference = $2 LIMIT 1"
+OF_ORDER = WITH_EVENTS + "WHERE p.order_id = $1 ORDER BY p.created_at"
 
 
 class PaymentRepository:
@@ -41,7 +49,11 @@ class PaymentRepository:
         for event in events:
             log.setdefault(event["payment_id"], []).append(
                 PaymentEvent.from_dict(json.loads(event["body"])))
-        return [Payment(
+        return [self._payment(row, log.get(row["id"], [])) for row in rows]
+
+    @staticmethod
+    def _payment(row: Any, events: list[PaymentEvent]) -> Payment:
+        return Payment(
             id=row["id"], order_id=row["order_id"], customer_id=row["customer_id"],
             provider=row["provider"], amount=Money(row["amount"], row["currency"]),
             method=row["method"], idempotency_key=row["idempotency_key"],
@@ -50,8 +62,8 @@ class PaymentRepository:
             deposit_account=_load(row["deposit_account"]),
             callback_secret_hash=row["callback_secret_hash"], capture=row["capture"],
             created_at=_at(row["created_at"]), history=json.loads(row["history"]),
-            events=log.get(row["id"], []),
-        ) for row in rows]
+            events=events,
+        )
 
     async def _one(self, row: dict[str, Any] | None) -> Payment | None:
         found = await self._hydrate([row] if row else [])
@@ -62,9 +74,21 @@ class PaymentRepository:
         await self._append_events(payment)
 
     async def get(self, payment_id: str) -> Payment | None:
+        if raw.on_postgres():
+            return self._one_of(await raw.fetch(BY_ID, payment_id))
         return await self._one(await t.Payment.select().where(t.Payment.id == payment_id).first())
 
+    def _with_events(self, rows: list[Any]) -> list[Payment]:
+        """Payments read with their event bodies (WITH_EVENTS)."""
+        return [self._payment(row, [PaymentEvent.from_dict(json.loads(body))
+                                    for body in row["event_bodies"]]) for row in rows]
+
+    def _one_of(self, rows: list[Any]) -> Payment | None:
+        return self._with_events(rows[:1])[0] if rows else None
+
     async def by_reference(self, provider: str, reference: str) -> Payment | None:
+        if raw.on_postgres():
+            return self._one_of(await raw.fetch(BY_REFERENCE, provider, reference))
         return await self._one(await t.Payment.select().where(
             (t.Payment.provider == provider) & (t.Payment.provider_reference == reference)
         ).first())
@@ -89,6 +113,8 @@ class PaymentRepository:
         payment.new_events.clear()
 
     async def of_order(self, order_id: str) -> list[Payment]:
+        if raw.on_postgres():
+            return self._with_events(await raw.fetch(OF_ORDER, order_id))
         rows = await t.Payment.select().where(t.Payment.order_id == order_id).order_by(
             t.Payment.created_at)
         return await self._hydrate(rows)

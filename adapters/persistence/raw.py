@@ -1,0 +1,151 @@
+"""Fixed SQL sent straight to asyncpg, for the hot statements on PostgreSQL.
+
+Building a piccolo query costs several times an asyncpg round trip in Python time, while
+the text it builds never changes; here the text is written once and sent on the connection
+of the running piccolo transaction (or a pooled one), where asyncpg keeps it prepared (its
+statement cache, keyed by the text). SQLite keeps the piccolo queries.
+
+A unit of work on PostgreSQL also gathers the writes nobody reads back before commit (new
+outbox messages, evidence appends, the message in hand marked done, commit notifications)
+into a `WriteBatch`, sent as one statement right before the next statement of the same
+transaction, or before COMMIT: one round trip instead of one per write, and the same
+order of effects as seen from any later statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+
+from adapters.persistence import tables as t
+
+PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+def engine() -> Engine[Any]:
+    return t.OutboxMessage._meta.db
+
+
+def on_postgres() -> bool:
+    return isinstance(engine(), PostgresEngine)
+
+
+async def fetch(sql: str, *args: Any) -> list[Any]:
+    """Run `sql` (PostgreSQL only) in the current transaction, else on a pooled connection;
+    writes gathered for this transaction go first."""
+    await flush()
+    return await _fetch(sql, args)
+
+
+async def _fetch(sql: str, args: Sequence[Any]) -> list[Any]:
+    db: Any = engine()
+    transaction = db.current_transaction.get()
+    if transaction is not None:
+        return list(await transaction.connection.fetch(sql, *args))
+    if db.pool is not None:
+        async with db.pool.acquire() as connection:
+            return list(await connection.fetch(sql, *args))
+    connection = await db.get_new_connection()
+    try:
+        return list(await connection.fetch(sql, *args))
+    finally:
+        await connection.close()
+
+
+@dataclass
+class _Write:
+    sql: str  # one INSERT/UPDATE (RETURNING one value when `then` is given) or SELECT
+    args: tuple[Any, ...]
+    then: Callable[[Any], None] | None  # given the value it returned, once sent
+
+
+@dataclass
+class WriteBatch:
+    """Writes of one transaction on PostgreSQL, sent together as one statement."""
+
+    owner: asyncio.Task[Any] | None = field(default_factory=asyncio.current_task)
+    writes: list[_Write] = field(default_factory=list)
+
+    def statement(self) -> tuple[str, list[Any]]:
+        """Every write as a data-modifying CTE (run whether or not read), their results as
+        the columns of one row. Each write keeps its own placeholders, shifted."""
+        parts: list[str] = []
+        values: list[str] = []
+        args: list[Any] = []
+        for index, write in enumerate(self.writes):
+            sql = _shifted(write.sql, len(args))
+            args.extend(write.args)
+            parts.append(f"w{index} AS ({sql})")
+            if write.then is not None or sql.lstrip().upper().startswith("SELECT"):
+                # A SELECT in a CTE runs only when read; a RETURNING value is read back.
+                values.append(f"(SELECT * FROM w{index} LIMIT 1) AS r{index}")  # noqa: S608
+        return f"WITH {', '.join(parts)} SELECT {', '.join(values) or '1'}", args
+
+
+def _shifted(sql: str, by: int) -> str:
+    """`sql` with each placeholder $n as $(n + by)."""
+    return PLACEHOLDER.sub(lambda found: f"${int(found[1]) + by}", sql)
+
+
+_batch: ContextVar[WriteBatch | None] = ContextVar("persistence_write_batch", default=None)
+
+
+def begin_batch() -> Any:
+    """Gather this task's writes from now on (a transaction began); a token for end_batch."""
+    return _batch.set(WriteBatch())
+
+
+def end_batch(token: Any) -> None:
+    """Forget the batch (sent by now, or rolled back with its transaction)."""
+    _batch.reset(token)
+
+
+def suspend_batch() -> Any:
+    """No batch while a unit of work of its own (autocommit, reads only) runs inside one."""
+    return _batch.set(None)
+
+
+def _current() -> WriteBatch | None:
+    batch = _batch.get()
+    # A task started inside a transaction inherits the variable, not the transaction.
+    if batch is None or batch.owner is not asyncio.current_task():
+        return None
+    return batch
+
+
+async def write(sql: str, *args: Any, then: Callable[[Any], None] | None = None) -> None:
+    """Send the write with the transaction's next statement, or now when there is no
+    batch; `then` is given what it returned (its RETURNING value)."""
+    batch = _current()
+    if batch is not None:
+        batch.writes.append(_Write(sql, args, then))
+        return
+    rows = await fetch(sql, *args)
+    if then is not None:
+        then(rows[0][0] if rows else None)
+
+
+async def flush() -> None:
+    """Send the writes gathered so far, if any, as one statement."""
+    batch = _current()
+    if batch is None or not batch.writes:
+        return
+    writes, batch.writes = batch.writes, []
+    if len(writes) == 1:
+        sql, args = writes[0].sql, list(writes[0].args)
+        rows = await _fetch(sql, args)
+        results = [rows[0][0] if rows else None]
+    else:
+        sql, args = WriteBatch(batch.owner, writes).statement()
+        [row] = await _fetch(sql, args)
+        results = [row.get(f"r{index}") for index in range(len(writes))]
+    for write_, result in zip(writes, results, strict=True):
+        if write_.then is not None:
+            write_.then(result)
