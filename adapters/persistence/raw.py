@@ -15,6 +15,7 @@ order of effects as seen from any later statement.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
@@ -72,6 +73,7 @@ class WriteBatch:
 
     owner: asyncio.Task[Any] | None = field(default_factory=asyncio.current_task)
     writes: list[_Write] = field(default_factory=list)
+    rows: set[str] = field(default_factory=set)  # rows written: one statement, one write each
 
     def statement(self) -> tuple[str, list[Any]]:
         """Every write as a data-modifying CTE (run whether or not read), their results as
@@ -92,6 +94,22 @@ class WriteBatch:
 def _shifted(sql: str, by: int) -> str:
     """`sql` with each placeholder $n as $(n + by)."""
     return PLACEHOLDER.sub(lambda found: f"${int(found[1]) + by}", sql)
+
+
+@functools.cache
+def insert_into(table: str, columns: tuple[str, ...], rows: int = 1) -> str:
+    """INSERT of `rows` rows of `columns`, numbered row after row."""
+    width = len(columns)
+    values = ", ".join("(" + ", ".join(f"${row * width + i + 1}" for i in range(width)) + ")"
+                       for row in range(rows))
+    return f'INSERT INTO {table} ({", ".join(columns)}) VALUES {values}'  # noqa: S608
+
+
+@functools.cache
+def update_of(table: str, columns: tuple[str, ...]) -> str:
+    """UPDATE of `columns` of the row whose id is the last argument."""
+    sets = ", ".join(f"{column} = ${i + 1}" for i, column in enumerate(columns))
+    return f"UPDATE {table} SET {sets} WHERE id = ${len(columns) + 1}"  # noqa: S608
 
 
 _batch: ContextVar[WriteBatch | None] = ContextVar("persistence_write_batch", default=None)
@@ -120,12 +138,19 @@ def _current() -> WriteBatch | None:
     return batch
 
 
-async def write(sql: str, *args: Any, then: Callable[[Any], None] | None = None) -> None:
+async def write(sql: str, *args: Any, then: Callable[[Any], None] | None = None,
+                row: str | None = None) -> None:
     """Send the write with the transaction's next statement, or now when there is no
-    batch; `then` is given what it returned (its RETURNING value)."""
+    batch; `then` is given what it returned (its RETURNING value). `row` names the row it
+    changes: PostgreSQL applies only one change per row in one statement, so a second change
+    to the same row sends the first before it."""
     batch = _current()
     if batch is not None:
+        if row is not None and row in batch.rows:
+            await flush()
         batch.writes.append(_Write(sql, args, then))
+        if row is not None:
+            batch.rows.add(row)
         return
     rows = await fetch(sql, *args)
     if then is not None:
@@ -138,6 +163,7 @@ async def flush() -> None:
     if batch is None or not batch.writes:
         return
     writes, batch.writes = batch.writes, []
+    batch.rows.clear()
     if len(writes) == 1:
         sql, args = writes[0].sql, list(writes[0].args)
         rows = await _fetch(sql, args)

@@ -150,7 +150,7 @@ class StartingPayments(PaymentServiceBase):
                          "method": method, "capture": payment.capture},
             ))
             await commit_and_dispatch(uow, self._queue)
-        view = await self._wait_for(operation.id)
+        view = await self._wait_for(operation)
         return PaymentStarted(view, payment.id, view["status"] in ("succeeded", "failed"))
 
     async def _screen(self, uow: UnitOfWork, order: Order, customer: Any,
@@ -209,18 +209,21 @@ class StartingPayments(PaymentServiceBase):
         # order is refunded.
         return not self._gateways[provider].supports_manual_capture
 
-    async def _wait_for(self, operation_id: str) -> dict[str, Any]:
-        """Read the operation until it has a result or the wait is over, again each time a
-        change to it commits (OperationWatch), not on a timer. A change that commits between
-        a read and the wait is caught by reading again at least every RECHECK seconds."""
+    async def _wait_for(self, started: Operation) -> dict[str, Any]:
+        """Wait until the operation has a result or the wait is over, reading it again each
+        time a change to it commits (OperationWatch), not on a timer; it is not read back
+        first, as it was just committed. A change that commits before the wait begins is
+        caught by reading again at least every RECHECK seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._sync_wait
+        operation = started
         while True:
-            async with self._uow(read_only=True) as uow:
-                operation = await uow.operations.get(operation_id)
-            assert operation is not None
             left = deadline - loop.time()
             if operation.is_final or operation.result is not None or left <= 0:
                 break
-            await self._watch.wait(operation_id, min(left, RECHECK))
+            await self._watch.wait(operation.id, min(left, RECHECK))
+            async with self._uow(read_only=True) as uow:
+                found = await uow.operations.get(operation.id)
+            assert found is not None
+            operation = found
         return operation.view(self._clock.now(), self._slow_after)

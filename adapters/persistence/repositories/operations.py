@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump, _load
 from domain.operations import Operation, OperationStatus
+
+SAVE = raw.update_of("operation", ("status", "message", "result", "updated_at"))
 
 
 class OperationRepository:
@@ -26,12 +29,18 @@ class OperationRepository:
         )
 
     async def add(self, operation: Operation) -> None:
-        await t.Operation.insert(t.Operation(
-            id=operation.id, customer_id=operation.customer_id, kind=operation.kind,
-            subject=operation.subject, status=operation.status.value, message=operation.message,
-            result=_dump(operation.result) if operation.result is not None else None,
-            created_at=operation.created_at, updated_at=operation.updated_at,
-        ))
+        row: dict[str, Any] = {
+            "id": operation.id, "customer_id": operation.customer_id, "kind": operation.kind,
+            "subject": operation.subject, "status": operation.status.value,
+            "message": operation.message,
+            "result": _dump(operation.result) if operation.result is not None else None,
+            "created_at": operation.created_at, "updated_at": operation.updated_at,
+        }
+        if raw.on_postgres():  # sent with the transaction's next statement
+            await raw.write(raw.insert_into("operation", tuple(row)), *row.values(),
+                            row=f"operation:{operation.id}")
+            return
+        await t.Operation.insert(t.Operation(**row))
 
     async def get(self, operation_id: str) -> Operation | None:
         return self._from(
@@ -42,6 +51,12 @@ class OperationRepository:
             await t.Operation.select().where(t.Operation.subject == subject).first())
 
     async def save(self, operation: Operation) -> None:
+        self._changed.append(operation.id)
+        if raw.on_postgres():
+            await raw.write(SAVE, operation.status.value, operation.message, (
+                _dump(operation.result) if operation.result is not None else None),
+                operation.updated_at, operation.id, row=f"operation:{operation.id}")
+            return
         await t.Operation.update({
             t.Operation.status: operation.status.value,
             t.Operation.message: operation.message,
@@ -49,4 +64,3 @@ class OperationRepository:
                 _dump(operation.result) if operation.result is not None else None),
             t.Operation.updated_at: operation.updated_at,
         }).where(t.Operation.id == operation.id)
-        self._changed.append(operation.id)

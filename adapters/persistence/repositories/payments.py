@@ -70,7 +70,12 @@ class PaymentRepository:
         return found[0] if found else None
 
     async def add(self, payment: Payment) -> None:
-        await t.Payment.insert(t.Payment(**self._row(payment)))
+        row = self._row(payment)
+        if raw.on_postgres():  # sent with the transaction's next statement
+            await raw.write(raw.insert_into("payment", tuple(row)), *row.values(),
+                            row=f"payment:{payment.id}")
+        else:
+            await t.Payment.insert(t.Payment(**row))
         await self._append_events(payment)
 
     async def get(self, payment_id: str) -> Payment | None:
@@ -96,8 +101,12 @@ class PaymentRepository:
     async def save(self, payment: Payment) -> None:
         row = self._row(payment)
         del row["id"]
-        await t.Payment.update({getattr(t.Payment, k): v for k, v in row.items()}).where(
-            t.Payment.id == payment.id)
+        if raw.on_postgres():
+            await raw.write(raw.update_of("payment", tuple(row)), *row.values(), payment.id,
+                            row=f"payment:{payment.id}")
+        else:
+            await t.Payment.update({getattr(t.Payment, k): v for k, v in row.items()}).where(
+                t.Payment.id == payment.id)
         await self._append_events(payment)
 
     async def _append_events(self, payment: Payment) -> None:
@@ -106,6 +115,15 @@ class PaymentRepository:
             return
         first = len(payment.events) - len(payment.new_events)
         now = self._clock.now()
+        if raw.on_postgres():
+            columns = ("dedupe_key", "payment_id", "seq", "body", "recorded_at")
+            values = [value for index, event in enumerate(payment.new_events) for value in (
+                f"{payment.id}|{event.key}", payment.id, first + index,
+                _dump(event.as_dict()), now)]
+            await raw.write(raw.insert_into("payment_event", columns, len(payment.new_events)),
+                            *values)
+            payment.new_events.clear()
+            return
         await t.PaymentEvent.insert(*[t.PaymentEvent(
             dedupe_key=f"{payment.id}|{event.key}", payment_id=payment.id, seq=first + index,
             body=_dump(event.as_dict()), recorded_at=now,
