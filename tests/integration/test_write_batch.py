@@ -1,0 +1,94 @@
+"""A transaction's writes nobody reads back before commit travel together on PostgreSQL
+(adapters/persistence/raw.py): one statement, sent before the transaction's next statement
+or its commit, with the same effects as one statement each."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from adapters.persistence.tables import EvidenceRecord, Operation, OutboxMessage
+from domain.evidence import EvidenceDraft
+from domain.operations import Operation as OperationModel
+from tests.sql_statements import count_statements
+
+pytestmark = pytest.mark.postgres
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine_name() -> str:
+    return "postgres"
+
+
+def _draft(n: int) -> EvidenceDraft:
+    return EvidenceDraft("test", "note", "order:o1", {"n": n}, {"n": n})
+
+
+async def test_writes_go_as_one_statement_with_the_commit(container: Any) -> None:
+    async with container.uow()() as u:
+        with count_statements() as seen:
+            first = await u.messages.outbox.add("TrackEvent", {"n": 1})
+            second = await u.messages.outbox.add("TrackEvent", {"n": 2})
+            pending = await u.evidence.append(_draft(1))
+            assert seen.count == 0  # nothing sent yet
+            await u.commit()
+    assert seen.count == 1 and seen.texts == ["WITH"]
+    rows = await OutboxMessage.select(OutboxMessage.id).where(
+        OutboxMessage.id.is_in([first, second]))
+    assert len(rows) == 2
+    # The append was handed out before it had an id; it has the one it got by now.
+    assert pending.id > 0
+    stored = await EvidenceRecord.select(EvidenceRecord.payload).where(
+        EvidenceRecord.id == pending.id).first()
+    assert stored is not None and stored["payload"] == '{"n": 1}'
+
+
+async def test_a_read_in_the_transaction_sees_the_writes_before_it(container: Any) -> None:
+    async with container.uow()() as u:
+        message_id = await u.messages.outbox.add("TrackEvent", {"n": 1})
+        [claimed] = await u.messages.outbox.claim_batch([message_id], 60)
+        await u.commit()
+    assert claimed.id == message_id
+
+
+async def test_writes_of_a_transaction_rolled_back_are_not_sent(container: Any) -> None:
+    async with container.uow()() as u:
+        message_id = await u.messages.outbox.add("TrackEvent", {"n": 1})
+        await u.evidence.append(_draft(1))
+    assert await OutboxMessage.count().where(OutboxMessage.id == message_id) == 0
+    assert await EvidenceRecord.count() == 0
+
+
+async def test_two_changes_to_one_row_both_apply_in_order(container: Any) -> None:
+    operation = OperationModel("op_1", "cus_1", "payment", "payment:pay_1", NOW)
+    async with container.uow()() as u:
+        await u.operations.add(operation)  # the INSERT and the UPDATEs change one row
+        operation.progress("first", NOW)
+        await u.operations.save(operation)
+        operation.progress("second", NOW)
+        await u.operations.save(operation)
+        await u.commit()
+    row = await Operation.select(Operation.message).where(Operation.id == "op_1").first()
+    assert row is not None and row["message"] == "second"
+
+
+async def test_a_task_started_in_the_transaction_does_not_join_its_batch(
+        container: Any) -> None:
+    async def elsewhere() -> None:
+        async with container.uow()(autocommit=True) as other:
+            await other.messages.outbox.add("TrackEvent", {"n": "elsewhere"})
+
+    async with container.uow()() as u:
+        await u.messages.outbox.add("TrackEvent", {"n": 1})
+        with count_statements() as seen:
+            # A copy of this context, as a task spawned here gets: its write is its own.
+            await asyncio.create_task(elsewhere(), context=contextvars.copy_context())
+        assert seen.count == 1  # sent at once, not left in this transaction's batch
+        await u.commit()
+    assert await OutboxMessage.count() == 2
