@@ -45,7 +45,7 @@ async def test_writes_go_as_one_statement_with_the_commit(container: Any) -> Non
     # The append was handed out before it had an id; it has the one it got by now.
     assert pending.id > 0
     stored = await EvidenceRecord.select(EvidenceRecord.payload).where(
-        EvidenceRecord.id == pending.id).first()
+        EvidenceRecord._meta.primary_key == pending.id).first()
     assert stored is not None and stored["payload"] == '{"n": 1}'
 
 
