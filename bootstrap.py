@@ -56,6 +56,7 @@ from adapters.shipping.sandbox_tracking import poll_seconds as tracking_poll_sec
 from adapters.throttling import LimitsRateLimiter
 from application.accounts import Accounts
 from application.bus import MessageBus
+from application.delivery_incidents import DeliveryIncidents
 from application.evidence import EvidenceService
 from application.idempotency import IdempotencyGuard
 from application.identity import SessionService, SignIn
@@ -307,6 +308,8 @@ class Container(containers.DeclarativeContainer):
         fraud_model_max_age=settings.provided.fraud_model_max_age_minutes,
     )
     fulfilment = providers.Singleton(Fulfilment, uow, carriers, clock, queue)
+    delivery_incidents = providers.Singleton(
+        DeliveryIncidents, uow, clock, queue, config.delivery_incident_deadlines)
     webhooks = providers.Singleton(
         Webhooks, uow, queue, payment_gateways, carriers, payments, fulfilment, clock,
         settings.provided.inbox_give_up_after_seconds,

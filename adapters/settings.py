@@ -33,6 +33,8 @@ from adapters.identity.oidc import PRESETS
 from adapters.shipping.sandbox_scenarios import known_scenario
 from adapters.throttling import parse_rules
 from application.throttling import DEFAULT_RATE_LIMITS
+from domain.delivery_incidents import DEFAULT_DEADLINES
+from domain.shipments import DeliveryProblem
 
 # The provider names each provider setting accepts: the adapters the container can build for
 # it (tests/unit/test_settings.py holds the two together).
@@ -227,6 +229,12 @@ class Settings(BaseSettings):
     delivery_tracker_url: str = "https://apis.tracker.delivery/graphql"
     delivery_tracker_client_id: str = ""
     delivery_tracker_client_secret: str = ""
+    # Hours a delivery incident may wait on its owner before it escalates to the operators,
+    # by problem; the entries given replace those defaults, the others stay.
+    delivery_incident_deadlines: dict[str, float] = {
+        problem.value: hours / timedelta(hours=1)
+        for problem, hours in DEFAULT_DEADLINES.items()}
+    delivery_incident_check_interval_seconds: Seconds = timedelta(minutes=5)
     reconcile_after_minutes: Minutes = timedelta(minutes=10)
     reconcile_interval_seconds: Seconds = timedelta(minutes=5)
 
@@ -338,6 +346,19 @@ class Settings(BaseSettings):
         merged = {**DEFAULT_RATE_LIMITS, **given}
         parse_rules(merged)
         return merged
+
+    @field_validator("delivery_incident_deadlines", mode="after")
+    @classmethod
+    def _deadlines_per_problem(cls, given: dict[str, float]) -> dict[str, float]:
+        known = [problem.value for problem in DeliveryProblem]
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ValueError(f"unknown delivery problem(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(known)}")
+        if any(not 0 < hours <= 24 * 365 for hours in given.values()):
+            raise ValueError("a deadline is more than 0 and at most 8760 hours")
+        defaults = {p.value: d / timedelta(hours=1) for p, d in DEFAULT_DEADLINES.items()}
+        return {**defaults, **given}
 
     @model_validator(mode="after")
     def _checkpoint_keys_usable(self) -> Settings:

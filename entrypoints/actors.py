@@ -23,6 +23,7 @@ RECONCILE = "reconcile_payments"
 RETENTION = "enforce_retention"
 ANCHOR = "anchor_evidence"
 SEAL = "seal_evidence"
+ESCALATE_DELIVERY_INCIDENTS = "escalate_delivery_incidents"
 
 
 def periods(container: Container) -> dict[str, float]:
@@ -35,6 +36,7 @@ def periods(container: Container) -> dict[str, float]:
         RETENTION: config.retention_interval_seconds(),
         ANCHOR: config.evidence_checkpoint_interval_seconds(),
         SEAL: config.evidence_seal_interval_seconds(),
+        ESCALATE_DELIVERY_INCIDENTS: config.delivery_incident_check_interval_seconds(),
     }
 
 
@@ -95,6 +97,12 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
         the requests that appended it."""
         await container.evidence().seal()
 
+    async def escalate_delivery_incidents() -> None:
+        """Hand the operators every delivery incident left alone past its deadline."""
+        escalated = await container.delivery_incidents().escalate_overdue()
+        if escalated:
+            log.info("delivery incidents escalated: %d", escalated)
+
     dramatiq.actor(broker=broker, actor_name=ACTOR_NAMES["outbox"], **retries)(
         run_outbox_messages)
     dramatiq.actor(broker=broker, actor_name=ACTOR_NAMES["outbox_one"], **retries)(
@@ -106,3 +114,4 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
     periodic(RETENTION, enforce_retention)
     periodic(ANCHOR, anchor_evidence)
     periodic(SEAL, seal_evidence)
+    periodic(ESCALATE_DELIVERY_INCIDENTS, escalate_delivery_incidents)

@@ -26,7 +26,19 @@ TEMPLATES = {
     "awaiting_deposit": "Order {order_id} is waiting for your bank transfer.",
     "order_delivered": "Order {order_id} was delivered.",
     "delivery_exception": "There is a problem delivering order {order_id}: {reason}. "
-                          "We opened case {incident_id} and will contact you.",
+                          "We opened case {incident_id}; what you can do: {options} "
+                          "(GET /v1/orders/{order_id}/delivery-incidents).",
+    "reshipment_booked_seller": "Order {order_id}: the customer asked for a reshipment (case "
+                                "{incident_id}); shipment {new_shipment_id} is booked with "
+                                "{carrier}, please prepare the parcel.",
+    "reshipment_handover_seller": "Order {order_id}: the customer asked for a reshipment (case "
+                                  "{incident_id}); hand a new parcel to {carrier} and register "
+                                  "its tracking number on shipment {new_shipment_id}.",
+    "delivery_rescheduled_seller": "Order {order_id}: the customer asked for delivery on "
+                                   "{delivery_date} (case {incident_id}); please arrange it "
+                                   "with the carrier.",
+    "delivery_refunded_seller": "Order {order_id}: the customer was refunded for the parcel of "
+                                "shipment {shipment_id} (case {incident_id}).",
     "delivery_exception_seller": "Delivery problem on order {order_id} ({reason}); "
                                  "case {incident_id} needs your attention.",
 }

@@ -298,8 +298,15 @@ class Incident(Table, tablename="incident"):
     kind = Varchar(length=40)
     subject = Varchar(length=80, index=True)
     detail = Json()
-    status = Varchar(length=16, default="open")
+    status = Varchar(length=24, default="open")
     opened_at = Timestamptz()
+    # A delivery incident's problem, who must act, when it last moved (its deadline runs
+    # from then) and how it ended; other incidents leave them empty.
+    problem = Varchar(length=24, default="")
+    owner = Varchar(length=16, default="")
+    updated_at = Timestamptz(null=True, default=None, index=True)
+    resolution = Varchar(length=24, default="")
+    resolved_at = Timestamptz(null=True, default=None)
 
 
 class NotificationLog(Table, tablename="notification_log"):

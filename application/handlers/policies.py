@@ -9,7 +9,7 @@ from application.transactions import new_id, open_incident, send
 from domain import events as ev
 from domain.commands import CreateShipment, RaiseAlert, SendNotification, TrackEvent
 from domain.evidence import EvidenceDraft
-from domain.shipments import Shipment
+from domain.shipments import DeliveryProblem, Shipment
 
 
 async def _notify(uow: UnitOfWork, customer_id: str, template: str, **params: object) -> None:
@@ -70,22 +70,26 @@ async def shipment_status_changed(event: ev.ShipmentStatusChanged, uow: UnitOfWo
 
 
 async def delivery_exception_raised(event: ev.DeliveryExceptionRaised, uow: UnitOfWork) -> None:
-    """The customer and the seller are asked to act; the operators hear of it."""
+    """A delivery incident: the customer is told what they can do, the seller is asked to
+    act, the operators hear of it; its owner and deadline follow from the problem."""
+    incident = await uow.incidents.open_delivery(
+        order_id=event.order_id, shipment_id=event.shipment_id, seller_id=event.seller_id,
+        problem=DeliveryProblem(event.problem), reason=event.reason)
     detail = {"order_id": event.order_id, "shipment_id": event.shipment_id,
-              "reason": event.reason}
-    incident_id = await uow.incidents.open("delivery_exception", f"order:{event.order_id}",
-                                           detail)
-    await _notify(uow, event.customer_id, "delivery_exception", incident_id=incident_id,
-                  **detail)
+              "reason": event.reason, "problem": incident.problem.value}
+    await _notify(uow, event.customer_id, "delivery_exception", incident_id=incident.id,
+                  options=", ".join(incident.options), **detail)
     await send(uow, SendNotification("delivery_exception_seller",
-                                     {"incident_id": incident_id, **detail},
+                                     {"incident_id": incident.id, **detail},
                                      audience="seller", seller_id=event.seller_id))
     await send(uow, RaiseAlert("warning", "logistics",
                                f"delivery exception on order {event.order_id}",
-                               {"incident_id": incident_id, **detail}))
+                               {"incident_id": incident.id, "owner": incident.owner.value,
+                                **detail}))
     await uow.evidence.append(EvidenceDraft(
         source="mall", kind="incident.opened", subject=f"order:{event.order_id}",
-        context={"incident_id": incident_id}, payload=detail,
+        context={"incident_id": incident.id},
+        payload={**detail, "owner": incident.owner.value, "status": incident.status.value},
     ))
 
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from application.ports.webhooks import InboundEvent
 from domain.customers import Customer
+from domain.delivery_incidents import DeliveryIncident
 from domain.evidence import (
     EvidenceDraft,
     EvidenceRecord,
@@ -22,7 +23,7 @@ from domain.operations import Operation
 from domain.orders import Order
 from domain.payments import Payment
 from domain.reviews import FraudReview as FraudReview  # the aggregate its port stores
-from domain.shipments import Shipment
+from domain.shipments import DeliveryProblem, Shipment
 
 
 @dataclass
@@ -298,6 +299,24 @@ class Evidence(Protocol):
 class Incidents(Protocol):
     async def open(self, kind: str, subject: str, detail: dict[str, Any]) -> str: ...
     async def of_subject(self, subject: str) -> list[dict[str, Any]]: ...
+
+    async def open_delivery(self, *, order_id: str, shipment_id: str, seller_id: str,
+                            problem: DeliveryProblem, reason: str) -> DeliveryIncident:
+        """Open a delivery incident now (kind `delivery_exception`, subject `order:<id>`)."""
+        ...
+
+    async def delivery(self, incident_id: str) -> DeliveryIncident | None: ...
+    async def save_delivery(self, incident: DeliveryIncident) -> None: ...
+
+    async def deliveries_of_order(self, order_id: str) -> list[DeliveryIncident]:
+        """The order's delivery incidents, oldest first."""
+        ...
+
+    async def unresolved_deliveries(self, moved_by: datetime, limit: int,
+                                    statuses: list[str]) -> list[DeliveryIncident]:
+        """Delivery incidents in one of `statuses` that last moved at or before `moved_by`,
+        oldest first, at most `limit`."""
+        ...
 
 
 class Notifications(Protocol):

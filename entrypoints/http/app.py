@@ -8,12 +8,22 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bootstrap import Container, install_log_scrubber, prepare
-from entrypoints.http import admin, auth, health, openapi, sandbox, storefront, webhooks
+from entrypoints.http import (
+    admin,
+    auth,
+    delivery_incidents,
+    health,
+    openapi,
+    sandbox,
+    storefront,
+    webhooks,
+)
 from entrypoints.http.api import CLOSING, CONTAINER, MAX_BODY, json_response
 from entrypoints.http.problems import PARSER_LIMITS, problems_middleware
 from entrypoints.worker import EmbeddedWorker
 
-TABLES = [auth.table, storefront.table, webhooks.table, admin.table, health.table]
+TABLES = [auth.table, storefront.table, delivery_incidents.table,
+          webhooks.table, admin.table, health.table]
 OPENAPI = web.AppKey("openapi", dict)
 
 

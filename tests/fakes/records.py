@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from domain.delivery_incidents import KIND, DeliveryIncident
 from domain.evidence import (
     GENESIS,
     Checkpoint,
@@ -17,6 +18,7 @@ from domain.evidence import (
     chain_onto,
 )
 from domain.redaction import card_safe_id
+from domain.shipments import DeliveryProblem
 from tests.fakes.breakable import Breakable
 from tests.fakes.storage import Repository, as_json
 
@@ -101,6 +103,42 @@ class FakeIncidents(Repository):
     async def of_subject(self, subject: str) -> list[dict[str, Any]]:
         return [{k: i[k] for k in ("id", "kind", "opened_at", "status")}
                 for i in self._all() if i["subject"] == subject]
+
+    # A delivery incident is a row like the others (kind, subject, detail, status) that also
+    # keeps the aggregate, as the real table keeps it in columns of its own.
+    async def open_delivery(self, *, order_id: str, shipment_id: str, seller_id: str,
+                            problem: DeliveryProblem, reason: str) -> DeliveryIncident:
+        incident = DeliveryIncident.open(
+            card_safe_id("inc"), order_id=order_id, shipment_id=shipment_id,
+            seller_id=seller_id, problem=problem, reason=reason, now=self._now())
+        await self.save_delivery(incident)
+        return incident
+
+    async def save_delivery(self, incident: DeliveryIncident) -> None:
+        self._put(incident.id, {
+            "id": incident.id, "kind": KIND, "subject": f"order:{incident.order_id}",
+            "detail": as_json({"order_id": incident.order_id,
+                               "shipment_id": incident.shipment_id,
+                               "seller_id": incident.seller_id, "reason": incident.reason,
+                               "steps": incident.steps}),
+            "status": incident.status.value, "opened_at": incident.opened_at.isoformat(),
+            "incident": incident})
+
+    def _deliveries(self) -> list[DeliveryIncident]:
+        return [row["incident"] for row in self._all() if "incident" in row]
+
+    async def delivery(self, incident_id: str) -> DeliveryIncident | None:
+        return next((i for i in self._deliveries() if i.id == incident_id), None)
+
+    async def deliveries_of_order(self, order_id: str) -> list[DeliveryIncident]:
+        return sorted((i for i in self._deliveries() if i.order_id == order_id),
+                      key=lambda i: i.opened_at)
+
+    async def unresolved_deliveries(self, moved_by: datetime, limit: int,
+                                    statuses: list[str]) -> list[DeliveryIncident]:
+        found = [i for i in self._deliveries()
+                 if i.status.value in statuses and i.updated_at <= moved_by]
+        return sorted(found, key=lambda i: i.updated_at)[:limit]
 
 
 class FakeNotifications(Repository):

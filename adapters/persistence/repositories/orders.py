@@ -17,6 +17,12 @@ from domain.orders import FULFILMENT, Order, OrderLine, OrderStatus, ShippingAdd
 _MONEY_TAKEN = sorted({status.value for status in FULFILMENT} | {"partially_refunded"})
 
 
+def _address(address: ShippingAddress) -> str:
+    return _dump({"recipient": address.recipient, "line1": address.line1,
+                  "line2": address.line2, "city": address.city,
+                  "postal_code": address.postal_code, "country": address.country})
+
+
 class OrderRepository:
     async def lock(self, order_id: str) -> Order | None:
         query = t.Order.select().where(t.Order.id == order_id)
@@ -30,6 +36,8 @@ class OrderRepository:
         return {
             t.Order.status: order.status.value,
             t.Order.held_for_review: order.held_for_review,
+            # A corrected address is kept for what ships next (domain.orders).
+            t.Order.shipping_address: _address(order.shipping_address),
         }
 
     async def add(self, order: Order) -> None:
