@@ -39,10 +39,10 @@ async def _failed_order(shop: Any) -> tuple[dict[str, str], str, dict[str, Any]]
 
 
 async def _act(shop: Any, auth: dict[str, str], order_id: str, incident_id: str,
-               body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+               body: dict[str, Any], key: str | None = None) -> tuple[int, dict[str, Any]]:
     response = await shop.client.post(
         f"/v1/orders/{order_id}/delivery-incidents/{incident_id}/actions", json=body,
-        headers={**auth, "Idempotency-Key": uuid.uuid4().hex})
+        headers={**auth, "Idempotency-Key": key or uuid.uuid4().hex})
     return response.status, dict(await response.json())
 
 
@@ -59,11 +59,18 @@ async def test_the_address_fix_and_a_reshipment_close_the_incident_and_deliver(
     assert (fixed["status"], fixed["address_corrected"]) == ("awaiting_customer", True)
     assert (await shop.order(auth, order_id))["shipping_address"] == GOOD_ADDRESS
 
-    status, closed = await _act(shop, auth, order_id, incident["id"], {"option": "reshipment"})
+    key = uuid.uuid4().hex
+    status, closed = await _act(shop, auth, order_id, incident["id"], {"option": "reshipment"},
+                                key)
     assert status == 200, closed
     assert (closed["status"], closed["resolution"], closed["options"]) == (
         "resolved", "reshipped", [])
     new_shipment = closed["steps"][-1]["shipment_id"]
+    # A retry with the same key gets the same answer and books nothing more.
+    status, again = await _act(shop, auth, order_id, incident["id"], {"option": "reshipment"},
+                               key)
+    assert (status, again) == (200, closed)
+    assert len((await shop.order(auth, order_id))["shipments"]) == 2
 
     async def reshipment_delivered() -> dict[str, Any] | None:
         view = await shop.order(auth, order_id)
