@@ -150,8 +150,8 @@ class DeliveryIncidents:
     # --- the operators ----------------------------------------------------------------------
 
     async def escalate_overdue(self) -> int:
-        """Escalate every incident left alone past its deadline: the operators are alerted,
-        and the customer is told someone is on it. The number escalated."""
+        """Escalate every incident left alone past its deadline: the operators are alerted
+        and it is listed for them (the customer can still settle it). The number escalated."""
         now = self._clock.now()
         moved_by = now - min(self._deadlines.values())
         async with self._uow() as uow:
