@@ -53,13 +53,14 @@ class Cost:
 
 
 async def counted_purchases(session: aiohttp.ClientSession, base: str, auth: dict[str, str],
-                            database_url: str, *, purchases: int, wait: float = 20.0) -> Cost:
+                            database_url: str, *, purchases: int, wait: float = 20.0,
+                            counter: SqlCounter | None = None) -> Cost:
     """`purchases` orders placed and paid back to back, counted until all are settled (at
     most `wait` seconds after the last), once the work of earlier purchases is done (at most
     `wait` seconds too). The benchmark watches with a connection of its own, opened before
     counting starts and left out of the counts."""
     watcher = await asyncpg.connect(database_url)
-    counter = SqlCounter()
+    counter = counter or SqlCounter()
     counter.ignore(watcher)
 
     async def sealed() -> bool:

@@ -53,7 +53,9 @@ class Report:
         self.row(f"webhook ingest, 8 senders, in process ({seeded:,} orders)",
                  f"{rate:,.0f}/s; p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms",
                  f"{ratio:.1%} of the ceiling; {result['requests']} callbacks after "
-                 f"{result['warmup']} warm-up; non-2xx {result['non_2xx']}; no worker")
+                 f"{result['warmup']} warm-up; non-2xx {result['non_2xx']}; no worker; "
+                 f"{result['cpu_ms_per_request']:.2f} ms of this process's CPU a callback "
+                 "(server and sending client)")
 
     def purchase(self, engine: str, trips: list[float], seeded: int | None = None) -> None:
         p50 = _ms(trips, 50)

@@ -86,7 +86,9 @@ async def measure(args: argparse.Namespace, app: Running, run_id: str) -> dict[s
             warm = [unmatched_event("bench", f"{run_id}w", i) for i in range(args.warmup)]
             await fire(session, url, warm, args.concurrency)
         bodies = [unmatched_event("bench", run_id, i) for i in range(args.requests)]
+        cpu = time.process_time()
         latencies, outcomes, elapsed = await fire(session, url, bodies, args.concurrency)
+        cpu = time.process_time() - cpu
     stored = await InboxMessage.count().where(
         InboxMessage.event_id.like(f"evt_bench_{run_id}_%"))
     evidence = await EvidenceRecord.count().where(EvidenceRecord.kind == "webhook.received")
@@ -99,6 +101,8 @@ async def measure(args: argparse.Namespace, app: Running, run_id: str) -> dict[s
         "elapsed_s": round(elapsed, 3),
         "throughput_rps": round(args.requests / elapsed, 1) if elapsed else 0.0,
         **summary_ms(latencies),
+        # This process's CPU (all its threads: the server and the sending client) per callback.
+        "cpu_ms_per_request": round(cpu * 1000 / args.requests, 3),
         "non_2xx": args.requests - ok, "outcomes": dict(outcomes),
         "inbox_rows_stored": stored, "evidence_webhook_records": evidence,
         "messages_left_in_broker": queued,
@@ -119,6 +123,8 @@ def report(result: dict[str, Any]) -> list[str]:
         f"  ack latency p99     {result['p99_ms']:.2f} ms",
         f"  ack latency max     {result['max_ms']:.2f} ms",
         f"  ack latency mean    {result['mean_ms']:.2f} ms",
+        f"  process CPU         {result['cpu_ms_per_request']:.3f} ms per callback "
+        "(server and client)",
         f"  non-2xx answers     {result['non_2xx']}   outcomes: {result['outcomes']}",
         f"  inbox rows stored   {result['inbox_rows_stored']}   evidence webhook records: "
         f"{result['evidence_webhook_records']}   left in broker: "
