@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from application.handlers import fulfilment, messaging, payments, policies
+from application.handlers import delivery_incidents, fulfilment, messaging, payments, policies
 from application.ports import UnitOfWork
 from domain import commands as c
 from domain import events as ev
@@ -47,7 +47,8 @@ EVENT_HANDLERS: dict[type[ev.Event], list[Callable[[Any, UnitOfWork], Awaitable[
     ev.OrderPaid: [policies.order_paid, policies.request_shipments],
     ev.PaymentFailed: [policies.payment_failed],
     ev.PaymentAwaitingDeposit: [policies.payment_awaiting_deposit],
-    ev.ShipmentStatusChanged: [policies.shipment_status_changed],
+    ev.ShipmentStatusChanged: [policies.shipment_status_changed,
+                               delivery_incidents.parcel_delivered],
     ev.DeliveryExceptionRaised: [policies.delivery_exception_raised],
     ev.OrderDelivered: [policies.order_delivered],
     ev.PaymentRefunded: [policies.payment_refunded],

@@ -13,6 +13,7 @@ from domain.errors import DomainError, NotFound
 from domain.money import Money
 from domain.orders import Order, OrderLine, ShippingAddress
 from domain.payments import Payment
+from domain.shipping_options import ShippingCatalogue, country_code
 
 MAX_PAGE = 100
 
@@ -34,19 +35,28 @@ class PlaceOrder:
     shipping_address: dict[str, str]
     carrier: str
     note: str = ""
+    service: str = ""  # the carrier's cheapest service to the address when empty
 
 
 class Ordering:
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Clock, queue: TaskQueue, carriers: frozenset[str]
+        self, uow: UnitOfWorkFactory, clock: Clock, queue: TaskQueue,
+        shipping: ShippingCatalogue,
     ) -> None:
-        self._uow, self._clock, self._queue, self._carriers = uow, clock, queue, carriers
+        self._uow, self._clock, self._queue, self._shipping = uow, clock, queue, shipping
+
+    def shipping_options(self, country: str, currency: str) -> dict[str, Any]:
+        """What the customer may choose for an address in `country`, paying in `currency`."""
+        address_country = country_code(country)
+        options = self._shipping.options(address_country, currency)
+        return {"country": address_country, "currency": currency.upper(),
+                "options": [option.view() for option in options],
+                "countries_served": self._shipping.countries()}
 
     async def place(self, command: PlaceOrder) -> Order:
-        if command.carrier not in self._carriers:
-            raise DomainError(
-                f"this carrier is not offered; choose one of {', '.join(sorted(self._carriers))}"
-            )
+        address = ShippingAddress(**command.shipping_address)
+        option = self._shipping.choose(address.country, command.currency, command.carrier,
+                                       command.service)
         lines = [
             OrderLine(line.sku, line.title, line.seller_id, line.quantity,
                       Money(line.unit_price, command.currency))
@@ -54,8 +64,9 @@ class Ordering:
         ]
         order = Order.place(
             order_id=new_id("ord"), customer_id=command.customer_id, currency=command.currency,
-            lines=lines, shipping_address=ShippingAddress(**command.shipping_address),
-            carrier=command.carrier, note=command.note, now=self._clock.now(),
+            lines=lines, shipping_address=address, carrier=option.carrier,
+            service=option.service, shipping_fee=option.fee.amount if option.fee else 0,
+            note=command.note, now=self._clock.now(),
         )
         async with self._uow() as uow:
             await uow.orders.add(order)
@@ -98,6 +109,8 @@ def order_view(order: Order, *, payments: list[Payment] | None = None,
         "total": order.total.amount,
         "total_display": str(order.total),
         "carrier": order.carrier,
+        "service": order.service,
+        "shipping_fee": order.shipping_fee,
         "note": order.note,
         "created_at": order.created_at.isoformat() if order.created_at else None,
         "lines": [
@@ -123,7 +136,8 @@ def order_view(order: Order, *, payments: list[Payment] | None = None,
     if shipments is not None:
         view["shipments"] = [
             {"id": s.id, "seller_id": s.seller_id, "carrier": s.carrier,
-             "status": s.status.value, "tracking_number": s.tracking_number}
+             "status": s.status.value, "tracking_number": s.tracking_number,
+             "lines": [{"sku": sku, "quantity": n} for sku, n in sorted(s.lines.items())]}
             for s in shipments
         ]
     return view

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from application.bus import publish
 from application.ports import (
@@ -16,7 +17,8 @@ from application.ports import (
 from application.transactions import commit_and_dispatch
 from domain.errors import NotFound
 from domain.evidence import EvidenceDraft
-from domain.shipments import TrackingUpdate
+from domain.orders import Order
+from domain.shipments import Shipment, TrackingUpdate
 
 
 class Fulfilment:
@@ -41,10 +43,7 @@ class Fulfilment:
             address=order.shipping_address,
             # What a customs declaration needs abroad: what it is, and the line's value in
             # major units of the order's currency (carriers at home ignore them).
-            items=[{"sku": line.sku, "quantity": line.quantity, "description": line.title,
-                    "value": str((line.unit_price * line.quantity).decimal),
-                    "currency": line.unit_price.currency}
-                   for line in order.lines_of(shipment.seller_id)],
+            items=_items(order, shipment),
         )
         tracking_number = await self._carriers[shipment.carrier].create_shipment(request)
         async with self._uow() as uow:
@@ -89,3 +88,17 @@ class Fulfilment:
         ))
         await publish(uow, events)
         return True
+
+
+def _items(order: Order, shipment: Shipment) -> list[dict[str, Any]]:
+    """What the parcel holds, line by line: a split parcel declares only its share."""
+    left = shipment.quantities(order.unshipped(shipment.seller_id, []))
+    items = []
+    for line in order.lines_of(shipment.seller_id):
+        quantity = min(line.quantity, left.get(line.sku, 0))
+        if quantity:
+            left[line.sku] -= quantity
+            items.append({"sku": line.sku, "quantity": quantity, "description": line.title,
+                          "value": str((line.unit_price * quantity).decimal),
+                          "currency": line.unit_price.currency})
+    return items

@@ -51,6 +51,7 @@ class Resolution(StrEnum):
     RESCHEDULED = "rescheduled"
     RESHIPPED = "reshipped"
     REFUNDED = "refunded"
+    DELIVERED = "delivered"  # the carrier delivered the parcel after all
 
 
 P, Ask = DeliveryProblem, CustomerOption
@@ -158,6 +159,22 @@ class DeliveryIncident:
         self._step(option.value, now, **outcome)
         self.status, self.resolution, self.resolved_at = (
             IncidentStatus.RESOLVED, _RESOLVING[option], now)
+
+    def parcel_delivered(self, at: datetime) -> bool:
+        """The carrier delivered the parcel after all (a second attempt, customs released
+        it): nothing is left to choose. False when it was resolved already."""
+        if self.status == IncidentStatus.RESOLVED:
+            return False
+        self._step("delivered", at)
+        self.status, self.resolution, self.resolved_at = (
+            IncidentStatus.RESOLVED, Resolution.DELIVERED, at)
+        return True
+
+    def repeats(self, shipment_id: str, problem: DeliveryProblem) -> bool:
+        """The same parcel reporting the same problem while this incident is still open:
+        the carrier said it again, there is nothing new to ask."""
+        return (self.status != IncidentStatus.RESOLVED and self.shipment_id == shipment_id
+                and self.problem == problem)
 
     def is_overdue(self, now: datetime, deadlines: Mapping[DeliveryProblem, timedelta]) -> bool:
         """Unresolved, not escalated yet, and left alone past its deadline."""

@@ -180,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         "checkpoint", help="check the records added since the last checkpoint and sign one "
                            "(what the worker does periodically); exit 1 on any problem")
     sub.add_parser("verify-evidence", help="the same as `evidence verify`")
+    seller_key = sub.add_parser("seller-key", help="print the API key a seller's system uses "
+                                                   "to register parcels (/v1/seller/...)")
+    seller_key.add_argument("seller_id")
     args = parser.parse_args(argv)
 
     return _guarded(lambda: _run(args))
@@ -199,6 +202,13 @@ def _run(args: argparse.Namespace) -> int:
                     or getpass.getpass("admin password: "))
         customer_id = asyncio.run(_create_admin(args.email, password))
         print(f"admin {customer_id} created")
+    elif args.command == "seller-key":
+        _, container = _container()
+        try:
+            print(container.seller_keys().issue(args.seller_id))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     elif args.command in ("evidence", "verify-evidence"):
         report, checkpoint_file = asyncio.run(_evidence(getattr(args, "action", "verify")))
         print(json.dumps(report))

@@ -71,10 +71,15 @@ async def shipment_status_changed(event: ev.ShipmentStatusChanged, uow: UnitOfWo
 
 async def delivery_exception_raised(event: ev.DeliveryExceptionRaised, uow: UnitOfWork) -> None:
     """A delivery incident: the customer is told what they can do, the seller is asked to
-    act, the operators hear of it; its owner and deadline follow from the problem."""
+    act, the operators hear of it; its owner and deadline follow from the problem. The same
+    problem of the same parcel while its incident is open is not a new incident."""
+    problem = DeliveryProblem(event.problem)
+    if any(open_.repeats(event.shipment_id, problem)
+           for open_ in await uow.incidents.deliveries_of_order(event.order_id)):
+        return
     incident = await uow.incidents.open_delivery(
         order_id=event.order_id, shipment_id=event.shipment_id, seller_id=event.seller_id,
-        problem=DeliveryProblem(event.problem), reason=event.reason)
+        problem=problem, reason=event.reason)
     detail = {"order_id": event.order_id, "shipment_id": event.shipment_id,
               "reason": event.reason, "problem": incident.problem.value}
     await _notify(uow, event.customer_id, "delivery_exception", incident_id=incident.id,

@@ -37,7 +37,7 @@ class Operation:
     tag: str
     request: type[BaseModel] | None
     responses: dict[int, type[BaseModel] | None]
-    auth: str | None  # None, "customer" or "admin"
+    auth: str | None  # None, "customer", "admin" or "seller"
     params: list[dict[str, Any]] = field(default_factory=list)
     content_type: str = "application/json"
     form: dict[str, Any] | None = None  # the JSON schema of a posted form's fields

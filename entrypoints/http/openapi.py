@@ -94,7 +94,7 @@ def build(operations: list[Operation], version: str) -> dict[str, Any]:
             entry["requestBody"] = {"required": True, "content": {
                 "application/x-www-form-urlencoded": {"schema": op.form}}}
         if op.auth:
-            entry["security"] = [{"bearer": []}]
+            entry["security"] = [{"sellerKey" if op.auth == "seller" else "bearer": []}]
         paths.setdefault(op.path, {})[op.method.lower()] = entry
     return {
         "openapi": "3.1.0",
@@ -106,5 +106,7 @@ def build(operations: list[Operation], version: str) -> dict[str, Any]:
                                 f"{MAX_HEADER} bytes each."},
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            "sellerKey": {"type": "http", "scheme": "bearer",
+                          "bearerFormat": "seller API key (mall seller-key <seller id>)"}}},
     }

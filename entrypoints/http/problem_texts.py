@@ -12,6 +12,10 @@ TEXTS: dict[str, tuple[str, str, str]] = {
     "rule-violated": (
         "Request refused by a business rule", "요청이 거절되었습니다",
         "주문 또는 결제 규칙에 맞지 않는 요청입니다. 내용을 확인한 뒤 다시 보내 주세요."),
+    "no-shipping-option": (
+        "No delivery there with this carrier", "이 배송 방법으로는 배송할 수 없습니다",
+        "선택한 택배사나 서비스는 이 주소로 배송하지 않습니다. options에 있는 배송 방법 중에서 "
+        "골라 주세요."),
     "not-found": (
         "Not found", "찾을 수 없습니다",
         "요청한 항목이 없거나 이 계정으로 볼 수 없습니다. 주소와 번호를 확인해 주세요."),

@@ -30,6 +30,7 @@ from domain.errors import (
 from domain.failures import preferred_language
 from domain.identity import FlowRefused
 from domain.redaction import card_safe_id, has_card_number
+from domain.shipping_options import NoShippingOption
 from entrypoints.http.api import BadRequest, CardNumberRefused, UnsupportedMediaType
 from entrypoints.http.problem_texts import korean_detail, title
 
@@ -65,6 +66,8 @@ def problem_body(exc: DomainError, language: str = "en") -> dict[str, object]:
     }
     if isinstance(exc, ProviderUnavailable) and exc.alternatives:
         body["alternatives"] = exc.alternatives  # other gateways, or other ways to sign in
+    if isinstance(exc, NoShippingOption):  # what the customer may choose instead
+        body["options"], body["countries_served"] = exc.options, exc.countries
     if isinstance(exc, SignInRefused | FlowRefused):
         body["reason"] = exc.reason
         body["ways_in"] = getattr(exc, "ways_in", [])
@@ -145,7 +148,8 @@ async def problems_middleware(request: web.Request, handler):  # type: ignore[no
         response = problem(http_status(exc), exc.code, exc.detail, retryable=exc.retryable,
                            instance=instance, language=language, headers=headers,
                            **{k: v for k, v in body.items()
-                              if k in ("alternatives", "reason", "ways_in")})
+                              if k in ("alternatives", "reason", "ways_in", "options",
+                                       "countries_served")})
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

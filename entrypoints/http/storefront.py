@@ -103,13 +103,39 @@ async def place_order(request: web.Request) -> web.Response:
             customer_id=customer.id, currency=body.currency,
             lines=[LineInput(**line.model_dump()) for line in body.lines],
             shipping_address=body.shipping_address.model_dump(), carrier=body.carrier,
-            note=body.note,
+            service=body.service, note=body.note,
         ))
         # Built from the committed order, not read back: nothing after the commit can fail.
         view = order_view(order, payments=[], shipments=[])
         return 201, view, {"Location": f"/v1/orders/{order.id}"}
 
     return await answer_once(request, customer.id, raw, place, required=False)
+
+
+SHIPPING_QUERY = [
+    {"name": "country", "in": "query", "required": True,
+     "schema": {"type": "string", "minLength": 2, "maxLength": 2, "examples": ["KR"]},
+     "description": "the shipping address's country, ISO 3166-1 alpha-2"},
+    {"name": "currency", "in": "query", "required": True,
+     "schema": {"type": "string", "minLength": 3, "maxLength": 3, "examples": ["KRW"]},
+     "description": "the order's currency, in which fees are quoted"},
+]
+
+
+@table.add("GET", "/v1/shipping/options",
+           "The carriers and services that deliver to a country, with fee and usual delivery "
+           "time, cheapest first", responses={200: s.ShippingOptionsOut, 400: None, 422: None},
+           params=SHIPPING_QUERY, auth=None)
+async def shipping_options(request: web.Request) -> web.Response:
+    missing = [name for name in ("country", "currency") if not request.query.get(name)]
+    if missing:
+        raise BadRequest(f"query parameter {' and '.join(missing)} missing, e.g. "
+                         "?country=KR&currency=KRW")
+    currency = request.query["currency"]
+    if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
+        raise BadRequest("currency must be an ISO 4217 code such as KRW or USD")
+    return json_response(container(request).ordering().shipping_options(
+        request.query["country"], currency))
 
 
 PAGE = [

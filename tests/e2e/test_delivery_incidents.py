@@ -158,3 +158,22 @@ async def _login(shop: Any, email: str, password: str) -> dict[str, str]:
                                       json={"email": email, "password": password})
     token = (await response.json())["access_token"]
     return {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_second_attempt_that_delivers_resolves_the_incident(shop: Any) -> None:
+    auth = await shop.sign_up()
+    order = await shop.place(auth, {**ORDER, "lines": ORDER["lines"][:1], "shipping_address": {
+        **ORDER["shipping_address"], "line2": "scenario:failed_attempt"}})
+    status, _ = await shop.pay(auth, order["id"], "pm_sandbox_success")
+    assert status == 200
+
+    async def resolved() -> list[dict[str, Any]]:
+        response = await shop.client.get(f"/v1/orders/{order['id']}/delivery-incidents",
+                                         headers=auth)
+        found = list((await response.json())["incidents"])
+        return found if found and found[0]["status"] == "resolved" else []
+
+    [incident] = await eventually(resolved, timeout=40, what="the incident resolved")
+    assert (incident["problem"], incident["resolution"]) == ("failed_attempt", "delivered")
+    assert [s["step"] for s in incident["steps"]] == ["opened", "delivered"]
+    assert (await shop.order(auth, order["id"]))["status"] == "delivered"

@@ -1,6 +1,6 @@
 """The OpenAPI document says what the server does: schemathesis generates requests for every
 operation from the document (fixed seed) against a real `mall serve`, signed in as a customer
-and as an admin, and checks each answer: never a 5xx, and status, content type, headers and
+as an admin and as a seller, and checks each answer: never a 5xx, and status, content type, headers and
 body as documented."""
 
 from __future__ import annotations
@@ -62,6 +62,9 @@ def served(tmp_path_factory: pytest.TempPathFactory,
             _post(f"{base}/v1/auth/register", {"email": email, "password": password})
         tokens[role] = _post(f"{base}/v1/auth/login",
                              {"email": email, "password": password})["access_token"]
+    tokens["seller"] = subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli", "seller-key", "seller-a"], env=env,
+        check=True, capture_output=True, text=True, timeout=60).stdout.strip()
     yield base, tokens, home
     server.terminate()
     server.wait(timeout=30)
@@ -81,8 +84,10 @@ def _schemathesis(base: str, token: str, home: Path, *selection: str) -> None:
 
 @pytest.mark.parametrize(("role", "selection"), [
     # Signing out ends the session the other operations use: it runs on its own.
-    ("customer", ("--exclude-path-regex", "^/v1/admin/", "--exclude-path", "/v1/auth/logout")),
+    ("customer", ("--exclude-path-regex", "^/v1/(admin|seller)/", "--exclude-path",
+                  "/v1/auth/logout")),
     ("admin", ("--include-path-regex", "^/v1/admin/")),
+    ("seller", ("--include-path-regex", "^/v1/seller/")),
     ("customer", ("--include-path", "/v1/auth/logout")),
 ])
 def test_every_operation_answers_as_documented(served: Any, role: str,

@@ -177,3 +177,21 @@ def test_the_order_takes_a_corrected_address_in_its_country_only() -> None:
     with pytest.raises(InvalidTransition, match="can no longer change"):
         order.correct_shipping_address(
             ShippingAddress("Ada", "3 Jong-ro", "", "Seoul", "03154", "KR"))
+
+
+def test_a_parcel_delivered_after_all_resolves_it_once() -> None:
+    case = incident()
+    assert case.parcel_delivered(T0 + timedelta(hours=5))
+    assert (case.status, case.resolution) == (IncidentStatus.RESOLVED, Resolution.DELIVERED)
+    assert case.resolved_at == T0 + timedelta(hours=5)
+    assert not case.parcel_delivered(T0 + timedelta(hours=6))
+    assert [s["step"] for s in case.steps] == ["opened", "delivered"]
+
+
+def test_the_same_problem_of_the_same_parcel_repeats_an_open_incident_only() -> None:
+    case = incident(P.FAILED_ATTEMPT)
+    assert case.repeats("shp_1", P.FAILED_ATTEMPT)
+    assert not case.repeats("shp_1", P.RETURNED_TO_SENDER)
+    assert not case.repeats("shp_2", P.FAILED_ATTEMPT)
+    case.resolve(Ask.RESCHEDULE, T0)
+    assert not case.repeats("shp_1", P.FAILED_ATTEMPT)

@@ -74,11 +74,14 @@ from entrypoints.http.schemas.orders import (
     OrderLineOut,
     OrderList,
     OrderOut,
+    ParcelLine,
     PaymentEventOut,
     PaymentIn,
     PaymentOut,
     PaymentResultOut,
     ShipmentOut,
+    ShippingOptionOut,
+    ShippingOptionsOut,
 )
 from entrypoints.http.schemas.privacy import (
     ConsentsOut,
@@ -94,6 +97,7 @@ from entrypoints.http.schemas.privacy import (
     RetainedOut,
 )
 from entrypoints.http.schemas.sandbox import SandboxStatusOut, SandboxTokenOut
+from entrypoints.http.schemas.sellers import ParcelIn, ParcelOut, SellerOrderOut
 from entrypoints.http.schemas.service import Health, Problem, SignInConflict, WebhookAck
 
 __all__ = [
@@ -145,6 +149,9 @@ __all__ = [
     "OrderLineOut",
     "OrderList",
     "OrderOut",
+    "ParcelIn",
+    "ParcelLine",
+    "ParcelOut",
     "PasswordResetIn",
     "PaymentEventOut",
     "PaymentIn",
@@ -167,9 +174,12 @@ __all__ = [
     "ReviewOut",
     "SandboxStatusOut",
     "SandboxTokenOut",
+    "SellerOrderOut",
     "SessionsRevokedOut",
     "ShipmentHistoryOut",
     "ShipmentOut",
+    "ShippingOptionOut",
+    "ShippingOptionsOut",
     "SignInConflict",
     "SignInGroupOut",
     "SignInOut",

@@ -37,7 +37,11 @@ class OrderIn(Strict):
     currency: Currency
     lines: list[OrderLineIn] = Field(min_length=1, max_length=100)
     shipping_address: AddressIn
-    carrier: str = Field(min_length=1, max_length=40, examples=["sandbox-express"])
+    carrier: str = Field(min_length=1, max_length=40, examples=["sandbox-express"],
+                         description="one of the carriers GET /v1/shipping/options lists for "
+                                     "the address's country")
+    service: str = Field("", max_length=40, examples=["standard"],
+                         description="the carrier's service; its cheapest when empty")
     note: str = Field("", max_length=1000)
 
 
@@ -119,12 +123,41 @@ class PaymentOut(MoneyOut):
     events: list[PaymentEventOut]
 
 
+class ParcelLine(Strict):
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=1, le=1000)
+
+
 class ShipmentOut(Answer):
     id: str
     seller_id: str
     carrier: str
     status: ShipmentStatus
     tracking_number: str | None
+    lines: list[ParcelLine] = Field(
+        description="what the parcel holds; empty: all of its seller's lines")
+
+
+class EstimatedDays(Answer):
+    min: int
+    max: int
+
+
+class ShippingOptionOut(Answer):
+    carrier: str
+    service: str
+    fee: int = Field(description="minor units of the currency asked for; 0 is free")
+    fee_display: str
+    estimated_days: EstimatedDays | None = Field(description="usual delivery, business days")
+    seller_ships: bool = Field(description="the seller hands the parcel to the carrier and "
+                                           "registers its tracking number")
+
+
+class ShippingOptionsOut(Answer):
+    country: str
+    currency: str
+    options: list[ShippingOptionOut]
+    countries_served: list[str] = Field(description="ISO codes, or * for every country")
 
 
 class OrderOut(Answer):
@@ -134,6 +167,8 @@ class OrderOut(Answer):
     total: int
     total_display: str
     carrier: str
+    service: str
+    shipping_fee: int = Field(description="minor units, included in total")
     note: str
     created_at: str | None
     lines: list[OrderLineOut]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -28,6 +28,11 @@ class Problem(BaseModel):
                           "ways to sign in, that work now")
     reason: str | None = Field(None, description="a refused sign-in: which check it failed")
     ways_in: list[str] | None = Field(None, description="a refused sign-in: the ways in left")
+    options: list[dict[str, Any]] | None = Field(
+        None, description="no-shipping-option: the carriers and services that do deliver to "
+                          "the address (as GET /v1/shipping/options lists them)")
+    countries_served: list[str] | None = Field(
+        None, description="no-shipping-option: where the mall ships (* is everywhere)")
 
 
 class SignInConflict(Problem):

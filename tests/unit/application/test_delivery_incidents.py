@@ -213,3 +213,21 @@ async def test_a_reschedule_takes_a_date_the_carrier_can_still_keep(mall: Mall) 
     assert any(n.template == "delivery_rescheduled_seller" for n in mall.notifier.sent)
     [row] = await service.of_order(customer.id, order.id)
     assert row["status"] == IncidentStatus.RESOLVED
+
+
+async def test_a_parcel_delivered_after_all_resolves_its_incident_before_any_deadline(
+        mall: Mall) -> None:
+    customer, order, shipment, incident = await _failed(mall, "delivery attempted: not home")
+    assert incident["problem"] == "failed_attempt"
+    # The carrier says it again, then tries once more and delivers.
+    await _track(mall, shipment, "out_for_delivery", mall.clock.advance(hours=2))
+    await _track(mall, shipment, "exception", mall.clock.advance(hours=1),
+                 "delivery attempted: not home")
+    await _track(mall, shipment, "delivered", mall.clock.advance(hours=20))
+    [closed] = await incidents(mall).of_order(customer.id, order.id)
+    assert (closed["id"], closed["status"], closed["resolution"]) == (
+        incident["id"], "resolved", "delivered")
+    assert len(mall.db.evidence("incident.opened")) == 1
+    assert len(mall.db.evidence("incident.delivered")) == 1
+    mall.clock.advance(hours=72)
+    assert await incidents(mall).escalate_overdue() == 0

@@ -8,6 +8,7 @@ from application.ordering import PlaceOrder
 from domain.commands import TrackEvent
 from domain.errors import DomainError, NotFound
 from domain.orders import OrderStatus
+from domain.shipping_options import NoShippingOption
 from tests.helpers import ORDER
 from tests.unit.application.harness import Mall
 
@@ -40,9 +41,12 @@ async def test_placing_an_order_tracks_it_for_analytics_in_the_same_transaction(
 async def test_a_carrier_that_is_not_offered_is_refused_before_anything_is_stored(
         mall: Mall) -> None:
     customer = await mall.customer()
-    with pytest.raises(DomainError, match="carrier is not offered"):
+    with pytest.raises(NoShippingOption, match="pigeon-post does not deliver to KR") as refused:
         await mall.place(customer, carrier="pigeon-post")
     assert mall.db.rows("orders") == []
+    # The refusal lists what the customer may choose instead.
+    assert {o["carrier"] for o in refused.value.options} >= {"sandbox-express",
+                                                            "kr.cjlogistics"}
 
 
 async def test_an_order_totalling_zero_is_refused(mall: Mall) -> None:
