@@ -139,7 +139,8 @@ class Webhooks:
                     update = dataclasses.replace(update, callback_secret=None)
                     payment = await self._payments.find_for_event(uow, provider, reference,
                                                                    update)
-                    changed = await apply_payment_update(uow, payment.id, update, self._clock)
+                    changed = await apply_payment_update(uow, payment.id, update, self._clock,
+                                                         found=payment)
                     status = "applied" if changed else "no_change"
             else:
                 tracking = self._carriers[provider].translate_webhook(event)

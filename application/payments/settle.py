@@ -27,14 +27,16 @@ from domain.settlement import Before, FollowUp, money_moved, needs_other_payment
 
 async def apply_payment_update(
     uow: UnitOfWork, payment_id: str, update: PaymentUpdate, clock: Clock,
-    extra_result: dict[str, Any] | None = None,
+    extra_result: dict[str, Any] | None = None, *, found: Payment | None = None,
 ) -> bool:
     """Apply a provider's answer to the payment, the order and the customer's operation.
 
     The order is locked first and the payment read after, so two answers about the same
     payment (a reply and a webhook, say) are applied one after the other, never both at once.
+    `found`: the payment as this transaction already read it, to find its order by.
     """
-    payment = await uow.payments.get(payment_id)
+    payment = found if found is not None and found.id == payment_id else (
+        await uow.payments.get(payment_id))
     if payment is None:
         raise NotFound(f"payment {payment_id} not found")
     order = await uow.orders.lock(payment.order_id)
