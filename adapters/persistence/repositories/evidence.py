@@ -34,6 +34,15 @@ SEAL_ROWS = (
     "AND evidence_record.seq IS NULL"
 )
 
+# PostgreSQL: the same, and the head moved, in one statement.
+SEAL_ROWS_AND_HEAD = (
+    "WITH sealed (id, seq, prev_hash, hash) AS (VALUES {}), chained AS ("
+    "UPDATE evidence_record SET seq = sealed.seq, prev_hash = sealed.prev_hash, "
+    "hash = sealed.hash FROM sealed WHERE evidence_record.id = sealed.id "
+    "AND evidence_record.seq IS NULL RETURNING 1) "
+    "UPDATE evidence_head SET seq = {{}}, head_hash = {{}} WHERE id = 1"
+)
+
 ARRIVAL = t.EvidenceRecord._meta.primary_key  # its serial `id`: the order appends came in
 APPEND = ("INSERT INTO evidence_record (source, kind, subject, received_at, context, "
           "payload_hash, payload, seq, prev_hash, hash) "
@@ -97,12 +106,16 @@ class EvidenceRepository:
         pending = [self._pending(row) for row in rows]
         sealed = chain_onto(head, pending)
         values = ", ".join(["(CAST({} AS BIGINT), CAST({} AS BIGINT), {}, {})"] * len(sealed))
-        await e.raw(SEAL_ROWS.format(values), *(
-            value for entry, record in zip(pending, sealed, strict=True)
-            for value in (entry.id, record.seq, record.prev_hash, record.hash)))
-        await t.EvidenceHead.update({t.EvidenceHead.seq: sealed[-1].seq,
-                                     t.EvidenceHead.head_hash: sealed[-1].hash}).where(
-            t.EvidenceHead.id == 1)
+        chain = [value for entry, record in zip(pending, sealed, strict=True)
+                 for value in (entry.id, record.seq, record.prev_hash, record.hash)]
+        if raw.on_postgres():
+            await e.raw(SEAL_ROWS_AND_HEAD.format(values), *chain, sealed[-1].seq,
+                        sealed[-1].hash)
+        else:
+            await e.raw(SEAL_ROWS.format(values), *chain)
+            await t.EvidenceHead.update({t.EvidenceHead.seq: sealed[-1].seq,
+                                         t.EvidenceHead.head_hash: sealed[-1].hash}).where(
+                t.EvidenceHead.id == 1)
         return [(entry.id, record) for entry, record in zip(pending, sealed, strict=True)]
 
     @staticmethod
