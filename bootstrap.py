@@ -44,6 +44,7 @@ from adapters.queue import (
     make_broker,
 )
 from adapters.sandbox_webhooks import SandboxWebhookSender
+from adapters.seller_keys import SellerKeys
 from adapters.security import Argon2PasswordHasher, JwtTokenIssuer
 from adapters.settings import Settings as Settings  # entrypoints read settings from here
 from adapters.settings import load_keys as load_keys
@@ -67,11 +68,14 @@ from application.payments import PaymentService
 from application.payments.core import KycRule
 from application.periodic import PeriodicJobs
 from application.privacy import Privacy, RealNameIdentities, policies_from
+from application.seller_parcels import SellerParcels
 from application.shipping import Fulfilment
 from application.throttling import Throttle
 from application.webhooks import Webhooks
+from domain.carriers import KOREAN_CARRIERS
 from domain.redaction import redact_card_numbers
 from domain.routing import ProviderContract
+from domain.shipping_options import ShippingCatalogue, contracts_from
 
 # Actor names the task queue adapter sends to; the entrypoints declare actors under them.
 ACTOR_NAMES = {"outbox": RUN_OUTBOX, "outbox_one": RUN_OUTBOX_ONE, "inbox": PROCESS_INBOX}
@@ -161,6 +165,24 @@ def _sandbox_webhooks(http: Any, name: str, route: str, base_url: Any, secrets: 
     return providers.Singleton(
         SandboxWebhookSender, http, name, providers.Callable(f"{{}}{route}".format, base_url),
         providers.Callable(_first, secrets), signature)
+
+
+# Without MALL_SHIPPING_CONTRACTS: each enabled carrier delivers everywhere for free, and
+# sellers may hand parcels to the Korean domestic carriers for addresses in Korea.
+DEFAULT_SHIPPING: dict[str, dict[str, Any]] = {
+    "sandbox-express": {"service": "standard", "days": (1, 3)},
+    "easypost": {"service": "international", "days": (3, 10)},
+}
+KOREAN_DOMESTIC: dict[str, Any] = {"service": "standard", "countries": ["KR"], "days": (1, 2),
+                                   "fees": {"KRW": 3000}, "seller_ships": True}
+
+
+def shipping_catalogue(raw: list[dict[str, Any]], carriers: list[str]) -> ShippingCatalogue:
+    if not raw:
+        raw = [{"carrier": name, **DEFAULT_SHIPPING[name]} for name in carriers
+               if name in DEFAULT_SHIPPING]
+        raw += [{"carrier": name, **KOREAN_DOMESTIC} for name in sorted(KOREAN_CARRIERS)]
+    return ShippingCatalogue(contracts_from(raw))
 
 
 def _contracts(raw: list[dict[str, Any]]) -> list[ProviderContract]:
@@ -298,8 +320,11 @@ class Container(containers.DeclarativeContainer):
         Privacy, uow, clock, queue, pseudonym_key,
         providers.Callable(policies_from, config.retention_policies))
     real_names = providers.Singleton(RealNameIdentities, uow, real_name_verifier, cipher, clock)
-    ordering = providers.Singleton(
-        Ordering, uow, clock, queue, providers.Callable(frozenset, config.carriers))
+    shipping = providers.Singleton(shipping_catalogue, config.shipping_contracts,
+                                   config.carriers)
+    ordering = providers.Singleton(Ordering, uow, clock, queue, shipping)
+    seller_keys = providers.Singleton(SellerKeys, config.secret_key)
+    seller_parcels = providers.Singleton(SellerParcels, uow, shipping, clock, queue)
     payments = providers.Singleton(
         PaymentService, uow, payment_gateways, payment_contracts, fraud, clock, queue,
         operation_watch, pseudonym_key, config.payment_sync_wait_seconds,

@@ -32,6 +32,7 @@ from adapters.checkpoints import checkpoint_keys
 from adapters.identity.oidc import PRESETS
 from adapters.shipping.sandbox_scenarios import known_scenario
 from adapters.throttling import parse_rules
+from domain.carriers import KOREAN_CARRIERS
 from application.throttling import DEFAULT_RATE_LIMITS
 from domain.delivery_incidents import DEFAULT_DEADLINES
 from domain.shipments import DeliveryProblem
@@ -119,6 +120,20 @@ class KycRuleSetting(BaseModel):
     threshold: int = Field(ge=0)
 
 
+class ShippingContractSetting(BaseModel):
+    """One entry of MALL_SHIPPING_CONTRACTS: a carrier's service, where it delivers, its fee
+    per currency (minor units; none: free) and its usual delivery time in business days."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    carrier: str
+    service: str = Field("standard", min_length=1, max_length=40)
+    countries: list[str] = ["*"]
+    fees: dict[str, int] = {}
+    days: tuple[int, int] | None = None
+    seller_ships: bool = False  # sellers hand parcels over and register the tracking number
+
+
 DEFAULT_CONTRACTS = [
     {"provider": "sandbox", "countries": ["*"], "currencies": ["*"], "methods": ["*"],
      "priority": 100},
@@ -150,6 +165,9 @@ class Settings(BaseSettings):
     payment_providers: list[str] = ["sandbox"]
     payment_contracts: list[ContractSetting] = Field(DEFAULT_CONTRACTS, validate_default=True)
     carriers: list[str] = ["sandbox-express"]
+    # Where each carrier delivers and for what; empty: every enabled carrier everywhere, free
+    # (see bootstrap.shipping_contracts), and the Korean domestic carriers within Korea.
+    shipping_contracts: list[ShippingContractSetting] = []
     notifier_provider: str = "console"
     analytics_provider: str = "log"
     alert_provider: str = "log"
@@ -329,6 +347,20 @@ class Settings(BaseSettings):
                 self.easypost_api_key and self.easypost_webhook_secrets):
             raise ValueError("easypost is enabled: set MALL_EASYPOST_API_KEY and "
                              "MALL_EASYPOST_WEBHOOK_SECRETS (a JSON list, newest first)")
+        return self
+
+    @model_validator(mode="after")
+    def _shipping_contracts_name_carriers(self) -> Settings:
+        for contract in self.shipping_contracts:
+            if contract.seller_ships and contract.carrier not in KOREAN_CARRIERS:
+                raise ValueError(
+                    f"MALL_SHIPPING_CONTRACTS: sellers register parcels only with "
+                    f"{', '.join(sorted(KOREAN_CARRIERS))}, not {contract.carrier!r}")
+            if not contract.seller_ships and contract.carrier not in self.carriers:
+                raise ValueError(
+                    f"MALL_SHIPPING_CONTRACTS: {contract.carrier!r} is not an enabled carrier "
+                    f"(MALL_CARRIERS={json.dumps(self.carriers)}); a Korean domestic carrier "
+                    "needs \"seller_ships\": true")
         return self
 
     @field_validator("sandbox_carrier_scenario")

@@ -12,6 +12,7 @@ from domain.events import Event, OrderDelivered, OrderPaid, OrderPlaced
 from domain.money import Money
 from domain.redaction import redact_card_numbers
 from domain.shipments import LEFT, Shipment, ShipmentStatus
+from domain.shipping_options import country_code
 
 
 class OrderStatus(StrEnum):
@@ -108,9 +109,7 @@ class ShippingAddress:
     def __post_init__(self) -> None:
         for name in ("recipient", "line1", "line2", "city", "postal_code"):
             object.__setattr__(self, name, clean_text(getattr(self, name), limit=200))
-        if len(self.country) != 2 or not self.country.isalpha():
-            raise DomainError("country must be an ISO 3166-1 alpha-2 code such as KR or US")
-        object.__setattr__(self, "country", self.country.upper())
+        object.__setattr__(self, "country", country_code(self.country))
 
 
 @dataclass
@@ -123,6 +122,8 @@ class Order:
     carrier: str
     note: str = ""
     status: OrderStatus = OrderStatus.PENDING_PAYMENT
+    service: str = ""
+    shipping_fee: int = 0  # minor units of the order's currency, for the chosen delivery
     created_at: datetime | None = None
     held_for_review: bool = False
     events: list[Event] = field(default_factory=list, repr=False, compare=False)
@@ -139,6 +140,8 @@ class Order:
         carrier: str,
         note: str,
         now: datetime,
+        service: str = "",
+        shipping_fee: int = 0,
     ) -> Order:
         if not lines:
             raise DomainError("an order needs at least one line")
@@ -157,6 +160,8 @@ class Order:
             carrier=carrier,
             note=clean_text(note, limit=1000),
             created_at=now,
+            service=service,
+            shipping_fee=shipping_fee,
         )
         # A zero total would wait forever for money that never comes, and a total of 10^12
         # minor units or more is no real basket (and could read as a card number).
@@ -171,7 +176,7 @@ class Order:
 
     @property
     def total(self) -> Money:
-        total = Money.zero(self.currency)
+        total = Money(self.shipping_fee, self.currency)
         for line in self.lines:
             total = total + line.total
         return total

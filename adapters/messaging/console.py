@@ -39,6 +39,9 @@ TEMPLATES = {
                                    "with the carrier.",
     "delivery_refunded_seller": "Order {order_id}: the customer was refunded for the parcel of "
                                 "shipment {shipment_id} (case {incident_id}).",
+    "ship_order_seller": "Order {order_id} is paid: hand {lines} to {carrier} and register "
+                         "each parcel's tracking number (POST /v1/seller/orders/{order_id}/"
+                         "parcels).",
     "delivery_exception_seller": "Delivery problem on order {order_id} ({reason}); "
                                  "case {incident_id} needs your attention.",
 }

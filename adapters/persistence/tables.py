@@ -149,6 +149,8 @@ class Order(Table, tablename="orders"):
     created_at = Timestamptz(index=True)  # the latest paid orders
     total = BigInt(default=0)  # minor units, for statistics over orders
     held_for_review = Boolean(default=False)
+    service = Varchar(length=40)  # the carrier's service the customer chose
+    shipping_fee = BigInt(default=0)  # minor units of the order's currency, in the total
 
 
 class Payment(Table, tablename="payment"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from application.ports import UnitOfWork
 from application.transactions import new_id, open_incident, send
 from domain import events as ev
+from domain.carriers import KOREAN_CARRIERS
 from domain.commands import CreateShipment, RaiseAlert, SendNotification, TrackEvent
 from domain.evidence import EvidenceDraft
 from domain.shipments import DeliveryProblem, Shipment
@@ -41,12 +42,21 @@ async def order_paid(event: ev.OrderPaid, uow: UnitOfWork) -> None:
 
 
 async def request_shipments(event: ev.OrderPaid, uow: UnitOfWork) -> None:
-    """One shipment per seller, each booked with the carrier the customer chose."""
+    """One shipment per seller, each booked with the carrier the customer chose; with a
+    Korean domestic carrier each seller is asked to hand over its parcels instead (it
+    registers them through the seller API, in as many parcels as it sends)."""
     order = await uow.orders.get(event.order_id)
     if order is None or await uow.shipments.of_order(event.order_id):
         return
     for seller_id in order.sellers:
-        shipment = Shipment(new_id("shp"), event.order_id, seller_id, order.carrier)
+        if order.carrier in KOREAN_CARRIERS:
+            await send(uow, SendNotification(
+                "ship_order_seller", {"order_id": order.id, "carrier": order.carrier,
+                                      "lines": order.unshipped(seller_id, [])},
+                audience="seller", seller_id=seller_id))
+            continue
+        shipment = Shipment(new_id("shp"), event.order_id, seller_id, order.carrier,
+                            service=order.service)
         await uow.shipments.add(shipment)
         await send(uow, CreateShipment(shipment.id))
 

@@ -15,6 +15,7 @@ from entrypoints.http import (
     health,
     openapi,
     sandbox,
+    sellers,
     storefront,
     webhooks,
 )
@@ -23,7 +24,7 @@ from entrypoints.http.problems import PARSER_LIMITS, problems_middleware
 from entrypoints.worker import EmbeddedWorker
 
 TABLES = [auth.table, storefront.table, delivery_incidents.table,
-          webhooks.table, admin.table, health.table]
+          webhooks.table, sellers.table, admin.table, health.table]
 OPENAPI = web.AppKey("openapi", dict)
 
 

@@ -56,7 +56,8 @@ class OrderRepository:
                 "country": address.country,
             }),
             created_at=order.created_at, total=order.total.amount,
-            held_for_review=order.held_for_review,
+            held_for_review=order.held_for_review, service=order.service,
+            shipping_fee=order.shipping_fee,
         ))
 
     @staticmethod
@@ -72,6 +73,7 @@ class OrderRepository:
             shipping_address=ShippingAddress(**json.loads(row["shipping_address"])),
             carrier=row["carrier"], note=row["note"], status=OrderStatus(row["status"]),
             created_at=_at(row["created_at"]), held_for_review=bool(row["held_for_review"]),
+            service=row["service"], shipping_fee=int(row["shipping_fee"]),
         )
 
     async def get(self, order_id: str) -> Order | None:
