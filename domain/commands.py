@@ -53,6 +53,14 @@ class CreateShipment(Command):
 
 
 @dataclass(frozen=True)
+class FollowParcel(Command):
+    """Look at a Korean domestic parcel through Delivery Tracker and keep following it until
+    it is delivered or returned (application/parcel_tracking.py)."""
+
+    shipment_id: str
+
+
+@dataclass(frozen=True)
 class SendNotification(Command):
     """A message to a customer (by id, resolved at sending) or a seller. `mint` names the
     single-use link minted at sending, so no live token waits in a table."""
