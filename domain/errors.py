@@ -63,6 +63,18 @@ class ProviderUnavailable(DomainError):
         self.alternatives = alternatives or []
 
 
+class RecipientRejected(DomainError):
+    """A provider will never deliver to this recipient this way: `reason` is hard_bounce,
+    complaint, opted_out (an SMS STOP), unregistered (a push device gone) or
+    invalid_address. Retrying cannot help; the address is suppressed or the device removed."""
+
+    code = "recipient-rejected"
+
+    def __init__(self, detail: str, *, reason: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
 class SignInRefused(Unauthorized):
     """A sign-in provider's answer failed a check; nothing was stored. `reason` is a stable
     code (state_mismatch, nonce_mismatch, invalid_token, access_denied...) and `ways_in` the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -48,3 +49,56 @@ class AlertSink(Protocol):
     """Tells the operators that a partner or a job failed and needs a human."""
 
     async def alert(self, alert: Alert) -> None: ...
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """A message in the recipient's language, as one channel carries it."""
+
+    subject: str  # an email's subject, a push notification's title; unused by SMS
+    text: str  # the plain-text body: an email's text part, the SMS, the push body
+    html: str = ""  # an email's HTML part
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One message for one provider to deliver."""
+
+    message_id: str  # ours, the same on every retry: providers that dedupe are given it
+    channel: str  # "email" | "sms" | "push"
+    to: str  # an email address, an E.164 phone number or a device token
+    content: RenderedMessage
+    promotional: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)  # extra email headers
+    data: Mapping[str, str] = field(default_factory=dict)  # a push message's data payload
+
+
+@dataclass(frozen=True)
+class SendReceipt:
+    provider: str
+    provider_message_id: str  # what the provider's status callbacks name the message by
+    status: str = "sent"  # a domain.messages.DeliveryStatus value: "queued" or "sent"
+
+
+class ChannelSender(Protocol):
+    """A provider of one channel (SMTP, Twilio, FCM, the dev mailbox).
+
+    Raises ProviderUnavailable when it cannot take the message now (the next provider of
+    the channel, or the next channel, is tried) and RecipientRejected when this recipient
+    can never be reached this way (hard bounce, opted out, device unregistered)."""
+
+    name: str
+    channel: str
+
+    async def send(self, envelope: Envelope) -> SendReceipt: ...
+
+
+class TemplateRenderer(Protocol):
+    """Every message type in every language and channel (see domain/messages.py)."""
+
+    def render(self, template: str, channel: str, language: str,
+               params: Mapping[str, Any]) -> RenderedMessage: ...
+
+    def version(self, template: str) -> str:
+        """A fingerprint of the template's text, recorded with each send as evidence."""
+        ...
