@@ -71,6 +71,7 @@ from application.privacy import Privacy, RealNameIdentities, policies_from
 from application.seller_parcels import SellerParcels
 from application.shipping import Fulfilment
 from application.throttling import Throttle
+from application.unsubscribe import UnsubscribeLinks, Unsubscriptions
 from application.webhooks import Webhooks
 from domain.carriers import KOREAN_CARRIERS
 from domain.redaction import redact_card_numbers
@@ -314,6 +315,8 @@ class Container(containers.DeclarativeContainer):
                                    settings.provided.refresh_token_ttl_days)
     accounts = providers.Singleton(Accounts, uow, hasher, tokens, clock, queue, sessions,
                                    config.base_url, throttle=throttle)
+    unsubscribe_links = providers.Singleton(UnsubscribeLinks, tokens, config.base_url)
+    unsubscriptions = providers.Singleton(Unsubscriptions, unsubscribe_links, uow)
     sign_in = providers.Singleton(SignIn, uow, identity_providers, sessions, clock, queue,
                                   pseudonym_key, config.base_url, cipher, throttle=throttle)
     privacy = providers.Singleton(
