@@ -34,6 +34,7 @@ from adapters.payments.sandbox import SandboxGateway
 from adapters.payments.stripe import StripeGateway
 from adapters.payments.toss import TossGateway
 from adapters.persistence.engine import close_pool, engine_for, migrate, open_pool
+from adapters.persistence.parcel_watches import PiccoloParcelWatches
 from adapters.persistence.periodic import PiccoloPeriodicRuns
 from adapters.persistence.uow import LedgerWriter, PiccoloUnitOfWorkFactory
 from adapters.queue import (
@@ -64,6 +65,7 @@ from application.identity import SessionService, SignIn
 from application.operations import OperationsService
 from application.ordering import Ordering
 from application.outbox import OutboxRelay
+from application.parcel_tracking import FollowPolicy, ParcelTracking
 from application.payments import PaymentService
 from application.payments.core import KycRule
 from application.periodic import PeriodicJobs
@@ -184,6 +186,19 @@ def shipping_catalogue(raw: list[dict[str, Any]], carriers: list[str]) -> Shippi
                if name in DEFAULT_SHIPPING]
         raw += [{"carrier": name, **KOREAN_DOMESTIC} for name in sorted(KOREAN_CARRIERS)]
     return ShippingCatalogue(contracts_from(raw))
+
+
+def _follow_policy(settings: Settings) -> FollowPolicy:
+    """How Korean domestic parcels are followed: by webhook when the mall has a public base
+    URL for Delivery Tracker to call, by polling otherwise."""
+    base = settings.delivery_tracker_webhook_base_url.rstrip("/")
+    token = settings.delivery_tracker_webhook_token
+    return FollowPolicy(
+        callback_url=f"{base}/v1/webhooks/delivery-tracker/{token}" if base else "",
+        callback_token=token, webhook_lifetime=settings.delivery_tracker_webhook_lifetime_hours,
+        first_poll=settings.delivery_tracker_first_poll_minutes,
+        longest_poll=settings.delivery_tracker_longest_poll_hours,
+        follow_for=settings.delivery_tracker_follow_days)
 
 
 def _contracts(raw: list[dict[str, Any]]) -> list[ProviderContract]:
@@ -336,6 +351,9 @@ class Container(containers.DeclarativeContainer):
         fraud_model_max_age=settings.provided.fraud_model_max_age_minutes,
     )
     fulfilment = providers.Singleton(Fulfilment, uow, carriers, clock, queue)
+    parcel_tracking = providers.Singleton(
+        ParcelTracking, uow, delivery_tracker, providers.Singleton(PiccoloParcelWatches),
+        fulfilment, clock, queue, providers.Callable(_follow_policy, settings))
     delivery_incidents = providers.Singleton(
         DeliveryIncidents, uow, clock, queue, config.delivery_incident_deadlines)
     webhooks = providers.Singleton(
@@ -357,7 +375,7 @@ class Container(containers.DeclarativeContainer):
     bus = providers.Singleton(MessageBus, providers.Dict(
         uow=uow, clock=clock, payments=payments, fulfilment=fulfilment, webhooks=webhooks,
         notifier=notifier, analytics=analytics, alerts=alerts, links=accounts,
-        pseudonym_key=pseudonym_key,
+        pseudonym_key=pseudonym_key, parcels=parcel_tracking,
     ))
     outbox = providers.Singleton(
         OutboxRelay, uow, queue, bus, alerts, config.outbox_max_attempts,

@@ -247,6 +247,16 @@ class Settings(BaseSettings):
     delivery_tracker_url: str = "https://apis.tracker.delivery/graphql"
     delivery_tracker_client_id: str = ""
     delivery_tracker_client_secret: str = ""
+    # Its tracking webhook, when the mall can be reached from the internet: callbacks come to
+    # <base URL>/v1/webhooks/delivery-tracker/<token> (the token is their only credential).
+    # Without a base URL parcels are polled: a first wait, doubling up to the longest.
+    delivery_tracker_webhook_base_url: str = ""
+    delivery_tracker_webhook_token: str = ""
+    delivery_tracker_webhook_lifetime_hours: Hours = timedelta(hours=48)
+    delivery_tracker_first_poll_minutes: Minutes = timedelta(minutes=10)
+    delivery_tracker_longest_poll_hours: Hours = timedelta(hours=6)
+    delivery_tracker_follow_days: Days = timedelta(days=30)
+    delivery_tracker_recheck_interval_seconds: Seconds = timedelta(minutes=1)
     # Hours a delivery incident may wait on its owner before it escalates to the operators,
     # by problem; the entries given replace those defaults, the others stay.
     delivery_incident_deadlines: dict[str, float] = {
@@ -367,6 +377,21 @@ class Settings(BaseSettings):
     @classmethod
     def _sandbox_scenario_known(cls, value: str) -> str:
         return known_scenario(value)
+
+    @model_validator(mode="after")
+    def _delivery_tracker_webhook_guarded(self) -> Settings:
+        if self.delivery_tracker_webhook_base_url and len(
+                self.delivery_tracker_webhook_token) < 32:
+            raise ValueError(
+                "MALL_DELIVERY_TRACKER_WEBHOOK_BASE_URL is set: set "
+                "MALL_DELIVERY_TRACKER_WEBHOOK_TOKEN to an unguessable token of at least 32 "
+                "characters (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        if self.delivery_tracker_first_poll_minutes <= timedelta(0) or (
+                self.delivery_tracker_longest_poll_hours
+                < self.delivery_tracker_first_poll_minutes):
+            raise ValueError("MALL_DELIVERY_TRACKER_FIRST_POLL_MINUTES must be above zero and "
+                             "no longer than MALL_DELIVERY_TRACKER_LONGEST_POLL_HOURS")
+        return self
 
     @field_validator("rate_limits", mode="after")
     @classmethod

@@ -15,6 +15,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+from application import parcel_tracking
 from application.handlers import delivery_incidents, fulfilment, messaging, payments, policies
 from application.ports import UnitOfWork
 from domain import commands as c
@@ -29,6 +30,7 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.RefundPayment: payments.refund_payment,
     c.CreateShipment: fulfilment.create_shipment,
     c.ApplyProviderEvent: fulfilment.apply_provider_event,
+    c.FollowParcel: parcel_tracking.follow_parcel,
     c.SendNotification: messaging.send_notification,
     c.TrackEvent: messaging.track_event,
     c.RaiseAlert: messaging.raise_alert,

@@ -23,6 +23,7 @@ RECONCILE = "reconcile_payments"
 RETENTION = "enforce_retention"
 ANCHOR = "anchor_evidence"
 SEAL = "seal_evidence"
+FOLLOW_PARCELS = "follow_parcels"
 ESCALATE_DELIVERY_INCIDENTS = "escalate_delivery_incidents"
 
 
@@ -36,6 +37,7 @@ def periods(container: Container) -> dict[str, float]:
         RETENTION: config.retention_interval_seconds(),
         ANCHOR: config.evidence_checkpoint_interval_seconds(),
         SEAL: config.evidence_seal_interval_seconds(),
+        FOLLOW_PARCELS: config.delivery_tracker_recheck_interval_seconds(),
         ESCALATE_DELIVERY_INCIDENTS: config.delivery_incident_check_interval_seconds(),
     }
 
@@ -103,6 +105,10 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
         if escalated:
             log.info("delivery incidents escalated: %d", escalated)
 
+    async def follow_parcels() -> None:
+        """Send a look at every Korean domestic parcel whose next one is due."""
+        await container.parcel_tracking().send_due_looks()
+
     dramatiq.actor(broker=broker, actor_name=ACTOR_NAMES["outbox"], **retries)(
         run_outbox_messages)
     dramatiq.actor(broker=broker, actor_name=ACTOR_NAMES["outbox_one"], **retries)(
@@ -114,4 +120,5 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
     periodic(RETENTION, enforce_retention)
     periodic(ANCHOR, anchor_evidence)
     periodic(SEAL, seal_evidence)
+    periodic(FOLLOW_PARCELS, follow_parcels)
     periodic(ESCALATE_DELIVERY_INCIDENTS, escalate_delivery_incidents)

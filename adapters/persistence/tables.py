@@ -214,6 +214,21 @@ class Shipment(Table, tablename="shipment"):
     marks = Json(default="[]")  # every distinct tracking event, as domain.shipments folds them
 
 
+class ParcelWatch(Table, tablename="parcel_watch"):
+    """Following one Korean domestic parcel through Delivery Tracker: when to look next
+    (the re-check job takes the due ones) and until when its webhook is registered."""
+
+    shipment_id = Varchar(length=40, primary_key=True)
+    carrier = Varchar(length=40)
+    tracking_number = Varchar(length=64)
+    status = Varchar(length=16)  # following | finished | abandoned | refused
+    started_at = Timestamptz()
+    next_check_at = Timestamptz(null=True, default=None, index=True)
+    quiet_checks = Integer(default=0)
+    webhook_expires_at = Timestamptz(null=True, default=None)
+    reason = Text(default="")
+
+
 class Operation(Table, tablename="operation"):
     id = Varchar(length=40, primary_key=True)
     customer_id = Varchar(length=40, index=True)
@@ -379,5 +394,5 @@ ALL_TABLES: list[type[Table]] = [
     AuthEvent, RetainedRecord, LoginFailure, Order, Payment, PaymentEvent, FraudReview,
     Shipment, Operation, OutboxMessage, InboxMessage, IdempotencyKey, EvidenceRecord,
     EvidenceHead, Incident, NotificationLog, PeriodicRun, SandboxCharge, SandboxParcel,
-    SandboxParcelEvent,
+    SandboxParcelEvent, ParcelWatch,
 ]

@@ -1,19 +1,20 @@
 """Delivery Tracker (tracker.delivery): where a Korean domestic parcel is, through its GraphQL
 tracking API, for the carriers of `domain.carriers`.
 
-One query, `track(carrierId, trackingNumber)`, sent through OutboundHttp (evidence, retries,
+One query, `track(carrierId, trackingNumber)`, and one mutation, `registerTrackWebhook`
+(tracker.delivery's hosted API: a callback to our URL when the parcel changes, until an
+expiration time we extend by registering again), sent through OutboundHttp (evidence, retries,
 circuit breaker) with the `TRACKQL-API-KEY <client id>:<client secret>` authorization that
 tracker.delivery's authentication page documents (a self-hosted server needs none). The query
 asks for events and their status only, never the sender, recipient or contact fields; since a
 carrier's event description can still name a courier's phone number, the answer's body is
-withheld from the HTTP evidence and a summary with phone numbers masked is kept instead.
+withheld from the HTTP evidence and a summary with phone numbers masked is kept instead. The
+callback URL carries the secret that authenticates callbacks: it never reaches the evidence.
 """
 
 from __future__ import annotations
 
-import random
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -23,7 +24,7 @@ from application.ports import EvidenceLedger
 from domain.carriers import normalise_tracking_number
 from domain.errors import DomainError, ProviderUnavailable
 from domain.evidence import EvidenceDraft
-from domain.shipments import ShipmentStatus, TrackingUpdate
+from domain.shipments import DeliveryProblem, ShipmentStatus, TrackingUpdate
 
 PROVIDER = "delivery-tracker"
 DEFAULT_URL = "https://apis.tracker.delivery/graphql"
@@ -37,6 +38,13 @@ query TrackParcel($carrierId: ID!, $trackingNumber: String!, $last: Int) {
       edges { node { time status { code name } description location { name } } }
     }
   }
+}
+"""
+
+# The published (hosted) schema's one mutation: register, or extend, a tracking webhook.
+REGISTER_WEBHOOK_MUTATION = """
+mutation RegisterTrackWebhook($input: RegisterTrackWebhookInput!) {
+  registerTrackWebhook(input: $input)
 }
 """
 
@@ -59,12 +67,6 @@ FINAL_CODES = frozenset({"DELIVERED"})
 _PHONE = re.compile(r"(?:\+82[-. ]?|\b0)\d{1,2}[-. ]?\d{3,4}[-. ]?\d{4}\b")
 PHONE_PLACEHOLDER = "[phone withheld]"
 KOREAN_TIME = timezone(timedelta(hours=9))
-
-# Polling a parcel no webhook reports on: 10 minutes after the first look, doubling, at most
-# 6 hours apart; each wait is drawn between half and all of that, so parcels registered
-# together are not all asked about at the same instant.
-FIRST_POLL = timedelta(minutes=10)
-LONGEST_POLL = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -90,12 +92,6 @@ def mask_phones(text: str) -> str:
     return _PHONE.sub(PHONE_PLACEHOLDER, text)
 
 
-def next_poll_after(attempt: int, draw: Callable[[], float] = random.random) -> timedelta:
-    """How long to wait before poll number `attempt` (0 for the first) of an unfinished parcel."""
-    ceiling = min(LONGEST_POLL, FIRST_POLL * (1 << min(max(attempt, 0), 32)))
-    return ceiling / 2 + ceiling / 2 * draw()
-
-
 def update_of(tracking_number: str, event: dict[str, Any]) -> TrackingUpdate | None:
     """One Delivery Tracker event in our words; None when it says nothing we can use."""
     code = str((event.get("status") or {}).get("code") or "UNKNOWN")
@@ -111,7 +107,10 @@ def update_of(tracking_number: str, event: dict[str, Any]) -> TrackingUpdate | N
     occurred_at = _moment(str(time))
     if occurred_at is None:
         return None
-    return TrackingUpdate(tracking_number, status, occurred_at, detail)
+    # A failed attempt says so by its code; an exception only in its carrier's words.
+    problem = (DeliveryProblem.FAILED_ATTEMPT if code == "ATTEMPT_FAIL"
+               else DeliveryProblem.from_detail(detail) if code == "EXCEPTION" else None)
+    return TrackingUpdate(tracking_number, status, occurred_at, detail, problem)
 
 
 def _moment(text: str) -> datetime | None:
@@ -149,9 +148,38 @@ class DeliveryTrackerClient:
             context={"carrier_id": carrier_id}, payload=summary(tracking)))
         return tracking
 
+    async def register_webhook(self, carrier_id: str, tracking_number: str, callback_url: str,
+                               expires_at: datetime, *, subject: str) -> None:
+        """Have Delivery Tracker call `callback_url` when the parcel changes, until
+        `expires_at` (registering again extends it; a time already past removes it)."""
+        number = normalise_tracking_number(carrier_id, tracking_number)
+        response = await self._http.request(
+            PROVIDER, "POST", self._url, subject=subject, idempotent=True,
+            json_body={"query": REGISTER_WEBHOOK_MUTATION, "variables": {"input": {
+                "carrierId": carrier_id, "trackingNumber": number, "callbackUrl": callback_url,
+                "expirationTime": expires_at.isoformat()}}},
+            # The callback URL holds the secret that authenticates callbacks.
+            headers=self._headers, secret_fields=("variables",))
+        body = read_document(response)
+        errors = body.get("errors") or []
+        if errors or (body.get("data") or {}).get("registerTrackWebhook") is not True:
+            codes = sorted({str(((e or {}).get("extensions") or {}).get("code", "")) for e in
+                            errors} - {""})
+            messages = "; ".join(str((e or {}).get("message", "")) for e in errors)
+            if "BAD_REQUEST" in codes:
+                raise DomainError(f"Delivery Tracker refused a webhook for {carrier_id} "
+                                  f"tracking number {number}: {messages or 'bad request'}")
+            raise ProviderUnavailable(f"Delivery Tracker did not register the webhook "
+                                      f"({', '.join(codes) or 'no answer'}); try again later")
+        await self._ledger.record(EvidenceDraft(
+            source=PROVIDER, kind="tracking.webhook_registered", subject=subject,
+            context={"carrier_id": carrier_id},
+            payload={"carrier_id": carrier_id, "tracking_number": number,
+                     "expires_at": expires_at.isoformat()}))
 
-def read_tracking(response: HttpResponse, carrier_id: str, number: str) -> Tracking:
-    """Delivery Tracker's answer as a Tracking, or the error it says in our terms."""
+
+def read_document(response: HttpResponse) -> dict[str, Any]:
+    """The GraphQL document Delivery Tracker answered, or why there is none, in our terms."""
     if response.status in (401, 403):
         raise ProviderUnavailable(
             f"Delivery Tracker refused our credentials (HTTP {response.status}): check "
@@ -160,6 +188,12 @@ def read_tracking(response: HttpResponse, carrier_id: str, number: str) -> Track
     if body is None or (response.status >= 400 and not body.get("errors")):
         raise ProviderUnavailable(f"Delivery Tracker answered HTTP {response.status} "
                                   "without a GraphQL document; try again later")
+    return body
+
+
+def read_tracking(response: HttpResponse, carrier_id: str, number: str) -> Tracking:
+    """Delivery Tracker's answer as a Tracking, or the error it says in our terms."""
+    body = read_document(response)
     errors = body.get("errors") or []
     codes = [str(((e or {}).get("extensions") or {}).get("code", "")) for e in errors]
     messages = "; ".join(str((e or {}).get("message", "")) for e in errors)

@@ -12,6 +12,7 @@ from entrypoints.http import (
     admin,
     auth,
     delivery_incidents,
+    delivery_tracker_webhooks,
     health,
     openapi,
     sandbox,
@@ -24,7 +25,8 @@ from entrypoints.http.problems import PARSER_LIMITS, problems_middleware
 from entrypoints.worker import EmbeddedWorker
 
 TABLES = [auth.table, storefront.table, delivery_incidents.table,
-          webhooks.table, sellers.table, admin.table, health.table]
+          webhooks.table, delivery_tracker_webhooks.table, sellers.table, admin.table,
+          health.table]
 OPENAPI = web.AppKey("openapi", dict)
 
 

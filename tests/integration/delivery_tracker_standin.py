@@ -2,20 +2,26 @@
 
 Written from Delivery Tracker's published schema (shlee322/delivery-tracker,
 packages/api/src/schema/schema.graphql) and its documentation at tracker.delivery: NOT recorded
-from the real API. The SDL below is our own short description of the part of the schema the
-client touches (and the contact fields it must never ask for); every incoming query is parsed
-and validated against it with graphql-core, then executed on the parcels a test sets up.
+from the real API. The tracking webhook (`Mutation.registerTrackWebhook`, its
+`RegisterTrackWebhookInput` and its Boolean answer) is in the hosted API's published schema
+reference (tracker.delivery/docs/api-schema) and its "Tracking Webhook API" page, not in the
+open-source server's file. The SDL below is our own short description of the part of the schema
+the client touches (and the contact fields it must never ask for); every incoming query is
+parsed and validated against it with graphql-core, then executed on the parcels a test sets up.
 tests/cassettes/README.md says how to record a real exchange to compare with.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     FieldNode,
     GraphQLError,
     build_schema,
@@ -29,6 +35,17 @@ scalar DateTime
 
 type Query {
   track(carrierId: ID!, trackingNumber: String!): TrackInfo
+}
+
+type Mutation {
+  registerTrackWebhook(input: RegisterTrackWebhookInput!): Boolean
+}
+
+input RegisterTrackWebhookInput {
+  carrierId: ID!
+  trackingNumber: String!
+  callbackUrl: String!
+  expirationTime: DateTime!
 }
 
 type TrackInfo {
@@ -106,15 +123,25 @@ def event(code: str, time: str | None, description: str = "", name: str = "") ->
 @dataclass
 class Parcel:
     """What the stand-in answers for one tracking number: its events, one more revealed per
-    look when `reveal_one_per_look`, or an `error` code (NOT_FOUND, BAD_REQUEST, INTERNAL)
-    or `http_status` instead of an answer."""
+    look when `reveal_one_per_look`, or as many as `shown_per_look` says at each look (the
+    last number for every look after; 0: the carrier has no record yet, NOT_FOUND), or an
+    `error` code (NOT_FOUND, BAD_REQUEST, INTERNAL) or `http_status` instead of an answer."""
 
     events: list[dict[str, Any]] = field(default_factory=list)
     last_event: dict[str, Any] | None = None
     error: str = ""
     http_status: int = 200
     reveal_one_per_look: bool = False
+    shown_per_look: list[int] = field(default_factory=list)
     looks: int = 0
+
+
+@dataclass
+class Webhook:
+    """A registered tracking webhook: where to call back, until when."""
+
+    callback_url: str
+    expires_at: datetime
 
 
 @dataclass
@@ -123,6 +150,9 @@ class StandIn:
     queries: list[DocumentNode] = field(default_factory=list)
     variables: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)  # validation errors: must stay empty
+    webhooks: dict[str, Webhook] = field(default_factory=dict)  # by "carrierId/trackingNumber"
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)  # what "expired" is measured by
+    webhooks_failing: bool = False  # registerTrackWebhook answers INTERNAL
 
     def requested_fields(self) -> set[str]:
         """Every field name any received query selected."""
@@ -149,12 +179,38 @@ class StandIn:
                                extensions={"code": parcel.error})
         parcel.looks += 1
         shown = parcel.events[:parcel.looks] if parcel.reveal_one_per_look else parcel.events
+        if parcel.shown_per_look:
+            count = parcel.shown_per_look[min(parcel.looks, len(parcel.shown_per_look)) - 1]
+            shown = parcel.events[:count]
+            if not shown:
+                raise GraphQLError("운송장 정보를 찾을 수 없습니다.",
+                                   extensions={"code": "NOT_FOUND"})
         last = parcel.last_event or (shown[-1] if shown else None)
         return {"trackingNumber": trackingNumber, "lastEvent": last,
                 "events": lambda _info, **_page: {
                     "edges": [{"node": e, "cursor": str(i)} for i, e in enumerate(shown)],
                     "pageInfo": {"hasNextPage": False, "hasPreviousPage": False}},
                 "sender": CONTACT, "recipient": CONTACT}
+
+    def register_track_webhook(self, _info: Any, input: dict[str, Any]) -> bool:
+        """`registerTrackWebhook`: registering again extends; a time already past removes."""
+        if self.webhooks_failing:
+            raise GraphQLError("internal error", extensions={"code": "INTERNAL"})
+        try:
+            expires_at = datetime.fromisoformat(str(input["expirationTime"]))
+        except ValueError:
+            raise GraphQLError("expirationTime is not an ISO 8601 time",
+                               extensions={"code": "BAD_REQUEST"}) from None
+        if expires_at.tzinfo is None or not str(input["callbackUrl"]).startswith(
+                ("http://", "https://")):
+            raise GraphQLError("a callback URL and a time with its offset are needed",
+                               extensions={"code": "BAD_REQUEST"})
+        key = f"{input['carrierId']}/{input['trackingNumber']}"
+        if expires_at <= self.now():
+            self.webhooks.pop(key, None)
+        else:
+            self.webhooks[key] = Webhook(str(input["callbackUrl"]), expires_at)
+        return True
 
     async def handle(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != API_KEY:
@@ -168,12 +224,14 @@ class StandIn:
         self.queries.append(document)
         variables = body.get("variables") or {}
         self.variables.append(variables)
-        parcel = self.parcels.get(f"{variables.get('carrierId')}/"
-                                  f"{variables.get('trackingNumber')}")
+        named = variables.get("input") or variables  # the mutation names it in its input
+        parcel = self.parcels.get(f"{named.get('carrierId')}/{named.get('trackingNumber')}")
         if parcel is not None and parcel.http_status != 200:
             return web.json_response({"message": "upstream failed"}, status=parcel.http_status)
-        result = execute(SCHEMA, document, root_value={"track": self.track},
-                         variable_values=variables)
+        result = execute(SCHEMA, document, root_value={
+            "track": self.track, "registerTrackWebhook": self.register_track_webhook},
+            variable_values=variables)
+        assert isinstance(result, ExecutionResult)  # every resolver here is synchronous
         answer: dict[str, Any] = {"data": result.data}
         if result.errors:
             answer["errors"] = [e.formatted for e in result.errors]

@@ -1,21 +1,25 @@
-"""Polling Delivery Tracker: waits that grow, never past six hours, spread at random; and the
-events a poll cannot place (no time, a code we do not know) changing nothing."""
+"""Polling Delivery Tracker: waits that grow, never past six hours, spread at random; the
+events a poll cannot place (no time, a code we do not know) changing nothing; and what a
+failed attempt or an exception is a problem of."""
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from datetime import timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.shipping.delivery_tracker import (
-    FIRST_POLL,
-    KOREAN_TIME,
-    LONGEST_POLL,
-    next_poll_after,
-    update_of,
-)
-from domain.shipments import ShipmentStatus
+from adapters.shipping.delivery_tracker import KOREAN_TIME, update_of
+from application.parcel_tracking import FollowPolicy, poll_wait
+from domain.shipments import DeliveryProblem, ShipmentStatus
+
+FIRST_POLL, LONGEST_POLL = FollowPolicy().first_poll, FollowPolicy().longest_poll
+
+
+def next_poll_after(attempt: int, draw: Callable[[], float] = random.random) -> timedelta:
+    return poll_wait(attempt, FIRST_POLL, LONGEST_POLL, draw)
 
 
 @given(st.integers(-3, 10_000), st.floats(0, 1, exclude_max=True))
@@ -58,3 +62,21 @@ def test_an_exception_without_a_description_says_its_status_name_or_code() -> No
                            "time": "2026-12-01T10:00:00+09:00"})
     assert named is not None and named.detail == "반송"
     assert bare is not None and bare.detail == "attempt fail"
+
+
+def test_a_failed_attempt_and_an_exception_name_their_problem() -> None:
+    at = "2026-12-01T10:00:00+09:00"
+    failed = update_of("1", {"status": {"code": "ATTEMPT_FAIL"}, "time": at,
+                             "description": "고객 요청으로 반송"})
+    returned = update_of("1", {"status": {"code": "EXCEPTION"}, "time": at,
+                               "description": "Returned to sender"})
+    damaged = update_of("1", {"status": {"code": "EXCEPTION"}, "time": at,
+                              "description": "parcel damaged in transit"})
+    vague = update_of("1", {"status": {"code": "EXCEPTION"}, "time": at, "description": "지연"})
+    # The code says a failed attempt, whatever its words; an exception says it in words only.
+    assert failed is not None and failed.problem == DeliveryProblem.FAILED_ATTEMPT
+    assert returned is not None and returned.problem == DeliveryProblem.RETURNED_TO_SENDER
+    assert damaged is not None and damaged.problem == DeliveryProblem.DAMAGED
+    assert vague is not None and vague.problem == DeliveryProblem.OTHER
+    moving = update_of("1", {"status": {"code": "IN_TRANSIT"}, "time": at})
+    assert moving is not None and moving.problem is None
