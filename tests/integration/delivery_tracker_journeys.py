@@ -126,13 +126,13 @@ class Shop:
             shipping_address={"recipient": "Ada Lovelace", "line1": "1 Sejong-daero",
                               "line2": "", "city": "Seoul", "postal_code": "04524",
                               "country": "KR"},
-            carrier="sandbox-express"))
+            carrier=CARRIER))  # the seller hands the parcel to CJ Logistics
         shipment = Shipment(new_id("shp"), order.id, "seller-a", CARRIER)
         shipment.accepted(number, order.customer_id)
         async with self.container.uow()() as uow:
             paid = await uow.orders.lock(order.id)
             assert paid is not None
-            paid.mark_paid()  # how it was paid is another story: no sandbox parcel is booked
+            paid.mark_paid()  # how it was paid is another story here
             await uow.orders.save(paid)
             await uow.shipments.add(shipment)
             await send(uow, FollowParcel(shipment.id))

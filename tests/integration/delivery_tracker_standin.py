@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from graphql import (
     DocumentNode,
@@ -211,6 +212,15 @@ class StandIn:
         else:
             self.webhooks[key] = Webhook(str(input["callbackUrl"]), expires_at)
         return True
+
+    async def call_back(self, carrier_id: str, tracking_number: str) -> int:
+        """What Delivery Tracker does when the parcel changes: POST its carrier and number
+        (nothing else) to the registered callback URL; the status answered."""
+        hook = self.webhooks[f"{carrier_id}/{tracking_number}"]
+        async with aiohttp.ClientSession() as session, session.post(
+                hook.callback_url,
+                json={"carrierId": carrier_id, "trackingNumber": tracking_number}) as answer:
+            return answer.status
 
     async def handle(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != API_KEY:
