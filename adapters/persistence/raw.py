@@ -9,7 +9,9 @@ A unit of work on PostgreSQL also gathers the writes nobody reads back before co
 outbox messages, evidence appends, the message in hand marked done, commit notifications)
 into a `WriteBatch`, sent as one statement right before the next statement of the same
 transaction, or before COMMIT: one round trip instead of one per write, and the same
-order of effects as seen from any later statement.
+order of effects as seen from any later statement. Its BEGIN waits for its first statement
+too: a unit of work that only wrote what it gathered commits as that one statement, which
+PostgreSQL runs atomically, with no BEGIN or COMMIT around it.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
+from piccolo.table import Table
 
 from adapters.persistence import tables as t
 
@@ -43,6 +46,28 @@ async def fetch(sql: str, *args: Any) -> list[Any]:
     writes gathered for this transaction go first."""
     await flush()
     return await _fetch(sql, args)
+
+
+async def insert(row: Table) -> None:
+    """Insert a piccolo row whose primary key is set: on PostgreSQL gathered, every column
+    (the defaults piccolo filled in included); otherwise by piccolo."""
+    if not on_postgres():
+        await type(row).insert(row)
+        return
+    columns, table = row._meta.columns, row._meta.tablename
+    await write(insert_into(table, tuple(column._meta.db_column_name for column in columns)),
+                *(getattr(row, column._meta.name) for column in columns),
+                row=f"{table}:{getattr(row, row._meta.primary_key._meta.name)}")
+
+
+async def update(table: type[Table], values: dict[Any, Any], row_id: str) -> None:
+    """Set `values` (columns to values) on the row `row_id`: gathered on PostgreSQL."""
+    if not on_postgres():
+        await table.update(values).where(table._meta.primary_key == row_id)
+        return
+    await write(update_of(table._meta.tablename,
+                          tuple(column._meta.db_column_name for column in values)),
+                *values.values(), row_id, row=f"{table._meta.tablename}:{row_id}")
 
 
 async def _fetch(sql: str, args: Sequence[Any]) -> list[Any]:
@@ -72,6 +97,8 @@ class WriteBatch:
     """Writes of one transaction on PostgreSQL, sent together as one statement."""
 
     owner: asyncio.Task[Any] | None = field(default_factory=asyncio.current_task)
+    # Sends BEGIN (the unit of work's transaction), until the first statement needs it.
+    begin: Callable[[], Awaitable[None]] | None = None
     writes: list[_Write] = field(default_factory=list)
     rows: set[str] = field(default_factory=set)  # rows written: one statement, one write each
 
@@ -115,9 +142,10 @@ def update_of(table: str, columns: tuple[str, ...]) -> str:
 _batch: ContextVar[WriteBatch | None] = ContextVar("persistence_write_batch", default=None)
 
 
-def begin_batch() -> Any:
-    """Gather this task's writes from now on (a transaction began); a token for end_batch."""
-    return _batch.set(WriteBatch())
+def begin_batch(begin: Callable[[], Awaitable[None]] | None = None) -> Any:
+    """Gather this task's writes from now on, in a transaction begun or, with `begin`, to
+    be begun before its first statement; a token for end_batch."""
+    return _batch.set(WriteBatch(begin=begin))
 
 
 def end_batch(token: Any) -> None:
@@ -147,7 +175,7 @@ async def write(sql: str, *args: Any, then: Callable[[Any], None] | None = None,
     batch = _current()
     if batch is not None:
         if row is not None and row in batch.rows:
-            await flush()
+            await flush()  # two statements now: in the transaction
         batch.writes.append(_Write(sql, args, then))
         if row is not None:
             batch.rows.add(row)
@@ -158,9 +186,34 @@ async def write(sql: str, *args: Any, then: Callable[[Any], None] | None = None,
 
 
 async def flush() -> None:
-    """Send the writes gathered so far, if any, as one statement."""
+    """Before a statement of the unit of work: begin its transaction if it has not, and
+    send the writes gathered so far, if any, as one statement."""
     batch = _current()
-    if batch is None or not batch.writes:
+    if batch is None:
+        return
+    if batch.begin is not None:
+        begin, batch.begin = batch.begin, None
+        await begin()
+    await _send(batch)
+
+
+def begun() -> bool:
+    """Whether the unit of work running has begun its transaction (if it gathers)."""
+    batch = _current()
+    return batch is None or batch.begin is None
+
+
+async def commit_alone() -> None:
+    """Commit a unit of work whose transaction never began: what it gathered, as one
+    statement on a connection of the pool, atomic on its own."""
+    batch = _current()
+    if batch is not None:
+        batch.begin = None
+        await _send(batch)
+
+
+async def _send(batch: WriteBatch) -> None:
+    if not batch.writes:
         return
     writes, batch.writes = batch.writes, []
     batch.rows.clear()
@@ -169,7 +222,7 @@ async def flush() -> None:
         rows = await _fetch(sql, args)
         results = [rows[0][0] if rows else None]
     else:
-        sql, args = WriteBatch(batch.owner, writes).statement()
+        sql, args = WriteBatch(batch.owner, writes=writes).statement()
         [row] = await _fetch(sql, args)
         results = [row.get(f"r{index}") for index in range(len(writes))]
     for write_, result in zip(writes, results, strict=True):

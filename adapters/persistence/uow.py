@@ -12,8 +12,11 @@ from adapters.persistence import raw
 from adapters.persistence import repositories as r
 from adapters.persistence import tables as t
 from adapters.persistence.engine import LoopLocalPostgresEngine
+from adapters.persistence.repositories.deliveries import DeliveryRepository
+from adapters.persistence.repositories.devices import DeviceRepository
 from application import ports
 from application.ports import Clock
+from application.ports.persistence import Devices
 
 
 class CustomerRecords(r.CustomerRepository):
@@ -39,6 +42,7 @@ class MessageRecords:
         self.outbox: ports.Outbox = r.OutboxRepository(created, clock)
         self.inbox: ports.Inbox = r.InboxRepository(clock)
         self.notifications: ports.Notifications = r.NotificationRepository(clock)
+        self.deliveries: ports.Deliveries = DeliveryRepository(clock)
 
 
 class PiccoloUnitOfWork:
@@ -63,6 +67,7 @@ class PiccoloUnitOfWork:
         self.messages: ports.Messages = MessageRecords(self.new_outbox_ids, clock)
         self.idempotency: ports.IdempotencyKeys = r.IdempotencyRepository(clock)
         self.privacy: ports.PrivacyStore = r.PrivacyRepository(clock)
+        self.devices: Devices = DeviceRepository()
         self._transaction: Any = None
         self._committed = False
         self._batch: Any = None  # the token of this transaction's write batch
@@ -77,6 +82,18 @@ class PiccoloUnitOfWork:
             # BEGIN and no COMMIT or ROLLBACK around it; reads take no SQLite write lock.
             self._batch = raw.suspend_batch()
             return self
+        if self._gathers:
+            # BEGIN goes with the first statement (raw.py): writes alone commit as one.
+            self._batch = raw.begin_batch(begin=self._begin)
+            return self
+        await self._begin()
+        self._batch = raw.suspend_batch()
+        if self._snapshot and not isinstance(self._engine, SQLiteEngine):
+            # Every read sees the same moment (READ COMMITTED gives each statement its own).
+            await t.Order.raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return self
+
+    async def _begin(self) -> None:
         if isinstance(self._engine, SQLiteEngine):
             # IMMEDIATE takes the write lock up front: two writers queue instead of deadlocking.
             # A snapshot takes none: in WAL mode its first read fixes what it sees.
@@ -86,11 +103,6 @@ class PiccoloUnitOfWork:
         else:
             self._transaction = self._engine.transaction(allow_nested=False)
         await self._transaction.__aenter__()
-        self._batch = raw.begin_batch() if self._gathers else raw.suspend_batch()
-        if self._snapshot and not isinstance(self._engine, SQLiteEngine):
-            # Every read sees the same moment (READ COMMITTED gives each statement its own).
-            await t.Order.raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        return self
 
     async def commit(self) -> None:
         if self._read_only:  # a snapshot too
@@ -102,8 +114,11 @@ class PiccoloUnitOfWork:
             # Delivered on commit, to every process that waits (see adapters/operation_watch).
             for operation_id in changed:
                 await raw.write("SELECT pg_notify($1, $2)", CHANNEL, operation_id)
-        await raw.flush()
-        await self._transaction.commit()
+        if self._transaction is None:  # nothing but gathered writes: one statement
+            await raw.commit_alone()
+        else:
+            await raw.flush()
+            await self._transaction.commit()
         self._committed = True
         self._changed_operations.clear()
         self._watch.changed(changed)
@@ -113,6 +128,8 @@ class PiccoloUnitOfWork:
         if self._alone:
             return
         transaction, self._transaction = self._transaction, None
+        if transaction is None:  # never begun: what it gathered is dropped with the batch
+            return
         if not self._committed:
             await transaction.rollback()
             await transaction.__aexit__(*exc)

@@ -9,6 +9,7 @@ import contextvars
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import pytest
 
 from adapters.persistence.tables import EvidenceRecord, Operation, OutboxMessage
@@ -92,3 +93,47 @@ async def test_a_task_started_in_the_transaction_does_not_join_its_batch(
         assert seen.count == 1  # sent at once, not left in this transaction's batch
         await u.commit()
     assert await OutboxMessage.count() == 2
+
+
+async def _control_statements(work: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """BEGIN, COMMIT and ROLLBACK sent while `work` runs (asyncpg sends them as text)."""
+    sent: list[str] = []
+    execute = asyncpg.Connection.execute
+
+    async def recording(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        word = query.split(None, 1)[0].rstrip(";").upper() if query.strip() else ""
+        if word in ("BEGIN", "COMMIT", "ROLLBACK"):
+            sent.append(word)
+        return await execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Connection, "execute", recording)
+    await work()
+    monkeypatch.undo()
+    return sent
+
+
+async def test_a_unit_that_only_wrote_commits_as_one_statement_without_begin(
+        container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def place() -> None:
+        async with container.uow()() as u:
+            await u.messages.outbox.add("TrackEvent", {"n": 1})
+            await u.evidence.append(_draft(1))
+            await u.commit()
+
+    with count_statements() as seen:
+        assert await _control_statements(place, monkeypatch) == []
+    assert seen.count == 1
+    assert await OutboxMessage.count() == 1 and await EvidenceRecord.count() == 1
+
+
+async def test_a_unit_that_reads_begins_before_its_first_read(
+        container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def read_then_write() -> None:
+        async with container.uow()() as u:
+            await u.messages.outbox.add("TrackEvent", {"n": 1})
+            assert await u.operations.get("op_none") is None
+            await u.evidence.append(_draft(1))
+            await u.commit()
+
+    assert await _control_statements(read_then_write, monkeypatch) == ["BEGIN", "COMMIT"]
+    assert await OutboxMessage.count() == 1 and await EvidenceRecord.count() == 1

@@ -8,6 +8,7 @@ from typing import Any
 
 from piccolo.custom_types import Combinable
 
+from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump
 from domain.money import Money
@@ -42,7 +43,7 @@ class OrderRepository:
 
     async def add(self, order: Order) -> None:
         address = order.shipping_address
-        await t.Order.insert(t.Order(
+        await raw.insert(t.Order(  # gathered on PostgreSQL (raw.py)
             id=order.id, customer_id=order.customer_id, currency=order.currency,
             status=order.status.value, carrier=order.carrier, note=order.note,
             lines=_dump([
@@ -81,7 +82,7 @@ class OrderRepository:
         return self._from(row) if row else None
 
     async def save(self, order: Order) -> None:
-        await t.Order.update(self._values(order)).where(t.Order.id == order.id)
+        await raw.update(t.Order, self._values(order), order.id)  # gathered on PostgreSQL
 
     async def paid_totals(self, limit: int) -> list[tuple[str, int]]:
         """(currency, total) of the latest orders whose money was taken, for risk models."""
