@@ -31,6 +31,7 @@ from domain.failures import preferred_language
 from domain.identity import FlowRefused
 from domain.redaction import card_safe_id, has_card_number
 from domain.shipping_options import NoShippingOption
+from entrypoints.http.access_log import loggable_path
 from entrypoints.http.api import BadRequest, CardNumberRefused, UnsupportedMediaType
 from entrypoints.http.problem_texts import korean_detail, title
 
@@ -165,8 +166,8 @@ async def problems_middleware(request: web.Request, handler):  # type: ignore[no
                            retryable=exc.status in (429, 503), instance=instance,
                            language=language, headers=headers)
     except Exception:
-        log.exception("unexpected error on %s %s (%s)", request.method, request.path,
-                      request_id)
+        log.exception("unexpected error on %s %s (%s)", request.method,
+                      loggable_path(request.path), request_id)
         response = problem(500, "internal-error",
                            "Something went wrong on our side and nothing was changed twice. "
                            f"Retrying is safe. {SUPPORT}", retryable=True, instance=instance,
