@@ -45,8 +45,8 @@ from adapters.queue import (
     make_broker,
 )
 from adapters.sandbox_webhooks import SandboxWebhookSender
-from adapters.seller_keys import SellerKeys
 from adapters.security import Argon2PasswordHasher, JwtTokenIssuer
+from adapters.seller_keys import SellerKeys
 from adapters.settings import Settings as Settings  # entrypoints read settings from here
 from adapters.settings import load_keys as load_keys
 from adapters.shipping.delivery_tracker import DeliveryTrackerClient

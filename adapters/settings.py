@@ -32,8 +32,8 @@ from adapters.checkpoints import checkpoint_keys
 from adapters.identity.oidc import PRESETS
 from adapters.shipping.sandbox_scenarios import known_scenario
 from adapters.throttling import parse_rules
-from domain.carriers import KOREAN_CARRIERS
 from application.throttling import DEFAULT_RATE_LIMITS
+from domain.carriers import KOREAN_CARRIERS
 from domain.delivery_incidents import DEFAULT_DEADLINES
 from domain.shipments import DeliveryProblem
 
