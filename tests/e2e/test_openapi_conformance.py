@@ -1,7 +1,7 @@
 """The OpenAPI document says what the server does: schemathesis generates requests for every
-operation from the document (fixed seed) against a real `mall serve`, signed in as a customer
-as an admin and as a seller, and checks each answer: never a 5xx, and status, content type, headers and
-body as documented."""
+operation from the document (fixed seed) against a real `mall serve`, signed in as a customer,
+as an admin and as a seller, and checks each answer: never a 5xx, and status, content type,
+headers and body as documented."""
 
 from __future__ import annotations
 
