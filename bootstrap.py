@@ -28,6 +28,7 @@ from adapters.logs import REQUEST_ID as REQUEST_ID  # the edge sets it per reque
 from adapters.logs import JsonLineFormatter
 from adapters.messaging.console import ConsoleNotifier, LogAlertSink, LogAnalyticsSink
 from adapters.messaging.segment import SegmentAnalyticsSink
+from adapters.messaging.smtp import SmtpEmailSender, SmtpServer
 from adapters.operation_watch import operation_watch as operation_watch_for
 from adapters.payments.sandbox import SIGNATURE_HEADER as PAYMENT_SIGNATURE
 from adapters.payments.sandbox import SandboxGateway
@@ -170,6 +171,12 @@ def _sandbox_webhooks(http: Any, name: str, route: str, base_url: Any, secrets: 
         providers.Callable(_first, secrets), signature)
 
 
+def _smtp_server(settings: Settings) -> SmtpServer:
+    return SmtpServer(settings.smtp_host, settings.smtp_port, settings.smtp_tls,
+                      settings.smtp_username, settings.smtp_password, settings.smtp_ca_file,
+                      settings.smtp_timeout_seconds.total_seconds())
+
+
 # Without MALL_SHIPPING_CONTRACTS: each enabled carrier delivers everywhere for free, and
 # sellers may hand parcels to the Korean domestic carriers for addresses in Korea.
 DEFAULT_SHIPPING: dict[str, dict[str, Any]] = {
@@ -294,6 +301,9 @@ class Container(containers.DeclarativeContainer):
 
     notifier = providers.Selector(
         config.notifier_provider, console=providers.Singleton(ConsoleNotifier))
+    # The `smtp` email provider (built only when a channel's providers name it).
+    smtp_email = providers.Singleton(
+        SmtpEmailSender, providers.Callable(_smtp_server, settings), config.smtp_sender)
     analytics = providers.Selector(
         config.analytics_provider,
         log=providers.Singleton(LogAnalyticsSink),

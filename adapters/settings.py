@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, get_origin
+from typing import Annotated, Any, Literal, get_origin
 
 from pydantic import (
     AliasChoices,
@@ -209,6 +209,16 @@ class Settings(BaseSettings):
     evidence_seal_interval_seconds: Seconds = timedelta(seconds=2)
     segment_url: str = "https://api.segment.io"
     segment_write_key: str = ""
+    # Email over SMTP (the "smtp" email provider): implicit TLS ("tls", usually port 465),
+    # STARTTLS ("starttls", usually 587), or "none" only for a relay on the same host.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str = ""  # empty: no AUTH
+    smtp_password: str = ""
+    smtp_sender: str = ""  # the From of every email, e.g. "Mall <no-reply@mall.example>"
+    smtp_ca_file: str = ""  # a CA bundle trusted instead of the system's (a private relay)
+    smtp_timeout_seconds: Seconds = timedelta(seconds=30)
     fraud_review_threshold: float = 0.5
     fraud_reject_threshold: float = 0.95
     fraud_high_value_minor: dict[str, int] = {"KRW": 2_000_000, "USD": 150_000, "EUR": 150_000}
