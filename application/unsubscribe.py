@@ -42,12 +42,17 @@ class UnsubscribeLinks:
 
     def verify(self, token: str) -> tuple[str, str]:
         """(customer_id, purpose) of a genuine link; Unauthorized otherwise."""
-        customer_id, binding = self._tokens.read_purpose_token(token, LINK_PURPOSE)
+        refused = Unauthorized("this unsubscribe link is incomplete, altered or expired: "
+                               "open the whole link from the email, or sign in and change "
+                               "your consents (PUT /v1/me/consents)")
+        try:
+            customer_id, binding = self._tokens.read_purpose_token(token, LINK_PURPOSE)
+        except Unauthorized as exc:
+            raise refused from exc
         for purpose in PURPOSES:
             if binding == binding_of(purpose):
                 return customer_id, purpose
-        raise Unauthorized("this unsubscribe link is not valid; sign in to change your "
-                           "consents (PUT /v1/me/consents)")
+        raise refused
 
 
 class Unsubscriptions:
@@ -56,14 +61,21 @@ class Unsubscriptions:
     def __init__(self, links: UnsubscribeLinks, uow: UnitOfWorkFactory) -> None:
         self._links, self._uow = links, uow
 
+    async def state(self, token: str) -> tuple[str, bool]:
+        """(purpose, whether it is still granted) of a genuine link, for its page."""
+        customer_id, purpose = self._links.verify(token)
+        async with self._uow(read_only=True) as uow:
+            current = await uow.customers.consents.of_customer(customer_id)
+        return purpose, current.get(purpose, False)
+
     async def withdraw(self, token: str, *, method: str) -> str:
         """`method`: "one_click" (RFC 8058 POST from a mail client) or "page" (the customer
         pressed the confirmation page's button). Answers the purpose withdrawn."""
         customer_id, purpose = self._links.verify(token)
         async with self._uow() as uow:
             current = await uow.customers.consents.of_customer(customer_id)
-            if current.get(purpose) is False:
-                return purpose  # withdrawn already: nothing new to record
+            if current.get(purpose) is False or await uow.customers.get(customer_id) is None:
+                return purpose  # withdrawn already, or the account erased: nothing to record
             await uow.customers.consents.set(customer_id, purpose, False)
             await uow.evidence.append(EvidenceDraft(
                 source="unsubscribe-link", kind="consent.changed",

@@ -18,6 +18,7 @@ from entrypoints.http import (
     sandbox,
     sellers,
     storefront,
+    unsubscribe,
     webhooks,
 )
 from entrypoints.http.api import CLOSING, CONTAINER, MAX_BODY, json_response
@@ -26,6 +27,7 @@ from entrypoints.worker import EmbeddedWorker
 
 TABLES = [auth.table, storefront.table, delivery_incidents.table,
           webhooks.table, delivery_tracker_webhooks.table, sellers.table, admin.table,
+          unsubscribe.table,
           health.table]
 OPENAPI = web.AppKey("openapi", dict)
 

@@ -57,3 +57,23 @@ async def test_the_link_withdraws_that_consent_once_with_evidence(mall: Mall) ->
     assert withdrawal.subject == f"customer:{customer.id}"
     assert withdrawal.context == {"method": "one_click"}
     assert withdrawal.payload == {"changes": {"marketing_email": False}}
+
+
+async def test_the_page_sees_whether_the_consent_still_stands(mall: Mall) -> None:
+    customer = await mall.customer()
+    await mall.container.accounts().set_consents(customer.id, {"marketing_push": True})
+    token = _token(mall.container.unsubscribe_links().headers(
+        customer.id, "marketing_push")["List-Unsubscribe"])
+    unsubscriptions = mall.container.unsubscriptions()
+    assert await unsubscriptions.state(token) == ("marketing_push", True)
+    await unsubscriptions.withdraw(token, method="page")
+    assert await unsubscriptions.state(token) == ("marketing_push", False)
+
+
+async def test_a_link_of_an_erased_account_records_nothing(mall: Mall) -> None:
+    token = _token(mall.container.unsubscribe_links().headers(
+        "cus_gone", "marketing_email")["List-Unsubscribe"])
+    assert await mall.container.unsubscriptions().withdraw(
+        token, method="one_click") == "marketing_email"
+    assert mall.db.rows("consents") == []
+    assert [e for e in mall.db.evidence() if e.source == "unsubscribe-link"] == []
