@@ -27,6 +27,12 @@ from adapters.identity.sandbox import SandboxIdentityProvider
 from adapters.logs import REQUEST_ID as REQUEST_ID  # the edge sets it per request
 from adapters.logs import JsonLineFormatter
 from adapters.messaging.console import ConsoleNotifier, LogAlertSink, LogAnalyticsSink
+from adapters.messaging.console_sender import (
+    ConsoleTemplateRenderer,
+    FallbackRenderer,
+    NotifierSender,
+)
+from adapters.messaging.rendering import JinjaTemplateRenderer
 from adapters.messaging.segment import SegmentAnalyticsSink
 from adapters.messaging.smtp import SmtpEmailSender, SmtpServer
 from adapters.operation_watch import operation_watch as operation_watch_for
@@ -63,6 +69,8 @@ from application.delivery_incidents import DeliveryIncidents
 from application.evidence import EvidenceService
 from application.idempotency import IdempotencyGuard
 from application.identity import SessionService, SignIn
+from application.messaging import Messaging, MessagingPolicy
+from application.messaging.contact import ContactDetails
 from application.operations import OperationsService
 from application.ordering import Ordering
 from application.outbox import OutboxRelay
@@ -77,6 +85,7 @@ from application.throttling import Throttle
 from application.unsubscribe import UnsubscribeLinks, Unsubscriptions
 from application.webhooks import Webhooks
 from domain.carriers import KOREAN_CARRIERS
+from domain.messages import Channel
 from domain.redaction import redact_card_numbers
 from domain.routing import ProviderContract
 from domain.shipping_options import ShippingCatalogue, contracts_from
@@ -91,6 +100,8 @@ PROVIDER_SETTINGS = {
     "notifier_provider": "notifier", "analytics_provider": "analytics",
     "alert_provider": "alerts", "fraud_provider": "fraud",
     "real_name_provider": "real_name_verifier",
+    "email_providers": "email_senders", "sms_providers": "sms_senders",
+    "push_providers": "push_senders",
 }
 
 
@@ -208,6 +219,17 @@ def _follow_policy(settings: Settings) -> FollowPolicy:
         follow_for=settings.delivery_tracker_follow_days)
 
 
+def _messaging_policy(email: dict[str, Any], sms: dict[str, Any], push: dict[str, Any],
+                      channels: dict[str, list[str]], sender_name: str) -> MessagingPolicy:
+    """Each channel's senders in the configured order, and the types' channel overrides."""
+    return MessagingPolicy(
+        senders={Channel.EMAIL: list(email.values()), Channel.SMS: list(sms.values()),
+                 Channel.PUSH: list(push.values())},
+        channels={template: tuple(Channel(c) for c in names)
+                  for template, names in channels.items()},
+        sender_name=sender_name)
+
+
 def _contracts(raw: list[dict[str, Any]]) -> list[ProviderContract]:
     return [ProviderContract(
         provider=item["provider"], countries=frozenset(item.get("countries", ["*"])),
@@ -304,6 +326,22 @@ class Container(containers.DeclarativeContainer):
     # The `smtp` email provider (built only when a channel's providers name it).
     smtp_email = providers.Singleton(
         SmtpEmailSender, providers.Callable(_smtp_server, settings), config.smtp_sender)
+    # Each channel's providers, in the order tried. "mailbox": the notifier above, which
+    # keeps every message (tests and developers follow emailed links through it).
+    email_senders = providers.Singleton(
+        _enabled, config.email_providers,
+        mailbox=providers.Singleton(NotifierSender, notifier, "email").provider,
+        smtp=smtp_email.provider)
+    sms_senders = providers.Singleton(
+        _enabled, config.sms_providers,
+        mailbox=providers.Singleton(NotifierSender, notifier, "sms").provider)
+    push_senders = providers.Singleton(
+        _enabled, config.push_providers,
+        mailbox=providers.Singleton(NotifierSender, notifier, "push").provider)
+    # The templates; a message nobody wrote one for yet goes out in the console's words.
+    renderer = providers.Singleton(
+        FallbackRenderer, providers.Singleton(JinjaTemplateRenderer, config.base_url),
+        providers.Singleton(ConsoleTemplateRenderer))
     analytics = providers.Selector(
         config.analytics_provider,
         log=providers.Singleton(LogAnalyticsSink),
@@ -342,6 +380,12 @@ class Container(containers.DeclarativeContainer):
                                    config.base_url, throttle=throttle)
     unsubscribe_links = providers.Singleton(UnsubscribeLinks, tokens, config.base_url)
     unsubscriptions = providers.Singleton(Unsubscriptions, unsubscribe_links, uow)
+    messaging = providers.Singleton(
+        Messaging, uow, clock,
+        providers.Singleton(_messaging_policy, email_senders, sms_senders, push_senders,
+                            config.message_channels, config.message_sender_name),
+        renderer, accounts, notifier, queue, unsubscribe=unsubscribe_links)
+    contact = providers.Singleton(ContactDetails, uow)
     sign_in = providers.Singleton(SignIn, uow, identity_providers, sessions, clock, queue,
                                   pseudonym_key, config.base_url, cipher, throttle=throttle)
     privacy = providers.Singleton(
@@ -385,7 +429,7 @@ class Container(containers.DeclarativeContainer):
     bus = providers.Singleton(MessageBus, providers.Dict(
         uow=uow, clock=clock, payments=payments, fulfilment=fulfilment, webhooks=webhooks,
         notifier=notifier, analytics=analytics, alerts=alerts, links=accounts,
-        pseudonym_key=pseudonym_key, parcels=parcel_tracking,
+        pseudonym_key=pseudonym_key, parcels=parcel_tracking, messaging=messaging,
     ))
     outbox = providers.Singleton(
         OutboxRelay, uow, queue, bus, alerts, config.outbox_max_attempts,

@@ -71,6 +71,9 @@ class SendNotification(Command):
     customer_id: str = ""
     seller_id: str = ""
     mint: str = ""
+    # Ours, when the sender names it (a campaign's "cmp:<campaign>:<customer>", a deferred
+    # message coming back): sent once under it. Else the outbox message's id.
+    message_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,10 @@ class Customer:
     identity_verified: bool = False  # a real-name identity check passed (KYC)
     email_verified: bool = False
     jurisdiction: str = "default"  # which retention rules apply (KR, EU, default)
+    # How messages reach them besides email (domain/contact.py): "" when not given.
+    phone: str = ""  # E.164
+    language: str = ""  # en | ko
+    time_zone: str = ""  # IANA
     events: list[Event] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod

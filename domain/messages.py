@@ -23,6 +23,7 @@ class DeliveryStatus(StrEnum):
     """Where one message stands, as our dispatcher and the providers' callbacks say."""
 
     DEFERRED = "deferred"  # held back (quiet hours) until `not_before`
+    SENDING = "sending"  # claimed by our dispatcher: a provider is being asked
     QUEUED = "queued"  # accepted by the provider, not yet sent on
     SENT = "sent"
     DELIVERED = "delivered"

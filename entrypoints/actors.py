@@ -25,6 +25,7 @@ ANCHOR = "anchor_evidence"
 SEAL = "seal_evidence"
 FOLLOW_PARCELS = "follow_parcels"
 ESCALATE_DELIVERY_INCIDENTS = "escalate_delivery_incidents"
+SEND_DEFERRED_MESSAGES = "send_deferred_messages"
 
 
 def periods(container: Container) -> dict[str, float]:
@@ -39,6 +40,7 @@ def periods(container: Container) -> dict[str, float]:
         SEAL: config.evidence_seal_interval_seconds(),
         FOLLOW_PARCELS: config.delivery_tracker_recheck_interval_seconds(),
         ESCALATE_DELIVERY_INCIDENTS: config.delivery_incident_check_interval_seconds(),
+        SEND_DEFERRED_MESSAGES: config.deferred_messages_interval_seconds(),
     }
 
 
@@ -99,6 +101,12 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
         the requests that appended it."""
         await container.evidence().seal()
 
+    async def send_deferred_messages() -> None:
+        """Send the promotional messages held back by quiet hours whose hour has come."""
+        due = await container.messaging().send_due()
+        if due:
+            log.info("deferred messages sent on: %d", due)
+
     async def escalate_delivery_incidents() -> None:
         """Hand the operators every delivery incident left alone past its deadline."""
         escalated = await container.delivery_incidents().escalate_overdue()
@@ -122,3 +130,4 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
     periodic(SEAL, seal_evidence)
     periodic(FOLLOW_PARCELS, follow_parcels)
     periodic(ESCALATE_DELIVERY_INCIDENTS, escalate_delivery_incidents)
+    periodic(SEND_DEFERRED_MESSAGES, send_deferred_messages)

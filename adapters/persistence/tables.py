@@ -28,6 +28,9 @@ class Customer(Table, tablename="customer"):
     identity_verified = Boolean(default=False)  # KYC: a verified real-name identity
     email_verified = Boolean(default=False)
     jurisdiction = Varchar(length=16, default="default")  # which retention rules apply
+    phone = Varchar(length=16, default="")  # E.164, for SMS
+    language = Varchar(length=8, default="")  # en | ko
+    time_zone = Varchar(length=64, default="")  # IANA
 
 
 class IdentityLink(Table, tablename="identity_link"):
@@ -334,6 +337,37 @@ class NotificationLog(Table, tablename="notification_log"):
     sent_at = Timestamptz()
 
 
+class MessageDelivery(Table, tablename="message_delivery"):
+    """One message to a customer and where it stands (domain/deliveries.py): the address
+    masked, no body."""
+
+    message_id = Varchar(length=120, primary_key=True)
+    customer_id = Varchar(length=40, index=True)
+    template = Varchar(length=64)
+    template_version = Varchar(length=64, default="")
+    channel = Varchar(length=16, default="")
+    provider = Varchar(length=40, default="")
+    provider_message_id = Varchar(length=200, default="", index=True)
+    masked_address = Varchar(length=80, default="")
+    address_key = Varchar(length=64, default="")
+    status = Varchar(length=16)
+    consent = Varchar(length=80, default="")
+    error_code = Varchar(length=64, default="")
+    not_before = Timestamptz(null=True, default=None, index=True)
+    params = Json(default="{}")
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class MessageSuppression(Table, tablename="message_suppression"):
+    """An address no message goes to any more (a hard bounce, a complaint), by its digest."""
+
+    address_key = Varchar(length=64, primary_key=True)
+    channel = Varchar(length=16)
+    reason = Varchar(length=24)
+    created_at = Timestamptz()
+
+
 class PeriodicRun(Table, tablename="periodic_run"):
     """One run of a periodic job: the row for (job, period) is inserted by one process only,
     which is how a job runs once per period across the cluster. Kept for a day."""
@@ -395,4 +429,5 @@ ALL_TABLES: list[type[Table]] = [
     Shipment, Operation, OutboxMessage, InboxMessage, IdempotencyKey, EvidenceRecord,
     EvidenceHead, Incident, NotificationLog, PeriodicRun, SandboxCharge, SandboxParcel,
     SandboxParcelEvent, ParcelWatch,
+    MessageDelivery, MessageSuppression,
 ]

@@ -12,6 +12,7 @@ from adapters.persistence import raw
 from adapters.persistence import repositories as r
 from adapters.persistence import tables as t
 from adapters.persistence.engine import LoopLocalPostgresEngine
+from adapters.persistence.repositories.deliveries import DeliveryRepository
 from application import ports
 from application.ports import Clock
 
@@ -39,6 +40,7 @@ class MessageRecords:
         self.outbox: ports.Outbox = r.OutboxRepository(created, clock)
         self.inbox: ports.Inbox = r.InboxRepository(clock)
         self.notifications: ports.Notifications = r.NotificationRepository(clock)
+        self.deliveries: ports.Deliveries = DeliveryRepository(clock)
 
 
 class PiccoloUnitOfWork:

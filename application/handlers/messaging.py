@@ -2,47 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
+from application.messaging import Messaging
 from application.ports import (
     Alert,
     AlertSink,
     AnalyticsEvent,
     AnalyticsSink,
     Clock,
-    Notification,
-    Notifier,
-    UnitOfWorkFactory,
 )
-from application.transactions import commit_result
 from domain.commands import RaiseAlert, SendNotification, TrackEvent
-from domain.customers import Customer
 from domain.privacy import pseudonym
 
 
-class LinkMinter(Protocol):
-    def mint(self, purpose: str, customer: Customer) -> dict[str, str]: ...
-
-
-async def send_notification(command: SendNotification, uow: UnitOfWorkFactory,
-                            notifier: Notifier, links: LinkMinter) -> None:
-    params = command.params
-    if command.audience == "seller":
-        recipient = owner = f"seller:{command.seller_id}"
-    else:
-        async with uow(read_only=True) as unit:
-            customer = await unit.customers.get(command.customer_id)
-        if customer is None:
-            return  # the customer was erased; there is nobody to tell
-        recipient, owner = customer.email, customer.id
-        if command.mint:
-            # Links are minted now, at sending, so no live token waits in a table.
-            params = {**params, **links.mint(command.mint, customer)}
-    await notifier.send(Notification("email", recipient, command.template, params))
-    async with uow() as unit:
-        await unit.messages.notifications.log(owner, "email", command.template,
-                                              str(params.get("order_id", "")))
-        await commit_result(unit)
+async def send_notification(command: SendNotification, messaging: Messaging,
+                            message_id: str = "") -> None:
+    await messaging.send(command, message_id)
 
 
 async def track_event(command: TrackEvent, analytics: AnalyticsSink, clock: Clock,

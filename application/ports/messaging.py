@@ -71,6 +71,10 @@ class Envelope:
     promotional: bool = False
     headers: Mapping[str, str] = field(default_factory=dict)  # extra email headers
     data: Mapping[str, str] = field(default_factory=dict)  # a push message's data payload
+    # What it was rendered from, for the dev mailbox and log sinks that show a message type
+    # and follow its links; providers send `content` and never these.
+    template: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from application.ports.webhooks import InboundEvent
 from domain.customers import Customer
+from domain.deliveries import Delivery
 from domain.delivery_incidents import DeliveryIncident
 from domain.evidence import (
     EvidenceDraft,
@@ -335,6 +336,37 @@ class SignIns(Protocol):
     events: AuthEvents
 
 
+class Deliveries(Protocol):
+    """Each message's delivery record (domain/deliveries.py), by our message id, and the
+    addresses that may no longer be written to (kept as digests)."""
+
+    async def claim(self, delivery: Delivery) -> Delivery | None:
+        """Store `delivery` unless its message id is known; None when stored, else the
+        record already there (the message is someone else's, or done)."""
+        ...
+
+    async def claim_deferred(self, message_id: str, now: datetime) -> bool:
+        """Move a deferred record whose time has come to `sending`; False when another
+        process did, or it is not due."""
+        ...
+
+    async def get(self, message_id: str) -> Delivery | None: ...
+    async def save(self, delivery: Delivery) -> None: ...
+    async def remove(self, message_id: str) -> None: ...
+    async def by_provider_id(self, provider: str,
+                             provider_message_id: str) -> Delivery | None: ...
+
+    async def due(self, now: datetime, limit: int) -> list[Delivery]:
+        """Deferred records whose `not_before` has passed, the oldest first."""
+        ...
+
+    async def suppress(self, address_key: str, channel: str, reason: str) -> None: ...
+
+    async def suppression(self, address_key: str) -> str | None:
+        """Why the address is suppressed (hard_bounce, complaint...), or None."""
+        ...
+
+
 class Messages(Protocol):
     """What comes and goes: commands waiting in the outbox, provider callbacks in the inbox,
     and the log of what was sent to customers."""
@@ -342,6 +374,7 @@ class Messages(Protocol):
     outbox: Outbox
     inbox: Inbox
     notifications: Notifications
+    deliveries: Deliveries
 
 
 class UnitOfWork(Protocol):

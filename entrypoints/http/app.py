@@ -11,6 +11,7 @@ from bootstrap import Container, install_log_scrubber, prepare
 from entrypoints.http import (
     admin,
     auth,
+    contact,
     delivery_incidents,
     delivery_tracker_webhooks,
     health,
@@ -25,7 +26,7 @@ from entrypoints.http.api import CLOSING, CONTAINER, MAX_BODY, json_response
 from entrypoints.http.problems import PARSER_LIMITS, problems_middleware
 from entrypoints.worker import EmbeddedWorker
 
-TABLES = [auth.table, storefront.table, delivery_incidents.table,
+TABLES = [auth.table, contact.table, storefront.table, delivery_incidents.table,
           webhooks.table, delivery_tracker_webhooks.table, sellers.table, admin.table,
           unsubscribe.table,
           health.table]

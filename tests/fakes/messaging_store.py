@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from application.ports import IdempotencyRecord, InboundEvent, InboxMessage, OutboxMessage
+from domain.deliveries import Delivery
+from domain.messages import DeliveryStatus
 from domain.operations import Operation
 from domain.redaction import card_safe_id
 from tests.fakes.storage import AggregateRepository, Repository, as_json
@@ -150,3 +152,54 @@ class FakeIdempotencyKeys(Repository):
 
     async def purge_expired(self, now: datetime) -> int:
         return self._purge(lambda record: record.expires_at < now)
+
+
+class FakeDeliveries(Repository):
+    """Delivery records by message id, and suppressed addresses (a table of their own)."""
+
+    name = "deliveries"
+
+    async def claim(self, delivery: Delivery) -> Delivery | None:
+        if delivery.message_id in self._rows:
+            found: Delivery = self._get(delivery.message_id)
+            return found
+        self._put(delivery.message_id, delivery)
+        return None
+
+    async def claim_deferred(self, message_id: str, now: datetime) -> bool:
+        found: Delivery | None = self._get(message_id)
+        if found is None or found.status != DeliveryStatus.DEFERRED or (
+                found.not_before is not None and found.not_before > now):
+            return False
+        found.status, found.updated_at = DeliveryStatus.SENDING, now
+        self._put(message_id, found)
+        return True
+
+    async def get(self, message_id: str) -> Delivery | None:
+        found: Delivery | None = self._get(message_id)
+        return found
+
+    async def save(self, delivery: Delivery) -> None:
+        if delivery.message_id in self._rows:
+            self._put(delivery.message_id, delivery)
+
+    async def remove(self, message_id: str) -> None:
+        self._rows.pop(message_id, None)
+
+    async def by_provider_id(self, provider: str,
+                             provider_message_id: str) -> Delivery | None:
+        found: Delivery | None = self._first(
+            lambda d: d.provider == provider and d.provider_message_id == provider_message_id)
+        return found
+
+    async def due(self, now: datetime, limit: int) -> list[Delivery]:
+        waiting = [d for d in self._all() if d.status == DeliveryStatus.DEFERRED
+                   and d.not_before is not None and d.not_before <= now]
+        return sorted(waiting, key=lambda d: d.not_before)[:limit]
+
+    async def suppress(self, address_key: str, channel: str, reason: str) -> None:
+        self._unit.table("suppressions").setdefault(address_key, reason)
+
+    async def suppression(self, address_key: str) -> str | None:
+        found: str | None = self._unit.table("suppressions").get(address_key)
+        return found

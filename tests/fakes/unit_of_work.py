@@ -27,6 +27,7 @@ class FakeMessages:
         self.outbox: ports.Outbox = messaging_store.FakeOutbox(unit)
         self.inbox: ports.Inbox = messaging_store.FakeInbox(unit)
         self.notifications: ports.Notifications = records.FakeNotifications(unit)
+        self.deliveries: ports.Deliveries = messaging_store.FakeDeliveries(unit)
 
 
 class FakeUnitOfWork:

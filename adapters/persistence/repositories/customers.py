@@ -24,6 +24,7 @@ class CustomerRepository:
             role=customer.role.value, created_at=customer.created_at,
             identity_verified=customer.identity_verified,
             email_verified=customer.email_verified, jurisdiction=customer.jurisdiction,
+            phone=customer.phone, language=customer.language, time_zone=customer.time_zone,
         )).on_conflict(target=t.Customer.email, action="DO NOTHING").returning(t.Customer.id)
         return bool(inserted)
 
@@ -33,7 +34,9 @@ class CustomerRepository:
             return None
         return Customer(row["id"], row["email"], row["password_hash"], Role(row["role"]),
                         _at(row["created_at"]), bool(row["identity_verified"]),
-                        bool(row["email_verified"]), row["jurisdiction"])
+                        bool(row["email_verified"]), row["jurisdiction"],
+                        row.get("phone") or "", row.get("language") or "",
+                        row.get("time_zone") or "")
 
     async def get(self, customer_id: str) -> Customer | None:
         return self._from(await t.Customer.select().where(t.Customer.id == customer_id).first())
@@ -54,6 +57,8 @@ class CustomerRepository:
             t.Customer.email_verified: customer.email_verified,
             t.Customer.jurisdiction: customer.jurisdiction,
             t.Customer.identity_verified: customer.identity_verified,
+            t.Customer.phone: customer.phone, t.Customer.language: customer.language,
+            t.Customer.time_zone: customer.time_zone,
         }).where(t.Customer.id == customer.id)
 
     async def set_identity_verified(self, customer_id: str, verified: bool) -> None:

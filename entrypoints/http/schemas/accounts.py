@@ -165,7 +165,7 @@ class MergeIn(Strict):
 
 
 CONSENT_PURPOSES = Literal["marketing_email", "marketing_sms", "marketing_push",
-                           "personalization"]
+                           "marketing_night", "personalization"]
 
 
 class ConsentsIn(Strict):

@@ -1,0 +1,98 @@
+"""Delivery records of messages and suppressed addresses in and out of their tables."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from adapters.persistence import tables as t
+from adapters.persistence.repositories._rows import _at, _dump
+from application.ports import Clock
+from domain.deliveries import Delivery
+from domain.messages import DeliveryStatus
+
+D = t.MessageDelivery
+
+
+def _row(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "message_id": delivery.message_id, "customer_id": delivery.customer_id,
+        "template": delivery.template, "template_version": delivery.template_version,
+        "channel": delivery.channel, "provider": delivery.provider,
+        "provider_message_id": delivery.provider_message_id,
+        "masked_address": delivery.masked_address, "address_key": delivery.address_key,
+        "status": delivery.status.value, "consent": delivery.consent,
+        "error_code": delivery.error_code, "not_before": delivery.not_before,
+        "params": _dump(delivery.params), "created_at": delivery.created_at,
+        "updated_at": delivery.updated_at,
+    }
+
+
+def _delivery(row: dict[str, Any]) -> Delivery:
+    params = row["params"]
+    return Delivery(
+        message_id=row["message_id"], customer_id=row["customer_id"],
+        template=row["template"], status=DeliveryStatus(row["status"]),
+        created_at=_at(row["created_at"]), updated_at=_at(row["updated_at"]),
+        template_version=row["template_version"], channel=row["channel"],
+        provider=row["provider"], provider_message_id=row["provider_message_id"],
+        masked_address=row["masked_address"], address_key=row["address_key"],
+        consent=row["consent"], error_code=row["error_code"],
+        not_before=_at(row["not_before"]) if row["not_before"] else None,
+        params=json.loads(params) if isinstance(params, str) else dict(params or {}),
+    )
+
+
+class DeliveryRepository:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def claim(self, delivery: Delivery) -> Delivery | None:
+        # One statement decides who sends a message id, on both engines.
+        inserted = await D.insert(D(**_row(delivery))).on_conflict(
+            target=D.message_id, action="DO NOTHING").returning(D.message_id)
+        return None if inserted else await self.get(delivery.message_id)
+
+    async def claim_deferred(self, message_id: str, now: datetime) -> bool:
+        taken = await D.update({D.status: DeliveryStatus.SENDING.value, D.updated_at: now}).where(
+            (D.message_id == message_id) & (D.status == DeliveryStatus.DEFERRED.value)
+            & (D.not_before.is_null() | (D.not_before <= now))
+        ).returning(D.message_id)
+        return bool(taken)
+
+    async def get(self, message_id: str) -> Delivery | None:
+        row = await D.select().where(D.message_id == message_id).first()
+        return _delivery(row) if row else None
+
+    async def save(self, delivery: Delivery) -> None:
+        values = _row(delivery)
+        values.pop("message_id")
+        await D.update({getattr(D, name): value for name, value in values.items()}).where(
+            D.message_id == delivery.message_id)
+
+    async def remove(self, message_id: str) -> None:
+        await D.delete().where(D.message_id == message_id)
+
+    async def by_provider_id(self, provider: str,
+                             provider_message_id: str) -> Delivery | None:
+        row = await D.select().where((D.provider_message_id == provider_message_id)
+                                     & (D.provider == provider)).first()
+        return _delivery(row) if row else None
+
+    async def due(self, now: datetime, limit: int) -> list[Delivery]:
+        rows = await D.select().where(
+            (D.status == DeliveryStatus.DEFERRED.value) & (D.not_before <= now)
+        ).order_by(D.not_before).limit(limit)
+        return [_delivery(row) for row in rows]
+
+    async def suppress(self, address_key: str, channel: str, reason: str) -> None:
+        s = t.MessageSuppression
+        await s.insert(s(address_key=address_key, channel=channel, reason=reason[:24],
+                         created_at=self._clock.now())).on_conflict(
+            target=s.address_key, action="DO NOTHING")
+
+    async def suppression(self, address_key: str) -> str | None:
+        s = t.MessageSuppression
+        row = await s.select(s.reason).where(s.address_key == address_key).first()
+        return str(row["reason"]) if row else None

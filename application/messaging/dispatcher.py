@@ -1,0 +1,380 @@
+"""Sends each message to a customer on the first channel and provider that can take it.
+
+A message type lists its channels in order (domain/messages.py, or the settings); within a
+channel the providers are tried in the configured order. A provider that is down passes the
+message to the next one, then to the next channel; when every one that could have sent it
+was down, the command is retried later. A recipient a provider will never reach is
+suppressed (bounce, complaint), recorded as opted out (an SMS STOP) or loses the device
+(push), and the next channel is tried.
+
+Each message id is sent at most once: its delivery record is claimed before any provider is
+called, and a retry that finds it claimed or done does nothing. Consent and the Korean rules
+(domain/consent_rules.py) decide whether, when and how a message goes; a promotional message
+in the recipient's quiet hours waits for 08:00 (`send_due` sends it then).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from application.messaging.consent import record_opt_out
+from application.ports import (
+    ChannelSender,
+    Clock,
+    Envelope,
+    Notification,
+    Notifier,
+    RenderedMessage,
+    SendReceipt,
+    TaskQueue,
+    TemplateRenderer,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from application.transactions import commit_and_dispatch, commit_result, new_id, send
+from domain import consent_rules as rules
+from domain.commands import SendNotification
+from domain.contact import language_of, time_zone_of
+from domain.customers import Customer
+from domain.deliveries import Delivery, address_key, masked
+from domain.errors import ProviderUnavailable, RecipientRejected
+from domain.evidence import EvidenceDraft
+from domain.messages import MARKETING_CONSENT, Channel, DeliveryStatus, MessageType, message_type
+
+log = logging.getLogger("mall.messaging")
+S = DeliveryStatus
+
+
+class LinkMinter(Protocol):
+    def mint(self, purpose: str, customer: Customer) -> dict[str, str]: ...
+
+
+class UnsubscribeHeaders(Protocol):
+    def url(self, customer_id: str, purpose: str) -> str: ...
+    def headers(self, customer_id: str, purpose: str) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class MessagingPolicy:
+    """What the settings choose: each channel's providers in order (built senders), the
+    channel order of the types that override domain/messages.py, and the sender's name
+    (the Korean rules want it in every promotional message)."""
+
+    senders: Mapping[str, Sequence[ChannelSender]]
+    channels: Mapping[str, tuple[Channel, ...]] = field(default_factory=dict)
+    sender_name: str = "Mall"
+
+    def message_type(self, template: str) -> MessageType:
+        kind = message_type(template)
+        override = self.channels.get(template)
+        return replace(kind, channels=override) if override else kind
+
+
+@dataclass
+class _Recipient:
+    customer: Customer
+    consents: dict[str, bool]
+    devices: list[str]
+
+    def addresses(self, channel: Channel) -> list[str]:
+        if channel == Channel.EMAIL:
+            return [self.customer.email]
+        if channel == Channel.SMS:
+            return [self.customer.phone] if self.customer.phone else []
+        return list(self.devices)
+
+
+@dataclass
+class _Attempts:
+    """How the channels went, for the record when none of them sent the message."""
+
+    unavailable: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    suppressed: bool = False
+
+
+class Messaging:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: MessagingPolicy,
+                 renderer: TemplateRenderer, links: LinkMinter, seller_notices: Notifier,
+                 queue: TaskQueue, unsubscribe: UnsubscribeHeaders | None = None) -> None:
+        self._uow, self._clock, self._policy, self._queue = uow, clock, policy, queue
+        self._renderer, self._links = renderer, links
+        self._seller_notices, self._unsubscribe = seller_notices, unsubscribe
+
+    # --- sending ---------------------------------------------------------------------------
+
+    async def send(self, command: SendNotification, message_id: str) -> None:
+        """Send `command` once under `message_id` (the command's own id when it has one)."""
+        if command.audience == "seller":
+            await self._tell_seller(command)
+            return
+        # A command handed to the bus straight away has no outbox id: it gets one of its own.
+        message_id = command.message_id or message_id or new_id("msg")
+        recipient = await self._recipient(command.customer_id)
+        if recipient is None:
+            return  # the customer was erased; there is nobody to tell
+        kind = self._policy.message_type(command.template)
+        ours, prior = await self._claim(message_id, command, kind)
+        if not ours:
+            return  # sent, being sent, or waiting for its hour: never twice
+        try:
+            await self._dispatch(message_id, command, kind, recipient)
+        except BaseException:
+            await self._release(message_id, prior)
+            raise
+
+    async def _recipient(self, customer_id: str) -> _Recipient | None:
+        async with self._uow(read_only=True) as unit:
+            customer = await unit.customers.get(customer_id)
+            if customer is None:
+                return None
+            consents = await unit.customers.consents.of_customer(customer_id)
+            devices = getattr(unit, "devices", None)  # push devices, where they are kept
+            tokens = ([d.token for d in await devices.of_customer(customer_id)]
+                      if devices is not None else [])
+        return _Recipient(customer, consents, tokens)
+
+    async def _claim(self, message_id: str, command: SendNotification,
+                     kind: MessageType) -> tuple[bool, Delivery | None]:
+        """Take the message for this process; with the record as it was (None when new): a
+        deferred one whose hour came."""
+        now = self._clock.now()
+        fresh = Delivery(message_id, command.customer_id, command.template, S.SENDING, now, now,
+                         params=dict(command.params) if kind.promotional else {})
+        async with self._uow(autocommit=True) as unit:
+            found = await unit.messages.deliveries.claim(fresh)
+            if found is None:
+                return True, None
+            if found.status == S.DEFERRED and await unit.messages.deliveries.claim_deferred(
+                    message_id, now):
+                return True, found
+        return False, found
+
+    async def _release(self, message_id: str, prior: Delivery | None) -> None:
+        """Give the message back for a retry: as it was before this attempt."""
+        async with self._uow(autocommit=True) as unit:
+            if prior is None:
+                await unit.messages.deliveries.remove(message_id)
+            else:
+                await unit.messages.deliveries.save(prior)
+
+    async def _dispatch(self, message_id: str, command: SendNotification, kind: MessageType,
+                        recipient: _Recipient) -> None:
+        customer = recipient.customer
+        local_now = self._clock.now().astimezone(
+            time_zone_of(customer.time_zone, customer.jurisdiction))
+        verdicts = {channel: rules.decide(
+            promotional=kind.promotional, channel=channel,
+            korean=customer.jurisdiction == "KR", consents=recipient.consents,
+            local_now=local_now) for channel in kind.channels}
+        if not any(v.send for v in verdicts.values()):
+            waiting = [v for v in verdicts.values() if v.not_before is not None]
+            if waiting:
+                await self._defer(message_id, waiting[0])
+            else:
+                await self._not_sent(message_id, S.SUPPRESSED, "no_consent")
+            return
+        params = dict(command.params)
+        if command.mint:
+            # Links are minted now, at sending, so no live token waits in a table.
+            params.update(self._links.mint(command.mint, customer))
+        attempts = _Attempts()
+        for channel in kind.channels:
+            verdict = verdicts[channel]
+            if verdict.send and await self._try_channel(
+                    message_id, command, kind, recipient, channel, verdict, params, attempts):
+                return
+        if attempts.unavailable:
+            raise ProviderUnavailable(
+                f"no provider could take message {message_id} now (tried "
+                f"{', '.join(attempts.unavailable)})", request_sent=False)
+        reason = (attempts.refused[-1] if attempts.refused
+                  else "suppressed" if attempts.suppressed else "no_address")
+        await self._not_sent(message_id, S.FAILED if attempts.refused else S.SUPPRESSED, reason)
+
+    async def _try_channel(self, message_id: str, command: SendNotification, kind: MessageType,
+                           recipient: _Recipient, channel: Channel, verdict: rules.Verdict,
+                           params: Mapping[str, Any], attempts: _Attempts) -> bool:
+        senders = self._policy.senders.get(channel, ())
+        customer = recipient.customer
+        language = language_of(customer.language, customer.jurisdiction)
+        for address in recipient.addresses(channel):
+            key = address_key(channel, address)
+            if not senders:
+                continue
+            if await self._suppressed(key, kind.promotional):
+                attempts.suppressed = True
+                continue
+            content = self._content(command.template, channel, language, params, customer,
+                                    verdict)
+            headers: dict[str, str] = {}
+            if kind.promotional and channel == Channel.EMAIL and self._unsubscribe:
+                headers = self._unsubscribe.headers(customer.id, MARKETING_CONSENT[channel])
+            envelope = Envelope(message_id, channel.value, address, content, kind.promotional,
+                                headers, template=command.template, params=params)
+            for sender in senders:
+                try:
+                    receipt = await sender.send(envelope)
+                except ProviderUnavailable:
+                    attempts.unavailable.append(f"{channel}:{sender.name}")
+                    continue
+                except RecipientRejected as refusal:
+                    attempts.refused.append(refusal.reason)
+                    await self._refused(customer.id, channel, address, sender.name, refusal)
+                    break  # this address: the next one, or the next channel
+                await self._sent(message_id, command, channel, address, receipt, verdict,
+                                 params)
+                return True
+        return False
+
+    def _content(self, template: str, channel: Channel, language: str,
+                 params: Mapping[str, Any], customer: Customer,
+                 verdict: rules.Verdict) -> RenderedMessage:
+        content = self._renderer.render(template, channel.value, language, params)
+        if not verdict.labelled:
+            return content
+        opt_out = (self._unsubscribe.url(customer.id, MARKETING_CONSENT[channel])
+                   if self._unsubscribe else "PUT /v1/me/consents")
+        subject, text = rules.marked(channel, content.subject, content.text)
+        footer = rules.footer(sender=self._policy.sender_name, opt_out=opt_out,
+                              korean=language == "ko")
+        body = content.html
+        if body:
+            body = f"{body}\n<p>{html.escape(footer)}</p>"
+        return RenderedMessage(subject, f"{text.rstrip()}\n\n{footer}", body)
+
+    async def _suppressed(self, key: str, promotional: bool) -> bool:
+        async with self._uow(read_only=True) as unit:
+            why = await unit.messages.deliveries.suppression(key)
+        # A complaint stops promotions; the customer still hears about their own orders.
+        return why is not None and (promotional or why != "complaint")
+
+    # --- outcomes --------------------------------------------------------------------------
+
+    async def _sent(self, message_id: str, command: SendNotification, channel: Channel,
+                    address: str, receipt: SendReceipt, verdict: rules.Verdict,
+                    params: Mapping[str, Any]) -> None:
+        now = self._clock.now()
+        async with self._uow() as unit:
+            delivery = await unit.messages.deliveries.get(message_id)
+            assert delivery is not None, "claimed before sending"
+            delivery.channel, delivery.provider = channel.value, receipt.provider
+            delivery.provider_message_id = receipt.provider_message_id
+            delivery.masked_address = masked(channel, address)
+            delivery.address_key = address_key(channel, address)
+            delivery.template_version = self._renderer.version(command.template)
+            delivery.consent = ",".join(verdict.consent)
+            delivery.status, delivery.updated_at = S(receipt.status), now
+            delivery.params = {}
+            await unit.messages.deliveries.save(delivery)
+            await unit.messages.notifications.log(delivery.customer_id, channel.value,
+                                                  command.template,
+                                                  str(params.get("order_id", "")))
+            await _evidence(unit, "message.sent", delivery, outcome=receipt.status)
+            await commit_result(unit)
+
+    async def _defer(self, message_id: str, verdict: rules.Verdict) -> None:
+        async with self._uow() as unit:
+            delivery = await unit.messages.deliveries.get(message_id)
+            assert delivery is not None and verdict.not_before is not None
+            delivery.status, delivery.error_code = S.DEFERRED, verdict.reason
+            delivery.not_before = verdict.not_before
+            delivery.consent = ",".join(verdict.consent)
+            await unit.messages.deliveries.save(delivery)
+            await _evidence(unit, "message.deferred", delivery, outcome="deferred",
+                            not_before=verdict.not_before.isoformat())
+            await commit_result(unit)
+
+    async def _not_sent(self, message_id: str, status: DeliveryStatus, reason: str) -> None:
+        async with self._uow() as unit:
+            delivery = await unit.messages.deliveries.get(message_id)
+            assert delivery is not None
+            delivery.status, delivery.error_code = status, reason
+            delivery.updated_at, delivery.params = self._clock.now(), {}
+            await unit.messages.deliveries.save(delivery)
+            await _evidence(unit, "message.not_sent", delivery, outcome=reason)
+            await commit_result(unit)
+
+    async def _refused(self, customer_id: str, channel: Channel, address: str, provider: str,
+                       refusal: RecipientRejected) -> None:
+        """The provider will never reach `address`: never try it again."""
+        async with self._uow() as unit:
+            if refusal.reason in ("hard_bounce", "complaint", "invalid_address"):
+                await unit.messages.deliveries.suppress(address_key(channel, address),
+                                                        channel.value, refusal.reason)
+            elif refusal.reason == "opted_out":
+                await record_opt_out(unit, customer_id, channel, source=f"provider:{provider}")
+            elif refusal.reason == "unregistered":
+                devices = getattr(unit, "devices", None)
+                if devices is not None:
+                    await devices.remove(address, customer_id)
+            await unit.evidence.append(EvidenceDraft(
+                source="messaging", kind="recipient.rejected", subject=f"customer:{customer_id}",
+                context={"provider": provider, "channel": channel.value},
+                payload={"reason": refusal.reason, "to": masked(channel, address)}))
+            await unit.commit()
+
+    async def _tell_seller(self, command: SendNotification) -> None:
+        # Sellers are told on the operators' notice channel: they have no address here yet.
+        owner = f"seller:{command.seller_id}"
+        await self._seller_notices.send(Notification("email", owner, command.template,
+                                                     command.params))
+        async with self._uow() as unit:
+            await unit.messages.notifications.log(owner, "email", command.template,
+                                                  str(command.params.get("order_id", "")))
+            await commit_result(unit)
+
+    # --- afterwards ------------------------------------------------------------------------
+
+    async def record_status(self, provider: str, provider_message_id: str,
+                            status: DeliveryStatus, error_code: str = "") -> bool:
+        """A provider's word on a message it took (a status callback, a bounce); True when
+        the record moved. Statuses only move forward; a bounce suppresses the address."""
+        now = self._clock.now()
+        async with self._uow() as unit:
+            delivery = await unit.messages.deliveries.by_provider_id(provider,
+                                                                     provider_message_id)
+            if delivery is None or not delivery.advance(status, now, error_code):
+                return False
+            await unit.messages.deliveries.save(delivery)
+            if status == S.BOUNCED and delivery.address_key:
+                reason = "complaint" if error_code == "complaint" else "hard_bounce"
+                await unit.messages.deliveries.suppress(delivery.address_key, delivery.channel,
+                                                        reason)
+            await _evidence(unit, "message.status", delivery, outcome=status.value,
+                            error_code=error_code[:64])
+            await unit.commit()
+        return True
+
+    async def send_due(self, limit: int = 500) -> int:
+        """Hand the deferred messages whose hour has come back to the workers, under their
+        own message ids; how many."""
+        now = self._clock.now()
+        async with self._uow() as unit:
+            due = await unit.messages.deliveries.due(now, limit)
+            for delivery in due:
+                await send(unit, SendNotification(delivery.template, delivery.params,
+                                                  customer_id=delivery.customer_id,
+                                                  message_id=delivery.message_id))
+                delivery.not_before = None  # released: the command sends it
+                await unit.messages.deliveries.save(delivery)
+            await commit_and_dispatch(unit, self._queue)
+        return len(due)
+
+
+async def _evidence(unit: UnitOfWork, kind: str, delivery: Delivery, *, outcome: str,
+                    **more: str) -> None:
+    """What an audit needs of a send: no body, the address masked."""
+    await unit.evidence.append(EvidenceDraft(
+        source="messaging", kind=kind, subject=f"customer:{delivery.customer_id}",
+        context={"message_id": delivery.message_id},
+        payload={"template": delivery.template, "version": delivery.template_version,
+                 "channel": delivery.channel, "provider": delivery.provider,
+                 "provider_message_id": delivery.provider_message_id,
+                 "to": delivery.masked_address, "consent": delivery.consent,
+                 "outcome": outcome, **more}))
+
