@@ -40,6 +40,7 @@ from adapters.payments.sandbox import SIGNATURE_HEADER as PAYMENT_SIGNATURE
 from adapters.payments.sandbox import SandboxGateway
 from adapters.payments.stripe import StripeGateway
 from adapters.payments.toss import TossGateway
+from adapters.persistence.campaigns import PiccoloCampaigns
 from adapters.persistence.engine import close_pool, engine_for, migrate, open_pool
 from adapters.persistence.parcel_watches import PiccoloParcelWatches
 from adapters.persistence.periodic import PiccoloPeriodicRuns
@@ -65,6 +66,7 @@ from adapters.shipping.sandbox_tracking import poll_seconds as tracking_poll_sec
 from adapters.throttling import LimitsRateLimiter
 from application.accounts import Accounts
 from application.bus import MessageBus
+from application.campaigns import Campaigns
 from application.delivery_incidents import DeliveryIncidents
 from application.evidence import EvidenceService
 from application.idempotency import IdempotencyGuard
@@ -410,6 +412,10 @@ class Container(containers.DeclarativeContainer):
         fulfilment, clock, queue, providers.Callable(_follow_policy, settings))
     delivery_incidents = providers.Singleton(
         DeliveryIncidents, uow, clock, queue, config.delivery_incident_deadlines)
+    campaigns = providers.Singleton(
+        Campaigns, uow, providers.Singleton(PiccoloCampaigns), clock, queue,
+        config.campaign_rate_limits, settings.provided.campaign_send_interval_seconds,
+        settings.provided.campaign_lease_seconds)
     webhooks = providers.Singleton(
         Webhooks, uow, queue, payment_gateways, carriers, payments, fulfilment, clock,
         settings.provided.inbox_give_up_after_seconds,

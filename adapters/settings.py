@@ -286,6 +286,11 @@ class Settings(BaseSettings):
         problem.value: hours / timedelta(hours=1)
         for problem, hours in DEFAULT_DEADLINES.items()}
     delivery_incident_check_interval_seconds: Seconds = timedelta(minutes=5)
+    # Promotional campaigns: how often the worker sends a batch, messages a minute per
+    # channel (every campaign on it together), how long one sender holds a campaign.
+    campaign_send_interval_seconds: Seconds = timedelta(seconds=5)
+    campaign_rate_limits: dict[str, int] = {"email": 600, "sms": 60, "push": 600}
+    campaign_lease_seconds: Seconds = timedelta(seconds=60)
     reconcile_after_minutes: Minutes = timedelta(minutes=10)
     reconcile_interval_seconds: Seconds = timedelta(minutes=5)
 

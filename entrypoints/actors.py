@@ -25,6 +25,7 @@ ANCHOR = "anchor_evidence"
 SEAL = "seal_evidence"
 FOLLOW_PARCELS = "follow_parcels"
 ESCALATE_DELIVERY_INCIDENTS = "escalate_delivery_incidents"
+SEND_CAMPAIGNS = "send_campaigns"
 SEND_DEFERRED_MESSAGES = "send_deferred_messages"
 
 
@@ -40,6 +41,7 @@ def periods(container: Container) -> dict[str, float]:
         SEAL: config.evidence_seal_interval_seconds(),
         FOLLOW_PARCELS: config.delivery_tracker_recheck_interval_seconds(),
         ESCALATE_DELIVERY_INCIDENTS: config.delivery_incident_check_interval_seconds(),
+        SEND_CAMPAIGNS: config.campaign_send_interval_seconds(),
         SEND_DEFERRED_MESSAGES: config.deferred_messages_interval_seconds(),
     }
 
@@ -107,6 +109,13 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
         if due:
             log.info("deferred messages sent on: %d", due)
 
+    async def send_campaigns() -> None:
+        """Start the campaigns whose time has come and queue a batch of each one sending,
+        within its channel's rate limit."""
+        queued = await container.campaigns().send_due()
+        if queued:
+            log.info("campaign recipients queued: %d", queued)
+
     async def escalate_delivery_incidents() -> None:
         """Hand the operators every delivery incident left alone past its deadline."""
         escalated = await container.delivery_incidents().escalate_overdue()
@@ -130,4 +139,5 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
     periodic(SEAL, seal_evidence)
     periodic(FOLLOW_PARCELS, follow_parcels)
     periodic(ESCALATE_DELIVERY_INCIDENTS, escalate_delivery_incidents)
+    periodic(SEND_CAMPAIGNS, send_campaigns)
     periodic(SEND_DEFERRED_MESSAGES, send_deferred_messages)

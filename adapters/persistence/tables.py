@@ -423,6 +423,61 @@ class SandboxParcelEvent(Table, tablename="sandbox_parcel_event"):
     claimed_until = Timestamptz(null=True, default=None)
 
 
+class Campaign(Table, tablename="campaign"):
+    """A promotional campaign (domain/campaigns.py). While sending, one sender at a time
+    holds it (`lease_holder` until `lease_until`); `audience_cursor` is the last customer id
+    whose audience membership is written down, `audience_built` once all are."""
+
+    id = Varchar(length=40, primary_key=True)
+    name = Varchar(length=120)
+    channel = Varchar(length=8)
+    template = Varchar(length=64)
+    params = Json(default="{}")
+    audience = Json(default="{}")
+    status = Varchar(length=16, index=True)  # draft | scheduled | sending | done | cancelled
+    send_at = Timestamptz(null=True, default=None)
+    created_by = Varchar(length=40)
+    created_at = Timestamptz(index=True)
+    started_at = Timestamptz(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None)
+    audience_cursor = Varchar(length=40, default="")
+    audience_built = Boolean(default=False)
+    lease_holder = Varchar(length=40, default="")
+    lease_until = Timestamptz(null=True, default=None)
+
+
+class CampaignRecipient(Table, tablename="campaign_recipient"):
+    """One customer of a campaign's audience, once: the key is the message id the campaign
+    sends them, "cmp:<campaign id>:<customer id>"."""
+
+    id = Varchar(length=100, primary_key=True)
+    campaign_id = Varchar(length=40, index=True)
+    customer_id = Varchar(length=40, index=True)
+    channel = Varchar(length=8)  # the campaign's, for the channel's rate limit
+    status = Varchar(length=16, index=True)  # pending | queued | sent | failed | skipped
+    not_before = Timestamptz(null=True, default=None)  # quiet hours: not before then
+    queued_at = Timestamptz(null=True, default=None, index=True)
+    outbox_id = Varchar(length=40, null=True, default=None)  # its SendNotification
+    settled_at = Timestamptz(null=True, default=None)
+
+
+class MailboxMessage(Table, tablename="mailbox_message"):
+    """What the dev mailbox kept instead of sending (adapters/messaging/mailbox.py): the
+    sandbox's stand-in for every channel's provider, the newest few hundred messages."""
+
+    id = Varchar(length=40, primary_key=True)  # the receipt's provider message id
+    message_id = Varchar(length=120)
+    channel = Varchar(length=8)
+    recipient = Varchar(length=512, index=True)  # an email, a phone number, a device token
+    template = Varchar(length=64, default="")
+    subject = Text(default="")
+    text = Text(default="")
+    html = Text(default="")
+    promotional = Boolean(default=False)
+    data = Json(default="{}")
+    sent_at = Timestamptz(index=True)
+
+
 ALL_TABLES: list[type[Table]] = [
     Customer, IdentityLink, AuthFlow, PendingLink, AuthSession, RealNameIdentity, Consent,
     AuthEvent, RetainedRecord, LoginFailure, Order, Payment, PaymentEvent, FraudReview,
@@ -430,4 +485,5 @@ ALL_TABLES: list[type[Table]] = [
     EvidenceHead, Incident, NotificationLog, PeriodicRun, SandboxCharge, SandboxParcel,
     SandboxParcelEvent, ParcelWatch,
     MessageDelivery, MessageSuppression,
+    Campaign, CampaignRecipient,
 ]

@@ -11,6 +11,7 @@ from bootstrap import Container, install_log_scrubber, prepare
 from entrypoints.http import (
     admin,
     auth,
+    campaigns,
     contact,
     delivery_incidents,
     delivery_tracker_webhooks,
@@ -28,6 +29,7 @@ from entrypoints.worker import EmbeddedWorker
 
 TABLES = [auth.table, contact.table, storefront.table, delivery_incidents.table,
           webhooks.table, delivery_tracker_webhooks.table, sellers.table, admin.table,
+          campaigns.table,
           unsubscribe.table,
           health.table]
 OPENAPI = web.AppKey("openapi", dict)
