@@ -36,6 +36,7 @@ class Received:
     message: EmailMessage
     over_tls: bool
     authenticated_as: str | None
+    raw: bytes  # as it came after DATA
 
 
 @dataclass
@@ -64,7 +65,8 @@ class SmtpPeer:
         assert isinstance(message, EmailMessage)
         self.received.append(Received(
             envelope.mail_from, list(envelope.rcpt_tos), message, session.ssl is not None,
-            session.auth_data.decode() if isinstance(session.auth_data, bytes) else None))
+            session.auth_data.decode() if isinstance(session.auth_data, bytes) else None,
+            envelope.original_content))
         return "250 2.0.0 OK queued"
 
     def wait_for(self, count: int = 1, seconds: float = 10.0) -> list[Received]:

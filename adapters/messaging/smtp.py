@@ -9,9 +9,11 @@ server that is down, slow, or refuses for now (4xx) means another provider or ch
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 import logging
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -51,8 +53,16 @@ def message_id_for(our_message_id: str, domain: str) -> str:
     return f"<{digest}@{domain}>"
 
 
-def build_message(envelope: Envelope, sender: str) -> EmailMessage:
-    """The MIME message of an envelope: text, and the HTML as its alternative when given."""
+@dataclass(frozen=True)
+class OutgoingMail:
+    message_id: str  # the RFC 5322 Message-ID
+    mail_from: str  # the envelope sender (the address of MALL_SMTP_SENDER)
+    data: bytes  # the message as sent after DATA
+
+
+def build_message(envelope: Envelope, sender: str) -> OutgoingMail:
+    """The MIME message of an envelope: text, and the HTML as its alternative when given,
+    with the envelope's extra headers as written."""
     domain = sender_domain(sender)
     message = EmailMessage()
     message["From"] = sender
@@ -61,14 +71,28 @@ def build_message(envelope: Envelope, sender: str) -> EmailMessage:
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = message_id_for(envelope.message_id, domain)
     message[MESSAGE_ID_HEADER] = envelope.message_id
-    for name, value in envelope.headers.items():
-        if name.lower() in OWN_HEADERS:
-            raise ValueError(f"the header {name} is the message's own")
-        message[name] = value  # the email package refuses CR/LF in a value: no injection
     message.set_content(envelope.content.text)
     if envelope.content.html:
         message.add_alternative(envelope.content.html, subtype="html")
-    return message
+    head, _, body = message.as_bytes(policy=email.policy.SMTP).partition(b"\r\n\r\n")
+    return OutgoingMail(str(message["Message-ID"]), parseaddr(sender)[1],
+                        head + b"\r\n" + _extra_headers(envelope.headers) + b"\r\n" + body)
+
+
+def _extra_headers(headers: Mapping[str, str]) -> bytes:
+    """The envelope's headers, unfolded and unencoded: a List-Unsubscribe URL folded or
+    turned into an RFC 2047 encoded-word (what the email package does to a long line) is
+    no URL to a mail client, and its one-click button would not show (RFC 2369, 8058)."""
+    lines = []
+    for name, value in headers.items():
+        if name.lower() in OWN_HEADERS:
+            raise ValueError(f"the header {name} is the message's own")
+        line = f"{name}: {value}"
+        if (not name.isascii() or not name.replace("-", "").isalnum()
+                or not line.isascii() or "\r" in line or "\n" in line or len(line) > 998):
+            raise ValueError(f"the header {name[:40]!r} is not one line of ASCII")
+        lines.append(line.encode("ascii") + b"\r\n")
+    return b"".join(lines)
 
 
 def sender_domain(sender: str) -> str:
@@ -123,7 +147,7 @@ class SmtpEmailSender:
                              if server.tls != "none" else None)
 
     async def send(self, envelope: Envelope) -> SendReceipt:
-        message = build_message(envelope, self._sender)
+        mail = build_message(envelope, self._sender)
         server = self._server
         client = aiosmtplib.SMTP(
             hostname=server.host, port=server.port, timeout=server.timeout_seconds,
@@ -132,10 +156,10 @@ class SmtpEmailSender:
             username=server.username or None, password=server.password or None)
         try:
             async with client:  # connects, says EHLO, STARTTLS and AUTH as configured
-                _, answer = await client.send_message(message)
+                _, answer = await client.sendmail(mail.mail_from, [envelope.to], mail.data)
         except (aiosmtplib.SMTPException, OSError) as exc:
             failure = _failure(exc)
             log.warning("smtp: message %s not sent: %s", envelope.message_id, failure)
             raise failure from exc
         log.info("smtp: message %s accepted: %s", envelope.message_id, answer[:120])
-        return SendReceipt(self.name, str(message["Message-ID"]), status="sent")
+        return SendReceipt(self.name, mail.message_id, status="sent")
