@@ -234,13 +234,17 @@ class Accounts:
         async with self._uow(read_only=True) as uow:
             return await uow.customers.consents.of_customer(customer_id)
 
-    async def set_consents(self, customer_id: str, changes: dict[str, bool]) -> dict[str, bool]:
+    async def set_consents(self, customer_id: str, changes: dict[str, bool], *,
+                           source: str = "storefront", wording: str = "") -> dict[str, bool]:
+        """Grant or withdraw; the evidence keeps when, where (`source`) and, for an opt-in,
+        the `wording` the customer agreed to."""
         async with self._uow() as uow:
             for purpose, granted in changes.items():
                 await uow.customers.consents.set(customer_id, purpose, granted)
             await uow.evidence.append(EvidenceDraft(
                 source="storefront", kind="consent.changed", subject=f"customer:{customer_id}",
-                context={}, payload={"changes": changes}))
+                context={"source": source},
+                payload={"changes": changes, **({"wording": wording} if wording else {})}))
             current = await uow.customers.consents.of_customer(customer_id)
             await uow.commit()
         return current

@@ -84,3 +84,11 @@ def _marked(line: str) -> str:
 def reminder_due(granted_at: datetime, last_reminded: datetime | None, now: datetime) -> bool:
     """Whether an opt-in given at `granted_at` must be confirmed to the customer now."""
     return now - max(granted_at, last_reminded or granted_at) >= REMINDER_EVERY
+
+
+def reminder_message_id(customer_id: str, purpose: str, granted_at: datetime,
+                        now: datetime) -> str:
+    """The one message id of the reminder due for this opt-in in its current two-year
+    cycle: the same whoever computes it and however often, so it is sent once."""
+    cycle = (now - granted_at) // REMINDER_EVERY
+    return f"consent-reminder:{customer_id}:{purpose}:{granted_at:%Y%m%d}:{cycle}"

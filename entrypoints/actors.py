@@ -27,6 +27,7 @@ FOLLOW_PARCELS = "follow_parcels"
 ESCALATE_DELIVERY_INCIDENTS = "escalate_delivery_incidents"
 SEND_CAMPAIGNS = "send_campaigns"
 SEND_DEFERRED_MESSAGES = "send_deferred_messages"
+REMIND_CONSENTS = "remind_consents"
 
 
 def periods(container: Container) -> dict[str, float]:
@@ -43,6 +44,7 @@ def periods(container: Container) -> dict[str, float]:
         ESCALATE_DELIVERY_INCIDENTS: config.delivery_incident_check_interval_seconds(),
         SEND_CAMPAIGNS: config.campaign_send_interval_seconds(),
         SEND_DEFERRED_MESSAGES: config.deferred_messages_interval_seconds(),
+        REMIND_CONSENTS: config.consent_reminder_interval_seconds(),
     }
 
 
@@ -103,6 +105,12 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
         the requests that appended it."""
         await container.evidence().seal()
 
+    async def remind_consents() -> None:
+        """Remind customers of their marketing opt-ins every two years (Korea's rule)."""
+        queued = await container.messaging().remind_consents()
+        if queued:
+            log.info("consent reminders queued: %d", queued)
+
     async def send_deferred_messages() -> None:
         """Send the promotional messages held back by quiet hours whose hour has come."""
         due = await container.messaging().send_due()
@@ -141,3 +149,4 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
     periodic(ESCALATE_DELIVERY_INCIDENTS, escalate_delivery_incidents)
     periodic(SEND_CAMPAIGNS, send_campaigns)
     periodic(SEND_DEFERRED_MESSAGES, send_deferred_messages)
+    periodic(REMIND_CONSENTS, remind_consents)

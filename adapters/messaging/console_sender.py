@@ -36,11 +36,38 @@ class NotifierSender:
         return SendReceipt(self.name, f"{self.name}-{envelope.message_id}", "sent")
 
 
+# Notices the console has no line for: (subject, text) by language.
+NOTICES: dict[str, dict[str, tuple[str, str]]] = {
+    "consent_reminder": {
+        "en": ("Your consent to our offers",
+               "On {granted_on} you agreed to receive {what}. Nothing changes if you still "
+               "want them; to stop them: {unsubscribe_url}"),
+        "ko": ("광고성 정보 수신동의 안내",
+               "고객님은 {granted_on}에 {what} 수신에 동의하셨습니다. 계속 받으시려면 아무것도 "
+               "하지 않으셔도 됩니다. 수신을 원하지 않으시면: {unsubscribe_url}"),
+    },
+}
+WHAT = {"marketing_email": ("offers by email", "광고성 이메일"),
+        "marketing_sms": ("offers by text message", "광고성 문자"),
+        "marketing_push": ("offers as app notifications", "광고성 앱 푸시"),
+        "marketing_night": ("offers at night (21:00 to 08:00)", "야간(21시~08시) 광고성 정보")}
+
+
 class ConsoleTemplateRenderer:
-    """The console's one-line English texts, whatever the language and channel."""
+    """The console's one-line English texts, whatever the channel; a few notices of its own
+    in English and Korean."""
 
     def render(self, template: str, channel: str, language: str,
                params: Mapping[str, Any]) -> RenderedMessage:
+        notice = NOTICES.get(template)
+        if notice is not None:
+            korean = language == "ko"
+            subject, text = notice["ko" if korean else "en"]
+            what = WHAT.get(str(params.get("purpose", "")), ("our offers", "광고성 정보"))
+            values = {"granted_on": str(params.get("granted_at", ""))[:10],
+                      "what": what[1 if korean else 0],
+                      "unsubscribe_url": params.get("unsubscribe_url", "PUT /v1/me/consents")}
+            return RenderedMessage(subject=subject, text=text.format(**values))
         text = render(Notification(channel, "", template, dict(params)))
         return RenderedMessage(subject=text.split(". ", 1)[0][:120], text=text)
 

@@ -43,10 +43,19 @@ from domain.customers import Customer
 from domain.deliveries import Delivery, address_key, masked
 from domain.errors import ProviderUnavailable, RecipientRejected
 from domain.evidence import EvidenceDraft
-from domain.messages import MARKETING_CONSENT, Channel, DeliveryStatus, MessageType, message_type
+from domain.messages import (
+    MARKETING_CONSENT,
+    NIGHT_CONSENT,
+    Channel,
+    DeliveryStatus,
+    MessageType,
+    message_type,
+)
 
 log = logging.getLogger("mall.messaging")
 S = DeliveryStatus
+CONSENT_REMINDER = "consent_reminder"
+REMINDED = (*MARKETING_CONSENT.values(), NIGHT_CONSENT)  # the opt-ins reminded of
 
 
 class LinkMinter(Protocol):
@@ -210,7 +219,7 @@ class Messaging:
                 attempts.suppressed = True
                 continue
             content = self._content(command.template, channel, language, params, customer,
-                                    verdict)
+                                    kind.promotional, verdict)
             headers: dict[str, str] = {}
             if kind.promotional and channel == Channel.EMAIL and self._unsubscribe:
                 headers = self._unsubscribe.headers(customer.id, MARKETING_CONSENT[channel])
@@ -232,20 +241,29 @@ class Messaging:
         return False
 
     def _content(self, template: str, channel: Channel, language: str,
-                 params: Mapping[str, Any], customer: Customer,
+                 params: Mapping[str, Any], customer: Customer, promotional: bool,
                  verdict: rules.Verdict) -> RenderedMessage:
-        content = self._renderer.render(template, channel.value, language, params)
+        shown = {"time_zone": time_zone_of(customer.time_zone, customer.jurisdiction).key,
+                 **params}
+        about = str(params.get("purpose", ""))
+        if about in REMINDED and self._unsubscribe:  # a notice about a consent: its way out
+            shown["unsubscribe_url"] = self._unsubscribe.url(customer.id, about)
+        opt_out = ""
+        if promotional:  # the templates name the sender and the way out
+            opt_out = (self._unsubscribe.url(customer.id, MARKETING_CONSENT[channel])
+                       if self._unsubscribe else "PUT /v1/me/consents")
+            shown.update(sender_name=self._policy.sender_name, unsubscribe_url=opt_out)
+        content = self._renderer.render(template, channel.value, language, shown)
         if not verdict.labelled:
             return content
-        opt_out = (self._unsubscribe.url(customer.id, MARKETING_CONSENT[channel])
-                   if self._unsubscribe else "PUT /v1/me/consents")
         subject, text = rules.marked(channel, content.subject, content.text)
-        footer = rules.footer(sender=self._policy.sender_name, opt_out=opt_out,
-                              korean=language == "ko")
         body = content.html
-        if body:
-            body = f"{body}\n<p>{html.escape(footer)}</p>"
-        return RenderedMessage(subject, f"{text.rstrip()}\n\n{footer}", body)
+        if opt_out not in text:  # a template that does not say it: the rules' own words
+            footer = rules.footer(sender=self._policy.sender_name, opt_out=opt_out,
+                                  korean=language == "ko")
+            text = f"{text.rstrip()}\n\n{footer}"
+            body = f"{body}\n<p>{html.escape(footer)}</p>" if body else body
+        return RenderedMessage(subject, text, body)
 
     async def _suppressed(self, key: str, promotional: bool) -> bool:
         async with self._uow(read_only=True) as unit:
@@ -349,6 +367,33 @@ class Messaging:
                             error_code=error_code[:64])
             await unit.commit()
         return True
+
+    async def remind_consents(self, batch: int = 500) -> int:
+        """Remind every customer of each marketing opt-in two years old or more, once per
+        two-year cycle (the reminder's message id says which); how many were queued."""
+        now, after, queued = self._clock.now(), "", 0
+        while True:
+            async with self._uow(read_only=True) as unit:
+                page = await unit.customers.consents.granted_before(
+                    list(REMINDED), now - rules.REMINDER_EVERY, after, batch)
+                due = {rules.reminder_message_id(who, purpose, at, now): (who, purpose, at)
+                       for who, purpose, at in page}
+                due = {k: v for k, v in due.items()
+                       if k not in await unit.messages.deliveries.known(list(due))}
+            if due:
+                async with self._uow() as unit:
+                    for message_id, (who, purpose, at) in due.items():
+                        # Its record says it is on its way: the next look skips it.
+                        await unit.messages.deliveries.claim(Delivery(
+                            message_id, who, CONSENT_REMINDER, S.DEFERRED, now, now))
+                        await send(unit, SendNotification(
+                            CONSENT_REMINDER, {"purpose": purpose, "granted_at": at.isoformat()},
+                            customer_id=who, message_id=message_id))
+                    await commit_and_dispatch(unit, self._queue)
+                queued += len(due)
+            if len(page) < batch:
+                return queued
+            after = f"{page[-1][0]}|{page[-1][1]}"
 
     async def send_due(self, limit: int = 500) -> int:
         """Hand the deferred messages whose hour has come back to the workers, under their

@@ -177,6 +177,13 @@ class Consents(Protocol):
     async def set(self, customer_id: str, purpose: str, granted: bool) -> None: ...
     async def of_customer(self, customer_id: str) -> dict[str, bool]: ...
 
+    async def granted_before(self, purposes: list[str], before: datetime, after: str,
+                             limit: int) -> list[tuple[str, str, datetime]]:
+        """Consents to `purposes` granted, and not changed since, by `before`: (customer
+        id, purpose, granted at) in customer then purpose order, after the pair `after`
+        ("<customer id>|<purpose>"; "" from the start)."""
+        ...
+
 
 class AuthEvents(Protocol):
     async def add(self, name: str, provider: str, *, channel: str = "", campaign: str = "",
@@ -364,6 +371,10 @@ class Deliveries(Protocol):
 
     async def suppression(self, address_key: str) -> str | None:
         """Why the address is suppressed (hard_bounce, complaint...), or None."""
+        ...
+
+    async def known(self, message_ids: list[str]) -> set[str]:
+        """Those of `message_ids` that have a record."""
         ...
 
 

@@ -350,7 +350,8 @@ async def set_consents(request: web.Request) -> web.Response:
     body = parse(s.ConsentsIn, await read_body(request))
     accounts = container(request).accounts()
     changes: dict[str, bool] = dict(body.consents.items())  # the purposes, as plain names
-    return json_response({"consents": await accounts.set_consents(customer.id, changes)})
+    return json_response({"consents": await accounts.set_consents(
+        customer.id, changes, source=body.source, wording=body.wording)})
 
 
 @table.add("GET", "/v1/me/export", "Everything we hold about you, as JSON (GDPR art. 15, 20)",

@@ -96,3 +96,28 @@ async def test_a_bounce_reported_by_the_provider_suppresses_the_address(shop: An
     refused = await _delivery_of("password_reset")
     assert (refused["status"], refused["error_code"]) == ("suppressed", "suppressed")
     assert len(shop.container.notifier().sent) == sent_before
+
+
+async def test_an_opt_in_keeps_where_it_was_given_and_the_words_agreed_to(shop: Any) -> None:
+    auth = await shop.sign_up()
+    wording = "Yes, send me the mall's offers by text message, also at night."
+    response = await shop.client.put("/v1/me/consents", headers=auth, json={
+        "consents": {"marketing_sms": True, "marketing_night": True},
+        "source": "checkout_form", "wording": wording})
+    assert response.status == 200, await response.text()
+    assert (await response.json())["consents"] == {"marketing_sms": True,
+                                                   "marketing_night": True}
+    [row] = await t.EvidenceRecord.select().where(
+        (t.EvidenceRecord.kind == "consent.changed")
+        & (t.EvidenceRecord.subject == f"customer:{await _me(shop, auth)}"))
+    assert _json(row["context"])["source"] == "checkout_form"
+    assert _json(row["payload"])["wording"] == wording
+
+
+async def _me(shop: Any, auth: dict[str, str]) -> str:
+    response = await shop.client.get("/v1/me", headers=auth)
+    return str((await response.json())["id"])
+
+
+def _json(value: Any) -> dict[str, Any]:
+    return dict(json.loads(value) if isinstance(value, str) else value)

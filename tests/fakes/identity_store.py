@@ -129,10 +129,20 @@ class FakeConsents(Repository):
 
     async def set(self, customer_id: str, purpose: str, granted: bool) -> None:
         self._rows[(customer_id, purpose)] = granted
+        self._unit.table("consent_times")[(customer_id, purpose)] = self._now()
 
     async def of_customer(self, customer_id: str) -> dict[str, bool]:
         return {purpose: granted for (who, purpose), granted in self._rows.items()
                 if who == customer_id}
+
+    async def granted_before(self, purposes: list[str], before: datetime, after: str,
+                             limit: int) -> list[tuple[str, str, datetime]]:
+        times = self._unit.table("consent_times")
+        found = sorted((who, purpose, times[(who, purpose)])
+                       for (who, purpose), granted in self._rows.items()
+                       if granted and purpose in purposes and times[(who, purpose)] <= before
+                       and f"{who}|{purpose}" > after)
+        return found[:limit]
 
 
 class FakeAuthEvents(Repository):

@@ -203,3 +203,6 @@ class FakeDeliveries(Repository):
     async def suppression(self, address_key: str) -> str | None:
         found: str | None = self._unit.table("suppressions").get(address_key)
         return found
+
+    async def known(self, message_ids: list[str]) -> set[str]:
+        return {m for m in message_ids if m in self._rows}

@@ -96,3 +96,9 @@ class DeliveryRepository:
         s = t.MessageSuppression
         row = await s.select(s.reason).where(s.address_key == address_key).first()
         return str(row["reason"]) if row else None
+
+    async def known(self, message_ids: list[str]) -> set[str]:
+        if not message_ids:
+            return set()
+        rows = await D.select(D.message_id).where(D.message_id.is_in(message_ids))
+        return {row["message_id"] for row in rows}

@@ -207,6 +207,15 @@ class ConsentRepository:
         rows = await t.Consent.select().where(t.Consent.customer_id == customer_id)
         return {row["purpose"]: bool(row["granted"]) for row in rows}
 
+    async def granted_before(self, purposes: list[str], before: datetime, after: str,
+                             limit: int) -> list[tuple[str, str, datetime]]:
+        c = t.Consent
+        rows = await c.select(c.customer_id, c.purpose, c.updated_at).where(
+            (c.granted == True) & c.purpose.is_in(purposes)  # noqa: E712 - SQL, not Python
+            & (c.updated_at <= before) & (c.dedupe_key > after)
+        ).order_by(c.dedupe_key).limit(limit)
+        return [(row["customer_id"], row["purpose"], _at(row["updated_at"])) for row in rows]
+
 
 class AuthEventRepository:
     async def add(self, name: str, provider: str, *, channel: str = "", campaign: str = "",

@@ -100,6 +100,12 @@ class PrivacyRepository:
         logged = await t.NotificationLog.update({t.NotificationLog.owner: pseudonym}).where(
             t.NotificationLog.owner == customer_id).returning(t.NotificationLog._meta.primary_key)
         counts["notification_log"] = len(logged)
+        # Delivery records stay (the evidence names them) without any trace of the address.
+        d = t.MessageDelivery
+        kept = await d.update({d.customer_id: pseudonym, d.masked_address: "",
+                               d.address_key: "", d.params: "{}"}).where(
+            d.customer_id == customer_id).returning(d.message_id)
+        counts["message_delivery"] = len(kept)
         # Work not yet done for the customer (a notice, an event) must not resurrect them.
         pending = await t.OutboxMessage.select(t.OutboxMessage.id, t.OutboxMessage.payload).where(
             WhereRaw("CAST(payload AS TEXT) LIKE {}", f"%{customer_id}%"))
@@ -115,7 +121,7 @@ class PrivacyRepository:
         """Move everything of one customer to another, then close the first account."""
         counts: dict[str, int] = {}
         for table in (t.Order, t.Payment, t.Operation, t.FraudReview, t.IdentityLink,
-                      t.LoginFailure):
+                      t.LoginFailure, t.MessageDelivery):
             moved = await table.update({table.customer_id: to_customer}).where(
                 table.customer_id == from_customer).returning(table._meta.primary_key)
             counts[table._meta.tablename] = len(moved)

@@ -170,6 +170,12 @@ CONSENT_PURPOSES = Literal["marketing_email", "marketing_sms", "marketing_push",
 
 class ConsentsIn(Strict):
     consents: dict[CONSENT_PURPOSES, bool]
+    # Kept as evidence of an opt-in: where it was given and what the customer read.
+    source: str = Field("storefront", min_length=1, max_length=64,
+                        pattern=r"^[a-z0-9_.:-]+$", examples=["checkout_form"],
+                        description="where the customer gave or withdrew it")
+    wording: str = Field("", max_length=2000, description="the text the customer was shown "
+                         "and agreed to, word for word")
 
 
 class ErasureIn(Strict):

@@ -313,3 +313,26 @@ async def test_the_mailbox_stands_in_for_every_channel_by_default(tmp_path: Path
     assert (kept.channel, kept.recipient, kept.params) == ("email", customer.email,
                                                             {"order_id": "ord_1"})
     mall.container.reset_override()
+
+
+async def test_every_opt_in_is_recalled_to_its_customer_once_every_two_years(
+        shop: Mall, senders: Senders) -> None:
+    customer = await shop.customer(country="KR")
+    await _consent(shop, customer, marketing_email=True, marketing_sms=False)
+    messaging = shop.container.messaging()
+
+    shop.clock.advance(days=729)
+    assert await messaging.remind_consents() == 0
+    shop.clock.advance(days=1)
+    assert await messaging.remind_consents() == 1
+    assert await messaging.remind_consents() == 0  # queued already
+    await shop.run_outbox()
+    assert await messaging.remind_consents() == 0  # sent already
+    [reminder] = [e for e in senders.smtp.sent if e.template == "consent_reminder"]
+    assert reminder.content.subject == "광고성 정보 수신동의 안내"
+    assert "광고성 이메일" in reminder.content.text and "/v1/unsubscribe/" in reminder.content.text
+
+    shop.clock.advance(days=730)  # two more years: once more
+    assert await messaging.remind_consents() == 1
+    await shop.run_outbox()
+    assert [e.template for e in senders.smtp.sent].count("consent_reminder") == 2
