@@ -12,6 +12,7 @@ import json
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_origin
 
@@ -387,6 +388,19 @@ class Settings(BaseSettings):
                 self.easypost_api_key and self.easypost_webhook_secrets):
             raise ValueError("easypost is enabled: set MALL_EASYPOST_API_KEY and "
                              "MALL_EASYPOST_WEBHOOK_SECRETS (a JSON list, newest first)")
+        return self
+
+    @model_validator(mode="after")
+    def _smtp_usable(self) -> Settings:
+        if "smtp" in self.email_providers and not (self.smtp_host and self.smtp_sender):
+            raise ValueError("smtp is an email provider: set MALL_SMTP_HOST and "
+                             "MALL_SMTP_SENDER (e.g. \"Mall <no-reply@mall.example>\")")
+        if self.smtp_sender and "@" not in parseaddr(self.smtp_sender)[1]:
+            raise ValueError(f"MALL_SMTP_SENDER={self.smtp_sender!r} is no email address; "
+                             "write e.g. \"Mall <no-reply@mall.example>\"")
+        if self.smtp_tls == "none" and self.smtp_username:
+            raise ValueError("MALL_SMTP_TLS=none would send the SMTP password in plain text: "
+                             "use starttls or tls with MALL_SMTP_USERNAME")
         return self
 
     @model_validator(mode="after")
