@@ -64,7 +64,9 @@ class SmtpPeer:
                                            policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.received.append(Received(
-            envelope.mail_from, list(envelope.rcpt_tos), message, session.ssl is not None,
+            envelope.mail_from, list(envelope.rcpt_tos), message,
+            session.ssl is not None  # after STARTTLS; in implicit TLS from the start:
+            or server.transport.get_extra_info("ssl_object") is not None,
             session.auth_data.decode() if isinstance(session.auth_data, bytes) else None,
             envelope.original_content))
         return "250 2.0.0 OK queued"
@@ -117,19 +119,25 @@ def _password_check(users: dict[str, str]) -> Any:
 
 
 @contextmanager
-def smtp_peer(*, starttls_in: Path | None = None,
+def smtp_peer(*, starttls_in: Path | None = None, implicit_tls_in: Path | None = None,
               users: dict[str, str] | None = None) -> Iterator[SmtpPeer]:
     """A server on a free port; with `starttls_in` (a folder for its certificate) it
-    refuses mail before STARTTLS; with `users` it requires AUTH from one of them."""
+    refuses mail before STARTTLS; with `implicit_tls_in` it speaks TLS from the first byte
+    (port 465 style); with `users` it requires AUTH from one of them."""
     peer = SmtpPeer(free_port())
     options: dict[str, Any] = {}
-    if starttls_in is not None:
-        cert_file, key_file = self_signed_certificate(starttls_in)
+    folder = starttls_in or implicit_tls_in
+    if folder is not None:
+        cert_file, key_file = self_signed_certificate(folder)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert_file, key_file)
-        options.update(tls_context=context, require_starttls=True)
         peer.ca_file = str(cert_file)
+        if starttls_in is not None:
+            options.update(tls_context=context, require_starttls=True)
+        else:
+            options.update(ssl_context=context)
     if users is not None:
+        # aiosmtpd counts only STARTTLS as TLS; a connection in implicit TLS is one too.
         options.update(authenticator=_password_check(users), auth_required=True,
                        auth_require_tls=starttls_in is not None)
     controller = Controller(peer, hostname=HOST, port=peer.port, **options)

@@ -144,6 +144,18 @@ async def test_starttls_with_the_servers_own_certificate_and_auth(tmp_path: Path
     assert received.over_tls and received.authenticated_as == "mall"
 
 
+# aiosmtpd warns of AUTH without STARTTLS: it does not count implicit TLS, which is TLS too.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+async def test_implicit_tls_with_auth(tmp_path: Path) -> None:
+    with smtp_peer(implicit_tls_in=tmp_path, users={"mall": "s3cret"}) as peer:
+        sender = SmtpEmailSender(SmtpServer(
+            HOST, peer.port, tls="tls", username="mall", password="s3cret",
+            ca_file=peer.ca_file, timeout_seconds=5), SENDER)
+        await sender.send(envelope())
+        [received] = peer.wait_for(1)
+    assert received.over_tls and received.authenticated_as == "mall"
+
+
 async def test_a_certificate_we_do_not_trust_stops_the_send(tmp_path: Path) -> None:
     with smtp_peer(starttls_in=tmp_path) as peer:
         sender = SmtpEmailSender(SmtpServer(HOST, peer.port, tls="starttls",
