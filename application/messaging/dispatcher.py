@@ -127,11 +127,11 @@ class Messaging:
         if recipient is None:
             return  # the customer was erased; there is nobody to tell
         kind = self._policy.message_type(command.template)
-        ours, prior = await self._claim(message_id, command, kind)
-        if not ours:
+        delivery, prior = await self._claim(message_id, command, kind)
+        if delivery is None:
             return  # sent, being sent, or waiting for its hour: never twice
         try:
-            await self._dispatch(message_id, command, kind, recipient)
+            await self._dispatch(delivery, command, kind, recipient)
         except BaseException:
             await self._release(message_id, prior)
             raise
@@ -148,20 +148,20 @@ class Messaging:
         return _Recipient(customer, consents, tokens)
 
     async def _claim(self, message_id: str, command: SendNotification,
-                     kind: MessageType) -> tuple[bool, Delivery | None]:
-        """Take the message for this process; with the record as it was (None when new): a
-        deferred one whose hour came."""
+                     kind: MessageType) -> tuple[Delivery | None, Delivery | None]:
+        """Take the message for this process: its record as held now (None: not ours to
+        send), and as it was before (None when new; a deferred one whose hour came)."""
         now = self._clock.now()
         fresh = Delivery(message_id, command.customer_id, command.template, S.SENDING, now, now,
                          params=dict(command.params) if kind.promotional else {})
         async with self._uow(autocommit=True) as unit:
             found = await unit.messages.deliveries.claim(fresh)
             if found is None:
-                return True, None
+                return fresh, None
             if found.status == S.DEFERRED and await unit.messages.deliveries.claim_deferred(
                     message_id, now):
-                return True, found
-        return False, found
+                return replace(found, status=S.SENDING, updated_at=now), found
+        return None, found
 
     async def _release(self, message_id: str, prior: Delivery | None) -> None:
         """Give the message back for a retry: as it was before this attempt."""
@@ -171,7 +171,7 @@ class Messaging:
             else:
                 await unit.messages.deliveries.save(prior)
 
-    async def _dispatch(self, message_id: str, command: SendNotification, kind: MessageType,
+    async def _dispatch(self, delivery: Delivery, command: SendNotification, kind: MessageType,
                         recipient: _Recipient) -> None:
         customer = recipient.customer
         local_now = self._clock.now().astimezone(
@@ -183,9 +183,9 @@ class Messaging:
         if not any(v.send for v in verdicts.values()):
             waiting = [v for v in verdicts.values() if v.not_before is not None]
             if waiting:
-                await self._defer(message_id, waiting[0])
+                await self._defer(delivery, waiting[0])
             else:
-                await self._not_sent(message_id, S.SUPPRESSED, "no_consent")
+                await self._not_sent(delivery, S.SUPPRESSED, "no_consent")
             return
         params = dict(command.params)
         if command.mint:
@@ -195,17 +195,18 @@ class Messaging:
         for channel in kind.channels:
             verdict = verdicts[channel]
             if verdict.send and await self._try_channel(
-                    message_id, command, kind, recipient, channel, verdict, params, attempts):
+                    delivery, command, kind, recipient, channel, verdict, params, attempts):
                 return
         if attempts.unavailable:
             raise ProviderUnavailable(
-                f"no provider could take message {message_id} now (tried "
+                f"no provider could take message {delivery.message_id} now (tried "
                 f"{', '.join(attempts.unavailable)})", request_sent=False)
         reason = (attempts.refused[-1] if attempts.refused
                   else "suppressed" if attempts.suppressed else "no_address")
-        await self._not_sent(message_id, S.FAILED if attempts.refused else S.SUPPRESSED, reason)
+        await self._not_sent(delivery, S.FAILED if attempts.refused else S.SUPPRESSED, reason)
 
-    async def _try_channel(self, message_id: str, command: SendNotification, kind: MessageType,
+    async def _try_channel(self, delivery: Delivery, command: SendNotification,
+                           kind: MessageType,
                            recipient: _Recipient, channel: Channel, verdict: rules.Verdict,
                            params: Mapping[str, Any], attempts: _Attempts) -> bool:
         senders = self._policy.senders.get(channel, ())
@@ -223,8 +224,9 @@ class Messaging:
             headers: dict[str, str] = {}
             if kind.promotional and channel == Channel.EMAIL and self._unsubscribe:
                 headers = self._unsubscribe.headers(customer.id, MARKETING_CONSENT[channel])
-            envelope = Envelope(message_id, channel.value, address, content, kind.promotional,
-                                headers, template=command.template, params=params)
+            envelope = Envelope(delivery.message_id, channel.value, address, content,
+                                kind.promotional, headers, template=command.template,
+                                params=params)
             for sender in senders:
                 try:
                     receipt = await sender.send(envelope)
@@ -235,7 +237,7 @@ class Messaging:
                     attempts.refused.append(refusal.reason)
                     await self._refused(customer.id, channel, address, sender.name, refusal)
                     break  # this address: the next one, or the next channel
-                await self._sent(message_id, command, channel, address, receipt, verdict,
+                await self._sent(delivery, command, channel, address, receipt, verdict,
                                  params)
                 return True
         return False
@@ -273,13 +275,11 @@ class Messaging:
 
     # --- outcomes --------------------------------------------------------------------------
 
-    async def _sent(self, message_id: str, command: SendNotification, channel: Channel,
+    async def _sent(self, delivery: Delivery, command: SendNotification, channel: Channel,
                     address: str, receipt: SendReceipt, verdict: rules.Verdict,
                     params: Mapping[str, Any]) -> None:
         now = self._clock.now()
         async with self._uow() as unit:
-            delivery = await unit.messages.deliveries.get(message_id)
-            assert delivery is not None, "claimed before sending"
             delivery.channel, delivery.provider = channel.value, receipt.provider
             delivery.provider_message_id = receipt.provider_message_id
             delivery.masked_address = masked(channel, address)
@@ -295,10 +295,9 @@ class Messaging:
             await _evidence(unit, "message.sent", delivery, outcome=receipt.status)
             await commit_result(unit)
 
-    async def _defer(self, message_id: str, verdict: rules.Verdict) -> None:
+    async def _defer(self, delivery: Delivery, verdict: rules.Verdict) -> None:
         async with self._uow() as unit:
-            delivery = await unit.messages.deliveries.get(message_id)
-            assert delivery is not None and verdict.not_before is not None
+            assert verdict.not_before is not None
             delivery.status, delivery.error_code = S.DEFERRED, verdict.reason
             delivery.not_before = verdict.not_before
             delivery.consent = ",".join(verdict.consent)
@@ -307,10 +306,8 @@ class Messaging:
                             not_before=verdict.not_before.isoformat())
             await commit_result(unit)
 
-    async def _not_sent(self, message_id: str, status: DeliveryStatus, reason: str) -> None:
+    async def _not_sent(self, delivery: Delivery, status: DeliveryStatus, reason: str) -> None:
         async with self._uow() as unit:
-            delivery = await unit.messages.deliveries.get(message_id)
-            assert delivery is not None
             delivery.status, delivery.error_code = status, reason
             delivery.updated_at, delivery.params = self._clock.now(), {}
             await unit.messages.deliveries.save(delivery)
