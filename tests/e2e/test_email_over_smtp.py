@@ -11,11 +11,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from adapters.persistence.tables import MessageDelivery
 from application.transactions import commit_and_dispatch, send
 from domain.commands import SendNotification
+from domain.deliveries import address_key
 from tests.e2e.conftest import Shop
 from tests.helpers import eventually
-from tests.smtp_peer import HOST, Received, SmtpPeer, smtp_peer
+from tests.smtp_peer import HOST, Received, SmtpPeer, free_port, smtp_peer
 
 SENDER = "Mall <no-reply@mall.test>"
 
@@ -92,3 +94,43 @@ async def test_a_promotional_mail_carries_one_click_unsubscribe_that_works(
     assert pressed.status == 200, await pressed.text()
     consents = await (await shop.client.get("/v1/me/consents", headers=auth)).json()
     assert consents["consents"]["marketing_email"] is False
+
+
+async def test_a_recipient_the_server_refuses_for_good_is_suppressed(
+        shop: Shop, peer: SmtpPeer) -> None:
+    email = "gone@example.com"
+    peer.refuse[email] = "550 5.1.1 no such mailbox"
+    response = await shop.client.post("/v1/auth/register",
+                                      json={"email": email, "password": "correct horse battery"})
+    assert response.status == 201, await response.text()
+
+    async def suppression() -> str | None:
+        async with shop.container.uow()(read_only=True) as uow:
+            return await uow.messages.deliveries.suppression(address_key("email", email))
+
+    assert await eventually(suppression, what="the address suppressed") == "hard_bounce"
+    assert peer.refused == [email] and peer.received == []
+    login = await shop.client.post("/v1/auth/login",
+                                   json={"email": email, "password": "correct horse battery"})
+    auth = {"Authorization": f"Bearer {(await login.json())['access_token']}"}
+    again = await shop.client.post("/v1/auth/email/verification", headers=auth)
+    assert again.status in (200, 202), await again.text()
+
+    async def outcomes() -> list[str]:
+        rows = await MessageDelivery.select(MessageDelivery.status).where(
+            MessageDelivery.template == "verify_email").order_by(MessageDelivery.created_at)
+        statuses = [str(row["status"]) for row in rows]
+        return statuses if len(statuses) == 2 and "sending" not in statuses else []
+
+    # The first refused (failed), the second never tried: the address is suppressed.
+    assert await eventually(outcomes, what="both verification mails handled") == [
+        "failed", "suppressed"]
+    assert peer.refused == [email]
+
+
+async def test_with_the_smtp_server_down_the_next_email_provider_gets_the_mail(
+        shop_factory: Callable[..., Any]) -> None:
+    shop: Shop = await shop_factory(
+        email_providers=["smtp", "mailbox"], smtp_host=HOST, smtp_port=free_port(),
+        smtp_tls="none", smtp_sender=SENDER)
+    await shop.sign_up("cy@example.com", verified=True)  # the link came through the mailbox
