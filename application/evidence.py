@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Any
 
-from application.ordering import order_view
+from application.ordering import order_view, shipment_view
 from application.payments.views import payment_view
 from application.ports import (
     Alert,
@@ -182,9 +182,7 @@ class EvidenceService:
         bundle: dict[str, Any] = {
             "order": order_view(order),
             "payments": [payment_view(p) for p in payments],
-            "shipments": [{"id": s.id, "seller_id": s.seller_id, "carrier": s.carrier,
-                           "status": s.status.value, "tracking_number": s.tracking_number,
-                           "history": s.history} for s in shipments],
+            "shipments": [{**shipment_view(s), "history": s.history} for s in shipments],
             "evidence": [record.as_dict() for record in records],
             "chain": chain.as_dict(),
             "generated_at": self._clock.now().isoformat(),

@@ -13,6 +13,7 @@ from domain.errors import DomainError, NotFound
 from domain.money import Money
 from domain.orders import Order, OrderLine, ShippingAddress
 from domain.payments import Payment
+from domain.shipments import Shipment
 from domain.shipping_options import ShippingCatalogue, country_code
 
 MAX_PAGE = 100
@@ -101,7 +102,7 @@ class Ordering:
 
 
 def order_view(order: Order, *, payments: list[Payment] | None = None,
-               shipments: list[Any] | None = None, language: str = "en") -> dict[str, Any]:
+               shipments: list[Shipment] | None = None, language: str = "en") -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": order.id,
         "status": order.status.value,
@@ -134,10 +135,12 @@ def order_view(order: Order, *, payments: list[Payment] | None = None,
     if order.held_for_review:
         view["review"] = "pending"
     if shipments is not None:
-        view["shipments"] = [
-            {"id": s.id, "seller_id": s.seller_id, "carrier": s.carrier,
-             "status": s.status.value, "tracking_number": s.tracking_number,
-             "lines": [{"sku": sku, "quantity": n} for sku, n in sorted(s.lines.items())]}
-            for s in shipments
-        ]
+        view["shipments"] = [shipment_view(s) for s in shipments]
     return view
+
+
+def shipment_view(shipment: Shipment) -> dict[str, Any]:
+    """A parcel as the customer and the operators see it; `lines` empty: all of its seller's."""
+    return {"id": shipment.id, "seller_id": shipment.seller_id, "carrier": shipment.carrier,
+            "status": shipment.status.value, "tracking_number": shipment.tracking_number,
+            "lines": [{"sku": sku, "quantity": n} for sku, n in sorted(shipment.lines.items())]}
