@@ -4,7 +4,7 @@ Sending is a periodic job. It starts campaigns whose time has come, writes each 
 audience down as recipient rows (unique per campaign and customer, page by page), and hands
 recipients to the dispatcher in batches sized by the channel's rate limit: in ONE transaction
 per batch the rows move pending → queued and a SendNotification per recipient is written to
-the outbox, its message id (`cmp:<campaign>:<customer>`) in its params. A worker that dies
+the outbox under its own message id (`cmp:<campaign>:<customer>`). A worker that dies
 before that commit leaves the rows pending for the next run; one that dies after it leaves the
 commands to the outbox, which performs them and never sends one message id twice. So each
 recipient is queued once, whatever dies when.
@@ -277,10 +277,13 @@ class Campaigns:
                 if wait is not None:
                     await self._store.defer(recipient.id, wait)
                     continue
+                # The dispatcher sends a message id once: a command performed twice (a
+                # worker died after sending) is not sent twice.
                 outbox_id = await send(uow, SendNotification(
                     template=current.template, customer_id=recipient.candidate.customer_id,
-                    params={**current.params, "message_id": recipient.id,
-                            "campaign_id": current.id, "channel": current.channel.value}))
+                    message_id=recipient.id,
+                    params={**current.params, "campaign_id": current.id,
+                            "channel": current.channel.value}))
                 if await self._store.queue(recipient.id, outbox_id, now):
                     queued += 1
                 else:  # moved by someone else meanwhile: nothing of this one is kept

@@ -39,7 +39,7 @@ async def campaign_messages(campaign_id: str) -> list[dict[str, Any]]:
             row["payload"])
         if payload["params"].get("campaign_id") == campaign_id:
             found.append({"outbox_id": row["id"], "customer_id": payload["customer_id"],
-                          "message_id": payload["params"]["message_id"],
+                          "message_id": payload["message_id"],
                           "template": payload["template"], "params": payload["params"],
                           "status": row["status"]})
     return found

@@ -253,3 +253,18 @@ async def test_a_sender_that_died_holding_a_campaign_is_taken_over_after_its_lea
     assert await sender.send_due() == 0
     clock.advance(seconds=2)
     assert await sender.send_due() == 5
+
+
+async def test_an_erased_customer_leaves_no_recipient_row_behind(container: Any,
+                                                                 clock: FakeClock) -> None:
+    kept, erased = await add_customers(2, now=clock.now(), consents=EMAIL)
+    sender = campaigns(container, clock)
+    campaign_id = await define(sender, clock)
+    await sender.send_due()
+    async with container.uow()() as uow:
+        counts = await uow.privacy.erase(erased, "anon_1")
+        await uow.commit()
+    assert counts["campaign_recipient"] == 1
+    rows = await t.CampaignRecipient.select(t.CampaignRecipient.customer_id).where(
+        t.CampaignRecipient.campaign_id == campaign_id)
+    assert rows == [{"customer_id": kept}]

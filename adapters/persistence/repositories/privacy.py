@@ -81,6 +81,9 @@ class PrivacyRepository:
         await deleted(t.Consent, t.Consent.customer_id == customer_id)
         await deleted(t.LoginFailure, t.LoginFailure.customer_id == customer_id)
         await deleted(t.IdempotencyKey, t.IdempotencyKey.customer_id == customer_id)
+        # A campaign's recipient row names the customer (and is what keeps a campaign from
+        # sending them twice: nothing is sent to an erased customer anyway).
+        await deleted(t.CampaignRecipient, t.CampaignRecipient.customer_id == customer_id)
         orders = await t.Order.select(t.Order.id, t.Order.shipping_address).where(
             t.Order.customer_id == customer_id)
         for order in orders:
