@@ -32,9 +32,12 @@ from adapters.messaging.console_sender import (
     FallbackRenderer,
     NotifierSender,
 )
+from adapters.messaging.fcm import FcmPush, ServiceAccount
 from adapters.messaging.rendering import JinjaTemplateRenderer
 from adapters.messaging.segment import SegmentAnalyticsSink
 from adapters.messaging.smtp import SmtpEmailSender, SmtpServer
+from adapters.messaging.twilio import STATUS_CALLBACK_PATH as TWILIO_STATUS_PATH
+from adapters.messaging.twilio import TwilioSms, TwilioStatusCallbacks
 from adapters.operation_watch import operation_watch as operation_watch_for
 from adapters.payments.sandbox import SIGNATURE_HEADER as PAYMENT_SIGNATURE
 from adapters.payments.sandbox import SandboxGateway
@@ -68,6 +71,7 @@ from application.accounts import Accounts
 from application.bus import MessageBus
 from application.campaigns import Campaigns
 from application.delivery_incidents import DeliveryIncidents
+from application.devices import PushDevices
 from application.evidence import EvidenceService
 from application.idempotency import IdempotencyGuard
 from application.identity import SessionService, SignIn
@@ -330,16 +334,33 @@ class Container(containers.DeclarativeContainer):
         SmtpEmailSender, providers.Callable(_smtp_server, settings), config.smtp_sender)
     # Each channel's providers, in the order tried. "mailbox": the notifier above, which
     # keeps every message (tests and developers follow emailed links through it).
+    # The "twilio" SMS and "fcm" push providers (built only when a channel names them).
+    twilio_status_callback_url = providers.Callable(
+        f"{{}}{TWILIO_STATUS_PATH}".format, config.base_url)
+    twilio_sms = providers.Singleton(
+        TwilioSms, http, config.twilio_account_sid, config.twilio_auth_token,
+        sender=config.twilio_from, messaging_service_sid=config.twilio_messaging_service_sid,
+        status_callback_url=twilio_status_callback_url, base_url=config.twilio_base_url)
+    twilio_status_callbacks = providers.Singleton(
+        TwilioStatusCallbacks,
+        providers.List(config.twilio_auth_token, config.twilio_secondary_auth_token),
+        twilio_status_callback_url)
+    fcm_push = providers.Singleton(
+        FcmPush, http, clock,
+        providers.Callable(ServiceAccount.from_file, config.fcm_service_account_file),
+        project_id=config.fcm_project_id, base_url=config.fcm_base_url)
     email_senders = providers.Singleton(
         _enabled, config.email_providers,
         mailbox=providers.Singleton(NotifierSender, notifier, "email").provider,
         smtp=smtp_email.provider)
     sms_senders = providers.Singleton(
         _enabled, config.sms_providers,
-        mailbox=providers.Singleton(NotifierSender, notifier, "sms").provider)
+        mailbox=providers.Singleton(NotifierSender, notifier, "sms").provider,
+        twilio=twilio_sms.provider)
     push_senders = providers.Singleton(
         _enabled, config.push_providers,
-        mailbox=providers.Singleton(NotifierSender, notifier, "push").provider)
+        mailbox=providers.Singleton(NotifierSender, notifier, "push").provider,
+        fcm=fcm_push.provider)
     # The templates; a message nobody wrote one for yet goes out in the console's words.
     renderer = providers.Singleton(
         FallbackRenderer, providers.Singleton(JinjaTemplateRenderer, config.base_url),
@@ -424,6 +445,7 @@ class Container(containers.DeclarativeContainer):
         OperationsService, uow, clock, operation_watch, config.operation_slow_after_seconds,
         config.operation_update_every_seconds,
     )
+    push_devices = providers.Singleton(PushDevices, uow, clock)
     idempotency = providers.Singleton(IdempotencyGuard, uow, clock,
                                       settings.provided.idempotency_ttl_hours)
     evidence = providers.Singleton(

@@ -49,8 +49,8 @@ PROVIDER_CHOICES: dict[str, tuple[str, ...]] = {
     "fraud_provider": ("rules",),
     "real_name_provider": ("none", "sandbox"),
     "email_providers": ("mailbox", "smtp"),
-    "sms_providers": ("mailbox",),
-    "push_providers": ("mailbox",),
+    "sms_providers": ("mailbox", "twilio"),
+    "push_providers": ("mailbox", "fcm"),
 }
 
 
@@ -254,6 +254,19 @@ class Settings(BaseSettings):
         [{"country": "KR", "currency": "KRW", "threshold": 10_000_000}],
         validate_default=True)
 
+    # SMS through Twilio (the "twilio" SMS provider): the account, and our number or a
+    # messaging service; status callbacks come to <base URL>/v1/webhooks/twilio/status, signed
+    # with the auth token (the secondary one too, during a rotation).
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_secondary_auth_token: str = ""
+    twilio_from: str = ""  # our number, E.164
+    twilio_messaging_service_sid: str = ""  # instead of twilio_from: the service picks one
+    twilio_base_url: str = "https://api.twilio.com"
+    # Push through FCM HTTP v1 (the "fcm" push provider): a service account's key file.
+    fcm_service_account_file: str = ""
+    fcm_project_id: str = ""  # empty: the key file's project_id
+    fcm_base_url: str = "https://fcm.googleapis.com"
     stripe_api_key: str = ""
     stripe_webhook_secrets: list[str] = []
     stripe_base_url: str = "https://api.stripe.com"
@@ -415,6 +428,19 @@ class Settings(BaseSettings):
                     f"MALL_SHIPPING_CONTRACTS: {contract.carrier!r} is not an enabled carrier "
                     f"(MALL_CARRIERS={json.dumps(self.carriers)}); a Korean domestic carrier "
                     "needs \"seller_ships\": true")
+        return self
+
+    @model_validator(mode="after")
+    def _sms_and_push_usable(self) -> Settings:
+        if "twilio" in self.sms_providers and not (
+                self.twilio_account_sid and self.twilio_auth_token
+                and (self.twilio_from or self.twilio_messaging_service_sid)):
+            raise ValueError("twilio is an SMS provider: set MALL_TWILIO_ACCOUNT_SID, "
+                             "MALL_TWILIO_AUTH_TOKEN and MALL_TWILIO_FROM (or "
+                             "MALL_TWILIO_MESSAGING_SERVICE_SID)")
+        if "fcm" in self.push_providers and not self.fcm_service_account_file:
+            raise ValueError("fcm is a push provider: set MALL_FCM_SERVICE_ACCOUNT_FILE to "
+                             "the service account's key file (JSON)")
         return self
 
     @field_validator("sandbox_carrier_scenario")

@@ -478,6 +478,15 @@ class MailboxMessage(Table, tablename="mailbox_message"):
     sent_at = Timestamptz(index=True)
 
 
+class PushDevice(Table, tablename="push_device"):
+    """A device a customer receives push notifications on, by its registration token."""
+
+    token = Varchar(length=512, primary_key=True)
+    customer_id = Varchar(length=40, index=True)
+    platform = Varchar(length=16)  # android | ios | web
+    registered_at = Timestamptz()
+
+
 ALL_TABLES: list[type[Table]] = [
     Customer, IdentityLink, AuthFlow, PendingLink, AuthSession, RealNameIdentity, Consent,
     AuthEvent, RetainedRecord, LoginFailure, Order, Payment, PaymentEvent, FraudReview,
@@ -486,4 +495,5 @@ ALL_TABLES: list[type[Table]] = [
     SandboxParcelEvent, ParcelWatch,
     MessageDelivery, MessageSuppression,
     Campaign, CampaignRecipient,
+    PushDevice,
 ]

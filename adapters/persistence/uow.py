@@ -13,8 +13,10 @@ from adapters.persistence import repositories as r
 from adapters.persistence import tables as t
 from adapters.persistence.engine import LoopLocalPostgresEngine
 from adapters.persistence.repositories.deliveries import DeliveryRepository
+from adapters.persistence.repositories.devices import DeviceRepository
 from application import ports
 from application.ports import Clock
+from application.ports.persistence import Devices
 
 
 class CustomerRecords(r.CustomerRepository):
@@ -65,6 +67,7 @@ class PiccoloUnitOfWork:
         self.messages: ports.Messages = MessageRecords(self.new_outbox_ids, clock)
         self.idempotency: ports.IdempotencyKeys = r.IdempotencyRepository(clock)
         self.privacy: ports.PrivacyStore = r.PrivacyRepository(clock)
+        self.devices: Devices = DeviceRepository()
         self._transaction: Any = None
         self._committed = False
         self._batch: Any = None  # the token of this transaction's write batch

@@ -12,6 +12,7 @@ from application.ports.webhooks import InboundEvent
 from domain.customers import Customer
 from domain.deliveries import Delivery
 from domain.delivery_incidents import DeliveryIncident
+from domain.devices import PushDevice
 from domain.evidence import (
     EvidenceDraft,
     EvidenceRecord,
@@ -388,6 +389,23 @@ class Messages(Protocol):
     deliveries: Deliveries
 
 
+class Devices(Protocol):
+    """The push devices customers registered, by registration token (one customer each)."""
+
+    async def add(self, device: PushDevice) -> None:
+        """Register the token for its customer; a token known before moves to them."""
+        ...
+
+    async def remove(self, token: str, customer_id: str | None = None) -> bool:
+        """Forget the token (only if it is `customer_id`'s, when given); False when it was
+        not registered (to them)."""
+        ...
+
+    async def of_customer(self, customer_id: str) -> list[PushDevice]:
+        """The customer's devices, the most recently registered first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction; leaving without commit() rolls everything back."""
 
@@ -403,6 +421,7 @@ class UnitOfWork(Protocol):
     messages: Messages
     idempotency: IdempotencyKeys
     privacy: PrivacyStore
+    devices: Devices
     new_outbox_ids: list[str]
 
     async def __aenter__(self) -> UnitOfWork: ...

@@ -15,11 +15,13 @@ from entrypoints.http import (
     contact,
     delivery_incidents,
     delivery_tracker_webhooks,
+    devices,
     health,
     openapi,
     sandbox,
     sellers,
     storefront,
+    twilio_status,
     unsubscribe,
     webhooks,
 )
@@ -31,7 +33,8 @@ TABLES = [auth.table, contact.table, storefront.table, delivery_incidents.table,
           webhooks.table, delivery_tracker_webhooks.table, sellers.table, admin.table,
           campaigns.table,
           unsubscribe.table,
-          health.table]
+          health.table,
+          devices.table, twilio_status.table]
 OPENAPI = web.AppKey("openapi", dict)
 
 
