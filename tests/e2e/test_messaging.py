@@ -39,6 +39,10 @@ async def test_the_customer_gives_a_phone_language_and_time_zone(shop: Any) -> N
     [changed, *_] = [row for row in await t.EvidenceRecord.select().where(
         t.EvidenceRecord.kind == "contact.changed")]
     assert "+821012345678" not in json.dumps(changed, default=str)
+    # The export holds them too (GDPR art. 15).
+    exported = await (await shop.client.get("/v1/me/export", headers=auth)).json()
+    assert exported["contact"] == {"phone": "+821012345678", "language": "",
+                                   "time_zone": "Asia/Seoul"}
 
 
 @pytest.mark.parametrize(("body", "says"), [

@@ -32,6 +32,9 @@ class PrivacyRepository:
             t.Customer.id, t.Customer.email, t.Customer.role, t.Customer.created_at,
             t.Customer.email_verified, t.Customer.identity_verified, t.Customer.jurisdiction,
         ).where(t.Customer.id == customer_id).first()
+        contact = await t.Customer.select(
+            t.Customer.phone, t.Customer.language, t.Customer.time_zone,
+        ).where(t.Customer.id == customer_id).first()
         real_name = await t.RealNameIdentity.select(
             t.RealNameIdentity.verified_at, t.RealNameIdentity.adult,
         ).where(t.RealNameIdentity.customer_id == customer_id).first()
@@ -54,6 +57,7 @@ class PrivacyRepository:
         ).where(t.NotificationLog.owner == customer_id)
         return {
             "customer": _with_iso(customer, "created_at") if customer else None,
+            "contact": contact,
             "identities": [_with_iso(row, "linked_at") for row in identities],
             "real_name_verification": (
                 _with_iso(real_name, "verified_at") if real_name else None),

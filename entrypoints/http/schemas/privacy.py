@@ -35,6 +35,12 @@ class ExportedConsent(Answer):
     updated_at: str
 
 
+class ExportedContact(Answer):
+    phone: str = Field(description="E.164; \"\" when not given")
+    language: str
+    time_zone: str
+
+
 class ExportedSession(Answer):
     id: str
     created_at: str
@@ -55,6 +61,8 @@ class ExportOut(Answer):
     format: str = Field(examples=["mall-export/1"])
     generated_at: str
     customer: CustomerOut
+    contact: ExportedContact | None = Field(
+        None, description="how messages reach the customer besides email (PATCH /v1/me/contact)")
     identities: list[ExportedIdentity]
     real_name_verification: ExportedRealName | None
     consents: list[ExportedConsent]
