@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from application.ports import Clock, TaskQueue, UnitOfWorkFactory
+from application.ports import Clock, TaskQueue, UnitOfWork, UnitOfWorkFactory
 from application.transactions import commit_and_dispatch, new_id, send
 from domain.campaigns import (
     Audience,
@@ -36,11 +36,13 @@ from domain.campaigns import (
 )
 from domain.commands import SendNotification
 from domain.errors import NotFound
+from domain.evidence import EvidenceDraft
 from domain.messages import MARKETING_CONSENT, Channel
 
 log = logging.getLogger("mall.campaigns")
 
 AUDIENCE_PAGE = 500  # customers looked at per transaction when writing the audience down
+AUDIENCE_PAGES_PER_RUN = 20  # then the run goes on to the campaign's next batch
 LARGEST_BATCH = 200  # recipients queued in one transaction
 DEFAULT_PER_MINUTE = {Channel.EMAIL: 600, Channel.SMS: 60, Channel.PUSH: 600}
 
@@ -144,25 +146,32 @@ class Campaigns:
             campaign.schedule(send_at, now)
         async with self._uow() as uow:
             await self._store.add(campaign)
+            await _record(uow, campaign, "defined", admin_id, {
+                "channel": channel.value, "template": template,
+                "audience": audience.as_dict(), "send_at": _iso(campaign.send_at)})
             await uow.commit()
         log.info("campaign %s defined by %s (%s)", campaign.id, admin_id, campaign.status)
         return await self.view(campaign.id)
 
-    async def schedule(self, campaign_id: str, send_at: datetime) -> dict[str, Any]:
+    async def schedule(self, campaign_id: str, send_at: datetime,
+                       admin_id: str) -> dict[str, Any]:
         async with self._uow() as uow:
             campaign = await self._campaign(campaign_id)
             campaign.schedule(send_at, self._clock.now())
             await self._store.save(campaign)
+            await _record(uow, campaign, "scheduled", admin_id,
+                          {"send_at": _iso(campaign.send_at)})
             await uow.commit()
         return await self.view(campaign_id)
 
-    async def cancel(self, campaign_id: str) -> dict[str, Any]:
+    async def cancel(self, campaign_id: str, admin_id: str) -> dict[str, Any]:
         """Stop it: recipients not queued yet are skipped (those queued are on their way)."""
         async with self._uow() as uow:
             campaign = await self._campaign(campaign_id)
             campaign.cancel(self._clock.now())
             await self._store.save(campaign)
             skipped = await self._store.skip_pending(campaign_id, self._clock.now())
+            await _record(uow, campaign, "cancelled", admin_id, {"skipped": skipped})
             await uow.commit()
         log.info("campaign %s cancelled; %d recipients skipped", campaign_id, skipped)
         return await self.view(campaign_id)
@@ -226,23 +235,28 @@ class Campaigns:
             log.info("campaign %s started", campaign.id)
 
     async def _advance(self, campaign: Campaign, holder: str) -> int:
-        """Write down a page of the audience, or queue a batch, or finish the campaign."""
+        """Write the audience down (some pages of it a run), then queue a batch, or finish
+        the campaign."""
         async with self._uow(read_only=True):
             cursor, complete = await self._store.audience_progress(campaign.id)
-        if not complete:
-            await self._write_audience_page(campaign, cursor)
-            return 0
-        return await self._queue_batch(campaign, holder)
+        for _ in range(AUDIENCE_PAGES_PER_RUN):
+            if complete:
+                return await self._queue_batch(campaign, holder)
+            cursor, complete = await self._write_audience_page(campaign, cursor)
+        return 0
 
-    async def _write_audience_page(self, campaign: Campaign, cursor: str) -> None:
+    async def _write_audience_page(self, campaign: Campaign, cursor: str) -> tuple[str, bool]:
+        """One page of customers after `cursor`, those in the audience written down with
+        where the audience stands, in one transaction; the new cursor, and whether done."""
         async with self._uow() as uow:
             page = await self._store.candidates(cursor, AUDIENCE_PAGE)
             chosen = [c.customer_id for c in page
                       if in_audience(c, campaign.audience, campaign.channel)]
             last = page[-1].customer_id if page else cursor
-            await self._store.add_recipients(campaign, chosen, last,
-                                             complete=len(page) < AUDIENCE_PAGE)
+            complete = len(page) < AUDIENCE_PAGE
+            await self._store.add_recipients(campaign, chosen, last, complete=complete)
             await uow.commit()
+        return last, complete
 
     async def _queue_batch(self, campaign: Campaign, holder: str) -> int:
         now = self._clock.now()
@@ -294,6 +308,14 @@ class Campaigns:
     async def _finished(self, campaign_id: str) -> bool:
         figures = await self._store.figures(campaign_id)
         return figures[RecipientStatus.PENDING] == 0
+
+
+async def _record(uow: UnitOfWork, campaign: Campaign, step: str, admin_id: str,
+                  payload: dict[str, Any]) -> None:
+    """Evidence of what an operator did to a campaign (no recipient in it)."""
+    await uow.evidence.append(EvidenceDraft(
+        source="admin", kind=f"campaign.{step}", subject=f"campaign:{campaign.id}",
+        context={"admin_id": admin_id}, payload={"name": campaign.name, **payload}))
 
 
 def _view(campaign: Campaign, figures: dict[str, int],

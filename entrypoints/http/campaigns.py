@@ -67,10 +67,10 @@ async def campaign(request: web.Request) -> web.Response:
            responses={200: CampaignOut, 400: None, 403: None, 404: None, 409: None, 422: None},
            auth="admin", params=[CAMPAIGN])
 async def schedule_campaign(request: web.Request) -> web.Response:
-    await current_admin(request)
+    admin = await current_admin(request)
     body = parse(ScheduleIn, await read_body(request))
     view = await container(request).campaigns().schedule(request.match_info["id"],
-                                                         body.send_at)
+                                                         body.send_at, admin.id)
     return json_response(view)
 
 
@@ -80,5 +80,6 @@ async def schedule_campaign(request: web.Request) -> web.Response:
            responses={200: CampaignOut, 403: None, 404: None, 409: None}, auth="admin",
            params=[CAMPAIGN])
 async def cancel_campaign(request: web.Request) -> web.Response:
-    await current_admin(request)
-    return json_response(await container(request).campaigns().cancel(request.match_info["id"]))
+    admin = await current_admin(request)
+    return json_response(await container(request).campaigns().cancel(request.match_info["id"],
+                                                                      admin.id))

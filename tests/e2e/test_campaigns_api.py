@@ -86,6 +86,10 @@ async def test_a_draft_is_scheduled_then_cancelled_before_its_time(shop: Any) ->
                                       headers=admin)
     assert response.status == 200
     assert (await response.json())["status"] == "cancelled"
+    evidence = await (await shop.client.get(
+        f"/v1/admin/evidence?subject=campaign:{draft['id']}", headers=admin)).json()
+    assert [r["kind"] for r in evidence["records"]] == [
+        "campaign.defined", "campaign.scheduled", "campaign.cancelled"]
 
 
 async def test_refusals_say_what_to_change(shop: Any) -> None:
