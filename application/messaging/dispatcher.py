@@ -142,10 +142,8 @@ class Messaging:
             if customer is None:
                 return None
             consents = await unit.customers.consents.of_customer(customer_id)
-            devices = getattr(unit, "devices", None)  # push devices, where they are kept
-            tokens = ([d.token for d in await devices.of_customer(customer_id)]
-                      if devices is not None else [])
-        return _Recipient(customer, consents, tokens)
+            devices = await unit.devices.of_customer(customer_id)
+        return _Recipient(customer, consents, [device.token for device in devices])
 
     async def _claim(self, message_id: str, command: SendNotification,
                      kind: MessageType) -> tuple[Delivery | None, Delivery | None]:
@@ -324,9 +322,7 @@ class Messaging:
             elif refusal.reason == "opted_out":
                 await record_opt_out(unit, customer_id, channel, source=f"provider:{provider}")
             elif refusal.reason == "unregistered":
-                devices = getattr(unit, "devices", None)
-                if devices is not None:
-                    await devices.remove(address, customer_id)
+                await unit.devices.remove(address, customer_id)
             await unit.evidence.append(EvidenceDraft(
                 source="messaging", kind="recipient.rejected", subject=f"customer:{customer_id}",
                 context={"provider": provider, "channel": channel.value},

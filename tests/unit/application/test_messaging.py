@@ -336,3 +336,37 @@ async def test_every_opt_in_is_recalled_to_its_customer_once_every_two_years(
     assert await messaging.remind_consents() == 1
     await shop.run_outbox()
     assert [e.template for e in senders.smtp.sent].count("consent_reminder") == 2
+
+
+async def test_push_goes_first_to_the_newest_device_and_a_gone_one_is_removed(
+        shop: Mall, senders: Senders) -> None:
+    customer = await shop.customer()
+    devices = shop.container.push_devices()
+    await devices.register(customer.id, "old-phone-token", "android")
+    shop.clock.advance(minutes=1)
+    await devices.register(customer.id, "new-phone-token", "ios")
+    senders.fcm.refusals["new-phone-token"] = "unregistered"
+
+    message_id = await _send(shop, customer, "delivery_exception",
+                             {"order_id": "ord_1", "incident_id": "inc_1"})
+
+    [push] = senders.fcm.sent
+    assert push.to == "old-phone-token" and not senders.twilio.sent and not senders.smtp.sent
+    assert [d.token for d in await devices.of_customer(customer.id)] == ["old-phone-token"]
+    record = _delivery(shop, message_id)
+    assert (record.channel, record.masked_address) == ("push", "old-ph…")
+
+
+async def test_push_down_passes_the_message_to_sms_then_email(
+        shop: Mall, senders: Senders) -> None:
+    customer = await shop.customer()
+    await shop.container.push_devices().register(customer.id, "phone-token", "android")
+    await shop.container.contact().change(customer.id, ContactChange(phone="+821012345678"))
+    senders.fcm.error = senders.twilio.error = ProviderUnavailable("down")
+
+    message_id = await _send(shop, customer, "delivery_exception",
+                             {"order_id": "ord_1", "incident_id": "inc_1"})
+
+    assert (senders.fcm.calls, senders.twilio.calls) == (1, 1)
+    [mail] = senders.smtp.sent
+    assert mail.to == customer.email and _delivery(shop, message_id).channel == "email"
