@@ -145,10 +145,12 @@ async def test_a_revoked_token_is_dropped_and_the_next_send_signs_in_again(
 async def test_a_key_google_does_not_accept_makes_the_provider_unavailable(
         fcm: Setup) -> None:
     other, _ = service_account_key(fcm.info["token_uri"])
-    push = FcmPush(OutboundHttp(RecordingLedger(), NoAlerts(), 5, 0, 50, 30), fcm.clock,
-                   ServiceAccount.from_info(other), base_url="http://127.0.0.1:9")
+    http = OutboundHttp(RecordingLedger(), NoAlerts(), 5, 0, 50, 30)
+    push = FcmPush(http, fcm.clock, ServiceAccount.from_info(other),
+                   base_url="http://127.0.0.1:9")
     with pytest.raises(ProviderUnavailable, match="MALL_FCM_SERVICE_ACCOUNT_FILE"):
         await push.send(envelope())
+    await http.close()
     assert fcm.stand_in.refusals and fcm.stand_in.refusals[0].startswith("assertion")
 
 
