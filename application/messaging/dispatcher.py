@@ -91,7 +91,8 @@ class _Recipient:
 
     def addresses(self, channel: Channel) -> list[str]:
         if channel == Channel.EMAIL:
-            return [self.customer.email]
+            # An account without a real address has one under .invalid (RFC 2606).
+            return [] if self.customer.email.endswith(".invalid") else [self.customer.email]
         if channel == Channel.SMS:
             return [self.customer.phone] if self.customer.phone else []
         return list(self.devices)
@@ -292,6 +293,8 @@ class Messaging:
                                                   str(params.get("order_id", "")))
             await _evidence(unit, "message.sent", delivery, outcome=receipt.status)
             await commit_result(unit)
+        log.info("message %s (%s) %s by %s/%s", delivery.message_id, delivery.template,
+                 receipt.status, channel.value, receipt.provider)
 
     async def _defer(self, delivery: Delivery, verdict: rules.Verdict) -> None:
         async with self._uow() as unit:
@@ -311,6 +314,7 @@ class Messaging:
             await unit.messages.deliveries.save(delivery)
             await _evidence(unit, "message.not_sent", delivery, outcome=reason)
             await commit_result(unit)
+        log.info("message %s (%s) not sent: %s", delivery.message_id, delivery.template, reason)
 
     async def _refused(self, customer_id: str, channel: Channel, address: str, provider: str,
                        refusal: RecipientRejected) -> None:

@@ -370,3 +370,12 @@ async def test_push_down_passes_the_message_to_sms_then_email(
     assert (senders.fcm.calls, senders.twilio.calls) == (1, 1)
     [mail] = senders.smtp.sent
     assert mail.to == customer.email and _delivery(shop, message_id).channel == "email"
+
+
+async def test_an_account_without_a_real_address_gets_no_email(
+        shop: Mall, senders: Senders) -> None:
+    customer = await shop.customer(email="naver-0123456789abcdef01234567@users.invalid")
+    message_id = await _send(shop, customer, "order_paid", {"order_id": "ord_1"})
+    assert senders.smtp.calls == 0
+    record = _delivery(shop, message_id)
+    assert (record.status, record.error_code) == (DeliveryStatus.SUPPRESSED, "no_address")
