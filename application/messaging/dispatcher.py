@@ -293,8 +293,9 @@ class Messaging:
                                                   str(params.get("order_id", "")))
             await _evidence(unit, "message.sent", delivery, outcome=receipt.status)
             await commit_result(unit)
-        log.info("message %s (%s) %s by %s/%s", delivery.message_id, delivery.template,
-                 receipt.status, channel.value, receipt.provider)
+        # No message id: a campaign's or a reminder's names the customer.
+        log.info("message %s %s by %s/%s", delivery.template, receipt.status, channel.value,
+                 receipt.provider)
 
     async def _defer(self, delivery: Delivery, verdict: rules.Verdict) -> None:
         async with self._uow() as unit:
@@ -314,7 +315,7 @@ class Messaging:
             await unit.messages.deliveries.save(delivery)
             await _evidence(unit, "message.not_sent", delivery, outcome=reason)
             await commit_result(unit)
-        log.info("message %s (%s) not sent: %s", delivery.message_id, delivery.template, reason)
+        log.info("message %s not sent: %s", delivery.template, reason)
 
     async def _refused(self, customer_id: str, channel: Channel, address: str, provider: str,
                        refusal: RecipientRejected) -> None:
