@@ -119,3 +119,25 @@ async def test_without_an_auth_token_every_callback_is_refused(shop: Shop) -> No
                                       headers=signed(shop, params, token=""))
     assert response.status == 400
     assert "MALL_TWILIO_AUTH_TOKEN" in (await response.json())["detail"]
+
+
+async def test_devices_follow_a_merge_and_go_with_an_erasure(shop: Shop) -> None:
+    keeper, merged = await shop.sign_up(), await shop.sign_up()
+    for auth, token in ((keeper, DEVICE), (merged, DEVICE + "-tablet")):
+        response = await shop.client.post("/v1/me/devices", headers=auth,
+                                          json={"token": token, "platform": "android"})
+        assert response.status == 201
+    response = await shop.client.post(
+        "/v1/me/merge", headers=keeper,
+        json={"access_token": merged["Authorization"].removeprefix("Bearer ")})
+    assert response.status == 200, await response.text()
+    assert (await response.json())["moved"]["push_device"] == 1
+    assert sorted(d.token for d in await devices_of(shop, keeper)) == [
+        DEVICE, DEVICE + "-tablet"]
+
+    me = await (await shop.client.get("/v1/me", headers=keeper)).json()
+    response = await shop.client.post("/v1/me/erasure", headers=keeper,
+                                      json={"confirm": me["email"]})
+    assert response.status == 200, await response.text()
+    async with shop.container.uow()(read_only=True) as uow:
+        assert await uow.devices.of_customer(me["id"]) == []

@@ -84,6 +84,7 @@ class PrivacyRepository:
         await deleted(t.RealNameIdentity, t.RealNameIdentity.customer_id == customer_id)
         await deleted(t.Consent, t.Consent.customer_id == customer_id)
         await deleted(t.LoginFailure, t.LoginFailure.customer_id == customer_id)
+        await deleted(t.PushDevice, t.PushDevice.customer_id == customer_id)
         await deleted(t.IdempotencyKey, t.IdempotencyKey.customer_id == customer_id)
         # A campaign's recipient row names the customer (and is what keeps a campaign from
         # sending them twice: nothing is sent to an erased customer anyway).
@@ -128,7 +129,7 @@ class PrivacyRepository:
         """Move everything of one customer to another, then close the first account."""
         counts: dict[str, int] = {}
         for table in (t.Order, t.Payment, t.Operation, t.FraudReview, t.IdentityLink,
-                      t.LoginFailure, t.MessageDelivery):
+                      t.LoginFailure, t.MessageDelivery, t.PushDevice):
             moved = await table.update({table.customer_id: to_customer}).where(
                 table.customer_id == from_customer).returning(table._meta.primary_key)
             counts[table._meta.tablename] = len(moved)
