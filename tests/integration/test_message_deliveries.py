@@ -1,0 +1,127 @@
+"""Delivery records on each database: a promotion held through the quiet hours and sent at
+08:00 once, one message id claimed by one of two workers at once, provider callbacks, the
+two-yearly consent reminder."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from dependency_injector import providers
+
+from adapters.persistence import tables as t
+from domain.commands import SendNotification
+from domain.messages import DeliveryStatus
+from tests.fakes import FakeClock
+from tests.fakes.channel_senders import FakeChannelSender
+
+KST_22 = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)  # 22:00 in Seoul
+PROMOTION = {"title": "Winter tea sale", "message": "Every green tea 20% off this week."}
+
+
+class RecordingQueue:
+    def __init__(self) -> None:
+        self.outbox: list[str] = []
+
+    def dispatch_outbox(self, message_ids: list[str]) -> None:
+        self.outbox.extend(message_ids)
+
+    def dispatch_inbox(self, message_id: str) -> None:
+        raise AssertionError("no callbacks here")
+
+
+async def _shop(container: Any) -> tuple[FakeClock, FakeChannelSender, RecordingQueue]:
+    clock, smtp, queue = FakeClock(KST_22), FakeChannelSender("smtp", "email"), RecordingQueue()
+    container.clock.override(providers.Object(clock))
+    container.queue.override(providers.Object(queue))
+    container.email_senders.override(providers.Object({"smtp": smtp}))
+    return clock, smtp, queue
+
+
+async def _korean_customer(container: Any, **consents: bool) -> str:
+    customer = await container.accounts().register(
+        f"c{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", country="KR")
+    await container.accounts().set_consents(customer.id, consents)
+    return str(customer.id)
+
+
+async def _record(message_id: str) -> dict[str, Any]:
+    row = await t.MessageDelivery.select().where(
+        t.MessageDelivery.message_id == message_id).first()
+    assert row is not None
+    return dict(row)
+
+
+async def test_a_promotion_waits_for_8_in_the_database_and_goes_once(container: Any) -> None:
+    clock, smtp, queue = await _shop(container)
+    customer_id = await _korean_customer(container, marketing_email=True)
+    messaging = container.messaging()
+
+    await messaging.send(SendNotification("promotion", PROMOTION, customer_id=customer_id),
+                         "msg_promo_1")
+    held = await _record("msg_promo_1")
+    assert held["status"] == "deferred" and not smtp.sent
+    assert held["not_before"] == datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
+
+    queue.outbox.clear()
+    clock.advance(hours=10)
+    assert await messaging.send_due() == 1
+    assert await messaging.send_due() == 0  # handed over once
+    [outbox_id] = queue.outbox
+    await container.outbox().run(outbox_id)
+    [mail] = smtp.sent
+    assert mail.message_id == "msg_promo_1" and mail.content.subject.startswith("(광고)")
+    sent = await _record("msg_promo_1")
+    assert (sent["status"], sent["provider"], sent["params"] in ("{}", {})) == (
+        "queued", "smtp", True)
+
+
+async def test_two_workers_with_one_message_send_it_once(container: Any) -> None:
+    _, smtp, _ = await _shop(container)
+    customer_id = await _korean_customer(container)
+    messaging = container.messaging()
+    command = SendNotification("order_paid", {"order_id": "ord_1"}, customer_id=customer_id)
+
+    await asyncio.gather(*(messaging.send(command, "msg_paid_1") for _ in range(4)))
+
+    assert len(smtp.sent) == 1
+    assert (await _record("msg_paid_1"))["status"] == "queued"
+
+
+async def test_callbacks_move_the_record_and_a_bounce_suppresses_the_address(
+        container: Any) -> None:
+    _, smtp, _ = await _shop(container)
+    customer_id = await _korean_customer(container)
+    messaging = container.messaging()
+    command = SendNotification("order_paid", {"order_id": "ord_1"}, customer_id=customer_id)
+    await messaging.send(command, "msg_paid_2")
+
+    assert await messaging.record_status("smtp", "smtp-1", DeliveryStatus.DELIVERED)
+    assert not await messaging.record_status("smtp", "smtp-1", DeliveryStatus.SENT)
+    assert await messaging.record_status("smtp", "smtp-1", DeliveryStatus.BOUNCED, "complaint")
+    assert (await _record("msg_paid_2"))["status"] == "bounced"
+    [suppressed] = await t.MessageSuppression.select()
+    assert suppressed["reason"] == "complaint"
+
+    # A complaint stops promotions only: the customer still hears about their orders.
+    await messaging.send(command, "msg_paid_3")
+    assert len(smtp.sent) == 2
+
+
+async def test_an_opt_in_two_years_old_is_recalled_once(container: Any) -> None:
+    clock, smtp, queue = await _shop(container)
+    customer_id = await _korean_customer(container, marketing_email=True, marketing_sms=False)
+    messaging = container.messaging()
+
+    clock.advance(days=730)
+    queue.outbox.clear()
+    assert await messaging.remind_consents() == 1
+    assert await messaging.remind_consents() == 0
+    [outbox_id] = queue.outbox
+    await container.outbox().run(outbox_id)
+    [reminder] = smtp.sent
+    assert reminder.template == "consent_reminder" and customer_id in reminder.message_id
+    clock.advance(days=1)
+    assert await messaging.remind_consents() == 0
