@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from application.ports import Clock, UnitOfWorkFactory
-from domain.devices import PushDevice
+from domain.devices import MAX_DEVICES_PER_CUSTOMER, PushDevice
 from domain.errors import NotFound
 
 
@@ -13,10 +13,12 @@ class PushDevices:
 
     async def register(self, customer_id: str, token: str, platform: str) -> PushDevice:
         """The app's registration token is this customer's from now on (registering it
-        again only refreshes it)."""
+        again only refreshes it); past MAX_DEVICES_PER_CUSTOMER the oldest are forgotten."""
         device = PushDevice(token, customer_id, platform, self._clock.now())
         async with self._uow() as uow:
             await uow.devices.add(device)
+            for stale in (await uow.devices.of_customer(customer_id))[MAX_DEVICES_PER_CUSTOMER:]:
+                await uow.devices.remove(stale.token, customer_id)
             await uow.commit()
         return device
 

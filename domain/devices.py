@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 PLATFORMS = ("android", "ios", "web")
+# A customer's most recent registrations are kept up to this many: a message goes to every
+# device, so an app that registers a new token on each start cannot pile them up.
+MAX_DEVICES_PER_CUSTOMER = 10
 MAX_TOKEN_LENGTH = 512  # FCM tokens run to about 160 characters, APNs ones to 64
 
 
