@@ -33,6 +33,7 @@ from adapters.messaging.console_sender import (
     NotifierSender,
 )
 from adapters.messaging.fcm import FcmPush, ServiceAccount
+from adapters.messaging.mailbox import DevMailbox
 from adapters.messaging.rendering import JinjaTemplateRenderer
 from adapters.messaging.segment import SegmentAnalyticsSink
 from adapters.messaging.smtp import SmtpEmailSender, SmtpServer
@@ -327,6 +328,9 @@ class Container(containers.DeclarativeContainer):
         _enabled, config.carriers, **{"sandbox-express": sandbox_carrier.provider,
                                       "easypost": easypost_carrier.provider})
 
+    # The dev mailbox: what the sandbox would have sent, kept in the database and shown at
+    # /sandbox/mailbox; "mailbox" among a channel's providers sends there.
+    mailbox = providers.Singleton(DevMailbox, clock)
     notifier = providers.Selector(
         config.notifier_provider, console=providers.Singleton(ConsoleNotifier))
     # The `smtp` email provider (built only when a channel's providers name it).

@@ -493,6 +493,7 @@ ALL_TABLES: list[type[Table]] = [
     Shipment, Operation, OutboxMessage, InboxMessage, IdempotencyKey, EvidenceRecord,
     EvidenceHead, Incident, NotificationLog, PeriodicRun, SandboxCharge, SandboxParcel,
     SandboxParcelEvent, ParcelWatch,
+    MailboxMessage,
     MessageDelivery, MessageSuppression,
     Campaign, CampaignRecipient,
     PushDevice,

@@ -17,6 +17,7 @@ from entrypoints.http import (
     delivery_tracker_webhooks,
     devices,
     health,
+    mailbox,
     openapi,
     sandbox,
     sellers,
@@ -50,7 +51,8 @@ def create_app(container: Container, *, start_worker: bool | None = None) -> web
         app[CLOSING].set()
 
     app.on_shutdown.append(closing)
-    tables = [*TABLES, sandbox.table] if container.config.sandbox_enabled() else TABLES
+    tables = ([*TABLES, sandbox.table, mailbox.table]
+              if container.config.sandbox_enabled() else TABLES)
     for table in tables:
         app.add_routes(table.routes)
     app[OPENAPI] = openapi.build([op for t in tables for op in t.operations], "0.1.0")

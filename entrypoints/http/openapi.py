@@ -71,8 +71,12 @@ def build(operations: list[Operation], version: str) -> dict[str, Any]:
                                       else {"type": "object"}}}}
             else:
                 media = "application/problem+json" if status >= 400 else "application/json"
+                content = {media: {"schema": ref(model)}}
+                if status < 300 and op.content_type == "text/html":
+                    # A page for people, the model's JSON for a client that asks for it.
+                    content = {"text/html": {"schema": {"type": "string"}}, **content}
                 responses[str(status)] = {"description": WHY.get(status, "OK"),
-                                          "content": {media: {"schema": ref(model)}}}
+                                          "content": content}
         implied = [*EVERY, *(WITH_BODY if op.request is not None or op.form else ()),
                    *(ADMIN if op.auth == "admin" else SIGNED_IN if op.auth else ()),
                    *(WITH_PATH if "{" in op.path else ())]
