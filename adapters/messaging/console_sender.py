@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from adapters.messaging.console import render
 from application.ports import (
@@ -23,14 +23,24 @@ from application.ports import (
 log = logging.getLogger("mall.notify")
 
 
+@runtime_checkable
+class EnvelopeKeeper(Protocol):
+    """A notifier that keeps whole rendered messages (the dev mailbox)."""
+
+    async def keep(self, envelope: Envelope) -> SendReceipt: ...
+
+
 class NotifierSender:
-    """A ChannelSender that hands each envelope to a Notifier (which may raise
-    ProviderUnavailable, like any provider)."""
+    """A ChannelSender that hands each envelope to the notifier (which may raise
+    ProviderUnavailable, like any provider): whole, to one that keeps envelopes (the dev
+    mailbox), else as a Notification (the console, the tests' fakes)."""
 
     def __init__(self, notifier: Notifier, channel: str, name: str = "mailbox") -> None:
         self.notifier, self.channel, self.name = notifier, channel, name
 
     async def send(self, envelope: Envelope) -> SendReceipt:
+        if isinstance(self.notifier, EnvelopeKeeper):
+            return await self.notifier.keep(envelope)
         await self.notifier.send(Notification(envelope.channel, envelope.to, envelope.template,
                                               dict(envelope.params)))
         return SendReceipt(self.name, f"{self.name}-{envelope.message_id}", "sent")
