@@ -68,8 +68,20 @@ async def payment_failed(event: ev.PaymentFailed, uow: UnitOfWork) -> None:
                  reason=event.reason)
 
 
+# The virtual account's fields, as the awaiting_deposit message names them.
+_DEPOSIT_PARAMS = {"bank": "bank", "account_number": "account_number",
+                   "holder": "account_holder", "amount": "amount_minor",
+                   "currency": "currency", "expires_at": "deadline"}
+
+
 async def payment_awaiting_deposit(event: ev.PaymentAwaitingDeposit, uow: UnitOfWork) -> None:
-    await _notify(uow, event.customer_id, "awaiting_deposit", order_id=event.order_id)
+    """The customer is told where to transfer how much, and by when."""
+    account = next((p.deposit_account for p in reversed(await uow.payments.of_order(
+        event.order_id)) if p.deposit_account), None) or {}
+    details = {ours: account[theirs] for theirs, ours in _DEPOSIT_PARAMS.items()
+               if account.get(theirs) not in (None, "")}
+    await _notify(uow, event.customer_id, "awaiting_deposit", order_id=event.order_id,
+                  **details)
 
 
 async def shipment_status_changed(event: ev.ShipmentStatusChanged, uow: UnitOfWork) -> None:
