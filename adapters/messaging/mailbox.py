@@ -22,7 +22,14 @@ from typing import Any
 
 from adapters.messaging.console import masked, render
 from adapters.persistence.tables import MailboxMessage
-from application.ports import Clock, Envelope, Notification, SendReceipt
+from application.ports import (
+    Clock,
+    Envelope,
+    Notification,
+    RenderedMessage,
+    SendReceipt,
+    TemplateRenderer,
+)
 from domain.messages import Channel
 
 PROVIDER = "mailbox"
@@ -79,8 +86,9 @@ def _kept(row: Mapping[str, Any]) -> KeptMessage:
 class DevMailbox:
     """Keeps what would have been sent; `sender(channel)` is its ChannelSender per channel."""
 
-    def __init__(self, clock: Clock, keep: int = 500, remember: int = 200) -> None:
-        self._clock, self._keep = clock, keep
+    def __init__(self, clock: Clock, keep: int = 500, remember: int = 200,
+                 renderer: TemplateRenderer | None = None) -> None:
+        self._clock, self._keep, self._renderer = clock, keep, renderer
         self._log = logging.getLogger("mall.notify")
         self.sent: deque[KeptMessage] = deque(maxlen=remember)  # this process's, newest last
 
@@ -95,8 +103,8 @@ class DevMailbox:
         data = dict(envelope.data)
         # The dispatcher says what the message was rendered from; its link is the one
         # `last_link` answers.
-        template = str(getattr(envelope, "template", "") or data.get("template", ""))
-        link = getattr(envelope, "params", {}).get("link")
+        template = envelope.template or data.get("template", "")
+        link = envelope.params.get("link")
         if link:
             data["link"] = str(link)
         message = KeptMessage(
@@ -108,17 +116,26 @@ class DevMailbox:
         return SendReceipt(PROVIDER, message.id, "sent")
 
     async def send(self, notification: Notification) -> None:
-        """The Notifier port, for what is not rendered per channel (sellers' notices): kept
-        in the console's words."""
-        text = render(notification)
+        """The Notifier port, for what the dispatcher does not render (sellers' notices):
+        written with the templates in English when there are some, else in the console's
+        words."""
+        content = self._notice(notification)
         link = str(notification.params.get("link", ""))
-        envelope_id = f"{notification.recipient}|{notification.template}|{uuid.uuid4().hex}"
         await self._store(KeptMessage(
-            id="mbx_" + hashlib.sha256(envelope_id.encode()).hexdigest()[:24], message_id="",
-            channel=notification.channel, recipient=notification.recipient,
-            template=notification.template, subject=text.split(". ", 1)[0][:120], text=text,
-            html="", promotional=False, sent_at=self._clock.now(),
-            data={"link": link} if link else {}))
+            id=f"mbx_{uuid.uuid4().hex[:24]}", message_id="", channel=notification.channel,
+            recipient=notification.recipient, template=notification.template,
+            subject=content.subject, text=content.text, html=content.html, promotional=False,
+            sent_at=self._clock.now(), data={"link": link} if link else {}))
+
+    def _notice(self, notification: Notification) -> RenderedMessage:
+        if self._renderer is not None:
+            try:
+                return self._renderer.render(notification.template, notification.channel,
+                                             "en", notification.params)
+            except (LookupError, ValueError):
+                pass  # no template, or not the parameters it needs: the console's line
+        text = render(notification)
+        return RenderedMessage(subject=text.split(". ", 1)[0][:120], text=text)
 
     async def _store(self, message: KeptMessage) -> None:
         m = MailboxMessage

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from adapters.messaging.mailbox import DevMailbox
+from adapters.messaging.rendering import JinjaTemplateRenderer
 from application.ports import Envelope, Notification, RenderedMessage
 from domain.messages import Channel
 
@@ -90,7 +91,17 @@ async def test_the_link_named_by_the_dispatcher_wins_and_notices_are_kept(
                                      "reason": "nobody home"}))
     notice = (await mailbox.messages(recipient="seller:s1"))[0]
     assert notice.template == "delivery_exception_seller" and "inc_1" in notice.text
+    assert notice.subject.startswith("Delivery problem on order o1 (nobody home)")
     assert mailbox.sent[-1].recipient == "seller:s1"
+
+    written = DevMailbox(SteppingClock(container.clock().now()),
+                         renderer=JinjaTemplateRenderer())
+    await written.send(Notification("email", "seller:s2", "delivery_exception_seller",
+                                    {"order_id": "o2", "incident_id": "inc_2",
+                                     "problem": "lost"}))
+    notice = (await written.messages(recipient="seller:s2"))[0]
+    assert notice.subject == "Delivery problem on order o2"
+    assert "the parcel was lost" in notice.text and notice.html.startswith("<!DOCTYPE html>")
 
 
 async def test_the_container_has_one_mailbox(container: Any) -> None:
