@@ -26,7 +26,9 @@ from tests.integration.worker_processes import on_redis, start_worker, stop_work
 PERIODS = {"sweep_interval_seconds": 1.0, "reconcile_interval_seconds": 2.0,
            "retention_interval_seconds": 3.0, "evidence_checkpoint_interval_seconds": 2.0,
            "delivery_incident_check_interval_seconds": 2.0,
-           "delivery_tracker_recheck_interval_seconds": 2.0}
+           "delivery_tracker_recheck_interval_seconds": 2.0,
+           "campaign_send_interval_seconds": 2.0,
+           "deferred_messages_interval_seconds": 2.0, "consent_reminder_interval_seconds": 2.0}
 
 
 async def test_one_claim_per_period_among_concurrent_claimants(settings_factory: Any) -> None:
