@@ -332,12 +332,13 @@ class Container(containers.DeclarativeContainer):
     # /sandbox/mailbox; "mailbox" among a channel's providers sends there.
     mailbox = providers.Singleton(DevMailbox, clock)
     notifier = providers.Selector(
-        config.notifier_provider, console=providers.Singleton(ConsoleNotifier))
+        config.notifier_provider, console=providers.Singleton(ConsoleNotifier), mailbox=mailbox)
     # The `smtp` email provider (built only when a channel's providers name it).
     smtp_email = providers.Singleton(
         SmtpEmailSender, providers.Callable(_smtp_server, settings), config.smtp_sender)
-    # Each channel's providers, in the order tried. "mailbox": the notifier above, which
-    # keeps every message (tests and developers follow emailed links through it).
+    # Each channel's providers, in the order tried. "mailbox": the notifier above (the dev
+    # mailbox by default), which keeps every message: developers and tests follow emailed
+    # links through it.
     # The "twilio" SMS and "fcm" push providers (built only when a channel names them).
     twilio_status_callback_url = providers.Callable(
         f"{{}}{TWILIO_STATUS_PATH}".format, config.base_url)

@@ -43,7 +43,7 @@ from domain.shipments import DeliveryProblem
 PROVIDER_CHOICES: dict[str, tuple[str, ...]] = {
     "payment_providers": ("sandbox", "stripe", "toss"),
     "carriers": ("sandbox-express", "easypost"),
-    "notifier_provider": ("console",),
+    "notifier_provider": ("console", "mailbox"),
     "analytics_provider": ("log", "segment"),
     "alert_provider": ("log",),
     "fraud_provider": ("rules",),
@@ -172,7 +172,9 @@ class Settings(BaseSettings):
     # Where each carrier delivers and for what; empty: every enabled carrier everywhere, free
     # (see bootstrap.shipping_contracts), and the Korean domestic carriers within Korea.
     shipping_contracts: list[ShippingContractSetting] = []
-    notifier_provider: str = "console"
+    # Where sellers' notices go, and what the "mailbox" providers of each channel keep
+    # messages in: the dev mailbox (/sandbox/mailbox) or the log.
+    notifier_provider: str = "mailbox"
     analytics_provider: str = "log"
     alert_provider: str = "log"
     fraud_provider: str = "rules"

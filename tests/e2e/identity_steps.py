@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from adapters.persistence.tables import ALL_TABLES, OutboxMessage
+from adapters.persistence.tables import ALL_TABLES, MailboxMessage, OutboxMessage
 from domain.commands import TrackEvent
 from domain.customers import Role
 from tests.helpers import eventually
@@ -94,7 +94,13 @@ def _excerpt(text: str, needle: str) -> str:
     return text[max(0, at - 60):at + len(needle) + 60]
 
 
-async def scan_tables(needles: dict[str, str], tables: Any = ALL_TABLES) -> list[Finding]:
+# The dev mailbox keeps what would have been sent, links and all (only with the sandbox): it
+# is the recipients' side, not the mall's records.
+KEPT_BY_THE_MALL = [table for table in ALL_TABLES if table is not MailboxMessage]
+
+
+async def scan_tables(needles: dict[str, str],
+                      tables: Any = KEPT_BY_THE_MALL) -> list[Finding]:
     """Every column of every row of `tables`, as text, searched for each needle."""
     found = []
     for table in tables:

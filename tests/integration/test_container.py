@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 import bootstrap
-from adapters.messaging.console import ConsoleNotifier, LogAnalyticsSink
+from adapters.messaging.console import LogAnalyticsSink
+from adapters.messaging.mailbox import DevMailbox
 from adapters.messaging.segment import SegmentAnalyticsSink
 from application.ports import Notification
 from application.transactions import send
@@ -20,7 +21,7 @@ def test_the_analytics_provider_is_chosen_by_configuration(tmp_path: Any) -> Non
     swapped = bootstrap.build(keys_file=str(tmp_path / "k.json"), analytics_provider="segment",
                               segment_write_key="wk_test")
     assert isinstance(swapped.analytics(), SegmentAnalyticsSink)
-    assert isinstance(swapped.notifier(), ConsoleNotifier)
+    assert isinstance(swapped.notifier(), DevMailbox)  # the default
 
 
 def test_the_environment_selects_providers(tmp_path: Any,

@@ -122,6 +122,12 @@ class PrivacyRepository:
                 t.OutboxMessage.payload: message["payload"].replace(customer_id, pseudonym),
             }).where(t.OutboxMessage.id == message["id"])
         counts["outbox_message"] = len(pending)
+        # What the dev mailbox kept for the customer (the sandbox's stand-in for providers).
+        who = await t.Customer.select(t.Customer.email, t.Customer.phone).where(
+            t.Customer.id == customer_id).first()
+        if who is not None:
+            addresses = [a for a in (who["email"], who["phone"]) if a]
+            await deleted(t.MailboxMessage, t.MailboxMessage.recipient.is_in(addresses))
         await deleted(t.Customer, t.Customer.id == customer_id)
         return counts
 
