@@ -93,7 +93,7 @@ from application.unsubscribe import UnsubscribeLinks, Unsubscriptions
 from application.webhooks import Webhooks
 from domain.carriers import KOREAN_CARRIERS
 from domain.messages import Channel
-from domain.redaction import redact_card_numbers
+from domain.redaction import redact_card_numbers_in_log
 from domain.routing import ProviderContract
 from domain.shipping_options import ShippingCatalogue, contracts_from
 
@@ -501,7 +501,7 @@ def install_log_scrubber() -> None:
             message = record.getMessage()
         except (TypeError, ValueError):
             return record
-        cleaned = redact_card_numbers(message)
+        cleaned = redact_card_numbers_in_log(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return record

@@ -95,9 +95,10 @@ async def unsubscribe_page(request: web.Request) -> web.Response:
            responses={200: UnsubscribedOut, 303: None, 401: None}, auth=None,
            params=[TOKEN], form=ONE_CLICK)
 async def unsubscribe(request: web.Request) -> web.Response:
-    token = _token(request)
     # RFC 8058 clients post "List-Unsubscribe=One-Click"; one that posts nothing is heard too.
+    # The form is read (and a card number in it refused) before the link is judged.
     form = await read_form(request) if request.body_exists else {}
+    token = _token(request)
     via_page = form.get("via") == "page"
     purpose = await container(request).unsubscriptions().withdraw(
         token, method="page" if via_page else "one_click")
