@@ -412,7 +412,9 @@ class Container(containers.DeclarativeContainer):
         Messaging, uow, clock,
         providers.Singleton(_messaging_policy, email_senders, sms_senders, push_senders,
                             config.message_channels, config.message_sender_name),
-        renderer, accounts, notifier, queue, unsubscribe=unsubscribe_links)
+        renderer, accounts, notifier, queue, unsubscribe=unsubscribe_links,
+        # A claim outlives any provider call: a retry comes after the outbox lease.
+        claim_lease_seconds=config.outbox_lease_seconds)
     contact = providers.Singleton(ContactDetails, uow)
     sign_in = providers.Singleton(SignIn, uow, identity_providers, sessions, clock, queue,
                                   pseudonym_key, config.base_url, cipher, throttle=throttle)

@@ -40,6 +40,7 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
 GIVEN_UP_HANDLERS: dict[type[c.Command], Handler] = {
     c.AuthorizePayment: payments.authorization_given_up,
     c.RefundPayment: payments.refund_given_up,
+    c.SendNotification: messaging.notification_given_up,
 }
 
 EVENT_HANDLERS: dict[type[ev.Event], list[Callable[[Any, UnitOfWork], Awaitable[None]]]] = {
@@ -98,9 +99,11 @@ class MessageBus:
         handler, wanted = found
         await handler(command, **({"message_id": message_id} if "message_id" in wanted else {}))
 
-    async def given_up(self, command: c.Command, error: Exception) -> None:
+    async def given_up(self, command: c.Command, error: Exception,
+                       message_id: str = "") -> None:
         """Settle what must be settled once `command` will never be done."""
         found = self._given_up.get(type(command))
         if found is not None:
             handler, wanted = found
-            await handler(command, **({"error": error} if "error" in wanted else {}))
+            given = {"error": error, "message_id": message_id}
+            await handler(command, **{name: given[name] for name in wanted})

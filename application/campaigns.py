@@ -295,9 +295,8 @@ class Campaigns:
                 # worker died after sending) is not sent twice.
                 outbox_id = await send(uow, SendNotification(
                     template=current.template, customer_id=recipient.candidate.customer_id,
-                    message_id=recipient.id,
-                    params={**current.params, "campaign_id": current.id,
-                            "channel": current.channel.value}))
+                    message_id=recipient.id, channel=current.channel.value,
+                    params={**current.params, "campaign_id": current.id}))
                 if await self._store.queue(recipient.id, outbox_id, now):
                     queued += 1
                 else:  # moved by someone else meanwhile: nothing of this one is kept

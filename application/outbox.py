@@ -77,7 +77,7 @@ class OutboxRelay:
             try:
                 # Settle the consequences (fail the payment, alert) before the message is
                 # marked dead: if this fails too, the message stays to be tried again.
-                await self._give_up(command, exc, message.topic)
+                await self._give_up(command, exc, message.topic, message.id)
             except Exception:
                 dead = False
         async with self._uow(autocommit=not dead) as uow:  # dead: an incident with it
@@ -90,12 +90,13 @@ class OutboxRelay:
             await uow.commit()
         return dead
 
-    async def _give_up(self, command: Command | None, exc: Exception, stored_as: str) -> None:
+    async def _give_up(self, command: Command | None, exc: Exception, stored_as: str,
+                       message_id: str) -> None:
         name = type(command).__name__ if command is not None else stored_as
         log.error("%s gave up after %d attempts: %s", name, self._max_attempts,
                   type(exc).__name__)
         if command is not None:
-            await self._bus.given_up(command, exc)
+            await self._bus.given_up(command, exc, message_id)
         await self._alerts.alert(Alert(
             "critical", name, f"{name} failed after {self._max_attempts} attempts",
             {"error": type(exc).__name__},

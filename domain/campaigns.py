@@ -173,6 +173,10 @@ class Campaign:
         if channel not in kind.channels:
             raise DomainError(f"template {template!r} is not sent by {channel.value}; its "
                               f"channels are {', '.join(c.value for c in kind.channels)}")
+        missing = [p for p in kind.needs if not str(params.get(p, "")).strip()]
+        if missing:
+            raise DomainError(f"template {template!r} needs {', '.join(missing)} in params: "
+                              "the text every recipient reads")
         return cls(campaign_id, name, channel, template, audience, created_by, now,
                    dict(params))
 

@@ -74,6 +74,9 @@ class SendNotification(Command):
     # Ours, when the sender names it (a campaign's "cmp:<campaign>:<customer>", a deferred
     # message coming back): sent once under it. Else the outbox message's id.
     message_id: str = ""
+    # Only this channel (a Channel value), when the sender chose one: a campaign's. Else the
+    # message type's channels, in their order.
+    channel: str = ""
 
 
 @dataclass(frozen=True)

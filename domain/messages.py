@@ -44,6 +44,7 @@ class MessageType:
     template: str
     promotional: bool
     channels: tuple[Channel, ...]  # tried in this order
+    needs: tuple[str, ...] = ()  # params a sender must give (a campaign's, at definition)
 
 
 _E, _S, _P = Channel.EMAIL, Channel.SMS, Channel.PUSH
@@ -68,7 +69,7 @@ MESSAGE_TYPES: dict[str, MessageType] = {m.template: m for m in (
     MessageType("shipment_out_for_delivery", False, (_P, _S)),
     MessageType("order_delivered", False, (_P, _E)),
     MessageType("delivery_exception", False, _URGENT),  # with the customer's options
-    MessageType("promotion", True, (_E, _S, _P)),
+    MessageType("promotion", True, (_E, _S, _P), needs=("title", "message")),
 )}
 
 

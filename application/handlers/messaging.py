@@ -19,6 +19,11 @@ async def send_notification(command: SendNotification, messaging: Messaging,
     await messaging.send(command, message_id)
 
 
+async def notification_given_up(command: SendNotification, messaging: Messaging,
+                                error: Exception, message_id: str = "") -> None:
+    await messaging.given_up(command, message_id, error)
+
+
 async def track_event(command: TrackEvent, analytics: AnalyticsSink, clock: Clock,
                       pseudonym_key: bytes, message_id: str) -> None:
     await analytics.track(AnalyticsEvent(

@@ -7,10 +7,13 @@ was down, the command is retried later. A recipient a provider will never reach 
 suppressed (bounce, complaint), recorded as opted out (an SMS STOP) or loses the device
 (push), and the next channel is tried.
 
-Each message id is sent at most once: its delivery record is claimed before any provider is
-called, and a retry that finds it claimed or done does nothing. Consent and the Korean rules
-(domain/consent_rules.py) decide whether, when and how a message goes; a promotional message
-in the recipient's quiet hours waits for 08:00 (`send_due` sends it then).
+Each message id is sent once: its delivery record is claimed before any provider is called,
+and a retry that finds it done does nothing. A claim older than the lease (longer than any
+provider call) was left by a sender that died: a retry takes it over and sends under the same
+message id, which providers that dedupe recognise; a younger claim raises MessageInFlight, so
+the outbox looks again later. Consent and the Korean rules (domain/consent_rules.py) decide
+whether, when and how a message goes; a promotional message in the recipient's quiet hours
+waits for 08:00 (`send_due` sends it then).
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ import html
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any, Protocol
 
 from application.messaging.consent import record_opt_out
+from application.messaging.recipients import Attempts, Recipient
 from application.ports import (
     ChannelSender,
     Clock,
@@ -58,6 +63,11 @@ CONSENT_REMINDER = "consent_reminder"
 REMINDED = (*MARKETING_CONSENT.values(), NIGHT_CONSENT)  # the opt-ins reminded of
 
 
+class MessageInFlight(RuntimeError):
+    """Another process is sending this message id now: try again once its claim is done or
+    has lapsed."""
+
+
 class LinkMinter(Protocol):
     def mint(self, purpose: str, customer: Customer) -> dict[str, str]: ...
 
@@ -83,35 +93,13 @@ class MessagingPolicy:
         return replace(kind, channels=override) if override else kind
 
 
-@dataclass
-class _Recipient:
-    customer: Customer
-    consents: dict[str, bool]
-    devices: list[str]
-
-    def addresses(self, channel: Channel) -> list[str]:
-        if channel == Channel.EMAIL:
-            # An account without a real address has one under .invalid (RFC 2606).
-            return [] if self.customer.email.endswith(".invalid") else [self.customer.email]
-        if channel == Channel.SMS:
-            return [self.customer.phone] if self.customer.phone else []
-        return list(self.devices)
-
-
-@dataclass
-class _Attempts:
-    """How the channels went, for the record when none of them sent the message."""
-
-    unavailable: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
-    suppressed: bool = False
-
-
 class Messaging:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: MessagingPolicy,
                  renderer: TemplateRenderer, links: LinkMinter, seller_notices: Notifier,
-                 queue: TaskQueue, unsubscribe: UnsubscribeHeaders | None = None) -> None:
+                 queue: TaskQueue, unsubscribe: UnsubscribeHeaders | None = None,
+                 claim_lease_seconds: float = 120.0) -> None:
         self._uow, self._clock, self._policy, self._queue = uow, clock, policy, queue
+        self._claim_lease = timedelta(seconds=claim_lease_seconds)
         self._renderer, self._links = renderer, links
         self._seller_notices, self._unsubscribe = seller_notices, unsubscribe
 
@@ -128,6 +116,8 @@ class Messaging:
         if recipient is None:
             return  # the customer was erased; there is nobody to tell
         kind = self._policy.message_type(command.template)
+        if command.channel:  # only the channel the sender chose (a campaign's)
+            kind = replace(kind, channels=(Channel(command.channel),))
         delivery, prior = await self._claim(message_id, command, kind)
         if delivery is None:
             return  # sent, being sent, or waiting for its hour: never twice
@@ -137,19 +127,20 @@ class Messaging:
             await self._release(message_id, prior)
             raise
 
-    async def _recipient(self, customer_id: str) -> _Recipient | None:
+    async def _recipient(self, customer_id: str) -> Recipient | None:
         async with self._uow(read_only=True) as unit:
             customer = await unit.customers.get(customer_id)
             if customer is None:
                 return None
             consents = await unit.customers.consents.of_customer(customer_id)
             devices = await unit.devices.of_customer(customer_id)
-        return _Recipient(customer, consents, [device.token for device in devices])
+        return Recipient(customer, consents, [device.token for device in devices])
 
     async def _claim(self, message_id: str, command: SendNotification,
                      kind: MessageType) -> tuple[Delivery | None, Delivery | None]:
         """Take the message for this process: its record as held now (None: not ours to
-        send), and as it was before (None when new; a deferred one whose hour came)."""
+        send), and as it was before (None when new; a deferred one whose hour came, or a
+        claim whose sender died)."""
         now = self._clock.now()
         fresh = Delivery(message_id, command.customer_id, command.template, S.SENDING, now, now,
                          params=dict(command.params) if kind.promotional else {})
@@ -157,9 +148,13 @@ class Messaging:
             found = await unit.messages.deliveries.claim(fresh)
             if found is None:
                 return fresh, None
-            if found.status == S.DEFERRED and await unit.messages.deliveries.claim_deferred(
-                    message_id, now):
+            # Only a retry comes this way: the first send of a message is the insert above.
+            if found.status in (S.DEFERRED, S.SENDING) and await unit.messages.deliveries.take_over(
+                    message_id, now, now - self._claim_lease):
                 return replace(found, status=S.SENDING, updated_at=now), found
+        if found.status == S.SENDING:
+            raise MessageInFlight(f"message {message_id} is being sent since "
+                                  f"{found.updated_at.isoformat()}")
         return None, found
 
     async def _release(self, message_id: str, prior: Delivery | None) -> None:
@@ -171,7 +166,7 @@ class Messaging:
                 await unit.messages.deliveries.save(prior)
 
     async def _dispatch(self, delivery: Delivery, command: SendNotification, kind: MessageType,
-                        recipient: _Recipient) -> None:
+                        recipient: Recipient) -> None:
         customer = recipient.customer
         local_now = self._clock.now().astimezone(
             time_zone_of(customer.time_zone, customer.jurisdiction))
@@ -190,7 +185,7 @@ class Messaging:
         if command.mint:
             # Links are minted now, at sending, so no live token waits in a table.
             params.update(self._links.mint(command.mint, customer))
-        attempts = _Attempts()
+        attempts = Attempts()
         for channel in kind.channels:
             verdict = verdicts[channel]
             if verdict.send and await self._try_channel(
@@ -206,8 +201,8 @@ class Messaging:
 
     async def _try_channel(self, delivery: Delivery, command: SendNotification,
                            kind: MessageType,
-                           recipient: _Recipient, channel: Channel, verdict: rules.Verdict,
-                           params: Mapping[str, Any], attempts: _Attempts) -> bool:
+                           recipient: Recipient, channel: Channel, verdict: rules.Verdict,
+                           params: Mapping[str, Any], attempts: Attempts) -> bool:
         senders = self._policy.senders.get(channel, ())
         customer = recipient.customer
         language = language_of(customer.language, customer.jurisdiction)
@@ -345,6 +340,28 @@ class Messaging:
             await commit_result(unit)
 
     # --- afterwards ------------------------------------------------------------------------
+
+    async def given_up(self, command: SendNotification, message_id: str,
+                       error: Exception) -> None:
+        """The outbox stopped retrying: the record says FAILED (unless it went meanwhile)."""
+        message_id = command.message_id or message_id
+        if command.audience == "seller" or not message_id:
+            return
+        now, reason = self._clock.now(), type(error).__name__[:64]
+        gone = Delivery(message_id, command.customer_id, command.template, S.FAILED, now, now,
+                        error_code=reason)
+        async with self._uow() as unit:
+            found = await unit.messages.deliveries.claim(gone)
+            if found is not None and found.status not in (S.DEFERRED, S.SENDING):
+                return  # sent, or ended otherwise, after all
+            if found is not None:
+                found.status, found.error_code, found.updated_at = S.FAILED, reason, now
+                found.params, gone = {}, found
+                await unit.messages.deliveries.save(found)
+            await _evidence(unit, "message.not_sent", gone, outcome="given_up",
+                            error=reason)
+            await unit.commit()
+        log.warning("message %s given up: %s", command.template, reason)
 
     async def record_status(self, provider: str, provider_message_id: str,
                             status: DeliveryStatus, error_code: str = "") -> bool:

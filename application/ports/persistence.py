@@ -353,9 +353,10 @@ class Deliveries(Protocol):
         record already there (the message is someone else's, or done)."""
         ...
 
-    async def claim_deferred(self, message_id: str, now: datetime) -> bool:
-        """Move a deferred record whose time has come to `sending`; False when another
-        process did, or it is not due."""
+    async def take_over(self, message_id: str, now: datetime, claimed_before: datetime) -> bool:
+        """Claim again (`sending`, as of `now`) a deferred record whose time has come, or a
+        `sending` one claimed before `claimed_before` (its sender died); False when another
+        process did, or it is neither."""
         ...
 
     async def get(self, message_id: str) -> Delivery | None: ...

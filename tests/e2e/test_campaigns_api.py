@@ -10,6 +10,7 @@ from domain.customers import Role
 from tests.helpers import eventually
 
 FAST_CAMPAIGNS = {"campaign_send_interval_seconds": 0.2}
+TEA = {"title": "Jeju tea, 20% off", "message": "Every green tea from Jeju, this week only."}
 
 
 async def _admin(shop: Any) -> dict[str, str]:
@@ -38,8 +39,7 @@ async def test_an_operator_defines_a_campaign_and_follows_it_to_the_end(
 
     response = await shop.client.post("/v1/admin/campaigns", headers=admin, json={
         "name": "Winter tea", "channel": "email", "template": "promotion",
-        "params": {"headline": "Jeju tea, 20% off"},
-        "send_at": datetime.now(UTC).isoformat()})
+        "params": TEA, "send_at": datetime.now(UTC).isoformat()})
     assert response.status == 201, await response.text()
     campaign = await response.json()
     assert campaign["status"] == "scheduled" and campaign["channel"] == "email"
@@ -52,9 +52,13 @@ async def test_an_operator_defines_a_campaign_and_follows_it_to_the_end(
     view = await eventually(done, timeout=30, what="the campaign sent and settled")
     assert view is not None
     assert view["recipients"] == 1 and view["progress"] == 1.0
-    assert view["figures"]["sent"] + view["figures"]["skipped"] + view["figures"][
-        "failed"] == 1
-    assert view["figures"]["pending"] == 0
+    assert view["figures"] == {"pending": 0, "queued": 0, "sent": 1, "failed": 0,
+                               "skipped": 0}
+    assert view["deliveries"] == {"sent": 1}
+    # The recipient's promotion, rendered from the text the campaign was defined with.
+    [mail] = await shop.container.notifier().messages(template="promotion")
+    assert mail.message_id == f"cmp:{campaign['id']}:{reached}" and mail.channel == "email"
+    assert TEA["title"] in mail.subject and TEA["message"] in mail.text
 
     response = await shop.client.post(f"/v1/admin/campaigns/{campaign['id']}/cancel",
                                       headers=admin)
@@ -69,7 +73,7 @@ async def test_an_operator_defines_a_campaign_and_follows_it_to_the_end(
 async def test_a_draft_is_scheduled_then_cancelled_before_its_time(shop: Any) -> None:
     admin = await _admin(shop)
     response = await shop.client.post("/v1/admin/campaigns", headers=admin, json={
-        "name": "Lunar new year", "channel": "sms",
+        "name": "Lunar new year", "channel": "sms", "params": TEA,
         "audience": {"jurisdictions": ["KR"], "languages": ["ko"],
                      "ordered_since": "2026-01-01"}})
     assert response.status == 201, await response.text()
@@ -111,6 +115,10 @@ async def test_refusals_say_what_to_change(shop: Any) -> None:
     response = await shop.client.post("/v1/admin/campaigns", headers=admin,
                                       json={**body, "params": {"message_id": "x"}})
     assert response.status == 422 and "message_id" in (await response.json())["detail"]
+    response = await shop.client.post("/v1/admin/campaigns", headers=admin,
+                                      json={**body, "params": {"title": "Tea"}})
+    assert response.status == 422
+    assert "needs message" in (await response.json())["detail"]
     response = await shop.client.get("/v1/admin/campaigns/cmp_nope", headers=admin)
     assert response.status == 404
     document = await (await shop.client.get("/v1/openapi.json")).json()

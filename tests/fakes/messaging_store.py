@@ -166,10 +166,13 @@ class FakeDeliveries(Repository):
         self._put(delivery.message_id, delivery)
         return None
 
-    async def claim_deferred(self, message_id: str, now: datetime) -> bool:
+    async def take_over(self, message_id: str, now: datetime, claimed_before: datetime) -> bool:
         found: Delivery | None = self._get(message_id)
-        if found is None or found.status != DeliveryStatus.DEFERRED or (
-                found.not_before is not None and found.not_before > now):
+        due = found is not None and found.status == DeliveryStatus.DEFERRED and (
+            found.not_before is None or found.not_before <= now)
+        stale = found is not None and found.status == DeliveryStatus.SENDING and (
+            found.updated_at <= claimed_before)
+        if found is None or not (due or stale):
             return False
         found.status, found.updated_at = DeliveryStatus.SENDING, now
         self._put(message_id, found)

@@ -41,5 +41,6 @@ async def campaign_messages(campaign_id: str) -> list[dict[str, Any]]:
             found.append({"outbox_id": row["id"], "customer_id": payload["customer_id"],
                           "message_id": payload["message_id"],
                           "template": payload["template"], "params": payload["params"],
+                          "channel": payload.get("channel", ""),
                           "status": row["status"]})
     return found

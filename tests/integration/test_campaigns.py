@@ -23,6 +23,7 @@ from tests.integration.campaign_audience import add_customers, campaign_messages
 # 10:00 UTC is 19:00 in Seoul: daytime for both.
 DAYTIME = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 EMAIL = {"marketing_email": True}
+TEA = {"title": "Tea", "message": "Jeju green tea, 20% off this week."}
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def campaigns(container: Any, clock: FakeClock, per_minute: int = 600,
 
 async def define(sender: Campaigns, clock: FakeClock, **audience: Any) -> str:
     view = await sender.define(name="Winter tea", channel=Channel.EMAIL, template="promotion",
-                               audience=Audience(**audience), params={"headline": "Tea"},
+                               audience=Audience(**audience), params=TEA,
                                admin_id="adm_1", send_at=clock.now())
     assert view["status"] == "scheduled"
     return str(view["id"])
@@ -76,8 +77,8 @@ async def test_each_consenting_customer_gets_one_message_in_rate_limited_batches
     assert sorted(m["customer_id"] for m in messages) == consenting
     assert {m["message_id"] for m in messages} == {f"cmp:{campaign_id}:{c}" for c in consenting}
     assert {m["template"] for m in messages} == {"promotion"}
-    assert all(m["params"]["headline"] == "Tea" and m["params"]["channel"] == "email"
-               for m in messages)
+    # Each message goes by the campaign's channel only, with the text it is defined with.
+    assert all(m["params"]["title"] == "Tea" and m["channel"] == "email" for m in messages)
     view = await sender.view(campaign_id)
     assert view["recipients"] == 8 and view["progress"] == 1.0
     assert view["figures"]["queued"] == 8 and view["figures"]["pending"] == 0

@@ -9,10 +9,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from dependency_injector import providers
 
 from adapters.persistence import tables as t
+from application.messaging.dispatcher import MessageInFlight
 from domain.commands import SendNotification
+from domain.deliveries import Delivery
 from domain.messages import DeliveryStatus
 from tests.fakes import FakeClock
 from tests.fakes.channel_senders import FakeChannelSender
@@ -84,10 +87,38 @@ async def test_two_workers_with_one_message_send_it_once(container: Any) -> None
     messaging = container.messaging()
     command = SendNotification("order_paid", {"order_id": "ord_1"}, customer_id=customer_id)
 
-    await asyncio.gather(*(messaging.send(command, "msg_paid_1") for _ in range(4)))
+    outcomes = await asyncio.gather(*(messaging.send(command, "msg_paid_1") for _ in range(4)),
+                                    return_exceptions=True)
 
     assert len(smtp.sent) == 1
     assert (await _record("msg_paid_1"))["status"] == "queued"
+    # Those that found it being sent are retried by the outbox: by then it is done.
+    assert all(o is None or isinstance(o, MessageInFlight) for o in outcomes), outcomes
+    await messaging.send(command, "msg_paid_1")
+    assert len(smtp.sent) == 1
+
+
+async def test_a_claim_left_by_a_dead_worker_is_sent_once_by_one_retry(container: Any) -> None:
+    clock, smtp, _ = await _shop(container)
+    customer_id = await _korean_customer(container)
+    command = SendNotification("order_paid", {"order_id": "ord_1"}, customer_id=customer_id)
+    # A worker claimed the message, then died before calling the provider.
+    now = clock.now()
+    async with container.uow()(autocommit=True) as unit:
+        await unit.messages.deliveries.claim(Delivery(
+            "msg_paid_4", customer_id, "order_paid", DeliveryStatus.SENDING, now, now))
+    messaging = container.messaging()
+
+    with pytest.raises(MessageInFlight):  # within the lease: it may still be on its way
+        await messaging.send(command, "msg_paid_4")
+    clock.advance(seconds=container.settings().outbox_lease_seconds.total_seconds() + 1)
+    outcomes = await asyncio.gather(*(messaging.send(command, "msg_paid_4") for _ in range(4)),
+                                    return_exceptions=True)
+
+    [mail] = smtp.sent
+    assert mail.message_id == "msg_paid_4"
+    assert all(o is None or isinstance(o, MessageInFlight) for o in outcomes), outcomes
+    assert (await _record("msg_paid_4"))["status"] == "queued"
 
 
 async def test_callbacks_move_the_record_and_a_bounce_suppresses_the_address(

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from adapters.messaging.rendering import PARAMS as TEMPLATE_PARAMS
 from domain.campaigns import (
     Audience,
     Campaign,
@@ -17,7 +18,7 @@ from domain.campaigns import (
     quiet_until,
 )
 from domain.errors import DomainError, InvalidTransition
-from domain.messages import Channel
+from domain.messages import MESSAGE_TYPES, Channel
 
 NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)  # 12:00 in Seoul
 EMAIL_OK = {"marketing_email": True}
@@ -34,7 +35,8 @@ def candidate(**changes: object) -> Candidate:
 def campaign(**changes: object) -> Campaign:
     values: dict[str, object] = {"campaign_id": "cmp_1", "name": "Winter tea",
                                  "channel": Channel.EMAIL, "template": "promotion",
-                                 "audience": Audience(), "params": {"headline": "Tea"},
+                                 "audience": Audience(),
+                                 "params": {"title": "Tea", "message": "20% off"},
                                  "created_by": "adm_1", "now": NOW}
     values.update(changes)
     return Campaign.define(**values)  # type: ignore[arg-type]
@@ -146,6 +148,20 @@ def test_a_campaign_sends_a_promotional_template_on_one_of_its_channels() -> Non
     with pytest.raises(DomainError, match="params may not set message_id"):
         campaign(params={"message_id": "mine"})
     assert campaign(channel=Channel.PUSH).channel == Channel.PUSH
+
+
+def test_a_campaign_is_asked_for_every_param_its_template_needs() -> None:
+    for kind in MESSAGE_TYPES.values():
+        if kind.promotional:
+            assert set(TEMPLATE_PARAMS[kind.template]) <= set(kind.needs), kind.template
+
+
+def test_a_promotion_is_defined_with_the_text_its_recipients_read() -> None:
+    with pytest.raises(DomainError, match="needs title, message"):
+        campaign(params={"headline": "Tea"})
+    with pytest.raises(DomainError, match="needs message"):
+        campaign(params={"title": "Tea", "message": "  "})
+    assert campaign().params == {"title": "Tea", "message": "20% off"}
 
 
 def test_one_message_id_per_campaign_and_customer() -> None:

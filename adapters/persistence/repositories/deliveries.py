@@ -54,10 +54,13 @@ class DeliveryRepository:
             target=D.message_id, action="DO NOTHING").returning(D.message_id)
         return None if inserted else await self.get(delivery.message_id)
 
-    async def claim_deferred(self, message_id: str, now: datetime) -> bool:
+    async def take_over(self, message_id: str, now: datetime, claimed_before: datetime) -> bool:
+        # Compare-and-swap: of several retries at once, one takes it.
         taken = await D.update({D.status: DeliveryStatus.SENDING.value, D.updated_at: now}).where(
-            (D.message_id == message_id) & (D.status == DeliveryStatus.DEFERRED.value)
-            & (D.not_before.is_null() | (D.not_before <= now))
+            (D.message_id == message_id) & (
+                ((D.status == DeliveryStatus.DEFERRED.value)
+                 & (D.not_before.is_null() | (D.not_before <= now)))
+                | ((D.status == DeliveryStatus.SENDING.value) & (D.updated_at <= claimed_before)))
         ).returning(D.message_id)
         return bool(taken)
 

@@ -36,7 +36,8 @@ class CampaignIn(Strict):
                           description="a promotional template")
     params: dict[ParamName, ParamValue] = Field(
         default_factory=dict, max_length=20,
-        description="the template's parameters (headline, body, link, ...)")
+        description="the template's parameters; 'promotion' needs title and message "
+                    "(the text every recipient reads)")
     audience: AudienceIn = Field(default_factory=AudienceIn)
     send_at: AwareDatetime | None = Field(
         None, strict=False, examples=["2026-12-24T10:00:00+09:00"],
