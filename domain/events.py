@@ -47,6 +47,8 @@ class PaymentAwaitingDeposit(OrderEvent):
 class ShipmentStatusChanged(OrderEvent):
     shipment_id: str
     status: str
+    carrier: str = ""
+    tracking_number: str = ""  # what the customer looks the parcel up by
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,8 @@ class Shipment:
         if self.status == ShipmentStatus.REQUESTED:
             self.status = ShipmentStatus.CREATED
         self.events.append(ShipmentStatusChanged(self.order_id, customer_id, self.id,
-                                                 self.status.value))
+                                                 self.status.value, self.carrier,
+                                                 self.tracking_number or ""))
 
     @property
     def problem(self) -> DeliveryProblem | None:
@@ -149,7 +150,8 @@ class Shipment:
         if self.status == before:
             return False
         self.events.append(ShipmentStatusChanged(self.order_id, customer_id, self.id,
-                                                 self.status.value))
+                                                 self.status.value, self.carrier,
+                                                 self.tracking_number or ""))
         problem = self.problem
         if problem is not None:
             # The customer and the seller are asked to act (an incident follows).

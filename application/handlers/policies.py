@@ -22,6 +22,8 @@ async def _track(uow: UnitOfWork, customer_id: str, name: str, **properties: obj
 
 
 async def order_held(event: ev.OrderHeld, uow: UnitOfWork) -> None:
+    # The customer hears that a check holds the order (not why: the reasons are the screen's).
+    await _notify(uow, event.customer_id, "order_held", order_id=event.order_id)
     await send(uow, RaiseAlert(
         "warning", "fraud-screen", f"order {event.order_id} is held for review (score "
         f"{event.score})", {"order_id": event.order_id, "reasons": list(event.reasons)}))
@@ -32,6 +34,8 @@ async def customer_registered(event: ev.CustomerRegistered, uow: UnitOfWork) -> 
 
 
 async def order_placed(event: ev.OrderPlaced, uow: UnitOfWork) -> None:
+    await _notify(uow, event.customer_id, "order_placed", order_id=event.order_id,
+                  amount_minor=event.total_minor, currency=event.currency)
     await _track(uow, event.customer_id, "Order Placed", order_ref=event.order_id,
                  total_minor=event.total_minor, currency=event.currency)
 
@@ -86,7 +90,8 @@ async def payment_awaiting_deposit(event: ev.PaymentAwaitingDeposit, uow: UnitOf
 
 async def shipment_status_changed(event: ev.ShipmentStatusChanged, uow: UnitOfWork) -> None:
     await _notify(uow, event.customer_id, f"shipment_{event.status}", order_id=event.order_id,
-                  shipment_id=event.shipment_id)
+                  shipment_id=event.shipment_id, carrier=event.carrier,
+                  tracking_number=event.tracking_number)
     await _track(uow, event.customer_id, "Shipment Updated", order_ref=event.order_id,
                  status=event.status)
 

@@ -117,11 +117,13 @@ def test_a_shipment_raises_its_moves_and_a_delivery_exception() -> None:
 
     s = Shipment(id="s-1", order_id="o-1", seller_id="seller-a", carrier="sandbox")
     s.accepted("SBX000000000001", "cus_1")
-    assert s.events == [ShipmentStatusChanged(s.order_id, "cus_1", s.id, "created")]
+    assert s.events == [ShipmentStatusChanged(s.order_id, "cus_1", s.id, "created", "sandbox",
+                                              "SBX000000000001")]
     s.events.clear()
     assert s.apply(event(S.EXCEPTION, 5, "address not found"), "cus_1")
     assert s.events == [
-        ShipmentStatusChanged(s.order_id, "cus_1", s.id, "exception"),
+        ShipmentStatusChanged(s.order_id, "cus_1", s.id, "exception", "sandbox",
+                              "SBX000000000001"),
         DeliveryExceptionRaised(s.order_id, "cus_1", s.seller_id, s.id, "address not found",
                                 "address_problem"),
     ]
