@@ -10,7 +10,7 @@ from application.identity.funnel import SignInFunnel, epoch_of
 from application.identity.outcomes import ProviderAccount, SignInResult, email_or_none
 from application.ports import UnitOfWork, VerifiedIdentity
 from application.transactions import commit_and_dispatch, send
-from domain.commands import TrackEvent
+from domain.commands import SendNotification, TrackEvent
 from domain.errors import Conflict, DomainError, InvalidTransition, NotFound, Unauthorized
 from domain.evidence import EvidenceDraft
 from domain.identity import Identity, PendingLink, check_unlink, digest
@@ -86,6 +86,9 @@ class Linking(SignInFunnel):
             context={"via": via}, payload={"provider": identity.provider}))
         await send(uow, TrackEvent(identity.customer_id, "Identity Linked",
                                    {"provider": identity.provider}))
+        # A new way into the account: its owner hears of it, in case it was not them.
+        await send(uow, SendNotification("new_provider_sign_in", {"provider": identity.provider},
+                                         customer_id=identity.customer_id))
 
     async def identities(self, customer_id: str) -> list[Identity]:
         async with self._uow(read_only=True) as uow:

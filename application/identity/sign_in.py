@@ -18,7 +18,8 @@ from application.ports import (
     VerifiedIdentity,
 )
 from application.throttling import PROVIDER_START
-from application.transactions import commit_and_dispatch, new_id
+from application.transactions import commit_and_dispatch, new_id, send
+from domain.commands import SendNotification
 from domain.customers import Customer, placeholder_email
 from domain.errors import (
     Conflict,
@@ -265,6 +266,9 @@ class SignIn(Linking):
         await uow.sign_ins.pending_links.add(PendingLink(
             digest(token), owner.id, identity.provider, identity.subject,
             email_or_none(identity.email) or "", self._clock.now()))
+        # The account's owner is told by email: the link waits for them to sign in and confirm.
+        await send(uow, SendNotification("link_confirmation", {"provider": identity.provider},
+                                         customer_id=owner.id))
         await commit_and_dispatch(uow, self._queue)
         return SignInResult(
             "link_pending",

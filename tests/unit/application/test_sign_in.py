@@ -142,6 +142,11 @@ async def test_an_email_owned_by_a_verified_account_is_offered_as_a_link_not_tak
     assert (linked.customer_id, linked.provider) == (owner.id, "fakeid")
     again = await _sign_in(mall, email="ada@example.com")
     assert (again.status, again.customer_id) == ("signed_in", owner.id)
+    # The owner was told by email that a link waits, then that a new way in was added.
+    await mall.run_outbox()
+    told = [(n.template, n.params.get("provider")) for n in mall.notifier.sent
+            if n.template in ("link_confirmation", "new_provider_sign_in")]
+    assert told == [("link_confirmation", "fakeid"), ("new_provider_sign_in", "fakeid")]
 
 
 async def test_an_email_owned_by_an_unverified_account_links_nothing(mall: Mall) -> None:
