@@ -145,3 +145,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if getattr(target, "__name__", "") == "_connection_worker_thread":
             queue = thread._args[0]  # type: ignore[attr-defined]
             queue.put_nowait((None, lambda: aiosqlite.core._STOP_RUNNING_SENTINEL))
+    # A Dramatiq event-loop thread still running means a test left a worker started (two
+    # in-process workers at once share Dramatiq's one loop slot): say so, and stop it.
+    from dramatiq.asyncio import EventLoopThread
+
+    for thread in threading.enumerate():
+        if isinstance(thread, EventLoopThread) and thread.loop.is_running():
+            print(f"\nwarning: a Dramatiq event loop ({thread.name}) was left running")
+            thread.loop.call_soon_threadsafe(thread.loop.stop)
