@@ -18,9 +18,7 @@ from typing import Annotated, Any, Literal, get_origin
 
 from pydantic import (
     AliasChoices,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PlainSerializer,
     ValidationInfo,
@@ -30,6 +28,12 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.checkpoints import checkpoint_keys
+from adapters.contract_settings import (
+    DEFAULT_CONTRACTS,
+    ContractSetting,
+    KycRuleSetting,
+    ShippingContractSetting,
+)
 from adapters.identity.oidc import PRESETS
 from adapters.shipping.sandbox_scenarios import known_scenario
 from adapters.throttling import parse_rules
@@ -98,50 +102,6 @@ Hours = Annotated[timedelta, BeforeValidator(_parse_in("hours")),
                   PlainSerializer(_dump_in("hours"))]
 Days = Annotated[timedelta, BeforeValidator(_parse_in("days")),
                  PlainSerializer(_dump_in("days"))]
-
-
-class ContractSetting(BaseModel):
-    """One entry of MALL_PAYMENT_CONTRACTS: a provider and where it may be routed."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    provider: str
-    countries: list[str] = ["*"]
-    currencies: list[str] = ["*"]
-    methods: list[str] = ["*"]
-    priority: int = 100
-    enabled: bool = True
-
-
-class KycRuleSetting(BaseModel):
-    """One entry of MALL_KYC_RULES: above `threshold` minor units of `currency`, an order
-    shipped to `country` needs a verified identity."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    country: str = Field(min_length=2, max_length=2)
-    currency: str = Field(min_length=3, max_length=3)
-    threshold: int = Field(ge=0)
-
-
-class ShippingContractSetting(BaseModel):
-    """One entry of MALL_SHIPPING_CONTRACTS: a carrier's service, where it delivers, its fee
-    per currency (minor units; none: free) and its usual delivery time in business days."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    carrier: str
-    service: str = Field("standard", min_length=1, max_length=40)
-    countries: list[str] = ["*"]
-    fees: dict[str, int] = {}
-    days: tuple[int, int] | None = None
-    seller_ships: bool = False  # sellers hand parcels over and register the tracking number
-
-
-DEFAULT_CONTRACTS = [
-    {"provider": "sandbox", "countries": ["*"], "currencies": ["*"], "methods": ["*"],
-     "priority": 100},
-]
 
 
 class Settings(BaseSettings):
