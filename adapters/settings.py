@@ -10,31 +10,24 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
 from datetime import timedelta
-from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_origin
+from typing import Any, get_origin
 
 from pydantic import (
     AliasChoices,
-    BeforeValidator,
     Field,
-    PlainSerializer,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from adapters.checkpoints import checkpoint_keys
-from adapters.contract_settings import (
-    DEFAULT_CONTRACTS,
-    ContractSetting,
-    KycRuleSetting,
-    ShippingContractSetting,
-)
+from adapters.contract_settings import KycRuleSetting
+from adapters.durations import Days, Hours, Milliseconds, Minutes, Seconds
 from adapters.identity.oidc import PRESETS
+from adapters.provider_settings import ProviderSettings
 from adapters.shipping.sandbox_scenarios import known_scenario
 from adapters.throttling import parse_rules
 from application.throttling import DEFAULT_RATE_LIMITS
@@ -58,53 +51,7 @@ PROVIDER_CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _parse_in(unit: str) -> Callable[[Any], timedelta]:
-    one = timedelta(**{unit: 1})
-
-    def parse(value: Any) -> timedelta:
-        if isinstance(value, timedelta):
-            duration = value
-        else:
-            try:
-                if isinstance(value, bool):  # a number to Python, never one to an operator
-                    raise TypeError
-                duration = float(value) * one
-            except (TypeError, ValueError):
-                raise ValueError(f"not a number of {unit}; write one, e.g. 10 or 0.5") from None
-            except OverflowError:
-                raise ValueError("too long a duration (at most 999999999 days)") from None
-        if duration < timedelta(0):
-            raise ValueError("a duration cannot be negative")
-        return duration
-
-    return parse
-
-
-def _dump_in(unit: str) -> Callable[[timedelta], int | float]:
-    """The duration as its variable gives it (a dump of the settings reads like the
-    environment, and the wiring hands plain numbers to adapters that count in the unit)."""
-    one = timedelta(**{unit: 1})
-
-    def dump(duration: timedelta) -> int | float:
-        number = duration / one
-        return int(number) if number.is_integer() else number
-
-    return dump
-
-
-Milliseconds = Annotated[timedelta, BeforeValidator(_parse_in("milliseconds")),
-                         PlainSerializer(_dump_in("milliseconds"))]
-Seconds = Annotated[timedelta, BeforeValidator(_parse_in("seconds")),
-                    PlainSerializer(_dump_in("seconds"))]
-Minutes = Annotated[timedelta, BeforeValidator(_parse_in("minutes")),
-                    PlainSerializer(_dump_in("minutes"))]
-Hours = Annotated[timedelta, BeforeValidator(_parse_in("hours")),
-                  PlainSerializer(_dump_in("hours"))]
-Days = Annotated[timedelta, BeforeValidator(_parse_in("days")),
-                 PlainSerializer(_dump_in("days"))]
-
-
-class Settings(BaseSettings):
+class Settings(ProviderSettings):
     """All settings, read from MALL_* environment variables (and an optional .env file)."""
 
     # List and dict settings are JSON, decoded by `_json_settings` so that a value that is not
@@ -126,14 +73,6 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: Seconds = timedelta(seconds=900)
     log_level: str = "INFO"
 
-    payment_providers: list[str] = ["sandbox"]
-    payment_contracts: list[ContractSetting] = Field(DEFAULT_CONTRACTS, validate_default=True)
-    carriers: list[str] = ["sandbox-express"]
-    # Where each carrier delivers and for what; empty: every enabled carrier everywhere, free
-    # (see bootstrap.shipping_contracts), and the Korean domestic carriers within Korea.
-    shipping_contracts: list[ShippingContractSetting] = []
-    # Where sellers' notices go, and what the "mailbox" providers of each channel keep
-    # messages in: the dev mailbox (/sandbox/mailbox) or the log.
     notifier_provider: str = "mailbox"
     analytics_provider: str = "log"
     alert_provider: str = "log"
@@ -177,26 +116,11 @@ class Settings(BaseSettings):
     # order ("mailbox": the dev mailbox); the channels of message types tried in another
     # order than domain/messages.py gives ({"order_paid": ["push", "email"]}); the sender
     # named in promotional messages; how often deferred ones (quiet hours) are looked at.
-    email_providers: list[str] = ["mailbox"]
-    sms_providers: list[str] = ["mailbox"]
-    push_providers: list[str] = ["mailbox"]
     message_channels: dict[str, list[str]] = {}
     message_sender_name: str = "Mall"
     deferred_messages_interval_seconds: Seconds = timedelta(minutes=1)
     # How often marketing opt-ins two years old are looked for, to remind their customers.
     consent_reminder_interval_seconds: Seconds = timedelta(days=1)
-    segment_url: str = "https://api.segment.io"
-    segment_write_key: str = ""
-    # Email over SMTP (the "smtp" email provider): implicit TLS ("tls", usually port 465),
-    # STARTTLS ("starttls", usually 587), or "none" only for a relay on the same host.
-    smtp_host: str = ""
-    smtp_port: int = 587
-    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
-    smtp_username: str = ""  # empty: no AUTH
-    smtp_password: str = ""
-    smtp_sender: str = ""  # the From of every email, e.g. "Mall <no-reply@mall.example>"
-    smtp_ca_file: str = ""  # a CA bundle trusted instead of the system's (a private relay)
-    smtp_timeout_seconds: Seconds = timedelta(seconds=30)
     fraud_review_threshold: float = 0.5
     fraud_reject_threshold: float = 0.95
     fraud_high_value_minor: dict[str, int] = {"KRW": 2_000_000, "USD": 150_000, "EUR": 150_000}
@@ -216,48 +140,6 @@ class Settings(BaseSettings):
         [{"country": "KR", "currency": "KRW", "threshold": 10_000_000}],
         validate_default=True)
 
-    # SMS through Twilio (the "twilio" SMS provider): the account, and our number or a
-    # messaging service; status callbacks come to <base URL>/v1/webhooks/twilio/status, signed
-    # with the auth token (the secondary one too, during a rotation).
-    twilio_account_sid: str = ""
-    twilio_auth_token: str = ""
-    twilio_secondary_auth_token: str = ""
-    twilio_from: str = ""  # our number, E.164
-    twilio_messaging_service_sid: str = ""  # instead of twilio_from: the service picks one
-    twilio_base_url: str = "https://api.twilio.com"
-    # Push through FCM HTTP v1 (the "fcm" push provider): a service account's key file.
-    fcm_service_account_file: str = ""
-    fcm_project_id: str = ""  # empty: the key file's project_id
-    fcm_base_url: str = "https://fcm.googleapis.com"
-    stripe_api_key: str = ""
-    stripe_webhook_secrets: list[str] = []
-    stripe_base_url: str = "https://api.stripe.com"
-    stripe_return_url: str = ""  # where 3-D Secure sends the customer back (the storefront)
-    toss_secret_key: str = ""
-    toss_base_url: str = "https://api.tosspayments.com"
-    toss_virtual_account_hours: Hours = timedelta(hours=72)
-    toss_virtual_account_bank: str = "20"
-    easypost_api_key: str = ""
-    easypost_webhook_secrets: list[str] = []
-    easypost_base_url: str = "https://api.easypost.com"
-    # Where EasyPost parcels leave from: {"company", "street1", "city", "state", "zip",
-    # "country", "phone"}; without it the carrier quotes and tracks but books nothing.
-    easypost_origin_address: dict[str, str] = {}
-    # Delivery Tracker (tracker.delivery) follows Korean domestic parcels; without credentials
-    # the URL is a self-hosted Delivery Tracker server.
-    delivery_tracker_url: str = "https://apis.tracker.delivery/graphql"
-    delivery_tracker_client_id: str = ""
-    delivery_tracker_client_secret: str = ""
-    # Its tracking webhook, when the mall can be reached from the internet: callbacks come to
-    # <base URL>/v1/webhooks/delivery-tracker/<token> (the token is their only credential).
-    # Without a base URL parcels are polled: a first wait, doubling up to the longest.
-    delivery_tracker_webhook_base_url: str = ""
-    delivery_tracker_webhook_token: str = ""
-    delivery_tracker_webhook_lifetime_hours: Hours = timedelta(hours=48)
-    delivery_tracker_first_poll_minutes: Minutes = timedelta(minutes=10)
-    delivery_tracker_longest_poll_hours: Hours = timedelta(hours=6)
-    delivery_tracker_follow_days: Days = timedelta(days=30)
-    delivery_tracker_recheck_interval_seconds: Seconds = timedelta(minutes=1)
     # Hours a delivery incident may wait on its owner before it escalates to the operators,
     # by problem; the entries given replace those defaults, the others stay.
     delivery_incident_deadlines: dict[str, float] = {
@@ -352,33 +234,6 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _gateways_have_keys(self) -> Settings:
-        if "stripe" in self.payment_providers and not (
-                self.stripe_api_key and self.stripe_webhook_secrets):
-            raise ValueError("stripe is enabled: set MALL_STRIPE_API_KEY and "
-                             "MALL_STRIPE_WEBHOOK_SECRETS (a JSON list, newest first)")
-        if "toss" in self.payment_providers and not self.toss_secret_key:
-            raise ValueError("toss is enabled: set MALL_TOSS_SECRET_KEY")
-        if "easypost" in self.carriers and not (
-                self.easypost_api_key and self.easypost_webhook_secrets):
-            raise ValueError("easypost is enabled: set MALL_EASYPOST_API_KEY and "
-                             "MALL_EASYPOST_WEBHOOK_SECRETS (a JSON list, newest first)")
-        return self
-
-    @model_validator(mode="after")
-    def _smtp_usable(self) -> Settings:
-        if "smtp" in self.email_providers and not (self.smtp_host and self.smtp_sender):
-            raise ValueError("smtp is an email provider: set MALL_SMTP_HOST and "
-                             "MALL_SMTP_SENDER (e.g. \"Mall <no-reply@mall.example>\")")
-        if self.smtp_sender and "@" not in parseaddr(self.smtp_sender)[1]:
-            raise ValueError(f"MALL_SMTP_SENDER={self.smtp_sender!r} is no email address; "
-                             "write e.g. \"Mall <no-reply@mall.example>\"")
-        if self.smtp_tls == "none" and self.smtp_username:
-            raise ValueError("MALL_SMTP_TLS=none would send the SMTP password in plain text: "
-                             "use starttls or tls with MALL_SMTP_USERNAME")
-        return self
-
-    @model_validator(mode="after")
     def _shipping_contracts_name_carriers(self) -> Settings:
         for contract in self.shipping_contracts:
             if contract.seller_ships and contract.carrier not in KOREAN_CARRIERS:
@@ -392,38 +247,10 @@ class Settings(BaseSettings):
                     "needs \"seller_ships\": true")
         return self
 
-    @model_validator(mode="after")
-    def _sms_and_push_usable(self) -> Settings:
-        if "twilio" in self.sms_providers and not (
-                self.twilio_account_sid and self.twilio_auth_token
-                and (self.twilio_from or self.twilio_messaging_service_sid)):
-            raise ValueError("twilio is an SMS provider: set MALL_TWILIO_ACCOUNT_SID, "
-                             "MALL_TWILIO_AUTH_TOKEN and MALL_TWILIO_FROM (or "
-                             "MALL_TWILIO_MESSAGING_SERVICE_SID)")
-        if "fcm" in self.push_providers and not self.fcm_service_account_file:
-            raise ValueError("fcm is a push provider: set MALL_FCM_SERVICE_ACCOUNT_FILE to "
-                             "the service account's key file (JSON)")
-        return self
-
     @field_validator("sandbox_carrier_scenario")
     @classmethod
     def _sandbox_scenario_known(cls, value: str) -> str:
         return known_scenario(value)
-
-    @model_validator(mode="after")
-    def _delivery_tracker_webhook_guarded(self) -> Settings:
-        if self.delivery_tracker_webhook_base_url and len(
-                self.delivery_tracker_webhook_token) < 32:
-            raise ValueError(
-                "MALL_DELIVERY_TRACKER_WEBHOOK_BASE_URL is set: set "
-                "MALL_DELIVERY_TRACKER_WEBHOOK_TOKEN to an unguessable token of at least 32 "
-                "characters (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
-        if self.delivery_tracker_first_poll_minutes <= timedelta(0) or (
-                self.delivery_tracker_longest_poll_hours
-                < self.delivery_tracker_first_poll_minutes):
-            raise ValueError("MALL_DELIVERY_TRACKER_FIRST_POLL_MINUTES must be above zero and "
-                             "no longer than MALL_DELIVERY_TRACKER_LONGEST_POLL_HOURS")
-        return self
 
     @field_validator("rate_limits", mode="after")
     @classmethod

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from typing import Any
 
 import aiohttp
@@ -15,6 +14,7 @@ from aiohttp import web
 
 from adapters.persistence.tables import EvidenceRecord, InboxMessage, OutboxMessage
 from adapters.signing import sign
+from domain.redaction import card_safe_id
 from tests.cassettes.stripe_mock import STAND_IN, StripeStandIn
 from tests.cassettes.stripe_mock import make_app as make_stripe_app
 from tests.e2e.identity_steps import admin_of
@@ -109,7 +109,7 @@ def stripe_event(kind: str, thing: dict[str, Any], created: int | None = None,
                  event_id: str | None = None) -> dict[str, Any]:
     """An Event object as Stripe sends it to a webhook endpoint (API version 2023-08-16)."""
     return {
-        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}", "object": "event",
+        "id": event_id or card_safe_id("evt", 24), "object": "event",
         "api_version": "2023-08-16", "created": created or int(time.time()),
         "data": {"object": thing}, "livemode": False, "pending_webhooks": 1,
         "request": {"id": None, "idempotency_key": None}, "type": kind,

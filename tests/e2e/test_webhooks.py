@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from typing import Any
 
 import pytest
 
 from adapters.persistence.tables import EvidenceRecord, InboxMessage, NotificationLog, Payment
 from adapters.signing import sign
+from domain.redaction import card_safe_id
 from tests.e2e.order_steps import customer_with_order, operation_ends, shop_with_order
 from tests.helpers import PAID_OR_LATER, eventually, work_done
 
@@ -30,7 +30,7 @@ async def _awaiting_deposit(shop: Any) -> tuple[dict[str, str], dict[str, Any], 
 
 def _event(kind: str, data: dict[str, Any], event_id: str | None = None) -> bytes:
     """A sandbox callback's body: a new event id unless given, created now."""
-    return json.dumps({"id": event_id or f"evt_{uuid.uuid4().hex}", "type": kind,
+    return json.dumps({"id": event_id or card_safe_id("evt"), "type": kind,
                        "created": int(time.time()), "data": data}).encode()
 
 
