@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_settings import SettingsConfigDict
 
+from adapters.alert_settings import AlertSettings
+from adapters.analytics_settings import AnalyticsSettings
 from adapters.checkpoints import checkpoint_keys
 from adapters.contract_settings import KycRuleSetting
 from adapters.durations import Days, Hours, Milliseconds, Minutes, Seconds
@@ -51,7 +53,7 @@ PROVIDER_CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-class Settings(ProviderSettings):
+class Settings(AlertSettings, AnalyticsSettings, ProviderSettings):
     """All settings, read from MALL_* environment variables (and an optional .env file)."""
 
     # List and dict settings are JSON, decoded by `_json_settings` so that a value that is not
