@@ -89,6 +89,9 @@ class DevMailbox:
     def __init__(self, clock: Clock, keep: int = 500, remember: int = 200,
                  renderer: TemplateRenderer | None = None) -> None:
         self._clock, self._keep, self._renderer = clock, keep, renderer
+        # Older messages are pruned every tenth of `keep` messages, not after each one: the
+        # mailbox holds up to 10 % more for a while, and a message costs one statement.
+        self._prune_every, self._unpruned = max(1, keep // 10), 0
         self._log = logging.getLogger("mall.notify")
         self.sent: deque[KeptMessage] = deque(maxlen=remember)  # this process's, newest last
 
@@ -145,7 +148,10 @@ class DevMailbox:
             text=message.text, html=message.html, promotional=message.promotional,
             data=dict(message.data), sent_at=message.sent_at,
         )).on_conflict(target=m.id, action="DO NOTHING")
-        await self._prune()
+        self._unpruned += 1
+        if self._unpruned >= self._prune_every:
+            self._unpruned = 0
+            await self._prune()
         self.sent.append(message)
         self._log.info("%s to %s [%s] kept in the dev mailbox (/sandbox/mailbox): %s",
                        message.channel, masked(message.recipient), message.template or "-",

@@ -65,8 +65,9 @@ async def update(table: type[Table], values: dict[Any, Any], row_id: str) -> Non
     if not on_postgres():
         await table.update(values).where(table._meta.primary_key == row_id)
         return
+    key = table._meta.primary_key._meta.db_column_name
     await write(update_of(table._meta.tablename,
-                          tuple(column._meta.db_column_name for column in values)),
+                          tuple(column._meta.db_column_name for column in values), key),
                 *values.values(), row_id, row=f"{table._meta.tablename}:{row_id}")
 
 
@@ -133,10 +134,10 @@ def insert_into(table: str, columns: tuple[str, ...], rows: int = 1) -> str:
 
 
 @functools.cache
-def update_of(table: str, columns: tuple[str, ...]) -> str:
-    """UPDATE of `columns` of the row whose id is the last argument."""
+def update_of(table: str, columns: tuple[str, ...], key: str = "id") -> str:
+    """UPDATE of `columns` of the row whose `key` is the last argument."""
     sets = ", ".join(f"{column} = ${i + 1}" for i, column in enumerate(columns))
-    return f"UPDATE {table} SET {sets} WHERE id = ${len(columns) + 1}"  # noqa: S608
+    return f"UPDATE {table} SET {sets} WHERE {key} = ${len(columns) + 1}"  # noqa: S608
 
 
 _batch: ContextVar[WriteBatch | None] = ContextVar("persistence_write_batch", default=None)

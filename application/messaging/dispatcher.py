@@ -129,12 +129,8 @@ class Messaging:
 
     async def _recipient(self, customer_id: str) -> Recipient | None:
         async with self._uow(read_only=True) as unit:
-            customer = await unit.customers.get(customer_id)
-            if customer is None:
-                return None
-            consents = await unit.customers.consents.of_customer(customer_id)
-            devices = await unit.devices.of_customer(customer_id)
-        return Recipient(customer, consents, [device.token for device in devices])
+            found = await unit.customers.reachable(customer_id)
+        return Recipient(*found) if found is not None else None
 
     async def _claim(self, message_id: str, command: SendNotification,
                      kind: MessageType) -> tuple[Delivery | None, Delivery | None]:
@@ -185,6 +181,12 @@ class Messaging:
         if command.mint:
             # Links are minted now, at sending, so no live token waits in a table.
             params.update(self._links.mint(command.mint, customer))
+        keys = [address_key(channel, address) for channel in kind.channels
+                if verdicts[channel].send and self._policy.senders.get(channel)
+                for address in recipient.addresses(channel)]
+        if keys:  # one look for every address that may be tried
+            async with self._uow(read_only=True) as unit:
+                recipient.suppressed = await unit.messages.deliveries.suppressions(keys)
         attempts = Attempts()
         for channel in kind.channels:
             verdict = verdicts[channel]
@@ -210,7 +212,7 @@ class Messaging:
             key = address_key(channel, address)
             if not senders:
                 continue
-            if await self._suppressed(key, kind.promotional):
+            if recipient.is_suppressed(key, kind.promotional):
                 attempts.suppressed = True
                 continue
             content = self._content(command.template, channel, language, params, customer,
@@ -260,12 +262,6 @@ class Messaging:
             text = f"{text.rstrip()}\n\n{footer}"
             body = f"{body}\n<p>{html.escape(footer)}</p>" if body else body
         return RenderedMessage(subject, text, body)
-
-    async def _suppressed(self, key: str, promotional: bool) -> bool:
-        async with self._uow(read_only=True) as unit:
-            why = await unit.messages.deliveries.suppression(key)
-        # A complaint stops promotions; the customer still hears about their own orders.
-        return why is not None and (promotional or why != "complaint")
 
     # --- outcomes --------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ class Recipient:
     customer: Customer
     consents: dict[str, bool]
     devices: list[str]
+    # Why each of its addresses that may no longer be written to is, by address key.
+    suppressed: dict[str, str] = field(default_factory=dict)
 
     def addresses(self, channel: Channel) -> list[str]:
         if channel == Channel.EMAIL:
@@ -21,6 +23,11 @@ class Recipient:
         if channel == Channel.SMS:
             return [self.customer.phone] if self.customer.phone else []
         return list(self.devices)
+
+    def is_suppressed(self, key: str, promotional: bool) -> bool:
+        why = self.suppressed.get(key)
+        # A complaint stops promotions; the customer still hears about their own orders.
+        return why is not None and (promotional or why != "complaint")
 
 
 @dataclass

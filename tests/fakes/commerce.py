@@ -49,6 +49,15 @@ class FakeCustomers(AggregateRepository[Customer], key="customer_id", value="cus
     async def by_email(self, email: str) -> Customer | None:
         return self._find(lambda c: c.email == email)
 
+    async def reachable(self, customer_id: str) -> tuple[Customer, dict[str, bool],
+                                                         list[str]] | None:
+        customer = await self.get(customer_id)
+        if customer is None:
+            return None
+        devices = await self._unit.devices.of_customer(customer_id)
+        return (customer, await self.consents.of_customer(customer_id),
+                [device.token for device in devices])
+
     async def lock(self, customer_id: str) -> None:
         return None  # one unit of work writes at a time already
 

@@ -207,5 +207,9 @@ class FakeDeliveries(Repository):
         found: str | None = self._unit.table("suppressions").get(address_key)
         return found
 
+    async def suppressions(self, address_keys: list[str]) -> dict[str, str]:
+        table = self._unit.table("suppressions")
+        return {key: table[key] for key in address_keys if key in table}
+
     async def known(self, message_ids: list[str]) -> set[str]:
         return {m for m in message_ids if m in self._rows}

@@ -5,9 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at
 from domain.customers import Customer, Role
+
+# A customer, their consents and push devices: what sending them a message reads.
+REACHABLE = """
+SELECT c.*,
+       ARRAY(SELECT purpose FROM consent WHERE customer_id = c.id AND granted)
+           AS granted_purposes,
+       ARRAY(SELECT purpose FROM consent WHERE customer_id = c.id AND NOT granted)
+           AS withdrawn_purposes,
+       ARRAY(SELECT token FROM push_device WHERE customer_id = c.id
+             ORDER BY registered_at DESC) AS device_tokens
+FROM customer c WHERE c.id = $1
+"""
 
 
 class CustomerRepository:
@@ -47,6 +60,29 @@ class CustomerRepository:
         row = await t.Customer.select().where(
             (t.Customer.id == customer_id) & t.Customer.id.is_in(live)).first()
         return self._from(row) if row else None
+
+    async def reachable(self, customer_id: str) -> tuple[Customer, dict[str, bool],
+                                                         list[str]] | None:
+        if raw.on_postgres():
+            rows = await raw.fetch(REACHABLE, customer_id)
+            if not rows:
+                return None
+            row = dict(rows[0])
+            consents = {purpose: True for purpose in row.pop("granted_purposes")}
+            consents.update({purpose: False for purpose in row.pop("withdrawn_purposes")})
+            devices = list(row.pop("device_tokens"))
+            customer = self._from(row)
+            assert customer is not None
+            return customer, consents, devices
+        found = await self.get(customer_id)
+        if found is None:
+            return None
+        c, d = t.Consent, t.PushDevice
+        consents = {row["purpose"]: bool(row["granted"]) for row in await c.select(
+            c.purpose, c.granted).where(c.customer_id == customer_id)}
+        devices = await d.select(d.token).where(d.customer_id == customer_id).order_by(
+            d.registered_at, ascending=False)
+        return found, consents, [row["token"] for row in devices]
 
     async def by_email(self, email: str) -> Customer | None:
         return self._from(await t.Customer.select().where(t.Customer.email == email).first())

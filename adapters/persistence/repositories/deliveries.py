@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump
 from application.ports import Clock
@@ -71,8 +72,9 @@ class DeliveryRepository:
     async def save(self, delivery: Delivery) -> None:
         values = _row(delivery)
         values.pop("message_id")
-        await D.update({getattr(D, name): value for name, value in values.items()}).where(
-            D.message_id == delivery.message_id)
+        # gathered on PostgreSQL (raw.py): the outcome commits with its evidence
+        await raw.update(D, {getattr(D, name): value for name, value in values.items()},
+                         delivery.message_id)
 
     async def remove(self, message_id: str) -> None:
         await D.delete().where(D.message_id == message_id)
@@ -99,6 +101,13 @@ class DeliveryRepository:
         s = t.MessageSuppression
         row = await s.select(s.reason).where(s.address_key == address_key).first()
         return str(row["reason"]) if row else None
+
+    async def suppressions(self, address_keys: list[str]) -> dict[str, str]:
+        if not address_keys:
+            return {}
+        s = t.MessageSuppression
+        rows = await s.select(s.address_key, s.reason).where(s.address_key.is_in(address_keys))
+        return {row["address_key"]: str(row["reason"]) for row in rows}
 
     async def known(self, message_ids: list[str]) -> set[str]:
         if not message_ids:

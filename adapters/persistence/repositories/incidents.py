@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump, _with_iso
 from application.ports import Clock
@@ -103,11 +104,17 @@ class IncidentRepository:
         return [self._delivery(row) for row in rows]
 
 
+LOG = raw.insert_into("notification_log", ("owner", "channel", "template", "subject", "sent_at"))
+
+
 class NotificationRepository:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
     async def log(self, customer_id: str, channel: str, template: str, subject: str) -> None:
+        if raw.on_postgres():  # gathered with the rest of the message's outcome
+            await raw.write(LOG, customer_id, channel, template, subject, self._clock.now())
+            return
         await t.NotificationLog.insert(t.NotificationLog(
             owner=customer_id, channel=channel, template=template, subject=subject,
             sent_at=self._clock.now(),
