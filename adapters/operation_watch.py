@@ -17,6 +17,8 @@ from typing import Any
 
 import asyncpg
 
+from application.ports.runtime import SETTLED
+
 log = logging.getLogger("mall.operations")
 CHANNEL = "mall_operations"
 
@@ -94,7 +96,8 @@ class PostgresOperationWatch(LocalOperationWatch):
             self._opening.pop(loop, None)
 
     def _heard(self, connection: Any, pid: int, channel: str, payload: object) -> None:
-        self.changed([str(payload)])
+        key = str(payload)
+        self.changed([key.removesuffix(SETTLED), key])
 
     async def close(self) -> None:
         """Close this event loop's listening connection."""

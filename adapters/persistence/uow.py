@@ -17,6 +17,7 @@ from adapters.persistence.repositories.devices import DeviceRepository
 from application import ports
 from application.ports import Clock
 from application.ports.persistence import Devices
+from application.ports.runtime import settled
 
 
 class CustomerRecords(r.CustomerRepository):
@@ -112,8 +113,10 @@ class PiccoloUnitOfWork:
         changed = list(dict.fromkeys(self._changed_operations))
         if changed and not isinstance(self._engine, SQLiteEngine):
             # Delivered on commit, to every process that waits (see adapters/operation_watch).
-            for operation_id in changed:
-                await raw.write("SELECT pg_notify($1, $2)", CHANNEL, operation_id)
+            # One notification an operation: "<id>#settled" wakes both kinds of waiter.
+            for key in changed:
+                if settled(key) not in changed:
+                    await raw.write("SELECT pg_notify($1, $2)", CHANNEL, key)
         if self._transaction is None:  # nothing but gathered writes: one statement
             await raw.commit_alone()
         else:

@@ -11,6 +11,7 @@ from typing import Any
 from application.bus import publish
 from application.payments.core import PaymentServiceBase
 from application.ports import FraudReview, RiskSignals, UnitOfWork
+from application.ports.runtime import settled
 from application.transactions import commit_and_dispatch, new_id, send
 from domain.commands import AuthorizePayment
 from domain.errors import DomainError, InvalidTransition, NotFound, ProviderUnavailable
@@ -221,7 +222,8 @@ class StartingPayments(PaymentServiceBase):
             left = deadline - loop.time()
             if operation.is_final or operation.result is not None or left <= 0:
                 break
-            await self._watch.wait(operation.id, min(left, RECHECK))
+            # progress is not worth a read: only a result or the end
+            await self._watch.wait(settled(operation.id), min(left, RECHECK))
             async with self._uow(read_only=True) as uow:
                 found = await uow.operations.get(operation.id)
             assert found is not None

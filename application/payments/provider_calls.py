@@ -18,12 +18,9 @@ class ProviderCalls(PaymentServiceBase):
     async def authorize(self, payment_id: str, operation_id: str, method_token: str) -> None:
         """Ask the provider; safe to run again (the provider dedupes on the idempotency key)."""
         async with self._uow() as uow:
-            found = await uow.payments.get(payment_id)
-            if found is None:
-                raise NotFound(f"payment {payment_id} not found")
             # Same order as apply_payment_update: lock, then read, so a provider answer
             # committed meanwhile is never overwritten with "processing".
-            order = await uow.orders.lock(found.order_id)
+            order = await uow.orders.lock_for_payment(payment_id)
             payment = await uow.payments.get(payment_id)
             operation = await uow.operations.get(operation_id)
             if payment is None or operation is None or order is None:

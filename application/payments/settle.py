@@ -35,13 +35,13 @@ async def apply_payment_update(
     payment (a reply and a webhook, say) are applied one after the other, never both at once.
     `found`: the payment as this transaction already read it, to find its order by.
     """
-    payment = found if found is not None and found.id == payment_id else (
-        await uow.payments.get(payment_id))
-    if payment is None:
+    if found is not None and found.id == payment_id:
+        order = await uow.orders.lock(found.order_id)
+    else:
+        order = await uow.orders.lock_for_payment(payment_id)
+    payment = await uow.payments.get(payment_id) if order is not None else None
+    if payment is None or order is None:
         raise NotFound(f"payment {payment_id} not found")
-    order = await uow.orders.lock(payment.order_id)
-    payment = await uow.payments.get(payment_id)
-    assert payment is not None and order is not None
     before = Before.of(payment)
     if not payment.apply(update):
         return False

@@ -36,9 +36,20 @@ class PeriodicRuns(Protocol):
         ...
 
 
+def settled(operation_id: str) -> str:
+    """What to wait on to be woken only once the operation has a result or has ended (its
+    intermediate progress wakes the waiters on `operation_id` alone)."""
+    return f"{operation_id}{SETTLED}"
+
+
+SETTLED = "#settled"
+
+
 class OperationWatch(Protocol):
     """Wakes whoever waits on an operation once a change to it is committed, in this process
-    or (on PostgreSQL) in any other: a waiter reads the operation again instead of polling."""
+    or (on PostgreSQL) in any other: a waiter reads the operation again instead of polling.
+    Waiting on `settled(operation_id)` wakes only for a change that gives it a result or
+    ends it."""
 
     async def wait(self, operation_id: str, within: float) -> bool:
         """Return once the operation has changed, True, or after `within` seconds, False;

@@ -82,6 +82,10 @@ class FakeOrders(AggregateRepository[Order], key="order_id", value="order"):
     async def lock(self, order_id: str) -> Order | None:
         return await self.get(order_id)  # one unit of work writes at a time already
 
+    async def lock_for_payment(self, payment_id: str) -> Order | None:
+        payment = await self._unit.payments.get(payment_id)
+        return await self.get(payment.order_id) if payment is not None else None
+
     async def of_customer(self, customer_id: str, limit: int,
                           before: str | None = None) -> list[Order]:
         cursor = datetime.fromisoformat(before) if before else None

@@ -7,6 +7,7 @@ from typing import Any
 from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump, _load
+from application.ports.runtime import settled
 from domain.operations import Operation, OperationStatus
 
 SAVE = raw.update_of("operation", ("status", "message", "result", "updated_at"))
@@ -52,6 +53,8 @@ class OperationRepository:
 
     async def save(self, operation: Operation) -> None:
         self._changed.append(operation.id)
+        if operation.is_final or operation.result is not None:
+            self._changed.append(settled(operation.id))
         if raw.on_postgres():
             await raw.write(SAVE, operation.status.value, operation.message, (
                 _dump(operation.result) if operation.result is not None else None),

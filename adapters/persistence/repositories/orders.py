@@ -32,6 +32,15 @@ class OrderRepository:
             query = query.lock_rows("UPDATE")
         rows = await query
         return self._from(rows[0]) if rows else None
+
+    async def lock_for_payment(self, payment_id: str) -> Order | None:
+        paid_by = t.Payment.select(t.Payment.order_id).where(t.Payment.id == payment_id)
+        query = t.Order.select().where(t.Order.id.is_in(paid_by))
+        if t.Order._meta.db.engine_type == "postgres":
+            query = query.lock_rows("UPDATE", of=(t.Order,))
+        rows = await query
+        return self._from(rows[0]) if rows else None
+
     @staticmethod
     def _values(order: Order) -> dict[Any, Any]:
         return {
