@@ -82,11 +82,8 @@ class PaymentServiceBase:
 
     async def find_for_event(self, uow: UnitOfWork, provider: str, reference: str,
                              update: PaymentUpdate) -> Payment:
-        payment = await uow.payments.by_reference(provider, reference) if reference else None
-        if payment is None and update.merchant_reference:
-            payment = await uow.payments.get(update.merchant_reference)
-            if payment is not None and payment.provider != provider:
-                payment = None
+        payment = await uow.payments.for_event(provider, reference,
+                                               update.merchant_reference or "")
         if payment is None:
             raise NotFound(f"no payment with {provider} reference {reference}")
         return payment

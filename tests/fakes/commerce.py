@@ -111,6 +111,13 @@ class FakePayments(AggregateRepository[Payment], key="payment_id"):
     async def by_reference(self, provider: str, reference: str) -> Payment | None:
         return self._find(lambda p: p.provider == provider and p.provider_reference == reference)
 
+    async def for_event(self, provider: str, reference: str,
+                        merchant_reference: str) -> Payment | None:
+        found = await self.by_reference(provider, reference) if reference else None
+        if found is None and merchant_reference:
+            found = await self.get(merchant_reference)
+        return found if found is not None and found.provider == provider else None
+
     async def save(self, payment: Payment) -> None:
         if payment.id in self._rows:
             self._put(payment.id, payment)

@@ -18,6 +18,9 @@ WITH_EVENTS = ("SELECT p.*, ARRAY(SELECT e.body::text FROM payment_event e "
                "WHERE e.payment_id = p.id ORDER BY e.seq) AS event_bodies FROM payment p ")
 BY_ID = WITH_EVENTS + "WHERE p.id = $1"
 BY_REFERENCE = WITH_EVENTS + "WHERE p.provider = $1 AND p.provider_reference = $2 LIMIT 1"
+FOR_EVENT = WITH_EVENTS + (
+    "WHERE p.provider = $1 AND (p.provider_reference = $2 OR p.id = $3) "
+    "ORDER BY p.provider_reference = $2 DESC NULLS LAST LIMIT 1")
 OF_ORDER = WITH_EVENTS + "WHERE p.order_id = $1 ORDER BY p.created_at"
 
 
@@ -97,6 +100,16 @@ class PaymentRepository:
         return await self._one(await t.Payment.select().where(
             (t.Payment.provider == provider) & (t.Payment.provider_reference == reference)
         ).first())
+
+    async def for_event(self, provider: str, reference: str,
+                        merchant_reference: str) -> Payment | None:
+        if raw.on_postgres():  # NULL, never equal to anything, for an empty one
+            return self._one_of(await raw.fetch(FOR_EVENT, provider, reference or None,
+                                                merchant_reference or None))
+        found = await self.by_reference(provider, reference) if reference else None
+        if found is None and merchant_reference:
+            found = await self.get(merchant_reference)
+        return found if found is not None and found.provider == provider else None
 
     async def save(self, payment: Payment) -> None:
         row = self._row(payment)
