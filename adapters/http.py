@@ -4,10 +4,11 @@ every exchange written to the evidence ledger with secrets and card numbers reda
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,8 +25,10 @@ from tenacity import (
 )
 
 from application.ports import Alert, AlertSink, EvidenceLedger
+from application.ports.runtime import DriftReporter
 from domain.errors import ProviderUnavailable
 from domain.evidence import EvidenceDraft
+from domain.provider_drift import ResponseContract, drifts_in
 
 log = logging.getLogger("mall.http")
 
@@ -75,8 +78,11 @@ class OutboundHttp:
         retries: int,
         breaker_threshold: int,
         breaker_ttl_seconds: float,
+        drift: DriftReporter | None = None,
+        contracts: Sequence[ResponseContract] = (),
     ) -> None:
         self._ledger, self._alerts = ledger, alerts
+        self._drift, self._contracts = drift, tuple(contracts)
         self._timeout = timeout_seconds
         self._retries = retries
         self._breakers = AsyncCircuitBreakerFactory(
@@ -166,10 +172,13 @@ class OutboundHttp:
             except (TimeoutError, aiohttp.ClientError) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:300]
                 maybe_sent = True
-            await self._record(provider, subject, method, url, headers, shown_json, shown_form,
-                               response, error, started, attempt, personal_response)
+            exchange = await self._record(provider, subject, method, url, headers, shown_json,
+                                          shown_form, response, error, started, attempt,
+                                          personal_response)
             if response is not None:
                 maybe_sent = True
+                if self._drift is not None and 200 <= response.status < 300:
+                    await self._inspect(provider, method, url, response, exchange)
             return response, error
 
         # After the last attempt its outcome is kept rather than raised.
@@ -215,7 +224,8 @@ class OutboundHttp:
         self, provider: str, subject: str, method: str, url: str, headers: Mapping[str, str],
         json_body: Any, form: Mapping[str, str] | None, response: HttpResponse | None,
         error: str | None, started: float, attempt: int, personal_response: bool = False,
-    ) -> None:
+    ) -> dict[str, Any]:
+        """Write the exchange to the ledger, redacted; what was written."""
         parts = urlsplit(url)
         request_body: Any = json_body if json_body is not None else dict(form or {}) or None
         response_body: Any = None
@@ -241,6 +251,18 @@ class OutboundHttp:
             payload=payload,
             raw=response.body if response is not None and not personal_response else None,
         ))
+        return payload
+
+    async def _inspect(self, provider: str, method: str, url: str, response: HttpResponse,
+                       exchange: dict[str, Any]) -> None:
+        """Tell the drift reporter what in a successful answer no longer matches the
+        contracts, in a context of its own (no unit of work of the caller's leaks in)."""
+        assert self._drift is not None
+        drifts = drifts_in(self._contracts, provider, method, urlsplit(url).path,
+                           response.headers, response.json_object())
+        if drifts:
+            await asyncio.get_running_loop().create_task(
+                self._drift.report(provider, drifts, exchange), context=contextvars.Context())
 
     def _on_breaker_event(self, name: str, event_type: str, event: Any) -> None:
         if event_type == "state_changed" and getattr(event, "state", "") == "opened":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
+
+from domain.provider_drift import Drift
 
 
 class Clock(Protocol):
@@ -55,3 +57,11 @@ class OperationWatch(Protocol):
         """Return once the operation has changed, True, or after `within` seconds, False;
         the caller reads it again either way."""
         ...
+
+
+class DriftReporter(Protocol):
+    """Told when a provider's answer drifted from the contract the adapters rely on
+    (domain/provider_drift.py); never raises into the provider call that saw it."""
+
+    async def report(self, provider: str, drifts: Sequence[Drift],
+                     exchange: Mapping[str, Any]) -> None: ...
