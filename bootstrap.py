@@ -10,12 +10,15 @@ import base64
 import functools
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from dependency_injector import containers, providers
 
 from adapters.checkpoints import FileCheckpointStore, checkpoint_keys
 from adapters.clock import SystemClock
+from adapters.credential_checks import CredentialChecks, easypost_access, stripe_access
+from adapters.credentials import CredentialsInForce, LiveSecrets, LiveSetting
 from adapters.crypto import EnvelopeCipher, derive_key
 from adapters.fraud import InHouseFraudScreen
 from adapters.http import OutboundHttp
@@ -86,6 +89,7 @@ from application.payments import PaymentService
 from application.payments.core import KycRule
 from application.periodic import PeriodicJobs
 from application.privacy import Privacy, RealNameIdentities, policies_from
+from application.provider_credentials import ProviderCredentials
 from application.seller_parcels import SellerParcels
 from application.shipping import Fulfilment
 from application.throttling import Throttle
@@ -93,6 +97,7 @@ from application.unsubscribe import UnsubscribeLinks, Unsubscriptions
 from application.webhooks import Webhooks
 from domain.carriers import KOREAN_CARRIERS
 from domain.messages import Channel
+from domain.provider_credentials import CredentialKind
 from domain.redaction import redact_card_numbers_in_log
 from domain.routing import ProviderContract
 from domain.shipping_options import ShippingCatalogue, contracts_from
@@ -181,6 +186,36 @@ def _first(values: list[str]) -> str:
     return values[0]
 
 
+def _credentials_in_force(container: Container) -> CredentialsInForce:
+    return CredentialsInForce(container.uow(), container.cipher())
+
+
+def _credential_checks(container: Container) -> CredentialChecks:
+    """What validates a proposed credential: the providers' read-only calls, with the base
+    URL and key in force, and their webhook verifiers with the secrets in force."""
+    live, config = container.credentials_in_force(), container.config
+
+    def in_force(provider: str, kind: CredentialKind, configured: str) -> Callable[[], str]:
+        return LiveSetting(live, provider, kind, configured).get
+
+    access = {provider: make(in_force(provider, CredentialKind.ENDPOINT, base_url()),
+                             in_force(provider, CredentialKind.API_KEY, key()))
+              for provider, make, base_url, key in (
+                  ("stripe", stripe_access, config.stripe_base_url, config.stripe_api_key),
+                  ("easypost", easypost_access, config.easypost_base_url,
+                   config.easypost_api_key))}
+    secrets = {"stripe": container.stripe_secrets, "easypost": container.easypost_secrets,
+               "twilio": container.twilio_secrets, "sandbox": container.sandbox_secrets}
+    return CredentialChecks(container.http(), access,
+                            lambda provider: list(secrets[provider]()))
+
+
+def _provider_credentials(container: Container) -> ProviderCredentials:
+    return ProviderCredentials(container.uow(), container.cipher(),
+                               container.credential_checks(), container.queue(),
+                               container.clock(), container.credentials_in_force().refresh)
+
+
 def _sandbox_webhooks(http: Any, name: str, route: str, base_url: Any, secrets: Any,
                       signature: Any) -> Any:
     """The sender a sandbox partner calls our webhook route with, signing with its first key."""
@@ -251,11 +286,27 @@ class Container(containers.DeclarativeContainer):
     # as numbers in the unit their names end with).
     settings = providers.Dependency(instance_of=Settings)
     config = providers.Configuration(strict=True)
+    __self__ = providers.Self()
 
     clock = providers.Singleton(SystemClock)
     engine = providers.Singleton(engine_for, config.database_url, config.sqlite_path)
     operation_watch = providers.Singleton(operation_watch_for, config.database_url)
     uow = providers.Singleton(PiccoloUnitOfWorkFactory, engine, clock, operation_watch)
+    # Providers' secrets, keys and endpoints in force: rotated through the workflow
+    # (application/provider_credentials.py), else the settings'.
+    credentials_in_force = providers.Singleton(_credentials_in_force, __self__)
+    stripe_secrets = providers.Singleton(LiveSecrets, credentials_in_force, "stripe",
+                                         CredentialKind.WEBHOOK_SECRET,
+                                         config.stripe_webhook_secrets)
+    easypost_secrets = providers.Singleton(LiveSecrets, credentials_in_force, "easypost",
+                                           CredentialKind.WEBHOOK_SECRET,
+                                           config.easypost_webhook_secrets)
+    twilio_secrets = providers.Singleton(
+        LiveSecrets, credentials_in_force, "twilio", CredentialKind.WEBHOOK_SECRET,
+        providers.List(config.twilio_auth_token, config.twilio_secondary_auth_token))
+    sandbox_secrets = providers.Singleton(LiveSecrets, credentials_in_force, "sandbox",
+                                          CredentialKind.WEBHOOK_SECRET,
+                                          config.sandbox_webhook_secrets)
     ledger = providers.Singleton(LedgerWriter, uow)
     pseudonym_key = providers.Callable(str.encode, config.pseudonym_key)
 
@@ -282,14 +333,19 @@ class Container(containers.DeclarativeContainer):
         webhooks=_sandbox_webhooks(http, "sandbox-payments-webhooks", "/v1/webhooks/sandbox",
                                    config.base_url, config.sandbox_webhook_secrets,
                                    PAYMENT_SIGNATURE),
-        ledger=ledger, secrets=config.sandbox_webhook_secrets,
+        ledger=ledger, secrets=sandbox_secrets,
         public_base_url=config.base_url, stall_seconds=config.sandbox_stall_seconds,
         deposit_delay_seconds=config.sandbox_deposit_delay_seconds,
         webhook_delay_seconds=config.sandbox_webhook_delay_seconds, clock=clock,
     )
     stripe_gateway = providers.Singleton(
-        StripeGateway, http, config.stripe_api_key, config.stripe_webhook_secrets,
-        config.stripe_base_url, config.stripe_return_url,
+        StripeGateway, http,
+        providers.Singleton(LiveSetting, credentials_in_force, "stripe",
+                            CredentialKind.API_KEY, config.stripe_api_key),
+        stripe_secrets,
+        providers.Singleton(LiveSetting, credentials_in_force, "stripe",
+                            CredentialKind.ENDPOINT, config.stripe_base_url),
+        config.stripe_return_url,
     )
     toss_gateway = providers.Singleton(
         TossGateway, http, config.toss_secret_key, config.toss_base_url,
@@ -315,8 +371,12 @@ class Container(containers.DeclarativeContainer):
         scenario=config.sandbox_carrier_scenario,
     )
     easypost_carrier = providers.Singleton(
-        EasyPostCarrier, http, ledger, config.easypost_api_key,
-        config.easypost_webhook_secrets, config.easypost_base_url,
+        EasyPostCarrier, http, ledger,
+        providers.Singleton(LiveSetting, credentials_in_force, "easypost",
+                            CredentialKind.API_KEY, config.easypost_api_key),
+        easypost_secrets,
+        providers.Singleton(LiveSetting, credentials_in_force, "easypost",
+                            CredentialKind.ENDPOINT, config.easypost_base_url),
         config.easypost_origin_address,
     )
     # Tracks Korean domestic parcels; built on first use (nothing calls it at start-up).
@@ -347,8 +407,7 @@ class Container(containers.DeclarativeContainer):
         sender=config.twilio_from, messaging_service_sid=config.twilio_messaging_service_sid,
         status_callback_url=twilio_status_callback_url, base_url=config.twilio_base_url)
     twilio_status_callbacks = providers.Singleton(
-        TwilioStatusCallbacks,
-        providers.List(config.twilio_auth_token, config.twilio_secondary_auth_token),
+        TwilioStatusCallbacks, twilio_secrets,
         twilio_status_callback_url)
     fcm_push = providers.Singleton(
         FcmPush, http, clock,
@@ -392,6 +451,8 @@ class Container(containers.DeclarativeContainer):
         sandbox=providers.Singleton(SandboxRealNameVerifier, config.secret_key, clock),
         none=providers.Object(None),
     )
+    credential_checks = providers.Singleton(_credential_checks, __self__)
+    provider_credentials = providers.Singleton(_provider_credentials, __self__)
     cipher = providers.Singleton(_cipher, config.data_keys, config.data_key_id,
                                  config.secret_key, config.blind_index_key)
     hasher = providers.Singleton(Argon2PasswordHasher, config.password_hashing_concurrency)

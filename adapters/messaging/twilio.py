@@ -147,8 +147,12 @@ class TwilioStatusCallbacks:
     Several auth tokens may sign during a rotation (Twilio's primary and secondary)."""
 
     def __init__(self, auth_tokens: Sequence[str], callback_url: str) -> None:
-        self._tokens = [token for token in auth_tokens if token]
+        self._auth_tokens = auth_tokens  # rotated ones (adapters/credentials.py) apply at once
         self._urls = _with_and_without_port(callback_url)
+
+    @property
+    def _tokens(self) -> list[str]:
+        return [token for token in self._auth_tokens if token]
 
     def verify(self, signature: str, params: Sequence[tuple[str, str]]) -> None:
         if not self._tokens:

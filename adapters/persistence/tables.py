@@ -19,6 +19,9 @@ from piccolo.table import Table
 from adapters.persistence.columns import Json
 
 # Re-exported: the rest of the code finds every table here.
+from adapters.persistence.credential_tables import (
+    ProviderCredentialRow as ProviderCredentialRow,
+)
 from adapters.persistence.message_tables import (
     Campaign as Campaign,
 )
@@ -422,4 +425,5 @@ ALL_TABLES: list[type[Table]] = [
     MessageDelivery, MessageSuppression,
     Campaign, CampaignRecipient,
     PushDevice,
+    ProviderCredentialRow,
 ]

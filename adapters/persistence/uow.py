@@ -12,6 +12,7 @@ from adapters.persistence import raw
 from adapters.persistence import repositories as r
 from adapters.persistence import tables as t
 from adapters.persistence.engine import LoopLocalPostgresEngine
+from adapters.persistence.repositories.credentials import CredentialRepository
 from adapters.persistence.repositories.deliveries import DeliveryRepository
 from adapters.persistence.repositories.devices import DeviceRepository
 from application import ports
@@ -69,6 +70,7 @@ class PiccoloUnitOfWork:
         self.idempotency: ports.IdempotencyKeys = r.IdempotencyRepository(clock)
         self.privacy: ports.PrivacyStore = r.PrivacyRepository(clock)
         self.devices: Devices = DeviceRepository()
+        self.credentials: ports.persistence.ProviderCredentials = CredentialRepository()
         self._transaction: Any = None
         self._committed = False
         self._batch: Any = None  # the token of this transaction's write batch

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
+from adapters.credentials import LiveSetting
 from adapters.http import HttpResponse, OutboundHttp
 from adapters.shipping import easypost_tracking as tracking
 from application.ports import EvidenceLedger, InboundEvent, ShipmentRequest
@@ -123,17 +124,25 @@ class EasyPostCarrier:
     name = PROVIDER
 
     def __init__(
-        self, http: OutboundHttp, ledger: EvidenceLedger, api_key: str,
-        webhook_secrets: Sequence[str], base_url: str = "https://api.easypost.com",
+        self, http: OutboundHttp, ledger: EvidenceLedger, api_key: str | LiveSetting,
+        webhook_secrets: Sequence[str], base_url: str | LiveSetting = "https://api.easypost.com",
         origin: Mapping[str, str] | None = None,
     ) -> None:
-        if not api_key:
+        if not str(api_key):
             raise ValueError("an EasyPost API key is required")
+        # A key, secrets or endpoint rotated in (adapters/credentials.py) apply at once.
         self._http, self._ledger = http, ledger
-        self._authorization = basic_authorization(api_key)
-        self._secrets = list(webhook_secrets)
-        self._base = base_url.rstrip("/") + "/v2"
+        self._api_key, self._base_url = api_key, base_url
+        self._secrets = webhook_secrets
         self._origin = dict(origin or {})
+
+    @property
+    def _base(self) -> str:
+        return str(self._base_url).rstrip("/") + "/v2"
+
+    @property
+    def _authorization(self) -> str:
+        return basic_authorization(str(self._api_key))
 
     # --- the Carrier port ---------------------------------------------------------------------
 

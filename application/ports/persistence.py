@@ -24,6 +24,7 @@ from domain.identity import AuthFlow, Identity, PendingLink, Session
 from domain.operations import Operation
 from domain.orders import Order
 from domain.payments import Payment
+from domain.provider_credentials import CredentialKind, ProviderCredential
 from domain.reviews import FraudReview as FraudReview  # the aggregate its port stores
 from domain.shipments import DeliveryProblem, Shipment
 
@@ -403,6 +404,27 @@ class Deliveries(Protocol):
         ...
 
 
+class ProviderCredentials(Protocol):
+    """Versions of providers' secrets and endpoints (domain/provider_credentials.py), each
+    value sealed (`Cipher.seal`, context `credential:<provider>:<kind>`)."""
+
+    async def add(self, credential: ProviderCredential, sealed: str) -> None: ...
+    async def get(self, credential_id: str) -> tuple[ProviderCredential, str] | None: ...
+    async def save(self, credential: ProviderCredential) -> None: ...
+
+    async def of_provider(self, provider: str) -> list[ProviderCredential]:
+        """Every version, the newest first."""
+        ...
+
+    async def next_version(self, provider: str, kind: CredentialKind) -> int: ...
+
+    async def in_force(self) -> list[tuple[ProviderCredential, str]]:
+        """Those active or retiring, with their sealed values, the newest first."""
+        ...
+
+    async def retiring(self) -> list[ProviderCredential]: ...
+
+
 class Messages(Protocol):
     """What comes and goes: commands waiting in the outbox, provider callbacks in the inbox,
     and the log of what was sent to customers."""
@@ -446,6 +468,7 @@ class UnitOfWork(Protocol):
     idempotency: IdempotencyKeys
     privacy: PrivacyStore
     devices: Devices
+    credentials: ProviderCredentials
     new_outbox_ids: list[str]
 
     async def __aenter__(self) -> UnitOfWork: ...

@@ -13,6 +13,7 @@ from entrypoints.http import (
     auth,
     campaigns,
     contact,
+    credentials,
     delivery_incidents,
     delivery_tracker_webhooks,
     devices,
@@ -35,7 +36,7 @@ TABLES = [auth.table, contact.table, storefront.table, delivery_incidents.table,
           campaigns.table,
           unsubscribe.table,
           health.table,
-          devices.table, twilio_status.table]
+          devices.table, twilio_status.table, credentials.table]
 OPENAPI = web.AppKey("openapi", dict)
 
 

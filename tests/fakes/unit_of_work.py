@@ -11,6 +11,7 @@ from typing import Any
 from application import ports
 from tests.fakes import commerce, identity_store, messaging_store, records
 from tests.fakes.clock import FakeClock
+from tests.fakes.credentials import FakeCredentials
 from tests.fakes.devices import FakeDevices
 from tests.fakes.storage import FakeDatabase
 
@@ -54,6 +55,7 @@ class FakeUnitOfWork:
         self.idempotency: ports.IdempotencyKeys = messaging_store.FakeIdempotencyKeys(self)
         self.privacy: ports.PrivacyStore = records.FakePrivacyStore(self)
         self.devices: ports.persistence.Devices = FakeDevices(self)
+        self.credentials: ports.persistence.ProviderCredentials = FakeCredentials(self)
 
     @property
     def clock(self) -> FakeClock:

@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from adapters.credentials import LiveSetting
 from adapters.http import HttpResponse, OutboundHttp
 from adapters.payments.stripe.translation import (
     _DISPUTE_WEBHOOKS,
@@ -55,15 +56,20 @@ class StripeGateway:
     def __init__(
         self,
         http: OutboundHttp,
-        api_key: str,
+        api_key: str | LiveSetting,
         webhook_secrets: Sequence[str],
-        base_url: str = "https://api.stripe.com",
+        base_url: str | LiveSetting = "https://api.stripe.com",
         return_url: str = "",
     ) -> None:
+        # A key, secrets or base URL rotated in (adapters/credentials.py) apply at once.
         self._http, self._key = http, api_key
-        self._secrets = list(webhook_secrets)
-        self._base = base_url.rstrip("/")
+        self._secrets = webhook_secrets
+        self._base_url = base_url
         self._return_url = return_url
+
+    @property
+    def _base(self) -> str:
+        return str(self._base_url).rstrip("/")
 
     # --- calls --------------------------------------------------------------------------------
 
@@ -227,7 +233,7 @@ class StripeGateway:
     # --- plumbing -----------------------------------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._key}", "Stripe-Version": STRIPE_VERSION}
+        return {"Authorization": f"Bearer {self._key!s}", "Stripe-Version": STRIPE_VERSION}
 
     async def _post(self, path: str, form: Mapping[str, str], idempotency_key: str,
                     subject: str) -> HttpResponse:
