@@ -10,11 +10,20 @@ import base64
 import functools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dependency_injector import containers, providers
 
+from adapters.alerting.email import EmailAlerts
+from adapters.alerting.pagerduty import PagerDutyAlerts
+from adapters.alerting.routing import RoutingAlertSink, channels_needed
+from adapters.alerting.slack import SlackAlerts
+from adapters.analytics.ga4 import Ga4Destination
+from adapters.analytics.keys import analytics_policy as analytics_policy_from
+from adapters.analytics.log import LogDestination
+from adapters.analytics.pending import PiccoloAnalyticsQueue
+from adapters.analytics.segment import SegmentDestination
 from adapters.checkpoints import FileCheckpointStore, checkpoint_keys
 from adapters.clock import SystemClock
 from adapters.credential_checks import CredentialChecks, easypost_access, stripe_access
@@ -29,7 +38,7 @@ from adapters.identity.real_name_sandbox import SandboxRealNameVerifier
 from adapters.identity.sandbox import SandboxIdentityProvider
 from adapters.logs import REQUEST_ID as REQUEST_ID  # the edge sets it per request
 from adapters.logs import JsonLineFormatter
-from adapters.messaging.console import ConsoleNotifier, LogAlertSink, LogAnalyticsSink
+from adapters.messaging.console import ConsoleNotifier, LogAlertSink
 from adapters.messaging.console_sender import (
     ConsoleTemplateRenderer,
     FallbackRenderer,
@@ -38,7 +47,6 @@ from adapters.messaging.console_sender import (
 from adapters.messaging.fcm import FcmPush, ServiceAccount
 from adapters.messaging.mailbox import DevMailbox
 from adapters.messaging.rendering import JinjaTemplateRenderer
-from adapters.messaging.segment import SegmentAnalyticsSink
 from adapters.messaging.smtp import SmtpEmailSender, SmtpServer
 from adapters.messaging.twilio import STATUS_CALLBACK_PATH as TWILIO_STATUS_PATH
 from adapters.messaging.twilio import TwilioSms, TwilioStatusCallbacks
@@ -52,6 +60,8 @@ from adapters.persistence.engine import close_pool, engine_for, migrate, open_po
 from adapters.persistence.parcel_watches import PiccoloParcelWatches
 from adapters.persistence.periodic import PiccoloPeriodicRuns
 from adapters.persistence.uow import LedgerWriter, PiccoloUnitOfWorkFactory
+from adapters.provider_contracts import CONTRACTS as PINNED_CONTRACTS
+from adapters.provider_routing import ContractsInForce, LiveContracts
 from adapters.queue import (
     PROCESS_INBOX,
     RUN_OUTBOX,
@@ -72,6 +82,7 @@ from adapters.shipping.sandbox_tracking import SandboxTrackingPlan
 from adapters.shipping.sandbox_tracking import poll_seconds as tracking_poll_seconds
 from adapters.throttling import LimitsRateLimiter
 from application.accounts import Accounts
+from application.analytics import AnalyticsService
 from application.bus import MessageBus
 from application.campaigns import Campaigns
 from application.delivery_incidents import DeliveryIncidents
@@ -79,6 +90,7 @@ from application.devices import PushDevices
 from application.evidence import EvidenceService
 from application.idempotency import IdempotencyGuard
 from application.identity import SessionService, SignIn
+from application.incident_alerts import IncidentAlerts
 from application.messaging import Messaging, MessagingPolicy
 from application.messaging.contact import ContactDetails
 from application.operations import OperationsService
@@ -90,6 +102,8 @@ from application.payments.core import KycRule
 from application.periodic import PeriodicJobs
 from application.privacy import Privacy, RealNameIdentities, policies_from
 from application.provider_credentials import ProviderCredentials
+from application.provider_drift import DriftReports
+from application.provider_registry import ProviderRegistry
 from application.seller_parcels import SellerParcels
 from application.shipping import Fulfilment
 from application.throttling import Throttle
@@ -98,6 +112,8 @@ from application.webhooks import Webhooks
 from domain.carriers import KOREAN_CARRIERS
 from domain.messages import Channel
 from domain.provider_credentials import CredentialKind
+from domain.provider_drift import Drift
+from domain.provider_registry import Capability
 from domain.redaction import redact_card_numbers_in_log
 from domain.routing import ProviderContract
 from domain.shipping_options import ShippingCatalogue, contracts_from
@@ -109,7 +125,7 @@ ACTOR_NAMES = {"outbox": RUN_OUTBOX, "outbox_one": RUN_OUTBOX_ONE, "inbox": PROC
 # offers the names adapters.settings.PROVIDER_CHOICES allows).
 PROVIDER_SETTINGS = {
     "payment_providers": "payment_gateways", "carriers": "carriers",
-    "notifier_provider": "notifier", "analytics_provider": "analytics",
+    "notifier_provider": "notifier", "analytics_providers": "analytics_destinations",
     "alert_provider": "alerts", "fraud_provider": "fraud",
     "real_name_provider": "real_name_verifier",
     "email_providers": "email_senders", "sms_providers": "sms_senders",
@@ -240,12 +256,28 @@ KOREAN_DOMESTIC: dict[str, Any] = {"service": "standard", "countries": ["KR"], "
                                    "fees": {"KRW": 3000}, "seller_ships": True}
 
 
-def shipping_catalogue(raw: list[dict[str, Any]], carriers: list[str]) -> ShippingCatalogue:
+def shipping_catalogue(raw: list[dict[str, Any]], carriers: list[str],
+                       registry: ContractsInForce | None = None) -> ShippingCatalogue:
     if not raw:
         raw = [{"carrier": name, **DEFAULT_SHIPPING[name]} for name in carriers
                if name in DEFAULT_SHIPPING]
         raw += [{"carrier": name, **KOREAN_DOMESTIC} for name in sorted(KOREAN_CARRIERS)]
-    return ShippingCatalogue(contracts_from(raw))
+    if registry is None:
+        return ShippingCatalogue(contracts_from(raw))
+    return ShippingCatalogue(contracts_from(raw), functools.partial(
+        registry.open_to_new_work, Capability.SHIPPING))
+
+
+def _provider_registry(container: Container) -> ProviderRegistry:
+    """Contracts can be registered for the providers the mall has adapters for."""
+    config = container.config
+
+    def known(capability: str) -> list[str]:
+        return list(config.payment_providers() if capability == Capability.PAYMENTS
+                    else [*config.carriers(), *sorted(KOREAN_CARRIERS)])
+
+    return ProviderRegistry(container.uow(), container.clock(), known,
+                            container.contracts_in_force().refresh)
 
 
 def _follow_policy(settings: Settings) -> FollowPolicy:
@@ -270,6 +302,29 @@ def _messaging_policy(email: dict[str, Any], sms: dict[str, Any], push: dict[str
         channels={template: tuple(Channel(c) for c in names)
                   for template, names in channels.items()},
         sender_name=sender_name)
+
+
+def _alert_channels(routes: dict[str, list[str]], container: Container) -> RoutingAlertSink:
+    """The channels alerts are routed to by severity, each built only when a route names it."""
+    return RoutingAlertSink(_enabled(
+        channels_needed(routes), log=container.log_alerts, pagerduty=container.pagerduty_alerts,
+        slack=container.slack_alerts, email=container.email_alerts), routes)
+
+
+class _DriftReportsOnFirstUse:
+    """Drift in providers' answers opens incidents. The reports need the task queue, whose
+    broker closes the HTTP client that reports drift: built at the first drift, not with
+    the client."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+        self._reports: DriftReports | None = None
+
+    async def report(self, provider: str, drifts: Sequence[Drift],
+                     exchange: Mapping[str, Any]) -> None:
+        if self._reports is None:
+            self._reports = DriftReports(self._container.uow(), self._container.queue())
+        await self._reports.report(provider, drifts, exchange)
 
 
 def _contracts(raw: list[dict[str, Any]]) -> list[ProviderContract]:
@@ -310,18 +365,28 @@ class Container(containers.DeclarativeContainer):
     ledger = providers.Singleton(LedgerWriter, uow)
     pseudonym_key = providers.Callable(str.encode, config.pseudonym_key)
 
-    alerts = providers.Selector(config.alert_provider, log=providers.Singleton(LogAlertSink))
+    log_alerts = providers.Singleton(LogAlertSink)
+    alerts = providers.Selector(
+        config.alert_provider, log=log_alerts,
+        channels=providers.Singleton(_alert_channels, config.alert_routes, __self__))
     http = providers.Singleton(
         OutboundHttp, ledger, alerts, config.http_timeout_seconds, config.http_retries,
         config.breaker_threshold, config.breaker_ttl_seconds,
+        drift=providers.Singleton(_DriftReportsOnFirstUse, __self__), contracts=PINNED_CONTRACTS,
     )
+    # The alert channels' own HTTP client alerts the log alone: a channel that fails
+    # never alerts through the channels.
+    alert_http = providers.Singleton(
+        OutboundHttp, ledger, log_alerts, config.http_timeout_seconds, config.http_retries,
+        config.breaker_threshold, config.breaker_ttl_seconds)
     open_database_pool = providers.Callable(
         functools.partial, open_pool, engine, config.database_pool_size)
     close_database_pool = providers.Callable(functools.partial, close_pool, engine)
     broker = providers.Singleton(
         make_broker, config.redis_url, config.worker_heartbeat_timeout_ms,
         startups=providers.List(open_database_pool),
-        cleanups=providers.List(http.provided.close, close_database_pool),
+        cleanups=providers.List(http.provided.close, alert_http.provided.close,
+                                close_database_pool),
     )
     queue = providers.Singleton(DramatiqTaskQueue, broker)
     periodic = providers.Singleton(PeriodicJobs, providers.Singleton(PiccoloPeriodicRuns, clock),
@@ -354,7 +419,12 @@ class Container(containers.DeclarativeContainer):
     payment_gateways = providers.Singleton(
         _enabled, config.payment_providers, sandbox=sandbox_gateway.provider,
         stripe=stripe_gateway.provider, toss=toss_gateway.provider)
-    payment_contracts = providers.Callable(_contracts, config.payment_contracts)
+    # New payments are routed by the provider registry's contracts once it has any
+    # (application/provider_registry.py), else by the settings'.
+    contracts_in_force = providers.Singleton(ContractsInForce, uow)
+    payment_contracts = providers.Singleton(
+        LiveContracts, contracts_in_force, Capability.PAYMENTS,
+        providers.Callable(_contracts, config.payment_contracts))
 
     # The sandbox carrier's tracking webhooks, planned in the database; the web process
     # sends them when due (entrypoints/http/app.py starts it).
@@ -425,16 +495,33 @@ class Container(containers.DeclarativeContainer):
         _enabled, config.push_providers,
         mailbox=providers.Singleton(NotifierSender, notifier, "push").provider,
         fcm=fcm_push.provider)
+    # The alert channels (MALL_ALERT_PROVIDER=channels), on alert_http.
+    pagerduty_alerts = providers.Singleton(PagerDutyAlerts, alert_http, clock,
+                                           config.pagerduty_routing_key,
+                                           config.pagerduty_base_url)
+    slack_alerts = providers.Singleton(SlackAlerts, alert_http, config.slack_webhook_url)
+    email_alerts = providers.Singleton(EmailAlerts, email_senders, config.alert_emails)
     # The templates; a message nobody wrote one for yet goes out in the console's words.
     renderer = providers.Singleton(
         FallbackRenderer, providers.Singleton(JinjaTemplateRenderer, config.base_url),
         providers.Singleton(ConsoleTemplateRenderer))
-    analytics = providers.Selector(
-        config.analytics_provider,
-        log=providers.Singleton(LogAnalyticsSink),
-        segment=providers.Singleton(SegmentAnalyticsSink, http, config.segment_url,
-                                    config.segment_write_key),
-    )
+    # Analytics: events are kept per destination (`analytics`, the sink the bus hands
+    # them to) and sent in batches by a periodic job (application/analytics.py).
+    analytics_destinations = providers.Singleton(
+        _enabled, config.analytics_providers,
+        log=providers.Singleton(LogDestination).provider,
+        segment=providers.Singleton(SegmentDestination, http, config.segment_url,
+                                    config.segment_write_key).provider,
+        ga4=providers.Singleton(Ga4Destination, http, config.ga4_url,
+                                config.ga4_measurement_id, config.ga4_api_secret).provider)
+    analytics = providers.Singleton(PiccoloAnalyticsQueue, config.analytics_providers)
+    analytics_policy = providers.Singleton(
+        analytics_policy_from, config.analytics_pseudonym_keys,
+        config.analytics_pseudonym_key_id, config.pseudonym_key,
+        config.analytics_opt_in_jurisdictions)
+    analytics_service = providers.Singleton(
+        AnalyticsService, uow, queue, clock, analytics, analytics_destinations,
+        analytics_policy, config.analytics_max_attempts)
     fraud = providers.Selector(
         config.fraud_provider,
         rules=providers.Singleton(InHouseFraudScreen, config.fraud_review_threshold,
@@ -484,7 +571,8 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(policies_from, config.retention_policies))
     real_names = providers.Singleton(RealNameIdentities, uow, real_name_verifier, cipher, clock)
     shipping = providers.Singleton(shipping_catalogue, config.shipping_contracts,
-                                   config.carriers)
+                                   config.carriers, contracts_in_force)
+    provider_registry = providers.Singleton(_provider_registry, __self__)
     ordering = providers.Singleton(Ordering, uow, clock, queue, shipping)
     seller_keys = providers.Singleton(SellerKeys, config.secret_key)
     seller_parcels = providers.Singleton(SellerParcels, uow, shipping, clock, queue)
@@ -513,6 +601,8 @@ class Container(containers.DeclarativeContainer):
         OperationsService, uow, clock, operation_watch, config.operation_slow_after_seconds,
         config.operation_update_every_seconds,
     )
+    incident_alerts = providers.Singleton(IncidentAlerts, uow, clock, queue,
+                                          settings.provided.alert_escalation_minutes)
     push_devices = providers.Singleton(PushDevices, uow, clock)
     idempotency = providers.Singleton(IdempotencyGuard, uow, clock,
                                       settings.provided.idempotency_ttl_hours)
@@ -526,6 +616,7 @@ class Container(containers.DeclarativeContainer):
         uow=uow, clock=clock, payments=payments, fulfilment=fulfilment, webhooks=webhooks,
         notifier=notifier, analytics=analytics, alerts=alerts, links=accounts,
         pseudonym_key=pseudonym_key, parcels=parcel_tracking, messaging=messaging,
+        analytics_policy=analytics_policy,
     ))
     outbox = providers.Singleton(
         OutboxRelay, uow, queue, bus, alerts, config.outbox_max_attempts,

@@ -123,11 +123,15 @@ class OutboundHttp:
         timeout_seconds: float | None = None,
         secret_fields: tuple[str, ...] = (),
         personal_response: bool = False,
+        secret_path: bool = False,
     ) -> HttpResponse:
         """Send one request. Retried only when repeating it cannot do harm: GET/HEAD, or a
         POST carrying an Idempotency-Key. Raises ProviderUnavailable when nothing usable came
-        back; any answered request (even 4xx) is returned."""
+        back; any answered request (even 4xx) is returned. `secret_path`: the URL's path is
+        a credential (a Slack webhook's), kept out of the evidence."""
         headers = dict(headers or {})
+        parts = urlsplit(url)
+        shown_url = f"{parts.scheme}://{parts.netloc}/[redacted]" if secret_path else url
         # Fields that are bearer secrets under a generic name (an OAuth `code`): masked in the
         # evidence, as fields named like secrets always are.
         shown_json, shown_form = json_body, form
@@ -158,7 +162,7 @@ class OutboundHttp:
                     if response.status in RETRYABLE_STATUS:
                         raise ProviderHttpError(response)
             except OpenedState:
-                await self._record(provider, subject, method, url, headers, shown_json,
+                await self._record(provider, subject, method, shown_url, headers, shown_json,
                                    shown_form, None, "circuit open: request not sent", started,
                                    attempt)
                 raise ProviderUnavailable(
@@ -172,9 +176,9 @@ class OutboundHttp:
             except (TimeoutError, aiohttp.ClientError) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:300]
                 maybe_sent = True
-            exchange = await self._record(provider, subject, method, url, headers, shown_json,
-                                          shown_form, response, error, started, attempt,
-                                          personal_response)
+            exchange = await self._record(provider, subject, method, shown_url, headers,
+                                          shown_json, shown_form, response, error, started,
+                                          attempt, personal_response)
             if response is not None:
                 maybe_sent = True
                 if self._drift is not None and 200 <= response.status < 300:
@@ -267,9 +271,17 @@ class OutboundHttp:
     def _on_breaker_event(self, name: str, event_type: str, event: Any) -> None:
         if event_type == "state_changed" and getattr(event, "state", "") == "opened":
             log.warning("circuit opened for provider %s", name)
-            task = asyncio.get_running_loop().create_task(self._alerts.alert(Alert(
+            task = asyncio.get_running_loop().create_task(self._alert_once(Alert(
                 "critical", name, f"{name} is failing: calls are paused for a while",
                 {"state": "opened"},
             )))
             self._pending_alerts.add(task)
             task.add_done_callback(self._pending_alerts.discard)
+
+    async def _alert_once(self, alert: Alert) -> None:
+        """Nobody waits on this alert: a channel that cannot take it is logged."""
+        try:
+            await self._alerts.alert(alert)
+        except Exception as exc:
+            log.error("the alert that %s is failing was not sent: %s", alert.source,
+                      type(exc).__name__)

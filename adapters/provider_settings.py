@@ -24,6 +24,9 @@ class ProviderSettings(BaseSettings):
     payment_providers: list[str] = ["sandbox"]
     payment_contracts: list[ContractSetting] = Field(DEFAULT_CONTRACTS, validate_default=True)
     carriers: list[str] = ["sandbox-express"]
+    # How often replaced credentials past their overlap and switched-away providers with
+    # nothing left in flight are retired.
+    provider_retirement_interval_seconds: Seconds = timedelta(minutes=1)
     # Where each carrier delivers and for what; empty: every enabled carrier everywhere, free
     # (see bootstrap.shipping_contracts), and the Korean domestic carriers within Korea.
     shipping_contracts: list[ShippingContractSetting] = []
@@ -32,8 +35,6 @@ class ProviderSettings(BaseSettings):
     email_providers: list[str] = ["mailbox"]
     sms_providers: list[str] = ["mailbox"]
     push_providers: list[str] = ["mailbox"]
-    segment_url: str = "https://api.segment.io"
-    segment_write_key: str = ""
     # Email over SMTP (the "smtp" email provider): implicit TLS ("tls", usually port 465),
     # STARTTLS ("starttls", usually 587), or "none" only for a relay on the same host.
     smtp_host: str = ""

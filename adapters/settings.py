@@ -43,8 +43,8 @@ PROVIDER_CHOICES: dict[str, tuple[str, ...]] = {
     "payment_providers": ("sandbox", "stripe", "toss"),
     "carriers": ("sandbox-express", "easypost"),
     "notifier_provider": ("console", "mailbox"),
-    "analytics_provider": ("log", "segment"),
-    "alert_provider": ("log",),
+    "analytics_providers": ("ga4", "log", "segment"),
+    "alert_provider": ("log", "channels"),
     "fraud_provider": ("rules",),
     "real_name_provider": ("none", "sandbox"),
     "email_providers": ("mailbox", "smtp"),
@@ -76,7 +76,6 @@ class Settings(AlertSettings, AnalyticsSettings, ProviderSettings):
     log_level: str = "INFO"
 
     notifier_provider: str = "mailbox"
-    analytics_provider: str = "log"
     alert_provider: str = "log"
     fraud_provider: str = "rules"
     # Sign-in providers: "sandbox", "google", "kakao", "apple", "naver", or any name with an
@@ -123,8 +122,9 @@ class Settings(AlertSettings, AnalyticsSettings, ProviderSettings):
     deferred_messages_interval_seconds: Seconds = timedelta(minutes=1)
     # How often marketing opt-ins two years old are looked for, to remind their customers.
     consent_reminder_interval_seconds: Seconds = timedelta(days=1)
-    fraud_review_threshold: float = 0.5
-    fraud_reject_threshold: float = 0.95
+    # Risk scores (0 to 1) from which an order is held for review, and refused.
+    fraud_review_threshold: float = Field(0.5, gt=0, le=1)
+    fraud_reject_threshold: float = Field(0.95, gt=0, le=1)
     fraud_high_value_minor: dict[str, int] = {"KRW": 2_000_000, "USD": 150_000, "EUR": 150_000}
     fraud_model_max_age_minutes: Minutes = timedelta(minutes=60)
     # The edge proxy's header carrying the client's country (ISO 3166-1 alpha-2).

@@ -16,7 +16,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from application import parcel_tracking
-from application.handlers import delivery_incidents, fulfilment, messaging, payments, policies
+from application.handlers import (
+    alerts,
+    delivery_incidents,
+    fulfilment,
+    messaging,
+    payments,
+    policies,
+)
 from application.ports import UnitOfWork
 from domain import commands as c
 from domain import events as ev
@@ -34,6 +41,7 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.SendNotification: messaging.send_notification,
     c.TrackEvent: messaging.track_event,
     c.RaiseAlert: messaging.raise_alert,
+    c.UpdateAlert: alerts.update_alert,
 }
 
 # What is settled when a command's retries run out (besides the incident and the alert).

@@ -73,6 +73,7 @@ async def open_incident(uow: UnitOfWork, kind: str, subject: str, detail: dict[s
                         severity: str, source: str, summary: str) -> str:
     """An incident for a human, and the alert that tells the operators about it."""
     incident_id = await uow.incidents.open(kind, subject, detail)
+    await uow.incidents.alerted(incident_id, severity, source, summary)
     await send(uow, RaiseAlert(severity, source, summary,
-                               {"incident_id": incident_id, **detail}))
+                               {"incident_id": incident_id, "kind": kind, **detail}))
     return incident_id

@@ -97,6 +97,18 @@ class RaiseAlert(Command):
 
 
 @dataclass(frozen=True)
+class UpdateAlert(Command):
+    """Tell the alert channels that an incident was acknowledged or resolved (an
+    domain.alerts.AlertAction value), so the page its trigger opened follows."""
+
+    incident_id: str
+    action: str
+    severity: str
+    source: str
+    summary: str
+
+
+@dataclass(frozen=True)
 class ApplyProviderEvent(Command):
     """Apply a verified, stored provider callback (an inbox message)."""
 

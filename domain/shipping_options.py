@@ -8,7 +8,7 @@ shipping address; an order to a country no contract serves is refused with what 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from domain.errors import DomainError
@@ -69,8 +69,12 @@ class ShippingOption:
 
 
 class ShippingCatalogue:
-    def __init__(self, contracts: Iterable[ShippingContract]) -> None:
+    def __init__(self, contracts: Iterable[ShippingContract],
+                 open_to_new_work: Callable[[str], bool] = lambda carrier: True) -> None:
+        """`open_to_new_work(carrier)`: False for a carrier being switched away from (the
+        provider registry), whose options are no longer offered."""
         self._contracts = list(contracts)
+        self._open = open_to_new_work
 
     @property
     def carriers(self) -> frozenset[str]:
@@ -85,7 +89,8 @@ class ShippingCatalogue:
             c.carrier, c.service,
             Money(c.fees[currency.upper()], currency.upper())
             if c.fees.get(currency.upper()) else None,
-            c.days, c.seller_ships) for c in self._contracts if c.serves(country)]
+            c.days, c.seller_ships) for c in self._contracts
+            if c.serves(country) and self._open(c.carrier)]
         return sorted(found, key=lambda o: (o.fee.amount if o.fee else 0,
                                             o.days or (99, 99), o.carrier, o.service))
 

@@ -25,9 +25,12 @@ ANCHOR = "anchor_evidence"
 SEAL = "seal_evidence"
 FOLLOW_PARCELS = "follow_parcels"
 ESCALATE_DELIVERY_INCIDENTS = "escalate_delivery_incidents"
+ESCALATE_ALERTS = "escalate_unacknowledged_alerts"
 SEND_CAMPAIGNS = "send_campaigns"
 SEND_DEFERRED_MESSAGES = "send_deferred_messages"
 REMIND_CONSENTS = "remind_consents"
+FLUSH_ANALYTICS = "flush_analytics"
+RETIRE_PROVIDERS = "retire_providers"
 
 
 def periods(container: Container) -> dict[str, float]:
@@ -42,9 +45,12 @@ def periods(container: Container) -> dict[str, float]:
         SEAL: config.evidence_seal_interval_seconds(),
         FOLLOW_PARCELS: config.delivery_tracker_recheck_interval_seconds(),
         ESCALATE_DELIVERY_INCIDENTS: config.delivery_incident_check_interval_seconds(),
+        ESCALATE_ALERTS: config.alert_escalation_check_interval_seconds(),
         SEND_CAMPAIGNS: config.campaign_send_interval_seconds(),
         SEND_DEFERRED_MESSAGES: config.deferred_messages_interval_seconds(),
         REMIND_CONSENTS: config.consent_reminder_interval_seconds(),
+        FLUSH_ANALYTICS: config.analytics_flush_interval_seconds(),
+        RETIRE_PROVIDERS: config.provider_retirement_interval_seconds(),
     }
 
 
@@ -130,6 +136,24 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
         if escalated:
             log.info("delivery incidents escalated: %d", escalated)
 
+    async def escalate_unacknowledged_alerts() -> None:
+        """Alert again, one severity up, every incident nobody acknowledged in time."""
+        escalated = await container.incident_alerts().escalate_unacknowledged()
+        if escalated:
+            log.info("unacknowledged incidents escalated: %d", escalated)
+
+    async def flush_analytics() -> None:
+        """Send the analytics events that are due to each service, in batches."""
+        await container.analytics_service().flush()
+
+    async def retire_providers() -> None:
+        """Retire the replaced credentials whose overlap is over, and the providers switched
+        away from that hold nothing in flight any more."""
+        credentials = await container.provider_credentials().retire_due()
+        contracts = await container.provider_registry().retire_drained()
+        if credentials or contracts:
+            log.info("retired: %d credentials, %d provider contracts", credentials, contracts)
+
     async def follow_parcels() -> None:
         """Send a look at every Korean domestic parcel whose next one is due."""
         await container.parcel_tracking().send_due_looks()
@@ -147,6 +171,9 @@ def register(broker: dramatiq.Broker, container: Container) -> None:
     periodic(SEAL, seal_evidence)
     periodic(FOLLOW_PARCELS, follow_parcels)
     periodic(ESCALATE_DELIVERY_INCIDENTS, escalate_delivery_incidents)
+    periodic(ESCALATE_ALERTS, escalate_unacknowledged_alerts)
     periodic(SEND_CAMPAIGNS, send_campaigns)
     periodic(SEND_DEFERRED_MESSAGES, send_deferred_messages)
     periodic(REMIND_CONSENTS, remind_consents)
+    periodic(FLUSH_ANALYTICS, flush_analytics)
+    periodic(RETIRE_PROVIDERS, retire_providers)

@@ -16,9 +16,14 @@ from piccolo.columns import (
 )
 from piccolo.table import Table
 
-from adapters.persistence.columns import Json
-
 # Re-exported: the rest of the code finds every table here.
+from adapters.persistence.alert_tables import (
+    IncidentAlert as IncidentAlert,
+)
+from adapters.persistence.analytics_tables import (
+    AnalyticsDelivery as AnalyticsDelivery,
+)
+from adapters.persistence.columns import Json
 from adapters.persistence.credential_tables import (
     ProviderCredentialRow as ProviderCredentialRow,
 )
@@ -39,6 +44,9 @@ from adapters.persistence.message_tables import (
 )
 from adapters.persistence.message_tables import (
     PushDevice as PushDevice,
+)
+from adapters.persistence.registry_tables import (
+    ProviderContractRow as ProviderContractRow,
 )
 
 
@@ -425,5 +433,8 @@ ALL_TABLES: list[type[Table]] = [
     MessageDelivery, MessageSuppression,
     Campaign, CampaignRecipient,
     PushDevice,
+    IncidentAlert,
+    AnalyticsDelivery,
     ProviderCredentialRow,
+    ProviderContractRow,
 ]

@@ -15,6 +15,7 @@ from adapters.persistence.engine import LoopLocalPostgresEngine
 from adapters.persistence.repositories.credentials import CredentialRepository
 from adapters.persistence.repositories.deliveries import DeliveryRepository
 from adapters.persistence.repositories.devices import DeviceRepository
+from adapters.persistence.repositories.provider_contracts import ContractRepository
 from application import ports
 from application.ports import Clock
 from application.ports.persistence import Devices
@@ -71,6 +72,7 @@ class PiccoloUnitOfWork:
         self.privacy: ports.PrivacyStore = r.PrivacyRepository(clock)
         self.devices: Devices = DeviceRepository()
         self.credentials: ports.persistence.ProviderCredentials = CredentialRepository()
+        self.contracts: ports.registry.ProviderContracts = ContractRepository()
         self._transaction: Any = None
         self._committed = False
         self._batch: Any = None  # the token of this transaction's write batch

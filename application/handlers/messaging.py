@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
+from application.analytics import AnalyticsPolicy, prepare
 from application.messaging import Messaging
-from application.ports import (
-    Alert,
-    AlertSink,
-    AnalyticsEvent,
-    AnalyticsSink,
-    Clock,
-)
+from application.ports import Alert, AlertSink, AnalyticsSink, Clock, UnitOfWorkFactory
 from domain.commands import RaiseAlert, SendNotification, TrackEvent
-from domain.privacy import pseudonym
 
 
 async def send_notification(command: SendNotification, messaging: Messaging,
@@ -25,18 +19,17 @@ async def notification_given_up(command: SendNotification, messaging: Messaging,
 
 
 async def track_event(command: TrackEvent, analytics: AnalyticsSink, clock: Clock,
-                      pseudonym_key: bytes, message_id: str) -> None:
-    await analytics.track(AnalyticsEvent(
-        message_id=message_id,  # stable across retries: the sink dedupes on it
-        name=command.name,
-        anonymous_id=pseudonym(command.customer_id, pseudonym_key, purpose="analytics"),
-        occurred_at=clock.now(),
-        properties={k: (pseudonym(str(v), pseudonym_key, purpose="analytics")
-                        if k == "order_ref" else v)
-                    for k, v in command.properties.items()},
-    ))
+                      analytics_policy: AnalyticsPolicy, uow: UnitOfWorkFactory,
+                      message_id: str) -> None:
+    """The milestone through the tracking plan, the privacy filter and the customer's
+    consent; what may leave is queued for the analytics services (message_id: stable across
+    retries, so the queue keeps the event once and the services dedupe on it)."""
+    event = await prepare(command, analytics_policy, uow, clock.now(), message_id)
+    if event is not None:
+        await analytics.track(event)
 
 
 async def raise_alert(command: RaiseAlert, alerts: AlertSink) -> None:
     await alerts.alert(Alert(command.severity, command.source, command.summary,
-                             command.detail))
+                             command.detail,
+                             incident_id=str(command.detail.get("incident_id", ""))))

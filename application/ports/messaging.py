@@ -15,6 +15,7 @@ class AnalyticsEvent:
     anonymous_id: str  # pseudonymous: a keyed hash, never a customer id or an email
     occurred_at: datetime
     properties: dict[str, Any] = field(default_factory=dict)
+    key_id: str = ""  # the key anonymous_id and the ref properties were hashed with
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,14 @@ class Notification:
 
 @dataclass(frozen=True)
 class Alert:
-    severity: str  # "warning" | "critical"
+    severity: str  # "info" | "warning" | "error" | "critical" (domain/alerts.py)
     source: str
     summary: str
     detail: dict[str, Any] = field(default_factory=dict)
+    # The incident it is about ("": none); channels name the alert by it, so the incident's
+    # acknowledgement and resolution reach the page its trigger opened.
+    incident_id: str = ""
+    action: str = "trigger"  # "trigger" | "acknowledge" | "resolve" (domain.alerts.AlertAction)
 
 
 class AnalyticsSink(Protocol):
@@ -46,7 +51,9 @@ class Notifier(Protocol):
 
 
 class AlertSink(Protocol):
-    """Tells the operators that a partner or a job failed and needs a human."""
+    """Tells the operators that a partner or a job failed and needs a human, and that an
+    incident was acknowledged or resolved. Raises ProviderUnavailable when a channel could not
+    take it now (the alert is sent again later)."""
 
     async def alert(self, alert: Alert) -> None: ...
 

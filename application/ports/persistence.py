@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from application.ports.incidents import AlertedIncidents
+from application.ports.registry import ProviderContracts
 from application.ports.webhooks import InboundEvent
 from domain.customers import Customer
 from domain.deliveries import Delivery
@@ -325,7 +327,7 @@ class Evidence(Protocol):
         ...
 
 
-class Incidents(Protocol):
+class Incidents(AlertedIncidents, Protocol):
     async def open(self, kind: str, subject: str, detail: dict[str, Any]) -> str: ...
     async def of_subject(self, subject: str) -> list[dict[str, Any]]: ...
 
@@ -469,6 +471,7 @@ class UnitOfWork(Protocol):
     privacy: PrivacyStore
     devices: Devices
     credentials: ProviderCredentials
+    contracts: ProviderContracts
     new_outbox_ids: list[str]
 
     async def __aenter__(self) -> UnitOfWork: ...

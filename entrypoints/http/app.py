@@ -10,6 +10,7 @@ from aiohttp import web
 from bootstrap import Container, install_log_scrubber, prepare
 from entrypoints.http import (
     admin,
+    analytics,
     auth,
     campaigns,
     contact,
@@ -18,8 +19,10 @@ from entrypoints.http import (
     delivery_tracker_webhooks,
     devices,
     health,
+    incidents,
     mailbox,
     openapi,
+    providers,
     sandbox,
     sellers,
     storefront,
@@ -33,10 +36,11 @@ from entrypoints.worker import EmbeddedWorker
 
 TABLES = [auth.table, contact.table, storefront.table, delivery_incidents.table,
           webhooks.table, delivery_tracker_webhooks.table, sellers.table, admin.table,
-          campaigns.table,
+          campaigns.table, analytics.table, analytics.admin_table,
           unsubscribe.table,
           health.table,
-          devices.table, twilio_status.table, credentials.table]
+          devices.table, twilio_status.table, credentials.table, incidents.table,
+          providers.table]
 OPENAPI = web.AppKey("openapi", dict)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from tests.cassettes.segment_mock import make_app
-from tests.integration.test_cassettes import CASSETTES, segment_vcr, track_once
+from tests.integration.test_cassettes import CASSETTE, CASSETTES, batch_once, segment_vcr
 
 
 async def main() -> None:
@@ -25,10 +25,10 @@ async def main() -> None:
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 18765).start()
         url = "http://127.0.0.1:18765"
-    cassette = Path(CASSETTES) / "segment_track.yaml"
+    cassette = Path(CASSETTES) / CASSETTE
     cassette.unlink(missing_ok=True)
     with segment_vcr("once").use_cassette(cassette.name):
-        await track_once(url, key, datetime(2026, 11, 26, tzinfo=UTC))
+        await batch_once(url, key, datetime(2026, 11, 26, tzinfo=UTC))
     if runner is not None:
         await runner.cleanup()
     print(f"recorded {cassette}")

@@ -49,8 +49,10 @@ def test_an_unknown_provider_names_the_variable_the_value_and_the_choices(
 @pytest.mark.parametrize(("variable", "value", "bad", "allowed"), [
     ("MALL_CARRIERS", '["sandbox-express", "ups"]', "'ups'", "allowed: easypost, sandbox-express"),
     ("MALL_NOTIFIER_PROVIDER", "smtp", "'smtp'", "allowed: console"),
-    ("MALL_ANALYTICS_PROVIDER", "mixpanel", "'mixpanel'", "allowed: log, segment"),
-    ("MALL_ALERT_PROVIDER", "pagerduty", "'pagerduty'", "allowed: log"),
+    ("MALL_ANALYTICS_PROVIDER", "mixpanel", "'mixpanel'", "allowed: ga4, log, segment"),
+    ("MALL_ANALYTICS_PROVIDERS", '["log", "mixpanel"]', "'mixpanel'",
+     "allowed: ga4, log, segment"),
+    ("MALL_ALERT_PROVIDER", "pagerduty", "'pagerduty'", "allowed: channels, log"),
     ("MALL_FRAUD_PROVIDER", "ml", "'ml'", "allowed: rules"),
     ("MALL_REAL_NAME_PROVIDER", "pass", "'pass'", "allowed: none, sandbox"),
     ("MALL_IDENTITY_PROVIDERS", '["nope"]', "'nope'",

@@ -279,6 +279,7 @@ async def test_the_auth_report_counts_the_funnel_by_provider_and_channel_without
     # Counts only: no address, no customer id, only pseudonyms, in the report, the events
     # sent, the funnel's table and the log.
     await outbox_drained()
+    await shop.container.analytics_service().flush()  # the events queued for analytics
     ids = {"ann id": ann["customer_id"], "ben id": ben["customer_id"]}
     personal = {**ids, "ann email": f"ann-{tag}@sandbox-id.example",
                 "ben email": f"ben-{tag}@sandbox-id.example", "ann": f"ann-{tag}",

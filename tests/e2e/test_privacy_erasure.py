@@ -44,7 +44,7 @@ async def test_after_erasure_no_personal_data_remains_and_the_legal_records_stay
                                      json={"email": email, "password": "not my password!"})
     assert refused.status == 401
     response = await shop.client.put("/v1/me/consents", headers=auth, json={
-        "consents": {"marketing_email": True, "personalization": False}})
+        "consents": {"marketing_email": True, "personalization": False, "analytics": True}})
     assert response.status == 200, await response.text()
     await link_sandbox(shop, auth, hint)
     token = await privacy.real_name_token(shop, person)
@@ -80,6 +80,7 @@ async def test_after_erasure_no_personal_data_remains_and_the_legal_records_stay
     assert subject.startswith("anon_") and customer_id not in json.dumps(certificate)
     assert certificate["jurisdiction"] == "KR"
     await outbox_drained()
+    await shop.container.analytics_service().flush()  # the events queued for analytics
 
     # No table holds the customer's personal data, nor the id where rows are per customer.
     leftovers = await scan_tables(personal)

@@ -3,9 +3,11 @@ the log of notifications sent, and the privacy store (not modelled here)."""
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Any
 
+from domain.alerts import AlertedIncident, AlertStatus
 from domain.delivery_incidents import KIND, DeliveryIncident
 from domain.evidence import (
     GENESIS,
@@ -139,6 +141,48 @@ class FakeIncidents(Repository):
         found = [i for i in self._deliveries()
                  if i.status.value in statuses and i.updated_at <= moved_by]
         return sorted(found, key=lambda i: i.updated_at)[:limit]
+
+
+    # Alerted incidents: what the incident_alert table keeps, in a table of its own.
+    @property
+    def _alerts(self) -> dict[str, AlertedIncident]:
+        return self._unit.table("incident_alerts")
+
+    async def alerted(self, incident_id: str, severity: str, source: str,
+                      summary: str) -> None:
+        row = self._get(incident_id)
+        self._alerts[incident_id] = AlertedIncident(
+            incident_id, row["kind"], row["subject"], severity, source, summary,
+            AlertStatus.OPEN, self._now())
+
+    def _alerted(self, row: dict[str, Any] | None) -> AlertedIncident | None:
+        if row is None or row["kind"] == KIND:
+            return None
+        kept = self._alerts.get(row["id"])
+        if kept is not None:
+            return copy.deepcopy(kept)
+        status = row["status"] if row["status"] in {s.value for s in AlertStatus} else "open"
+        return AlertedIncident(row["id"], row["kind"], row["subject"], "", row["kind"], "",
+                               AlertStatus(status), datetime.fromisoformat(row["opened_at"]))
+
+    async def alerted_incident(self, incident_id: str) -> AlertedIncident | None:
+        return self._alerted(self._get(incident_id))
+
+    async def save_alerted(self, incident: AlertedIncident) -> None:
+        self._put(incident.id, {**self._get(incident.id), "status": incident.status.value})
+        if incident.id in self._alerts:
+            self._alerts[incident.id] = copy.deepcopy(incident)
+
+    async def alerted_incidents(self, statuses: list[str], limit: int) -> list[AlertedIncident]:
+        found = [i for i in map(self._alerted, self._all())
+                 if i is not None and i.status.value in statuses]
+        return sorted(found, key=lambda i: i.opened_at, reverse=True)[:limit]
+
+    async def unacknowledged(self, opened_by: datetime, limit: int) -> list[AlertedIncident]:
+        found = [copy.deepcopy(i) for i in self._alerts.values()
+                 if i.status == AlertStatus.OPEN and i.escalated_at is None
+                 and i.opened_at <= opened_by]
+        return sorted(found, key=lambda i: i.opened_at)[:limit]
 
 
 class FakeNotifications(Repository):

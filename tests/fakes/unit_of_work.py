@@ -13,6 +13,7 @@ from tests.fakes import commerce, identity_store, messaging_store, records
 from tests.fakes.clock import FakeClock
 from tests.fakes.credentials import FakeCredentials
 from tests.fakes.devices import FakeDevices
+from tests.fakes.registry import FakeContracts
 from tests.fakes.storage import FakeDatabase
 
 
@@ -56,6 +57,7 @@ class FakeUnitOfWork:
         self.privacy: ports.PrivacyStore = records.FakePrivacyStore(self)
         self.devices: ports.persistence.Devices = FakeDevices(self)
         self.credentials: ports.persistence.ProviderCredentials = FakeCredentials(self)
+        self.contracts: ports.registry.ProviderContracts = FakeContracts(self)
 
     @property
     def clock(self) -> FakeClock:

@@ -7,28 +7,39 @@ from typing import Any
 import pytest
 
 import bootstrap
-from adapters.messaging.console import LogAnalyticsSink
+from adapters.analytics.ga4 import Ga4Destination
+from adapters.analytics.log import LogDestination
+from adapters.analytics.segment import SegmentDestination
 from adapters.messaging.mailbox import DevMailbox
-from adapters.messaging.segment import SegmentAnalyticsSink
+from adapters.queue import DramatiqTaskQueue
 from application.ports import Notification
 from application.transactions import send
 from domain.commands import SendNotification
 
 
-def test_the_analytics_provider_is_chosen_by_configuration(tmp_path: Any) -> None:
+def test_the_analytics_providers_are_chosen_by_configuration(tmp_path: Any) -> None:
     default = bootstrap.build(keys_file=str(tmp_path / "k.json"))
-    assert isinstance(default.analytics(), LogAnalyticsSink)
-    swapped = bootstrap.build(keys_file=str(tmp_path / "k.json"), analytics_provider="segment",
-                              segment_write_key="wk_test")
-    assert isinstance(swapped.analytics(), SegmentAnalyticsSink)
+    assert [type(d) for d in default.analytics_destinations().values()] == [LogDestination]
+    swapped = bootstrap.build(keys_file=str(tmp_path / "k.json"),
+                              analytics_providers=["segment", "ga4"], segment_write_key="wk_test",
+                              ga4_measurement_id="G-TEST", ga4_api_secret="s3cret")
+    assert [type(d) for d in swapped.analytics_destinations().values()] == [
+        SegmentDestination, Ga4Destination]
+    # The older single-provider setting still chooses one.
+    older = bootstrap.build(keys_file=str(tmp_path / "k.json"), analytics_provider="segment",
+                            segment_write_key="wk_test")
+    assert list(older.analytics_destinations()) == ["segment"]
     assert isinstance(swapped.notifier(), DevMailbox)  # the default
 
 
 def test_the_environment_selects_providers(tmp_path: Any,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MALL_ANALYTICS_PROVIDER", "segment")
+    monkeypatch.setenv("MALL_SEGMENT_WRITE_KEY", "wk_test")
     monkeypatch.setenv("MALL_KEYS_FILE", str(tmp_path / "k.json"))
-    assert isinstance(bootstrap.build().analytics(), SegmentAnalyticsSink)
+    assert list(bootstrap.build().analytics_destinations()) == ["segment"]
+    monkeypatch.setenv("MALL_ANALYTICS_PROVIDERS", '["log", "segment"]')
+    assert list(bootstrap.build().analytics_destinations()) == ["log", "segment"]
 
 
 def test_an_unknown_provider_is_refused_with_the_choices(tmp_path: Any) -> None:
@@ -83,3 +94,13 @@ def test_sandbox_pages_are_mounted_only_with_a_sandbox(tmp_path: Any) -> None:
                  real_name_provider="none")
     assert not any(p.startswith("/sandbox/") for p in live)
     assert "/v1/webhooks/{provider}" in live
+
+
+def test_the_broker_and_the_http_client_build_one_another_without_a_cycle(
+        tmp_path: Any) -> None:
+    """The broker closes the HTTP client, whose drift reports send through the broker's
+    queue: the reports are built at the first drift, so both build."""
+    container = bootstrap.build(keys_file=str(tmp_path / "k.json"))
+    assert container.broker() is container.broker()
+    assert container.http() is container.http()
+    assert isinstance(container.queue(), DramatiqTaskQueue)

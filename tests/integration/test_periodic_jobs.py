@@ -28,7 +28,9 @@ PERIODS = {"sweep_interval_seconds": 1.0, "reconcile_interval_seconds": 2.0,
            "delivery_incident_check_interval_seconds": 2.0,
            "delivery_tracker_recheck_interval_seconds": 2.0,
            "campaign_send_interval_seconds": 2.0,
-           "deferred_messages_interval_seconds": 2.0, "consent_reminder_interval_seconds": 2.0}
+           "deferred_messages_interval_seconds": 2.0, "consent_reminder_interval_seconds": 2.0,
+           "alert_escalation_check_interval_seconds": 2.0,
+           "provider_retirement_interval_seconds": 2.0}
 
 
 async def test_one_claim_per_period_among_concurrent_claimants(settings_factory: Any) -> None:

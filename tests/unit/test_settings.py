@@ -42,7 +42,7 @@ def _readme_variables() -> list[str]:
     variables = []
     for row in table.splitlines()[2:]:
         # `DATABASE_URL` / `MALL_DATABASE_URL`: one setting under two names
-        names = {re.sub(r"^MALL_", "", name) for name in re.findall(r"`([A-Z_]+)`",
+        names = {re.sub(r"^MALL_", "", name) for name in re.findall(r"`([A-Z0-9_]+)`",
                                                                       row.split("|")[1])}
         assert len(names) == 1, f"one setting per row: {row}"
         variables.append(names.pop())

@@ -9,6 +9,7 @@ from typing import Any
 from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump, _with_iso
+from adapters.persistence.repositories.alerted_incidents import AlertedIncidentRows
 from application.ports import Clock
 from domain.delivery_incidents import (
     KIND,
@@ -21,7 +22,7 @@ from domain.redaction import card_safe_id
 from domain.shipments import DeliveryProblem
 
 
-class IncidentRepository:
+class IncidentRepository(AlertedIncidentRows):
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 

@@ -165,7 +165,7 @@ class MergeIn(Strict):
 
 
 CONSENT_PURPOSES = Literal["marketing_email", "marketing_sms", "marketing_push",
-                           "marketing_night", "personalization"]
+                           "marketing_night", "personalization", "analytics"]
 
 
 class ConsentsIn(Strict):

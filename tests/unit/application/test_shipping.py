@@ -14,7 +14,8 @@ from tests.unit.application.harness import Mall
 
 
 async def _shipped(mall: Mall) -> tuple[Order, list[Shipment]]:
-    _, order = await mall.paid_order()
+    # A customer where analytics needs no opt-in (US), so the milestones are tracked.
+    _, order = await mall.paid_order(await mall.customer(country="US"))
     shipments = await mall.shipments_of(order.id)
     assert all(s.tracking_number for s in shipments)
     return order, shipments

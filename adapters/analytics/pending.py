@@ -1,0 +1,94 @@
+"""The analytics queue (application/ports/analytics.py) on the `analytics_delivery` table:
+one row per event and destination, kept once whatever how often the event is given."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from piccolo.query.functions.aggregate import Count
+
+from adapters.persistence.repositories._rows import _at
+from adapters.persistence.tables import AnalyticsDelivery as Row
+from application.ports import AnalyticsEvent
+from application.ports.analytics import PendingEvent
+
+PENDING, SENT, DEAD = "pending", "sent", "dead"
+
+
+def _event(row: dict[str, Any]) -> AnalyticsEvent:
+    properties = row["properties"]
+    return AnalyticsEvent(
+        message_id=row["message_id"], name=row["name"], anonymous_id=row["anonymous_id"],
+        occurred_at=_at(row["occurred_at"]),
+        properties=json.loads(properties) if isinstance(properties, str) else properties,
+        key_id=row["key_id"])
+
+
+class PiccoloAnalyticsQueue:
+    """Keeps each event for every configured destination (`destinations`)."""
+
+    def __init__(self, destinations: Sequence[str]) -> None:
+        self._destinations = list(destinations)
+
+    async def track(self, event: AnalyticsEvent) -> None:
+        rows = [Row(id=f"{name}:{event.message_id}", message_id=event.message_id,
+                    destination=name, name=event.name, anonymous_id=event.anonymous_id,
+                    key_id=event.key_id, properties=dict(event.properties),
+                    occurred_at=event.occurred_at, status=PENDING, attempts=0,
+                    next_attempt_at=event.occurred_at, last_error="")
+                for name in self._destinations]
+        if rows:
+            await Row.insert(*rows).on_conflict(target=Row.id, action="DO NOTHING")
+
+    async def claim_due(self, destination: str, now: datetime, hold_until: datetime,
+                        limit: int) -> list[PendingEvent]:
+        due = await Row.select(Row.id).where(
+            (Row.destination == destination) & (Row.status == PENDING)
+            & (Row.next_attempt_at <= now)
+        ).order_by(Row.next_attempt_at).limit(limit)
+        ids = [row["id"] for row in due]
+        if not ids:
+            return []
+        # Only those still due: another worker may have claimed some in between.
+        claimed = await Row.update({Row.next_attempt_at: hold_until}).where(
+            Row.id.is_in(ids) & (Row.status == PENDING) & (Row.next_attempt_at <= now)
+        ).returning(Row.id)
+        mine = [row["id"] for row in claimed]
+        if not mine:
+            return []
+        rows = await Row.select().where(Row.id.is_in(mine)).order_by(Row.occurred_at)
+        return [PendingEvent(row["id"], _event(row), row["attempts"]) for row in rows]
+
+    async def sent(self, ids: Sequence[str], now: datetime) -> None:
+        if ids:
+            await Row.update({Row.status: SENT, Row.sent_at: now, Row.last_error: ""}).where(
+                Row.id.is_in(list(ids)))
+
+    async def failed(self, ids: Sequence[str], error: str, next_attempt_at: datetime,
+                     dead: bool) -> None:
+        if ids:
+            await Row.update({Row.status: DEAD if dead else PENDING,
+                              Row.attempts: Row.attempts + 1, Row.last_error: error[:200],
+                              Row.next_attempt_at: next_attempt_at}).where(
+                Row.id.is_in(list(ids)))
+
+    async def replay(self, destination: str, now: datetime) -> int:
+        replayed = await Row.update({Row.status: PENDING, Row.attempts: 0,
+                                     Row.next_attempt_at: now}).where(
+            (Row.destination == destination) & (Row.status == DEAD)).returning(Row.id)
+        return len(replayed)
+
+    async def dead_letters(self) -> dict[str, int]:
+        rows = await Row.select(Row.destination, Count()).where(
+            Row.status == DEAD).group_by(Row.destination)
+        return {row["destination"]: row["count"] for row in rows}
+
+    async def counts(self, names: Sequence[str], start: datetime,
+                     end: datetime) -> dict[str, int]:
+        rows = await Row.select(Row.name, Count(distinct=[Row.message_id])).where(
+            Row.name.is_in(list(names)) & (Row.occurred_at >= start) & (Row.occurred_at < end)
+        ).group_by(Row.name)
+        return {row["name"]: row["count"] for row in rows}
