@@ -156,8 +156,9 @@ def _enabled(names: list[str], **available: Any) -> dict[str, Any]:
 
 
 def _identity_providers(names: list[str], configs: dict[str, dict[str, Any]], http: Any,
-                        clock: Any, sandbox: Any) -> dict[str, Any]:
-    """The configured sign-in providers; a missing setting is one clear error."""
+                        clock: Any, sandbox: Any, live: CredentialsInForce) -> dict[str, Any]:
+    """The configured sign-in providers; a missing setting is one clear error. An OpenID
+    provider's client secret is the one rotated in, else the configured one."""
     built: dict[str, Any] = {}
     for name in names:
         config = dict(configs.get(name, {}))
@@ -175,6 +176,8 @@ def _identity_providers(names: list[str], configs: dict[str, dict[str, Any]], ht
                 options = {**(preset(name) if name in PRESETS else {"name": name}), **config}
                 if "issuer" not in options:
                     raise KeyError("issuer")
+                options.setdefault("client_secret_factory", LiveSetting(
+                    live, name, CredentialKind.API_KEY, options.get("client_secret", "")).get)
                 built[name] = OidcProvider(http, clock, **{"name": name, **options})
         except KeyError as exc:
             raise ValueError(f"sign-in provider {name!r} needs {exc.args[0]!r} in "
@@ -223,7 +226,8 @@ def _credential_checks(container: Container) -> CredentialChecks:
     secrets = {"stripe": container.stripe_secrets, "easypost": container.easypost_secrets,
                "twilio": container.twilio_secrets, "sandbox": container.sandbox_secrets}
     return CredentialChecks(container.http(), access,
-                            lambda provider: list(secrets[provider]()))
+                            lambda provider: list(secrets[provider]()),
+                            container.identity_providers)
 
 
 def _provider_credentials(container: Container) -> ProviderCredentials:
@@ -532,7 +536,7 @@ class Container(containers.DeclarativeContainer):
                                            config.base_url, clock)
     identity_providers = providers.Singleton(
         _identity_providers, config.identity_providers, config.identity_provider_settings,
-        http, clock, sandbox_identity.provider)
+        http, clock, sandbox_identity.provider, credentials_in_force)
     real_name_verifier = providers.Selector(
         config.real_name_provider,
         sandbox=providers.Singleton(SandboxRealNameVerifier, config.secret_key, clock),

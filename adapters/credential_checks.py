@@ -7,6 +7,8 @@
   EasyPost's address list, Twilio's account): a refused key or an unreachable provider
   fails the validation.
 * An endpoint: the same call to the new base URL, with the key in force.
+* An OpenID sign-in provider's client secret: a code no one was given is redeemed with it at
+  the provider's token endpoint, which authenticates the client before it looks at the code.
 
 Every call goes through OutboundHttp, so each validation leaves its exchange as evidence.
 """
@@ -19,6 +21,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from adapters import signing
 from adapters.http import OutboundHttp
@@ -60,19 +63,38 @@ def twilio_basic(account_sid: str) -> Callable[[str], str]:
     return header
 
 
+class ClientSecretCheck(Protocol):
+    async def client_secret_refused(self, secret: str) -> str | None: ...
+
+
 class CredentialChecks:
     def __init__(self, http: OutboundHttp, access: Mapping[str, ProviderAccess],
-                 secrets_in_force: Callable[[str], list[str]]) -> None:
+                 secrets_in_force: Callable[[str], list[str]],
+                 sign_in_providers: Callable[[], Mapping[str, object]] = dict) -> None:
+        """`sign_in_providers`: the configured identity providers; an OpenID one's client
+        secret (kind api_key) is checked at its token endpoint."""
         self._http, self._access, self._in_force = http, access, secrets_in_force
+        self._sign_in = sign_in_providers
+
+    def _identity(self, provider: str) -> ClientSecretCheck | None:
+        if provider in self._access:
+            return None
+        found = self._sign_in().get(provider)
+        return found if hasattr(found, "client_secret_refused") else None
 
     def supports(self, provider: str, kind: CredentialKind) -> bool:
         if kind == K.WEBHOOK_SECRET:
             return provider in SECRET_SHAPES
+        if kind == K.API_KEY and self._identity(provider) is not None:
+            return True
         return provider in self._access
 
     async def check(self, provider: str, kind: CredentialKind, value: str) -> str | None:
         if kind == K.WEBHOOK_SECRET:
             return self._signed_test_event(provider, value)
+        identity = self._identity(provider)
+        if identity is not None:
+            return await identity.client_secret_refused(value)
         access = self._access[provider]
         if kind == K.API_KEY:
             return await self._call(provider, access.base_url(), access.authorization(value),

@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDict
+from twilio.request_validator import RequestValidator
 
 from adapters.persistence.tables import EvidenceRecord, Incident, OutboxMessage
 from adapters.signing import sign
@@ -142,3 +144,40 @@ async def test_an_easypost_endpoint_change_takes_effect_without_a_restart(
     kinds = {row["kind"] for row in await EvidenceRecord.select(EvidenceRecord.kind).where(
         EvidenceRecord.subject == "provider:easypost")}
     assert {"credential.proposed", "credential.validated", "credential.activated"} <= kinds
+
+
+async def test_twilios_auth_token_rotates_for_its_status_callbacks(shop_factory: Any) -> None:
+    """Messaging: Twilio signs status callbacks with the account's auth token; callbacks
+    signed (by Twilio's own RequestValidator) with the old and the new token both pass
+    during the overlap, only the new one's after retirement; a token of the wrong shape is
+    rejected and changes nothing."""
+    old_token, new_token = "a" * 32, "b" * 32
+    shop = await shop_factory(twilio_auth_token=old_token)
+    admin = await admin_of(shop)
+
+    async def callback_status(token: str) -> int:
+        params = [("MessageSid", "SM" + "c" * 32), ("MessageStatus", "delivered")]
+        url = f"{shop.container.config.base_url()}/v1/webhooks/twilio/status"
+        signature = RequestValidator(token).compute_signature(url, MultiDict(params))
+        response = await shop.client.post("/v1/webhooks/twilio/status", data=params, headers={
+            "X-Twilio-Signature": signature,
+            "Content-Type": "application/x-www-form-urlencoded"})
+        return int(response.status)
+
+    proposed = await step(shop, admin, "/v1/admin/providers/twilio/credentials",
+                          {"kind": "webhook_secret", "value": "not a twilio token"}, status=201)
+    rejected = await step(shop, admin, f"/v1/admin/credentials/{proposed['id']}/validate")
+    assert rejected["status"] == "rejected"
+    assert await callback_status(old_token) == 200
+
+    activated = await rotate(shop, admin, "twilio", "webhook_secret", new_token)
+    assert activated["status"] == "active"
+    assert (await callback_status(new_token), await callback_status(old_token)) == (200, 200)
+    # A second rotation without an overlap: only the newest token passes from then on.
+    newest = await rotate(shop, admin, "twilio", "webhook_secret", "c" * 32, overlap_minutes=0)
+    assert [await callback_status(token) for token in ("c" * 32, new_token, old_token)] == [
+        200, 400, 400]
+    credentials = await (await shop.client.get("/v1/admin/providers/twilio/credentials",
+                                               headers=admin)).json()
+    assert [(c["id"], c["status"]) for c in credentials["credentials"]] == [
+        (newest["id"], "active"), (activated["id"], "retired"), (proposed["id"], "rejected")]

@@ -42,13 +42,8 @@ class OidcTokens(OidcDiscovery):
                 f"the sign-in response does not say which provider sent it, although "
                 f"{self.name} always does"))
 
-    async def _redeem(
-        self, discovery: _Discovery, code: str, code_verifier: str, redirect_uri: str
-    ) -> Mapping[str, Any]:
-        form = {"grant_type": "authorization_code", "code": code,
-                "redirect_uri": redirect_uri, "code_verifier": code_verifier}
-        headers = {"Accept": "application/json"}
-        secret = self._secret_factory() if self._secret_factory else self._client_secret
+    def _authenticate(self, form: dict[str, str], headers: dict[str, str], secret: str) -> None:
+        """Client authentication at the token endpoint, in the registered method."""
         if self._token_auth == SECRET_IN_HEADER and secret:
             # RFC 6749 §2.3.1: both parts form-encoded before joining.
             pair = f"{quote(self._client_id, safe='')}:{quote(secret, safe='')}"
@@ -57,6 +52,39 @@ class OidcTokens(OidcDiscovery):
             form["client_id"] = self._client_id
             if secret:
                 form["client_secret"] = secret
+
+    async def client_secret_refused(self, secret: str) -> str | None:
+        """Why the provider does not take `secret` as our client secret, or None when it
+        does. A code no one was given is redeemed with it: the token endpoint authenticates
+        the client first (RFC 6749 §5.2), so `invalid_client` means the secret is wrong and
+        any other refusal (`invalid_grant`) that it was accepted. Nothing is issued."""
+        try:
+            discovery = await self._discover()
+            form = {"grant_type": "authorization_code", "code": "mall-rotation-check",
+                    "redirect_uri": "https://mall.invalid/rotation-check"}
+            headers = {"Accept": "application/json"}
+            self._authenticate(form, headers, secret)
+            response = await self._http.request(
+                self.name, "POST", discovery.token_endpoint, subject=self._subject, form=form,
+                headers=headers, idempotent=False)
+        except ProviderUnavailable as exc:
+            return f"{self.name} could not be reached: {exc.detail}"
+        body = response.json_object() or {}
+        if response.status == 401 or body.get("error") == "invalid_client":
+            return f"{self.name} refused the client secret (invalid_client)"
+        if response.status >= 500 or response.status < 400:
+            return (f"{self.name} answered HTTP {response.status} where a refusal of the test "
+                    "code was expected")
+        return None
+
+    async def _redeem(
+        self, discovery: _Discovery, code: str, code_verifier: str, redirect_uri: str
+    ) -> Mapping[str, Any]:
+        form = {"grant_type": "authorization_code", "code": code,
+                "redirect_uri": redirect_uri, "code_verifier": code_verifier}
+        headers = {"Accept": "application/json"}
+        self._authenticate(form, headers, self._secret_factory() if self._secret_factory
+                           else self._client_secret)
         # A code redeems once: a repeated POST could only fail, so it is never retried.
         response = await self._http.request(
             self.name, "POST", discovery.token_endpoint, subject=self._subject, form=form,
