@@ -29,6 +29,15 @@ async def bearer(shop: Any, email: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {(await response.json())['access_token']}"}
 
 
+async def admin_post(shop: Any, admin: dict[str, str], path: str,
+                     body: dict[str, Any] | None = None, status: int = 200) -> dict[str, Any]:
+    """An admin's POST, expected to answer `status`; its JSON answer."""
+    response = await shop.client.post(path, json=body, headers=admin)
+    assert response.status == status, await response.text()
+    answer: dict[str, Any] = await response.json()
+    return answer
+
+
 async def admin_of(shop: Any) -> dict[str, str]:
     email = f"admin-{uuid.uuid4().hex[:6]}@example.com"
     await shop.container.accounts().register(email, "admin password 1", role=Role.ADMIN)

@@ -14,6 +14,7 @@ from twilio.request_validator import RequestValidator
 from adapters.persistence.tables import EvidenceRecord, Incident, OutboxMessage
 from adapters.signing import sign
 from tests.e2e.identity_steps import admin_of
+from tests.e2e.identity_steps import admin_post as step
 from tests.e2e.stripe_steps import (
     SECRET,
     encoded,
@@ -24,14 +25,6 @@ from tests.e2e.stripe_steps import (
 )
 
 NEW_SECRET = "whsec_stripe_e2e_rotated_in_0123"
-
-
-async def step(shop: Any, admin: dict[str, str], path: str,
-               body: dict[str, Any] | None = None, status: int = 200) -> dict[str, Any]:
-    response = await shop.client.post(path, json=body, headers=admin)
-    assert response.status == status, await response.text()
-    answer: dict[str, Any] = await response.json()
-    return answer
 
 
 async def rotate(shop: Any, admin: dict[str, str], provider: str, kind: str, value: str,

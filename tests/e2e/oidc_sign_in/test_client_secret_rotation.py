@@ -11,21 +11,13 @@ from typing import Any
 import pytest
 
 from adapters.persistence.tables import EvidenceRecord, Incident
-from tests.e2e.conftest import Shop
 from tests.e2e.identity_steps import admin_of
+from tests.e2e.identity_steps import admin_post as post
 from tests.e2e.oidc_sign_in import steps
 from tests.oidc_provider import OidcProviderProcess
 
 pytestmark = pytest.mark.timeout(60)
 REVOKED = "mall-e2e-secret-revoked-at-the-provider"
-
-
-async def post(shop: Shop, admin: dict[str, str], path: str,
-               body: dict[str, Any] | None = None, status: int = 200) -> dict[str, Any]:
-    response = await shop.client.post(path, json=body, headers=admin)
-    assert response.status == status, await response.text()
-    answer: dict[str, Any] = await response.json()
-    return answer
 
 
 async def test_a_client_secret_rotation_is_validated_at_the_providers_token_endpoint(
