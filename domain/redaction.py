@@ -33,14 +33,18 @@ _SECRET_KEYS = re.compile(
     r"cookie|private[-_]?key|(^|[-_.])(pan|cvc|cvv|cvc2|pin)($|[-_.]))",
     re.IGNORECASE,
 )
-# Fields in which providers send the payer's personal data (Stripe's billing_details,
-# receipt_email, shipping; Toss's customer fields): what we keep of their messages (webhook
+# Fields in which providers send personal data (Stripe's billing_details, receipt_email,
+# shipping; Toss's customer fields; EasyPost's tracking places): what we keep of their messages (webhook
 # copies, evidence) must not hold it, since evidence can never be erased.
 PERSONAL_PLACEHOLDER = "[personal data withheld]"
 _PERSONAL_KEYS = frozenset({
     "billing_details", "receipt_email", "shipping", "customer_details", "customer_email",
     "customer_name", "customer_phone", "customeremail", "customername",
     "customermobilephone", "email", "phone", "mobile", "address",
+    # EasyPost's trackers: who signed for the parcel, and places down to the recipient's
+    # city and postcode.
+    "signed_by", "tracking_location", "origin_tracking_location", "destination_location",
+    "origin_location", "destination_tracking_location",
 })
 # Reference-like keys that merely contain the word "token" but are not credentials.
 _SAFE_KEYS = frozenset({"token_type", "payment_method_token", "payment_method"})

@@ -83,3 +83,29 @@ async def test_a_refund_event_is_kept_and_acknowledged(shop_factory: Any) -> Non
         "X-Hmac-Signature": signature("whsec_next", body)})
     assert response.status == 200 and (await response.json())["status"] == "accepted"
     assert await settled("evt_refund_1") == "ignored"  # recorded; no shipment moves
+
+
+async def test_who_signed_and_where_the_parcel_was_are_not_kept(shop_factory: Any) -> None:
+    """The inbox copy and the evidence of a tracker event hold no signer's name and no place
+    down to the recipient's city and postcode."""
+    shop = await shop_factory(**EASYPOST)
+    event = json.loads(BODY)
+    place = {"object": "TrackingLocation", "city": "BROOKLYN HEIGHTS", "state": "NY",
+             "country": "US", "zip": "11201"}
+    tracker = event["result"]
+    tracker["signed_by"] = "GRACE HOPPER"
+    tracker["carrier_detail"] = {**(tracker.get("carrier_detail") or {}),
+                                 "destination_location": "BROOKLYN HEIGHTS NY 11201",
+                                 "origin_tracking_location": place}
+    for detail in tracker["tracking_details"]:
+        detail["tracking_location"] = place
+    event["id"] = "evt_personal_1"
+    body = json.dumps(event).encode()
+    response = await shop.client.post("/v1/webhooks/easypost", data=body, headers={
+        "X-Hmac-Signature": signature(HOOK["secret"], body)})
+    assert response.status == 200, await response.text()
+    kept = json.dumps([dict(row) for row in await InboxMessage.select()]
+                      + [dict(row) for row in await EvidenceRecord.select()], default=str)
+    assert "evt_personal_1" in kept
+    for personal in ("GRACE HOPPER", "BROOKLYN", "11201"):
+        assert personal not in kept
