@@ -50,6 +50,8 @@ from adapters.messaging.rendering import JinjaTemplateRenderer
 from adapters.messaging.smtp import SmtpEmailSender, SmtpServer
 from adapters.messaging.twilio import STATUS_CALLBACK_PATH as TWILIO_STATUS_PATH
 from adapters.messaging.twilio import TwilioSms, TwilioStatusCallbacks
+from adapters.metrics import MetricsPage
+from adapters.metrics import request_answered as request_answered  # the edge counts
 from adapters.operation_watch import operation_watch as operation_watch_for
 from adapters.payments.sandbox import SIGNATURE_HEADER as PAYMENT_SIGNATURE
 from adapters.payments.sandbox import SandboxGateway
@@ -405,7 +407,7 @@ class Container(containers.DeclarativeContainer):
         ledger=ledger, secrets=sandbox_secrets,
         public_base_url=config.base_url, stall_seconds=config.sandbox_stall_seconds,
         deposit_delay_seconds=config.sandbox_deposit_delay_seconds,
-        webhook_delay_seconds=config.sandbox_webhook_delay_seconds, clock=clock,
+        webhook_delay_seconds=config.sandbox_webhook_delay_seconds, clock=clock, http=http,
     )
     stripe_gateway = providers.Singleton(
         StripeGateway, http,
@@ -610,9 +612,11 @@ class Container(containers.DeclarativeContainer):
     push_devices = providers.Singleton(PushDevices, uow, clock)
     idempotency = providers.Singleton(IdempotencyGuard, uow, clock,
                                       settings.provided.idempotency_ttl_hours)
+    checkpoints = providers.Singleton(FileCheckpointStore, config.evidence_checkpoint_file)
+    metrics_page = providers.Singleton(MetricsPage, clock, checkpoints,
+                                       settings.provided.operation_slow_after_seconds)
     evidence = providers.Singleton(
-        EvidenceService, uow, clock,
-        providers.Singleton(FileCheckpointStore, config.evidence_checkpoint_file),
+        EvidenceService, uow, clock, checkpoints,
         providers.Singleton(checkpoint_keys, config.evidence_checkpoint_keys,
                             config.evidence_checkpoint_key_id, config.secret_key), alerts)
     # The bus hands each command handler the dependencies it names (application/bus.py).

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,6 +44,24 @@ class FileCheckpointStore:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    async def last_seq(self) -> int:
+        """The sequence number the newest checkpoint vouches for (0: none yet)."""
+        return await asyncio.to_thread(self._last_seq)
+
+    def _last_seq(self) -> int:
+        try:
+            with self._path.open("rb") as file:
+                file.seek(max(0, file.seek(0, os.SEEK_END) - 4096))
+                lines = file.read().splitlines()
+        except FileNotFoundError:
+            return 0
+        for line in reversed(lines):
+            try:
+                return int(json.loads(line)["seq"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn or foreign line
+        return 0
 
     async def read(self) -> list[str]:
         return await asyncio.to_thread(self._read)

@@ -4,11 +4,12 @@ every exchange written to the evidence ledger with secrets and card numbers reda
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +25,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from adapters import metrics
 from application.ports import Alert, AlertSink, EvidenceLedger
 from application.ports.runtime import DriftReporter
 from domain.errors import ProviderUnavailable
@@ -162,6 +164,7 @@ class OutboundHttp:
                     if response.status in RETRYABLE_STATUS:
                         raise ProviderHttpError(response)
             except OpenedState:
+                metrics.provider_call(provider, "circuit_open")
                 await self._record(provider, subject, method, shown_url, headers, shown_json,
                                    shown_form, None, "circuit open: request not sent", started,
                                    attempt)
@@ -176,6 +179,9 @@ class OutboundHttp:
             except (TimeoutError, aiohttp.ClientError) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:300]
                 maybe_sent = True
+            metrics.provider_call(
+                provider, metrics.outcome_of(response.status if response else None, error),
+                time.perf_counter() - started)
             exchange = await self._record(provider, subject, method, shown_url, headers,
                                           shown_json, shown_form, response, error, started,
                                           attempt, personal_response)
@@ -268,7 +274,28 @@ class OutboundHttp:
             await asyncio.get_running_loop().create_task(
                 self._drift.report(provider, drifts, exchange), context=contextvars.Context())
 
+    @contextlib.asynccontextmanager
+    async def guarded(self, provider: str) -> AsyncIterator[None]:
+        """A provider call made without HTTP (a sandbox's books): through the provider's
+        circuit breaker, and counted like an HTTP call. A ProviderUnavailable raised inside
+        counts as a failure; an open circuit raises one without running the call."""
+        started = time.perf_counter()
+        try:
+            async with await self._breakers.get_breaker(provider):
+                yield
+        except OpenedState:
+            metrics.provider_call(provider, "circuit_open")
+            raise ProviderUnavailable(
+                f"{provider} is failing right now, so the request was not sent; it is safe "
+                "to retry later", request_sent=False) from None
+        except ProviderUnavailable:
+            metrics.provider_call(provider, "unavailable", time.perf_counter() - started)
+            raise
+        metrics.provider_call(provider, "ok", time.perf_counter() - started)
+
     def _on_breaker_event(self, name: str, event_type: str, event: Any) -> None:
+        if event_type == "state_changed":
+            metrics.breaker_state(name, str(getattr(event, "state", "")))
         if event_type == "state_changed" and getattr(event, "state", "") == "opened":
             log.warning("circuit opened for provider %s", name)
             task = asyncio.get_running_loop().create_task(self._alert_once(Alert(

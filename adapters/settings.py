@@ -122,6 +122,9 @@ class Settings(AlertSettings, AnalyticsSettings, ProviderSettings):
     deferred_messages_interval_seconds: Seconds = timedelta(minutes=1)
     # How often marketing opt-ins two years old are looked for, to remind their customers.
     consent_reminder_interval_seconds: Seconds = timedelta(days=1)
+    # /metrics: with a token, scrapers send it as a bearer token; without, only clients on
+    # this machine (loopback) are answered.
+    metrics_token: str = ""
     # Risk scores (0 to 1) from which an order is held for review, and refused.
     fraud_review_threshold: float = Field(0.5, gt=0, le=1)
     fraud_reject_threshold: float = Field(0.95, gt=0, le=1)

@@ -34,8 +34,8 @@ _SECRET_KEYS = re.compile(
     re.IGNORECASE,
 )
 # Fields in which providers send personal data (Stripe's billing_details, receipt_email,
-# shipping; Toss's customer fields; EasyPost's tracking places): what we keep of their messages (webhook
-# copies, evidence) must not hold it, since evidence can never be erased.
+# shipping; Toss's customer fields; EasyPost's tracking places): what we keep of their
+# messages (webhook copies, evidence) must not hold it, since evidence can never be erased.
 PERSONAL_PLACEHOLDER = "[personal data withheld]"
 _PERSONAL_KEYS = frozenset({
     "billing_details", "receipt_email", "shipping", "customer_details", "customer_email",

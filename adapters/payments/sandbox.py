@@ -20,6 +20,7 @@ pages), and it reports outcomes by signed webhooks (`Sandbox-Signature`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from typing import Any
 
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
+from adapters.http import OutboundHttp
 from adapters.persistence.tables import SandboxCharge
 from adapters.sandbox_webhooks import SandboxWebhookSender
 from adapters.signing import verified_event
@@ -86,17 +88,25 @@ class SandboxGateway:
         deposit_delay_seconds: float,
         webhook_delay_seconds: float,
         clock: Clock,
+        http: OutboundHttp | None = None,
     ) -> None:
+        """`http`: its simulated calls go through the circuit breaker and the provider
+        metrics of the real providers' HTTP client, so an outage opens its circuit too."""
         self._webhooks, self._ledger, self._secrets = webhooks, ledger, list(secrets)
-        self._clock = clock
+        self._clock, self._http = clock, http
         self._base = public_base_url.rstrip("/")
         self._stall, self._deposit_delay = stall_seconds, deposit_delay_seconds
         self._webhook_delay = webhook_delay_seconds
 
     async def available(self) -> bool:
-        return True
+        return await self._http.available(self.name) if self._http else True
 
     async def authorize(self, request: PaymentRequest) -> PaymentUpdate:
+        guard = self._http.guarded(self.name) if self._http else contextlib.nullcontext()
+        async with guard:
+            return await self._authorize(request)
+
+    async def _authorize(self, request: PaymentRequest) -> PaymentUpdate:
         existing = await SandboxCharge.select().where(
             SandboxCharge.idempotency_key == request.idempotency_key).first()
         if existing is not None:

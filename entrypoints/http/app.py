@@ -21,6 +21,7 @@ from entrypoints.http import (
     health,
     incidents,
     mailbox,
+    metrics,
     openapi,
     providers,
     sandbox,
@@ -31,6 +32,7 @@ from entrypoints.http import (
     webhooks,
 )
 from entrypoints.http.api import CLOSING, CONTAINER, MAX_BODY, json_response
+from entrypoints.http.docs import add_docs
 from entrypoints.http.problems import PARSER_LIMITS, problems_middleware
 from entrypoints.worker import EmbeddedWorker
 
@@ -40,14 +42,15 @@ TABLES = [auth.table, contact.table, storefront.table, delivery_incidents.table,
           unsubscribe.table,
           health.table,
           devices.table, twilio_status.table, credentials.table, incidents.table,
-          providers.table]
+          providers.table, metrics.table]
 OPENAPI = web.AppKey("openapi", dict)
 
 
 def create_app(container: Container, *, start_worker: bool | None = None) -> web.Application:
     """The aiohttp app. In embedded mode it also runs the Dramatiq worker in-process."""
     install_log_scrubber()
-    app = web.Application(middlewares=[problems_middleware], client_max_size=MAX_BODY,
+    app = web.Application(middlewares=[metrics.counting_middleware, problems_middleware],
+                          client_max_size=MAX_BODY,
                           handler_args=PARSER_LIMITS)
     app[CONTAINER] = container
     app[CLOSING] = asyncio.Event()
@@ -66,6 +69,7 @@ def create_app(container: Container, *, start_worker: bool | None = None) -> web
         return json_response(request.app[OPENAPI])
 
     app.router.add_get("/v1/openapi.json", openapi_json)
+    add_docs(app)
     run_worker = (container.config.runs_worker_in_process()
                   if start_worker is None else start_worker)
 
