@@ -83,6 +83,8 @@ from adapters.shipping.sandbox import SandboxCarrier
 from adapters.shipping.sandbox_tracking import SandboxTrackingPlan
 from adapters.shipping.sandbox_tracking import poll_seconds as tracking_poll_seconds
 from adapters.throttling import LimitsRateLimiter
+from adapters.tracing import configure_export
+from adapters.tracing import server_span as server_span  # the edge traces
 from application.accounts import Accounts
 from application.analytics import AnalyticsService
 from application.bus import MessageBus
@@ -670,6 +672,12 @@ def install_log_scrubber() -> None:
 
     scrubbed.scrubs_card_numbers = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(scrubbed)
+
+
+def configure_tracing(settings: Settings) -> None:
+    """Spans exported to the OTLP collector at MALL_OTLP_ENDPOINT; none without one."""
+    if configure_export(settings.otlp_endpoint, settings.otlp_service_name):
+        logging.getLogger("mall").info("traces are exported over OTLP/HTTP")
 
 
 def configure_logging(level: str) -> None:

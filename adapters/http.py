@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from opentelemetry.trace import SpanKind
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from tenacity import (
@@ -25,7 +26,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from adapters import metrics
+from adapters import metrics, tracing
 from application.ports import Alert, AlertSink, EvidenceLedger
 from application.ports.runtime import DriftReporter
 from domain.errors import ProviderUnavailable
@@ -159,8 +160,16 @@ class OutboundHttp:
             try:
                 breaker = await self._breakers.get_breaker(provider)
                 async with breaker:
-                    response = await self._send(method, url, headers, json_body, form, content,
-                                                timeout_seconds or self._timeout)
+                    with tracing.span(f"{provider} {method.upper()}", SpanKind.CLIENT,
+                                      attributes={"mall.provider": provider,
+                                                  "mall.attempt": attempt}) as call:
+                        # The trace goes on with the callee (our own webhook, for a sandbox).
+                        response = await self._send(
+                            method, url, {**headers, **tracing.carrier()}, json_body, form,
+                            content, timeout_seconds or self._timeout)
+                        call.set_attribute("http.response.status_code", response.status)
+                        if response.status >= 500:
+                            tracing.failed(call, f"HTTP {response.status}")
                     if response.status in RETRYABLE_STATUS:
                         raise ProviderHttpError(response)
             except OpenedState:
@@ -282,7 +291,9 @@ class OutboundHttp:
         started = time.perf_counter()
         try:
             async with await self._breakers.get_breaker(provider):
-                yield
+                with tracing.span(f"{provider} call", SpanKind.CLIENT,
+                                  attributes={"mall.provider": provider}):
+                    yield
         except OpenedState:
             metrics.provider_call(provider, "circuit_open")
             raise ProviderUnavailable(

@@ -11,6 +11,7 @@ import logging
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+from adapters.tracing import trace_id
 from domain.redaction import redact_card_numbers
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -28,6 +29,9 @@ class JsonLineFormatter(logging.Formatter):
         request_id = REQUEST_ID.get()
         if request_id:
             line["request_id"] = request_id
+        current_trace = trace_id()
+        if current_trace:
+            line["trace_id"] = current_trace
         if record.exc_info:
             # a traceback can quote input (a failing value): scrubbed like the message
             line["exception"] = redact_card_numbers(self.formatException(record.exc_info))

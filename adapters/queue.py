@@ -16,6 +16,8 @@ from dramatiq.middleware.asyncio import AsyncIO
 from purgatory import SyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
+from adapters import tracing
+
 log = logging.getLogger("mall.worker")
 Cleanup = Callable[[], Coroutine[Any, Any, None]]
 
@@ -65,6 +67,35 @@ class GracefulAsyncIO(AsyncIO):
             await cleanup()
 
 
+class TracePropagation(dramatiq.Middleware):
+    """A task message carries the trace context it was sent in (an option), and its actor
+    runs in a span continuing it: the work a request hands to the workers stays in the
+    request's trace. The span is attached on the worker thread, whose context the async
+    actor's task inherits."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, tracing.Attached] = {}
+
+    def before_enqueue(self, broker: dramatiq.Broker, message: Any, delay: Any) -> None:
+        headers = tracing.carrier()
+        if headers:
+            message.options[tracing.TRACE_OPTION] = headers
+
+    def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        headers = message.options.get(tracing.TRACE_OPTION)
+        if headers:
+            self._running[message.message_id] = tracing.Attached(
+                headers, f"actor {message.actor_name}")
+
+    def after_process_message(self, broker: dramatiq.Broker, message: Any, *,
+                              result: Any = None, exception: BaseException | None = None) -> None:
+        attached = self._running.pop(message.message_id, None)
+        if attached is not None:
+            attached.end(exception)
+
+    after_skip_message = after_process_message
+
+
 def make_broker(
     redis_url: str | None, heartbeat_timeout_ms: int,
     startups: Sequence[Cleanup] = (), cleanups: Sequence[Cleanup] = (),
@@ -78,6 +109,7 @@ def make_broker(
     else:
         broker = StubBroker()
     broker.add_middleware(GracefulAsyncIO(startups, cleanups))
+    broker.add_middleware(TracePropagation())
     broker.declare_queue(QUEUE)
     return broker
 

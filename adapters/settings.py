@@ -125,6 +125,10 @@ class Settings(AlertSettings, AnalyticsSettings, ProviderSettings):
     # /metrics: with a token, scrapers send it as a bearer token; without, only clients on
     # this machine (loopback) are answered.
     metrics_token: str = ""
+    # Traces: exported over OTLP/HTTP to this collector URL (e.g.
+    # http://otel-collector:4318/v1/traces); empty: not recorded.
+    otlp_endpoint: str = ""
+    otlp_service_name: str = "mall"
     # Risk scores (0 to 1) from which an order is held for review, and refused.
     fraud_review_threshold: float = Field(0.5, gt=0, le=1)
     fraud_reject_threshold: float = Field(0.95, gt=0, le=1)

@@ -29,6 +29,7 @@ class StartupError(Exception):
 def _container(*, starting: bool = False) -> tuple[bootstrap.Settings, bootstrap.Container]:
     settings = bootstrap.load_keys(bootstrap.Settings())
     bootstrap.configure_logging(settings.log_level)
+    bootstrap.configure_tracing(settings)
     container = bootstrap.build(settings)
     if starting:  # a provider that cannot be built would fail every request that needs it
         problems = bootstrap.unbuildable_providers(container)

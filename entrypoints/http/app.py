@@ -49,7 +49,7 @@ OPENAPI = web.AppKey("openapi", dict)
 def create_app(container: Container, *, start_worker: bool | None = None) -> web.Application:
     """The aiohttp app. In embedded mode it also runs the Dramatiq worker in-process."""
     install_log_scrubber()
-    app = web.Application(middlewares=[metrics.counting_middleware, problems_middleware],
+    app = web.Application(middlewares=[metrics.observing_middleware, problems_middleware],
                           client_max_size=MAX_BODY,
                           handler_args=PARSER_LIMITS)
     app[CONTAINER] = container

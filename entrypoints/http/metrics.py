@@ -8,7 +8,7 @@ import time
 
 from aiohttp import web
 
-from bootstrap import request_answered
+from bootstrap import request_answered, server_span
 from domain.errors import Forbidden
 from entrypoints.http.api import Handler, RouteTable, container
 
@@ -16,21 +16,26 @@ table = RouteTable("operations")
 
 
 @web.middleware
-async def counting_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Requests by route template (never the raw path: ids would make a series each)."""
+async def observing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Each request counted and traced by its route template (never the raw path: ids would
+    make a series each, and some paths carry tokens). A caller's `traceparent` is continued
+    (the storefront's, or ours coming back through a sandbox's webhook)."""
     started = time.perf_counter()
     status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    finally:
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "unmatched"
-        request_answered(request.method, route, status, time.perf_counter() - started)
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    with server_span(f"{request.method} {route}", request.headers,
+                      {"http.request.method": request.method, "http.route": route}) as span:
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            span.set_attribute("http.response.status_code", status)
+            request_answered(request.method, route, status, time.perf_counter() - started)
 
 
 def _operator(request: web.Request) -> None:
