@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from application.ordering import order_view, shipment_view
@@ -44,6 +45,9 @@ class EvidenceService:
                  keys: CheckpointKeys, alerts: AlertSink) -> None:
         self._uow, self._clock = uow, clock
         self._checkpoints, self._keys, self._alerts = checkpoints, keys, alerts
+        # Told how far a verification is (records checked, of those to check): the command
+        # line shows a progress bar.
+        self.on_progress: Callable[[int, int], None] = lambda done, total: None
 
     async def seal(self, batch: int = SEAL_BATCH) -> int:
         """Chain every pending record into the ledger, a batch per transaction, off the
@@ -127,7 +131,8 @@ class EvidenceService:
     async def _walk(self, verifier: ChainVerifier, after: int, head: LedgerHead,
                     page: int) -> ChainReport:
         """Feed the records after `after` up to the head (later ones were appended after the
-        head was read) to `verifier`."""
+        head was read) to `verifier`, telling `progress` after each page."""
+        start = after
         while after < head.seq:
             limit = min(page, head.seq - after)
             async with self._uow(read_only=True) as uow:
@@ -138,6 +143,8 @@ class EvidenceService:
             if len(records) < limit:
                 break
             after = records[-1].seq
+            self.on_progress(after - start, head.seq - start)
+        self.on_progress(head.seq - start, head.seq - start)
         return verifier.finish(head)
 
     async def _anchor(self, head: LedgerHead, report: ChainReport) -> ChainReport:

@@ -1,4 +1,6 @@
-"""Command line: serve, worker, migrate, create-admin, evidence verify|checkpoint."""
+"""Command line: serve, worker, migrate, create-admin, evidence verify|checkpoint, reconcile,
+retention. Long commands show their progress on a terminal and end with a summary; --json
+prints their report alone, for scripts."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import os
 import socket
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +23,7 @@ from pydantic_settings import SettingsError
 import bootstrap
 from domain.customers import Role
 from domain.errors import DomainError
+from entrypoints import cli_output as output
 
 
 class StartupError(Exception):
@@ -134,13 +138,29 @@ async def _create_admin(email: str, password: str) -> str:
     return customer.id
 
 
-async def _evidence(action: str) -> tuple[dict[str, Any], str]:
+async def _evidence(action: str, quiet: bool) -> tuple[dict[str, Any], str]:
     """The report of `mall evidence verify|checkpoint`, and where the checkpoints are kept."""
     _, container = _container()
     await bootstrap.prepare(container)
     service = container.evidence()
-    report = await (service.verify() if action == "verify" else service.checkpoint())
+    with output.progress("verifying the evidence chain", quiet) as shown:
+        service.on_progress = shown
+        report = await (service.verify() if action == "verify" else service.checkpoint())
     return report.as_dict(), container.config.evidence_checkpoint_file()
+
+
+async def _reconcile(older_than_minutes: float) -> dict[str, int]:
+    _, container = _container()
+    await bootstrap.prepare(container)
+    return await container.payments().reconcile(timedelta(minutes=older_than_minutes))
+
+
+async def _retention() -> dict[str, int]:
+    _, container = _container()
+    await bootstrap.prepare(container)
+    report = await container.privacy().enforce_retention()
+    report["ci_resealed"] = await container.real_names().rotate_keys()
+    return report
 
 
 def evidence_problem(report: dict[str, Any], checkpoint_file: str) -> str:
@@ -168,19 +188,30 @@ def main(argv: list[str] | None = None) -> int:
     working = sub.add_parser("worker", help="run the Dramatiq worker (with REDIS_URL)")
     working.add_argument("--processes", type=_positive, default=1, metavar="N",
                          help="N worker processes")
-    sub.add_parser("migrate", help="bring the database schema up to date")
+    migrating = sub.add_parser("migrate", help="bring the database schema up to date")
     admin = sub.add_parser("create-admin", help="create an account with the admin role")
     admin.add_argument("--email", required=True)
     admin.add_argument("--password", help="read from MALL_ADMIN_PASSWORD or asked if omitted")
     evidence = sub.add_parser("evidence", help="the evidence ledger")
     evidence_actions = evidence.add_subparsers(dest="action", required=True)
-    evidence_actions.add_parser(
+    evidence_commands = [evidence_actions.add_parser(
         "verify", help="verify the chain against its recorded head and the signed checkpoints, "
-                       "then sign a checkpoint; exit 1 on any problem")
-    evidence_actions.add_parser(
+                       "then sign a checkpoint; exit 1 on any problem"),
+        evidence_actions.add_parser(
         "checkpoint", help="check the records added since the last checkpoint and sign one "
-                           "(what the worker does periodically); exit 1 on any problem")
-    sub.add_parser("verify-evidence", help="the same as `evidence verify`")
+                           "(what the worker does periodically); exit 1 on any problem")]
+    verifying = sub.add_parser("verify-evidence", help="the same as `evidence verify`")
+    reconciling = sub.add_parser(
+        "reconcile", help="ask the providers now about payments still waiting for their "
+                          "answer (what the worker does every few minutes)")
+    reconciling.add_argument("--older-than-minutes", type=float, default=0, metavar="M",
+                             help="only payments waiting longer than M minutes (default: all)")
+    retention = sub.add_parser(
+        "retention", help="delete what no retention rule keeps any more and re-seal CIs "
+                          "under the current key (what the worker does daily)")
+    for command in (migrating, verifying, reconciling, retention, *evidence_commands):
+        command.add_argument("--json", action="store_true",
+                             help="print the report alone, as JSON, for scripts")
     seller_key = sub.add_parser("seller-key", help="print the API key a seller's system uses "
                                                    "to register parcels (/v1/seller/...)")
     seller_key.add_argument("seller_id")
@@ -196,8 +227,20 @@ def _run(args: argparse.Namespace) -> int:
         return work(args.processes)
     if args.command == "migrate":
         _, container = _container()
-        asyncio.run(bootstrap.prepare(container))
-        print("database schema is up to date")
+        with output.working("bringing the database schema up to date", args.json):
+            asyncio.run(bootstrap.prepare(container))
+        output.report({"ok": True}, args.json, "database schema is up to date")
+    elif args.command == "reconcile":
+        with output.working("asking the providers about waiting payments", args.json):
+            found = asyncio.run(_reconcile(args.older_than_minutes))
+        output.report(found, args.json, (
+            f"reconciliation: {found['checked']} payments asked about, {found['changed']} "
+            f"changed, {found['unreachable']} left for later (provider unreachable)"))
+    elif args.command == "retention":
+        with output.working("deleting what no retention rule keeps", args.json):
+            purged = asyncio.run(_retention())
+        output.report(purged, args.json, "retention: " + ", ".join(
+            f"{count} {what.replace('_', ' ')}" for what, count in purged.items()))
     elif args.command == "create-admin":
         password = (args.password or os.environ.get("MALL_ADMIN_PASSWORD")
                     or getpass.getpass("admin password: "))
@@ -211,8 +254,12 @@ def _run(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     elif args.command in ("evidence", "verify-evidence"):
-        report, checkpoint_file = asyncio.run(_evidence(getattr(args, "action", "verify")))
-        print(json.dumps(report))
+        report, checkpoint_file = asyncio.run(
+            _evidence(getattr(args, "action", "verify"), args.json))
+        output.report(report, args.json, (
+            f"evidence ledger verified: {report['checked']} records checked, the chain ends "
+            f"at {report['head_seq']}, a signed checkpoint vouches for "
+            f"{report['anchored_seq']}") if report["ok"] else "evidence ledger NOT verified")
         if not report["ok"]:
             print(evidence_problem(report, checkpoint_file), file=sys.stderr)
             return 1

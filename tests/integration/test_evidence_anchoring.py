@@ -123,7 +123,8 @@ async def test_tampering_is_found_by_the_service_and_the_cli(
     assert reason in (report.reason or ""), report.reason
     assert report.checkpoint is not None and report.checkpoint.seq == 5  # the one it contradicts
     # The old name of the command stays an alias.
-    for args in [("evidence", "verify")] + [("verify-evidence",)] * (tamper == "edit"):
+    for args in [("evidence", "verify", "--json")] + [("verify-evidence", "--json")] * (
+            tamper == "edit"):
         run = await cli(container, tmp_path, *args)
         assert run.returncode == 1, (args, run.stdout, run.stderr)
         printed = json.loads(run.stdout)
@@ -138,6 +139,9 @@ async def test_tampering_is_found_by_the_service_and_the_cli(
 async def test_an_intact_ledger_verifies_and_is_anchored(container: Any, tmp_path: Path) -> None:
     await _append(container, 3)
     run = await cli(container, tmp_path, "evidence", "verify")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("evidence ledger verified: 3 records checked")
+    run = await cli(container, tmp_path, "evidence", "verify", "--json")
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == {"ok": True, "checked": 3, "first_bad_seq": None,
                                       "reason": None, "checkpoint": None, "head_seq": 3,
@@ -203,7 +207,7 @@ async def test_a_forged_checkpoint_line_is_reported(
     assert not report.ok
     assert report.first_bad_seq is None
     assert (report.reason or "").startswith("checkpoint line 1: ")
-    run = await cli(container, tmp_path, "evidence", "verify")
+    run = await cli(container, tmp_path, "evidence", "verify", "--json")
     assert run.returncode == 1
     assert "checkpoint line 1: " in json.loads(run.stdout)["reason"]
     assert path.read_text() == forged + "\n"  # a broken ledger is never signed
@@ -238,3 +242,20 @@ async def test_a_checkpoint_store_that_fails_is_a_problem(
     assert not (await full.checkpoint()).ok
     assert any("No space left" in r.getMessage() for r in caplog.records
                if r.name == "mall.alerts")
+
+
+async def test_the_maintenance_commands_end_with_a_summary_or_a_json_report(
+        container: Any, tmp_path: Path) -> None:
+    """Reconciliation and retention, run by hand: a summary line for a person, the report
+    alone with --json (the progress shows on a terminal only, on stderr)."""
+    run = await cli(container, tmp_path, "reconcile")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("reconciliation: 0 payments asked about, 0 changed")
+    run = await cli(container, tmp_path, "reconcile", "--json")
+    assert json.loads(run.stdout) == {"checked": 0, "changed": 0, "unreachable": 0}
+    run = await cli(container, tmp_path, "retention", "--json")
+    assert run.returncode == 0, run.stderr
+    assert set(json.loads(run.stdout)) == {"retained_records", "sign_in_leftovers",
+                                           "finished_work", "access_logs", "ci_resealed"}
+    run = await cli(container, tmp_path, "migrate")
+    assert (run.returncode, run.stdout) == (0, "database schema is up to date\n")
