@@ -135,8 +135,9 @@ async def test_the_cli_reports_a_tampered_chain(container: Any, tmp_path: Any) -
            "MALL_ALLOW_SANDBOX": "true"}
 
     def verify() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "entrypoints.cli", "verify-evidence", "--json"],
-                              env=env, capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "entrypoints.cli", "verify-evidence", "--json"],
+            env=env, capture_output=True, text=True, timeout=60)
 
     ok = await asyncio.to_thread(verify)
     assert ok.returncode == 0, ok.stderr
