@@ -2,23 +2,39 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
+UV     := $(BIN)/uv
+# What is installed: the runtime (requirements.lock) for `make run`, everything
+# (requirements-dev.lock: checks and tests too) for the rest. uv installs both, in seconds.
+RUNTIME := $(VENV)/.runtime-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+STAMP   := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run worker test lint unit bench clean
+.PHONY: install runtime run worker test lint unit bench clean
 
-$(STAMP): requirements-dev.lock pyproject.toml
+$(UV):
 	@scripts/ensure-venv.sh "$(PYTHON)" "$(VENV)"
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@echo "setting up $(VENV): installing uv, the installer"
+	@$(BIN)/python -m pip install --quiet uv
+
+$(RUNTIME): requirements.lock pyproject.toml | $(UV)
+	@echo "installing what the backend needs (requirements.lock) with uv"
+	@$(UV) pip install --quiet --python $(BIN)/python -r requirements.lock
+	@$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	@rm -f $(VENV)/.runtime-* && touch $@
+
+$(STAMP): requirements-dev.lock pyproject.toml | $(UV)
+	@echo "installing the backend with its checks and tests (requirements-dev.lock) with uv"
+	@$(UV) pip install --quiet --python $(BIN)/python -r requirements-dev.lock
+	@$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
+
+runtime: $(RUNTIME)
 
 install: $(STAMP)
 
-run: install  ## the backend on the embedded default (SQLite, in-process worker, sandbox providers)
+run: runtime  ## the backend on the embedded default (SQLite, in-process worker, sandbox providers)
 	$(BIN)/python -m entrypoints.cli serve
 
-worker: install  ## a Dramatiq worker process (set REDIS_URL)
+worker: runtime  ## a Dramatiq worker process (set REDIS_URL)
 	$(BIN)/python -m entrypoints.cli worker
 
 lint: install

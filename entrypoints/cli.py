@@ -64,7 +64,7 @@ def serve(workers: int = 1) -> int:
     def announce(_: str = "") -> None:  # once the port is open, not before
         processes = f"{workers} processes; " if workers > 1 else ""
         print(f"Mall integrations backend on {settings.base_url} ({processes}{mode}; "
-              f"{database}); API description at {settings.base_url}/v1/openapi.json",
+              f"{database}); API reference at {settings.base_url}/docs",
               flush=True)
 
     if workers > 1:
