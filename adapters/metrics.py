@@ -10,8 +10,10 @@ shared by every process of a machine), a scrape of any web process shows them al
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -50,10 +52,44 @@ def request_answered(method: str, route: str, status: int, seconds: float) -> No
     REQUEST_SECONDS.labels(method, route).observe(seconds)
 
 
+# Per provider and minute of the last hour: calls, failures, seconds spent (this process's),
+# for the operations console's charts.
+HISTORY_MINUTES = 60
+_history: dict[str, dict[int, list[float]]] = {}
+
+
 def provider_call(provider: str, outcome: str, seconds: float | None = None) -> None:
     PROVIDER_CALLS.labels(provider, outcome).inc()
     if seconds is not None:
         PROVIDER_SECONDS.labels(provider).observe(seconds)
+    minute = int(time.time() // 60)
+    minutes = _history.setdefault(provider, {})
+    figures = minutes.setdefault(minute, [0.0, 0.0, 0.0])
+    figures[0] += 1
+    figures[1] += outcome != "ok"
+    figures[2] += seconds or 0.0
+    for old in [m for m in minutes if m <= minute - HISTORY_MINUTES]:
+        del minutes[old]
+
+
+def provider_health() -> list[dict[str, Any]]:
+    """Each provider called in the last hour: its circuit, and per minute (oldest first) its
+    calls, failures and mean latency in milliseconds."""
+    now = int(time.time() // 60)
+    health = []
+    for provider in sorted(_history):
+        minutes = _history[provider]
+        series = []
+        for minute in range(now - HISTORY_MINUTES + 1, now + 1):
+            calls, errors, seconds = minutes.get(minute, (0.0, 0.0, 0.0))
+            series.append({"calls": int(calls), "errors": int(errors),
+                           "latency_ms": round(1000 * seconds / calls, 1) if calls else 0.0})
+        state = BREAKER.labels(provider)._value.get()
+        health.append({"provider": provider, "breaker": {0: "closed", 1: "half-open",
+                                                          2: "open"}.get(int(state), "closed"),
+                       "calls": sum(m["calls"] for m in series),
+                       "errors": sum(m["errors"] for m in series), "minutes": series})
+    return health
 
 
 def breaker_state(provider: str, state: str) -> None:
@@ -108,7 +144,12 @@ class MetricsPage:
                  slow_after: timedelta) -> None:
         self._clock, self._checkpoints, self._slow_after = clock, checkpoints, slow_after
 
+    async def figures(self) -> dict[str, list[tuple[dict[str, str], float]]]:
+        return await database_figures(self._clock.now(), self._slow_after,
+                                      await self._checkpoints.last_seq())
+
+    def provider_health(self) -> list[dict[str, Any]]:
+        return provider_health()
+
     async def render(self) -> bytes:
-        figures = await database_figures(self._clock.now(), self._slow_after,
-                                         await self._checkpoints.last_seq())
-        return exposition(StateCollector(figures, HELP))
+        return exposition(StateCollector(await self.figures(), HELP))

@@ -173,10 +173,9 @@ class EvidenceService:
             return records
         return [*records[:-len(pending)], *await uow.evidence.sealed(pending)]
 
-    async def dispute_bundle(self, order_id: str, generated_by: str) -> dict[str, Any]:
-        """One JSON document for a chargeback answer or an audit: the order, its payments
-        with the provider's facts, its shipments, and every evidence record about it with its
-        provenance and hash, plus the verification of the chain the records belong to."""
+    async def order_timeline(self, order_id: str) -> dict[str, Any]:
+        """An order, its payments with the provider's facts, its shipments with their
+        history, and every evidence record about it (sealed first)."""
         async with self._uow() as uow:
             order = await uow.orders.get(order_id)
             if order is None:
@@ -185,21 +184,23 @@ class EvidenceService:
             shipments = await uow.shipments.of_order(order_id)
             records = await self._sealed_about(uow, f"order:{order_id}")
             await uow.commit()
-        chain = await self.verify()
-        bundle: dict[str, Any] = {
-            "order": order_view(order),
-            "payments": [payment_view(p) for p in payments],
-            "shipments": [{**shipment_view(s), "history": s.history} for s in shipments],
-            "evidence": [record.as_dict() for record in records],
-            "chain": chain.as_dict(),
-            "generated_at": self._clock.now().isoformat(),
-        }
+        return {"order": order_view(order), "payments": [payment_view(p) for p in payments],
+                "shipments": [{**shipment_view(s), "history": s.history} for s in shipments],
+                "evidence": [record.as_dict() for record in records]}
+
+    async def dispute_bundle(self, order_id: str, generated_by: str) -> dict[str, Any]:
+        """One JSON document for a chargeback answer or an audit: the order, its payments
+        with the provider's facts, its shipments, and every evidence record about it with its
+        provenance and hash, plus the verification of the chain the records belong to."""
+        bundle: dict[str, Any] = await self.order_timeline(order_id)
+        bundle["chain"] = (await self.verify()).as_dict()
+        bundle["generated_at"] = self._clock.now().isoformat()
         digest = hashlib.sha256(json.dumps(bundle, sort_keys=True, default=str).encode())
         async with self._uow() as uow:
             await uow.evidence.append(EvidenceDraft(
                 source="admin", kind="dispute.bundle_generated", subject=f"order:{order_id}",
                 context={"admin_id": generated_by},
-                payload={"bundle_sha256": digest.hexdigest(), "records": len(records)},
+                payload={"bundle_sha256": digest.hexdigest(), "records": len(bundle["evidence"])},
             ))
             await uow.commit()
         return bundle

@@ -32,6 +32,7 @@ from entrypoints.http import (
     webhooks,
 )
 from entrypoints.http.api import CLOSING, CONTAINER, MAX_BODY, json_response
+from entrypoints.http.console import add_console
 from entrypoints.http.docs import add_docs
 from entrypoints.http.problems import PARSER_LIMITS, problems_middleware
 from entrypoints.worker import EmbeddedWorker
@@ -70,6 +71,7 @@ def create_app(container: Container, *, start_worker: bool | None = None) -> web
 
     app.router.add_get("/v1/openapi.json", openapi_json)
     add_docs(app)
+    add_console(app)
     run_worker = (container.config.runs_worker_in_process()
                   if start_worker is None else start_worker)
 
