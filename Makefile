@@ -44,7 +44,7 @@ lint: install
 	$(BIN)/hadolint Dockerfile
 
 test: lint  ## the whole suite: checks, unit, integration and end-to-end tests
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 unit: install
 	$(BIN)/pytest tests/unit

@@ -157,7 +157,7 @@ async def test_redis_stopped_mid_stream_fails_no_committed_request_and_loses_not
 
         server_errors = [(e.path, e.status, e.answer) for e in exchanges if e.status >= 500]
         assert not server_errors, server_errors
-        assert sorted({e.status for e in exchanges}) <= [200, 201, 202], exchanges
+        assert {e.status for e in exchanges} <= {200, 201, 202}, exchanges
         assert len(exchanges) == 2 * CUSTOMERS * ORDERS_EACH
         assert readiness["status"] == "degraded", readiness
         assert readiness["checks"]["broker"].startswith("degraded"), readiness

@@ -23,7 +23,7 @@ from tests.conftest import reset_database
 from tests.helpers import eventually
 from tests.integration.worker_processes import on_redis, start_worker, stop_workers
 
-PERIODS = {"sweep_interval_seconds": 1.0, "reconcile_interval_seconds": 2.0,
+PERIODS = {"sweep_interval_seconds": 3.0, "reconcile_interval_seconds": 3.0,
            "retention_interval_seconds": 3.0, "evidence_checkpoint_interval_seconds": 2.0,
            "delivery_incident_check_interval_seconds": 2.0,
            "delivery_tracker_recheck_interval_seconds": 2.0,

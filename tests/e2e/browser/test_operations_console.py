@@ -21,6 +21,18 @@ ADMIN_EMAIL, ADMIN_PASSWORD = "ops-console@example.com", "console password 1"
 
 def _drive(browser: Any, base: str, order_id: str, incident_id: str) -> dict[str, str]:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def submit(button: Any) -> None:
+        """Click, and wait for the page the form leads to (never read the old one)."""
+        button.click()
+        WebDriverWait(browser, 30).until(shown.staleness_of(button))
+
+    def text_of(element_id: str) -> str:
+        found = WebDriverWait(browser, 30).until(
+            shown.visibility_of_element_located((By.ID, element_id)))
+        return str(found.text)
 
     seen: dict[str, str] = {}
     browser.delete_all_cookies()
@@ -28,31 +40,33 @@ def _drive(browser: Any, base: str, order_id: str, incident_id: str) -> dict[str
     assert browser.current_url.endswith("/ops/sign-in"), browser.current_url
     browser.find_element(By.ID, "email").send_keys(ADMIN_EMAIL)
     browser.find_element(By.ID, "password").send_keys("a wrong password")
-    browser.find_element(By.ID, "sign-in").click()
-    seen["refused"] = browser.find_element(By.ID, "error").text
+    submit(browser.find_element(By.ID, "sign-in"))
+    seen["refused"] = text_of("error")
     browser.find_element(By.ID, "email").send_keys(ADMIN_EMAIL)
     browser.find_element(By.ID, "password").send_keys(ADMIN_PASSWORD)
-    browser.find_element(By.ID, "sign-in").click()
+    submit(browser.find_element(By.ID, "sign-in"))
 
-    review = browser.find_element(By.ID, f"review-{order_id}")
+    review = WebDriverWait(browser, 30).until(
+        shown.presence_of_element_located((By.ID, f"review-{order_id}")))
     review.find_element(By.NAME, "note").send_keys("called the buyer")
-    review.find_element(By.CSS_SELECTOR, "button.approve").click()
-    seen["approved"] = browser.find_element(By.ID, "notice").text
+    submit(review.find_element(By.CSS_SELECTOR, "button.approve"))
+    seen["approved"] = text_of("notice")
     deadline = time.monotonic() + 30
     while not browser.find_elements(By.CSS_SELECTOR, "tr.shipment"):
         assert time.monotonic() < deadline, "the approved order never shipped"
         time.sleep(0.3)
         browser.refresh()
     seen["shipments"] = str(len(browser.find_elements(By.CSS_SELECTOR, "tr.shipment")))
-    seen["order_status"] = browser.find_element(By.ID, "order-status").text
-    browser.find_element(By.ID, "verify").click()
-    seen["chain"] = browser.find_element(By.ID, "chain-ok").text
+    seen["order_status"] = text_of("order-status")
+    submit(browser.find_element(By.ID, "verify"))
+    seen["chain"] = text_of("chain-ok")
 
     browser.get(f"{base}/ops")
-    incident = browser.find_element(By.ID, f"incident-{incident_id}")
+    incident = WebDriverWait(browser, 30).until(
+        shown.presence_of_element_located((By.ID, f"incident-{incident_id}")))
     incident.find_element(By.NAME, "note").send_keys("Stripe recovered")
-    incident.find_element(By.CSS_SELECTOR, "button.resolve").click()
-    seen["resolved"] = browser.find_element(By.ID, "notice").text
+    submit(incident.find_element(By.CSS_SELECTOR, "button.resolve"))
+    seen["resolved"] = text_of("notice")
     seen["still_listed"] = str(bool(browser.find_elements(By.ID, f"incident-{incident_id}")))
     return seen
 
