@@ -67,6 +67,11 @@ class ProviderHttpError(Exception):
         self.response = response
 
 
+def _circuit_open(provider: str) -> ProviderUnavailable:
+    return ProviderUnavailable(f"{provider} is failing right now, so the request was not "
+                               "sent; it is safe to retry later", request_sent=False)
+
+
 def _last_outcome(state: RetryCallState) -> tuple[HttpResponse | None, str | None]:
     """What the last attempt gave, once no attempt is left (instead of tenacity's RetryError)."""
     return state.outcome.result() if state.outcome else (None, "no attempt")
@@ -177,10 +182,7 @@ class OutboundHttp:
                 await self._record(provider, subject, method, shown_url, headers, shown_json,
                                    shown_form, None, "circuit open: request not sent", started,
                                    attempt)
-                raise ProviderUnavailable(
-                    f"{provider} is failing right now, so the request was not sent; "
-                    "it is safe to retry later", request_sent=False,
-                ) from None
+                raise _circuit_open(provider) from None
             except ProviderHttpError as exc:
                 response, error = exc.response, f"HTTP {exc.response.status}"
             except aiohttp.ClientConnectorError as exc:
@@ -296,9 +298,7 @@ class OutboundHttp:
                     yield
         except OpenedState:
             metrics.provider_call(provider, "circuit_open")
-            raise ProviderUnavailable(
-                f"{provider} is failing right now, so the request was not sent; it is safe "
-                "to retry later", request_sent=False) from None
+            raise _circuit_open(provider) from None
         except ProviderUnavailable:
             metrics.provider_call(provider, "unavailable", time.perf_counter() - started)
             raise

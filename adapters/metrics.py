@@ -64,12 +64,14 @@ def provider_call(provider: str, outcome: str, seconds: float | None = None) -> 
         PROVIDER_SECONDS.labels(provider).observe(seconds)
     minute = int(time.time() // 60)
     minutes = _history.setdefault(provider, {})
-    figures = minutes.setdefault(minute, [0.0, 0.0, 0.0])
+    figures = minutes.get(minute)
+    if figures is None:  # a new minute: the one an hour old goes
+        figures = minutes[minute] = [0.0, 0.0, 0.0]
+        for old in [m for m in minutes if m <= minute - HISTORY_MINUTES]:
+            del minutes[old]
     figures[0] += 1
     figures[1] += outcome != "ok"
     figures[2] += seconds or 0.0
-    for old in [m for m in minutes if m <= minute - HISTORY_MINUTES]:
-        del minutes[old]
 
 
 def provider_health() -> list[dict[str, Any]]:

@@ -145,8 +145,7 @@ def _terms(terms: dict[str, Any]) -> dict[str, Any]:
                           f"{', '.join(TERMS)}")
     shaped = dict(terms)
     for name in ("countries", "currencies", "methods"):
-        if name in shaped:
-            values = tuple(str(v).upper() if name != "methods" else str(v)
-                           for v in shaped[name] or ("*",))
-            shaped[name] = tuple("*" if v == "*" else v for v in values)
+        if name in shaped:  # codes in capitals ("*" stays "*"); methods as given
+            shaped[name] = tuple(str(v) if name == "methods" else str(v).upper()
+                                 for v in shaped[name] or ("*",))
     return shaped

@@ -8,8 +8,33 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from application.ports.identity_store import (
+    AuthEvents as AuthEvents,
+)
+from application.ports.identity_store import (
+    AuthFlows as AuthFlows,
+)
+from application.ports.identity_store import (
+    Consents as Consents,
+)
+from application.ports.identity_store import (
+    IdentityLinks as IdentityLinks,
+)
+from application.ports.identity_store import (
+    PendingLinks as PendingLinks,
+)
+from application.ports.identity_store import (
+    RealNames as RealNames,
+)
+from application.ports.identity_store import (
+    Sessions as Sessions,
+)
+from application.ports.identity_store import (
+    SignIns as SignIns,
+)
 from application.ports.incidents import AlertedIncidents
 from application.ports.registry import ProviderContracts
+from application.ports.registry import ProviderCredentials as ProviderCredentials
 from application.ports.webhooks import InboundEvent
 from domain.customers import Customer
 from domain.deliveries import Delivery
@@ -22,11 +47,9 @@ from domain.evidence import (
     LedgerHead,
     PendingEvidence,
 )
-from domain.identity import AuthFlow, Identity, PendingLink, Session
 from domain.operations import Operation
 from domain.orders import Order
 from domain.payments import Payment
-from domain.provider_credentials import CredentialKind, ProviderCredential
 from domain.reviews import FraudReview as FraudReview  # the aggregate its port stores
 from domain.shipments import DeliveryProblem, Shipment
 
@@ -146,72 +169,18 @@ class Payments(Protocol):
     async def failures_of_customer(self, customer_id: str, since: datetime) -> int: ...
 
 
-class IdentityLinks(Protocol):
-    async def add(self, identity: Identity) -> bool:
-        """False when (provider, subject) is linked already (to anyone)."""
-        ...
-
-    async def by_subject(self, provider: str, subject: str) -> Identity | None: ...
-    async def of_customer(self, customer_id: str) -> list[Identity]: ...
-    async def remove(self, provider: str, subject: str) -> None: ...
-    async def move(self, from_customer: str, to_customer: str) -> int: ...
 
 
-class AuthFlows(Protocol):
-    async def add(self, flow: AuthFlow) -> None: ...
-
-    async def take(self, state_hash: str) -> AuthFlow | None:
-        """The flow, marked used atomically; `used` is True when it had been used before."""
-        ...
-
-    async def purge(self, created_before: datetime) -> int: ...
 
 
-class PendingLinks(Protocol):
-    async def add(self, link: PendingLink) -> None: ...
-    async def get(self, token_hash: str) -> PendingLink | None: ...
-    async def save(self, link: PendingLink) -> None: ...
 
 
-class Sessions(Protocol):
-    async def add(self, session: Session) -> None: ...
-    async def get(self, session_id: str) -> Session | None: ...
-    async def by_refresh(self, refresh_hash: str) -> Session | None: ...
-    async def save(self, session: Session) -> None: ...
-    async def rotate(self, session_id: str, successor_id: str) -> bool:
-        """Active → rotated atomically; False when it was not active any more."""
-        ...
-
-    async def revoke_family(self, family_id: str) -> int: ...
-    async def revoke_customer(self, customer_id: str) -> int: ...
 
 
-class RealNames(Protocol):
-    async def add(self, customer_id: str, di_index: str, ci_ciphertext: str, key_id: str,
-                  verified_at: datetime, adult: bool) -> bool: ...
-    async def owner_of(self, di_index: str) -> str | None: ...
-    async def of_customer(self, customer_id: str) -> dict[str, Any] | None: ...
-    async def rekey(self, customer_id: str, ci_ciphertext: str, key_id: str) -> None: ...
-    async def key_ids(self) -> list[str]: ...
-    async def under_key(self, key_id: str, limit: int) -> list[dict[str, Any]]: ...
 
 
-class Consents(Protocol):
-    async def set(self, customer_id: str, purpose: str, granted: bool) -> None: ...
-    async def of_customer(self, customer_id: str) -> dict[str, bool]: ...
-
-    async def granted_before(self, purposes: list[str], before: datetime, after: str,
-                             limit: int) -> list[tuple[str, str, datetime]]:
-        """Consents to `purposes` granted, and not changed since, by `before`: (customer
-        id, purpose, granted at) in customer then purpose order, after the pair `after`
-        ("<customer id>|<purpose>"; "" from the start)."""
-        ...
 
 
-class AuthEvents(Protocol):
-    async def add(self, name: str, provider: str, *, channel: str = "", campaign: str = "",
-                  reason: str = "", flow: str = "", anon_id: str = "", at: float) -> None: ...
-    async def between(self, start: float, end: float) -> list[dict[str, Any]]: ...
 
 
 class PrivacyStore(Protocol):
@@ -356,14 +325,6 @@ class Notifications(Protocol):
         ...
 
 
-class SignIns(Protocol):
-    """The ways in: sign-in flows under way, links waiting for a confirmation, sessions, and
-    the sign-in funnel's anonymous events."""
-
-    flows: AuthFlows
-    pending_links: PendingLinks
-    sessions: Sessions
-    events: AuthEvents
 
 
 class Deliveries(Protocol):
@@ -406,25 +367,6 @@ class Deliveries(Protocol):
         ...
 
 
-class ProviderCredentials(Protocol):
-    """Versions of providers' secrets and endpoints (domain/provider_credentials.py), each
-    value sealed (`Cipher.seal`, context `credential:<provider>:<kind>`)."""
-
-    async def add(self, credential: ProviderCredential, sealed: str) -> None: ...
-    async def get(self, credential_id: str) -> tuple[ProviderCredential, str] | None: ...
-    async def save(self, credential: ProviderCredential) -> None: ...
-
-    async def of_provider(self, provider: str) -> list[ProviderCredential]:
-        """Every version, the newest first."""
-        ...
-
-    async def next_version(self, provider: str, kind: CredentialKind) -> int: ...
-
-    async def in_force(self) -> list[tuple[ProviderCredential, str]]:
-        """Those active or retiring, with their sealed values, the newest first."""
-        ...
-
-    async def retiring(self) -> list[ProviderCredential]: ...
 
 
 class Messages(Protocol):

@@ -1,9 +1,11 @@
-"""The provider registry's store (domain/provider_registry.py)."""
+"""The provider registry's stores: contracts (domain/provider_registry.py) and the
+versions of providers' credentials (domain/provider_credentials.py)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from domain.provider_credentials import CredentialKind, ProviderCredential
 from domain.provider_registry import Capability, RegisteredContract
 
 
@@ -25,3 +27,24 @@ class ProviderContracts(Protocol):
         (not authorized or captured for good, disputed), shipments not delivered or
         returned."""
         ...
+
+
+class ProviderCredentials(Protocol):
+    """Versions of providers' secrets and endpoints (domain/provider_credentials.py), each
+    value sealed (`Cipher.seal`, context `credential:<provider>:<kind>`)."""
+
+    async def add(self, credential: ProviderCredential, sealed: str) -> None: ...
+    async def get(self, credential_id: str) -> tuple[ProviderCredential, str] | None: ...
+    async def save(self, credential: ProviderCredential) -> None: ...
+
+    async def of_provider(self, provider: str) -> list[ProviderCredential]:
+        """Every version, the newest first."""
+        ...
+
+    async def next_version(self, provider: str, kind: CredentialKind) -> int: ...
+
+    async def in_force(self) -> list[tuple[ProviderCredential, str]]:
+        """Those active or retiring, with their sealed values, the newest first."""
+        ...
+
+    async def retiring(self) -> list[ProviderCredential]: ...

@@ -3,19 +3,19 @@ for admins, the funnel report and the dead letters of the analytics services."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from aiohttp import web
 
 from bootstrap import REQUEST_ID
 from domain.errors import DomainError
 from domain.tracking_plan import OffPlan
 from entrypoints.http.api import (
+    DATE_RANGE_PARAMS,
     BadRequest,
     RouteTable,
     container,
     current_admin,
     current_customer,
+    date_range,
     json_response,
     parse,
     read_body,
@@ -31,13 +31,6 @@ from entrypoints.http.schemas.analytics import (
 
 table = RouteTable("storefront")
 admin_table = RouteTable("admin")
-DAY_PARAMS = [
-    {"name": "from", "in": "query", "required": True,
-     "schema": {"type": "string", "format": "date"}},
-    {"name": "to", "in": "query", "required": False, "schema": {"type": "string",
-                                                                "format": "date"},
-     "description": "exclusive; default: now"}]
-
 
 @table.add("POST", "/v1/events", "Record a storefront milestone (checkout started, coupon "
            "applied, support contacted, ...) for analytics. It must be an event of the tracking "
@@ -57,26 +50,13 @@ async def record_milestone(request: web.Request) -> web.Response:
     return json_response(MilestoneOut(event=body.event, message_id=message_id), status=202)
 
 
-def _day(value: str, name: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise BadRequest(f"{name} must be a date such as 2026-11-01") from None
-
-
 @admin_table.add("GET", "/v1/admin/analytics/funnel", "The purchase funnel over a date range: "
                  "how many of each milestone occurred (counts only)",
                  responses={200: FunnelOut, 400: None, 403: None}, auth="admin",
-                 params=DAY_PARAMS)
+                 params=DATE_RANGE_PARAMS)
 async def funnel(request: web.Request) -> web.Response:
     await current_admin(request)
-    if "from" not in request.query:
-        raise BadRequest("give ?from=YYYY-MM-DD (and optionally &to=YYYY-MM-DD)")
-    start = _day(request.query["from"], "from")
-    end = _day(request.query["to"], "to") if request.query.get("to") else \
-        container(request).clock().now() + timedelta(seconds=1)
+    start, end = date_range(request)
     try:
         report = await container(request).analytics_service().funnel(start, end)
     except DomainError as exc:

@@ -9,7 +9,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -274,6 +274,34 @@ def parse(model: type[M], raw: bytes) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise InvalidBody(_where(exc)) from None
+
+
+DATE_RANGE_PARAMS = [
+    {"name": "from", "in": "query", "required": True,
+     "schema": {"type": "string", "format": "date"}},
+    {"name": "to", "in": "query", "required": False,
+     "schema": {"type": "string", "format": "date"}, "description": "exclusive; default: now"}]
+
+
+def _day(value: str, name: str) -> datetime:
+    """A date or a date-time; without an offset it is UTC."""
+    try:
+        parsed = datetime.fromisoformat(value)
+        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+        parsed.astimezone(UTC).timestamp()  # out of range offsets fail here, not later
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise BadRequest(f"{name} must be a date such as 2026-11-01") from None
+
+
+def date_range(request: web.Request) -> tuple[datetime, datetime]:
+    """?from=...&to=... of a report (400 when malformed); `to` defaults to now."""
+    if "from" not in request.query:
+        raise BadRequest("give ?from=YYYY-MM-DD (and optionally &to=YYYY-MM-DD)")
+    start = _day(request.query["from"], "from")
+    end = _day(request.query["to"], "to") if request.query.get("to") else \
+        container(request).clock().now() + timedelta(seconds=1)
+    return start, end
 
 
 def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:

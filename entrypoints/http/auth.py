@@ -3,7 +3,6 @@ and the customer's privacy rights (export, erasure, consents, real-name verifica
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -15,11 +14,13 @@ from domain.failures import preferred_language
 from domain.identity import browser_cookie_name
 from entrypoints.http import schemas as s
 from entrypoints.http.api import (
+    DATE_RANGE_PARAMS,
     BadRequest,
     RouteTable,
     container,
     current_admin,
     current_customer,
+    date_range,
     dumps,
     json_response,
     parse,
@@ -377,32 +378,13 @@ async def erase(request: web.Request) -> web.Response:
 # --- auth analytics ---------------------------------------------------------------------------
 
 
-def _day(value: str, name: str) -> datetime:
-    """A date or a date-time; without an offset it is UTC."""
-    try:
-        parsed = datetime.fromisoformat(value)
-        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
-        parsed.astimezone(UTC).timestamp()  # out of range offsets fail here, not later
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise BadRequest(f"{name} must be a date such as 2026-11-01") from None
-
-
 @table.add("GET", "/v1/admin/analytics/auth", "Sign-up conversion and attribution by provider "
            "and channel over a date range (counts only, no personal data)",
-           responses={200: s.SignInReportOut, 400: None, 403: None}, auth="admin", params=[
-               {"name": "from", "in": "query", "required": True,
-                "schema": {"type": "string", "format": "date"}},
-               {"name": "to", "in": "query", "required": False,
-                "schema": {"type": "string", "format": "date"},
-                "description": "exclusive; default: now"}])
+           responses={200: s.SignInReportOut, 400: None, 403: None}, auth="admin",
+           params=DATE_RANGE_PARAMS)
 async def auth_report(request: web.Request) -> web.Response:
     await current_admin(request)
-    if "from" not in request.query:
-        raise BadRequest("give ?from=YYYY-MM-DD (and optionally &to=YYYY-MM-DD)")
-    start = _day(request.query["from"], "from")
-    end = _day(request.query["to"], "to") if request.query.get("to") else \
-        container(request).clock().now() + timedelta(seconds=1)
+    start, end = date_range(request)
     try:
         report = await container(request).sign_in().report(start, end)
     except DomainError as exc:

@@ -4,29 +4,17 @@ settings before the mall starts, and the container builds only the channels rout
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 import bootstrap
 from adapters.alerting.routing import RoutingAlertSink
-from adapters.settings import Settings
+from tests.unit.settings_steps import settings
+
+pytestmark = pytest.mark.usefixtures("no_mall_environment")
 
 KEY = "R0123456789abcdef0123456789abcde"
-
-
-def settings(**values: Any) -> Settings:
-    return Settings(_env_file=None, **values)
-
-
-@pytest.fixture(autouse=True)
-def _no_mall_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("MALL_"):
-            monkeypatch.delenv(name)
 
 
 def test_routed_channels_need_their_settings() -> None:

@@ -11,20 +11,10 @@ from pydantic import ValidationError
 
 from adapters.analytics.keys import analytics_policy
 from adapters.analytics_settings import ANALYTICS_PROVIDERS
-from adapters.settings import PROVIDER_CHOICES, Settings
+from adapters.settings import PROVIDER_CHOICES
+from tests.unit.settings_steps import settings
 
-
-def settings(**values: Any) -> Settings:
-    return Settings(_env_file=None, **values)
-
-
-@pytest.fixture(autouse=True)
-def _no_mall_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("MALL_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_mall_environment")
 
 
 def test_the_log_is_the_default_and_the_older_setting_still_chooses() -> None:

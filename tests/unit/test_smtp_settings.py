@@ -3,25 +3,12 @@ the SMTP password in plain text."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from pydantic import ValidationError
 
-from adapters.settings import Settings
+from tests.unit.settings_steps import settings
 
-
-def settings(**values: Any) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-@pytest.fixture(autouse=True)
-def _no_mall_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("MALL_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_mall_environment")
 
 
 def test_smtp_as_a_provider_needs_a_server_and_a_sender() -> None:
