@@ -50,6 +50,9 @@ COPY domain ./domain
 COPY application ./application
 COPY adapters ./adapters
 COPY entrypoints ./entrypoints
+# Compiled at build time: the sources are read-only to the user and bytecode is not written
+# at run time (PYTHONDONTWRITEBYTECODE), so each start would compile every module again.
+RUN python -m compileall -q bootstrap.py domain application adapters entrypoints
 
 USER 10001:10001
 
