@@ -131,8 +131,10 @@ class SandboxGateway:
         )
         inserted = await SandboxCharge.insert(row).on_conflict(
             target=SandboxCharge.idempotency_key, action="DO NOTHING").returning(
-            SandboxCharge.reference)
-        stored = await self._charge(idempotency_key=request.idempotency_key)
+            *SandboxCharge.all_columns())
+        # The same request sent twice at once: the other one's charge is the answer.
+        stored = inserted[0] if inserted else await self._charge(
+            idempotency_key=request.idempotency_key)
         if inserted:
             await self._ledger.record(EvidenceDraft(
                 source=self.name, kind="provider.charge", subject=f"order:{request.order_id}",

@@ -50,7 +50,7 @@ class SandboxCarrier:
                 scenario=choice.scenario, order_id=request.order_id,
                 created_at=self._clock.now(),
             )).on_conflict(target=SandboxParcel.idempotency_key, action="DO NOTHING").returning(
-                SandboxParcel.tracking_number)
+                *SandboxParcel.all_columns())
             if inserted:
                 # What the carrier was asked, without the address: its country is enough.
                 await self._ledger.record(EvidenceDraft(
@@ -60,7 +60,8 @@ class SandboxCarrier:
                              "destination_country": request.address.country,
                              "scenario": choice.scenario, "scenario_chosen_by": choice.chosen_by},
                 ))
-            existing = await SandboxParcel.select().where(
+            # Booked twice at once: the other booking's parcel is the answer.
+            existing = inserted[0] if inserted else await SandboxParcel.select().where(
                 SandboxParcel.idempotency_key == request.idempotency_key).first()
             assert existing is not None
         # Planned again on a retried booking: a crash between the two writes loses no journey.
@@ -73,14 +74,11 @@ class SandboxCarrier:
     async def _reported_a_problem(order_id: str) -> bool:
         """Whether an earlier parcel of the order already reported an exception or a return
         (a parcel booked now replaces it)."""
-        parcels = await SandboxParcel.select(SandboxParcel.tracking_number).where(
+        parcels = SandboxParcel.select(SandboxParcel.tracking_number).where(
             SandboxParcel.order_id == order_id)
-        if not parcels:
-            return False
         e = SandboxParcelEvent
         sent = await e.select(e.event).where(
-            e.tracking_number.is_in([p["tracking_number"] for p in parcels])
-            & e.sent_at.is_not_null()).output(load_json=True)
+            e.tracking_number.is_in(parcels) & e.sent_at.is_not_null()).output(load_json=True)
         return any(row["event"]["data"]["status"] in PROBLEM_STATUSES for row in sent)
 
     def journey(self, tracking: str, order_id: str, scenario: str,

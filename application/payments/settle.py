@@ -39,14 +39,17 @@ async def apply_payment_update(
         order = await uow.orders.lock(found.order_id)
     else:
         order = await uow.orders.lock_for_payment(payment_id)
-    payment = await uow.payments.get(payment_id) if order is not None else None
+    # Every payment of the order in one read: the one answered about, and the others that
+    # the settlement rules and refunds weigh it against.
+    payments = await uow.payments.of_order(order.id) if order is not None else []
+    payment = next((p for p in payments if p.id == payment_id), None)
     if payment is None or order is None:
         raise NotFound(f"payment {payment_id} not found")
     before = Before.of(payment)
     if not payment.apply(update):
         return False
     another_secured = needs_other_payments(payment, before) and any(
-        p.secured for p in await uow.payments.of_order(order.id) if p.id != payment.id)
+        p.secured for p in payments if p.id != payment.id)
     settled = settle(order, payment, before, another_secured=another_secured)
     for follow_up in settled.follow_ups:
         if follow_up == FollowUp.CAPTURE:
@@ -63,7 +66,7 @@ async def apply_payment_update(
     events = [*settled.events, *order.events]
     order.events.clear()
     if order.is_settled:
-        await _follow_money(uow, order, payment)
+        await _follow_money(uow, order, payments)
     events += money_moved(order, payment)
     await uow.payments.save(payment)
     await uow.orders.save(order)
@@ -79,10 +82,8 @@ async def apply_payment_update(
     return True
 
 
-async def _follow_money(uow: UnitOfWork, order: Order, payment: Payment) -> None:
+async def _follow_money(uow: UnitOfWork, order: Order, payments: list[Payment]) -> None:
     """Refunds and chargebacks move a settled order (over every payment that paid it)."""
-    payments = [payment if p.id == payment.id else p
-                for p in await uow.payments.of_order(order.id)]
     # A surplus charge given back (see _release) is not part of what paid the order.
     paid = [p for p in payments if p.status in MONEY_TAKEN and not any(
         e.reference == _release_id(p) for e in p.events)]

@@ -25,13 +25,24 @@ def _address(address: ShippingAddress) -> str:
 
 
 class OrderRepository:
+    def __init__(self) -> None:
+        # Orders this unit of work holds locked, as it last saw them: nobody else changes
+        # them until it ends, so reading one again (an event handler after the use case)
+        # needs no statement.
+        self._held: dict[str, Order] = {}
+
+    def _hold(self, order: Order | None) -> Order | None:
+        if order is not None:
+            self._held[order.id] = order
+        return order
+
     async def lock(self, order_id: str) -> Order | None:
         query = t.Order.select().where(t.Order.id == order_id)
         # SQLite's IMMEDIATE transactions already run one writer at a time.
         if t.Order._meta.db.engine_type == "postgres":
             query = query.lock_rows("UPDATE")
         rows = await query
-        return self._from(rows[0]) if rows else None
+        return self._hold(self._from(rows[0]) if rows else None)
 
     async def lock_for_payment(self, payment_id: str) -> Order | None:
         paid_by = t.Payment.select(t.Payment.order_id).where(t.Payment.id == payment_id)
@@ -39,7 +50,7 @@ class OrderRepository:
         if t.Order._meta.db.engine_type == "postgres":
             query = query.lock_rows("UPDATE", of=(t.Order,))
         rows = await query
-        return self._from(rows[0]) if rows else None
+        return self._hold(self._from(rows[0]) if rows else None)
 
     @staticmethod
     def _values(order: Order) -> dict[Any, Any]:
@@ -87,11 +98,15 @@ class OrderRepository:
         )
 
     async def get(self, order_id: str) -> Order | None:
+        if order_id in self._held:
+            return self._held[order_id]
         row = await t.Order.select().where(t.Order.id == order_id).first()
         return self._from(row) if row else None
 
     async def save(self, order: Order) -> None:
         await raw.update(t.Order, self._values(order), order.id)  # gathered on PostgreSQL
+        if order.id in self._held:
+            self._held[order.id] = order
 
     async def paid_totals(self, limit: int) -> list[tuple[str, int]]:
         """(currency, total) of the latest orders whose money was taken, for risk models."""

@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump
 from domain.shipments import DeliveryProblem, Shipment, ShipmentStatus, TrackingUpdate
 
 
 class ShipmentRepository:
+    def __init__(self) -> None:
+        # An order's shipments as this unit of work read them. Shipments are added to an
+        # order only under its lock (the payment that settles it, a reshipment), which the
+        # unit reading them holds: a second read in the same unit finds the same rows.
+        self._of_order: dict[str, list[Shipment]] = {}
+
     @staticmethod
     def _from(row: dict[str, Any] | None) -> Shipment | None:
         if row is None:
@@ -41,13 +48,17 @@ class ShipmentRepository:
                       for m in shipment.marks])
 
     async def add(self, shipment: Shipment) -> None:
-        await t.Shipment.insert(t.Shipment(
+        await raw.insert(t.Shipment(  # gathered on PostgreSQL (raw.py)
             id=shipment.id, order_id=shipment.order_id, seller_id=shipment.seller_id,
             carrier=shipment.carrier, status=shipment.status.value,
             tracking_number=shipment.tracking_number,
             last_event_at=shipment.last_event_at, history=_dump(shipment.history),
             lines=_dump(shipment.lines), service=shipment.service, marks=self._marks(shipment),
         ))
+        known = self._of_order.get(shipment.order_id)
+        if known is not None:
+            known.append(shipment)
+            known.sort(key=lambda s: s.seller_id)
 
     async def get(self, shipment_id: str) -> Shipment | None:
         return self._from(await t.Shipment.select().where(t.Shipment.id == shipment_id).first())
@@ -58,15 +69,20 @@ class ShipmentRepository:
         ).first())
 
     async def save(self, shipment: Shipment) -> None:
-        await t.Shipment.update({
+        await raw.update(t.Shipment, {  # gathered on PostgreSQL
             t.Shipment.status: shipment.status.value,
             t.Shipment.tracking_number: shipment.tracking_number,
             t.Shipment.last_event_at: shipment.last_event_at,
             t.Shipment.history: _dump(shipment.history),
             t.Shipment.marks: self._marks(shipment),
-        }).where(t.Shipment.id == shipment.id)
+        }, shipment.id)
+        known = self._of_order.get(shipment.order_id)
+        if known is not None:
+            known[:] = [shipment if s.id == shipment.id else s for s in known]
 
     async def of_order(self, order_id: str) -> list[Shipment]:
-        rows = await t.Shipment.select().where(t.Shipment.order_id == order_id).order_by(
-            t.Shipment.seller_id)
-        return [s for s in map(self._from, rows) if s is not None]
+        if order_id not in self._of_order:
+            rows = await t.Shipment.select().where(t.Shipment.order_id == order_id).order_by(
+                t.Shipment.seller_id)
+            self._of_order[order_id] = [s for s in map(self._from, rows) if s is not None]
+        return list(self._of_order[order_id])
