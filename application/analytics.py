@@ -74,8 +74,9 @@ async def prepare(command: TrackEvent, policy: AnalyticsPolicy, uow: UnitOfWorkF
 
 async def _consented(customer_id: str, policy: AnalyticsPolicy, uow: UnitOfWorkFactory) -> bool:
     async with uow(read_only=True) as unit:
-        customer = await unit.customers.get(customer_id)
-        consents = await unit.customers.consents.of_customer(customer_id) if customer else {}
+        # One statement on PostgreSQL: the customer with their consents.
+        found = await unit.customers.reachable(customer_id)
+    customer, consents = (found[0], found[1]) if found is not None else (None, {})
     # A sign-in flow not tied to a customer yet has no jurisdiction: the default one.
     jurisdiction = customer.jurisdiction if customer is not None else "default"
     return may_track(jurisdiction, consents, policy.opt_in)

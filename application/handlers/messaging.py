@@ -5,6 +5,7 @@ from __future__ import annotations
 from application.analytics import AnalyticsPolicy, prepare
 from application.messaging import Messaging
 from application.ports import Alert, AlertSink, AnalyticsSink, Clock, UnitOfWorkFactory
+from application.transactions import commit_result
 from domain.commands import RaiseAlert, SendNotification, TrackEvent
 
 
@@ -25,8 +26,13 @@ async def track_event(command: TrackEvent, analytics: AnalyticsSink, clock: Cloc
     consent; what may leave is queued for the analytics services (message_id: stable across
     retries, so the queue keeps the event once and the services dedupe on it)."""
     event = await prepare(command, analytics_policy, uow, clock.now(), message_id)
-    if event is not None:
+    if event is None:
+        return
+    # The event queued and the message ended in one commit: one statement on PostgreSQL,
+    # where the queue's insert is gathered with the unit's writes (adapters/persistence/raw).
+    async with uow() as unit:
         await analytics.track(event)
+        await commit_result(unit)
 
 
 async def raise_alert(command: RaiseAlert, alerts: AlertSink) -> None:

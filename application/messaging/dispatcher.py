@@ -118,7 +118,7 @@ class Messaging:
         kind = self._policy.message_type(command.template)
         if command.channel:  # only the channel the sender chose (a campaign's)
             kind = replace(kind, channels=(Channel(command.channel),))
-        delivery, prior = await self._claim(message_id, command, kind)
+        delivery, prior = await self._claim(message_id, command, kind, recipient)
         if delivery is None:
             return  # sent, being sent, or waiting for its hour: never twice
         try:
@@ -132,16 +132,20 @@ class Messaging:
             found = await unit.customers.reachable(customer_id)
         return Recipient(*found) if found is not None else None
 
-    async def _claim(self, message_id: str, command: SendNotification,
-                     kind: MessageType) -> tuple[Delivery | None, Delivery | None]:
+    async def _claim(self, message_id: str, command: SendNotification, kind: MessageType,
+                     recipient: Recipient) -> tuple[Delivery | None, Delivery | None]:
         """Take the message for this process: its record as held now (None: not ours to
         send), and as it was before (None when new; a deferred one whose hour came, or a
-        claim whose sender died)."""
+        claim whose sender died). The recipient's suppressed addresses are read with it."""
         now = self._clock.now()
         fresh = Delivery(message_id, command.customer_id, command.template, S.SENDING, now, now,
                          params=dict(command.params) if kind.promotional else {})
+        # Every address that may be tried, whatever the consents decide after.
+        keys = [address_key(channel, address) for channel in kind.channels
+                if self._policy.senders.get(channel) for address in recipient.addresses(channel)]
         async with self._uow(autocommit=True) as unit:
-            found = await unit.messages.deliveries.claim(fresh)
+            found, recipient.suppressed = await unit.messages.deliveries.claim_checking(
+                fresh, keys)
             if found is None:
                 return fresh, None
             # Only a retry comes this way: the first send of a message is the insert above.
@@ -181,12 +185,6 @@ class Messaging:
         if command.mint:
             # Links are minted now, at sending, so no live token waits in a table.
             params.update(self._links.mint(command.mint, customer))
-        keys = [address_key(channel, address) for channel in kind.channels
-                if verdicts[channel].send and self._policy.senders.get(channel)
-                for address in recipient.addresses(channel)]
-        if keys:  # one look for every address that may be tried
-            async with self._uow(read_only=True) as unit:
-                recipient.suppressed = await unit.messages.deliveries.suppressions(keys)
         attempts = Attempts()
         for channel in kind.channels:
             verdict = verdicts[channel]

@@ -336,6 +336,12 @@ class Deliveries(Protocol):
         record already there (the message is someone else's, or done)."""
         ...
 
+    async def claim_checking(self, delivery: Delivery, address_keys: list[str]
+                             ) -> tuple[Delivery | None, dict[str, str]]:
+        """`claim`, and `suppressions` of `address_keys` (the recipient's addresses), in
+        one round trip where the engine allows: what sending a message starts with."""
+        ...
+
     async def take_over(self, message_id: str, now: datetime, claimed_before: datetime) -> bool:
         """Claim again (`sending`, as of `now`) a deferred record whose time has come, or a
         `sending` one claimed before `claimed_before` (its sender died); False when another

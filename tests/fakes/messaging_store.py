@@ -166,6 +166,10 @@ class FakeDeliveries(Repository):
         self._put(delivery.message_id, delivery)
         return None
 
+    async def claim_checking(self, delivery: Delivery, address_keys: list[str]
+                             ) -> tuple[Delivery | None, dict[str, str]]:
+        return await self.claim(delivery), await self.suppressions(address_keys)
+
     async def take_over(self, message_id: str, now: datetime, claimed_before: datetime) -> bool:
         found: Delivery | None = self._get(message_id)
         due = found is not None and found.status == DeliveryStatus.DEFERRED and (

@@ -141,6 +141,24 @@ async def test_callbacks_move_the_record_and_a_bounce_suppresses_the_address(
     assert len(smtp.sent) == 2
 
 
+async def test_a_hard_bounce_stops_every_later_message_to_that_address(
+        container: Any) -> None:
+    # The suppressions come back with the claim of the next message (one statement on
+    # PostgreSQL): its email is not sent, and its record says why.
+    _, smtp, _ = await _shop(container)
+    customer_id = await _korean_customer(container)
+    messaging = container.messaging()
+    command = SendNotification("order_paid", {"order_id": "ord_1"}, customer_id=customer_id)
+    await messaging.send(command, "msg_paid_5")
+    assert await messaging.record_status("smtp", "smtp-1", DeliveryStatus.BOUNCED, "hard_bounce")
+
+    await messaging.send(command, "msg_paid_6")
+
+    assert [mail.message_id for mail in smtp.sent] == ["msg_paid_5"]
+    record = await _record("msg_paid_6")
+    assert (record["status"], record["error_code"]) == ("suppressed", "suppressed")
+
+
 async def test_an_opt_in_two_years_old_is_recalled_once(container: Any) -> None:
     clock, smtp, queue = await _shop(container)
     customer_id = await _korean_customer(container, marketing_email=True, marketing_sms=False)

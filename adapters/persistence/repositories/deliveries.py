@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from typing import Any
@@ -45,6 +46,22 @@ def _delivery(row: dict[str, Any]) -> Delivery:
     )
 
 
+_COLUMNS = tuple(column._meta.db_column_name for column in D._meta.columns)
+
+
+@functools.cache
+def _claim_checking() -> str:
+    """The delivery stored unless its message id is known, with the suppressed addresses
+    among those given (the last argument): one statement."""
+    insert = raw.insert_into(D._meta.tablename, _COLUMNS)
+    keys = f"${len(_COLUMNS) + 1}"  # only names and placeholders are formatted in
+    return (
+        f"WITH claimed AS ({insert} ON CONFLICT (message_id) DO NOTHING RETURNING message_id) "  # noqa: S608
+        "SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, "
+        "(SELECT COALESCE(jsonb_object_agg(address_key, reason), '{}')::text "
+        f"FROM message_suppression WHERE address_key = ANY({keys}::varchar[])) AS suppressed")
+
+
 class DeliveryRepository:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
@@ -54,6 +71,16 @@ class DeliveryRepository:
         inserted = await D.insert(D(**_row(delivery))).on_conflict(
             target=D.message_id, action="DO NOTHING").returning(D.message_id)
         return None if inserted else await self.get(delivery.message_id)
+
+    async def claim_checking(self, delivery: Delivery, address_keys: list[str]
+                             ) -> tuple[Delivery | None, dict[str, str]]:
+        if not raw.on_postgres():
+            return await self.claim(delivery), await self.suppressions(address_keys)
+        values = _row(delivery)
+        [row] = await raw.fetch(_claim_checking(), *(values[name] for name in _COLUMNS),
+                                address_keys)
+        found = None if row["claimed"] else await self.get(delivery.message_id)
+        return found, json.loads(row["suppressed"])
 
     async def take_over(self, message_id: str, now: datetime, claimed_before: datetime) -> bool:
         # Compare-and-swap: of several retries at once, one takes it.
