@@ -6,6 +6,7 @@ to letters or not) that pass the Luhn check, the way PCI DSS scanners find them.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from collections.abc import Mapping
@@ -139,6 +140,9 @@ def contains_card_number(groups: list[str]) -> bool:
     return False
 
 
+# Keys come from a small vocabulary (every provider's field names) and every evidence
+# record, log line and stored payload asks again: remembered, not searched each time.
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     return key.lower() not in _SAFE_KEYS and bool(_SECRET_KEYS.search(key))
 
