@@ -40,6 +40,7 @@ class Cost:
     settle_s: float  # from the first order to the last one settled
     settled: bool
     kinds: dict[str, int]  # work statements by first word (SELECT, INSERT, ...), all origins
+    stand_ins: int = 0  # work statements on the sandbox providers' own tables, all origins
 
     @property
     def total(self) -> Tally:
@@ -85,7 +86,8 @@ async def counted_purchases(session: aiohttp.ClientSession, base: str, auth: dic
     finally:
         await watcher.close()
     return Cost(purchases, counter.total(CUSTOMER), counter.total(CALLBACK),
-                counter.total(BACKGROUND), settle_s, done, dict(counter.kinds))
+                counter.total(BACKGROUND), settle_s, done, dict(counter.kinds),
+                counter.stand_ins)
 
 
 async def _wait_until(check: Callable[[], Awaitable[bool]], seconds: float) -> bool:

@@ -81,6 +81,11 @@ class Report:
                  "the sandbox's webhook requests")
         self.row("  of which background work", self._tally(cost.background, per),
                  "worker: outbox, inbox, sealing; anything outside a request")
+        self.row("  of which the sandbox providers' own tables",
+                 f"{per(cost.stand_ins):.1f} statements",
+                 "sandbox_charge, sandbox_parcel(_event), mailbox_message: kept by the "
+                 "provider itself with a real gateway, carrier or email service; counted in "
+                 "the figures above all the same")
         most_first = sorted(cost.kinds.items(), key=lambda item: -item[1])
         self.row("  work statements by kind",
                  ", ".join(f"{kind} {per(n):.1f}" for kind, n in most_first),
