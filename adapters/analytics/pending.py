@@ -3,7 +3,6 @@ one row per event and destination, kept once whatever how often the event is giv
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -29,13 +28,6 @@ def _event(row: dict[str, Any]) -> AnalyticsEvent:
         key_id=row["key_id"])
 
 
-@functools.cache
-def _keep_once(rows: int) -> str:
-    """INSERT of `rows` events that leaves one already kept as it is."""
-    columns = tuple(column._meta.db_column_name for column in Row._meta.columns)
-    return f"{raw.insert_into(Row._meta.tablename, columns, rows)} ON CONFLICT (id) DO NOTHING"
-
-
 class PiccoloAnalyticsQueue:
     """Keeps each event for every configured destination (`destinations`)."""
 
@@ -45,20 +37,12 @@ class PiccoloAnalyticsQueue:
     async def track(self, event: AnalyticsEvent) -> None:
         rows = [Row(id=f"{name}:{event.message_id}", message_id=event.message_id,
                     destination=name, name=event.name, anonymous_id=event.anonymous_id,
-                    key_id=event.key_id, properties=dict(event.properties),
+                    key_id=event.key_id, properties=json.dumps(dict(event.properties)),
                     occurred_at=event.occurred_at, status=PENDING, attempts=0,
                     next_attempt_at=event.occurred_at, last_error="")
                 for name in self._destinations]
-        if not rows:
-            return
-        if raw.on_postgres():
-            # Gathered with the writes of the unit of work running, if any (raw.py).
-            values = [json.dumps(row.properties) if column._meta.name == "properties"
-                      else getattr(row, column._meta.name)
-                      for row in rows for column in Row._meta.columns]
-            await raw.write(_keep_once(len(rows)), *values)
-            return
-        await Row.insert(*rows).on_conflict(target=Row.id, action="DO NOTHING")
+        if rows:  # gathered on PostgreSQL with the unit of work's writes, if any (raw.py)
+            await raw.insert(*rows, keep_existing=True)
 
     async def claim_due(self, destination: str, now: datetime, hold_until: datetime,
                         limit: int) -> list[PendingEvent]:

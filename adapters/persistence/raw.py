@@ -48,16 +48,23 @@ async def fetch(sql: str, *args: Any) -> list[Any]:
     return await _fetch(sql, args)
 
 
-async def insert(row: Table) -> None:
-    """Insert a piccolo row whose primary key is set: on PostgreSQL gathered, every column
-    (the defaults piccolo filled in included); otherwise by piccolo."""
+async def insert(row: Table, *more: Table, keep_existing: bool = False) -> None:
+    """Insert piccolo rows of one table whose primary keys are set: on PostgreSQL gathered,
+    every column (the defaults piccolo filled in included); otherwise by piccolo.
+    `keep_existing`: a row whose key is taken already is left as it is, not an error."""
+    rows = (row, *more)
+    kind = type(row)
     if not on_postgres():
-        await type(row).insert(row)
+        query = kind.insert(*rows)
+        await (query.on_conflict(action="DO NOTHING") if keep_existing else query)
         return
     columns, table = row._meta.columns, row._meta.tablename
-    await write(insert_into(table, tuple(column._meta.db_column_name for column in columns)),
-                *(getattr(row, column._meta.name) for column in columns),
-                row=f"{table}:{getattr(row, row._meta.primary_key._meta.name)}")
+    sql = insert_into(table, tuple(column._meta.db_column_name for column in columns),
+                      len(rows))
+    key = row._meta.primary_key._meta.name
+    await write(f"{sql} ON CONFLICT DO NOTHING" if keep_existing else sql,
+                *(getattr(each, column._meta.name) for each in rows for column in columns),
+                row=f"{table}:{getattr(row, key)}" if not more else None)
 
 
 async def update(table: type[Table], values: dict[Any, Any], row_id: str) -> None:
