@@ -28,7 +28,13 @@ from bench._harness import admin_sql
 
 POSTGRES_URL = os.environ.get("MALL_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("MALL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Each pytest-xdist worker has a Redis database of its own (gw0: 15, gw1: 14, ...): the
+# tests that empty it or run worker processes on it never meet another worker's. (The
+# xdist_group below does not hold them together with pytest 9, whose node ids xdist 3.8
+# can no longer tag with the group.)
+_XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_URL = os.environ.get("MALL_TEST_REDIS_URL",
+                           f"redis://127.0.0.1:6379/{15 - _XDIST_WORKER}")
 REQUIRE_SERVICES = (os.environ.get("CI") == "true"
                     or os.environ.get("MALL_REQUIRE_SERVICES") == "1")
 
