@@ -57,8 +57,16 @@ class LoopLocalPostgresEngine(PostgresEngine):
             self._pools[loop] = value
 
     async def run_querystring(self, querystring: Any, in_pool: bool = True) -> Any:
-        await raw.flush()  # writes gathered for this transaction go first, in order
-        return await super().run_querystring(querystring, in_pool)
+        # As piccolo's, with the unit of work's gathered writes (and its BEGIN, unless this
+        # is a plain read that may run before it) sent first, in order.
+        query, args = querystring.compile_string(engine_type=self.engine_type)
+        await raw.flush(query)
+        transaction = self.current_transaction.get()
+        if transaction:
+            return await transaction.connection.fetch(query, *args)
+        if in_pool and self.pool:
+            return await self._run_in_pool(query, args)
+        return await self._run_in_new_connection(query, args)
 
     async def run_ddl(self, ddl: str, in_pool: bool = True) -> Any:
         await raw.flush()

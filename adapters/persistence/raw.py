@@ -11,7 +11,11 @@ into a `WriteBatch`, sent as one statement right before the next statement of th
 transaction, or before COMMIT: one round trip instead of one per write, and the same
 order of effects as seen from any later statement. Its BEGIN waits for its first statement
 too: a unit of work that only wrote what it gathered commits as that one statement, which
-PostgreSQL runs atomically, with no BEGIN or COMMIT around it.
+PostgreSQL runs atomically, with no BEGIN or COMMIT around it. Plain reads (no row lock, no
+side effect) before anything else of the transaction do not begin it: under READ COMMITTED
+each statement sees what is committed when it runs, in a transaction or not, so they run on
+a pooled connection, and a unit of work that only read and then wrote what it gathered still
+commits as one statement.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ from piccolo.table import Table
 from adapters.persistence import tables as t
 
 PLACEHOLDER = re.compile(r"\$(\d+)")
+# What makes a SELECT more than a read: a row lock, or a function with an effect.
+_NOT_PLAIN = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b"
+                        r"|\b(?:nextval|setval|set_config|pg_notify|pg_\w*advisory\w*)\s*\(",
+                        re.IGNORECASE)
 
 
 def engine() -> Engine[Any]:
@@ -44,7 +52,7 @@ def on_postgres() -> bool:
 async def fetch(sql: str, *args: Any) -> list[Any]:
     """Run `sql` (PostgreSQL only) in the current transaction, else on a pooled connection;
     writes gathered for this transaction go first."""
-    await flush()
+    await flush(sql)
     return await _fetch(sql, args)
 
 
@@ -193,16 +201,27 @@ async def write(sql: str, *args: Any, then: Callable[[Any], None] | None = None,
         then(rows[0][0] if rows else None)
 
 
-async def flush() -> None:
-    """Before a statement of the unit of work: begin its transaction if it has not, and
-    send the writes gathered so far, if any, as one statement."""
+async def flush(sql: str | None = None) -> None:
+    """Before a statement of the unit of work (`sql`, when known): begin its transaction if
+    it has not, and send the writes gathered so far, if any, as one statement. A plain read
+    before anything else leaves the transaction unbegun: it runs alone, seeing just what it
+    would have seen as the transaction's first statement."""
     batch = _current()
     if batch is None:
+        return
+    if batch.begin is not None and not batch.writes and sql is not None and plain_read(sql):
         return
     if batch.begin is not None:
         begin, batch.begin = batch.begin, None
         await begin()
     await _send(batch)
+
+
+@functools.lru_cache(maxsize=512)
+def plain_read(sql: str) -> bool:
+    """Whether `sql` only reads: a SELECT taking no row lock and calling nothing with an
+    effect (a WITH may hide a write: it is not taken for a read)."""
+    return sql.lstrip()[:6].upper() == "SELECT" and _NOT_PLAIN.search(sql) is None
 
 
 def begun() -> bool:
