@@ -1,6 +1,7 @@
 """What one purchase costs the database: orders placed and paid one after another while
 every asyncpg round trip in the process is counted, until each order is settled (paid, its
-shipments requested, the outbox and inbox drained, its evidence sealed)."""
+shipments requested, the gateway's callback about it received, the outbox and inbox
+drained, its evidence sealed)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,11 @@ SELECT
                   WHERE status IN ('pending', 'processing') AND created_at >= $2)
   AND NOT EXISTS (SELECT 1 FROM inbox_message
                   WHERE status IN ('received', 'processing') AND received_at >= $2)
-"""  # $2: when counting began (earlier phases leave callbacks nobody processed)
+  AND (SELECT count(DISTINCT payload -> 'data' ->> 'order_id') FROM inbox_message
+       WHERE received_at >= $2 AND payload -> 'data' ->> 'order_id' = ANY($1))
+      = cardinality($1)
+"""  # $2: when counting began (earlier phases leave callbacks nobody processed). The sandbox
+# gateway's callback about each payment has come in too: it may come after the order is paid.
 # Evidence appended and not sealed into the chain yet has no sequence number.
 SEALED = "SELECT NOT EXISTS (SELECT 1 FROM evidence_record WHERE seq IS NULL)"
 OUTBOX_IDLE = ("SELECT NOT EXISTS (SELECT 1 FROM outbox_message "
