@@ -59,17 +59,16 @@ class Webhooks:
         # What providers send can carry card data or secrets; we keep only a redacted copy.
         event = InboundEvent(redact_card_numbers(verified.event_id),
                              redact_card_numbers(verified.kind), redact(verified.payload))
-        async with self._uow() as uow:
+        # Reads, then one write (the callback with its evidence): nothing to hold between.
+        async with self._uow(autocommit=True) as uow:
             subject = await self._inspect(uow, provider, verified)
-            inbox_id = await uow.messages.inbox.add(provider, event)
-            if inbox_id is None:
-                return "duplicate"
-            await uow.evidence.append(EvidenceDraft(
+            inbox_id = await uow.messages.inbox.add(provider, event, EvidenceDraft(
                 source=provider, kind="webhook.received", subject=subject,
                 context={"event_id": event.event_id, "event_type": event.kind},
                 payload=event.payload, raw=body,
             ))
-            await uow.commit()
+            if inbox_id is None:
+                return "duplicate"
         self._queue.dispatch_inbox(inbox_id)
         return "accepted"
 

@@ -247,8 +247,11 @@ class Outbox(Protocol):
 
 
 class Inbox(Protocol):
-    async def add(self, provider: str, event: InboundEvent) -> str | None:
-        """Store a verified webhook; None when (provider, event id) was already stored."""
+    async def add(self, provider: str, event: InboundEvent,
+                  evidence: EvidenceDraft | None = None) -> str | None:
+        """Store a verified webhook and, when given, the evidence of its receipt, as one write
+        (one statement on PostgreSQL); None when (provider, event id) was already stored, and
+        then no evidence is kept either."""
         ...
 
     async def claim(self, message_id: str) -> InboxMessage | None: ...

@@ -10,6 +10,7 @@ from typing import Any
 
 from application.ports import IdempotencyRecord, InboundEvent, InboxMessage, OutboxMessage
 from domain.deliveries import Delivery
+from domain.evidence import EvidenceDraft
 from domain.messages import DeliveryStatus
 from domain.operations import Operation
 from domain.redaction import card_safe_id
@@ -93,7 +94,8 @@ class FakeOutbox(Repository):
 class FakeInbox(Repository):
     name = "inbox"
 
-    async def add(self, provider: str, event: InboundEvent) -> str | None:
+    async def add(self, provider: str, event: InboundEvent,
+                  evidence: EvidenceDraft | None = None) -> str | None:
         if any(m.provider == provider and m.event_id == event.event_id
                for m in self._rows.values()):
             return None
@@ -101,6 +103,8 @@ class FakeInbox(Repository):
         self._rows[message_id] = InboxMessage(
             message_id, provider, event.event_id, event.kind, as_json(event.payload),
             "received", self._now())
+        if evidence is not None:
+            await self._unit.evidence.append(evidence)
         return message_id
 
     async def claim(self, message_id: str) -> InboxMessage | None:

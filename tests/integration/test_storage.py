@@ -11,7 +11,13 @@ from typing import Any
 from piccolo.querystring import QueryString
 
 from adapters.payments.sandbox import SandboxGateway
-from adapters.persistence.tables import InboxMessage, OutboxMessage, SandboxCharge, SandboxParcel
+from adapters.persistence.tables import (
+    EvidenceRecord,
+    InboxMessage,
+    OutboxMessage,
+    SandboxCharge,
+    SandboxParcel,
+)
 from adapters.persistence.uow import PiccoloUnitOfWorkFactory
 from adapters.sandbox_webhooks import SandboxWebhookSender
 from adapters.shipping.sandbox import SandboxCarrier
@@ -71,6 +77,40 @@ async def test_an_idempotency_key_expires_by_the_injected_clock(container: Any) 
         with count_statements() as statements:
             assert await u.idempotency.reserve(record("b" * 64)) is None  # expired: free again
     assert statements.count == 1  # the key taken over in the same upsert
+
+
+async def test_a_callback_is_stored_with_its_evidence_once(
+        container: Any, engine_name: str) -> None:
+    uow = PiccoloUnitOfWorkFactory(container.engine(), FakeClock())
+    event = InboundEvent("evt_9", "payment.succeeded", {"amount": 1000})
+    draft = EvidenceDraft("sandbox", "webhook.received", "order:ord_9",
+                          {"event_id": "evt_9"}, {"amount": 1000}, raw=b"{}")
+    async with uow(autocommit=True) as u:
+        with count_statements() as statements:
+            first = await u.messages.inbox.add("sandbox", event, draft)
+    async with uow(autocommit=True) as u:
+        again = await u.messages.inbox.add("sandbox", event, draft)
+        other = await u.messages.inbox.add("sandbox", InboundEvent("evt_10", "x", {}), draft)
+
+    assert first is not None and again is None and other is not None
+    kept = await EvidenceRecord.select().where(EvidenceRecord.subject == "order:ord_9")
+    # Kept unsealed (no seq or hash yet), as any append is, one per new callback.
+    assert [(row["kind"], row["seq"], row["hash"]) for row in kept] == [
+        ("webhook.received", None, None)] * 2
+    assert await InboxMessage.count().where(InboxMessage.event_id == "evt_9") == 1
+    if engine_name == "postgres":
+        assert statements.count == 1  # the callback and its evidence, one statement
+
+
+async def test_a_callback_rolled_back_with_its_unit_of_work_keeps_no_evidence(
+        container: Any) -> None:
+    uow = PiccoloUnitOfWorkFactory(container.engine(), FakeClock())
+    draft = EvidenceDraft("sandbox", "webhook.received", "order:ord_8", {}, {})
+    async with uow() as u:
+        await u.messages.inbox.add("sandbox", InboundEvent("evt_8", "x", {}), draft)
+        # left without commit
+    assert await InboxMessage.count().where(InboxMessage.event_id == "evt_8") == 0
+    assert await EvidenceRecord.count().where(EvidenceRecord.subject == "order:ord_8") == 0
 
 
 class KeptCallbacks(SandboxWebhookSender):

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from adapters.persistence import raw
 from adapters.persistence.tables import EvidenceRecord, Operation, OutboxMessage
 from domain.evidence import EvidenceDraft
 from domain.operations import Operation as OperationModel
@@ -137,3 +138,77 @@ async def test_a_unit_that_reads_begins_before_its_first_read(
 
     assert await _control_statements(read_then_write, monkeypatch) == ["BEGIN", "COMMIT"]
     assert await OutboxMessage.count() == 1 and await EvidenceRecord.count() == 1
+
+
+async def test_plain_reads_before_anything_else_leave_the_transaction_unbegun(
+        container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def read_then_write() -> None:
+        async with container.uow()() as u:
+            assert await u.operations.get("op_none") is None  # piccolo's SELECT
+            assert await u.messages.deliveries.get("msg_none") is None
+            await u.messages.outbox.add("TrackEvent", {"n": 1})
+            await u.evidence.append(_draft(1))
+            await u.commit()
+
+    with count_statements() as seen:
+        assert await _control_statements(read_then_write, monkeypatch) == []
+    # Two reads alone, then both writes as one statement, atomic on its own.
+    assert seen.count == 3
+    assert await OutboxMessage.count() == 1 and await EvidenceRecord.count() == 1
+
+
+async def test_a_row_lock_begins_the_transaction_and_holds_until_commit(
+        container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    async def read_then_lock() -> None:
+        async with container.uow()() as u:
+            assert await u.operations.get("op_none") is None
+            await u.orders.lock("ord_none")
+            held.set()
+            await release.wait()
+            await u.messages.outbox.add("TrackEvent", {"n": 1})
+            await u.commit()
+
+    async def watch() -> None:
+        await held.wait()
+        # The lock's transaction is open: its write is not visible before COMMIT.
+        assert await OutboxMessage.count() == 0
+        release.set()
+
+    control: list[str] = []
+
+    async def both() -> None:
+        await asyncio.gather(read_then_lock(), watch())
+
+    control = await _control_statements(both, monkeypatch)
+    assert control == ["BEGIN", "COMMIT"]
+    assert await OutboxMessage.count() == 1
+
+
+async def test_a_read_after_a_write_waits_for_it_in_the_transaction(
+        container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def write_then_read() -> None:
+        async with container.uow()() as u:
+            await u.messages.outbox.add("TrackEvent", {"n": 1})
+            assert await u.messages.outbox.unfinished(older_than_seconds=-60, limit=5)
+            await u.commit()
+
+    assert await _control_statements(write_then_read, monkeypatch) == ["BEGIN", "COMMIT"]
+
+
+@pytest.mark.parametrize(("sql", "plain"), [
+    ('SELECT ALL "orders"."id" FROM "orders" WHERE "orders"."id" = $1', True),
+    ("  select count(*) from payment", True),
+    ('SELECT ALL "orders"."id" FROM "orders" WHERE id = $1 FOR UPDATE', False),
+    ("SELECT id FROM orders WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED", False),
+    ("SELECT id FROM orders FOR SHARE", False),
+    ("SELECT pg_notify($1, $2)", False),
+    ("SELECT nextval('evidence_record_id_seq')", False),
+    ("WITH w0 AS (INSERT INTO outbox_message VALUES ($1)) SELECT 1", False),
+    ("INSERT INTO inbox_message (id) VALUES ($1) RETURNING id", False),
+    ("UPDATE outbox_message SET status = 'done' WHERE id = $1", False),
+])
+def test_what_counts_as_a_plain_read(sql: str, plain: bool) -> None:
+    assert raw.plain_read(sql) is plain

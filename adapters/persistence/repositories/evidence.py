@@ -9,6 +9,7 @@ transaction per batch.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -44,9 +45,23 @@ SEAL_ROWS_AND_HEAD = (
 )
 
 ARRIVAL = t.EvidenceRecord._meta.primary_key  # its serial `id`: the order appends came in
+APPEND_COLUMNS = ("source", "kind", "subject", "received_at", "context", "payload_hash",
+                  "payload")
 APPEND = ("INSERT INTO evidence_record (source, kind, subject, received_at, context, "
           "payload_hash, payload, seq, prev_hash, hash) "
           "VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, NULL) RETURNING id")
+
+
+def appended(draft: EvidenceDraft, now: datetime) -> tuple[PendingEvidence, tuple[Any, ...]]:
+    """The record of `draft` as an append stores it (id 0 until stored), and the values of
+    APPEND_COLUMNS that store it."""
+    context, payload, payload_hash = draft.redacted()
+    # Kept as stored: the sealer reads it back, and the hash covers what it reads.
+    context, payload = _storable(context), _storable(payload)
+    pending = PendingEvidence(draft.source, draft.kind, draft.subject, now, context,
+                              payload_hash, payload, id=0)
+    return pending, (draft.source, draft.kind, draft.subject, now.isoformat(), _dump(context),
+                     payload_hash, _dump(payload))
 
 
 class EvidenceRepository:
@@ -54,26 +69,14 @@ class EvidenceRepository:
         self._clock = clock
 
     async def append(self, draft: EvidenceDraft) -> PendingEvidence:
-        context, payload, payload_hash = draft.redacted()
-        # Kept as stored: the sealer reads it back, and the hash covers what it reads.
-        context, payload = _storable(context), _storable(payload)
-        received_at = self._clock.now()
-        received, context_text, payload_text = received_at.isoformat(), _dump(context), _dump(
-            payload)
+        pending, values = appended(draft, self._clock.now())
         if not raw.on_postgres():
             [row] = await t.EvidenceRecord.insert(t.EvidenceRecord(
-                source=draft.source, kind=draft.kind, subject=draft.subject,
-                received_at=received, context=context_text, payload_hash=payload_hash,
-                payload=payload_text,
-            ))
-            return PendingEvidence(draft.source, draft.kind, draft.subject, received_at,
-                                   context, payload_hash, payload, id=row["id"])
+                **dict(zip(APPEND_COLUMNS, values, strict=True))))
+            return replace(pending, id=row["id"])
         # Sent with the transaction's next statement or its commit: until then the record
         # has no id, and is handed out with 0, given its id once sent.
-        pending = PendingEvidence(draft.source, draft.kind, draft.subject, received_at,
-                                  context, payload_hash, payload, id=0)
-        await raw.write(APPEND, draft.source, draft.kind, draft.subject, received,
-                        context_text, payload_hash, payload_text,
+        await raw.write(APPEND, *values,
                         then=lambda sent: object.__setattr__(pending, "id", sent))
         return pending
 

@@ -8,11 +8,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from piccolo.columns import Timestamptz, Varchar
+from piccolo.engine.sqlite import TransactionType
 
 from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump, _load
+from adapters.persistence.repositories.evidence import (
+    APPEND_COLUMNS,
+    EvidenceRepository,
+    appended,
+)
 from application.ports import Clock, IdempotencyRecord, InboundEvent, InboxMessage, OutboxMessage
+from domain.evidence import EvidenceDraft
 from domain.redaction import card_safe_id
 
 
@@ -38,6 +45,16 @@ INBOX_ADD = (
     "INSERT INTO inbox_message (id, dedupe_key, provider, event_id, kind, payload, status, "
     "received_at, available_at) VALUES ($1, $2, $3, $4, $5, $6, 'received', $7, $7) "
     "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id")
+# The callback stored once and, only when it is new, the evidence of its receipt: one
+# statement, atomic on its own (the evidence columns as APPEND_COLUMNS, cast: a SELECT list
+# tells PostgreSQL no types).
+INBOX_ADD_WITH_EVIDENCE = (  # only column names are formatted in
+    f"WITH inbox AS ({INBOX_ADD}), evidence AS (INSERT INTO evidence_record "  # noqa: S608
+    f"({', '.join(APPEND_COLUMNS)}, seq, prev_hash, hash) SELECT CAST($8 AS VARCHAR), "
+    "CAST($9 AS VARCHAR), CAST($10 AS VARCHAR), CAST($11 AS VARCHAR), CAST($12 AS JSON), "
+    "CAST($13 AS VARCHAR), CAST($14 AS JSON), NULL, NULL, NULL "
+    "WHERE EXISTS (SELECT 1 FROM inbox)) "
+    "SELECT id FROM inbox")
 INBOX_CLAIM = (
     "UPDATE inbox_message SET status = 'processing' "
     "WHERE id = $1 AND status IN ('received', 'processing') "
@@ -120,19 +137,29 @@ class InboxRepository:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
 
-    async def add(self, provider: str, event: InboundEvent) -> str | None:
+    async def add(self, provider: str, event: InboundEvent,
+                  evidence: EvidenceDraft | None = None) -> str | None:
         now = self._clock.now()
         m = t.InboxMessage
         message_id = card_safe_id("ibx")
         if raw.on_postgres():
             fields = (message_id, f"{provider}:{event.event_id}", provider, event.event_id,
                       event.kind, _dump(event.payload), now)
-            return message_id if await raw.fetch(INBOX_ADD, *fields) else None
-        inserted = await m.insert(m(
-            id=message_id, dedupe_key=f"{provider}:{event.event_id}", provider=provider,
-            event_id=event.event_id, kind=event.kind, payload=_dump(event.payload),
-            status="received", received_at=now, available_at=now,
-        )).on_conflict(target=m.dedupe_key, action="DO NOTHING").returning(m.id)
+            if evidence is None:
+                return message_id if await raw.fetch(INBOX_ADD, *fields) else None
+            _, values = appended(evidence, now)
+            return message_id if await raw.fetch(INBOX_ADD_WITH_EVIDENCE, *fields,
+                                                 *values) else None
+        # In the unit of work's transaction, or in one of its own when it has none.
+        async with m._meta.db.transaction(transaction_type=TransactionType.immediate,
+                                          allow_nested=True):
+            inserted = await m.insert(m(
+                id=message_id, dedupe_key=f"{provider}:{event.event_id}", provider=provider,
+                event_id=event.event_id, kind=event.kind, payload=_dump(event.payload),
+                status="received", received_at=now, available_at=now,
+            )).on_conflict(target=m.dedupe_key, action="DO NOTHING").returning(m.id)
+            if inserted and evidence is not None:
+                await EvidenceRepository(self._clock).append(evidence)
         return message_id if inserted else None
 
     async def claim(self, message_id: str) -> InboxMessage | None:
