@@ -20,8 +20,8 @@ AT = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 async def test_a_read_only_unit_reads_without_a_transaction(container: Any) -> None:
     engine = Order._meta.db
     async with container.uow()() as writer:
-        await writer.customers.get("cus_nobody")
-        # begun by its first statement (on PostgreSQL it waits for one)
+        await writer.orders.lock("ord_nobody")
+        # begun by the row lock (on PostgreSQL it waits for a statement that needs it)
         assert engine.current_transaction.get() is not None
     with count_statements() as statements:
         async with container.uow()(read_only=True) as reader:
