@@ -172,16 +172,15 @@ class StartingPayments(PaymentServiceBase):
           nothing shipped, and a rejection refunds it in full.
         """
         now = self._clock.now()
-        review = await uow.reviews.get(order.id)
+        record = await uow.reviews.screening(order.id, order.customer_id,
+                                             now - timedelta(hours=24))
+        review = record.review
         if review is not None and review.status == "approved":
             return True
         signals = RiskSignals(
             customer_history=await uow.orders.of_customer(order.customer_id, limit=200),
             account_created_at=customer.created_at if customer is not None else None,
-            failed_logins_24h=await uow.customers.login_failures_since(
-                order.customer_id, now - timedelta(hours=24)),
-            failed_payments_24h=await uow.payments.failures_of_customer(
-                order.customer_id, now - timedelta(hours=24)),
+            failed_logins_24h=record.failed_logins, failed_payments_24h=record.failed_payments,
             ip_country=choice.ip_country, billing_country=choice.billing_country,
         )
         risk = await self._fraud.screen(order, signals)

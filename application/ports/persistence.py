@@ -204,9 +204,25 @@ class PrivacyStore(Protocol):
     async def purge_finished_work(self, before: datetime) -> int: ...
 
 
+@dataclass(frozen=True)
+class ScreeningRecord:
+    """What the store knows for screening an order, besides the customer's history: the
+    order's review, if any, and the customer's failed sign-ins and payments since a moment."""
+
+    review: FraudReview | None
+    failed_logins: int
+    failed_payments: int
+
+
 class FraudReviews(Protocol):
     async def add(self, review: FraudReview) -> None: ...
     async def get(self, order_id: str) -> FraudReview | None: ...
+
+    async def screening(self, order_id: str, customer_id: str,
+                        since: datetime) -> ScreeningRecord:
+        """The order's review with the customer's failures since `since`: one read."""
+        ...
+
     async def save(self, review: FraudReview) -> None: ...
     async def pending(self, limit: int) -> list[FraudReview]: ...
 

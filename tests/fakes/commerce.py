@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from application import ports
 from application.ports import FraudReview
+from application.ports.persistence import ScreeningRecord
 from domain.customers import Customer
 from domain.orders import Order
 from domain.payments import UNSETTLED, Payment
@@ -154,6 +155,13 @@ class FakeFraudReviews(AggregateRepository[FraudReview], key="order_id", value="
     async def add(self, review: FraudReview) -> None:
         if review.order_id not in self._rows:  # one review per order
             self._put(review.order_id, review)
+
+    async def screening(self, order_id: str, customer_id: str,
+                        since: datetime) -> ScreeningRecord:
+        return ScreeningRecord(
+            await self.get(order_id),
+            await self._unit.customers.login_failures_since(customer_id, since),
+            await self._unit.payments.failures_of_customer(customer_id, since))
 
     async def pending(self, limit: int) -> list[FraudReview]:
         waiting = [r for r in self._all() if r.status == "pending"]

@@ -35,6 +35,8 @@ HOT: dict[str, Callable[[UnitOfWork], Awaitable[Any]]] = {
         "cus_42", NOW - DAY),
     "fraud velocity: failed sign-ins of a customer": lambda u: (
         u.customers.login_failures_since("cus_42", NOW - DAY)),
+    "fraud screening: review and failures of the day": lambda u: u.reviews.screening(
+        "ord_42", "cus_42", NOW - DAY),
     "fraud model: latest paid orders": lambda u: u.orders.paid_totals(limit=20_000),
     "payments of an order, with their events": lambda u: u.payments.of_order("ord_42"),
     "payment by provider reference (webhook)": lambda u: u.payments.by_reference(

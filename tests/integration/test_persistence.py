@@ -6,7 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,8 +14,12 @@ import pytest
 from adapters.persistence.tables import Customer as CustomerRow
 from adapters.persistence.tables import EvidenceRecord, OutboxMessage
 from application.ports import InboundEvent
+from application.ports.persistence import ScreeningRecord
 from domain.customers import Customer
 from domain.evidence import EvidenceDraft
+from domain.money import Money
+from domain.payments import Payment, PaymentStatus
+from domain.reviews import FraudReview
 
 
 def _customer(n: int) -> Customer:
@@ -204,3 +208,35 @@ async def test_processes_starting_together_migrate_one_at_a_time(
         await asyncio.wait_for(waiting, timeout=30)
     finally:
         await other.close()
+
+
+async def test_screening_reads_the_review_and_the_failures_since_a_moment(
+        container: Any) -> None:
+    uow = container.uow()
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    day_ago = now - timedelta(hours=24)
+
+    def payment(n: int, status: PaymentStatus, at: datetime, customer: str = "cus_s") -> Payment:
+        return Payment(f"pay_s{n}", f"ord_s{n}", customer, "sandbox", Money(1000, "KRW"),
+                       "card", f"pay_s{n}", status=status, created_at=at)
+
+    async with uow() as u:
+        assert await u.reviews.screening("ord_s", "cus_s", day_ago) == ScreeningRecord(
+            None, 0, 0)
+        for at in (now - timedelta(hours=30), now - timedelta(hours=1), now):
+            await u.customers.record_login_failure("cus_s", at)
+        await u.customers.record_login_failure("cus_other", now)
+        for n, (status, at) in enumerate([
+                (PaymentStatus.FAILED, now - timedelta(hours=2)),
+                (PaymentStatus.FAILED, now - timedelta(hours=25)),  # before the day
+                (PaymentStatus.CAPTURED, now)]):
+            await u.payments.add(payment(n, status, at))
+        await u.payments.add(payment(9, PaymentStatus.FAILED, now, customer="cus_other"))
+        await u.reviews.add(FraudReview.open("ord_s", "cus_s", 0.7, ["velocity"], now))
+        await u.commit()
+
+    async with uow(read_only=True) as u:
+        found = await u.reviews.screening("ord_s", "cus_s", day_ago)
+    assert (found.failed_logins, found.failed_payments) == (2, 1)
+    assert found.review is not None
+    assert (found.review.order_id, found.review.reasons) == ("ord_s", ["velocity"])

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
+from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump
 from application.ports import FraudReview
+from application.ports.persistence import ScreeningRecord
+
+# The review (if any) and both failure counts in one statement, each on its index.
+SCREENING = """
+SELECT r.*,
+       (SELECT count(*) FROM login_failure
+         WHERE customer_id = $2 AND at >= $3) AS failed_logins,
+       (SELECT count(*) FROM payment
+         WHERE customer_id = $2 AND status = 'failed' AND created_at >= $3) AS failed_payments
+FROM (VALUES (1)) AS one LEFT JOIN fraud_review r ON r.order_id = $1
+"""
 
 
 class FraudReviewRepository:
@@ -29,6 +42,21 @@ class FraudReviewRepository:
     async def get(self, order_id: str) -> FraudReview | None:
         row = await t.FraudReview.select().where(t.FraudReview.order_id == order_id).first()
         return self._from(row) if row else None
+
+    async def screening(self, order_id: str, customer_id: str,
+                        since: datetime) -> ScreeningRecord:
+        if raw.on_postgres():
+            [row] = await raw.fetch(SCREENING, order_id, customer_id, since)
+            return ScreeningRecord(self._from(row) if row["order_id"] else None,
+                                   int(row["failed_logins"]), int(row["failed_payments"]))
+        failures, payments = t.LoginFailure, t.Payment
+        return ScreeningRecord(
+            await self.get(order_id),
+            int(await failures.count().where((failures.customer_id == customer_id)
+                                             & (failures.at >= since))),
+            int(await payments.count().where(
+                (payments.customer_id == customer_id) & (payments.status == "failed")
+                & (payments.created_at >= since))))
 
     async def save(self, review: FraudReview) -> None:
         await t.FraudReview.update({
