@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from adapters.persistence import raw
 from adapters.persistence.tables import SandboxParcel, SandboxParcelEvent
 from adapters.shipping.sandbox_scenarios import JOURNEYS, Step, choose_scenario, known_scenario
 from adapters.shipping.sandbox_tracking import SandboxTrackingPlan
@@ -25,6 +26,14 @@ from domain.shipments import DeliveryProblem, ShipmentStatus, TrackingUpdate
 
 SIGNATURE_HEADER = "Sandbox-Carrier-Signature"
 PROBLEM_STATUSES = frozenset({ShipmentStatus.EXCEPTION.value, ShipmentStatus.RETURNED.value})
+BOOKED = """
+SELECT p.*, EXISTS (
+    SELECT 1 FROM sandbox_parcel_event e
+    JOIN sandbox_parcel earlier ON earlier.tracking_number = e.tracking_number
+    WHERE earlier.order_id = $2 AND e.sent_at IS NOT NULL
+      AND e.event -> 'data' ->> 'status' = ANY($3::varchar[])) AS reshipment
+FROM (VALUES (1)) AS one LEFT JOIN sandbox_parcel p ON p.idempotency_key = $1
+"""
 
 
 class SandboxCarrier:
@@ -39,11 +48,9 @@ class SandboxCarrier:
         self._default = known_scenario(scenario)
 
     async def create_shipment(self, request: ShipmentRequest) -> str:
-        existing = await SandboxParcel.select().where(
-            SandboxParcel.idempotency_key == request.idempotency_key).first()
+        existing, reshipment = await self._booked(request)
         if existing is None:
-            choice = choose_scenario(request.address, self._default,
-                                     reshipment=await self._reported_a_problem(request.order_id))
+            choice = choose_scenario(request.address, self._default, reshipment=reshipment)
             tracking = f"SBX{uuid.uuid4().int % 10**12:012d}"
             inserted = await SandboxParcel.insert(SandboxParcel(
                 idempotency_key=request.idempotency_key, tracking_number=tracking,
@@ -69,6 +76,20 @@ class SandboxCarrier:
             str(existing["tracking_number"]), str(existing["order_id"]),
             str(existing["scenario"]), existing["created_at"]))
         return str(existing["tracking_number"])
+
+    async def _booked(self, request: ShipmentRequest) -> tuple[dict[str, Any] | None, bool]:
+        """The parcel booked under the request's key, if any, and whether an earlier parcel
+        of the order reported a problem: one statement on PostgreSQL."""
+        if not raw.on_postgres():
+            existing = await SandboxParcel.select().where(
+                SandboxParcel.idempotency_key == request.idempotency_key).first()
+            return existing, (existing is None
+                              and await self._reported_a_problem(request.order_id))
+        [row] = await raw.fetch(BOOKED, request.idempotency_key, request.order_id,
+                                sorted(PROBLEM_STATUSES))
+        found = dict(row)
+        reshipment = bool(found.pop("reshipment"))
+        return (found if found["idempotency_key"] else None), reshipment
 
     @staticmethod
     async def _reported_a_problem(order_id: str) -> bool:
