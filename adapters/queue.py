@@ -128,13 +128,13 @@ class DramatiqTaskQueue:
                                                    default_ttl=retry_after_seconds)
         self._down = False
 
-    def _send(self, actor_name: str, *args: str | list[str]) -> None:
+    def _send(self, actor_name: str, *args: str | list[str], delay_ms: int | None = None) -> None:
         message: dramatiq.Message[None] = dramatiq.Message(
             queue_name=QUEUE, actor_name=actor_name, args=args, kwargs={}, options={},
         )
         try:
             with self._breakers.get_breaker("broker"):
-                self._broker.enqueue(message)
+                self._broker.enqueue(message, delay=delay_ms)
         except OpenedState:
             return
         except Exception as exc:  # whatever the broker's failure, the work waits in the database
@@ -150,10 +150,11 @@ class DramatiqTaskQueue:
             self._down = False
             log.info("the broker takes messages again")
 
-    def dispatch_outbox(self, message_ids: Sequence[str]) -> None:
+    def dispatch_outbox(self, message_ids: Sequence[str], delay_seconds: float = 0.0) -> None:
         ids = list(message_ids)
+        delay_ms = round(delay_seconds * 1000) or None
         for start in range(0, len(ids), OUTBOX_BATCH):
-            self._send(RUN_OUTBOX, ids[start:start + OUTBOX_BATCH])
+            self._send(RUN_OUTBOX, ids[start:start + OUTBOX_BATCH], delay_ms=delay_ms)
 
     def dispatch_inbox(self, message_id: str) -> None:
         self._send(PROCESS_INBOX, message_id)

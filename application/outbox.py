@@ -13,6 +13,12 @@ from domain.commands import Command, deserialize
 log = logging.getLogger("mall.outbox")
 
 
+def _retry_wait(message: OutboxMessage) -> float:
+    """Seconds before a failed message is tried again: as the broker's own retries wait
+    (entrypoints/actors.py), from a second, doubling, at most a minute."""
+    return float(min(2 ** message.attempts, 60))
+
+
 class OutboxRelay:
     """Performs each stored command once, through the bus, with retries and a sweep.
     Handlers must be idempotent: a message can run twice."""
@@ -36,13 +42,24 @@ class OutboxRelay:
             claimed = await uow.messages.outbox.claim_batch(list(message_ids), self._lease)
         retry: Exception | None = None
         unended: list[str] = []
+        # The messages the handlers commit for this worker run here next, each claimed in
+        # the commit that made it (transactions.commit_and_dispatch).
+        work, asked = list(claimed), len(claimed)
         try:
-            for message in claimed:
+            for index, message in enumerate(work):  # grows as handlers hold follow-ups
                 try:
-                    if not await self._perform(message):
+                    ended, follow_ups, failure = await self._perform(message)
+                    work.extend(follow_ups)
+                    if not ended:
                         unended.append(message.id)
-                except Exception as exc:
-                    retry = retry or exc
+                except Exception as exc:  # the failure could not even be recorded
+                    failure = exc
+                if failure is None:
+                    continue
+                if index < asked:
+                    retry = retry or failure
+                else:  # not in the broker message retried: handed back with a wait
+                    self._queue.dispatch_outbox([message.id], _retry_wait(message))
         finally:
             if unended:
                 # Handlers that committed nothing of their own (an alert, an analytics call)
@@ -53,21 +70,27 @@ class OutboxRelay:
             raise retry
         return len(claimed)
 
-    async def _perform(self, message: OutboxMessage) -> bool:
-        """Hand the message to the bus; True once it has ended (done in the handler's own
-        commit, or set aside), False when the handler committed nothing of its own."""
+    async def _perform(self, message: OutboxMessage
+                       ) -> tuple[bool, list[OutboxMessage], Exception | None]:
+        """Hand the message to the bus: whether it has ended (done in the handler's own
+        commit, or set aside; not when the handler committed nothing of its own), the
+        messages its handler committed for this worker to run next, and the failure it was
+        released with to be tried again, if any."""
         command: Command | None = None
+        follow_ups: list[OutboxMessage] = []
         try:
             # Inside the try: a row the bus cannot read (a command renamed away) is retried
             # and then set aside like any other failure, never retried forever.
             command = deserialize(message.topic, message.payload)
-            with performing(message.id) as in_hand:
-                await self._bus.handle(command, message_id=message.id)
+            with performing(message.id, hold_seconds=self._lease) as in_hand:
+                try:
+                    await self._bus.handle(command, message_id=message.id)
+                finally:
+                    follow_ups = in_hand.follow_ups  # committed, whatever happened after
         except Exception as exc:
-            if not await self._fail(message, command, exc):
-                raise
-            return True
-        return in_hand.completed
+            dead = await self._fail(message, command, exc)
+            return True, follow_ups, None if dead else exc
+        return in_hand.completed, follow_ups, None
 
     async def _fail(self, message: OutboxMessage, command: Command | None,
                     exc: Exception) -> bool:

@@ -3,13 +3,14 @@ outbox with the change, commit then hand the new work to the workers, incidents.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from application.ports import TaskQueue, UnitOfWork
+from application.ports import OutboxMessage, TaskQueue, UnitOfWork
 from domain.commands import Command, RaiseAlert, serialize
 from domain.redaction import card_safe_id
 
@@ -18,23 +19,34 @@ def new_id(prefix: str) -> str:
     return card_safe_id(prefix)
 
 
+HELD_AT_MOST = 20  # new messages a commit keeps for its own worker; the rest go to any
+
+
 @dataclass
 class MessageInHand:
-    """The outbox message a handler is performing, completed with the handler's result."""
+    """The outbox message a handler is performing, completed with the handler's result; and,
+    when its worker runs what the handler sends (`hold_seconds`, the lease of a claim), the
+    messages committed for it to run next."""
 
     message_id: str
     completed: bool = False
+    hold_seconds: float | None = None
+    follow_ups: list[OutboxMessage] = field(default_factory=list)
+    # A task the handler starts inherits the variable, not the worker's loop over messages.
+    owner: asyncio.Task[Any] | None = field(default_factory=asyncio.current_task)
 
 
 _in_hand: ContextVar[MessageInHand | None] = ContextVar("message_in_hand", default=None)
 
 
 @contextmanager
-def performing(message_id: str) -> Iterator[MessageInHand]:
+def performing(message_id: str, hold_seconds: float | None = None) -> Iterator[MessageInHand]:
     """While a handler performs `message_id`, the first transaction that commits its result
     (`commit_result`, `commit_and_dispatch`) marks the message done in the same commit: the
-    result and the message's end are recorded together or not at all."""
-    in_hand = MessageInHand(message_id)
+    result and the message's end are recorded together or not at all. With `hold_seconds`,
+    the messages `commit_and_dispatch` commits are claimed in that commit for the worker
+    performing this one (`follow_ups`), instead of handed to the broker."""
+    in_hand = MessageInHand(message_id, hold_seconds=hold_seconds)
     token = _in_hand.set(in_hand)
     try:
         yield in_hand
@@ -56,11 +68,22 @@ async def commit_result(uow: UnitOfWork) -> None:
 
 async def commit_and_dispatch(uow: UnitOfWork, queue: TaskQueue) -> None:
     """`commit_result`, then hand the new outbox rows to the workers (a lost hand-off is
-    swept later)."""
+    swept later); in a worker that runs what its handlers send, the first few are held for
+    it instead, in the same commit, and need neither the broker nor a claim."""
+    in_hand = _in_hand.get()
+    held: list[OutboxMessage] = []
+    if (in_hand is not None and in_hand.hold_seconds is not None and uow.new_outbox_ids
+            and in_hand.owner is asyncio.current_task()):
+        held = await uow.messages.outbox.hold(uow.new_outbox_ids[:HELD_AT_MOST],
+                                              in_hand.hold_seconds)
     await commit_result(uow)
-    if uow.new_outbox_ids:
-        queue.dispatch_outbox(list(uow.new_outbox_ids))
-        uow.new_outbox_ids.clear()
+    if held:
+        assert in_hand is not None
+        in_hand.follow_ups.extend(held)
+    rest = uow.new_outbox_ids[len(held):]
+    if rest:
+        queue.dispatch_outbox(list(rest))
+    uow.new_outbox_ids.clear()
 
 
 async def send(uow: UnitOfWork, command: Command) -> str:

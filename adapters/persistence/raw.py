@@ -102,10 +102,11 @@ async def _fetch(sql: str, args: Sequence[Any]) -> list[Any]:
 
 
 @dataclass
-class _Write:
+class GatheredWrite:
     sql: str  # one INSERT/UPDATE (RETURNING one value when `then` is given) or SELECT
     args: tuple[Any, ...]
     then: Callable[[Any], None] | None  # given the value it returned, once sent
+    sent: bool = False  # until then, its args may still be changed (see `write`)
 
 
 @dataclass
@@ -115,7 +116,7 @@ class WriteBatch:
     owner: asyncio.Task[Any] | None = field(default_factory=asyncio.current_task)
     # Sends BEGIN (the unit of work's transaction), until the first statement needs it.
     begin: Callable[[], Awaitable[None]] | None = None
-    writes: list[_Write] = field(default_factory=list)
+    writes: list[GatheredWrite] = field(default_factory=list)
     rows: set[str] = field(default_factory=set)  # rows written: one statement, one write each
 
     def statement(self) -> tuple[str, list[Any]]:
@@ -183,22 +184,25 @@ def _current() -> WriteBatch | None:
 
 
 async def write(sql: str, *args: Any, then: Callable[[Any], None] | None = None,
-                row: str | None = None) -> None:
+                row: str | None = None) -> GatheredWrite | None:
     """Send the write with the transaction's next statement, or now when there is no
     batch; `then` is given what it returned (its RETURNING value). `row` names the row it
     changes: PostgreSQL applies only one change per row in one statement, so a second change
-    to the same row sends the first before it."""
+    to the same row sends the first before it. The write gathered is returned: until it is
+    `sent`, the values it writes may still be changed."""
     batch = _current()
     if batch is not None:
         if row is not None and row in batch.rows:
             await flush()  # two statements now: in the transaction
-        batch.writes.append(_Write(sql, args, then))
+        gathered = GatheredWrite(sql, args, then)
+        batch.writes.append(gathered)
         if row is not None:
             batch.rows.add(row)
-        return
+        return gathered
     rows = await fetch(sql, *args)
     if then is not None:
         then(rows[0][0] if rows else None)
+    return None
 
 
 async def flush(sql: str | None = None) -> None:
@@ -244,6 +248,8 @@ async def _send(batch: WriteBatch) -> None:
         return
     writes, batch.writes = batch.writes, []
     batch.rows.clear()
+    for write_ in writes:
+        write_.sent = True
     if len(writes) == 1:
         sql, args = writes[0].sql, list(writes[0].args)
         rows = await _fetch(sql, args)

@@ -245,6 +245,12 @@ class Operations(Protocol):
 class Outbox(Protocol):
     async def add(self, topic: str, payload: dict[str, Any]) -> str: ...
 
+    async def hold(self, message_ids: list[str], lease_seconds: float) -> list[OutboxMessage]:
+        """Messages this unit of work added, claimed when it commits by the worker that
+        commits them, for `lease_seconds` (the lease of a claim): that worker runs them next,
+        with no claim of their own. On PostgreSQL it rides in the commit's statement."""
+        ...
+
     async def claim(self, message_id: str, lease_seconds: float) -> OutboxMessage | None:
         """Take the message for one worker for a while; None if done or held by another."""
         ...

@@ -19,7 +19,9 @@ class TaskQueue(Protocol):
     """Hands work to background actors, best-effort: called after the commit, it never raises
     (a message the broker does not take is logged and left to the sweep, which re-sends)."""
 
-    def dispatch_outbox(self, message_ids: Sequence[str]) -> None: ...
+    def dispatch_outbox(self, message_ids: Sequence[str], delay_seconds: float = 0.0) -> None:
+        """Have the messages run, after `delay_seconds` (a retry's wait) when given."""
+        ...
 
     def dispatch_inbox(self, message_id: str) -> None: ...
 

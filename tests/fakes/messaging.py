@@ -16,6 +16,7 @@ class FakeTaskQueue:
 
     def __init__(self) -> None:
         self.outbox: list[str] = []
+        self.waits: dict[str, float] = {}  # message id -> the wait it was handed back with
         self.inbox: list[str] = []
         self.failures: list[BaseException] = []
         self._run: Callable[[str], Awaitable[object]] | None = None
@@ -23,19 +24,22 @@ class FakeTaskQueue:
     def work_inline(self, run: Callable[[str], Awaitable[object]]) -> None:
         self._run = run
 
-    async def _work(self, message_id: str) -> None:
+    async def _work(self, message_id: str, delay_seconds: float = 0.0) -> None:
         assert self._run is not None
+        await asyncio.sleep(delay_seconds)
         try:
             await self._run(message_id)
         except Exception as exc:  # a worker logs it and retries later; the test reads it
             self.failures.append(exc)
 
-    def dispatch_outbox(self, message_ids: Sequence[str]) -> None:
+    def dispatch_outbox(self, message_ids: Sequence[str], delay_seconds: float = 0.0) -> None:
+        if delay_seconds:
+            self.waits.update(dict.fromkeys(message_ids, delay_seconds))
         if self._run is None:
             self.outbox.extend(message_ids)
             return
         for message_id in message_ids:
-            asyncio.get_running_loop().create_task(self._work(message_id))
+            asyncio.get_running_loop().create_task(self._work(message_id, delay_seconds))
 
     def dispatch_inbox(self, message_id: str) -> None:
         self.inbox.append(message_id)

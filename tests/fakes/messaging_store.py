@@ -46,6 +46,17 @@ class FakeOutbox(Repository):
         self._unit.new_outbox_ids.append(message_id)
         return message_id
 
+    async def hold(self, message_ids: list[str], lease_seconds: float) -> list[OutboxMessage]:
+        held = []
+        for message_id in message_ids:
+            row: _OutboxRow | None = self._get(message_id)
+            assert row is not None, "only messages this unit of work added are held"
+            if row.message.status == "pending":
+                row.message.status, row.available_at = "processing", self._ts() + lease_seconds
+                self._rows[message_id] = row
+            held.append(copy.deepcopy(row.message))
+        return held
+
     async def claim(self, message_id: str, lease_seconds: float) -> OutboxMessage | None:
         row: _OutboxRow | None = self._get(message_id)
         now = self._ts()

@@ -28,7 +28,7 @@ class RecordingQueue:
     def __init__(self) -> None:
         self.outbox: list[str] = []
 
-    def dispatch_outbox(self, message_ids: list[str]) -> None:
+    def dispatch_outbox(self, message_ids: list[str], delay_seconds: float = 0.0) -> None:
         self.outbox.extend(message_ids)
 
     def dispatch_inbox(self, message_id: str) -> None:

@@ -26,7 +26,7 @@ class RecordingQueue:
         self.outbox: list[str] = []
         self.inbox: list[str] = []
 
-    def dispatch_outbox(self, message_ids: list[str]) -> None:
+    def dispatch_outbox(self, message_ids: list[str], delay_seconds: float = 0.0) -> None:
         self.outbox.extend(message_ids)
 
     def dispatch_inbox(self, message_id: str) -> None:

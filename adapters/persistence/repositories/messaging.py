@@ -34,7 +34,9 @@ async def _left_behind(status: Varchar, statuses: list[str], *, due: Timestamptz
 
 
 OUTBOX_ADD = ("INSERT INTO outbox_message (id, topic, payload, status, attempts, last_error, "
-              "created_at, available_at) VALUES ($1, $2, $3, 'pending', 0, NULL, $4, $4)")
+              "created_at, available_at) VALUES ($1, $2, $3, $5, 0, NULL, $4, $6)")
+OUTBOX_HOLD = ("UPDATE outbox_message SET status = 'processing', available_at = $2 "
+               "WHERE id = ANY($1::varchar[]) AND status = 'pending'")
 OUTBOX_CLAIM = (
     "UPDATE outbox_message SET status = 'processing', available_at = $2 "
     "WHERE id = ANY($1::varchar[]) AND (status = 'pending' "
@@ -66,6 +68,8 @@ class OutboxRepository:
     def __init__(self, created: list[str], clock: Clock) -> None:
         self._created = created
         self._clock = clock
+        # What this unit of work added: its INSERT (while gathered, not sent) and payload.
+        self._added: dict[str, tuple[Any, str, str]] = {}
 
     def _now(self) -> datetime:
         return self._clock.now()
@@ -73,15 +77,37 @@ class OutboxRepository:
     async def add(self, topic: str, payload: dict[str, Any]) -> str:
         message_id = card_safe_id("obx")
         now = self._now()
+        stored = _dump(payload)
+        insert = None
         if raw.on_postgres():  # sent with the transaction's next statement
-            await raw.write(OUTBOX_ADD, message_id, topic, _dump(payload), now)
+            insert = await raw.write(OUTBOX_ADD, message_id, topic, stored, now, "pending", now)
         else:
             await t.OutboxMessage.insert(t.OutboxMessage(
-                id=message_id, topic=topic, payload=_dump(payload), status="pending",
+                id=message_id, topic=topic, payload=stored, status="pending",
                 attempts=0, created_at=now, available_at=now,
             ))
+        self._added[message_id] = (insert, topic, stored)
         self._created.append(message_id)
         return message_id
+
+    async def hold(self, message_ids: list[str], lease_seconds: float) -> list[OutboxMessage]:
+        lease_end = self._now() + timedelta(seconds=lease_seconds)
+        held, update = [], []
+        for message_id in message_ids:
+            insert, topic, stored = self._added[message_id]
+            if insert is not None and not insert.sent:
+                # Still gathered: inserted as held, at no cost of its own.
+                insert.args = (*insert.args[:4], "processing", lease_end)
+            else:
+                update.append(message_id)
+            held.append(OutboxMessage(message_id, topic, json.loads(stored), 0, "processing"))
+        if update and raw.on_postgres():
+            await raw.write(OUTBOX_HOLD, update, lease_end)
+        elif update:
+            m = t.OutboxMessage
+            await m.update({m.status: "processing", m.available_at: lease_end}).where(
+                m.id.is_in(update) & (m.status == "pending"))
+        return held
 
     async def claim(self, message_id: str, lease_seconds: float) -> OutboxMessage | None:
         claimed = await self.claim_batch([message_id], lease_seconds)

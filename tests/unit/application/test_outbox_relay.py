@@ -8,6 +8,7 @@ import pytest
 from application.transactions import commit_and_dispatch, send
 from domain.commands import RaiseAlert, SendNotification, TrackEvent
 from domain.errors import ProviderUnavailable
+from domain.orders import Order
 from tests.unit.application.harness import MAX_ATTEMPTS, Mall
 
 
@@ -149,3 +150,42 @@ async def test_a_stored_command_nobody_can_read_is_set_aside_after_its_retries(
     assert await relay.run(message_id) is True  # the last attempt sets it aside
     assert _message(mall, message_id) == ("dead", MAX_ATTEMPTS)
     assert [a.source for a in mall.alerts.alerts] == ["NoSuchCommand"]
+
+
+async def _paying(mall: Mall) -> tuple[Order, str]:
+    """An order being paid: its authorization waiting in the outbox, not run yet."""
+    customer = await mall.customer()
+    order = await mall.place(customer)
+    await mall.run_outbox()
+    await mall.pay(customer, order)
+    [authorize] = mall.queue.outbox
+    mall.queue.outbox.clear()
+    return order, authorize
+
+
+async def test_what_a_handler_commits_runs_next_in_the_same_worker(mall: Mall) -> None:
+    order, authorize = await _paying(mall)
+
+    assert await mall.container.outbox().run(authorize) is True
+
+    # Paid, notified and shipped by the one run: nothing went through the broker.
+    assert mall.queue.outbox == []
+    assert (await mall.order(order.id)).status.value == "paid"
+    assert await mall.shipments_of(order.id)
+    assert {m.status for m in mall.db.outbox()} == {"done"}
+
+
+async def test_a_follow_up_that_fails_is_handed_back_with_a_wait(mall: Mall) -> None:
+    _, authorize = await _paying(mall)
+    mall.notifier.error = ProviderUnavailable("smtp down")
+
+    assert await mall.container.outbox().run(authorize) is True  # its own work is done
+
+    failed = [m for m in mall.db.outbox() if m.status != "done"]
+    assert [(m.topic, m.status, m.attempts) for m in failed] == [
+        ("SendNotification", "pending", 1)] * len(failed) and failed
+    assert sorted(mall.queue.outbox) == sorted(m.id for m in failed)
+    assert all(mall.queue.waits[m.id] == 1.0 for m in failed)
+    mall.notifier.error = None
+    await mall.run_outbox()
+    assert {m.status for m in mall.db.outbox()} == {"done"}
