@@ -3,6 +3,7 @@ and the follow-ups the settlement rules ask for (captures, releases, incidents).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from application.bus import publish
@@ -33,8 +34,12 @@ async def apply_payment_update(
 
     The order is locked first and the payment read after, so two answers about the same
     payment (a reply and a webhook, say) are applied one after the other, never both at once.
-    `found`: the payment as this transaction already read it, to find its order by.
+    `found`: the payment as this transaction already read it, to find its order by; when it
+    knows every fact of the update already, nothing is locked or read again (facts are only
+    ever added, so the payment read under the lock would know them too).
     """
+    if found is not None and found.id == payment_id and not copy.deepcopy(found).apply(update):
+        return False
     if found is not None and found.id == payment_id:
         order = await uow.orders.lock(found.order_id)
     else:

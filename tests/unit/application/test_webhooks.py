@@ -11,7 +11,7 @@ from domain.customers import Customer
 from domain.errors import InvalidSignature, NotFound, ProviderUnavailable
 from domain.orders import Order, OrderStatus
 from domain.payments import EventType, Payment, PaymentStatus, PaymentUpdate
-from tests.fakes import DEPOSIT, THREE_DS, FakeGateway
+from tests.fakes import DEPOSIT, THREE_DS, FakeGateway, FakeOrders
 from tests.unit.application.harness import Mall
 
 
@@ -290,3 +290,26 @@ async def test_a_callback_secret_for_no_payment_we_know_is_refused(mall: Mall) -
     with pytest.raises(InvalidSignature, match="names no payment"):
         await mall.container.webhooks().receive("sandbox", headers, body)
     assert mall.db.inbox() == []
+
+
+async def test_a_fact_known_already_is_settled_without_locking_the_order(
+        mall: Mall, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, order, payment = await _waiting(mall)
+    await _deliver(mall, *mall.gateway.webhook("evt_1", "captured",
+                                               reference=payment.provider_reference))
+    locked: list[str] = []
+
+    async def lock(self: FakeOrders, order_id: str) -> Order | None:
+        locked.append(order_id)
+        return await self.get(order_id)
+
+    monkeypatch.setattr(FakeOrders, "lock", lock)
+    await _deliver(mall, *mall.gateway.webhook("evt_2", "captured",
+                                               reference=payment.provider_reference))
+    assert _status(mall) == ["applied", "no_change"]
+    assert locked == []
+    # A fact it does not know yet still takes the lock.
+    await _deliver(mall, *mall.gateway.webhook("evt_3", "refunded", amount=100,
+                                               fact="re_1",
+                                               reference=payment.provider_reference))
+    assert locked == [order.id]
