@@ -31,13 +31,12 @@ class Fulfilment:
     async def create_shipment(self, shipment_id: str) -> None:
         """Book one shipment with its carrier; repeating it books nothing new."""
         async with self._uow(read_only=True) as uow:
-            shipment = await uow.shipments.get(shipment_id)
-            if shipment is None:
+            found = await uow.shipments.with_order(shipment_id)
+            if found is None:
                 raise NotFound(f"shipment {shipment_id} not found")
+            shipment, order = found
             if shipment.tracking_number:
                 return
-            order = await uow.orders.get(shipment.order_id)
-            assert order is not None
         request = ShipmentRequest(
             shipment_id=shipment.id, order_id=order.id, idempotency_key=shipment.id,
             address=order.shipping_address,
@@ -47,10 +46,12 @@ class Fulfilment:
         )
         tracking_number = await self._carriers[shipment.carrier].create_shipment(request)
         async with self._uow() as uow:
-            shipment = await uow.shipments.get(shipment_id)
-            assert shipment is not None
-            if shipment.tracking_number:
+            # Read again: a booking that ran meanwhile (the carrier dedupes on the key) wins.
+            current = await uow.shipments.get(shipment_id)
+            assert current is not None
+            if current.tracking_number:
                 return
+            shipment = current
             shipment.accepted(tracking_number, order.customer_id)
             await uow.shipments.save(shipment)
             await uow.evidence.append(EvidenceDraft(

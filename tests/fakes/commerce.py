@@ -174,6 +174,11 @@ class FakeShipments(AggregateRepository[Shipment], key="shipment_id", value="shi
     async def by_tracking(self, carrier: str, tracking_number: str) -> Shipment | None:
         return self._find(lambda s: s.carrier == carrier and s.tracking_number == tracking_number)
 
+    async def with_order(self, shipment_id: str) -> tuple[Shipment, Order] | None:
+        shipment = await self.get(shipment_id)
+        order = await self._unit.orders.get(shipment.order_id) if shipment else None
+        return (shipment, order) if shipment and order else None
+
     async def of_order(self, order_id: str) -> list[Shipment]:
         return sorted((s for s in self._all() if s.order_id == order_id),
                       key=lambda s: s.seller_id)

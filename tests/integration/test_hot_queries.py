@@ -43,6 +43,7 @@ HOT: dict[str, Callable[[UnitOfWork], Awaitable[Any]]] = {
         "sandbox", "ref_42"),
     "operation of a subject": lambda u: u.operations.by_subject("payment:pay_42"),
     "shipments of an order": lambda u: u.shipments.of_order("ord_42"),
+    "a shipment with its order": lambda u: u.shipments.with_order("shp_42"),
     "shipment by tracking number (webhook)": lambda u: u.shipments.by_tracking(
         "sandbox", "trk_42"),
     "incidents of an order": lambda u: u.incidents.of_subject("order:ord_42"),

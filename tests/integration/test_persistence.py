@@ -18,8 +18,11 @@ from application.ports.persistence import ScreeningRecord
 from domain.customers import Customer
 from domain.evidence import EvidenceDraft
 from domain.money import Money
+from domain.orders import Order, OrderLine, ShippingAddress
 from domain.payments import Payment, PaymentStatus
 from domain.reviews import FraudReview
+from domain.shipments import Shipment
+from tests.sql_statements import count_statements
 
 
 def _customer(n: int) -> Customer:
@@ -240,3 +243,33 @@ async def test_screening_reads_the_review_and_the_failures_since_a_moment(
     assert (found.failed_logins, found.failed_payments) == (2, 1)
     assert found.review is not None
     assert (found.review.order_id, found.review.reasons) == ("ord_s", ["velocity"])
+
+
+def _order(order_id: str, customer_id: str) -> Order:
+    return Order.place(
+        order_id=order_id, customer_id=customer_id, currency="KRW",
+        lines=[OrderLine("sku", "Mug", "sel_1", 1, Money(1000, "KRW"))],
+        shipping_address=ShippingAddress("R", "L", "", "Seoul", "04524", "KR"),
+        carrier="sandbox-express", note="", now=datetime(2026, 12, 3, 9, 0, tzinfo=UTC))
+
+
+async def test_a_shipment_is_read_with_its_order_in_one_statement(
+        container: Any, engine_name: str) -> None:
+    uow = container.uow()
+    order = _order("ord_sh", "cus_sh")
+    shipment = Shipment("shp_1", "ord_sh", "sel_1", "sandbox-express")
+    async with uow() as u:
+        await u.orders.add(order)
+        await u.shipments.add(shipment)
+        await u.commit()
+    async with uow(read_only=True) as u:
+        with count_statements() as seen:
+            found = await u.shipments.with_order("shp_1")
+        assert await u.shipments.with_order("shp_none") is None
+    assert found is not None
+    assert (found[0].id, found[0].seller_id, found[0].status) == (
+        "shp_1", "sel_1", shipment.status)
+    assert (found[1].id, found[1].lines, found[1].shipping_address) == (
+        "ord_sh", order.lines, order.shipping_address)
+    if engine_name == "postgres":
+        assert seen.count == 1

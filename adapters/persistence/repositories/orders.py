@@ -81,6 +81,17 @@ class OrderRepository:
             shipping_fee=order.shipping_fee,
         ))
 
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Order:
+        """The order a row of its table holds (read with another table's, say)."""
+        return cls._from(row)
+
+    @classmethod
+    async def read(cls, order_id: str) -> Order | None:
+        """The order as committed, outside any unit of work's memory of it."""
+        row = await t.Order.select().where(t.Order.id == order_id).first()
+        return cls._from(row) if row else None
+
     @staticmethod
     def _from(row: dict[str, Any]) -> Order:
         currency = row["currency"]
@@ -100,8 +111,7 @@ class OrderRepository:
     async def get(self, order_id: str) -> Order | None:
         if order_id in self._held:
             return self._held[order_id]
-        row = await t.Order.select().where(t.Order.id == order_id).first()
-        return self._from(row) if row else None
+        return await self.read(order_id)
 
     async def save(self, order: Order) -> None:
         await raw.update(t.Order, self._values(order), order.id)  # gathered on PostgreSQL

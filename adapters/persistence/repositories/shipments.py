@@ -5,10 +5,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from piccolo.table import Table
+
 from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump
+from adapters.persistence.repositories.orders import OrderRepository
+from domain.orders import Order
 from domain.shipments import DeliveryProblem, Shipment, ShipmentStatus, TrackingUpdate
+
+
+def _prefixed(table: type[Table], alias: str) -> str:
+    return ", ".join(f'{alias}."{name}" AS "{alias}_{name}"' for name in (
+        column._meta.db_column_name for column in table._meta.columns))
+
+
+# A shipment with the order it ships: one row, each side's columns under its prefix.
+WITH_ORDER = (f"SELECT {_prefixed(t.Shipment, 's')}, {_prefixed(t.Order, 'o')} "  # noqa: S608
+              "FROM shipment s JOIN orders o ON o.id = s.order_id WHERE s.id = $1")
+
+
+def _unprefixed(row: Any, prefix: str) -> dict[str, Any]:
+    return {key[len(prefix):]: value for key, value in row.items() if key.startswith(prefix)}
 
 
 class ShipmentRepository:
@@ -62,6 +80,18 @@ class ShipmentRepository:
 
     async def get(self, shipment_id: str) -> Shipment | None:
         return self._from(await t.Shipment.select().where(t.Shipment.id == shipment_id).first())
+
+    async def with_order(self, shipment_id: str) -> tuple[Shipment, Order] | None:
+        if not raw.on_postgres():
+            shipment = await self.get(shipment_id)
+            order = await OrderRepository.read(shipment.order_id) if shipment else None
+            return (shipment, order) if shipment and order else None
+        rows = await raw.fetch(WITH_ORDER, shipment_id)
+        if not rows:
+            return None
+        shipment = self._from(_unprefixed(rows[0], "s_"))
+        assert shipment is not None
+        return shipment, OrderRepository.from_row(_unprefixed(rows[0], "o_"))
 
     async def by_tracking(self, carrier: str, tracking_number: str) -> Shipment | None:
         return self._from(await t.Shipment.select().where(
