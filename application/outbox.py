@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from application.bus import MessageBus
 from application.ports import Alert, AlertSink, OutboxMessage, TaskQueue, UnitOfWorkFactory
-from application.transactions import performing
+from application.transactions import MessageInHand, performing
 from domain.commands import Command, deserialize
 
 log = logging.getLogger("mall.outbox")
+
+
+# A follow-up held for this worker is run here only in the first part of its lease: the lease
+# began at the commit that held it, a little before this worker learned of it.
+HELD_RUNS_FOR = 0.8
 
 
 def _retry_wait(message: OutboxMessage) -> float:
@@ -24,9 +30,11 @@ class OutboxRelay:
     Handlers must be idempotent: a message can run twice."""
 
     def __init__(self, uow: UnitOfWorkFactory, queue: TaskQueue, bus: MessageBus,
-                 alerts: AlertSink, max_attempts: int, lease_seconds: float) -> None:
+                 alerts: AlertSink, max_attempts: int, lease_seconds: float,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._uow, self._queue, self._bus, self._alerts = uow, queue, bus, alerts
         self._max_attempts, self._lease = max_attempts, lease_seconds
+        self._monotonic = monotonic
 
     async def run(self, message_id: str) -> bool:
         """Perform one message; True when it is done (now or before). Raises to be retried."""
@@ -43,13 +51,20 @@ class OutboxRelay:
         retry: Exception | None = None
         unended: list[str] = []
         # The messages the handlers commit for this worker run here next, each claimed in
-        # the commit that made it (transactions.commit_and_dispatch).
-        work, asked = list(claimed), len(claimed)
+        # the commit that made it (transactions.commit_and_dispatch), while that claim holds.
+        work: list[tuple[OutboxMessage, float | None]] = [(m, None) for m in claimed]
+        asked = len(claimed)
         try:
-            for index, message in enumerate(work):  # grows as handlers hold follow-ups
+            for index, (message, held_until) in enumerate(work):  # grows with follow-ups
+                if held_until is not None and self._monotonic() > held_until:
+                    # Its lease is running out: another worker takes it over once it has.
+                    self._queue.dispatch_outbox([message.id], self._lease)
+                    continue
                 try:
-                    ended, follow_ups, failure = await self._perform(message)
-                    work.extend(follow_ups)
+                    ended, follow_ups, since, failure = await self._perform(message)
+                    if follow_ups:
+                        until = (since or 0.0) + self._lease * HELD_RUNS_FOR
+                        work.extend((follow_up, until) for follow_up in follow_ups)
                     if not ended:
                         unended.append(message.id)
                 except Exception as exc:  # the failure could not even be recorded
@@ -71,26 +86,24 @@ class OutboxRelay:
         return len(claimed)
 
     async def _perform(self, message: OutboxMessage
-                       ) -> tuple[bool, list[OutboxMessage], Exception | None]:
+                       ) -> tuple[bool, list[OutboxMessage], float | None, Exception | None]:
         """Hand the message to the bus: whether it has ended (done in the handler's own
         commit, or set aside; not when the handler committed nothing of its own), the
-        messages its handler committed for this worker to run next, and the failure it was
-        released with to be tried again, if any."""
+        messages its handler committed for this worker to run next and when their claim
+        began, and the failure it was released with to be tried again, if any."""
         command: Command | None = None
-        follow_ups: list[OutboxMessage] = []
+        in_hand = MessageInHand(message.id)
         try:
             # Inside the try: a row the bus cannot read (a command renamed away) is retried
             # and then set aside like any other failure, never retried forever.
             command = deserialize(message.topic, message.payload)
-            with performing(message.id, hold_seconds=self._lease) as in_hand:
-                try:
-                    await self._bus.handle(command, message_id=message.id)
-                finally:
-                    follow_ups = in_hand.follow_ups  # committed, whatever happened after
+            with performing(message.id, self._lease, self._monotonic) as in_hand:
+                await self._bus.handle(command, message_id=message.id)
         except Exception as exc:
             dead = await self._fail(message, command, exc)
-            return True, follow_ups, None if dead else exc
-        return in_hand.completed, follow_ups, None
+            # What it committed before failing is held for this worker all the same.
+            return True, in_hand.follow_ups, in_hand.held_since, None if dead else exc
+        return in_hand.completed, in_hand.follow_ups, in_hand.held_since, None
 
     async def _fail(self, message: OutboxMessage, command: Command | None,
                     exc: Exception) -> bool:

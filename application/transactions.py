@@ -4,7 +4,8 @@ outbox with the change, commit then hand the new work to the workers, incidents.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ class MessageInHand:
     completed: bool = False
     hold_seconds: float | None = None
     follow_ups: list[OutboxMessage] = field(default_factory=list)
+    monotonic: Callable[[], float] = time.monotonic
+    held_since: float | None = None  # when the first follow-up's claim began (before commit)
     # A task the handler starts inherits the variable, not the worker's loop over messages.
     owner: asyncio.Task[Any] | None = field(default_factory=asyncio.current_task)
 
@@ -40,13 +43,14 @@ _in_hand: ContextVar[MessageInHand | None] = ContextVar("message_in_hand", defau
 
 
 @contextmanager
-def performing(message_id: str, hold_seconds: float | None = None) -> Iterator[MessageInHand]:
+def performing(message_id: str, hold_seconds: float | None = None,
+               monotonic: Callable[[], float] = time.monotonic) -> Iterator[MessageInHand]:
     """While a handler performs `message_id`, the first transaction that commits its result
     (`commit_result`, `commit_and_dispatch`) marks the message done in the same commit: the
     result and the message's end are recorded together or not at all. With `hold_seconds`,
     the messages `commit_and_dispatch` commits are claimed in that commit for the worker
     performing this one (`follow_ups`), instead of handed to the broker."""
-    in_hand = MessageInHand(message_id, hold_seconds=hold_seconds)
+    in_hand = MessageInHand(message_id, hold_seconds=hold_seconds, monotonic=monotonic)
     token = _in_hand.set(in_hand)
     try:
         yield in_hand
@@ -74,6 +78,8 @@ async def commit_and_dispatch(uow: UnitOfWork, queue: TaskQueue) -> None:
     held: list[OutboxMessage] = []
     if (in_hand is not None and in_hand.hold_seconds is not None and uow.new_outbox_ids
             and in_hand.owner is asyncio.current_task()):
+        if in_hand.held_since is None:
+            in_hand.held_since = in_hand.monotonic()
         held = await uow.messages.outbox.hold(uow.new_outbox_ids[:HELD_AT_MOST],
                                               in_hand.hold_seconds)
     await commit_result(uow)

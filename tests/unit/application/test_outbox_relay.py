@@ -3,8 +3,12 @@ sweep, and an incident and an alert when it never succeeds."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any, cast
+
 import pytest
 
+from application.outbox import OutboxRelay
 from application.transactions import commit_and_dispatch, send
 from domain.commands import RaiseAlert, SendNotification, TrackEvent
 from domain.errors import ProviderUnavailable
@@ -189,3 +193,26 @@ async def test_a_follow_up_that_fails_is_handed_back_with_a_wait(mall: Mall) -> 
     mall.notifier.error = None
     await mall.run_outbox()
     assert {m.status for m in mall.db.outbox()} == {"done"}
+
+
+async def test_a_follow_up_whose_hold_ran_out_is_left_to_another_worker(mall: Mall) -> None:
+    _, authorize = await _paying(mall)
+    lease = float(mall.container.config.outbox_lease_seconds())
+    now = [0.0]
+    relay = OutboxRelay(mall.container.uow(), mall.queue, mall.container.bus(), mall.alerts,
+                        MAX_ATTEMPTS, lease, monotonic=lambda: now[0])
+    handle = mall.container.bus().handle
+
+    async def slow(command: Any, *, message_id: str = "") -> None:
+        await handle(command, message_id=message_id)
+        now[0] += lease  # as if this handler went on for a lease after its commit
+
+    relay._bus = cast(Any, SimpleNamespace(handle=slow))
+    before = {m.id for m in mall.db.outbox()}
+
+    assert await relay.run(authorize) is True
+
+    held = [m for m in mall.db.outbox() if m.id not in before]
+    assert held and {m.status for m in held} == {"processing"}  # not run here
+    assert sorted(mall.queue.outbox) == sorted(m.id for m in held)
+    assert {mall.queue.waits[m.id] for m in held} == {lease}  # taken once the lease ends
