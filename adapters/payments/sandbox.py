@@ -107,10 +107,8 @@ class SandboxGateway:
             return await self._authorize(request)
 
     async def _authorize(self, request: PaymentRequest) -> PaymentUpdate:
-        existing = await SandboxCharge.select().where(
-            SandboxCharge.idempotency_key == request.idempotency_key).first()
-        if existing is not None:
-            return self._update(existing)
+        # The charge is inserted unless its key is known: a request sent again is answered
+        # with the first one's charge (found after the insert, which then did nothing).
         scenario = scenario_of(request.method_token)
         if scenario == "unavailable":
             raise ProviderUnavailable("the sandbox gateway is down (pm_sandbox_unavailable)",
@@ -132,7 +130,7 @@ class SandboxGateway:
         inserted = await SandboxCharge.insert(row).on_conflict(
             target=SandboxCharge.idempotency_key, action="DO NOTHING").returning(
             *SandboxCharge.all_columns())
-        # The same request sent twice at once: the other one's charge is the answer.
+        # Sent before, or twice at once: the other one's charge is the answer.
         stored = inserted[0] if inserted else await self._charge(
             idempotency_key=request.idempotency_key)
         if inserted:
