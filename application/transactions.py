@@ -20,7 +20,7 @@ def new_id(prefix: str) -> str:
     return card_safe_id(prefix)
 
 
-HELD_AT_MOST = 20  # new messages a commit keeps for its own worker; the rest go to any
+HELD_AT_MOST = 20  # messages a handler's commits keep for its own worker; the rest go to any
 
 
 @dataclass
@@ -76,12 +76,12 @@ async def commit_and_dispatch(uow: UnitOfWork, queue: TaskQueue) -> None:
     it instead, in the same commit, and need neither the broker nor a claim."""
     in_hand = _in_hand.get()
     held: list[OutboxMessage] = []
+    room = HELD_AT_MOST - len(in_hand.follow_ups) if in_hand is not None else 0
     if (in_hand is not None and in_hand.hold_seconds is not None and uow.new_outbox_ids
-            and in_hand.owner is asyncio.current_task()):
+            and room > 0 and in_hand.owner is asyncio.current_task()):
         if in_hand.held_since is None:
             in_hand.held_since = in_hand.monotonic()
-        held = await uow.messages.outbox.hold(uow.new_outbox_ids[:HELD_AT_MOST],
-                                              in_hand.hold_seconds)
+        held = await uow.messages.outbox.hold(uow.new_outbox_ids[:room], in_hand.hold_seconds)
     await commit_result(uow)
     if held:
         assert in_hand is not None

@@ -67,11 +67,15 @@ async def test_a_worker_holds_what_its_handler_commits_in_the_same_commit(
                     for n in range(HELD_AT_MOST + 2)]
             with count_statements() as statements:
                 await commit_and_dispatch(uow, queue)
+        async with container.uow()() as uow:  # a later commit of the same handler
+            later = await send(uow, TrackEvent("c", "later"))
+            await commit_and_dispatch(uow, queue)
     held = sent[:HELD_AT_MOST]
     assert [m.id for m in in_hand.follow_ups] == held
     assert [m.payload["name"] for m in in_hand.follow_ups[:2]] == ["e0", "e1"]
-    assert queue.outbox == sent[HELD_AT_MOST:]  # the rest go to any worker
-    assert await _statuses(*sent) == ["processing"] * HELD_AT_MOST + ["pending"] * 2
+    # The rest go to any worker, as does what a later commit sends once the room is taken.
+    assert queue.outbox == [*sent[HELD_AT_MOST:], later]
+    assert await _statuses(*sent, later) == ["processing"] * HELD_AT_MOST + ["pending"] * 3
     if engine_name == "postgres":
         assert statements.count == 1  # the inserts, held, are the commit's one statement
     # Held: no other worker's claim takes them while the lease runs.
