@@ -112,13 +112,12 @@ class Messaging:
             return
         # A command handed to the bus straight away has no outbox id: it gets one of its own.
         message_id = command.message_id or message_id or new_id("msg")
-        recipient = await self._recipient(command.customer_id)
-        if recipient is None:
-            return  # the customer was erased; there is nobody to tell
         kind = self._policy.message_type(command.template)
         if command.channel:  # only the channel the sender chose (a campaign's)
             kind = replace(kind, channels=(Channel(command.channel),))
-        delivery, prior = await self._claim(message_id, command, kind, recipient)
+        delivery, prior, recipient = await self._claim(message_id, command, kind)
+        if recipient is None:
+            return  # the customer was erased; there is nobody to tell
         if delivery is None:
             return  # sent, being sent, or waiting for its hour: never twice
         try:
@@ -127,35 +126,39 @@ class Messaging:
             await self._release(message_id, prior)
             raise
 
-    async def _recipient(self, customer_id: str) -> Recipient | None:
-        async with self._uow(read_only=True) as unit:
-            found = await unit.customers.reachable(customer_id)
-        return Recipient(*found) if found is not None else None
-
-    async def _claim(self, message_id: str, command: SendNotification, kind: MessageType,
-                     recipient: Recipient) -> tuple[Delivery | None, Delivery | None]:
-        """Take the message for this process: its record as held now (None: not ours to
-        send), and as it was before (None when new; a deferred one whose hour came, or a
-        claim whose sender died). The recipient's suppressed addresses are read with it."""
+    async def _claim(self, message_id: str, command: SendNotification, kind: MessageType
+                     ) -> tuple[Delivery | None, Delivery | None, Recipient | None]:
+        """Take the message for this process, reading its recipient (None: erased, nothing
+        taken) with it: its record as held now (None: not ours to send), and as it was
+        before (None when new; a deferred one whose hour came, or a claim whose sender
+        died). The recipient's suppressed addresses are read in the same statement."""
         now = self._clock.now()
         fresh = Delivery(message_id, command.customer_id, command.template, S.SENDING, now, now,
                          params=dict(command.params) if kind.promotional else {})
-        # Every address that may be tried, whatever the consents decide after.
-        keys = [address_key(channel, address) for channel in kind.channels
-                if self._policy.senders.get(channel) for address in recipient.addresses(channel)]
+        channels = [channel for channel in kind.channels if self._policy.senders.get(channel)]
         async with self._uow(autocommit=True) as unit:
-            found, recipient.suppressed = await unit.messages.deliveries.claim_checking(
-                fresh, keys)
+            deliveries = unit.messages.deliveries
+            claim = await deliveries.claim_reaching(fresh, [str(c) for c in channels])
+            if claim.reachable is None:
+                return None, None, None
+            recipient = Recipient(*claim.reachable)
+            # Every address that may be tried, whatever the consents decide after; the
+            # store's keys are trusted only when they are ours.
+            keys = [address_key(channel, address) for channel in channels
+                    for address in recipient.addresses(channel)]
+            recipient.suppressed = (claim.suppressed if sorted(keys) == sorted(claim.address_keys)
+                                    else await deliveries.suppressions(keys))
+            found = claim.found
             if found is None:
-                return fresh, None
+                return fresh, None, recipient
             # Only a retry comes this way: the first send of a message is the insert above.
-            if found.status in (S.DEFERRED, S.SENDING) and await unit.messages.deliveries.take_over(
+            if found.status in (S.DEFERRED, S.SENDING) and await deliveries.take_over(
                     message_id, now, now - self._claim_lease):
-                return replace(found, status=S.SENDING, updated_at=now), found
+                return replace(found, status=S.SENDING, updated_at=now), found, recipient
         if found.status == S.SENDING:
             raise MessageInFlight(f"message {message_id} is being sent since "
                                   f"{found.updated_at.isoformat()}")
-        return None, found
+        return None, found, recipient
 
     async def _release(self, message_id: str, prior: Delivery | None) -> None:
         """Give the message back for a retry: as it was before this attempt."""

@@ -357,6 +357,20 @@ class Notifications(Protocol):
 
 
 
+@dataclass(frozen=True)
+class ClaimReaching:
+    """`Deliveries.claim_reaching`: `found` as `claim` answers; `reachable` as
+    `Customers.reachable` does; the keys of the customer's addresses on the channels asked
+    as the store made them (its own normalisation: the caller checks them against
+    `domain.deliveries.address_key` before trusting `suppressed`), and the suppressed ones
+    among them."""
+
+    found: Delivery | None
+    reachable: tuple[Customer, dict[str, bool], list[str]] | None
+    address_keys: list[str]
+    suppressed: dict[str, str]
+
+
 class Deliveries(Protocol):
     """Each message's delivery record (domain/deliveries.py), by our message id, and the
     addresses that may no longer be written to (kept as digests)."""
@@ -366,10 +380,11 @@ class Deliveries(Protocol):
         record already there (the message is someone else's, or done)."""
         ...
 
-    async def claim_checking(self, delivery: Delivery, address_keys: list[str]
-                             ) -> tuple[Delivery | None, dict[str, str]]:
-        """`claim`, and `suppressions` of `address_keys` (the recipient's addresses), in
-        one round trip where the engine allows: what sending a message starts with."""
+    async def claim_reaching(self, delivery: Delivery, channels: list[str]) -> ClaimReaching:
+        """What sending a message starts with, in one statement where the engine allows:
+        `claim` of `delivery`, its customer as `Customers.reachable` reads them, and the
+        suppressions among the customer's addresses on `channels`. Nothing stays claimed
+        when the customer is not there (erased)."""
         ...
 
     async def take_over(self, message_id: str, now: datetime, claimed_before: datetime) -> bool:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from application.ports import IdempotencyRecord, InboundEvent, InboxMessage, OutboxMessage
+from application.ports.persistence import ClaimReaching
 from domain.deliveries import Delivery
 from domain.evidence import EvidenceDraft
 from domain.messages import DeliveryStatus
@@ -181,9 +182,12 @@ class FakeDeliveries(Repository):
         self._put(delivery.message_id, delivery)
         return None
 
-    async def claim_checking(self, delivery: Delivery, address_keys: list[str]
-                             ) -> tuple[Delivery | None, dict[str, str]]:
-        return await self.claim(delivery), await self.suppressions(address_keys)
+    async def claim_reaching(self, delivery: Delivery, channels: list[str]) -> ClaimReaching:
+        reachable = await self._unit.customers.reachable(delivery.customer_id)
+        if reachable is None:
+            return ClaimReaching(None, None, [], {})
+        # No keys of its own making: the caller reads the suppressions of its keys.
+        return ClaimReaching(await self.claim(delivery), reachable, [], {})
 
     async def take_over(self, message_id: str, now: datetime, claimed_before: datetime) -> bool:
         found: Delivery | None = self._get(message_id)

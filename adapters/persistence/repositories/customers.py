@@ -11,16 +11,16 @@ from adapters.persistence.repositories._rows import _at
 from domain.customers import Customer, Role
 
 # A customer, their consents and push devices: what sending them a message reads.
-REACHABLE = """
-SELECT c.*,
+# A customer's consents and push devices beside their row `c` (also read with a claim:
+# deliveries.py).
+REACHABLE_ARRAYS = """
        ARRAY(SELECT purpose FROM consent WHERE customer_id = c.id AND granted)
            AS granted_purposes,
        ARRAY(SELECT purpose FROM consent WHERE customer_id = c.id AND NOT granted)
            AS withdrawn_purposes,
        ARRAY(SELECT token FROM push_device WHERE customer_id = c.id
-             ORDER BY registered_at DESC) AS device_tokens
-FROM customer c WHERE c.id = $1
-"""
+             ORDER BY registered_at DESC) AS device_tokens"""
+REACHABLE = f"SELECT c.*, {REACHABLE_ARRAYS} FROM customer c WHERE c.id = $1"  # noqa: S608
 
 
 class CustomerRepository:
@@ -65,15 +65,7 @@ class CustomerRepository:
                                                          list[str]] | None:
         if raw.on_postgres():
             rows = await raw.fetch(REACHABLE, customer_id)
-            if not rows:
-                return None
-            row = dict(rows[0])
-            consents = {purpose: True for purpose in row.pop("granted_purposes")}
-            consents.update({purpose: False for purpose in row.pop("withdrawn_purposes")})
-            devices = list(row.pop("device_tokens"))
-            customer = self._from(row)
-            assert customer is not None
-            return customer, consents, devices
+            return self.reached(dict(rows[0])) if rows else None
         found = await self.get(customer_id)
         if found is None:
             return None
@@ -83,6 +75,19 @@ class CustomerRepository:
         devices = await d.select(d.token).where(d.customer_id == customer_id).order_by(
             d.registered_at, ascending=False)
         return found, consents, [row["token"] for row in devices]
+
+    def reached(self, row: dict[str, Any]) -> tuple[Customer, dict[str, bool],
+                                                   list[str]] | None:
+        """`reachable` from a row of REACHABLE's columns (None when its customer's are
+        null: there is no such customer)."""
+        consents = {purpose: True for purpose in row.pop("granted_purposes")}
+        consents.update({purpose: False for purpose in row.pop("withdrawn_purposes")})
+        devices = list(row.pop("device_tokens"))
+        if row["id"] is None:
+            return None
+        customer = self._from(row)
+        assert customer is not None
+        return customer, consents, devices
 
     async def by_email(self, email: str) -> Customer | None:
         return self._from(await t.Customer.select().where(t.Customer.email == email).first())

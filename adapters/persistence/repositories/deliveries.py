@@ -10,7 +10,9 @@ from typing import Any
 from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump
+from adapters.persistence.repositories.customers import REACHABLE_ARRAYS, CustomerRepository
 from application.ports import Clock
+from application.ports.persistence import ClaimReaching
 from domain.deliveries import Delivery
 from domain.messages import DeliveryStatus
 
@@ -50,16 +52,32 @@ _COLUMNS = tuple(column._meta.db_column_name for column in D._meta.columns)
 
 
 @functools.cache
-def _claim_checking() -> str:
-    """The delivery stored unless its message id is known, with the suppressed addresses
-    among those given (the last argument): one statement."""
+def _claim_reaching() -> str:
+    """The delivery stored unless its message id is known, its customer as
+    CustomerRepository.reachable reads them, the keys of the customer's addresses on the
+    channels given (the last argument) made as domain.deliveries.address_key makes them,
+    and the suppressed ones among those: one statement."""
     insert = raw.insert_into(D._meta.tablename, _COLUMNS)
-    keys = f"${len(_COLUMNS) + 1}"  # only names and placeholders are formatted in
-    return (
-        f"WITH claimed AS ({insert} ON CONFLICT (message_id) DO NOTHING RETURNING message_id) "  # noqa: S608
-        "SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, "
+    customer, channels = f"${len(_COLUMNS) + 1}", f"${len(_COLUMNS) + 2}::varchar[]"
+
+    def key(channel: str, address: str) -> str:
+        return f"encode(sha256(convert_to('{channel}|' || {address}, 'UTF8')), 'hex')"
+
+    return (  # only names, placeholders and the channels' own names are formatted in
+        f"WITH claimed AS ({insert} ON CONFLICT (message_id) DO NOTHING "  # noqa: S608
+        "RETURNING message_id), "
+        f"c AS (SELECT * FROM customer WHERE id = {customer}), "
+        f"keys AS (SELECT {key('email', 'lower(btrim(c.email))')} AS k FROM c "
+        f"WHERE 'email' = ANY({channels}) AND c.email NOT LIKE '%.invalid' "
+        f"UNION ALL SELECT {key('sms', 'btrim(c.phone)')} FROM c "
+        f"WHERE 'sms' = ANY({channels}) AND COALESCE(c.phone, '') <> '' "
+        f"UNION ALL SELECT {key('push', 'btrim(d.token)')} FROM push_device d "
+        f"WHERE 'push' = ANY({channels}) AND d.customer_id = {customer}) "
+        f"SELECT c.*, {REACHABLE_ARRAYS}, EXISTS (SELECT 1 FROM claimed) AS claimed, "
+        "ARRAY(SELECT k FROM keys) AS address_keys, "
         "(SELECT COALESCE(jsonb_object_agg(address_key, reason), '{}')::text "
-        f"FROM message_suppression WHERE address_key = ANY({keys}::varchar[])) AS suppressed")
+        "FROM message_suppression WHERE address_key IN (SELECT k FROM keys)) AS suppressed "
+        "FROM (VALUES (1)) AS one LEFT JOIN c ON true")
 
 
 class DeliveryRepository:
@@ -72,15 +90,27 @@ class DeliveryRepository:
             target=D.message_id, action="DO NOTHING").returning(D.message_id)
         return None if inserted else await self.get(delivery.message_id)
 
-    async def claim_checking(self, delivery: Delivery, address_keys: list[str]
-                             ) -> tuple[Delivery | None, dict[str, str]]:
+    async def claim_reaching(self, delivery: Delivery, channels: list[str]) -> ClaimReaching:
+        customers = CustomerRepository()
         if not raw.on_postgres():
-            return await self.claim(delivery), await self.suppressions(address_keys)
+            reachable = await customers.reachable(delivery.customer_id)
+            if reachable is None:
+                return ClaimReaching(None, None, [], {})
+            # No keys of its own making: the caller reads the suppressions of its keys.
+            return ClaimReaching(await self.claim(delivery), reachable, [], {})
         values = _row(delivery)
-        [row] = await raw.fetch(_claim_checking(), *(values[name] for name in _COLUMNS),
-                                address_keys)
-        found = None if row["claimed"] else await self.get(delivery.message_id)
-        return found, json.loads(row["suppressed"])
+        [row] = await raw.fetch(_claim_reaching(), *(values[name] for name in _COLUMNS),
+                                delivery.customer_id, channels)
+        row = dict(row)
+        claimed = row.pop("claimed")
+        keys, suppressed = list(row.pop("address_keys")), json.loads(row.pop("suppressed"))
+        reachable = customers.reached(row)
+        if reachable is None:
+            if claimed:  # erased: nobody to tell, nothing to keep
+                await self.remove(delivery.message_id)
+            return ClaimReaching(None, None, [], {})
+        found = None if claimed else await self.get(delivery.message_id)
+        return ClaimReaching(found, reachable, keys, suppressed)
 
     async def take_over(self, message_id: str, now: datetime, claimed_before: datetime) -> bool:
         # Compare-and-swap: of several retries at once, one takes it.
