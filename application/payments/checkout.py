@@ -14,6 +14,7 @@ from application.ports import FraudReview, RiskSignals, UnitOfWork
 from application.ports.runtime import settled
 from application.transactions import commit_and_dispatch, new_id, send
 from domain.commands import AuthorizePayment
+from domain.customers import Customer
 from domain.errors import DomainError, InvalidTransition, NotFound, ProviderUnavailable
 from domain.evidence import EvidenceDraft
 from domain.failures import FailureReason, explain
@@ -108,9 +109,11 @@ class StartingPayments(PaymentServiceBase):
 
     async def start(
         self, *, customer_id: str, order_id: str, method_token: str,
-        choice: PaymentChoice | None = None,
+        choice: PaymentChoice | None = None, signed_in: Customer | None = None,
     ) -> PaymentStarted:
-        """Record the attempt and queue the provider call; wait briefly for a quick answer."""
+        """Record the attempt and queue the provider call; wait briefly for a quick answer.
+        `signed_in`: the customer as the request's sign-in check read them a moment ago,
+        not read again."""
         choice = choice or PaymentChoice(method_token)
         method = choice.method or method_of(method_token)
         await self.refresh_fraud_model()
@@ -124,7 +127,8 @@ class StartingPayments(PaymentServiceBase):
                     "can be paid"
                 )
             provider = await self._route(order, choice, method)
-            customer = await uow.customers.get(customer_id)
+            customer = (signed_in if signed_in is not None and signed_in.id == customer_id
+                        else await uow.customers.get(customer_id))
             self._check_kyc(order, customer is not None and customer.identity_verified)
             capture = await self._screen(uow, order, customer, choice, provider, method)
             now = self._clock.now()

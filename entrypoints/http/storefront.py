@@ -187,6 +187,7 @@ async def pay_order(request: web.Request) -> web.Response:
                 body.payment_method, method=body.method, provider=body.provider,
                 billing_country=body.billing_country.upper() if body.billing_country else None,
                 ip_country=ip_country.upper() if len(ip_country) == 2 else None),
+            signed_in=customer,
         )
         status = 200 if started.final or started.operation["result"] else 202
         return status, _in_language(started.operation, request), {

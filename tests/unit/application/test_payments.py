@@ -19,7 +19,7 @@ from domain.customers import Customer
 from domain.errors import DomainError, InvalidTransition, NotFound, ProviderUnavailable
 from domain.orders import Order, OrderStatus
 from domain.payments import PaymentStatus
-from tests.fakes import DECLINED, DEPOSIT, NO_ANSWER, THREE_DS, UNREACHABLE
+from tests.fakes import DECLINED, DEPOSIT, NO_ANSWER, THREE_DS, UNREACHABLE, FakeCustomers
 from tests.unit.application.harness import MAX_ATTEMPTS, Mall, build_mall
 
 
@@ -339,6 +339,30 @@ async def test_a_large_order_needs_a_verified_identity_before_payment(mall: Mall
     await mall.run_outbox()
     assert (await mall.order(order.id)).status == OrderStatus.PAID
     assert [e.kind for e in mall.db.evidence("kyc.verified")] == ["kyc.verified"]
+
+
+async def test_the_customer_the_request_signed_in_is_not_read_again(
+        mall: Mall, monkeypatch: pytest.MonkeyPatch) -> None:
+    customer = await mall.customer()
+    order = await mall.place(customer)
+    read: list[str] = []
+    get = FakeCustomers.get
+
+    async def counted(self: FakeCustomers, customer_id: str) -> Customer | None:
+        read.append(customer_id)
+        return await get(self, customer_id)
+
+    monkeypatch.setattr(FakeCustomers, "get", counted)
+    payments = mall.container.payments()
+    await payments.start(customer_id=customer.id, order_id=order.id, method_token="tok_visa",
+                         signed_in=customer)
+    assert read == []
+    # Another customer's record is never taken for this one's.
+    other = await mall.customer()
+    second = await mall.place(customer)
+    await payments.start(customer_id=customer.id, order_id=second.id,
+                         method_token="tok_visa", signed_in=other)
+    assert read == [customer.id]
 
 
 async def test_notifications_go_to_the_customers_address_and_are_logged_without_it(
