@@ -59,36 +59,38 @@ class Webhooks:
         # What providers send can carry card data or secrets; we keep only a redacted copy.
         event = InboundEvent(redact_card_numbers(verified.event_id),
                              redact_card_numbers(verified.kind), redact(verified.payload))
+        gateway = self._gateways.get(provider)
+        translated = gateway.translate_webhook(verified) if gateway is not None else None
         # Reads, then one write (the callback with its evidence): nothing to hold between.
         async with self._uow(autocommit=True) as uow:
-            subject = await self._inspect(uow, provider, verified)
+            payment: tuple[str, str] | None = None
+            if translated is not None and translated[1].callback_secret is not None:
+                subject = await self._inspect(uow, provider, *translated)
+            else:
+                subject = subject_of(verified.payload)
+                if translated is not None:  # filed under its payment's order, if we know it
+                    payment = (translated[0], translated[1].merchant_reference or "")
             inbox_id = await uow.messages.inbox.add(provider, event, EvidenceDraft(
                 source=provider, kind="webhook.received", subject=subject,
                 context={"event_id": event.event_id, "event_type": event.kind},
                 payload=event.payload, raw=body,
-            ))
+            ), payment)
             if inbox_id is None:
                 return "duplicate"
         self._queue.dispatch_inbox(inbox_id)
         return "accepted"
 
-    async def _inspect(self, uow: UnitOfWork, provider: str, event: InboundEvent) -> str:
-        """The evidence subject of a callback (the order of the payment it is about), after
-        checking the per-payment secret some callbacks carry instead of a signature (Toss
-        deposit callbacks)."""
-        gateway = self._gateways.get(provider)
-        translated = gateway.translate_webhook(event) if gateway is not None else None
-        if translated is None:
-            return subject_of(event.payload)
-        reference, update = translated
+    async def _inspect(self, uow: UnitOfWork, provider: str, reference: str,
+                       update: PaymentUpdate) -> str:
+        """The evidence subject of a callback that carries a per-payment secret instead of a
+        signature (Toss deposit callbacks), once that secret is checked against its payment:
+        the payment's order."""
+        assert update.callback_secret is not None
         try:
             payment = await self._payments.find_for_event(uow, provider, reference, update)
         except NotFound:
-            if update.callback_secret is not None:
-                raise InvalidSignature("the callback names no payment we know") from None
-            return subject_of(event.payload)
-        if update.callback_secret is not None and not payment.accepts_callback_secret(
-                update.callback_secret):
+            raise InvalidSignature("the callback names no payment we know") from None
+        if not payment.accepts_callback_secret(update.callback_secret):
             raise InvalidSignature("the callback's secret does not match its payment")
         return f"order:{payment.order_id}"
 

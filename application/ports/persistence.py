@@ -275,10 +275,13 @@ class Outbox(Protocol):
 
 class Inbox(Protocol):
     async def add(self, provider: str, event: InboundEvent,
-                  evidence: EvidenceDraft | None = None) -> str | None:
+                  evidence: EvidenceDraft | None = None,
+                  payment: tuple[str, str] | None = None) -> str | None:
         """Store a verified webhook and, when given, the evidence of its receipt, as one write
         (one statement on PostgreSQL); None when (provider, event id) was already stored, and
-        then no evidence is kept either."""
+        then no evidence is kept either. `payment`: (the provider's reference, our payment
+        id) of the payment the callback is about; the evidence is filed under that payment's
+        order (`Payments.for_event`) when there is one, under its own subject otherwise."""
         ...
 
     async def claim(self, message_id: str) -> InboxMessage | None: ...

@@ -107,7 +107,8 @@ class FakeInbox(Repository):
     name = "inbox"
 
     async def add(self, provider: str, event: InboundEvent,
-                  evidence: EvidenceDraft | None = None) -> str | None:
+                  evidence: EvidenceDraft | None = None,
+                  payment: tuple[str, str] | None = None) -> str | None:
         if any(m.provider == provider and m.event_id == event.event_id
                for m in self._rows.values()):
             return None
@@ -115,6 +116,10 @@ class FakeInbox(Repository):
         self._rows[message_id] = InboxMessage(
             message_id, provider, event.event_id, event.kind, as_json(event.payload),
             "received", self._now())
+        if evidence is not None and payment is not None:
+            found = await self._unit.payments.for_event(provider, *payment)
+            if found is not None:
+                evidence = replace(evidence, subject=f"order:{found.order_id}")
         if evidence is not None:
             await self._unit.evidence.append(evidence)
         return message_id

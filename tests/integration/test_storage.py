@@ -26,6 +26,7 @@ from application.ports import IdempotencyRecord, InboundEvent, PaymentRequest, S
 from domain.evidence import EvidenceDraft
 from domain.money import Money
 from domain.orders import ShippingAddress
+from domain.payments import Payment
 from tests.fakes import FakeClock
 from tests.helpers import eventually
 from tests.sql_statements import count_statements
@@ -100,6 +101,33 @@ async def test_a_callback_is_stored_with_its_evidence_once(
     assert await InboxMessage.count().where(InboxMessage.event_id == "evt_9") == 1
     if engine_name == "postgres":
         assert statements.count == 1  # the callback and its evidence, one statement
+
+
+async def test_a_callback_s_evidence_is_filed_under_its_payment_s_order(
+        container: Any, engine_name: str) -> None:
+    uow = PiccoloUnitOfWorkFactory(container.engine(), FakeClock())
+    async with uow() as u:
+        await u.payments.add(Payment("pay_f", "ord_f", "cus_f", "sandbox", Money(1000, "KRW"),
+                                     "card", "pay_f", provider_reference="ref_f",
+                                     created_at=datetime(2031, 5, 1, tzinfo=UTC)))
+        await u.commit()
+    draft = EvidenceDraft("sandbox", "webhook.received", "unknown", {}, {})
+    async with uow(autocommit=True) as u:
+        with count_statements() as statements:
+            await u.messages.inbox.add("sandbox", InboundEvent("evt_f1", "x", {}), draft,
+                                       ("ref_f", ""))
+        await u.messages.inbox.add("sandbox", InboundEvent("evt_f2", "x", {}), draft,
+                                   ("", "pay_f"))  # by our payment id
+        await u.messages.inbox.add("sandbox", InboundEvent("evt_f3", "x", {}), draft,
+                                   ("ref_none", ""))
+        await u.messages.inbox.add("other", InboundEvent("evt_f4", "x", {}), draft,
+                                   ("ref_f", ""))  # another provider's reference
+    kept = await EvidenceRecord.select(EvidenceRecord.subject).where(
+        EvidenceRecord.kind == "webhook.received").order_by(EvidenceRecord.id)
+    assert [row["subject"] for row in kept] == ["order:ord_f", "order:ord_f", "unknown",
+                                                "unknown"]
+    if engine_name == "postgres":
+        assert statements.count == 1
 
 
 async def test_a_callback_rolled_back_with_its_unit_of_work_keeps_no_evidence(

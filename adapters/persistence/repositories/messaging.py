@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from adapters.persistence.repositories.evidence import (
     EvidenceRepository,
     appended,
 )
+from adapters.persistence.repositories.payments import PaymentRepository
 from application.ports import Clock, IdempotencyRecord, InboundEvent, InboxMessage, OutboxMessage
 from domain.evidence import EvidenceDraft
 from domain.redaction import card_safe_id
@@ -47,16 +49,30 @@ INBOX_ADD = (
     "INSERT INTO inbox_message (id, dedupe_key, provider, event_id, kind, payload, status, "
     "received_at, available_at) VALUES ($1, $2, $3, $4, $5, $6, 'received', $7, $7) "
     "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id")
-# The callback stored once and, only when it is new, the evidence of its receipt: one
-# statement, atomic on its own (the evidence columns as APPEND_COLUMNS, cast: a SELECT list
-# tells PostgreSQL no types).
-INBOX_ADD_WITH_EVIDENCE = (  # only column names are formatted in
-    f"WITH inbox AS ({INBOX_ADD}), evidence AS (INSERT INTO evidence_record "  # noqa: S608
-    f"({', '.join(APPEND_COLUMNS)}, seq, prev_hash, hash) SELECT CAST($8 AS VARCHAR), "
-    "CAST($9 AS VARCHAR), CAST($10 AS VARCHAR), CAST($11 AS VARCHAR), CAST($12 AS JSON), "
-    "CAST($13 AS VARCHAR), CAST($14 AS JSON), NULL, NULL, NULL "
-    "WHERE EXISTS (SELECT 1 FROM inbox)) "
-    "SELECT id FROM inbox")
+# The evidence's subject: the order of the payment the provider names ($15: its reference,
+# $16: our payment id), as PaymentRepository.for_event finds it; the draft's own ($10) when
+# there is none.
+FILED_UNDER = (
+    "COALESCE((SELECT 'order:' || p.order_id FROM payment p WHERE p.provider = $3 "
+    "AND (p.provider_reference = $15 OR p.id = $16) "
+    "ORDER BY p.provider_reference = $15 DESC NULLS LAST LIMIT 1), CAST($10 AS VARCHAR))")
+
+
+def _inbox_add_with_evidence(subject: str) -> str:
+    """The callback stored once and, only when it is new, the evidence of its receipt: one
+    statement, atomic on its own (the evidence columns as APPEND_COLUMNS, cast: a SELECT list
+    tells PostgreSQL no types)."""
+    return (  # only column names and the subject's expression are formatted in
+        f"WITH inbox AS ({INBOX_ADD}), evidence AS (INSERT INTO evidence_record "  # noqa: S608
+        f"({', '.join(APPEND_COLUMNS)}, seq, prev_hash, hash) SELECT CAST($8 AS VARCHAR), "
+        f"CAST($9 AS VARCHAR), {subject}, CAST($11 AS VARCHAR), CAST($12 AS JSON), "
+        "CAST($13 AS VARCHAR), CAST($14 AS JSON), NULL, NULL, NULL "
+        "WHERE EXISTS (SELECT 1 FROM inbox)) "
+        "SELECT id FROM inbox")
+
+
+INBOX_ADD_WITH_EVIDENCE = _inbox_add_with_evidence("CAST($10 AS VARCHAR)")
+INBOX_ADD_FILED_UNDER_PAYMENT = _inbox_add_with_evidence(FILED_UNDER)
 INBOX_CLAIM = (
     "UPDATE inbox_message SET status = 'processing' "
     "WHERE id = $1 AND status IN ('received', 'processing') "
@@ -164,7 +180,8 @@ class InboxRepository:
         self._clock = clock
 
     async def add(self, provider: str, event: InboundEvent,
-                  evidence: EvidenceDraft | None = None) -> str | None:
+                  evidence: EvidenceDraft | None = None,
+                  payment: tuple[str, str] | None = None) -> str | None:
         now = self._clock.now()
         m = t.InboxMessage
         message_id = card_safe_id("ibx")
@@ -174,8 +191,16 @@ class InboxRepository:
             if evidence is None:
                 return message_id if await raw.fetch(INBOX_ADD, *fields) else None
             _, values = appended(evidence, now)
-            return message_id if await raw.fetch(INBOX_ADD_WITH_EVIDENCE, *fields,
-                                                 *values) else None
+            if payment is None:
+                added = await raw.fetch(INBOX_ADD_WITH_EVIDENCE, *fields, *values)
+            else:  # NULL, never equal to anything, for an empty one
+                added = await raw.fetch(INBOX_ADD_FILED_UNDER_PAYMENT, *fields, *values,
+                                        payment[0] or None, payment[1] or None)
+            return message_id if added else None
+        if evidence is not None and payment is not None:
+            found = await PaymentRepository(self._clock).for_event(provider, *payment)
+            if found is not None:
+                evidence = replace(evidence, subject=f"order:{found.order_id}")
         # In the unit of work's transaction, or in one of its own when it has none.
         async with m._meta.db.transaction(transaction_type=TransactionType.immediate,
                                           allow_nested=True):
