@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from application.ports import IdempotencyRecord, InboundEvent, InboxMessage, OutboxMessage
-from application.ports.persistence import ClaimReaching
+from application.ports.message_store import ClaimReaching
 from domain.deliveries import Delivery
 from domain.evidence import EvidenceDraft
 from domain.messages import DeliveryStatus

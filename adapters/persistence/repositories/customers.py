@@ -10,9 +10,8 @@ from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at
 from domain.customers import Customer, Role
 
-# A customer, their consents and push devices: what sending them a message reads.
-# A customer's consents and push devices beside their row `c` (also read with a claim:
-# deliveries.py).
+# A customer's consents and push devices beside their row `c`: what sending them a message
+# reads (REACHABLE here, and with a message's claim in deliveries.py).
 REACHABLE_ARRAYS = """
        ARRAY(SELECT purpose FROM consent WHERE customer_id = c.id AND granted)
            AS granted_purposes,

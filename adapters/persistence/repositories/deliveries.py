@@ -12,7 +12,7 @@ from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump
 from adapters.persistence.repositories.customers import REACHABLE_ARRAYS, CustomerRepository
 from application.ports import Clock
-from application.ports.persistence import ClaimReaching
+from application.ports.message_store import ClaimReaching
 from domain.deliveries import Delivery
 from domain.messages import DeliveryStatus
 

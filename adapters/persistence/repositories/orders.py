@@ -42,7 +42,7 @@ class OrderRepository:
         if t.Order._meta.db.engine_type == "postgres":
             query = query.lock_rows("UPDATE")
         rows = await query
-        return self._hold(self._from(rows[0]) if rows else None)
+        return self._hold(self.from_row(rows[0]) if rows else None)
 
     async def lock_for_payment(self, payment_id: str) -> Order | None:
         paid_by = t.Payment.select(t.Payment.order_id).where(t.Payment.id == payment_id)
@@ -50,7 +50,7 @@ class OrderRepository:
         if t.Order._meta.db.engine_type == "postgres":
             query = query.lock_rows("UPDATE", of=(t.Order,))
         rows = await query
-        return self._hold(self._from(rows[0]) if rows else None)
+        return self._hold(self.from_row(rows[0]) if rows else None)
 
     @staticmethod
     def _values(order: Order) -> dict[Any, Any]:
@@ -82,18 +82,14 @@ class OrderRepository:
         ))
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Order:
-        """The order a row of its table holds (read with another table's, say)."""
-        return cls._from(row)
-
-    @classmethod
     async def read(cls, order_id: str) -> Order | None:
         """The order as committed, outside any unit of work's memory of it."""
         row = await t.Order.select().where(t.Order.id == order_id).first()
-        return cls._from(row) if row else None
+        return cls.from_row(row) if row else None
 
     @staticmethod
-    def _from(row: dict[str, Any]) -> Order:
+    def from_row(row: dict[str, Any]) -> Order:
+        """The order a row of its table holds (read alone, or with another table's)."""
         currency = row["currency"]
         return Order(
             id=row["id"], customer_id=row["customer_id"], currency=currency,
@@ -133,4 +129,4 @@ class OrderRepository:
             condition &= t.Order.created_at < datetime.fromisoformat(before)
         rows = await t.Order.select().where(condition).order_by(
             t.Order.created_at, ascending=False).limit(limit)
-        return [self._from(row) for row in rows]
+        return [self.from_row(row) for row in rows]

@@ -164,7 +164,8 @@ class PaymentRepository:
         ).order_by(t.Payment.created_at).limit(limit)
         return await self._hydrate(rows)
 
-    async def failures_of_customer(self, customer_id: str, since: datetime) -> int:
+    @staticmethod
+    async def failures_of_customer(customer_id: str, since: datetime) -> int:
         return int(await t.Payment.count().where(
             (t.Payment.customer_id == customer_id) & (t.Payment.status == "failed")
             & (t.Payment.created_at >= since)

@@ -9,6 +9,8 @@ from typing import Any
 from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump
+from adapters.persistence.repositories.customers import CustomerRepository
+from adapters.persistence.repositories.payments import PaymentRepository
 from application.ports import FraudReview
 from application.ports.persistence import ScreeningRecord
 
@@ -49,14 +51,10 @@ class FraudReviewRepository:
             [row] = await raw.fetch(SCREENING, order_id, customer_id, since)
             return ScreeningRecord(self._from(row) if row["order_id"] else None,
                                    int(row["failed_logins"]), int(row["failed_payments"]))
-        failures, payments = t.LoginFailure, t.Payment
         return ScreeningRecord(
             await self.get(order_id),
-            int(await failures.count().where((failures.customer_id == customer_id)
-                                             & (failures.at >= since))),
-            int(await payments.count().where(
-                (payments.customer_id == customer_id) & (payments.status == "failed")
-                & (payments.created_at >= since))))
+            await CustomerRepository().login_failures_since(customer_id, since),
+            await PaymentRepository.failures_of_customer(customer_id, since))
 
     async def save(self, review: FraudReview) -> None:
         await t.FraudReview.update({
