@@ -16,6 +16,7 @@ from adapters.persistence.repositories.credentials import CredentialRepository
 from adapters.persistence.repositories.deliveries import DeliveryRepository
 from adapters.persistence.repositories.devices import DeviceRepository
 from adapters.persistence.repositories.provider_contracts import ContractRepository
+from adapters.persistence.repositories.read_ahead import ReadAhead
 from application import ports
 from application.ports import Clock
 from application.ports.persistence import Devices
@@ -59,11 +60,14 @@ class PiccoloUnitOfWork:
         self.new_outbox_ids: list[str] = []
         self._changed_operations: list[str] = []
         self.customers: ports.Customers = CustomerRecords(clock)
-        self.orders: ports.Orders = r.OrderRepository()
-        self.payments: ports.Payments = r.PaymentRepository(clock)
+        # What one repository reads ahead for another (repositories/read_ahead.py).
+        ahead = ReadAhead()
+        self.orders: ports.Orders = r.OrderRepository(ahead)
+        self.payments: ports.Payments = r.PaymentRepository(clock, ahead)
         self.reviews: ports.FraudReviews = r.FraudReviewRepository()
-        self.shipments: ports.Shipments = r.ShipmentRepository()
-        self.operations: ports.Operations = r.OperationRepository(self._changed_operations)
+        self.shipments: ports.Shipments = r.ShipmentRepository(ahead)
+        self.operations: ports.Operations = r.OperationRepository(self._changed_operations,
+                                                                   ahead)
         self.evidence: ports.Evidence = r.EvidenceRepository(clock)
         self.incidents: ports.Incidents = r.IncidentRepository(clock)
         self.sign_ins: ports.SignIns = SignInRecords()

@@ -21,7 +21,9 @@ class ProviderCalls(PaymentServiceBase):
             # Same order as apply_payment_update: lock, then read, so a provider answer
             # committed meanwhile is never overwritten with "processing".
             order = await uow.orders.lock_for_payment(payment_id)
-            payment = await uow.payments.get(payment_id)
+            # The order's payments: one statement that brings their operations too.
+            payments = await uow.payments.of_order(order.id) if order is not None else []
+            payment = next((p for p in payments if p.id == payment_id), None)
             operation = await uow.operations.get(operation_id)
             if payment is None or operation is None or order is None:
                 raise NotFound(f"payment {payment_id} not found")

@@ -18,6 +18,7 @@ from application.ports.persistence import ScreeningRecord
 from domain.customers import Customer
 from domain.evidence import EvidenceDraft
 from domain.money import Money
+from domain.operations import Operation
 from domain.orders import Order, OrderLine, ShippingAddress
 from domain.payments import Payment, PaymentStatus
 from domain.reviews import FraudReview
@@ -273,3 +274,46 @@ async def test_a_shipment_is_read_with_its_order_in_one_statement(
         "ord_sh", order.lines, order.shipping_address)
     if engine_name == "postgres":
         assert seen.count == 1
+
+
+async def test_an_orders_payments_bring_its_shipments_and_operations_once(
+        container: Any, engine_name: str) -> None:
+    """Settling reads the order's payments, then its shipments and the payment's operation:
+    on PostgreSQL the first read brings the other two, each given out once; a lock or a
+    write of them in the same unit makes them read again."""
+    uow = container.uow()
+    at = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    async with uow() as u:
+        await u.orders.add(_order("ord_ra", "cus_ra"))
+        await u.payments.add(Payment("pay_ra", "ord_ra", "cus_ra", "sandbox",
+                                     Money(1000, "KRW"), "card", "pay_ra", created_at=at))
+        await u.shipments.add(Shipment("shp_ra", "ord_ra", "sel_1", "sandbox-express"))
+        await u.operations.add(Operation("op_ra", "cus_ra", "payment", "payment:pay_ra", at))
+        await u.commit()
+    async with uow() as u:
+        await u.orders.lock("ord_ra")
+        with count_statements() as seen:
+            [payment] = await u.payments.of_order("ord_ra")
+            [shipment] = await u.shipments.of_order("ord_ra")
+            operation = await u.operations.by_subject("payment:pay_ra")
+        assert (payment.id, shipment.id) == ("pay_ra", "shp_ra")
+        assert operation is not None and operation.id == "op_ra"
+        assert seen.count == (1 if engine_name == "postgres" else 4)
+        operation.progress("moving", at)
+        await u.operations.save(operation)
+        await u.commit()
+    async with uow() as u:
+        await u.payments.of_order("ord_ra")
+        # A lock forgets what was read before it; given out once, then read again.
+        await u.orders.lock("ord_ra")
+        with count_statements() as seen:
+            again = await u.operations.get("op_ra")
+            await u.shipments.of_order("ord_ra")
+        assert seen.count == 2
+        assert again is not None and again.message == "moving"
+        await u.payments.of_order("ord_ra")
+        with count_statements() as seen:
+            first = await u.operations.get("op_ra")
+            second = await u.operations.get("op_ra")
+        assert first == second
+        assert seen.count == (1 if engine_name == "postgres" else 2)

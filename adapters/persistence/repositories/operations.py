@@ -7,6 +7,7 @@ from typing import Any
 from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump, _load
+from adapters.persistence.repositories.read_ahead import ReadAhead
 from application.ports.runtime import settled
 from domain.operations import Operation, OperationStatus
 
@@ -14,7 +15,9 @@ SAVE = raw.update_of("operation", ("status", "message", "result", "updated_at"))
 
 
 class OperationRepository:
-    def __init__(self, changed: list[str] | None = None) -> None:
+    def __init__(self, changed: list[str] | None = None,
+                 read_ahead: ReadAhead | None = None) -> None:
+        self._read_ahead = ReadAhead() if read_ahead is None else read_ahead
         # Ids saved in this unit of work, announced when it commits (adapters/operation_watch).
         self._changed = [] if changed is None else changed
 
@@ -30,6 +33,7 @@ class OperationRepository:
         )
 
     async def add(self, operation: Operation) -> None:
+        self._read_ahead.operations.pop(operation.subject, None)  # knew none
         row: dict[str, Any] = {
             "id": operation.id, "customer_id": operation.customer_id, "kind": operation.kind,
             "subject": operation.subject, "status": operation.status.value,
@@ -44,14 +48,20 @@ class OperationRepository:
         await t.Operation.insert(t.Operation(**row))
 
     async def get(self, operation_id: str) -> Operation | None:
+        ahead = self._read_ahead.operation_by_id(operation_id)
+        if ahead is not None:
+            return self._from(ahead)
         return self._from(
             await t.Operation.select().where(t.Operation.id == operation_id).first())
 
     async def by_subject(self, subject: str) -> Operation | None:
+        if subject in self._read_ahead.operations:
+            return self._from(self._read_ahead.operations.pop(subject))
         return self._from(
             await t.Operation.select().where(t.Operation.subject == subject).first())
 
     async def save(self, operation: Operation) -> None:
+        self._read_ahead.operations.pop(operation.subject, None)  # older than this
         self._changed.append(operation.id)
         if operation.is_final or operation.result is not None:
             self._changed.append(settled(operation.id))

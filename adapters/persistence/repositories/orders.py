@@ -11,6 +11,7 @@ from piccolo.custom_types import Combinable
 from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump
+from adapters.persistence.repositories.read_ahead import ReadAhead
 from domain.money import Money
 from domain.orders import FULFILMENT, Order, OrderLine, OrderStatus, ShippingAddress
 
@@ -25,7 +26,8 @@ def _address(address: ShippingAddress) -> str:
 
 
 class OrderRepository:
-    def __init__(self) -> None:
+    def __init__(self, read_ahead: ReadAhead | None = None) -> None:
+        self._read_ahead = ReadAhead() if read_ahead is None else read_ahead
         # Orders this unit of work holds locked, as it last saw them: nobody else changes
         # them until it ends, so reading one again (an event handler after the use case)
         # needs no statement.
@@ -37,6 +39,7 @@ class OrderRepository:
         return order
 
     async def lock(self, order_id: str) -> Order | None:
+        self._read_ahead.forget()
         query = t.Order.select().where(t.Order.id == order_id)
         # SQLite's IMMEDIATE transactions already run one writer at a time.
         if t.Order._meta.db.engine_type == "postgres":
@@ -45,6 +48,7 @@ class OrderRepository:
         return self._hold(self.from_row(rows[0]) if rows else None)
 
     async def lock_for_payment(self, payment_id: str) -> Order | None:
+        self._read_ahead.forget()
         paid_by = t.Payment.select(t.Payment.order_id).where(t.Payment.id == payment_id)
         query = t.Order.select().where(t.Order.id.is_in(paid_by))
         if t.Order._meta.db.engine_type == "postgres":

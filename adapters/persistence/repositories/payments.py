@@ -9,6 +9,7 @@ from typing import Any
 from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump, _load
+from adapters.persistence.repositories.read_ahead import ReadAhead
 from application.ports import Clock
 from domain.money import Money
 from domain.payments import UNSETTLED, Payment, PaymentEvent, PaymentStatus
@@ -21,12 +22,21 @@ BY_REFERENCE = WITH_EVENTS + "WHERE p.provider = $1 AND p.provider_reference = $
 FOR_EVENT = WITH_EVENTS + (
     "WHERE p.provider = $1 AND (p.provider_reference = $2 OR p.id = $3) "
     "ORDER BY p.provider_reference = $2 DESC NULLS LAST LIMIT 1")
-OF_ORDER = WITH_EVENTS + "WHERE p.order_id = $1 ORDER BY p.created_at"
+# Every payment of an order, with what settling one reads next (repositories/read_ahead):
+# the order's shipments, and each payment's operation.
+OF_ORDER = (
+    "SELECT p.*, ARRAY(SELECT e.body::text FROM payment_event e WHERE e.payment_id = p.id "
+    "ORDER BY e.seq) AS event_bodies, "
+    "ARRAY(SELECT s FROM shipment s WHERE s.order_id = p.order_id ORDER BY s.seller_id) "
+    "AS order_shipments, "
+    "(SELECT o FROM operation o WHERE o.subject = 'payment:' || p.id LIMIT 1) AS operation "
+    "FROM payment p WHERE p.order_id = $1 ORDER BY p.created_at")
 
 
 class PaymentRepository:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, read_ahead: ReadAhead | None = None) -> None:
         self._clock = clock
+        self._read_ahead = ReadAhead() if read_ahead is None else read_ahead
 
     @staticmethod
     def _row(payment: Payment) -> dict[str, Any]:
@@ -145,7 +155,11 @@ class PaymentRepository:
 
     async def of_order(self, order_id: str) -> list[Payment]:
         if raw.on_postgres():
-            return self._with_events(await raw.fetch(OF_ORDER, order_id))
+            rows = await raw.fetch(OF_ORDER, order_id)
+            for row in rows:
+                self._read_ahead.shipments[order_id] = row["order_shipments"]
+                self._read_ahead.operations[f"payment:{row['id']}"] = row["operation"]
+            return self._with_events(rows)
         rows = await t.Payment.select().where(t.Payment.order_id == order_id).order_by(
             t.Payment.created_at)
         return await self._hydrate(rows)

@@ -11,6 +11,7 @@ from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump
 from adapters.persistence.repositories.orders import OrderRepository
+from adapters.persistence.repositories.read_ahead import ReadAhead
 from domain.orders import Order
 from domain.shipments import DeliveryProblem, Shipment, ShipmentStatus, TrackingUpdate
 
@@ -30,7 +31,8 @@ def _unprefixed(row: Any, prefix: str) -> dict[str, Any]:
 
 
 class ShipmentRepository:
-    def __init__(self) -> None:
+    def __init__(self, read_ahead: ReadAhead | None = None) -> None:
+        self._read_ahead = ReadAhead() if read_ahead is None else read_ahead
         # An order's shipments as this unit of work read them. Shipments are added to an
         # order only under its lock (the payment that settles it, a reshipment), which the
         # unit reading them holds: a second read in the same unit finds the same rows.
@@ -73,6 +75,7 @@ class ShipmentRepository:
             last_event_at=shipment.last_event_at, history=_dump(shipment.history),
             lines=_dump(shipment.lines), service=shipment.service, marks=self._marks(shipment),
         ))
+        self._read_ahead.shipments.pop(shipment.order_id, None)  # older than this
         known = self._of_order.get(shipment.order_id)
         if known is not None:
             known.append(shipment)
@@ -106,13 +109,15 @@ class ShipmentRepository:
             t.Shipment.history: _dump(shipment.history),
             t.Shipment.marks: self._marks(shipment),
         }, shipment.id)
+        self._read_ahead.shipments.pop(shipment.order_id, None)  # older than this
         known = self._of_order.get(shipment.order_id)
         if known is not None:
             known[:] = [shipment if s.id == shipment.id else s for s in known]
 
     async def of_order(self, order_id: str) -> list[Shipment]:
         if order_id not in self._of_order:
-            rows = await t.Shipment.select().where(t.Shipment.order_id == order_id).order_by(
-                t.Shipment.seller_id)
+            ahead = self._read_ahead.shipments.pop(order_id, None)
+            rows = ahead if ahead is not None else await t.Shipment.select().where(
+                t.Shipment.order_id == order_id).order_by(t.Shipment.seller_id)
             self._of_order[order_id] = [s for s in map(self._from, rows) if s is not None]
         return list(self._of_order[order_id])

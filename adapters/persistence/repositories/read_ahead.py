@@ -1,0 +1,30 @@
+"""Rows a unit of work read together with others, kept for its next read of them.
+
+Reading an order's payments on PostgreSQL brings the order's shipments and each payment's
+operation in the same statement: settling a payment reads all three, one after the other.
+What was read ahead is given out once, then read again as usual. Locking an order forgets
+it all: rows read before a lock are not what the lock holder may trust.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ReadAhead:
+    shipments: dict[str, list[Any]] = field(default_factory=dict)  # by order id
+    operations: dict[str, Any] = field(default_factory=dict)  # by subject; None: none
+
+    def forget(self) -> None:
+        self.shipments.clear()
+        self.operations.clear()
+
+    def operation_by_id(self, operation_id: str) -> Any:
+        """The operation row read ahead under this id, given out once (None: not read)."""
+        for subject, row in self.operations.items():
+            if row is not None and row["id"] == operation_id:
+                del self.operations[subject]
+                return row
+        return None
