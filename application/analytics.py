@@ -13,22 +13,26 @@ an operator replays it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from application.ports import AnalyticsEvent, Clock, TaskQueue, UnitOfWorkFactory
+from application.ports import AnalyticsEvent, AnalyticsSink, Clock, TaskQueue, UnitOfWorkFactory
 from application.ports.analytics import (
     AnalyticsDestination,
     AnalyticsQueue,
     BatchReceipt,
+    ConsentCheckingQueue,
+    ConsentRule,
     PendingEvent,
 )
-from application.transactions import commit_and_dispatch, send
+from application.transactions import commit_and_dispatch, commit_result, send
 from domain import tracking_plan as plan
 from domain.analytics_privacy import (
+    ANALYTICS_CONSENT,
     OPT_IN_JURISDICTIONS,
     PseudonymKeys,
     may_track,
@@ -51,15 +55,13 @@ class AnalyticsPolicy:
     opt_in: frozenset[str] = OPT_IN_JURISDICTIONS
 
 
-async def prepare(command: TrackEvent, policy: AnalyticsPolicy, uow: UnitOfWorkFactory,
-                  now: datetime, message_id: str) -> AnalyticsEvent | None:
-    """The event as it may leave the mall, or None when it may not leave at all (an event the
-    tracking plan does not know, a customer without the consent their jurisdiction needs)."""
+def prepare(command: TrackEvent, policy: AnalyticsPolicy, now: datetime,
+            message_id: str) -> AnalyticsEvent | None:
+    """The event as it may leave the mall, consent aside; None when the tracking plan does
+    not know it."""
     milestone, properties, dropped = plan.conform(command.name, command.properties)
     if milestone is None:
         log.warning("analytics event %r is not in the tracking plan: not sent", command.name)
-        return None
-    if not await _consented(command.customer_id, policy, uow):
         return None
     screened = screen(properties, refs=_refs(milestone), keys=policy.keys)
     if dropped or screened.withheld:
@@ -70,6 +72,53 @@ async def prepare(command: TrackEvent, policy: AnalyticsPolicy, uow: UnitOfWorkF
         message_id=message_id, name=milestone.name,
         anonymous_id=policy.keys.hash(command.customer_id), occurred_at=now,
         properties=screened.properties, key_id=policy.keys.current)
+
+
+async def keep(event: AnalyticsEvent, customer_id: str, sink: AnalyticsSink,
+               policy: AnalyticsPolicy, uow: UnitOfWorkFactory) -> None:
+    """Queue the event if the customer has the consent their jurisdiction needs, and end
+    the message in hand in the same commit. A queue that reads the consent in the statement
+    that keeps the event is given the domain's answer for each state the consent can be in;
+    what it read is then checked against the domain again, and any disagreement undone."""
+    if not isinstance(sink, ConsentCheckingQueue):
+        if not await _consented(customer_id, policy, uow):
+            return
+        async with uow() as unit:
+            await sink.track(event)
+            await commit_result(unit)
+        return
+    async with uow() as unit:
+        seen = await sink.track_if_consented(event, customer_id, consent_rule(policy.opt_in))
+        await commit_result(unit)
+    consents = {} if seen.consent is None else {ANALYTICS_CONSENT: seen.consent}
+    allowed = may_track(seen.jurisdiction, consents, policy.opt_in)
+    if seen.read and allowed == seen.kept:
+        return
+    log.error("analytics event %s: the queue's consent check (%s) disagrees with the "
+              "policy (%s); corrected", event.message_id, seen.kept, allowed)
+    if allowed:
+        async with uow() as unit:
+            await sink.track(event)
+            await unit.commit()
+    else:
+        await sink.forget(event.message_id)
+
+
+@functools.cache
+def consent_rule(opt_in: frozenset[str]) -> ConsentRule:
+    """The domain's answer for each state a customer's analytics consent can be in (granted,
+    withdrawn, never given), in a jurisdiction that requires an opt-in and in one that
+    does not."""
+    inside = min(opt_in, default="")
+    outside = next(name for name in ("default", "", "-") if name not in opt_in)
+
+    def answers(jurisdiction: str) -> tuple[bool, bool, bool]:
+        granted, withdrawn, never = (
+            may_track(jurisdiction, consents, opt_in)
+            for consents in ({ANALYTICS_CONSENT: True}, {ANALYTICS_CONSENT: False}, {}))
+        return granted, withdrawn, never
+
+    return ConsentRule(ANALYTICS_CONSENT, opt_in, answers(inside), answers(outside))
 
 
 async def _consented(customer_id: str, policy: AnalyticsPolicy, uow: UnitOfWorkFactory) -> bool:

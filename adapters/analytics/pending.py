@@ -13,10 +13,31 @@ from piccolo.query.functions.aggregate import Count
 from adapters.persistence import raw
 from adapters.persistence.repositories._rows import _at
 from adapters.persistence.tables import AnalyticsDelivery as Row
+from adapters.persistence.tables import Consent, Customer
 from application.ports import AnalyticsEvent
-from application.ports.analytics import PendingEvent
+from application.ports.analytics import ConsentRule, ConsentSeen, PendingEvent
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
+
+# The customer ($1) and their consent to the purpose ($2), or none of either; the rule's
+# answer for them ($3: the opt-in jurisdictions; $4-$6 its answers there, $7-$9 elsewhere,
+# each for a consent granted, withdrawn, never given). No customer: the default jurisdiction.
+_CUSTOMER = ("FROM (SELECT 1) AS one LEFT JOIN customer c ON c.id = $1 "
+             "LEFT JOIN consent k ON k.customer_id = c.id AND k.purpose = $2")
+_ANSWER = ("CASE WHEN coalesce(c.jurisdiction, 'default') = ANY($3::text[]) "
+           "THEN (CASE k.granted WHEN true THEN $4::boolean WHEN false THEN $5::boolean "
+           "ELSE $6::boolean END) "
+           "ELSE (CASE k.granted WHEN true THEN $7::boolean WHEN false THEN $8::boolean "
+           "ELSE $9::boolean END) END")
+SEEN = ("SELECT json_build_array(coalesce(c.jurisdiction, 'default'), k.granted, "
+        f"{_ANSWER})::text {_CUSTOMER}")
+# The event for each destination ($15), only if the rule lets it be sent.
+KEEP_IF_ALLOWED = (
+    "INSERT INTO analytics_delivery (id, message_id, destination, name, anonymous_id, "  # noqa: S608
+    "key_id, properties, occurred_at, status, attempts, next_attempt_at, last_error) "
+    "SELECT d || ':' || $10, $10, d, $11, $12, $13, $14, $16, 'pending', 0, $16, '' "
+    f"FROM unnest($15::text[]) AS d WHERE (SELECT {_ANSWER} {_CUSTOMER}) "
+    "ON CONFLICT DO NOTHING")
 
 
 def _event(row: dict[str, Any]) -> AnalyticsEvent:
@@ -43,6 +64,49 @@ class PiccoloAnalyticsQueue:
                 for name in self._destinations]
         if rows:  # gathered on PostgreSQL with the unit of work's writes, if any (raw.py)
             await raw.insert(*rows, keep_existing=True)
+
+    async def track_if_consented(self, event: AnalyticsEvent, customer_id: str,
+                                 rule: ConsentRule) -> ConsentSeen:
+        """Keep the event if the rule lets this customer's be sent, reading their consent in
+        the same statement on PostgreSQL (gathered with the unit of work's writes); what was
+        read is filled in once it ran."""
+        seen = ConsentSeen()
+        decided = (customer_id, rule.purpose, sorted(rule.opt_in), *rule.required,
+                   *rule.elsewhere)
+        if not raw.on_postgres():
+            customer = await Customer.select(Customer.jurisdiction).where(
+                Customer.id == customer_id).first()
+            consent = await Consent.select(Consent.granted).where(
+                (Consent.customer_id == customer_id) & (Consent.purpose == rule.purpose)
+            ).first() if customer else None
+            self._seen(seen, rule, customer["jurisdiction"] if customer else "default",
+                       None if consent is None else bool(consent["granted"]))
+            if seen.kept:
+                await self.track(event)
+            return seen
+
+        def read(value: str) -> None:
+            jurisdiction, consent, kept = json.loads(value)
+            seen.jurisdiction, seen.consent, seen.kept, seen.read = (
+                jurisdiction, consent, bool(kept), True)
+
+        await raw.write(SEEN, *decided, then=read)
+        if self._destinations:
+            await raw.write(KEEP_IF_ALLOWED, *decided, event.message_id, event.name,
+                            event.anonymous_id, event.key_id,
+                            json.dumps(dict(event.properties)), self._destinations,
+                            event.occurred_at)
+        return seen
+
+    @staticmethod
+    def _seen(seen: ConsentSeen, rule: ConsentRule, jurisdiction: str,
+              consent: bool | None) -> None:
+        answers = rule.required if jurisdiction in rule.opt_in else rule.elsewhere
+        seen.jurisdiction, seen.consent, seen.read = jurisdiction, consent, True
+        seen.kept = answers[0 if consent is True else 1 if consent is False else 2]
+
+    async def forget(self, message_id: str) -> None:
+        await Row.delete().where((Row.message_id == message_id) & (Row.status == PENDING))
 
     async def claim_due(self, destination: str, now: datetime, hold_until: datetime,
                         limit: int) -> list[PendingEvent]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from application.analytics import AnalyticsPolicy, prepare
+from application.analytics import AnalyticsPolicy, keep, prepare
 from application.messaging import Messaging
 from application.ports import Alert, AlertSink, AnalyticsSink, Clock, UnitOfWorkFactory
-from application.transactions import commit_result
 from domain.commands import RaiseAlert, SendNotification, TrackEvent
 
 
@@ -25,14 +24,11 @@ async def track_event(command: TrackEvent, analytics: AnalyticsSink, clock: Cloc
     """The milestone through the tracking plan, the privacy filter and the customer's
     consent; what may leave is queued for the analytics services (message_id: stable across
     retries, so the queue keeps the event once and the services dedupe on it)."""
-    event = await prepare(command, analytics_policy, uow, clock.now(), message_id)
-    if event is None:
-        return
-    # The event queued and the message ended in one commit: one statement on PostgreSQL,
-    # where the queue's insert is gathered with the unit's writes (adapters/persistence/raw).
-    async with uow() as unit:
-        await analytics.track(event)
-        await commit_result(unit)
+    event = prepare(command, analytics_policy, clock.now(), message_id)
+    if event is not None:
+        # The event queued (if the customer's consent allows) and the message ended in one
+        # commit: one statement on PostgreSQL, where the queue reads the consent in it.
+        await keep(event, command.customer_id, analytics, analytics_policy, uow)
 
 
 async def raise_alert(command: RaiseAlert, alerts: AlertSink) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from application.ports.messaging import AnalyticsEvent
 
@@ -67,4 +67,42 @@ class AnalyticsQueue(Protocol):
     async def counts(self, names: Sequence[str], start: datetime,
                      end: datetime) -> dict[str, int]:
         """How many events of each name occurred in [start, end), each counted once."""
+        ...
+
+
+@dataclass(frozen=True)
+class ConsentRule:
+    """Whether a customer's events may be sent, for each state their analytics consent can
+    be in (granted, withdrawn, never given): where their jurisdiction is one of `opt_in`
+    (`required`), and where it is not (`elsewhere`). The domain answers each state; a queue
+    applies the answers where it reads the consent."""
+
+    purpose: str
+    opt_in: frozenset[str]
+    required: tuple[bool, bool, bool]
+    elsewhere: tuple[bool, bool, bool]
+
+
+@dataclass
+class ConsentSeen:
+    """What a queue read of a customer as it kept (or not) their event: filled in once the
+    statement ran. `jurisdiction` is "default" for no such customer; `consent` None when
+    never given."""
+
+    jurisdiction: str = ""
+    consent: bool | None = None
+    kept: bool = False
+    read: bool = False
+
+
+@runtime_checkable
+class ConsentCheckingQueue(Protocol):
+    """A queue that checks the customer's consent in the statement that keeps their event
+    (one round trip instead of a read, then a write)."""
+
+    async def track_if_consented(self, event: AnalyticsEvent, customer_id: str,
+                                 rule: ConsentRule) -> ConsentSeen: ...
+
+    async def forget(self, message_id: str) -> None:
+        """Drop an event kept for every destination that has not sent it yet."""
         ...

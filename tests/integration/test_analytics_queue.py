@@ -105,3 +105,49 @@ async def test_the_job_sends_what_the_outbox_queued(container: Any,
         assert placed["count"] == 1
     finally:
         await mall.http().close()
+
+
+async def test_an_event_is_kept_only_with_the_consent_its_customer_needs(
+        container: Any, engine_name: str) -> None:
+    """The queue reads the customer's consent in the statement that keeps the event (on
+    PostgreSQL) and keeps it exactly when the domain's may_track says so, for every state:
+    opt-in jurisdiction or not, consent granted, withdrawn or never given, no customer."""
+    from application.analytics import consent_rule
+    from domain.analytics_privacy import ANALYTICS_CONSENT, OPT_IN_JURISDICTIONS, may_track
+    from domain.customers import Customer
+    from tests.sql_statements import count_statements
+
+    uow = container.uow()
+    queue = PiccoloAnalyticsQueue(["segment", "ga4"])
+    rule = consent_rule(OPT_IN_JURISDICTIONS)
+    cases = [(f"cus_{where}_{state}", where, state)
+             for where in ("KR", "US") for state in ("granted", "withdrawn", "never")]
+    async with uow() as u:
+        for customer_id, where, state in cases:
+            await u.customers.add(Customer(customer_id, f"{customer_id}@example.com", "hash",
+                                           created_at=T0, jurisdiction=where))
+            if state != "never":
+                await u.customers.consents.set(customer_id, ANALYTICS_CONSENT,
+                                               state == "granted")
+        await u.commit()
+    answers = set()
+    for n, (customer_id, where, state) in enumerate([*cases, ("flow_x", "default", "never")]):
+        async with uow() as u:
+            with count_statements() as seen_statements:
+                seen = await queue.track_if_consented(event(n), customer_id, rule)
+                await u.commit()
+        consents = {} if state == "never" else {ANALYTICS_CONSENT: state == "granted"}
+        allowed = may_track(where, consents, OPT_IN_JURISDICTIONS)
+        assert (seen.read, seen.jurisdiction, seen.kept) == (True, where, allowed), customer_id
+        assert seen.consent == consents.get(ANALYTICS_CONSENT)
+        answers.add(allowed)
+        kept = await AnalyticsDelivery.select(AnalyticsDelivery.destination).where(
+            AnalyticsDelivery.message_id == f"obx_{n:04x}")
+        assert sorted(row["destination"] for row in kept) == (
+            ["ga4", "segment"] if allowed else []), customer_id
+        if engine_name == "postgres":
+            assert seen_statements.count == 1
+    assert answers == {True, False}  # the cases are not all one answer
+    await queue.forget("obx_0000")
+    assert not await AnalyticsDelivery.select().where(
+        AnalyticsDelivery.message_id == "obx_0000")

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from application.analytics import AnalyticsPolicy, AnalyticsService, retry_wait
+from application.analytics import AnalyticsPolicy, AnalyticsService, keep, retry_wait
 from application.ports import AnalyticsEvent
-from application.ports.analytics import BatchReceipt, PendingEvent
+from application.ports.analytics import BatchReceipt, ConsentRule, ConsentSeen, PendingEvent
 from domain.analytics_privacy import PseudonymKeys
 from domain.commands import TrackEvent
 from domain.errors import ProviderUnavailable
@@ -42,6 +42,44 @@ async def test_an_eu_customer_needs_the_opt_in_and_others_may_refuse(mall: Mall)
         await mall.place(customer)
     await mall.run_outbox()
     assert mall.analytics.events == []
+
+
+class MistakenQueue:
+    """A queue whose consent check in SQL answers the opposite of the domain's rule."""
+
+    def __init__(self) -> None:
+        self.kept: list[str] = []
+        self.forgotten: list[str] = []
+
+    async def track(self, event: AnalyticsEvent) -> None:
+        self.kept.append(event.message_id)
+
+    async def track_if_consented(self, event: AnalyticsEvent, customer_id: str,
+                                 rule: ConsentRule) -> ConsentSeen:
+        jurisdiction = "KR" if customer_id == "cus_kr" else "US"
+        answers = rule.required if jurisdiction in rule.opt_in else rule.elsewhere
+        wrong = not answers[2]  # no consent given either way
+        if wrong:
+            self.kept.append(event.message_id)
+        return ConsentSeen(jurisdiction, None, kept=wrong, read=True)
+
+    async def forget(self, message_id: str) -> None:
+        self.forgotten.append(message_id)
+
+
+async def test_the_domain_has_the_last_word_on_consent_over_the_queue_s_check(
+        mall: Mall) -> None:
+    """Where the queue's own check and the domain disagree, the domain's answer is what
+    stays: an event kept without the consent it needs is dropped, one left out is kept."""
+    queue = MistakenQueue()
+    policy = mall.container.analytics_policy()
+    at = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    korean = AnalyticsEvent("obx_kr", "Order Placed", "anon_1", at, {}, "k1")
+    american = AnalyticsEvent("obx_us", "Order Placed", "anon_2", at, {}, "k1")
+    await keep(korean, "cus_kr", queue, policy, mall.container.uow())
+    await keep(american, "cus_us", queue, policy, mall.container.uow())
+    assert queue.forgotten == ["obx_kr"]  # KR needs the opt-in: not sent after all
+    assert queue.kept == ["obx_kr", "obx_us"]  # the American's was kept on second thought
 
 
 async def test_a_server_event_is_filtered_and_pseudonymous(mall: Mall) -> None:
