@@ -299,6 +299,9 @@ async def test_an_orders_payments_bring_its_shipments_and_operations_once(
         assert (payment.id, shipment.id) == ("pay_ra", "shp_ra")
         assert operation is not None and operation.id == "op_ra"
         assert seen.count == (1 if engine_name == "postgres" else 4)
+        async with uow(read_only=True) as plain:  # read as usual: the same values
+            assert shipment == await plain.shipments.get("shp_ra")
+            assert operation == await plain.operations.get("op_ra")
         operation.progress("moving", at)
         await u.operations.save(operation)
         await u.commit()

@@ -6,6 +6,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any, overload
 
+from piccolo.columns import JSONB
+from piccolo.table import Table
+
 
 def _dump(value: Any) -> str:
     text = json.dumps(value, separators=(",", ":"), default=str)
@@ -46,3 +49,14 @@ def _at(value: datetime | str | None) -> datetime | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def json_row(table: type[Table], alias: str) -> str:
+    """SQL for one row of `table` (as `alias`) as JSON text, its JSON columns as their text:
+    `json.loads` of it has each column as a plain read gives it (a row-typed column instead
+    would have asyncpg look its type up on every new connection)."""
+    pairs = ", ".join(
+        f"'{name}', {alias}.\"{name}\"" + ("::text" if isinstance(column, JSONB) else "")
+        for column in table._meta.columns
+        for name in (column._meta.db_column_name,))
+    return f"json_build_object({pairs})::text"

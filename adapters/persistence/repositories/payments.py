@@ -8,7 +8,7 @@ from typing import Any
 
 from adapters.persistence import raw
 from adapters.persistence import tables as t
-from adapters.persistence.repositories._rows import _at, _dump, _load
+from adapters.persistence.repositories._rows import _at, _dump, _load, json_row
 from adapters.persistence.repositories.read_ahead import ReadAhead
 from application.ports import Clock
 from domain.money import Money
@@ -25,11 +25,12 @@ FOR_EVENT = WITH_EVENTS + (
 # Every payment of an order, with what settling one reads next (repositories/read_ahead):
 # the order's shipments, and each payment's operation.
 OF_ORDER = (
-    "SELECT p.*, ARRAY(SELECT e.body::text FROM payment_event e WHERE e.payment_id = p.id "
+    "SELECT p.*, ARRAY(SELECT e.body::text FROM payment_event e WHERE e.payment_id = p.id "  # noqa: S608
     "ORDER BY e.seq) AS event_bodies, "
-    "ARRAY(SELECT s FROM shipment s WHERE s.order_id = p.order_id ORDER BY s.seller_id) "
-    "AS order_shipments, "
-    "(SELECT o FROM operation o WHERE o.subject = 'payment:' || p.id LIMIT 1) AS operation "
+    f"ARRAY(SELECT {json_row(t.Shipment, 's')} FROM shipment s "
+    "WHERE s.order_id = p.order_id ORDER BY s.seller_id) AS order_shipments, "
+    f"(SELECT {json_row(t.Operation, 'o')} FROM operation o "
+    "WHERE o.subject = 'payment:' || p.id LIMIT 1) AS operation "
     "FROM payment p WHERE p.order_id = $1 ORDER BY p.created_at")
 
 
@@ -157,8 +158,11 @@ class PaymentRepository:
         if raw.on_postgres():
             rows = await raw.fetch(OF_ORDER, order_id)
             for row in rows:
-                self._read_ahead.shipments[order_id] = row["order_shipments"]
-                self._read_ahead.operations[f"payment:{row['id']}"] = row["operation"]
+                self._read_ahead.shipments[order_id] = [
+                    json.loads(shipment) for shipment in row["order_shipments"]]
+                operation = row["operation"]
+                self._read_ahead.operations[f"payment:{row['id']}"] = (
+                    None if operation is None else json.loads(operation))
             return self._with_events(rows)
         rows = await t.Payment.select().where(t.Payment.order_id == order_id).order_by(
             t.Payment.created_at)
