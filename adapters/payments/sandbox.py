@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -29,6 +30,8 @@ from typing import Any
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from adapters.http import OutboundHttp
+from adapters.persistence import raw
+from adapters.persistence.repositories.evidence import append_each, appended
 from adapters.persistence.tables import SandboxCharge
 from adapters.sandbox_webhooks import SandboxWebhookSender
 from adapters.signing import verified_event
@@ -72,6 +75,17 @@ def _write_transaction() -> Any:
     if isinstance(engine, SQLiteEngine):
         return engine.transaction(transaction_type=TransactionType.immediate)
     return engine.transaction()
+
+
+
+@functools.cache
+def _charged(width: int) -> str:
+    """Insert a charge unless its key is known, and the evidence of it only if it was: one
+    statement, both or neither."""
+    columns = tuple(column._meta.db_column_name for column in SandboxCharge._meta.columns)
+    return (f"WITH charge AS ({raw.insert_into('sandbox_charge', columns)} "  # noqa: S608
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING *), "
+            f"evidence AS ({append_each('charge', width + 1)}) SELECT * FROM charge")
 
 
 class SandboxGateway:
@@ -127,21 +141,35 @@ class SandboxGateway:
             merchant_reference=request.payment_id, created_at=self._clock.now(),
             capture_method="automatic" if request.capture else "manual",
         )
-        inserted = await SandboxCharge.insert(row).on_conflict(
-            target=SandboxCharge.idempotency_key, action="DO NOTHING").returning(
-            *SandboxCharge.all_columns())
+        asked = EvidenceDraft(
+            source=self.name, kind="provider.charge", subject=f"order:{request.order_id}",
+            context={"payment_id": request.payment_id, "reference": row.reference},
+            payload={"amount": request.amount.amount, "currency": request.amount.currency,
+                     "status": status, "idempotency_key": request.idempotency_key})
+        inserted = await self._insert(row, asked)
         # Sent before, or twice at once: the other one's charge is the answer.
-        stored = inserted[0] if inserted else await self._charge(
+        stored = inserted if inserted is not None else await self._charge(
             idempotency_key=request.idempotency_key)
-        if inserted:
-            await self._ledger.record(EvidenceDraft(
-                source=self.name, kind="provider.charge", subject=f"order:{request.order_id}",
-                context={"payment_id": request.payment_id, "reference": stored["reference"]},
-                payload={"amount": request.amount.amount, "currency": request.amount.currency,
-                         "status": status, "idempotency_key": request.idempotency_key},
-            ))
+        if inserted is not None:
             self._announce(stored)
         return self._update(stored)
+
+    async def _insert(self, row: SandboxCharge, asked: EvidenceDraft) -> dict[str, Any] | None:
+        """The charge as inserted, with the evidence of what was asked; None when its key
+        was known (nothing inserted, nothing recorded). One statement on PostgreSQL."""
+        if raw.on_postgres():
+            columns = SandboxCharge._meta.columns
+            values = [getattr(row, column._meta.name) for column in columns]
+            _, evidence = appended(asked, self._clock.now())
+            inserted = await raw.fetch(_charged(len(columns)), *values, *evidence)
+            return dict(inserted[0]) if inserted else None
+        rows = await SandboxCharge.insert(row).on_conflict(
+            target=SandboxCharge.idempotency_key, action="DO NOTHING").returning(
+            *SandboxCharge.all_columns())
+        if not rows:
+            return None
+        await self._ledger.record(asked)
+        return dict(rows[0])
 
     @staticmethod
     async def _charge(**where: str) -> dict[str, Any]:

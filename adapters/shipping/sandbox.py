@@ -9,15 +9,17 @@ so a restart resumes them.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.persistence import raw
+from adapters.persistence.repositories.evidence import append_each, appended
 from adapters.persistence.tables import SandboxParcel, SandboxParcelEvent
 from adapters.shipping.sandbox_scenarios import JOURNEYS, Step, choose_scenario, known_scenario
-from adapters.shipping.sandbox_tracking import SandboxTrackingPlan
+from adapters.shipping.sandbox_tracking import SandboxTrackingPlan, planned_with
 from adapters.signing import verified_event
 from application.ports import Clock, EvidenceLedger, InboundEvent, ShipmentRequest
 from domain.evidence import EvidenceDraft
@@ -36,6 +38,17 @@ FROM (VALUES (1)) AS one LEFT JOIN sandbox_parcel p ON p.idempotency_key = $1
 """
 
 
+
+@functools.cache
+def _booked_with_journey(width: int) -> str:
+    """Insert a parcel unless its key is known, and only then its journey and the evidence
+    of the booking: one statement."""
+    columns = tuple(column._meta.db_column_name for column in SandboxParcel._meta.columns)
+    return (f"WITH parcel AS ({raw.insert_into('sandbox_parcel', columns)} "  # noqa: S608
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING tracking_number), "
+            f"journey AS ({planned_with('parcel', width + 1)}), "
+            f"evidence AS ({append_each('parcel', width + 5)}) SELECT * FROM parcel")
+
 class SandboxCarrier:
     name = "sandbox-express"
 
@@ -52,23 +65,29 @@ class SandboxCarrier:
         if existing is None:
             choice = choose_scenario(request.address, self._default, reshipment=reshipment)
             tracking = f"SBX{uuid.uuid4().int % 10**12:012d}"
-            inserted = await SandboxParcel.insert(SandboxParcel(
+            parcel = SandboxParcel(
                 idempotency_key=request.idempotency_key, tracking_number=tracking,
                 scenario=choice.scenario, order_id=request.order_id,
-                created_at=self._clock.now(),
-            )).on_conflict(target=SandboxParcel.idempotency_key, action="DO NOTHING").returning(
-                *SandboxParcel.all_columns())
-            if inserted:
-                # What the carrier was asked, without the address: its country is enough.
-                await self._ledger.record(EvidenceDraft(
-                    source=self.name, kind="provider.parcel", subject=f"order:{request.order_id}",
-                    context={"shipment_id": request.shipment_id},
-                    payload={"tracking_number": tracking, "items": request.items,
-                             "destination_country": request.address.country,
-                             "scenario": choice.scenario, "scenario_chosen_by": choice.chosen_by},
-                ))
+                created_at=self._clock.now())
+            # What the carrier was asked, without the address: its country is enough.
+            asked = EvidenceDraft(
+                source=self.name, kind="provider.parcel", subject=f"order:{request.order_id}",
+                context={"shipment_id": request.shipment_id},
+                payload={"tracking_number": tracking, "items": request.items,
+                         "destination_country": request.address.country,
+                         "scenario": choice.scenario, "scenario_chosen_by": choice.chosen_by})
+            if raw.on_postgres():
+                if await self._book(parcel, asked):
+                    return tracking
+            else:
+                inserted = await SandboxParcel.insert(parcel).on_conflict(
+                    target=SandboxParcel.idempotency_key, action="DO NOTHING").returning(
+                    *SandboxParcel.all_columns())
+                if inserted:
+                    await self._ledger.record(asked)
+                    existing = inserted[0]
             # Booked twice at once: the other booking's parcel is the answer.
-            existing = inserted[0] if inserted else await SandboxParcel.select().where(
+            existing = existing or await SandboxParcel.select().where(
                 SandboxParcel.idempotency_key == request.idempotency_key).first()
             assert existing is not None
         # Planned again on a retried booking: a crash between the two writes loses no journey.
@@ -76,6 +95,19 @@ class SandboxCarrier:
             str(existing["tracking_number"]), str(existing["order_id"]),
             str(existing["scenario"]), existing["created_at"]))
         return str(existing["tracking_number"])
+
+    async def _book(self, parcel: SandboxParcel, asked: EvidenceDraft) -> bool:
+        """The parcel, its journey and the evidence of what was asked in one statement, all
+        or nothing (PostgreSQL); False when its key was booked already."""
+        columns = SandboxParcel._meta.columns
+        journey = self.journey(parcel.tracking_number, parcel.order_id, parcel.scenario,
+                               parcel.created_at)
+        _, evidence = appended(asked, self._clock.now())
+        booked = await raw.fetch(
+            _booked_with_journey(len(columns)),
+            *(getattr(parcel, column._meta.name) for column in columns),
+            *SandboxTrackingPlan.planned_with(parcel.tracking_number, journey), *evidence)
+        return bool(booked)
 
     async def _booked(self, request: ShipmentRequest) -> tuple[dict[str, Any] | None, bool]:
         """The parcel booked under the request's key, if any, and whether an earlier parcel

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -27,6 +28,16 @@ log = logging.getLogger("mall.sandbox")
 LEASE = timedelta(minutes=5)
 
 
+def planned_with(parcel: str, first: int) -> str:
+    """`plan` within a statement, for each row of `parcel` (a CTE giving `tracking_number`),
+    with the four arrays of `SandboxTrackingPlan.planned_with` from placeholder `first` on."""
+    return ("INSERT INTO sandbox_parcel_event (id, tracking_number, sequence, due_at, event) "  # noqa: S608
+            f"SELECT step.id, {parcel}.tracking_number, step.sequence, step.due_at, "
+            f"step.event::jsonb FROM {parcel}, unnest(${first}::text[], "
+            f"${first + 1}::int[], ${first + 2}::timestamptz[], ${first + 3}::text[]) "
+            "AS step (id, sequence, due_at, event) ON CONFLICT DO NOTHING")
+
+
 def poll_seconds(step_seconds: float) -> float:
     """How often the sender looks for due events: twice a step, between 50 ms and 1 s."""
     return min(1.0, max(0.05, step_seconds / 2))
@@ -40,14 +51,28 @@ class SandboxTrackingPlan:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    @staticmethod
+    def _rows(tracking_number: str, events: Sequence[tuple[datetime, dict[str, Any]]]
+              ) -> list[SandboxParcelEvent]:
+        return [SandboxParcelEvent(
+            id=f"{tracking_number}/{sequence}", tracking_number=tracking_number,
+            sequence=sequence, due_at=due_at, event=event,
+        ) for sequence, (due_at, event) in enumerate(events, start=1)]
+
+    @classmethod
+    def planned_with(cls, tracking_number: str,
+                     events: Sequence[tuple[datetime, dict[str, Any]]]
+                     ) -> tuple[list[str], list[int], list[datetime], list[str]]:
+        """The values of PLANNED_WITH: the parcel's events as `plan` keeps them."""
+        rows = cls._rows(tracking_number, events)
+        return ([row.id for row in rows], [row.sequence for row in rows],
+                [row.due_at for row in rows], [json.dumps(row.event) for row in rows])
+
     async def plan(self, tracking_number: str,
                    events: Sequence[tuple[datetime, dict[str, Any]]]) -> None:
         """Keep the parcel's events, each due at its time; planning a parcel again changes
         nothing (a booking retried after a crash)."""
-        rows = [SandboxParcelEvent(
-            id=f"{tracking_number}/{sequence}", tracking_number=tracking_number,
-            sequence=sequence, due_at=due_at, event=event,
-        ) for sequence, (due_at, event) in enumerate(events, start=1)]
+        rows = self._rows(tracking_number, events)
         if rows:
             await SandboxParcelEvent.insert(*rows).on_conflict(
                 target=SandboxParcelEvent.id, action="DO NOTHING")

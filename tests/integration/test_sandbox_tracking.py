@@ -22,6 +22,7 @@ from application.ports import ShipmentRequest
 from domain.orders import ShippingAddress
 from tests.fakes import FakeClock
 from tests.helpers import eventually
+from tests.sql_statements import count_statements
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -116,16 +117,23 @@ async def test_events_are_planned_at_booking_and_sent_in_order_once_due(
 
 
 async def test_a_retried_booking_keeps_its_parcel_and_its_plan(
-    container: Any, receiver: Receiver,
+    container: Any, receiver: Receiver, engine_name: str,
 ) -> None:
     clock = FakeClock(BOOKED)
     plan = _plan(container, receiver, clock)
     carrier = SandboxCarrier(plan, container.ledger(), [SECRET], STEP, clock)
-    first = await carrier.create_shipment(_request())
+    with count_statements() as seen:
+        first = await carrier.create_shipment(_request())
+    if engine_name == "postgres":
+        # Whether the key is booked; then the parcel, its journey and its evidence at once.
+        assert seen.count == 2, seen.texts
     planned = await _rows()
     clock.advance(seconds=STEP)
     assert await carrier.create_shipment(_request()) == first
     assert await _rows() == planned
+    asked = await EvidenceRecord.select(EvidenceRecord.id).where(
+        EvidenceRecord.kind == "provider.parcel")
+    assert len(asked) == 1  # the booking's, not the retry's
 
 
 async def test_a_reshipment_after_a_reported_problem_plays_a_normal_journey(

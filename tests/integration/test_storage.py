@@ -189,17 +189,23 @@ async def test_the_sandbox_partners_keep_their_books_by_the_injected_clock(
 
 
 async def test_the_sandbox_gateway_answers_a_request_sent_again_with_its_first_charge(
-        container: Any) -> None:
+        container: Any, engine_name: str) -> None:
     gateway = SandboxGateway(KeptCallbacks(container.http()), container.ledger(), ["whsec"],
                              "http://127.0.0.1:9", 0, 0, 0, FakeClock())
     request = PaymentRequest("pay_2", "ord_2", Money(1000, "KRW"), "card",
                              "pm_sandbox_success", "key_2", "cus_2")
-    first = await gateway.authorize(request)
+    with count_statements() as seen:
+        first = await gateway.authorize(request)
+    if engine_name == "postgres":
+        assert seen.texts == ["WITH"]  # the charge with the evidence of what was asked
     again = await gateway.authorize(request)
     assert again.provider_reference == first.provider_reference
     assert again.events == first.events
     assert await SandboxCharge.count() == 1
-    assert await EvidenceRecord.count().where(EvidenceRecord.kind == "provider.charge") == 1
+    [asked] = await EvidenceRecord.select().where(EvidenceRecord.kind == "provider.charge")
+    context = asked["context"]
+    context = json.loads(context) if isinstance(context, str) else context
+    assert context["reference"] == first.provider_reference
 
 
 async def _kept(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -52,6 +52,15 @@ APPEND = ("INSERT INTO evidence_record (source, kind, subject, received_at, cont
           "VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, NULL) RETURNING id")
 
 
+def append_each(source: str, first: int) -> str:
+    """APPEND once for each row of `source`, a CTE of the same statement, with the values of
+    APPEND_COLUMNS from placeholder `first` on: the evidence of a write made with it, and
+    only if that write was."""
+    values = ", ".join(f"${first + i}" for i in range(len(APPEND_COLUMNS)))
+    return (f"INSERT INTO evidence_record ({', '.join(APPEND_COLUMNS)}, seq, prev_hash, "  # noqa: S608
+            f"hash) SELECT {values}, NULL, NULL, NULL FROM {source}")
+
+
 def appended(draft: EvidenceDraft, now: datetime) -> tuple[PendingEvidence, tuple[Any, ...]]:
     """The record of `draft` as an append stores it (id 0 until stored), and the values of
     APPEND_COLUMNS that store it."""
