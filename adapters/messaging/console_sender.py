@@ -37,6 +37,9 @@ class NotifierSender:
 
     def __init__(self, notifier: Notifier, channel: str, name: str = "mailbox") -> None:
         self.notifier, self.channel, self.name = notifier, channel, name
+        # Sent within the unit of work recording the outcome when the notifier writes to
+        # our own database (the dev mailbox), so both commit as one.
+        self.in_process = bool(getattr(notifier, "in_process", False))
 
     async def send(self, envelope: Envelope) -> SendReceipt:
         if isinstance(self.notifier, EnvelopeKeeper):

@@ -11,6 +11,7 @@ body or a link.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import uuid
@@ -21,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from adapters.messaging.console import masked, render
+from adapters.persistence import raw
 from adapters.persistence.tables import MailboxMessage
 from application.ports import (
     Clock,
@@ -84,7 +86,11 @@ def _kept(row: Mapping[str, Any]) -> KeptMessage:
 
 
 class DevMailbox:
-    """Keeps what would have been sent; `sender(channel)` is its ChannelSender per channel."""
+    """Keeps what would have been sent; `sender(channel)` is its ChannelSender per channel.
+    It writes to the mall's own database (`in_process`): a sender of it is called within
+    the unit of work that records the message sent."""
+
+    in_process = True
 
     def __init__(self, clock: Clock, keep: int = 500, remember: int = 200,
                  renderer: TemplateRenderer | None = None) -> None:
@@ -141,13 +147,14 @@ class DevMailbox:
         return RenderedMessage(subject=text.split(". ", 1)[0][:120], text=text)
 
     async def _store(self, message: KeptMessage) -> None:
-        m = MailboxMessage
-        await m.insert(m(
+        # Gathered on PostgreSQL with the writes of the unit of work running, if any: the
+        # dispatcher records the outcome in the same commit (see `in_process`).
+        await raw.insert(MailboxMessage(
             id=message.id, message_id=message.message_id, channel=message.channel,
             recipient=message.recipient, template=message.template, subject=message.subject,
             text=message.text, html=message.html, promotional=message.promotional,
-            data=dict(message.data), sent_at=message.sent_at,
-        )).on_conflict(target=m.id, action="DO NOTHING")
+            data=json.dumps(dict(message.data)), sent_at=message.sent_at,
+        ), keep_existing=True)
         self._unpruned += 1
         if self._unpruned >= self._prune_every:
             self._unpruned = 0
@@ -191,6 +198,8 @@ class DevMailbox:
 
 class MailboxSender:
     """The dev mailbox as one channel's provider: it never refuses and never fails."""
+
+    in_process = True
 
     def __init__(self, mailbox: DevMailbox, channel: str) -> None:
         self.name, self.channel = PROVIDER, channel

@@ -96,7 +96,11 @@ class ChannelSender(Protocol):
 
     Raises ProviderUnavailable when it cannot take the message now (the next provider of
     the channel, or the next channel, is tried) and RecipientRejected when this recipient
-    can never be reached this way (hard bounce, opted out, device unregistered)."""
+    can never be reached this way (hard bounce, opted out, device unregistered).
+
+    A sender may say it is `in_process` (True: it keeps what it sends in the mall's own
+    database, as the dev mailbox does): it is then called within the unit of work that
+    records the message sent, so that both commit together."""
 
     name: str
     channel: str
