@@ -63,6 +63,21 @@ class Shop:
         )
         return response.status, dict(await response.json())
 
+    async def pay_to_the_end(self, auth: dict[str, str], order_id: str,
+                             token: str) -> dict[str, Any]:
+        """Pay, and follow the operation to its end when the request answered before it
+        (202: the provider was slower than the request waits, as on a busy machine)."""
+        status, operation = await self.pay(auth, order_id, token)
+        if status == 202:
+
+            async def ended() -> dict[str, Any] | None:
+                seen = await self.operation(auth, operation["id"])
+                return seen if seen["status"] not in ("pending", "processing") else None
+
+            status, operation = 200, await eventually(ended, timeout=30, what="the payment")
+        assert status == 200, operation
+        return operation
+
     async def operation(self, auth: dict[str, str], operation_id: str) -> dict[str, Any]:
         response = await self.client.get(f"/v1/operations/{operation_id}", headers=auth)
         assert response.status == 200, await response.text()

@@ -75,15 +75,7 @@ async def stripe_shop(shop_factory: Any, aiohttp_server: Any,
 
 async def pay_card(shop: Any, auth: dict[str, str], order_id: str,
                    token: str = "pm_card_visa") -> dict[str, Any]:
-    status, operation = await shop.pay(auth, order_id, token)
-    if status == 202:  # slower than the request waits (a busy machine): follow it to its end
-
-        async def ended() -> dict[str, Any] | None:
-            seen: dict[str, Any] = await shop.operation(auth, operation["id"])
-            return seen if seen["status"] not in ("pending", "processing") else None
-
-        status, operation = 200, await eventually(ended, timeout=30, what="the payment")
-    assert status == 200, operation
+    operation: dict[str, Any] = await shop.pay_to_the_end(auth, order_id, token)
     assert operation["status"] == "succeeded", operation
     assert operation["result"]["status"] == "captured", operation
     return operation

@@ -215,8 +215,8 @@ async def _held_through_3ds(shop: Any, auth: dict[str, str]) -> dict[str, Any]:
     """A high-risk order paid by a card whose bank asks for 3-D Secure, which the customer
     then passes: the order is held, and its money only authorized."""
     order = await shop.place(auth, BIG_ORDER)
-    status, operation = await shop.pay(auth, order["id"], "pm_sandbox_action_required")
-    assert status == 200 and operation["result"]["status"] == "requires_action", operation
+    operation = await shop.pay_to_the_end(auth, order["id"], "pm_sandbox_action_required")
+    assert operation["result"]["status"] == "requires_action", operation
     url = operation["result"]["next_action"]["url"]
     response = await shop.client.get("/" + url.split("/", 3)[3])  # the bank's page
     assert response.status == 200, await response.text()
