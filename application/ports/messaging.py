@@ -100,7 +100,8 @@ class ChannelSender(Protocol):
 
     A sender may say it is `in_process` (True: it keeps what it sends in the mall's own
     database, as the dev mailbox does): it is then called within the unit of work that
-    records the message sent, so that both commit together."""
+    records the message sent, so that both commit together. Such a sender must take every
+    message: a refusal from it is not handled as a provider's would be."""
 
     name: str
     channel: str

@@ -20,6 +20,7 @@ ADMIN_EMAIL, ADMIN_PASSWORD = "ops-console@example.com", "console password 1"
 
 
 def _drive(browser: Any, base: str, order_id: str, incident_id: str) -> dict[str, str]:
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as shown
     from selenium.webdriver.support.ui import WebDriverWait
@@ -27,7 +28,20 @@ def _drive(browser: Any, base: str, order_id: str, incident_id: str) -> dict[str
     def submit(button: Any) -> None:
         """Click, and wait for the page the form leads to (never read the old one)."""
         button.click()
-        WebDriverWait(browser, 30).until(shown.staleness_of(button))
+
+        def left_behind(_: Any) -> bool:
+            try:
+                button.is_enabled()
+            except StaleElementReferenceException:
+                return True
+            except WebDriverException as error:
+                # Chrome's other word for a node of the page just left, when asked mid-way.
+                if "does not belong to the document" in str(error):
+                    return True
+                raise
+            return False
+
+        WebDriverWait(browser, 30).until(left_behind)
 
     def text_of(element_id: str) -> str:
         found = WebDriverWait(browser, 30).until(
