@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -78,14 +77,12 @@ def _write_transaction() -> Any:
 
 
 
-@functools.cache
-def _charged(width: int) -> str:
-    """Insert a charge unless its key is known, and the evidence of it only if it was: one
-    statement, both or neither."""
-    columns = tuple(column._meta.db_column_name for column in SandboxCharge._meta.columns)
-    return (f"WITH charge AS ({raw.insert_into('sandbox_charge', columns)} "  # noqa: S608
-            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING *), "
-            f"evidence AS ({append_each('charge', width + 1)}) SELECT * FROM charge")
+# Insert a charge unless its key is known, and the evidence of it only if it was: one
+# statement, both or neither.
+CHARGE = (f"WITH charge AS ({raw.insert_of(SandboxCharge)} "  # noqa: S608
+          "ON CONFLICT (idempotency_key) DO NOTHING RETURNING *), "
+          f"evidence AS ({append_each('charge', len(SandboxCharge._meta.columns) + 1)}) "
+          "SELECT * FROM charge")
 
 
 class SandboxGateway:
@@ -158,10 +155,8 @@ class SandboxGateway:
         """The charge as inserted, with the evidence of what was asked; None when its key
         was known (nothing inserted, nothing recorded). One statement on PostgreSQL."""
         if raw.on_postgres():
-            columns = SandboxCharge._meta.columns
-            values = [getattr(row, column._meta.name) for column in columns]
             _, evidence = appended(asked, self._clock.now())
-            inserted = await raw.fetch(_charged(len(columns)), *values, *evidence)
+            inserted = await raw.fetch(CHARGE, *raw.values_of(row), *evidence)
             return dict(inserted[0]) if inserted else None
         rows = await SandboxCharge.insert(row).on_conflict(
             target=SandboxCharge.idempotency_key, action="DO NOTHING").returning(

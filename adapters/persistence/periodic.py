@@ -10,14 +10,13 @@ from adapters.persistence import raw
 from adapters.persistence.tables import PeriodicRun
 from application.ports import Clock
 
-_COLUMNS = tuple(column._meta.db_column_name for column in PeriodicRun._meta.columns)
 # Insert the period's row unless taken; only then delete the job's runs older than the
 # last argument.
 CLAIM_AND_PRUNE = (
-    f"WITH claimed AS ({raw.insert_into('periodic_run', _COLUMNS)} "  # noqa: S608
+    f"WITH claimed AS ({raw.insert_of(PeriodicRun)} "  # noqa: S608
     "ON CONFLICT (id) DO NOTHING RETURNING id, job), "
     f"pruned AS (DELETE FROM periodic_run p USING claimed WHERE p.job = claimed.job "
-    f"AND p.period_start < ${len(_COLUMNS) + 1}) SELECT id FROM claimed")
+    f"AND p.period_start < ${len(PeriodicRun._meta.columns) + 1}) SELECT id FROM claimed")
 
 
 class PiccoloPeriodicRuns:
@@ -40,10 +39,8 @@ class PiccoloPeriodicRuns:
             holder=f"{socket.gethostname()}:{os.getpid()}"[:120], started_at=now)
         if raw.on_postgres():
             # The claim and the pruning of the job's old runs, one statement.
-            columns = PeriodicRun._meta.columns
-            return bool(await raw.fetch(
-                CLAIM_AND_PRUNE, *(getattr(row, column._meta.name) for column in columns),
-                period_start - self._keep))
+            return bool(await raw.fetch(CLAIM_AND_PRUNE, *raw.values_of(row),
+                                        period_start - self._keep))
         inserted = await PeriodicRun.insert(row).on_conflict(
             target=PeriodicRun.id, action="DO NOTHING").returning(PeriodicRun.id)
         if not inserted:

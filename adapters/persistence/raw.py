@@ -66,13 +66,26 @@ async def insert(row: Table, *more: Table, keep_existing: bool = False) -> None:
         query = kind.insert(*rows)
         await (query.on_conflict(action="DO NOTHING") if keep_existing else query)
         return
-    columns, table = row._meta.columns, row._meta.tablename
-    sql = insert_into(table, tuple(column._meta.db_column_name for column in columns),
-                      len(rows))
+    table = row._meta.tablename
+    sql = insert_of(kind, len(rows))
     key = row._meta.primary_key._meta.name
     await write(f"{sql} ON CONFLICT DO NOTHING" if keep_existing else sql,
-                *(getattr(each, column._meta.name) for each in rows for column in columns),
+                *(value for each in rows for value in values_of(each)),
                 row=f"{table}:{getattr(row, key)}" if not more else None)
+
+
+def insert_of(table: type[Table], rows: int = 1) -> str:
+    """INSERT of `rows` whole rows of a piccolo table, every column in its order (their
+    values: `values_of`)."""
+    return insert_into(table._meta.tablename,
+                       tuple(column._meta.db_column_name for column in table._meta.columns),
+                       rows)
+
+
+def values_of(row: Table) -> list[Any]:
+    """A piccolo row's values, every column in its table's order (the defaults piccolo
+    filled in included)."""
+    return [getattr(row, column._meta.name) for column in row._meta.columns]
 
 
 async def update(table: type[Table], values: dict[Any, Any], row_id: str) -> None:

@@ -9,7 +9,6 @@ so a restart resumes them.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from adapters.persistence import raw
 from adapters.persistence.repositories.evidence import append_each, appended
 from adapters.persistence.tables import SandboxParcel, SandboxParcelEvent
 from adapters.shipping.sandbox_scenarios import JOURNEYS, Step, choose_scenario, known_scenario
-from adapters.shipping.sandbox_tracking import SandboxTrackingPlan, planned_with
+from adapters.shipping.sandbox_tracking import SandboxTrackingPlan, plan_each
 from adapters.signing import verified_event
 from application.ports import Clock, EvidenceLedger, InboundEvent, ShipmentRequest
 from domain.evidence import EvidenceDraft
@@ -39,15 +38,13 @@ FROM (VALUES (1)) AS one LEFT JOIN sandbox_parcel p ON p.idempotency_key = $1
 
 
 
-@functools.cache
-def _booked_with_journey(width: int) -> str:
-    """Insert a parcel unless its key is known, and only then its journey and the evidence
-    of the booking: one statement."""
-    columns = tuple(column._meta.db_column_name for column in SandboxParcel._meta.columns)
-    return (f"WITH parcel AS ({raw.insert_into('sandbox_parcel', columns)} "  # noqa: S608
-            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING tracking_number), "
-            f"journey AS ({planned_with('parcel', width + 1)}), "
-            f"evidence AS ({append_each('parcel', width + 5)}) SELECT * FROM parcel")
+# Insert a parcel unless its key is known, and only then its journey and the evidence of the
+# booking: one statement.
+_WIDTH = len(SandboxParcel._meta.columns)
+BOOK = (f"WITH parcel AS ({raw.insert_of(SandboxParcel)} "  # noqa: S608
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING tracking_number), "
+        f"journey AS ({plan_each('parcel', _WIDTH + 1)}), "
+        f"evidence AS ({append_each('parcel', _WIDTH + 5)}) SELECT * FROM parcel")
 
 class SandboxCarrier:
     name = "sandbox-express"
@@ -99,14 +96,12 @@ class SandboxCarrier:
     async def _book(self, parcel: SandboxParcel, asked: EvidenceDraft) -> bool:
         """The parcel, its journey and the evidence of what was asked in one statement, all
         or nothing (PostgreSQL); False when its key was booked already."""
-        columns = SandboxParcel._meta.columns
         journey = self.journey(parcel.tracking_number, parcel.order_id, parcel.scenario,
                                parcel.created_at)
         _, evidence = appended(asked, self._clock.now())
         booked = await raw.fetch(
-            _booked_with_journey(len(columns)),
-            *(getattr(parcel, column._meta.name) for column in columns),
-            *SandboxTrackingPlan.planned_with(parcel.tracking_number, journey), *evidence)
+            BOOK, *raw.values_of(parcel),
+            *SandboxTrackingPlan.plan_values(parcel.tracking_number, journey), *evidence)
         return bool(booked)
 
     async def _booked(self, request: ShipmentRequest) -> tuple[dict[str, Any] | None, bool]:

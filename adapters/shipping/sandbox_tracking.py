@@ -28,9 +28,9 @@ log = logging.getLogger("mall.sandbox")
 LEASE = timedelta(minutes=5)
 
 
-def planned_with(parcel: str, first: int) -> str:
+def plan_each(parcel: str, first: int) -> str:
     """`plan` within a statement, for each row of `parcel` (a CTE giving `tracking_number`),
-    with the four arrays of `SandboxTrackingPlan.planned_with` from placeholder `first` on."""
+    with the four arrays of `SandboxTrackingPlan.plan_values` from placeholder `first` on."""
     return ("INSERT INTO sandbox_parcel_event (id, tracking_number, sequence, due_at, event) "  # noqa: S608
             f"SELECT step.id, {parcel}.tracking_number, step.sequence, step.due_at, "
             f"step.event::jsonb FROM {parcel}, unnest(${first}::text[], "
@@ -60,10 +60,10 @@ class SandboxTrackingPlan:
         ) for sequence, (due_at, event) in enumerate(events, start=1)]
 
     @classmethod
-    def planned_with(cls, tracking_number: str,
-                     events: Sequence[tuple[datetime, dict[str, Any]]]
-                     ) -> tuple[list[str], list[int], list[datetime], list[str]]:
-        """The values of PLANNED_WITH: the parcel's events as `plan` keeps them."""
+    def plan_values(cls, tracking_number: str,
+                    events: Sequence[tuple[datetime, dict[str, Any]]]
+                    ) -> tuple[list[str], list[int], list[datetime], list[str]]:
+        """The values of `plan_each`: the parcel's events as `plan` keeps them."""
         rows = cls._rows(tracking_number, events)
         return ([row.id for row in rows], [row.sequence for row in rows],
                 [row.due_at for row in rows], [json.dumps(row.event) for row in rows])

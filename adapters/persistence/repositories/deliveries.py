@@ -57,7 +57,7 @@ def _claim_reaching() -> str:
     CustomerRepository.reachable reads them, the keys of the customer's addresses on the
     channels given (the last argument) made as domain.deliveries.address_key makes them,
     and the suppressed ones among those: one statement."""
-    insert = raw.insert_into(D._meta.tablename, _COLUMNS)
+    insert = raw.insert_of(D)
     customer, channels = f"${len(_COLUMNS) + 1}", f"${len(_COLUMNS) + 2}::varchar[]"
 
     def key(channel: str, address: str) -> str:

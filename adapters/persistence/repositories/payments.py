@@ -15,8 +15,9 @@ from domain.money import Money
 from domain.payments import UNSETTLED, Payment, PaymentEvent, PaymentStatus
 
 # A payment with its event log in one statement (PostgreSQL): the bodies in log order.
-WITH_EVENTS = ("SELECT p.*, ARRAY(SELECT e.body::text FROM payment_event e "
-               "WHERE e.payment_id = p.id ORDER BY e.seq) AS event_bodies FROM payment p ")
+_EVENT_BODIES = ("ARRAY(SELECT e.body::text FROM payment_event e WHERE e.payment_id = p.id "
+                 "ORDER BY e.seq) AS event_bodies")
+WITH_EVENTS = f"SELECT p.*, {_EVENT_BODIES} FROM payment p "  # noqa: S608
 BY_ID = WITH_EVENTS + "WHERE p.id = $1"
 BY_REFERENCE = WITH_EVENTS + "WHERE p.provider = $1 AND p.provider_reference = $2 LIMIT 1"
 FOR_EVENT = WITH_EVENTS + (
@@ -25,9 +26,8 @@ FOR_EVENT = WITH_EVENTS + (
 # Every payment of an order, with what settling one reads next (repositories/read_ahead):
 # the order's shipments, and each payment's operation.
 OF_ORDER = (
-    "SELECT p.*, ARRAY(SELECT e.body::text FROM payment_event e WHERE e.payment_id = p.id "  # noqa: S608
-    "ORDER BY e.seq) AS event_bodies, "
-    f"ARRAY(SELECT {json_row(t.Shipment, 's')} FROM shipment s "
+    f"SELECT p.*, {_EVENT_BODIES}, ARRAY("  # noqa: S608
+    f"SELECT {json_row(t.Shipment, 's')} FROM shipment s "
     "WHERE s.order_id = p.order_id ORDER BY s.seller_id) AS order_shipments, "
     f"(SELECT {json_row(t.Operation, 'o')} FROM operation o "
     "WHERE o.subject = 'payment:' || p.id LIMIT 1) AS operation "
