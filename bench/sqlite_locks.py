@@ -1,10 +1,10 @@
 """Where a SQLite purchase waits: the SQLite write lock.
 
-Runs `bench.order_payment_roundtrip --sqlite` (its arguments are passed on) with every call
-aiosqlite hands to its connection threads timed: how long each kind of statement took in its
-thread (a `BEGIN IMMEDIATE` or an autocommit write that waits for another writer sleeps in
-SQLite's busy handler there), and how long each write transaction held the lock, from its
-`BEGIN IMMEDIATE` to its `COMMIT` or `ROLLBACK`.
+Runs `bench.order_payment_roundtrip --sqlite` (its arguments are passed on) with every trip
+aiosqlite makes to its connection threads timed: how long each kind took in its thread (a
+writer waits there for the lock, at the engine's write gate), and how long each writer
+waited for the gate and then held it (warm_sqlite.WriteGate: held from before its BEGIN
+IMMEDIATE, or its write on its own, until its COMMIT or ROLLBACK).
 
     .venv/bin/python -m bench.sqlite_locks [--iterations 15]
 """
@@ -19,18 +19,25 @@ from typing import Any
 
 import aiosqlite.core
 
+from adapters.persistence.warm_sqlite import WriteGate
 from bench import order_payment_roundtrip
 
 calls: Counter[str] = Counter()
 in_thread: Counter[str] = Counter()
 holds: list[float] = []
 _begun: dict[int, float] = {}
+waits: list[float] = []
 _send = aiosqlite.core.Connection._execute
+_gate_enter, _gate_leave = WriteGate.enter, WriteGate.leave_if_done
 
 
 def _kind(function: Callable[..., Any], args: tuple[Any, ...]) -> str:
     name = getattr(function, "__name__", "?")
-    if name == "execute" and args:
+    if name == "_run_steps":  # (connection, gate, [(sql, args), ...], ...): one trip
+        sqls = [sql for sql, _ in args[2]]
+        first = " ".join(sqls[0].split()[:3])[:30]
+        return f"trip: {first}" + (f" +{len(sqls) - 1}" if len(sqls) > 1 else "")
+    if name in ("execute", "_execute_fetchall") and args:
         return " ".join(str(args[0]).split()[:3])[:40]
     return name
 
@@ -49,20 +56,41 @@ async def _timed(self: Any, function: Callable[..., Any], *args: Any, **kwargs: 
         return await _send(self, run)
     finally:
         calls[kind] += 1
+
+
+def _enter(gate: WriteGate, connection: Any) -> None:
+    """The write gate's enter, timed: how long a writer waited for it, and from when it
+    held it (the gate is held exactly as long as SQLite's write lock, or longer)."""
+    held = gate._holder is connection
+    started = time.perf_counter()
+    _gate_enter(gate, connection)
+    if not held and gate._holder is connection:
         now = time.perf_counter()
-        if kind.startswith("BEGIN"):
-            _begun[id(self)] = now
-        elif kind.startswith(("COMMIT", "ROLLBACK")) and id(self) in _begun:
-            holds.append(now - _begun.pop(id(self)))
+        waits.append(now - started)
+        _begun[id(connection)] = now
+
+
+def _leave(gate: WriteGate, connection: Any) -> None:
+    held = gate._holder is connection
+    _gate_leave(gate, connection)
+    if held and gate._holder is not connection and id(connection) in _begun:
+        holds.append(time.perf_counter() - _begun.pop(id(connection)))
+
+
+def _spread(seconds: list[float]) -> str:
+    ordered = sorted(seconds)
+    return (f"{len(ordered)} times, {sum(ordered) * 1000:.0f} ms in all; "
+            f"p50 {ordered[len(ordered) // 2] * 1000:.1f} ms, "
+            f"p90 {ordered[int(len(ordered) * 0.9)] * 1000:.1f} ms, "
+            f"max {ordered[-1] * 1000:.1f} ms")
 
 
 def report() -> None:
     if holds:
-        held = sorted(holds)
-        print(f"  write lock held: {len(held)} transactions, {sum(held) * 1000:.0f} ms in "
-              f"all; p50 {held[len(held) // 2] * 1000:.1f} ms, "
-              f"p90 {held[int(len(held) * 0.9)] * 1000:.1f} ms, max {held[-1] * 1000:.1f} ms")
-    print("  in SQLite's threads, by statement (busy-handler waits included):")
+        print(f"  write lock held: {_spread(holds)}")
+    if waits:
+        print(f"  waited for it:   {_spread(waits)}")
+    print("  in SQLite's threads, by trip (waits for the lock included):")
     for kind, seconds in in_thread.most_common(8):
         print(f"    {kind:42s} {calls[kind]:6d} calls {seconds * 1000:8.0f} ms "
               f"({seconds / calls[kind] * 1000:.1f} ms each)")
@@ -70,6 +98,7 @@ def report() -> None:
 
 def main() -> None:
     aiosqlite.core.Connection._execute = _timed  # type: ignore[method-assign]
+    WriteGate.enter, WriteGate.leave_if_done = _enter, _leave  # type: ignore[method-assign]
     sys.argv = [sys.argv[0], "--sqlite", *sys.argv[1:]]
     try:
         order_payment_roundtrip.main()

@@ -10,6 +10,7 @@ from typing import Any
 
 from adapters.persistence import raw
 from adapters.persistence.tables import OutboxMessage
+from adapters.persistence.warm_sqlite import WarmTransaction
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,22 @@ def count_statements() -> Iterator[Statements]:
         seen.querystrings.append(RawStatement(sql, tuple(args)))
         return await fetch(sql, args)
 
+    gather = WarmTransaction.gather
+
+    def counted_gathered(self: Any, sql: str, args: Any, then: Any = None) -> None:
+        # Sent later with another statement in one trip, but a statement all the same;
+        # counted here, and not as part of the one it goes with.
+        seen.count += 1
+        seen.texts.append(sql.split(" ", 1)[0])
+        seen.querystrings.append(RawStatement(sql, tuple(args)))
+        gather(self, sql, args, then)
+
     kind.run_querystring = counted
     raw._fetch = counted_raw
+    WarmTransaction.gather = counted_gathered  # type: ignore[method-assign]
     try:
         yield seen
     finally:
         kind.run_querystring = run
         raw._fetch = fetch
+        WarmTransaction.gather = gather  # type: ignore[method-assign]

@@ -33,6 +33,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
 
 from adapters.persistence import tables as t
+from adapters.persistence.warm_sqlite import WarmSQLiteEngine
 
 PLACEHOLDER = re.compile(r"\$(\d+)")
 # What makes a SELECT more than a read: a row lock, or a function with an effect.
@@ -64,7 +65,7 @@ async def insert(row: Table, *more: Table, keep_existing: bool = False) -> None:
     kind = type(row)
     if not on_postgres():
         query = kind.insert(*rows)
-        await (query.on_conflict(action="DO NOTHING") if keep_existing else query)
+        await later(query.on_conflict(action="DO NOTHING") if keep_existing else query)
         return
     table = row._meta.tablename
     sql = insert_of(kind, len(rows))
@@ -91,12 +92,29 @@ def values_of(row: Table) -> list[Any]:
 async def update(table: type[Table], values: dict[Any, Any], row_id: str) -> None:
     """Set `values` (columns to values) on the row `row_id`: gathered on PostgreSQL."""
     if not on_postgres():
-        await table.update(values).where(table._meta.primary_key == row_id)
+        await later(table.update(values).where(table._meta.primary_key == row_id))
         return
     key = table._meta.primary_key._meta.db_column_name
     await write(update_of(table._meta.tablename,
                           tuple(column._meta.db_column_name for column in values), key),
                 *values.values(), row_id, row=f"{table._meta.tablename}:{row_id}")
+
+
+async def later(query: Any, then: Callable[[Any], None] | None = None) -> None:
+    """A piccolo write whose answer nobody needs before commit. On SQLite, in a unit of
+    work's transaction, it is sent with the transaction's next statement or its COMMIT
+    (warm_sqlite.WarmTransaction); anywhere else it runs now. `then` is given the first
+    value it returned (its RETURNING), once sent."""
+    db = engine()
+    transaction = db.gathering() if isinstance(db, WarmSQLiteEngine) else None
+    if transaction is None:
+        rows = await query
+        if then is not None:
+            then(next(iter(rows[0].values())) if rows else None)
+        return
+    for querystring in query.querystrings:
+        sql, args = querystring.compile_string(engine_type="sqlite")
+        transaction.gather(sql, args, then)
 
 
 async def _fetch(sql: str, args: Sequence[Any]) -> list[Any]:
@@ -222,9 +240,14 @@ async def flush(sql: str | None = None) -> None:
     """Before a statement of the unit of work (`sql`, when known): begin its transaction if
     it has not, and send the writes gathered so far, if any, as one statement. A plain read
     before anything else leaves the transaction unbegun: it runs alone, seeing just what it
-    would have seen as the transaction's first statement."""
+    would have seen as the transaction's first statement. On SQLite, with no `sql` (their
+    RETURNING values are wanted now), the writes its transaction gathered are sent."""
     batch = _current()
     if batch is None:
+        db = engine()
+        gathering = db.gathering() if isinstance(db, WarmSQLiteEngine) else None
+        if gathering is not None and sql is None:  # on SQLite the next statement sends them
+            await gathering.flush()
         return
     if batch.begin is not None and not batch.writes and sql is not None and plain_read(sql):
         return

@@ -17,6 +17,7 @@ from adapters.persistence.repositories.deliveries import DeliveryRepository
 from adapters.persistence.repositories.devices import DeviceRepository
 from adapters.persistence.repositories.provider_contracts import ContractRepository
 from adapters.persistence.repositories.read_ahead import ReadAhead
+from adapters.persistence.warm_sqlite import WarmSQLiteEngine, WarmTransaction
 from application import ports
 from application.ports import Clock
 from application.ports.persistence import Devices
@@ -95,8 +96,14 @@ class PiccoloUnitOfWork:
             # BEGIN goes with the first statement (raw.py): writes alone commit as one.
             self._batch = raw.begin_batch(begin=self._begin)
             return self
-        await self._begin()
         self._batch = raw.suspend_batch()
+        if isinstance(self._engine, WarmSQLiteEngine) and not self._snapshot:
+            # It gathers the writes itself, and sends them in one trip with its next
+            # statement or its COMMIT (warm_sqlite.WarmTransaction).
+            self._transaction = WarmTransaction(self._engine)
+            await self._transaction.__aenter__()
+            return self
+        await self._begin()
         if self._snapshot and not isinstance(self._engine, SQLiteEngine):
             # Every read sees the same moment (READ COMMITTED gives each statement its own).
             await t.Order.raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -128,7 +135,8 @@ class PiccoloUnitOfWork:
         if self._transaction is None:  # nothing but gathered writes: one statement
             await raw.commit_alone()
         else:
-            await raw.flush()
+            if not isinstance(self._transaction, WarmTransaction):  # it sends its own
+                await raw.flush()
             await self._transaction.commit()
         self._committed = True
         self._changed_operations.clear()

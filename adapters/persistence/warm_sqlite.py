@@ -5,12 +5,25 @@ transaction and for every query outside one. This engine keeps a few idle connec
 hands them out again. Each serves one transaction or query at a time, so SQLite's own locking
 (WAL, BEGIN IMMEDIATE, the busy timeout) works as it did with fresh connections; a caller that
 finds none idle opens another, so nothing ever waits for the pool itself.
+
+A unit of work's transaction here is a `WarmTransaction`: its BEGIN IMMEDIATE goes with its
+first statement, and the writes nobody reads back before commit wait for the next statement
+or the COMMIT, all sent in one trip to the connection's thread. SQLite has one write lock;
+between two trips the event loop may run anything else, and the lock is held all that time.
+
+The connections of one engine also queue for that lock at a `WriteGate` of their own before
+SQLite's: SQLite's busy handler sleeps 1, 2, 5, ... up to 100 ms between tries, so a writer
+that finds the lock taken may sleep long after it is free; a waiter at the gate is woken as
+soon as the holder commits or rolls back.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import threading
 import weakref
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -20,6 +33,30 @@ from piccolo.engine.sqlite import SQLiteEngine, dict_factory
 
 # Enough for the web server's loop and the worker's threads to find one idle most of the time.
 KEPT_IDLE = 4
+# Past this, a writer stops waiting at the gate and leaves it to SQLite's busy timeout.
+GATE_PATIENCE_SECONDS = 30.0
+
+
+class WriteGate:
+    """SQLite's write lock as this process's connections see it, taken in a connection's
+    thread right before the statement that takes SQLite's (BEGIN IMMEDIATE, a write on its
+    own) and given back once that connection is out of its transaction."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holder: sqlite3.Connection | None = None
+
+    def enter(self, connection: sqlite3.Connection) -> None:
+        if self._holder is connection:
+            return
+        if self._lock.acquire(timeout=GATE_PATIENCE_SECONDS):
+            self._holder = connection
+        # else on without it: SQLite's own lock and busy timeout decide, as with no gate
+
+    def leave_if_done(self, connection: sqlite3.Connection) -> None:
+        if self._holder is connection and not connection.in_transaction:
+            self._holder = None
+            self._lock.release()
 
 
 class WarmSQLiteEngine(SQLiteEngine):
@@ -30,6 +67,7 @@ class WarmSQLiteEngine(SQLiteEngine):
         # The web server's loop and the worker's share the idle list; a connection is not
         # tied to a loop (each call's answer goes to the loop that asked).
         self._idle_lock = threading.Lock()
+        self.gate = WriteGate()
         weakref.finalize(self, _stop_all, self._idle)
 
     async def get_connection(self) -> Any:
@@ -59,7 +97,7 @@ class WarmSQLiteEngine(SQLiteEngine):
     async def _give_back(self, connection: aiosqlite.Connection) -> None:
         try:
             if connection.in_transaction:  # a COMMIT that failed leaves its transaction open
-                await connection.rollback()
+                await self.end(connection, "ROLLBACK")
         except Exception:  # closed or broken: not worth keeping
             await _close_quietly(connection)
             return
@@ -69,13 +107,36 @@ class WarmSQLiteEngine(SQLiteEngine):
                 return
         await connection.close()
 
+    async def end(self, connection: aiosqlite.Connection, sql: str) -> None:
+        """COMMIT or ROLLBACK `connection`'s transaction, and leave the gate if it held it."""
+        await _in_thread(connection, _run_steps, self.gate, [(sql, ())])
+
+    async def run_querystring(self, querystring: Any, in_pool: bool = False) -> Any:
+        transaction = self.current_transaction.get()
+        if not isinstance(transaction, WarmTransaction):
+            return await super().run_querystring(querystring, in_pool)
+        return await transaction.run(*querystring.compile_string(engine_type="sqlite"))
+
+    def gathering(self) -> WarmTransaction | None:
+        """The running task's own transaction, when it gathers writes."""
+        transaction = self.current_transaction.get()
+        if isinstance(transaction, WarmTransaction) and transaction.owner is (
+                asyncio.current_task()):
+            return transaction
+        return None  # none, piccolo's own, or a parent task's: run now
+
     async def _run_in_new_connection(self, query: str, args: list[Any] | None = None,
                                      query_type: str = "generic", table: Any = None) -> Any:
         """A query outside any transaction, on an idle connection (autocommit)."""
         connection = await self._take()
         try:
-            return await self._run_in_existing_connection(connection, query, args,
-                                                          query_type, table)
+            if query.lstrip()[:6].upper() == "SELECT":  # reads take no lock in WAL mode
+                return await self._run_in_existing_connection(connection, query, args,
+                                                              query_type, table)
+            # A write on its own takes SQLite's lock for itself: at the gate first.
+            [rows] = await _in_thread(connection, _run_steps, self.gate,
+                                      [(query, args or [])], False)
+            return rows
         finally:
             await self._give_back(connection)
 
@@ -86,9 +147,104 @@ class WarmSQLiteEngine(SQLiteEngine):
             return await super()._run_in_existing_connection(connection, query, args,
                                                              query_type, table)
         # foreign_keys is on from the connection's opening; piccolo would set it again
-        # before every statement.
-        async with connection.execute(query, args or []) as cursor:
-            return await cursor.fetchall()
+        # before every statement. One trip to the connection's thread, not three (execute,
+        # fetch, close): a write transaction holds SQLite's lock across every trip.
+        return await connection.execute_fetchall(query, args or [])
+
+
+Then = Callable[[Any], None]
+
+
+class WarmTransaction:
+    """A write transaction on one kept connection. Writes are gathered with `gather` and
+    sent, in order, right before the next statement that needs an answer (`run`) or the
+    COMMIT; the BEGIN IMMEDIATE waits for the first of them. Each send is one trip to the
+    connection's thread. Piccolo finds it as the engine's current transaction; piccolo's
+    nested transactions (allow_nested) join it."""
+
+    def __init__(self, engine: WarmSQLiteEngine) -> None:
+        self.engine = engine
+        self.connection: Any = None
+        self.owner = asyncio.current_task()  # a child task inherits the variable, not this
+        self._writes: list[tuple[str, Sequence[Any], Then | None]] = []
+        self._context: Any = None
+
+    async def __aenter__(self) -> WarmTransaction:
+        self.connection = await self.engine._take()
+        # piccolo runs its queries on it (run_querystring), and nests in it
+        self._context = self.engine.current_transaction.set(self)  # type: ignore[arg-type]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.engine.current_transaction.reset(self._context)
+        self._writes.clear()
+        connection, self.connection = self.connection, None
+        await self.engine._give_back(connection)  # rolls back a transaction left open
+
+    def gather(self, sql: str, args: Sequence[Any], then: Then | None = None) -> None:
+        """A write sent with the next statement or the COMMIT; `then` is given the first
+        value it returned (its RETURNING), once sent."""
+        self._writes.append((sql, args, then))
+
+    async def run(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        return await self._send((sql, args))
+
+    async def flush(self) -> None:
+        """Send what was gathered now (its RETURNING values are wanted)."""
+        if self._writes:
+            await self._send(None)
+
+    async def commit(self) -> None:
+        if self._writes or self.connection.in_transaction:
+            await self._send(("COMMIT", ()))
+
+    async def rollback(self) -> None:
+        self._writes.clear()
+        if self.connection.in_transaction:
+            await self.engine.end(self.connection, "ROLLBACK")
+
+    async def _send(self, last: tuple[str, Sequence[Any]] | None) -> list[Any]:
+        writes, self._writes = self._writes, []
+        steps = [(sql, args) for sql, args, _ in writes]
+        if last is not None:
+            steps.append(last)
+        answers = await _in_thread(self.connection, _run_steps, self.engine.gate, steps)
+        for (_, _, then), answer in zip(writes, answers, strict=False):
+            if then is not None:
+                then(next(iter(answer[0].values())) if answer else None)
+        return list(answers[-1]) if last is not None else []
+
+
+async def _in_thread(connection: aiosqlite.Connection, function: Callable[..., Any],
+                     *args: Any) -> Any:
+    """`function(the sqlite3 connection, *args)` in `connection`'s thread: one trip."""
+    return await connection._execute(function, connection._conn, *args)  # type: ignore[no-untyped-call]
+
+
+def _run_steps(connection: sqlite3.Connection, gate: WriteGate,
+               steps: list[tuple[str, Sequence[Any]]], begin: bool = True) -> list[list[Any]]:
+    """In the connection's thread: through the gate and BEGIN IMMEDIATE unless begun (or,
+    without `begin`, through the gate only), then each statement; what each returned. A
+    failure stops there, a transaction left open for its rollback; the gate is left once
+    the connection is out of its transaction."""
+    try:
+        if not connection.in_transaction and steps[0][0] not in ("COMMIT", "ROLLBACK"):
+            gate.enter(connection)
+            if begin:
+                # IMMEDIATE takes the write lock up front: two writers queue instead of
+                # deadlocking.
+                connection.execute("BEGIN IMMEDIATE")
+        return [connection.execute(sql, args).fetchall() for sql, args in steps]
+    finally:
+        gate.leave_if_done(connection)
+
+
+def _begin_gated(connection: sqlite3.Connection, gate: WriteGate, sql: str) -> None:
+    gate.enter(connection)
+    try:
+        connection.execute(sql)
+    finally:
+        gate.leave_if_done(connection)  # only when BEGIN failed
 
 
 class _Lease:
@@ -100,8 +256,21 @@ class _Lease:
         self._engine: WarmSQLiteEngine = engine
         self._connection: aiosqlite.Connection | None = connection
 
-    def __getattr__(self, name: str) -> Any:  # execute, commit, rollback, ...
+    def __getattr__(self, name: str) -> Any:  # execute_fetchall, in_transaction, ...
         return getattr(self._connection, name)
+
+    async def execute(self, sql: str, parameters: Any = None) -> Any:
+        """As aiosqlite's, with piccolo's own BEGIN IMMEDIATE, COMMIT and ROLLBACK going
+        through the engine's write gate."""
+        connection = self._connection
+        assert connection is not None, "the lease was handed back"
+        if sql in ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE"):
+            await _in_thread(connection, _begin_gated, self._engine.gate, sql)
+            return None
+        if sql in ("COMMIT", "ROLLBACK"):
+            await self._engine.end(connection, sql)
+            return None
+        return await connection.execute(sql, parameters)
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None

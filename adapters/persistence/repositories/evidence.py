@@ -9,7 +9,6 @@ transaction per batch.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -79,14 +78,17 @@ class EvidenceRepository:
 
     async def append(self, draft: EvidenceDraft) -> PendingEvidence:
         pending, values = appended(draft, self._clock.now())
-        if not raw.on_postgres():
-            [row] = await t.EvidenceRecord.insert(t.EvidenceRecord(
-                **dict(zip(APPEND_COLUMNS, values, strict=True))))
-            return replace(pending, id=row["id"])
+
+        def sent(record_id: int) -> None:
+            object.__setattr__(pending, "id", record_id)
+
         # Sent with the transaction's next statement or its commit: until then the record
         # has no id, and is handed out with 0, given its id once sent.
-        await raw.write(APPEND, *values,
-                        then=lambda sent: object.__setattr__(pending, "id", sent))
+        if raw.on_postgres():
+            await raw.write(APPEND, *values, then=sent)
+        else:
+            await raw.later(t.EvidenceRecord.insert(t.EvidenceRecord(
+                **dict(zip(APPEND_COLUMNS, values, strict=True)))), then=sent)
         return pending
 
     async def seal(self, limit: int) -> list[EvidenceRecord]:

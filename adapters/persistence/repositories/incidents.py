@@ -116,7 +116,7 @@ class NotificationRepository:
         if raw.on_postgres():  # gathered with the rest of the message's outcome
             await raw.write(LOG, customer_id, channel, template, subject, self._clock.now())
             return
-        await t.NotificationLog.insert(t.NotificationLog(
+        await raw.later(t.NotificationLog.insert(t.NotificationLog(
             owner=customer_id, channel=channel, template=template, subject=subject,
             sent_at=self._clock.now(),
-        ))
+        )))

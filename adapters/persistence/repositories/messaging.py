@@ -98,10 +98,10 @@ class OutboxRepository:
         if raw.on_postgres():  # sent with the transaction's next statement
             insert = await raw.write(OUTBOX_ADD, message_id, topic, stored, now, "pending", now)
         else:
-            await t.OutboxMessage.insert(t.OutboxMessage(
+            await raw.later(t.OutboxMessage.insert(t.OutboxMessage(
                 id=message_id, topic=topic, payload=stored, status="pending",
                 attempts=0, created_at=now, available_at=now,
-            ))
+            )))
         self._added[message_id] = (insert, topic, stored)
         self._created.append(message_id)
         return message_id
@@ -121,8 +121,8 @@ class OutboxRepository:
             await raw.write(OUTBOX_HOLD, update, lease_end)
         elif update:
             m = t.OutboxMessage
-            await m.update({m.status: "processing", m.available_at: lease_end}).where(
-                m.id.is_in(update) & (m.status == "pending"))
+            await raw.later(m.update({m.status: "processing", m.available_at: lease_end}).where(
+                m.id.is_in(update) & (m.status == "pending")))
         return held
 
     async def claim(self, message_id: str, lease_seconds: float) -> OutboxMessage | None:
@@ -156,7 +156,7 @@ class OutboxRepository:
             await raw.write(OUTBOX_DONE, list(message_ids))
             return
         m = t.OutboxMessage
-        await m.update({m.status: "done"}).where(m.id.is_in(list(message_ids)))
+        await raw.later(m.update({m.status: "done"}).where(m.id.is_in(list(message_ids))))
 
     async def release(self, message_id: str, error: str, dead: bool) -> None:
         m = t.OutboxMessage
@@ -233,7 +233,7 @@ class InboxRepository:
             await raw.write(INBOX_DONE, message_id, status)
             return
         m = t.InboxMessage
-        await m.update({m.status: status}).where(m.id == message_id)
+        await raw.later(m.update({m.status: status}).where(m.id == message_id))
 
     async def unprocessed(self, older_than_seconds: float, limit: int) -> list[str]:
         m = t.InboxMessage

@@ -45,7 +45,7 @@ class OperationRepository:
             await raw.write(raw.insert_into("operation", tuple(row)), *row.values(),
                             row=f"operation:{operation.id}")
             return
-        await t.Operation.insert(t.Operation(**row))
+        await raw.later(t.Operation.insert(t.Operation(**row)))
 
     async def get(self, operation_id: str) -> Operation | None:
         ahead = self._read_ahead.operation_by_id(operation_id)
@@ -70,10 +70,10 @@ class OperationRepository:
                 _dump(operation.result) if operation.result is not None else None),
                 operation.updated_at, operation.id, row=f"operation:{operation.id}")
             return
-        await t.Operation.update({
+        await raw.later(t.Operation.update({
             t.Operation.status: operation.status.value,
             t.Operation.message: operation.message,
             t.Operation.result: (
                 _dump(operation.result) if operation.result is not None else None),
             t.Operation.updated_at: operation.updated_at,
-        }).where(t.Operation.id == operation.id)
+        }).where(t.Operation.id == operation.id))

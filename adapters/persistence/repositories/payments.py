@@ -88,8 +88,8 @@ class PaymentRepository:
         if raw.on_postgres():  # sent with the transaction's next statement
             await raw.write(raw.insert_into("payment", tuple(row)), *row.values(),
                             row=f"payment:{payment.id}")
-        else:
-            await t.Payment.insert(t.Payment(**row))
+        else:  # sent with the transaction's next statement (raw.later)
+            await raw.later(t.Payment.insert(t.Payment(**row)))
         await self._append_events(payment)
 
     async def get(self, payment_id: str) -> Payment | None:
@@ -129,8 +129,9 @@ class PaymentRepository:
             await raw.write(raw.update_of("payment", tuple(row)), *row.values(), payment.id,
                             row=f"payment:{payment.id}")
         else:
-            await t.Payment.update({getattr(t.Payment, k): v for k, v in row.items()}).where(
-                t.Payment.id == payment.id)
+            await raw.later(t.Payment.update(
+                {getattr(t.Payment, k): v for k, v in row.items()}).where(
+                t.Payment.id == payment.id))
         await self._append_events(payment)
 
     async def _append_events(self, payment: Payment) -> None:
@@ -148,10 +149,10 @@ class PaymentRepository:
                             *values)
             payment.new_events.clear()
             return
-        await t.PaymentEvent.insert(*[t.PaymentEvent(
+        await raw.later(t.PaymentEvent.insert(*[t.PaymentEvent(
             dedupe_key=f"{payment.id}|{event.key}", payment_id=payment.id, seq=first + index,
             body=_dump(event.as_dict()), recorded_at=now,
-        ) for index, event in enumerate(payment.new_events)])
+        ) for index, event in enumerate(payment.new_events)]))
         payment.new_events.clear()
 
     async def of_order(self, order_id: str) -> list[Payment]:
