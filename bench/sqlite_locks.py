@@ -12,6 +12,7 @@ IMMEDIATE, or its write on its own, until its COMMIT or ROLLBACK).
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -27,6 +28,10 @@ in_thread: Counter[str] = Counter()
 holds: list[float] = []
 _begun: dict[int, float] = {}
 waits: list[float] = []
+held_by: Counter[str] = Counter()  # by the trip that took the gate
+held_times: Counter[str] = Counter()
+_began_with: dict[int, str] = {}
+_trip = threading.local()  # the kind of trip running in this connection thread
 _send = aiosqlite.core.Connection._execute
 _gate_enter, _gate_leave = WriteGate.enter, WriteGate.leave_if_done
 
@@ -47,6 +52,7 @@ async def _timed(self: Any, function: Callable[..., Any], *args: Any, **kwargs: 
 
     def run() -> Any:
         started = time.perf_counter()
+        _trip.kind = kind
         try:
             return function(*args, **kwargs)
         finally:
@@ -68,13 +74,18 @@ def _enter(gate: WriteGate, connection: Any) -> None:
         now = time.perf_counter()
         waits.append(now - started)
         _begun[id(connection)] = now
+        _began_with[id(connection)] = getattr(_trip, "kind", "?")
 
 
 def _leave(gate: WriteGate, connection: Any) -> None:
     held = gate._holder is connection
     _gate_leave(gate, connection)
     if held and gate._holder is not connection and id(connection) in _begun:
-        holds.append(time.perf_counter() - _begun.pop(id(connection)))
+        held = time.perf_counter() - _begun.pop(id(connection))
+        holds.append(held)
+        kind = _began_with.pop(id(connection), "?")
+        held_by[kind] += held
+        held_times[kind] += 1
 
 
 def _spread(seconds: list[float]) -> str:
@@ -90,6 +101,10 @@ def report() -> None:
         print(f"  write lock held: {_spread(holds)}")
     if waits:
         print(f"  waited for it:   {_spread(waits)}")
+    print("  held, by the trip that took it:")
+    for kind, seconds in held_by.most_common(8):
+        print(f"    {kind:42s} {held_times[kind]:6d} times {seconds * 1000:8.0f} ms "
+              f"({seconds / held_times[kind] * 1000:.1f} ms each)")
     print("  in SQLite's threads, by trip (waits for the lock included):")
     for kind, seconds in in_thread.most_common(8):
         print(f"    {kind:42s} {calls[kind]:6d} calls {seconds * 1000:8.0f} ms "

@@ -4,7 +4,7 @@ one row per event and destination, kept once whatever how often the event is giv
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,6 @@ from piccolo.query.functions.aggregate import Count
 from adapters.persistence import raw
 from adapters.persistence.repositories._rows import _at
 from adapters.persistence.tables import AnalyticsDelivery as Row
-from adapters.persistence.tables import Consent, Customer
 from application.ports import AnalyticsEvent
 from application.ports.analytics import ConsentRule, ConsentSeen, PendingEvent
 
@@ -38,6 +37,26 @@ KEEP_IF_ALLOWED = (
     "SELECT d || ':' || $10, $10, d, $11, $12, $13, $14, $16, 'pending', 0, $16, '' "
     f"FROM unnest($15::text[]) AS d WHERE (SELECT {_ANSWER} {_CUSTOMER}) "
     "ON CONFLICT DO NOTHING")
+# The same two on SQLite: numbered parameters (?n is $n), JSON arrays for the lists, and
+# 1/0 for true/false.
+_CUSTOMER_HERE = _CUSTOMER.replace("$", "?")
+_ANSWER_HERE = ("CASE WHEN coalesce(c.jurisdiction, 'default') IN (SELECT value FROM "
+                "json_each(?3)) "
+                "THEN (CASE WHEN k.granted IS NULL THEN ?6 WHEN k.granted THEN ?4 ELSE ?5 END) "
+                "ELSE (CASE WHEN k.granted IS NULL THEN ?9 WHEN k.granted THEN ?7 ELSE ?8 END) "
+                "END")
+SEEN_HERE = ("SELECT json_array(coalesce(c.jurisdiction, 'default'), k.granted, "
+             f"{_ANSWER_HERE}) {_CUSTOMER_HERE}")
+KEEP_IF_ALLOWED_HERE = (
+    "INSERT INTO analytics_delivery (id, message_id, destination, name, anonymous_id, "  # noqa: S608
+    "key_id, properties, occurred_at, status, attempts, next_attempt_at, last_error) "
+    "SELECT d.value || ':' || ?10, ?10, d.value, ?11, ?12, ?13, ?14, ?16, 'pending', 0, ?16, "
+    f"'' FROM json_each(?15) AS d WHERE (SELECT {_ANSWER_HERE} {_CUSTOMER_HERE}) "
+    "ON CONFLICT DO NOTHING")
+
+
+def _json_list(values: Sequence[str]) -> str:
+    return json.dumps(list(values))
 
 
 def _event(row: dict[str, Any]) -> AnalyticsEvent:
@@ -68,42 +87,28 @@ class PiccoloAnalyticsQueue:
     async def track_if_consented(self, event: AnalyticsEvent, customer_id: str,
                                  rule: ConsentRule) -> ConsentSeen:
         """Keep the event if the rule lets this customer's be sent, reading their consent in
-        the same statement on PostgreSQL (gathered with the unit of work's writes); what was
-        read is filled in once it ran."""
+        the same statement (gathered with the unit of work's writes); what was read is
+        filled in once it ran."""
         seen = ConsentSeen()
-        decided = (customer_id, rule.purpose, sorted(rule.opt_in), *rule.required,
-                   *rule.elsewhere)
-        if not raw.on_postgres():
-            customer = await Customer.select(Customer.jurisdiction).where(
-                Customer.id == customer_id).first()
-            consent = await Consent.select(Consent.granted).where(
-                (Consent.customer_id == customer_id) & (Consent.purpose == rule.purpose)
-            ).first() if customer else None
-            self._seen(seen, rule, customer["jurisdiction"] if customer else "default",
-                       None if consent is None else bool(consent["granted"]))
-            if seen.kept:
-                await self.track(event)
-            return seen
 
         def read(value: str) -> None:
             jurisdiction, consent, kept = json.loads(value)
-            seen.jurisdiction, seen.consent, seen.kept, seen.read = (
-                jurisdiction, consent, bool(kept), True)
+            seen.jurisdiction, seen.read = jurisdiction, True
+            seen.consent = None if consent is None else bool(consent)
+            seen.kept = bool(kept)
 
-        await raw.write(SEEN, *decided, then=read)
+        here = not raw.on_postgres()  # SQLite: gathered by its unit of work's transaction
+        write: Callable[..., Awaitable[Any]] = raw.later_sql if here else raw.write
+        lists: Callable[[list[str]], Any] = _json_list if here else list
+        decided = (customer_id, rule.purpose, lists(sorted(rule.opt_in)), *rule.required,
+                   *rule.elsewhere)
+        await write(SEEN_HERE if here else SEEN, *decided, then=read)
         if self._destinations:
-            await raw.write(KEEP_IF_ALLOWED, *decided, event.message_id, event.name,
-                            event.anonymous_id, event.key_id,
-                            json.dumps(dict(event.properties)), self._destinations,
-                            event.occurred_at)
+            await write(KEEP_IF_ALLOWED_HERE if here else KEEP_IF_ALLOWED, *decided,
+                        event.message_id, event.name, event.anonymous_id, event.key_id,
+                        json.dumps(dict(event.properties)), lists(self._destinations),
+                        event.occurred_at)
         return seen
-
-    @staticmethod
-    def _seen(seen: ConsentSeen, rule: ConsentRule, jurisdiction: str,
-              consent: bool | None) -> None:
-        answers = rule.required if jurisdiction in rule.opt_in else rule.elsewhere
-        seen.jurisdiction, seen.consent, seen.read = jurisdiction, consent, True
-        seen.kept = answers[0 if consent is True else 1 if consent is False else 2]
 
     async def forget(self, message_id: str) -> None:
         await Row.delete().where((Row.message_id == message_id) & (Row.status == PENDING))

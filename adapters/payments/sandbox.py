@@ -26,8 +26,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
-
 from adapters.http import OutboundHttp
 from adapters.persistence import raw
 from adapters.persistence.repositories.evidence import append_each, appended
@@ -68,12 +66,9 @@ def scenario_of(token: str) -> str:
 
 
 def _write_transaction() -> Any:
-    """A transaction that takes SQLite's write lock up front (read-then-write otherwise
-    fails with "database is locked" when another writer is busy)."""
-    engine = SandboxCharge._meta.db
-    if isinstance(engine, SQLiteEngine):
-        return engine.transaction(transaction_type=TransactionType.immediate)
-    return engine.transaction()
+    """A transaction that takes SQLite's write lock before its first read (read-then-write
+    otherwise fails with "database is locked" when another writer is busy)."""
+    return raw.together()
 
 
 
@@ -158,12 +153,13 @@ class SandboxGateway:
             _, evidence = appended(asked, self._clock.now())
             inserted = await raw.fetch(CHARGE, *raw.values_of(row), *evidence)
             return dict(inserted[0]) if inserted else None
-        rows = await SandboxCharge.insert(row).on_conflict(
-            target=SandboxCharge.idempotency_key, action="DO NOTHING").returning(
-            *SandboxCharge.all_columns())
-        if not rows:
-            return None
-        await self._ledger.record(asked)
+        async with raw.together():  # the evidence goes with its COMMIT
+            rows = await SandboxCharge.insert(row).on_conflict(
+                target=SandboxCharge.idempotency_key, action="DO NOTHING").returning(
+                *SandboxCharge.all_columns())
+            if not rows:
+                return None
+            await self._ledger.record(asked)
         return dict(rows[0])
 
     @staticmethod

@@ -24,9 +24,10 @@ import asyncio
 import functools
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
@@ -115,6 +116,28 @@ async def later(query: Any, then: Callable[[Any], None] | None = None) -> None:
     for querystring in query.querystrings:
         sql, args = querystring.compile_string(engine_type="sqlite")
         transaction.gather(sql, args, then)
+
+
+async def later_sql(sql: str, *args: Any, then: Callable[[Any], None] | None = None) -> None:
+    """As `later`, for SQL written for SQLite (`?` or `?n` parameters): gathered in the
+    running unit of work's transaction, or run now."""
+    db: Any = engine()
+    transaction = db.gathering()
+    if transaction is not None:
+        transaction.gather(sql, args, then)
+        return
+    rows = await db.run_sql(sql, args)
+    if then is not None:
+        then(next(iter(rows[0].values())) if rows else None)
+
+
+def together() -> AbstractAsyncContextManager[Any]:
+    """The block's statements in one transaction of their own, or in the one running. On
+    SQLite its writes sent with `later` go with its next statement or its COMMIT."""
+    db: Any = engine()
+    if isinstance(db, WarmSQLiteEngine):
+        return db.writing()
+    return cast(AbstractAsyncContextManager[Any], db.transaction())
 
 
 async def _fetch(sql: str, args: Sequence[Any]) -> list[Any]:

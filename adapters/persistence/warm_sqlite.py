@@ -20,10 +20,11 @@ soon as the holder commits or rolls back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -107,6 +108,17 @@ class WarmSQLiteEngine(SQLiteEngine):
                 return
         await connection.close()
 
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """A write transaction of its own for the block (a WarmTransaction), committed at
+        its end and rolled back on an error; in a transaction already, the block joins it."""
+        if self.current_transaction.get() is not None:
+            yield
+            return
+        async with WarmTransaction(self) as transaction:
+            yield
+            await transaction.commit()
+
     async def end(self, connection: aiosqlite.Connection, sql: str) -> None:
         """COMMIT or ROLLBACK `connection`'s transaction, and leave the gate if it held it."""
         await _in_thread(connection, _run_steps, self.gate, [(sql, ())])
@@ -116,6 +128,16 @@ class WarmSQLiteEngine(SQLiteEngine):
         if not isinstance(transaction, WarmTransaction):
             return await super().run_querystring(querystring, in_pool)
         return await transaction.run(*querystring.compile_string(engine_type="sqlite"))
+
+    async def run_sql(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        """SQL written for SQLite, in the running transaction or on its own."""
+        transaction = self.current_transaction.get()
+        if isinstance(transaction, WarmTransaction):
+            return await transaction.run(sql, args)
+        if transaction is not None:
+            return list(await self._run_in_existing_connection(transaction.connection, sql,
+                                                               list(args)))
+        return list(await self._run_in_new_connection(sql, list(args)))
 
     def gathering(self) -> WarmTransaction | None:
         """The running task's own transaction, when it gathers writes."""

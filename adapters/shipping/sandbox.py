@@ -73,16 +73,8 @@ class SandboxCarrier:
                 payload={"tracking_number": tracking, "items": request.items,
                          "destination_country": request.address.country,
                          "scenario": choice.scenario, "scenario_chosen_by": choice.chosen_by})
-            if raw.on_postgres():
-                if await self._book(parcel, asked):
-                    return tracking
-            else:
-                inserted = await SandboxParcel.insert(parcel).on_conflict(
-                    target=SandboxParcel.idempotency_key, action="DO NOTHING").returning(
-                    *SandboxParcel.all_columns())
-                if inserted:
-                    await self._ledger.record(asked)
-                    existing = inserted[0]
+            if await (self._book if raw.on_postgres() else self._book_here)(parcel, asked):
+                return tracking
             # Booked twice at once: the other booking's parcel is the answer.
             existing = existing or await SandboxParcel.select().where(
                 SandboxParcel.idempotency_key == request.idempotency_key).first()
@@ -103,6 +95,18 @@ class SandboxCarrier:
             BOOK, *raw.values_of(parcel),
             *SandboxTrackingPlan.plan_values(parcel.tracking_number, journey), *evidence)
         return bool(booked)
+
+    async def _book_here(self, parcel: SandboxParcel, asked: EvidenceDraft) -> bool:
+        """As `_book`, on SQLite: one transaction, the evidence and the journey sent with
+        its COMMIT."""
+        async with raw.together():
+            if not await SandboxParcel.insert(parcel).on_conflict(
+                    target=SandboxParcel.idempotency_key, action="DO NOTHING"):
+                return False
+            await self._ledger.record(asked)
+            await self._tracking.plan(parcel.tracking_number, self.journey(
+                parcel.tracking_number, parcel.order_id, parcel.scenario, parcel.created_at))
+        return True
 
     async def _booked(self, request: ShipmentRequest) -> tuple[dict[str, Any] | None, bool]:
         """The parcel booked under the request's key, if any, and whether an earlier parcel

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from adapters.persistence import raw
 from adapters.persistence.tables import SandboxParcelEvent
 from adapters.sandbox_webhooks import SandboxWebhookSender
 from application.ports import Clock
@@ -73,9 +74,9 @@ class SandboxTrackingPlan:
         """Keep the parcel's events, each due at its time; planning a parcel again changes
         nothing (a booking retried after a crash)."""
         rows = self._rows(tracking_number, events)
-        if rows:
-            await SandboxParcelEvent.insert(*rows).on_conflict(
-                target=SandboxParcelEvent.id, action="DO NOTHING")
+        if rows:  # sent with the COMMIT of a transaction that gathers (raw.later)
+            await raw.later(SandboxParcelEvent.insert(*rows).on_conflict(
+                target=SandboxParcelEvent.id, action="DO NOTHING"))
 
     async def send_due(self) -> int:
         """Send every event that is due, parcel by parcel in sequence order; the number sent.

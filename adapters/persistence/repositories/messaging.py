@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from piccolo.columns import Timestamptz, Varchar
-from piccolo.engine.sqlite import TransactionType
 
 from adapters.persistence import raw
 from adapters.persistence import tables as t
@@ -201,9 +200,9 @@ class InboxRepository:
             found = await PaymentRepository(self._clock).for_event(provider, *payment)
             if found is not None:
                 evidence = replace(evidence, subject=f"order:{found.order_id}")
-        # In the unit of work's transaction, or in one of its own when it has none.
-        async with m._meta.db.transaction(transaction_type=TransactionType.immediate,
-                                          allow_nested=True):
+        # In the unit of work's transaction, or in one of its own when it has none; the
+        # evidence goes with its COMMIT.
+        async with raw.together():
             inserted = await m.insert(m(
                 id=message_id, dedupe_key=f"{provider}:{event.event_id}", provider=provider,
                 event_id=event.event_id, kind=event.kind, payload=_dump(event.payload),
