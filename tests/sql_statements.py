@@ -10,7 +10,7 @@ from typing import Any
 
 from adapters.persistence import raw
 from adapters.persistence.tables import OutboxMessage
-from adapters.persistence.warm_sqlite import WarmTransaction
+from adapters.persistence.warm_sqlite import WarmSQLiteEngine, WarmTransaction
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,13 @@ def count_statements() -> Iterator[Statements]:
         return await fetch(sql, args)
 
     gather = WarmTransaction.gather
+    run_sql = WarmSQLiteEngine.run_sql
+
+    async def counted_sql(self: Any, sql: str, args: Any) -> Any:
+        seen.count += 1
+        seen.texts.append(sql.split(" ", 1)[0])
+        seen.querystrings.append(RawStatement(sql, tuple(args)))
+        return await run_sql(self, sql, args)
 
     def counted_gathered(self: Any, sql: str, args: Any, then: Any = None) -> None:
         # Sent later with another statement in one trip, but a statement all the same;
@@ -69,9 +76,11 @@ def count_statements() -> Iterator[Statements]:
     kind.run_querystring = counted
     raw._fetch = counted_raw
     WarmTransaction.gather = counted_gathered  # type: ignore[method-assign]
+    WarmSQLiteEngine.run_sql = counted_sql  # type: ignore[method-assign]
     try:
         yield seen
     finally:
         kind.run_querystring = run
         raw._fetch = fetch
         WarmTransaction.gather = gather  # type: ignore[method-assign]
+        WarmSQLiteEngine.run_sql = run_sql  # type: ignore[method-assign]

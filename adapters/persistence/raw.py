@@ -118,6 +118,13 @@ async def later(query: Any, then: Callable[[Any], None] | None = None) -> None:
         transaction.gather(sql, args, then)
 
 
+async def fetch_here(sql: str, *args: Any) -> list[Any]:
+    """Run SQL written for SQLite (`?` or `?n` parameters) in the running transaction (its
+    gathered writes first), or on its own; the rows as dicts."""
+    db: Any = engine()
+    return list(await db.run_sql(sql, args))
+
+
 async def later_sql(sql: str, *args: Any, then: Callable[[Any], None] | None = None) -> None:
     """As `later`, for SQL written for SQLite (`?` or `?n` parameters): gathered in the
     running unit of work's transaction, or run now."""

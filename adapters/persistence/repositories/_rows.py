@@ -60,3 +60,12 @@ def json_row(table: type[Table], alias: str) -> str:
         for column in table._meta.columns
         for name in (column._meta.db_column_name,))
     return f"json_build_object({pairs})::text"
+
+
+def json_row_here(table: type[Table], alias: str) -> str:
+    """`json_row` on SQLite: a JSON object, each column as a plain read of its text gives
+    it (JSON columns are text there already)."""
+    pairs = ", ".join(f"'{name}', {alias}.\"{name}\""
+                      for column in table._meta.columns
+                      for name in (column._meta.db_column_name,))
+    return f"json_object({pairs})"

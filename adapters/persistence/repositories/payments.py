@@ -8,7 +8,7 @@ from typing import Any
 
 from adapters.persistence import raw
 from adapters.persistence import tables as t
-from adapters.persistence.repositories._rows import _at, _dump, _load, json_row
+from adapters.persistence.repositories._rows import _at, _dump, _load, json_row, json_row_here
 from adapters.persistence.repositories.read_ahead import ReadAhead
 from application.ports import Clock
 from domain.money import Money
@@ -32,6 +32,28 @@ OF_ORDER = (
     f"(SELECT {json_row(t.Operation, 'o')} FROM operation o "
     "WHERE o.subject = 'payment:' || p.id LIMIT 1) AS operation "
     "FROM payment p WHERE p.order_id = $1 ORDER BY p.created_at")
+
+
+# The same three on SQLite: the event log as [seq, body] pairs, put in order here (the order
+# an aggregate meets its rows in is not promised there), shipments and operation as objects.
+_EVENT_PAIRS = ("(SELECT json_group_array(json_array(e.seq, e.body)) FROM payment_event e "
+                "WHERE e.payment_id = p.id) AS event_bodies")
+BY_ID_HERE = f"SELECT p.*, {_EVENT_PAIRS} FROM payment p WHERE p.id = ?"  # noqa: S608
+BY_REFERENCE_HERE = (f"SELECT p.*, {_EVENT_PAIRS} FROM payment p "  # noqa: S608
+                     "WHERE p.provider = ? AND p.provider_reference = ? LIMIT 1")
+OF_ORDER_HERE = (
+    f"SELECT p.*, {_EVENT_PAIRS}, (SELECT json_group_array("  # noqa: S608
+    f"{json_row_here(t.Shipment, 's')}) FROM shipment s WHERE s.order_id = p.order_id) "
+    f"AS order_shipments, (SELECT {json_row_here(t.Operation, 'o')} FROM operation o "
+    "WHERE o.subject = 'payment:' || p.id LIMIT 1) AS operation "
+    "FROM payment p WHERE p.order_id = ? ORDER BY p.created_at")
+
+
+def _in_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of the SQLite statements with their event bodies in log order, as PostgreSQL's."""
+    for row in rows:
+        row["event_bodies"] = [body for _, body in sorted(json.loads(row["event_bodies"]))]
+    return rows
 
 
 class PaymentRepository:
@@ -79,10 +101,6 @@ class PaymentRepository:
             events=events,
         )
 
-    async def _one(self, row: dict[str, Any] | None) -> Payment | None:
-        found = await self._hydrate([row] if row else [])
-        return found[0] if found else None
-
     async def add(self, payment: Payment) -> None:
         row = self._row(payment)
         if raw.on_postgres():  # sent with the transaction's next statement
@@ -95,7 +113,7 @@ class PaymentRepository:
     async def get(self, payment_id: str) -> Payment | None:
         if raw.on_postgres():
             return self._one_of(await raw.fetch(BY_ID, payment_id))
-        return await self._one(await t.Payment.select().where(t.Payment.id == payment_id).first())
+        return self._one_of(_in_order(await raw.fetch_here(BY_ID_HERE, payment_id)))
 
     def _with_events(self, rows: list[Any]) -> list[Payment]:
         """Payments read with their event bodies (WITH_EVENTS)."""
@@ -108,9 +126,8 @@ class PaymentRepository:
     async def by_reference(self, provider: str, reference: str) -> Payment | None:
         if raw.on_postgres():
             return self._one_of(await raw.fetch(BY_REFERENCE, provider, reference))
-        return await self._one(await t.Payment.select().where(
-            (t.Payment.provider == provider) & (t.Payment.provider_reference == reference)
-        ).first())
+        return self._one_of(_in_order(await raw.fetch_here(BY_REFERENCE_HERE, provider,
+                                                           reference)))
 
     async def for_event(self, provider: str, reference: str,
                         merchant_reference: str) -> Payment | None:
@@ -161,13 +178,14 @@ class PaymentRepository:
             for row in rows:
                 self._read_ahead.shipments[order_id] = [
                     json.loads(shipment) for shipment in row["order_shipments"]]
-                operation = row["operation"]
-                self._read_ahead.operations[f"payment:{row['id']}"] = (
-                    None if operation is None else json.loads(operation))
+                self._read_ahead.operations[f"payment:{row['id']}"] = _load(row["operation"])
             return self._with_events(rows)
-        rows = await t.Payment.select().where(t.Payment.order_id == order_id).order_by(
-            t.Payment.created_at)
-        return await self._hydrate(rows)
+        rows = _in_order(await raw.fetch_here(OF_ORDER_HERE, order_id))
+        for row in rows:
+            self._read_ahead.shipments[order_id] = sorted(
+                json.loads(row["order_shipments"]), key=lambda shipment: shipment["seller_id"])
+            self._read_ahead.operations[f"payment:{row['id']}"] = _load(row["operation"])
+        return self._with_events(rows)
 
     async def waiting_on_customer(self, created_before: datetime, limit: int) -> list[Payment]:
         rows = await t.Payment.select().where(

@@ -1,7 +1,7 @@
 """Rows a unit of work read together with others, kept for its next read of them.
 
-Reading an order's payments on PostgreSQL brings the order's shipments and each payment's
-operation in the same statement: settling a payment reads all three, one after the other.
+Reading an order's payments brings the order's shipments and each payment's operation in
+the same statement: settling a payment reads all three, one after the other.
 What was read ahead is given out once, then read again as usual. Locking an order forgets
 it all: rows read before a lock are not what the lock holder may trust.
 """

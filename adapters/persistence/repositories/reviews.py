@@ -9,8 +9,6 @@ from typing import Any
 from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump
-from adapters.persistence.repositories.customers import CustomerRepository
-from adapters.persistence.repositories.payments import PaymentRepository
 from application.ports import FraudReview
 from application.ports.persistence import ScreeningRecord
 
@@ -23,6 +21,7 @@ SELECT r.*,
          WHERE customer_id = $2 AND status = 'failed' AND created_at >= $3) AS failed_payments
 FROM (VALUES (1)) AS one LEFT JOIN fraud_review r ON r.order_id = $1
 """
+SCREENING_HERE = SCREENING.replace("$", "?")  # SQLite: ?n is $n
 
 
 class FraudReviewRepository:
@@ -47,14 +46,11 @@ class FraudReviewRepository:
 
     async def screening(self, order_id: str, customer_id: str,
                         since: datetime) -> ScreeningRecord:
-        if raw.on_postgres():
-            [row] = await raw.fetch(SCREENING, order_id, customer_id, since)
-            return ScreeningRecord(self._from(row) if row["order_id"] else None,
-                                   int(row["failed_logins"]), int(row["failed_payments"]))
-        return ScreeningRecord(
-            await self.get(order_id),
-            await CustomerRepository().login_failures_since(customer_id, since),
-            await PaymentRepository.failures_of_customer(customer_id, since))
+        fetch = raw.fetch if raw.on_postgres() else raw.fetch_here
+        [row] = await fetch(SCREENING if raw.on_postgres() else SCREENING_HERE, order_id,
+                            customer_id, since)
+        return ScreeningRecord(self._from(row) if row["order_id"] else None,
+                               int(row["failed_logins"]), int(row["failed_payments"]))
 
     async def save(self, review: FraudReview) -> None:
         await t.FraudReview.update({
