@@ -125,11 +125,11 @@ class EvidenceRepository:
         if raw.on_postgres():
             await e.raw(SEAL_ROWS_AND_HEAD.format(values), *chain, sealed[-1].seq,
                         sealed[-1].hash)
-        else:
-            await e.raw(SEAL_ROWS.format(values), *chain)
-            await t.EvidenceHead.update({t.EvidenceHead.seq: sealed[-1].seq,
-                                         t.EvidenceHead.head_hash: sealed[-1].hash}).where(
-                t.EvidenceHead.id == 1)
+        else:  # both sent with the transaction's next statement or its COMMIT
+            await raw.later(e.raw(SEAL_ROWS.format(values), *chain))
+            await raw.later(t.EvidenceHead.update({t.EvidenceHead.seq: sealed[-1].seq,
+                                                   t.EvidenceHead.head_hash: sealed[-1].hash}
+                                                  ).where(t.EvidenceHead.id == 1))
         return [(entry.id, record) for entry, record in zip(pending, sealed, strict=True)]
 
     @staticmethod
