@@ -50,27 +50,26 @@ def count_statements() -> Iterator[Statements]:
 
     fetch = raw._fetch
 
-    async def counted_raw(sql: str, args: Any) -> Any:
+    def note(sql: str, args: Any) -> None:
         seen.count += 1
         seen.texts.append(sql.split(" ", 1)[0])
         seen.querystrings.append(RawStatement(sql, tuple(args)))
+
+    async def counted_raw(sql: str, args: Any) -> Any:
+        note(sql, args)
         return await fetch(sql, args)
 
     gather = WarmTransaction.gather
     run_sql = WarmSQLiteEngine.run_sql
 
     async def counted_sql(self: Any, sql: str, args: Any) -> Any:
-        seen.count += 1
-        seen.texts.append(sql.split(" ", 1)[0])
-        seen.querystrings.append(RawStatement(sql, tuple(args)))
+        note(sql, args)
         return await run_sql(self, sql, args)
 
     def counted_gathered(self: Any, sql: str, args: Any, then: Any = None) -> None:
         # Sent later with another statement in one trip, but a statement all the same;
         # counted here, and not as part of the one it goes with.
-        seen.count += 1
-        seen.texts.append(sql.split(" ", 1)[0])
-        seen.querystrings.append(RawStatement(sql, tuple(args)))
+        note(sql, args)
         gather(self, sql, args, then)
 
     kind.run_querystring = counted

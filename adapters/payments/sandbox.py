@@ -65,12 +65,6 @@ def scenario_of(token: str) -> str:
     return "invalid_payment_method"
 
 
-def _write_transaction() -> Any:
-    """A transaction that takes SQLite's write lock before its first read (read-then-write
-    otherwise fails with "database is locked" when another writer is busy)."""
-    return raw.together()
-
-
 
 # Insert a charge unless its key is known, and the evidence of it only if it was: one
 # statement, both or neither.
@@ -246,7 +240,7 @@ class SandboxGateway:
 
     async def refund(self, call: ProviderCall) -> PaymentUpdate:
         """Refund part of a charge; the same key refunds once; more than is left is refused."""
-        async with _write_transaction():
+        async with raw.together():  # SQLite's write lock before the read it writes after
             charge = await self._charge(reference=call.provider_reference)
             refunds = json.loads(charge["refunds"])
             if not any(r.get("key") == call.idempotency_key for r in refunds):
@@ -334,7 +328,7 @@ class SandboxGateway:
     async def dispute(self, reference: str, outcome: str | None = None) -> bool:
         """The card holder disputes the charge (outcome None), or the network decides it
         ("won" / "lost"): the sandbox books it and calls us back."""
-        async with _write_transaction():
+        async with raw.together():  # SQLite's write lock before the read it writes after
             charge = await SandboxCharge.select().where(
                 SandboxCharge.reference == reference).first()
             if charge is None or charge["status"] != "succeeded":

@@ -34,7 +34,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
 
 from adapters.persistence import tables as t
-from adapters.persistence.warm_sqlite import WarmSQLiteEngine
+from adapters.persistence.warm_sqlite import WarmSQLiteEngine, first_value
 
 PLACEHOLDER = re.compile(r"\$(\d+)")
 # What makes a SELECT more than a read: a row lock, or a function with an effect.
@@ -111,7 +111,7 @@ async def later(query: Any, then: Callable[[Any], None] | None = None) -> None:
     if transaction is None:
         rows = await query
         if then is not None:
-            then(next(iter(rows[0].values())) if rows else None)
+            then(first_value(rows))
         return
     for querystring in query.querystrings:
         sql, args = querystring.compile_string(engine_type="sqlite")
@@ -135,7 +135,7 @@ async def later_sql(sql: str, *args: Any, then: Callable[[Any], None] | None = N
         return
     rows = await db.run_sql(sql, args)
     if then is not None:
-        then(next(iter(rows[0].values())) if rows else None)
+        then(first_value(rows))
 
 
 def together() -> AbstractAsyncContextManager[Any]:

@@ -233,8 +233,13 @@ class WarmTransaction:
         answers = await _in_thread(self.connection, _run_steps, self.engine.gate, steps)
         for (_, _, then), answer in zip(writes, answers, strict=False):
             if then is not None:
-                then(next(iter(answer[0].values())) if answer else None)
+                then(first_value(answer))
         return list(answers[-1]) if last is not None else []
+
+
+def first_value(rows: Sequence[dict[str, Any]]) -> Any:
+    """What a write's RETURNING gave back: its first row's first value (None: no row)."""
+    return next(iter(rows[0].values())) if rows else None
 
 
 async def _in_thread(connection: aiosqlite.Connection, function: Callable[..., Any],
@@ -246,11 +251,12 @@ async def _in_thread(connection: aiosqlite.Connection, function: Callable[..., A
 def _run_steps(connection: sqlite3.Connection, gate: WriteGate,
                steps: list[tuple[str, Sequence[Any]]], begin: bool = True) -> list[list[Any]]:
     """In the connection's thread: through the gate and BEGIN IMMEDIATE unless begun (or,
-    without `begin`, through the gate only), then each statement; what each returned. A
-    failure stops there, a transaction left open for its rollback; the gate is left once
-    the connection is out of its transaction."""
+    without `begin`, through the gate only), then each statement (none: just begin); what
+    each returned. A failure stops there, a transaction left open for its rollback; the
+    gate is left once the connection is out of its transaction."""
+    ending = bool(steps) and steps[0][0] in ("COMMIT", "ROLLBACK")
     try:
-        if not connection.in_transaction and steps[0][0] not in ("COMMIT", "ROLLBACK"):
+        if not connection.in_transaction and not ending:
             gate.enter(connection)
             if begin:
                 # IMMEDIATE takes the write lock up front: two writers queue instead of
@@ -259,14 +265,6 @@ def _run_steps(connection: sqlite3.Connection, gate: WriteGate,
         return [connection.execute(sql, args).fetchall() for sql, args in steps]
     finally:
         gate.leave_if_done(connection)
-
-
-def _begin_gated(connection: sqlite3.Connection, gate: WriteGate, sql: str) -> None:
-    gate.enter(connection)
-    try:
-        connection.execute(sql)
-    finally:
-        gate.leave_if_done(connection)  # only when BEGIN failed
 
 
 class _Lease:
@@ -286,8 +284,8 @@ class _Lease:
         through the engine's write gate."""
         connection = self._connection
         assert connection is not None, "the lease was handed back"
-        if sql in ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE"):
-            await _in_thread(connection, _begin_gated, self._engine.gate, sql)
+        if sql == "BEGIN IMMEDIATE":  # the gate, then the BEGIN, and nothing more
+            await _in_thread(connection, _run_steps, self._engine.gate, [])
             return None
         if sql in ("COMMIT", "ROLLBACK"):
             await self._engine.end(connection, sql)

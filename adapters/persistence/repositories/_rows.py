@@ -55,17 +55,18 @@ def json_row(table: type[Table], alias: str) -> str:
     """SQL for one row of `table` (as `alias`) as JSON text, its JSON columns as their text:
     `json.loads` of it has each column as a plain read gives it (a row-typed column instead
     would have asyncpg look its type up on every new connection)."""
-    pairs = ", ".join(
-        f"'{name}', {alias}.\"{name}\"" + ("::text" if isinstance(column, JSONB) else "")
-        for column in table._meta.columns
-        for name in (column._meta.db_column_name,))
-    return f"json_build_object({pairs})::text"
+    return f"json_build_object({_pairs(table, alias, jsonb_as='::text')})::text"
 
 
 def json_row_here(table: type[Table], alias: str) -> str:
     """`json_row` on SQLite: a JSON object, each column as a plain read of its text gives
     it (JSON columns are text there already)."""
-    pairs = ", ".join(f"'{name}', {alias}.\"{name}\""
-                      for column in table._meta.columns
-                      for name in (column._meta.db_column_name,))
-    return f"json_object({pairs})"
+    return f"json_object({_pairs(table, alias)})"
+
+
+def _pairs(table: type[Table], alias: str, jsonb_as: str = "") -> str:
+    """'name', alias."name" for every column, `jsonb_as` after the JSONB ones."""
+    return ", ".join(
+        f"'{name}', {alias}.\"{name}\"" + (jsonb_as if isinstance(column, JSONB) else "")
+        for column in table._meta.columns
+        for name in (column._meta.db_column_name,))

@@ -46,9 +46,8 @@ class FraudReviewRepository:
 
     async def screening(self, order_id: str, customer_id: str,
                         since: datetime) -> ScreeningRecord:
-        fetch = raw.fetch if raw.on_postgres() else raw.fetch_here
-        [row] = await fetch(SCREENING if raw.on_postgres() else SCREENING_HERE, order_id,
-                            customer_id, since)
+        [row] = await (raw.fetch(SCREENING, order_id, customer_id, since) if raw.on_postgres()
+                       else raw.fetch_here(SCREENING_HERE, order_id, customer_id, since))
         return ScreeningRecord(self._from(row) if row["order_id"] else None,
                                int(row["failed_logins"]), int(row["failed_payments"]))
 
