@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import sqlite3
 import threading
 import weakref
@@ -93,6 +94,7 @@ class WarmSQLiteEngine(SQLiteEngine):
         connection = await opening
         connection.row_factory = dict_factory  # type: ignore[assignment]
         await connection.execute("PRAGMA foreign_keys = 1")
+        await connection.create_function("sha256_hex", 1, _sha256_hex, deterministic=True)
         return connection
 
     async def _give_back(self, connection: aiosqlite.Connection) -> None:
@@ -235,6 +237,12 @@ class WarmTransaction:
             if then is not None:
                 then(first_value(answer))
         return list(answers[-1]) if last is not None else []
+
+
+def _sha256_hex(text: str | None) -> str | None:
+    """SQL's sha256_hex(text): the hex SHA-256 of its UTF-8 (PostgreSQL's
+    encode(sha256(convert_to(text, 'UTF8')), 'hex'))."""
+    return None if text is None else hashlib.sha256(text.encode()).hexdigest()
 
 
 def first_value(rows: Sequence[dict[str, Any]]) -> Any:

@@ -179,6 +179,39 @@ async def test_an_address_the_store_spells_otherwise_is_still_checked_for_suppre
     assert (record["status"], record["error_code"]) == ("suppressed", "suppressed")
 
 
+async def test_the_claim_reads_the_recipient_and_their_suppressions_under_our_keys(
+        container: Any) -> None:
+    # Both engines make the addresses' keys in SQL as domain.deliveries.address_key makes
+    # them (SQLite through its sha256_hex), so the caller need not read suppressions again.
+    customer_id = await _korean_customer(container, marketing_email=True)
+    await t.Customer.update({t.Customer.email: " Ann@Example.com ", t.Customer.phone:
+                             "+821012345678"}).where(t.Customer.id == customer_id)
+    for token, minute in (("tok-old", 1), ("tok-new", 2)):
+        await t.PushDevice.insert(t.PushDevice(token=token, customer_id=customer_id,
+                                               platform="android",
+                                               registered_at=KST_22.replace(minute=minute)))
+    email, sms = address_key(Channel.EMAIL, "ann@example.com"), address_key(
+        Channel.SMS, "+821012345678")
+    pushes = [address_key(Channel.PUSH, token) for token in ("tok-new", "tok-old")]
+    await t.MessageSuppression.insert(t.MessageSuppression(
+        address_key=sms, channel="sms", reason="hard_bounce", created_at=KST_22))
+    fresh = Delivery("msg_claim_1", customer_id, "order_paid", DeliveryStatus.SENDING, KST_22,
+                     KST_22)
+
+    async with container.uow()(autocommit=True) as unit:
+        first = await unit.messages.deliveries.claim_reaching(fresh, ["email", "sms", "push"])
+        again = await unit.messages.deliveries.claim_reaching(fresh, ["email"])
+
+    assert first.found is None and first.reachable is not None  # claimed: ours to send
+    customer, consents, devices = first.reachable
+    assert (customer.id, consents.get("marketing_email"), devices) == (
+        customer_id, True, ["tok-new", "tok-old"])
+    assert sorted(first.address_keys) == sorted([email, sms, *pushes])
+    assert first.suppressed == {sms: "hard_bounce"}
+    assert again.found is not None and again.found.status is DeliveryStatus.SENDING
+    assert (again.address_keys, again.suppressed) == ([email], {})
+
+
 async def test_nothing_is_claimed_for_a_customer_who_is_gone(container: Any) -> None:
     _, smtp, _ = await _shop(container)
     command = SendNotification("order_paid", {"order_id": "ord_1"}, customer_id="cus_gone")

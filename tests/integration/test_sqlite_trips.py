@@ -11,11 +11,14 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+import aiosqlite
 import pytest
 
 from adapters.persistence import raw, warm_sqlite
 from adapters.persistence.tables import EvidenceRecord, OutboxMessage
+from domain.commands import SendNotification
 from domain.evidence import EvidenceDraft
+from tests.integration.test_message_deliveries import _korean_customer, _shop
 
 
 @pytest.fixture
@@ -25,17 +28,22 @@ def engine_name() -> str:
 
 @pytest.fixture
 def trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The first statement of every trip made to a connection's thread for a transaction
-    or a write on its own."""
+    """The first statement of every trip made to a connection's thread: for a
+    transaction, a write on its own, or a read on its own."""
     made: list[str] = []
-    in_thread = warm_sqlite._in_thread
+    in_thread, read_alone = warm_sqlite._in_thread, aiosqlite.Connection.execute_fetchall
 
     async def counted(connection: Any, function: Any, *args: Any) -> Any:
         made.append(str(args[1][0][0]).split(" ", 1)[0] if function is warm_sqlite._run_steps
                     else str(args[-1]).split(" ", 1)[0])
         return await in_thread(connection, function, *args)
 
+    async def counted_read(connection: Any, sql: str, *args: Any) -> Any:
+        made.append(sql.lstrip().split(" ", 1)[0])
+        return await read_alone(connection, sql, *args)
+
     monkeypatch.setattr(warm_sqlite, "_in_thread", counted)
+    monkeypatch.setattr(aiosqlite.Connection, "execute_fetchall", counted_read)
     yield made
 
 
@@ -148,3 +156,18 @@ async def test_a_write_transaction_of_its_own_joins_a_running_one(container: Any
         await raw.later(OutboxMessage.insert(OutboxMessage(
             id="obx_alone", topic="TrackEvent", payload="{}", status="pending")))
     assert await OutboxMessage.count().where(OutboxMessage.id == "obx_alone") == 1
+
+
+async def test_a_message_is_claimed_with_its_recipient_in_one_trip(
+        container: Any, trips: list[str]) -> None:
+    _, smtp, _ = await _shop(container)
+    customer_id = await _korean_customer(container)
+    command = SendNotification("order_paid", {"order_id": "ord_1"}, customer_id=customer_id)
+    trips.clear()
+
+    await container.messaging().send(command, "msg_paid_trips")
+
+    assert [mail.message_id for mail in smtp.sent] == ["msg_paid_trips"]
+    # The claim with the recipient, their consents, devices and suppressions (BEGIN
+    # IMMEDIATE, the INSERT, the read, COMMIT); then the outcome with its evidence.
+    assert trips == ["INSERT", "UPDATE"], trips

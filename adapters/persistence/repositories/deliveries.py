@@ -9,7 +9,7 @@ from typing import Any
 
 from adapters.persistence import raw
 from adapters.persistence import tables as t
-from adapters.persistence.repositories._rows import _at, _dump
+from adapters.persistence.repositories._rows import _at, _dump, json_row_here
 from adapters.persistence.repositories.customers import REACHABLE_ARRAYS, CustomerRepository
 from application.ports import Clock
 from application.ports.message_store import ClaimReaching
@@ -80,6 +80,36 @@ def _claim_reaching() -> str:
         "FROM (VALUES (1)) AS one LEFT JOIN c ON true")
 
 
+def _key_here(channel: str, address: str) -> str:
+    return f"sha256_hex('{channel}|' || {address})"  # registered on every SQLite connection
+
+
+# `_claim_reaching`'s read on SQLite, run right after the INSERT in the same trip (SQLite has
+# no INSERT inside a WITH): the customer ?1 and the channels ?2 (a JSON array) as one JSON
+# object; `claimed` is the rows the INSERT just added (changes()). Only column names go in.
+_REACHING_HERE = (
+    "WITH c AS (SELECT * FROM customer WHERE id = ?1), "  # noqa: S608
+    "wanted AS (SELECT value AS channel FROM json_each(?2)), "
+    f"keys AS (SELECT {_key_here('email', 'lower(trim(c.email))')} AS k FROM c "
+    "WHERE 'email' IN wanted AND c.email NOT LIKE '%.invalid' "
+    f"UNION ALL SELECT {_key_here('sms', 'trim(c.phone)')} FROM c "
+    "WHERE 'sms' IN wanted AND coalesce(c.phone, '') <> '' "
+    f"UNION ALL SELECT {_key_here('push', 'trim(d.token)')} FROM push_device d "
+    "WHERE 'push' IN wanted AND d.customer_id = ?1) "
+    f"SELECT json_object('customer', json((SELECT {json_row_here(t.Customer, 'c')} FROM c)), "
+    "'claimed', changes(), "
+    "'granted_purposes', json((SELECT json_group_array(purpose) FROM consent "
+    "WHERE customer_id = ?1 AND granted)), "
+    "'withdrawn_purposes', json((SELECT json_group_array(purpose) FROM consent "
+    "WHERE customer_id = ?1 AND NOT granted)), "
+    "'device_tokens', json((SELECT json_group_array(token) FROM "
+    "(SELECT token FROM push_device WHERE customer_id = ?1 ORDER BY registered_at DESC))), "
+    "'address_keys', json((SELECT json_group_array(k) FROM keys)), "
+    "'suppressed', json((SELECT json_group_object(address_key, reason) "
+    "FROM message_suppression "
+    "WHERE address_key IN (SELECT k FROM keys))))")
+
+
 class DeliveryRepository:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
@@ -92,18 +122,17 @@ class DeliveryRepository:
 
     async def claim_reaching(self, delivery: Delivery, channels: list[str]) -> ClaimReaching:
         customers = CustomerRepository()
-        if not raw.on_postgres():
-            reachable = await customers.reachable(delivery.customer_id)
-            if reachable is None:
-                return ClaimReaching(None, None, [], {})
-            # No keys of its own making: the caller reads the suppressions of its keys.
-            return ClaimReaching(await self.claim(delivery), reachable, [], {})
-        values = _row(delivery)
-        [row] = await raw.fetch(_claim_reaching(), *(values[name] for name in _COLUMNS),
-                                delivery.customer_id, channels)
-        row = dict(row)
+        if raw.on_postgres():
+            values = _row(delivery)
+            [row] = await raw.fetch(_claim_reaching(), *(values[name] for name in _COLUMNS),
+                                    delivery.customer_id, channels)
+            row = dict(row)
+        else:
+            row = await self._claim_reaching_here(delivery, channels)
         claimed = row.pop("claimed")
-        keys, suppressed = list(row.pop("address_keys")), json.loads(row.pop("suppressed"))
+        keys, suppressed = list(row.pop("address_keys")), row.pop("suppressed")
+        if isinstance(suppressed, str):  # PostgreSQL's text; SQLite's JSON is read already
+            suppressed = json.loads(suppressed)
         reachable = customers.reached(row)
         if reachable is None:
             if claimed:  # erased: nobody to tell, nothing to keep
@@ -111,6 +140,23 @@ class DeliveryRepository:
             return ClaimReaching(None, None, [], {})
         found = None if claimed else await self.get(delivery.message_id)
         return ClaimReaching(found, reachable, keys, suppressed)
+
+    async def _claim_reaching_here(self, delivery: Delivery, channels: list[str]
+                                   ) -> dict[str, Any]:
+        """`_claim_reaching`'s row on SQLite: the INSERT and the read in one transaction of
+        their own, sent in one trip with its COMMIT."""
+        read: dict[str, Any] = {}
+
+        def keep(value: str) -> None:
+            read.update(json.loads(value))
+
+        async with raw.together():
+            await raw.later(D.insert(D(**_row(delivery))).on_conflict(
+                target=D.message_id, action="DO NOTHING"))
+            await raw.later_sql(_REACHING_HERE, delivery.customer_id, json.dumps(channels),
+                                then=keep)
+        customer = read.pop("customer") or {"id": None}
+        return {**customer, **read, "claimed": bool(read["claimed"])}
 
     async def take_over(self, message_id: str, now: datetime, claimed_before: datetime) -> bool:
         # Compare-and-swap: of several retries at once, one takes it.
