@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,6 +26,8 @@ from domain.payments import Payment, can_defer_capture
 from domain.routing import eligible_providers
 
 RECHECK = 0.5  # seconds: the longest a waiter goes without reading the operation again
+
+log = logging.getLogger("mall.payments")
 
 
 class IdentityVerificationRequired(DomainError):
@@ -107,6 +110,25 @@ class StartingPayments(PaymentServiceBase):
         self._model_fitted_at = now
         return True
 
+    async def _keep_fraud_model_fresh(self) -> None:
+        """The first payment screened waits for a model; after that none does: a model past
+        its age keeps screening while a refit runs beside the request (its read of the last
+        20,000 paid orders grows with the orders table, ~130 ms at a million)."""
+        fitted = self._model_fitted_at
+        if fitted is None:
+            await self.refresh_fraud_model()
+        elif self._refit is None and self._clock.now() - fitted >= self._model_max_age:
+            self._refit = asyncio.create_task(self._refit_beside())
+
+    async def _refit_beside(self) -> None:
+        try:
+            await self.refresh_fraud_model()
+        except Exception:  # the model in use keeps screening; the next payment tries again
+            log.warning("the fraud model could not be refitted; the one fitted at %s keeps "
+                        "screening", self._model_fitted_at, exc_info=True)
+        finally:
+            self._refit = None
+
     async def start(
         self, *, customer_id: str, order_id: str, method_token: str,
         choice: PaymentChoice | None = None, signed_in: Customer | None = None,
@@ -116,7 +138,7 @@ class StartingPayments(PaymentServiceBase):
         not read again."""
         choice = choice or PaymentChoice(method_token)
         method = choice.method or method_of(method_token)
-        await self.refresh_fraud_model()
+        await self._keep_fraud_model_fresh()
         async with self._uow() as uow:
             order = await uow.orders.lock(order_id)
             if order is None or order.customer_id != customer_id:

@@ -3,6 +3,7 @@ provider's answer in a transaction of its own."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -61,6 +62,7 @@ class PaymentServiceBase:
         self._kyc = list(kyc_rules)
         self._model_max_age = fraud_model_max_age
         self._model_fitted_at: datetime | None = None
+        self._refit: asyncio.Task[None] | None = None  # a refit running beside the requests
 
     async def _alternatives(self, order: Order, method: str, failing: str) -> list[str]:
         """The other configured gateways that may take this payment and are up."""

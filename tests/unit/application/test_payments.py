@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -320,6 +322,45 @@ async def test_the_fraud_model_is_refitted_on_paid_orders_at_most_once_an_hour(
     assert await payments.refresh_fraud_model() is False
     mall.clock.advance(minutes=61)
     assert await payments.refresh_fraud_model() is True
+
+
+async def _soon(condition: Callable[[], bool]) -> bool:
+    """Whether `condition` holds once the tasks running beside have had their turns."""
+    for _ in range(50):
+        if condition():
+            return True
+        await asyncio.sleep(0)
+    return condition()
+
+
+async def test_a_payment_waits_for_the_first_model_but_never_for_a_refit(
+        mall: Mall) -> None:
+    customer, _ = await mall.paid_order()
+    assert len(mall.fraud.learned) == 1  # fitted before the first payment was screened
+    mall.clock.advance(minutes=61)
+    mall.fraud.learning = asyncio.Event()
+
+    await mall.pay(customer, await mall.place(customer))  # screened while the refit waits
+
+    assert len(mall.fraud.learned) == 1 and len(mall.fraud.screened) == 2
+    mall.fraud.learning.set()
+    assert await _soon(lambda: len(mall.fraud.learned) == 2)  # the refit beside it ended
+    assert mall.fraud.learned[-1] == [("KRW", 39000)]
+    assert await mall.container.payments().refresh_fraud_model() is False  # fresh again
+
+
+async def test_a_refit_that_fails_leaves_the_model_screening_and_is_tried_again(
+        mall: Mall, caplog: pytest.LogCaptureFixture) -> None:
+    customer, _ = await mall.paid_order()
+    mall.clock.advance(minutes=61)
+    mall.fraud.refit_fails = True
+
+    started = await mall.pay(customer, await mall.place(customer))
+
+    assert started.payment_id and len(mall.fraud.screened) == 2
+    assert await _soon(lambda: "could not be refitted" in caplog.text)
+    mall.fraud.refit_fails = False
+    assert await mall.container.payments().refresh_fraud_model() is True
 
 
 # --- identity checks (KYC) -------------------------------------------------------------------
