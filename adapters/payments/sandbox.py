@@ -147,14 +147,13 @@ class SandboxGateway:
             _, evidence = appended(asked, self._clock.now())
             inserted = await raw.fetch(CHARGE, *raw.values_of(row), *evidence)
             return dict(inserted[0]) if inserted else None
-        async with raw.together():  # the evidence goes with its COMMIT
-            rows = await SandboxCharge.insert(row).on_conflict(
-                target=SandboxCharge.idempotency_key, action="DO NOTHING").returning(
-                *SandboxCharge.all_columns())
-            if not rows:
-                return None
+        async def with_it() -> None:
             await self._ledger.record(asked)
-        return dict(rows[0])
+
+        # On SQLite the charge and its evidence go with the COMMIT, in one trip.
+        if not await raw.insert_new(row, SandboxCharge.idempotency_key, with_it):
+            return None
+        return row.to_dict()
 
     @staticmethod
     async def _charge(**where: str) -> dict[str, Any]:

@@ -23,12 +23,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from piccolo.columns import Column
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
@@ -138,6 +140,18 @@ async def later_sql(sql: str, *args: Any, then: Callable[[Any], None] | None = N
         then(first_value(rows))
 
 
+async def read_later(sql: str, *args: Any, then: Callable[[list[Any]], None]) -> None:
+    """A read written for SQLite whose rows can wait for the running unit of work's next
+    statement: sent with it in one trip, `then` given the rows (dicts); outside one, run
+    now."""
+    db: Any = engine()
+    transaction = db.gathering()
+    if transaction is not None:
+        transaction.gather_read(sql, args, then)
+        return
+    then(list(await db.run_sql(sql, args)))
+
+
 def together() -> AbstractAsyncContextManager[Any]:
     """The block's statements in one transaction of their own, or in the one running. On
     SQLite its writes sent with `later` go with its next statement or its COMMIT."""
@@ -145,6 +159,30 @@ def together() -> AbstractAsyncContextManager[Any]:
     if isinstance(db, WarmSQLiteEngine):
         return db.writing()
     return cast(AbstractAsyncContextManager[Any], db.transaction())
+
+
+async def insert_new(row: Table, key: Column, with_it: Callable[[], Awaitable[None]]) -> bool:
+    """On SQLite: insert `row` unless its `key` (a unique column) is taken already, and only
+    then the writes `with_it` makes, together; whether it was new. In a transaction of their
+    own all go with its COMMIT in one trip, a taken key failing it (nothing is kept); in a
+    transaction already running, the row is inserted at once and `with_it` runs after."""
+    table = type(row)
+    db: Any = engine()
+    if db.current_transaction.get() is not None:
+        inserted = await table.insert(row).on_conflict(target=key, action="DO NOTHING")
+        if inserted:
+            await with_it()
+        return bool(inserted)
+    taken = f"UNIQUE constraint failed: {table._meta.tablename}.{key._meta.db_column_name}"
+    try:
+        async with together():
+            await later(table.insert(row))
+            await with_it()
+    except sqlite3.IntegrityError as error:
+        if taken not in str(error):
+            raise
+        return False
+    return True
 
 
 async def _fetch(sql: str, args: Sequence[Any]) -> list[Any]:

@@ -65,7 +65,7 @@ class PiccoloUnitOfWork:
         ahead = ReadAhead()
         self.orders: ports.Orders = r.OrderRepository(ahead)
         self.payments: ports.Payments = r.PaymentRepository(clock, ahead)
-        self.reviews: ports.FraudReviews = r.FraudReviewRepository()
+        self.reviews: ports.FraudReviews = r.FraudReviewRepository(ahead)
         self.shipments: ports.Shipments = r.ShipmentRepository(ahead)
         self.operations: ports.Operations = r.OperationRepository(self._changed_operations,
                                                                    ahead)

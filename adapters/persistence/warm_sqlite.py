@@ -190,7 +190,8 @@ class WarmTransaction:
         self.engine = engine
         self.connection: Any = None
         self.owner = asyncio.current_task()  # a child task inherits the variable, not this
-        self._writes: list[tuple[str, Sequence[Any], Then | None]] = []
+        # (sql, args, then, whole): `then` is given the rows when whole, else the first value
+        self._writes: list[tuple[str, Sequence[Any], Then | None, bool]] = []
         self._context: Any = None
 
     async def __aenter__(self) -> WarmTransaction:
@@ -208,7 +209,11 @@ class WarmTransaction:
     def gather(self, sql: str, args: Sequence[Any], then: Then | None = None) -> None:
         """A write sent with the next statement or the COMMIT; `then` is given the first
         value it returned (its RETURNING), once sent."""
-        self._writes.append((sql, args, then))
+        self._writes.append((sql, args, then, False))
+
+    def gather_read(self, sql: str, args: Sequence[Any], then: Then) -> None:
+        """A read whose rows can wait: sent with the next statement, `then` given its rows."""
+        self._writes.append((sql, args, then, True))
 
     async def run(self, sql: str, args: Sequence[Any]) -> list[Any]:
         return await self._send((sql, args))
@@ -229,13 +234,13 @@ class WarmTransaction:
 
     async def _send(self, last: tuple[str, Sequence[Any]] | None) -> list[Any]:
         writes, self._writes = self._writes, []
-        steps = [(sql, args) for sql, args, _ in writes]
+        steps = [(sql, args) for sql, args, _, _ in writes]
         if last is not None:
             steps.append(last)
         answers = await _in_thread(self.connection, _run_steps, self.engine.gate, steps)
-        for (_, _, then), answer in zip(writes, answers, strict=False):
+        for (_, _, then, whole), answer in zip(writes, answers, strict=False):
             if then is not None:
-                then(first_value(answer))
+                then(list(answer) if whole else first_value(answer))
         return list(answers[-1]) if last is not None else []
 
 

@@ -97,16 +97,14 @@ class SandboxCarrier:
         return bool(booked)
 
     async def _book_here(self, parcel: SandboxParcel, asked: EvidenceDraft) -> bool:
-        """As `_book`, on SQLite: one transaction, the evidence and the journey sent with
-        its COMMIT."""
-        async with raw.together():
-            if not await SandboxParcel.insert(parcel).on_conflict(
-                    target=SandboxParcel.idempotency_key, action="DO NOTHING"):
-                return False
+        """As `_book`, on SQLite: the parcel, the evidence and the journey in one
+        transaction, sent with its COMMIT in one trip."""
+        async def with_it() -> None:
             await self._ledger.record(asked)
             await self._tracking.plan(parcel.tracking_number, self.journey(
                 parcel.tracking_number, parcel.order_id, parcel.scenario, parcel.created_at))
-        return True
+
+        return await raw.insert_new(parcel, SandboxParcel.idempotency_key, with_it)
 
     async def _booked(self, request: ShipmentRequest) -> tuple[dict[str, Any] | None, bool]:
         """The parcel booked under the request's key, if any, and whether an earlier parcel

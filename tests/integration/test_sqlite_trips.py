@@ -9,16 +9,23 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiosqlite
 import pytest
 
 from adapters.persistence import raw, warm_sqlite
-from adapters.persistence.tables import EvidenceRecord, OutboxMessage
+from adapters.persistence.tables import EvidenceRecord, OutboxMessage, SandboxCharge
+from application.ports import InboundEvent
 from domain.commands import SendNotification
 from domain.evidence import EvidenceDraft
+from domain.money import Money
+from domain.payments import Payment
+from domain.shipments import Shipment
 from tests.integration.test_message_deliveries import _korean_customer, _shop
+from tests.integration.test_persistence import _order
 
 
 @pytest.fixture
@@ -171,3 +178,96 @@ async def test_a_message_is_claimed_with_its_recipient_in_one_trip(
     # The claim with the recipient, their consents, devices and suppressions (BEGIN
     # IMMEDIATE, the INSERT, the read, COMMIT); then the outcome with its evidence.
     assert trips == ["INSERT", "UPDATE"], trips
+
+
+async def test_an_order_locked_by_its_payment_comes_with_its_payments_in_one_trip(
+        container: Any, trips: list[str]) -> None:
+    at = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    async with container.uow()() as u:
+        await u.orders.add(_order("ord_lp", "cus_lp"))
+        await u.payments.add(Payment("pay_lp", "ord_lp", "cus_lp", "sandbox",
+                                     Money(1000, "KRW"), "card", "pay_lp", created_at=at))
+        await u.shipments.add(Shipment("shp_lp", "ord_lp", "sel_1", "sandbox-express"))
+        await u.commit()
+    trips.clear()
+    async with container.uow()() as u:
+        order = await u.orders.lock_for_payment("pay_lp")
+        [payment] = await u.payments.of_order("ord_lp")
+        [shipment] = await u.shipments.of_order("ord_lp")
+        # BEGIN IMMEDIATE, the payments (with shipments and operations) and the order
+        assert trips == ["SELECT"], trips
+        assert order is not None and order.id == "ord_lp"
+        assert (payment.id, payment.amount, shipment.id) == ("pay_lp", Money(1000, "KRW"),
+                                                             "shp_lp")
+        # What the unit writes of them is not answered from what was read ahead.
+        await u.payments.add(Payment("pay_lp2", "ord_lp", "cus_lp", "sandbox",
+                                     Money(500, "KRW"), "card", "pay_lp2",
+                                     created_at=at + timedelta(minutes=1)))
+        assert [p.id for p in await u.payments.of_order("ord_lp")] == ["pay_lp", "pay_lp2"]
+        await u.commit()
+
+
+async def test_the_fraud_screens_record_comes_with_the_customers_orders_in_one_trip(
+        container: Any, trips: list[str]) -> None:
+    async with container.uow()() as u:
+        for n in range(3):
+            await u.orders.add(replace(_order(f"ord_h{n}", "cus_h"),
+                                       created_at=datetime(2026, 12, 3, 9, n, tzinfo=UTC)))
+        await u.commit()
+    since = datetime(2026, 12, 2, tzinfo=UTC)
+    trips.clear()
+    async with container.uow()() as u:
+        record = await u.reviews.screening("ord_h2", "cus_h", since)
+        history = await u.orders.of_customer("cus_h", limit=2)
+        assert trips == ["SELECT"], trips  # BEGIN IMMEDIATE, the orders and the record
+        assert (record.review, record.failed_payments) == (None, 0)
+        assert [o.id for o in history] == ["ord_h2", "ord_h1"]
+        # Given out once; an order added in the unit is not answered from what was read.
+        await u.reviews.screening("ord_h2", "cus_h", since)
+        await u.orders.add(replace(_order("ord_h3", "cus_h"),
+                                   created_at=datetime(2026, 12, 3, 9, 5, tzinfo=UTC)))
+        assert [o.id for o in await u.orders.of_customer("cus_h", limit=2)] == [
+            "ord_h3", "ord_h2"]
+        await u.commit()
+
+
+async def test_a_row_inserted_unless_its_key_is_taken_goes_with_its_writes_in_one_trip(
+        container: Any, trips: list[str]) -> None:
+    event = InboundEvent("evt_new", "payment.succeeded", {"amount": 1000})
+    draft = EvidenceDraft("sandbox", "webhook.received", "order:ord_n", {}, {"n": 1})
+    async with container.uow()(autocommit=True) as u:
+        first = await u.messages.inbox.add("sandbox", event, draft)
+        assert trips == ["INSERT"]  # BEGIN IMMEDIATE, the callback, its evidence, COMMIT
+        again = await u.messages.inbox.add("sandbox", event, draft)  # the COMMIT fails
+    async with container.uow()() as u:  # in a transaction already: the same answers
+        in_unit = await u.messages.inbox.add("sandbox", event, draft)
+        other = await u.messages.inbox.add("sandbox", replace(event, event_id="evt_n2"), draft)
+        await u.commit()
+
+    assert first is not None and again is None and in_unit is None and other is not None
+    kept = await EvidenceRecord.count().where(EvidenceRecord.subject == "order:ord_n")
+    assert kept == 2  # one for each new callback, none for the repeats
+
+
+async def test_another_constraint_failing_is_not_taken_for_a_taken_key(
+        container: Any) -> None:
+    row = SandboxCharge(idempotency_key="key_1", reference="ch_1", status="succeeded",
+                        amount=1000, currency="KRW", scenario="success", order_id="ord_c",
+                        created_at=datetime(2026, 12, 3, tzinfo=UTC))
+    assert await raw.insert_new(row, SandboxCharge.idempotency_key, _nothing)
+    # The same key sent again, with a charge reference of its own: taken.
+    assert not await raw.insert_new(_charge(row, reference="ch_2"),
+                                    SandboxCharge.idempotency_key, _nothing)
+    # A new key with a reference taken: that failure is not hidden.
+    with pytest.raises(sqlite3.IntegrityError, match=r"sandbox_charge\.reference"):
+        await raw.insert_new(_charge(row, idempotency_key="key_2"),
+                             SandboxCharge.idempotency_key, _nothing)
+    assert await SandboxCharge.count() == 1
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _charge(row: SandboxCharge, **changed: Any) -> SandboxCharge:
+    return SandboxCharge(**{**row.to_dict(), **changed})

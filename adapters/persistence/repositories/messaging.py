@@ -200,17 +200,18 @@ class InboxRepository:
             found = await PaymentRepository(self._clock).for_event(provider, *payment)
             if found is not None:
                 evidence = replace(evidence, subject=f"order:{found.order_id}")
-        # In the unit of work's transaction, or in one of its own when it has none; the
-        # evidence goes with its COMMIT.
-        async with raw.together():
-            inserted = await m.insert(m(
-                id=message_id, dedupe_key=f"{provider}:{event.event_id}", provider=provider,
-                event_id=event.event_id, kind=event.kind, payload=_dump(event.payload),
-                status="received", received_at=now, available_at=now,
-            )).on_conflict(target=m.dedupe_key, action="DO NOTHING").returning(m.id)
-            if inserted and evidence is not None:
+        async def with_it() -> None:
+            if evidence is not None:
                 await EvidenceRepository(self._clock).append(evidence)
-        return message_id if inserted else None
+
+        # In the unit of work's transaction, or in one of its own when it has none: then the
+        # callback and its evidence go with its COMMIT, in one trip.
+        new = await raw.insert_new(m(
+            id=message_id, dedupe_key=f"{provider}:{event.event_id}", provider=provider,
+            event_id=event.event_id, kind=event.kind, payload=_dump(event.payload),
+            status="received", received_at=now, available_at=now,
+        ), m.dedupe_key, with_it)
+        return message_id if new else None
 
     async def claim(self, message_id: str) -> InboxMessage | None:
         m = t.InboxMessage

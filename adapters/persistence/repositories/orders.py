@@ -11,6 +11,7 @@ from piccolo.custom_types import Combinable
 from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump
+from adapters.persistence.repositories.payments import OF_ORDER_PAID_BY_HERE
 from adapters.persistence.repositories.read_ahead import ReadAhead
 from domain.money import Money
 from domain.orders import FULFILMENT, Order, OrderLine, OrderStatus, ShippingAddress
@@ -53,6 +54,9 @@ class OrderRepository:
         query = t.Order.select().where(t.Order.id.is_in(paid_by))
         if t.Order._meta.db.engine_type == "postgres":
             query = query.lock_rows("UPDATE", of=(t.Order,))
+        else:  # the order's payments come in the same trip, for payments.of_order
+            await raw.read_later(OF_ORDER_PAID_BY_HERE, payment_id,
+                                 then=self._read_ahead.keep_payments)
         rows = await query
         return self._hold(self.from_row(rows[0]) if rows else None)
 
@@ -66,6 +70,7 @@ class OrderRepository:
         }
 
     async def add(self, order: Order) -> None:
+        self._read_ahead.customer_orders.pop(order.customer_id, None)  # older than this
         address = order.shipping_address
         await raw.insert(t.Order(  # gathered on PostgreSQL (raw.py)
             id=order.id, customer_id=order.customer_id, currency=order.currency,
@@ -114,6 +119,7 @@ class OrderRepository:
         return await self.read(order_id)
 
     async def save(self, order: Order) -> None:
+        self._read_ahead.customer_orders.pop(order.customer_id, None)  # older than this
         await raw.update(t.Order, self._values(order), order.id)  # gathered on PostgreSQL
         if order.id in self._held:
             self._held[order.id] = order
@@ -128,6 +134,9 @@ class OrderRepository:
     async def of_customer(
         self, customer_id: str, limit: int, before: str | None = None
     ) -> list[Order]:
+        ahead = self._read_ahead.customer_orders.pop(customer_id, None)
+        if ahead is not None and not before and limit <= ahead[0]:
+            return [self.from_row(row) for row in ahead[1][:limit]]
         condition: Combinable = t.Order.customer_id == customer_id
         if before:
             condition &= t.Order.created_at < datetime.fromisoformat(before)

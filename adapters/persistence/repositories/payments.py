@@ -47,6 +47,8 @@ OF_ORDER_HERE = (
     f"AS order_shipments, (SELECT {json_row_here(t.Operation, 'o')} FROM operation o "
     "WHERE o.subject = 'payment:' || p.id LIMIT 1) AS operation "
     "FROM payment p WHERE p.order_id = ? ORDER BY p.created_at")
+OF_ORDER_PAID_BY_HERE = OF_ORDER_HERE.replace(  # the order of the payment ?
+    "p.order_id = ?", "p.order_id = (SELECT order_id FROM payment WHERE id = ?)")
 
 
 def _in_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -102,6 +104,7 @@ class PaymentRepository:
         )
 
     async def add(self, payment: Payment) -> None:
+        self._read_ahead.payments.pop(payment.order_id, None)  # older than this
         row = self._row(payment)
         if raw.on_postgres():  # sent with the transaction's next statement
             await raw.write(raw.insert_into("payment", tuple(row)), *row.values(),
@@ -140,6 +143,7 @@ class PaymentRepository:
         return found if found is not None and found.provider == provider else None
 
     async def save(self, payment: Payment) -> None:
+        self._read_ahead.payments.pop(payment.order_id, None)  # older than this
         row = self._row(payment)
         del row["id"]
         if raw.on_postgres():
@@ -180,7 +184,9 @@ class PaymentRepository:
                     json.loads(shipment) for shipment in row["order_shipments"]]
                 self._read_ahead.operations[f"payment:{row['id']}"] = _load(row["operation"])
             return self._with_events(rows)
-        rows = _in_order(await raw.fetch_here(OF_ORDER_HERE, order_id))
+        ahead = self._read_ahead.payments.pop(order_id, None)
+        rows = _in_order(ahead if ahead is not None
+                         else await raw.fetch_here(OF_ORDER_HERE, order_id))
         for row in rows:
             self._read_ahead.shipments[order_id] = sorted(
                 json.loads(row["order_shipments"]), key=lambda shipment: shipment["seller_id"])

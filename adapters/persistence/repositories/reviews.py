@@ -9,6 +9,7 @@ from typing import Any
 from adapters.persistence import raw
 from adapters.persistence import tables as t
 from adapters.persistence.repositories._rows import _at, _dump
+from adapters.persistence.repositories.read_ahead import ReadAhead
 from application.ports import FraudReview
 from application.ports.persistence import ScreeningRecord
 
@@ -22,9 +23,16 @@ SELECT r.*,
 FROM (VALUES (1)) AS one LEFT JOIN fraud_review r ON r.order_id = $1
 """
 SCREENING_HERE = SCREENING.replace("$", "?")  # SQLite: ?n is $n
+# The customer's newest orders, which the screen reads next (its history): on SQLite in the
+# same trip, kept for orders.of_customer. As many as the payment service's screen asks for.
+HISTORY_HERE = "SELECT * FROM orders WHERE customer_id = ? ORDER BY created_at DESC LIMIT ?"
+HISTORY_AHEAD = 200
 
 
 class FraudReviewRepository:
+    def __init__(self, read_ahead: ReadAhead | None = None) -> None:
+        self._read_ahead = ReadAhead() if read_ahead is None else read_ahead
+
     @staticmethod
     def _from(row: dict[str, Any]) -> FraudReview:
         return FraudReview(
@@ -46,8 +54,14 @@ class FraudReviewRepository:
 
     async def screening(self, order_id: str, customer_id: str,
                         since: datetime) -> ScreeningRecord:
-        [row] = await (raw.fetch(SCREENING, order_id, customer_id, since) if raw.on_postgres()
-                       else raw.fetch_here(SCREENING_HERE, order_id, customer_id, since))
+        if raw.on_postgres():
+            [row] = await raw.fetch(SCREENING, order_id, customer_id, since)
+        else:
+            def keep(rows: list[dict[str, Any]]) -> None:
+                self._read_ahead.customer_orders[customer_id] = (HISTORY_AHEAD, rows)
+
+            await raw.read_later(HISTORY_HERE, customer_id, HISTORY_AHEAD, then=keep)
+            [row] = await raw.fetch_here(SCREENING_HERE, order_id, customer_id, since)
         return ScreeningRecord(self._from(row) if row["order_id"] else None,
                                int(row["failed_logins"]), int(row["failed_payments"]))
 
