@@ -5,8 +5,9 @@ database, as one table followed by key=value lines for scripts.
 
 In order: the raw INSERT ceiling; 10k seeded orders; webhook ingest (8 senders) in process;
 purchase round trips and the SQL they cost; the outbox relay with 2 worker processes; ingest
-with 1 and 2 server processes; the purchase on SQLite; then up to 1M seeded orders and the
-round trip and ingest again. `--quick` shrinks every workload (a smoke run, not a result).
+with 1 and 2 server processes; the purchase on SQLite, by turns with PostgreSQL's; then up
+to 1M seeded orders and the round trip and ingest again. `--quick` shrinks every workload
+(a smoke run, not a result).
 """
 
 from __future__ import annotations
@@ -84,6 +85,18 @@ async def purchases(url: str | None, trips: int, warmup: int,
     return timed.trips, cost
 
 
+async def sqlite_and_postgres(url: str, trips: int, warmup: int, turns: int = 2) -> tuple[
+        list[float], list[float], int]:
+    """Purchase round trips on SQLite and on PostgreSQL, `trips` at a time by turns, so
+    that the machine's drifting speed weighs on both alike."""
+    sqlite: list[float] = []
+    postgres: list[float] = []
+    for _ in range(turns):
+        postgres += (await purchases(url, trips, warmup))[0]
+        sqlite += (await purchases(None, trips, warmup))[0]
+    return sqlite, postgres, turns
+
+
 async def relay(url: str, scratch: Path, count: int) -> tuple[float, int, str]:
     """Outbox messages done per second, how many were left, and how they were run."""
     redis_url = outbox_relay.free_redis_database()
@@ -129,10 +142,12 @@ async def run(sizes: Sizes, report: Report) -> None:
                 report.cost(cost)
             report.relay(*await relay(url, scratch, sizes.outbox), sizes.outbox)
             report.processes(*await processes(url, scratch, sizes.process_ingest))
-            report.sqlite((await purchases(None, sizes.sqlite_trips, sizes.trips[1]))[0])
+            report.sqlite(*await sqlite_and_postgres(url, sizes.sqlite_trips, sizes.trips[1]))
             began = time.monotonic()
             grown = await seeding.grow(url, seeded, sizes.orders[1], seconds=sizes.seed_seconds)
             report.seeded(seeded, grown, sizes.orders[1], time.monotonic() - began)
+            # The machine's speed now, beside the first: what drifted that is not the tables.
+            report.ceiling(await insert_ceiling(url, connections=SENDERS), again=True)
             # The same workloads again: only the tables' size differs.
             report.ingest(await in_process_ingest(url, *sizes.ingest), grown)
             trips, _ = await purchases(url, *sizes.trips)
