@@ -32,7 +32,7 @@ IN_PROGRESS = frozenset({OrderStatus.PAYMENT_PROCESSING, OrderStatus.AWAITING_DE
                          OrderStatus.ON_HOLD, OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED,
                          OrderStatus.SHIPPED, OrderStatus.PARTIALLY_DELIVERED,
                          OrderStatus.DISPUTED})
-FINISHED_WORK_KEPT = timedelta(days=30)  # done outbox work and settled callbacks
+FINISHED_WORK_KEPT = timedelta(days=30)  # done outbox work, settled callbacks, analytics sent
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,12 @@ TABLES: dict[str, dict[str, str]] = {
         "event_id": "'evt_' || g", "kind": "'payment.succeeded'", "payload": "'{}'",
         "status": _statuses("applied", "received", "processing", "no_change", "ignored"),
         "received_at": AGO.format("27 seconds"), "available_at": AGO.format("27 seconds")},
+    # 31 days of analytics events, a few percent sent before the 30 days they are kept.
+    "analytics_delivery": {
+        "id": "'ga4:evt_' || g", "message_id": "'evt_' || g", "destination": "'ga4'",
+        "name": "'order_paid'", "anonymous_id": "md5('anon' || g)",
+        "status": _statuses("sent", "pending", "dead"), "occurred_at": AGO.format("27 seconds"),
+        "next_attempt_at": AGO.format("27 seconds"), "sent_at": AGO.format("27 seconds")},
     # A day of keys, the oldest few percent expired.
     "idempotency_key": {
         "id": "md5('idem' || g)", "customer_id": CUSTOMER, "request_hash": "''",

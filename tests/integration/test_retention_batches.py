@@ -85,12 +85,19 @@ async def test_finished_work_and_sign_in_leftovers_go_in_batches(container: Any)
     await t.PendingLink.insert(*[t.PendingLink(
         token_hash=f"link_{n}", customer_id="cus_1", provider="google", subject=f"s{n}",
         email="", created_at=OLD if n < 2 else RECENT) for n in range(3)])
+    await t.AnalyticsDelivery.insert(*[t.AnalyticsDelivery(
+        id=f"ga4:evt_{n}", message_id=f"evt_{n}", destination="ga4", name="order_paid",
+        anonymous_id="anon", status=status, occurred_at=OLD, next_attempt_at=OLD,
+        sent_at=(OLD if n < 3 else RECENT) if status == "sent" else None,
+    ) for n, status in enumerate(["sent", "sent", "dead", "sent", "pending"])])
     privacy = PrivacyRepository(FakeClock(NOW), purge_batch=2)
     with count_statements() as work:
-        assert await privacy.purge_finished_work(NOW - timedelta(days=30)) == 3 + 3
+        assert await privacy.purge_finished_work(NOW - timedelta(days=30)) == 3 + 3 + 2
     with count_statements() as sign_ins:
         assert await privacy.purge_sign_in_leftovers(NOW - timedelta(days=1)) == 3 + 2
-    assert (_deletes(work.texts), _deletes(sign_ins.texts)) == (2 + 2, 2 + 2)
+    assert (_deletes(work.texts), _deletes(sign_ins.texts)) == (2 + 2 + 2, 2 + 2)
+    assert sorted(row["id"] for row in await t.AnalyticsDelivery.select(
+        t.AnalyticsDelivery.id)) == ["ga4:evt_2", "ga4:evt_3", "ga4:evt_4"]
     assert sorted(row["id"] for row in await t.OutboxMessage.select(t.OutboxMessage.id)) == [
         "obx_3", "obx_4", "obx_new"]
     assert sorted(row["id"] for row in await t.InboxMessage.select(t.InboxMessage.id)) == [

@@ -193,12 +193,16 @@ class PrivacyRepository:
 
     async def purge_finished_work(self, before: datetime) -> int:
         """Outbox work done and callbacks settled long ago: their payloads name customers
-        and nothing needs them any more (providers stop re-sending within days)."""
+        and nothing needs them any more (providers stop re-sending within days). Analytics
+        events sent long ago too: the analytics service keeps them; dead letters stay until
+        replayed or discarded."""
         done = await self._delete_in_batches(t.OutboxMessage, (
             t.OutboxMessage.status == "done") & (t.OutboxMessage.created_at < before))
         settled = await self._delete_in_batches(t.InboxMessage, t.InboxMessage.status.is_in(
             ["applied", "no_change", "ignored"]) & (t.InboxMessage.received_at < before))
-        return done + settled
+        a = t.AnalyticsDelivery
+        sent = await self._delete_in_batches(a, (a.status == "sent") & (a.sent_at < before))
+        return done + settled + sent
 
     async def purge_sign_in_leftovers(self, before: datetime) -> int:
         flows = await self._delete_in_batches(t.AuthFlow, t.AuthFlow.created_at < before)
