@@ -17,10 +17,17 @@ import aiosqlite
 import pytest
 
 from adapters.persistence import raw, warm_sqlite
-from adapters.persistence.tables import EvidenceRecord, OutboxMessage, SandboxCharge
+from adapters.persistence.tables import (
+    EvidenceRecord,
+    MessageDelivery,
+    OutboxMessage,
+    SandboxCharge,
+)
 from application.ports import InboundEvent
 from domain.commands import SendNotification
+from domain.deliveries import Delivery
 from domain.evidence import EvidenceDraft
+from domain.messages import DeliveryStatus
 from domain.money import Money
 from domain.payments import Payment
 from domain.shipments import Shipment
@@ -271,3 +278,16 @@ async def _nothing() -> None:
 
 def _charge(row: SandboxCharge, **changed: Any) -> SandboxCharge:
     return SandboxCharge(**{**row.to_dict(), **changed})
+
+
+async def test_a_claim_in_a_running_transaction_is_read_at_once(container: Any) -> None:
+    customer_id = await _korean_customer(container)
+    now = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    fresh = Delivery("msg_in_unit", customer_id, "order_paid", DeliveryStatus.SENDING, now,
+                     now)
+    async with container.uow()() as u:
+        claim = await u.messages.deliveries.claim_reaching(fresh, ["email"])
+        assert claim.found is None and claim.reachable is not None
+        assert claim.reachable[0].id == customer_id and len(claim.address_keys) == 1
+        await u.commit()
+    assert await MessageDelivery.count().where(MessageDelivery.message_id == "msg_in_unit") == 1

@@ -155,6 +155,8 @@ class DeliveryRepository:
                 target=D.message_id, action="DO NOTHING"))
             await raw.later_sql(_REACHING_HERE, delivery.customer_id, json.dumps(channels),
                                 then=keep)
+        if not read:  # the block joined a running transaction: both wait there, unsent
+            await raw.flush()
         customer = read.pop("customer") or {"id": None}
         return {**customer, **read, "claimed": bool(read["claimed"])}
 
